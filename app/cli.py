@@ -1,0 +1,180 @@
+"""Command line: `python main.py COMMAND ...` runs the same engine as the editor.
+
+Exit codes: 0 success, 2 bad input (with a one-line reason on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+
+from models.imageio import InputError, load_image, load_mask, save_image
+from models.engine import Engine, StyleMatrix
+
+BAD_INPUT = 2
+
+
+def comma_list(text: str) -> list[str]:
+    return [t for t in text.split(",") if t]
+
+
+def comma_ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="face",
+                   help="model name (face), weights stem (face_256) or weights JSON path (default: face)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+
+
+def style_mask_for(engine: Engine, image_path: str, mask_path: str | None):
+    if mask_path:
+        return load_mask(mask_path, engine.labels)
+    raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
+                     "parser to make one from the photo; pass --style-mask MASK.png")
+
+
+def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
+    """A note naming the regions of `mask` the style photo had no code for."""
+    used = set(int(v) for v in set(mask.ravel().tolist()))
+    missing = [engine.labels.names[c] for c in sorted(used) if not style.present[c]]
+    if not missing:
+        return None
+    return f"note: the style photo has no {', '.join(missing)}; those regions keep the mean style"
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    engine = Engine.load(args.model, args.device)
+    image = load_image(args.image)
+    style = engine.encode(image, load_mask(args.mask, engine.labels))
+    style.save(args.out, engine.info.model, engine.labels.names)
+    present = [engine.labels.names[c] for c in range(len(style.present)) if style.present[c]]
+    print(f"wrote {args.out}: style codes for {len(present)} regions ({', '.join(present)})")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    if not 0 <= args.size <= 4096:
+        raise InputError(f"--size {args.size}: give a size between 1 and 4096 pixels")
+    engine = Engine.load(args.model, args.device)
+    mask = load_mask(args.mask, engine.labels)
+    style = engine.mean_style
+    if args.codes:
+        codes = StyleMatrix.load(args.codes, engine.info.config.num_classes, engine.info.config.style_dim)
+        style = codes.filled_from(style)
+    if args.style:
+        photo_style = engine.encode(load_image(args.style), style_mask_for(engine, args.style, args.style_mask))
+        note = describe_missing(engine, photo_style, mask)
+        if note:
+            print(note, file=sys.stderr)
+        style = photo_style.filled_from(style)
+    out = engine.synthesize(mask, style)
+    if args.size and args.size != engine.size:
+        interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
+        out = cv2.resize(out, (args.size, args.size), interpolation=interp)
+    save_image(args.out, out)
+    print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.train import TrainOptions, train  # imports the losses; keep other commands light
+    opts = TrainOptions(
+        data=args.data, model_name=args.model_name, size=args.size, config=args.config,
+        labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
+        iterations=args.iterations, minutes=args.minutes, lambda_l1=args.lambda_l1,
+        lambda_vgg=args.lambda_vgg, lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
+        runs_dir=args.runs_dir, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
+    try:
+        path = train(opts)
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(str(e)) from None
+    print(f"checkpoint: {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from models.export import export_weights
+    try:
+        info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu")
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(str(e)) from None
+    print(f"wrote {args.out}.safetensors and {args.out}.json "
+          f"({info.training['iterations']} iterations, {info.image_size}px)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="style codes of a photo under its mask")
+    p.add_argument("image")
+    p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
+    p.add_argument("--out", required=True, help="CODES.npz")
+    add_model_args(p)
+    p.set_defaults(run=cmd_encode)
+
+    p = sub.add_parser("synth", help="synthesise a photo from a mask and styles")
+    p.add_argument("--mask", required=True, help="target label mask (index or colour PNG)")
+    p.add_argument("--style", help="style photo; its codes override --codes where it has the region")
+    p.add_argument("--style-mask", help="label mask of the style photo")
+    p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
+    p.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    p.add_argument("--size", type=int, default=0, help="output size in pixels (default: the model's)")
+    add_model_args(p)
+    p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
+    p.add_argument("--data", type=comma_list, required=True, help="DIR[,DIR...] each with images/ and labels/")
+    p.add_argument("--model-name", required=True, help="run name: state goes to RUNS_DIR/NAME")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--config", choices=["lite", "paper"], default="lite")
+    p.add_argument("--labels", default="face", help="label scheme (models/schemes/NAME.json)")
+    p.add_argument("--holdout", type=comma_ints, default=[], help="pairs held out per folder, e.g. 100,200,0")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--iterations", type=int, default=100_000, help="total iterations across resumes")
+    p.add_argument("--minutes", type=float, default=0.0, help="stop with a checkpoint after this long")
+    p.add_argument("--lambda-l1", type=float, default=10.0)
+    p.add_argument("--lambda-vgg", type=float, default=10.0)
+    p.add_argument("--lambda-feat", type=float, default=10.0)
+    p.add_argument("--ndf", type=int, default=64, help="discriminator width")
+    p.add_argument("--num-d", type=int, default=2, help="discriminator scales")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--sample-every", type=int, default=250)
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--workers", type=int, default=-1)
+    p.add_argument("--device", default=None)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("export", help="write shipped weights from a training run")
+    p.add_argument("--run", required=True, help="run folder holding checkpoint.pt")
+    p.add_argument("--out", required=True, help="weights stem, e.g. weights/face_256")
+    p.add_argument("--data", type=comma_list, default=None, help="folders for the style statistics")
+    p.add_argument("--max-images", type=int, default=1000)
+    p.add_argument("--device", default=None)
+    p.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,131 @@
+"""The engine the editor and the command line share: load a model, encode styles, synthesise.
+
+No Qt here.  Images are uint8 RGB (H, W, 3) numpy arrays and masks uint8 (H, W) index
+arrays; styles are `StyleMatrix` objects (the paper's ST, one 512-d code per class).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .imageio import InputError, atomic_write, check_labels
+from .sean import NUM_BLOCKS, SEAN, one_hot
+from .weights import WEIGHTS_DIR, ModelInfo, find_weights, load_weights
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """The requested device, else CUDA, then Apple MPS, then the CPU."""
+    if name:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise InputError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda asked for, but no CUDA GPU is available")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise InputError("--device mps asked for, but Apple MPS is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass
+class StyleMatrix:
+    """ST: one style code per class, and which classes the style photo actually had."""
+    codes: np.ndarray     # (s, 512) float32
+    present: np.ndarray   # (s,) bool
+
+    def filled_from(self, fallback: "StyleMatrix") -> "StyleMatrix":
+        """Classes this style lacks take the fallback's codes."""
+        codes = np.where(self.present[:, None], self.codes, fallback.codes)
+        return StyleMatrix(codes.astype(np.float32), self.present | fallback.present)
+
+    def save(self, path: str | Path, model: str, label_names: tuple[str, ...]) -> None:
+        def write(p: Path) -> None:
+            with open(p, "wb") as f:
+                np.savez(f, codes=self.codes, present=self.present,
+                         model=np.array(model), labels=np.array(label_names))
+        atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: str | Path, num_classes: int, style_dim: int) -> "StyleMatrix":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                codes, present = f["codes"].astype(np.float32), f["present"].astype(bool)
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError(f"{path}: not a style-codes file ({e})") from None
+        if codes.shape != (num_classes, style_dim) or present.shape != (num_classes,):
+            raise InputError(f"{path}: codes have shape {codes.shape}, this model needs "
+                             f"({num_classes}, {style_dim}); were they made with another model?")
+        return cls(codes, present)
+
+
+class Engine:
+    def __init__(self, model: SEAN, info: ModelInfo, style_mean: torch.Tensor,
+                 style_std: torch.Tensor, device: torch.device):
+        self.model = model.to(device).eval()
+        self.info = info
+        self.device = device
+        s = info.config.num_classes
+        self.mean_style = StyleMatrix(style_mean.numpy(), np.ones(s, bool))
+        self.style_std = style_std.numpy()
+
+    @classmethod
+    def load(cls, model: str, device: str | None = None, weights_dir: Path = WEIGHTS_DIR) -> "Engine":
+        """`model` is a name ("face"), a weights stem ("face_256") or a weights JSON path."""
+        net, info, mean, std = load_weights(find_weights(model, weights_dir))
+        return cls(net, info, mean, std, pick_device(device))
+
+    @property
+    def size(self) -> int:
+        return self.info.image_size
+
+    @property
+    def labels(self):
+        return self.info.labels
+
+    def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:
+        mask = check_labels(np.asarray(mask), self.labels, where)
+        mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+        return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device)
+
+    @torch.inference_mode()
+    def encode(self, image: np.ndarray, mask: np.ndarray) -> StyleMatrix:
+        """Style matrix of `image` under its label `mask` (same height and width)."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise InputError(f"style image must be RGB (H, W, 3), got shape {image.shape}")
+        if image.shape[:2] != mask.shape[:2]:
+            raise InputError(f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
+                             f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
+        seg = self._mask_tensor(mask, "style mask")
+        img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+        codes, present = self.model.encoder(x, seg)
+        return StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
+
+    def random_style(self, rng: np.random.Generator) -> StyleMatrix:
+        """A style sampled per class from the training codes' mean and spread."""
+        codes = self.mean_style.codes + rng.standard_normal(self.style_std.shape) * self.style_std
+        return StyleMatrix(np.clip(codes, -1, 1).astype(np.float32), self.mean_style.present.copy())
+
+    @torch.inference_mode()
+    def synthesize(self, mask: np.ndarray, styles: StyleMatrix | list[StyleMatrix]) -> np.ndarray:
+        """Image (size, size, 3) uint8 for `mask` with one style, or one per SEAN block.
+
+        Classes a style lacks take the training set's mean code for that class.
+        """
+        per_block = styles if isinstance(styles, list) else [styles]
+        if len(per_block) not in (1, NUM_BLOCKS):
+            raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
+        seg = self._mask_tensor(mask, "mask")
+        matrices = [torch.from_numpy(s.filled_from(self.mean_style).codes)[None].to(self.device)
+                    for s in per_block]
+        out = self.model.generator(seg, matrices if len(matrices) > 1 else matrices[0])
+        return out[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()

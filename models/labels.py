@@ -1,0 +1,58 @@
+"""Label schemes (class names, colours, left/right pairs) are data: models/schemes/*.json."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMES_DIR = Path(__file__).parent / "schemes"
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    name: str
+    names: tuple[str, ...]
+    colors: tuple[str, ...]                    # "#rrggbb", one per class
+    flip_pairs: tuple[tuple[int, int], ...]    # classes a horizontal flip swaps (left/right eye...)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.colors):
+            raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LabelScheme":
+        return cls(name=d["name"], names=tuple(d["names"]), colors=tuple(d["colors"]),
+                   flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())))
+
+    @classmethod
+    def named(cls, name: str) -> "LabelScheme":
+        path = SCHEMES_DIR / f"{name}.json"
+        if not path.exists():
+            known = sorted(p.stem for p in SCHEMES_DIR.glob("*.json"))
+            raise ValueError(f"unknown label scheme {name!r}; known: {', '.join(known)}")
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "names": list(self.names), "colors": list(self.colors),
+                "flip_pairs": [list(p) for p in self.flip_pairs]}
+
+    def palette(self) -> np.ndarray:
+        """(num_classes, 3) uint8 RGB."""
+        return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in self.colors], np.uint8)
+
+    def flip_lut(self) -> np.ndarray:
+        """Lookup table that relabels a horizontally flipped mask (left <-> right)."""
+        lut = np.arange(self.num_classes, dtype=np.uint8)
+        for a, b in self.flip_pairs:
+            lut[a], lut[b] = b, a
+        return lut
+
+    def colorize(self, mask: np.ndarray) -> np.ndarray:
+        """Index mask (H, W) -> colour image (H, W, 3) uint8."""
+        return self.palette()[mask]

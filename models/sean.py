@@ -1,0 +1,274 @@
+"""SEAN: semantic region-adaptive normalization (Zhu et al., CVPR 2020, arXiv 1911.12861).
+
+The whole network in one module, with the paper's names:
+
+    style image + its mask --StyleEncoder--> style matrix ST (B, s, 512)
+    mask + ST (one per block, or shared) --SEANGenerator--> image
+
+The generator is SPADE's: a downsampled mask goes through a conv, then seven SEAN
+ResBlks (head_0, middle_0, middle_1, up_0..up_3) with 2x upsampling between them, then
+a conv to RGB.  Every normalisation inside a ResBlk is a SEAN normalisation
+(`SEANNorm`):
+
+    x' = norm(x + noise)                               parameter-free norm, learned noise
+    gamma_s, beta_s = style branch(ST, mask)            per-class transform A, broadcast to regions
+    gamma_m, beta_m = mask branch(mask)                 SPADE: mask -> conv -> relu -> conv
+    gamma = a_g gamma_s + (1 - a_g) gamma_m             learned blend a = sigmoid(alpha)
+    out = x' (1 + gamma) + beta
+
+Two configurations come from this one code path (`SEANConfig.paper`, `SEANConfig.lite`):
+
+* `paper`: the published sizes.  The style branch broadcasts each region's transformed
+  code A_c(ST_c) into a 512-channel map and runs a 3x3 conv over it, at every pixel, in
+  every normalisation (this is where most of SEAN's 267 M parameters and time go).
+* `lite`: the same semantics, rearranged for speed.  Inside a region (every pixel whose
+  3x3 neighbourhood has one class) a 3x3 conv over a constant map equals a 1x1 conv with
+  the kernel summed over its taps, so `lite` projects the s codes to gamma/beta first
+  (an s x 2C table) and then broadcasts the table over the regions: identical to the
+  paper everywhere except the one-pixel bands along region borders.  The mask branch's
+  projection is 1x1 too (its first 3x3 conv still sees the neighbourhood).  The norms of
+  a block share the per-class transform A (512 -> `style_hidden`, a rank limit) and the
+  mask branch's first conv, and the channel widths are narrower.
+
+Exact rearrangements used by both configurations (same function, fewer passes over the
+pixels): gamma and beta of a branch come from one conv with 2C outputs; the blend is
+linear, so a and 1 - a scale the two projections' weights instead of their outputs; the
+"1 +" of x (1 + gamma) lives in the bias.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Channel multipliers of the seven ResBlks (input, output) in units of ngf, as in SPADE.
+BLOCK_NAMES = ("head_0", "middle_0", "middle_1", "up_0", "up_1", "up_2", "up_3")
+BLOCK_MULTS = ((16, 16), (16, 16), (16, 16), (16, 8), (8, 4), (4, 2), (2, 1))
+# Blocks preceded by a 2x upsampling; the first block works at size / 32.
+UPSAMPLE_BEFORE = frozenset({1, 3, 4, 5, 6})
+NUM_BLOCKS = len(BLOCK_NAMES)
+DOWNSCALE = 32  # output size / first feature map size
+
+
+@dataclass(frozen=True)
+class SEANConfig:
+    num_classes: int = 19          # s: classes in the mask = rows of the style matrix
+    style_dim: int = 512           # length of one region's style code
+    ngf: int = 64                  # generator width unit
+    max_channels: int = 1024       # cap on generator channels
+    enc_ngf: int = 32              # style encoder width unit
+    mask_hidden: int = 128         # hidden channels of the mask (SPADE) branch
+    style_hidden: int = 512        # output width of the per-class transform A
+    proj_kernel: int = 3           # gamma/beta projections: 3 (paper) or 1 (project codes, then broadcast)
+    block_shared: bool = False     # norms of a ResBlk share A and the mask branch's first conv
+    norm: str = "batch"            # parameter-free norm: "batch" or "instance"
+
+    @classmethod
+    def paper(cls, num_classes: int = 19) -> "SEANConfig":
+        return cls(num_classes=num_classes)
+
+    @classmethod
+    def lite(cls, num_classes: int = 19) -> "SEANConfig":
+        return cls(num_classes=num_classes, ngf=12, max_channels=192, enc_ngf=16,
+                   mask_hidden=32, style_hidden=128, proj_kernel=1, block_shared=True)
+
+    @classmethod
+    def named(cls, name: str, num_classes: int) -> "SEANConfig":
+        presets = {"paper": cls.paper, "lite": cls.lite}
+        if name not in presets:
+            raise ValueError(f"unknown config {name!r}; choose one of {sorted(presets)}")
+        return presets[name](num_classes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def block_channels(self) -> list[tuple[int, int]]:
+        return [(min(a * self.ngf, self.max_channels), min(b * self.ngf, self.max_channels))
+                for a, b in BLOCK_MULTS]
+
+
+def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(B, H, W) integer labels -> (B, s, H, W) float one-hot."""
+    return F.one_hot(mask.long(), num_classes).permute(0, 3, 1, 2).float()
+
+
+def resize_mask(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest resize keeps a one-hot map one-hot (the paper resizes the mask this way)."""
+    return seg if seg.shape[-2:] == size else F.interpolate(seg, size=size, mode="nearest")
+
+
+class StyleTransform(nn.Module):
+    """Per-class learned transform A_c: ReLU(W_c ST_c + b_c) for every class c at once."""
+
+    def __init__(self, num_classes: int, dim_in: int, dim_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(num_classes, dim_in, dim_out) * dim_in ** -0.5)
+        self.bias = nn.Parameter(torch.zeros(num_classes, dim_out))
+
+    def forward(self, style: torch.Tensor) -> torch.Tensor:  # (B, s, dim_in) -> (B, s, dim_out)
+        return F.relu(torch.einsum("bsi,sio->bso", style, self.weight) + self.bias)
+
+
+class SEANNorm(nn.Module):
+    """SEAN normalisation of one activation (norm_0, norm_1 or norm_s of a ResBlk)."""
+
+    def __init__(self, channels: int, cfg: SEANConfig):
+        super().__init__()
+        self.channels = channels
+        self.norm = (nn.BatchNorm2d(channels, affine=False) if cfg.norm == "batch"
+                     else nn.InstanceNorm2d(channels, affine=False))
+        self.noise_scale = nn.Parameter(torch.zeros(channels))
+        if cfg.proj_kernel == 1:
+            self.style_proj = nn.Linear(cfg.style_hidden, 2 * channels)
+        else:
+            self.style_proj = nn.Conv2d(cfg.style_hidden, 2 * channels, 3, padding=1)
+        self.mask_proj = nn.Conv2d(cfg.mask_hidden, 2 * channels, cfg.proj_kernel,
+                                   padding=cfg.proj_kernel // 2)
+        # Blend weights start at sigmoid(0) = 0.5, as in the paper's code.
+        self.blend_gamma = nn.Parameter(torch.zeros(1))
+        self.blend_beta = nn.Parameter(torch.zeros(1))
+
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        if self.training:
+            return torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
+        # Fixed noise at inference, so that the same edit always gives the same picture.
+        gen = torch.Generator(device=x.device).manual_seed(0)
+        return torch.randn(1, 1, h, w, generator=gen, device=x.device).to(x.dtype)
+
+    def blend(self) -> torch.Tensor:
+        """Style-branch weight per output channel of the 2C gamma/beta stack."""
+        c = self.channels
+        return torch.cat([torch.sigmoid(self.blend_gamma).expand(c),
+                          torch.sigmoid(self.blend_beta).expand(c)])
+
+    def gamma_beta(self, seg: torch.Tensor, codes: torch.Tensor,
+                   mask_features: torch.Tensor) -> torch.Tensor:
+        """(B, 2C, H, W): [1 + gamma, beta], blended from the style and mask branches."""
+        a = self.blend()
+        one_for_gamma = torch.cat([torch.ones_like(a[:self.channels]), torch.zeros_like(a[self.channels:])])
+        w = self.mask_proj.weight * (1 - a).view(-1, 1, 1, 1)
+        b = self.mask_proj.bias * (1 - a) + one_for_gamma
+        gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
+        if isinstance(self.style_proj, nn.Linear):
+            table = self.style_proj(codes) * a                   # (B, s, 2C) per-class gamma/beta
+            gb = torch.baddbmm(gb.flatten(2), table.transpose(1, 2), seg.flatten(2))  # broadcast
+            return gb.view(seg.shape[0], -1, *seg.shape[-2:])
+        style_map = torch.einsum("bsd,bshw->bdhw", codes, seg)   # each region filled with its code
+        return gb + self.style_proj(style_map) * a.view(1, -1, 1, 1)
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, codes: torch.Tensor,
+                mask_features: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
+        gamma1, beta = self.gamma_beta(seg, codes, mask_features).chunk(2, dim=1)
+        return torch.addcmul(beta, x, gamma1)
+
+
+class SEANResBlk(nn.Module):
+    """Paper Fig. 4: SEAN -> lrelu -> conv, twice, plus a SEAN -> conv shortcut if channels change."""
+
+    def __init__(self, fin: int, fout: int, cfg: SEANConfig):
+        super().__init__()
+        fmid = min(fin, fout)
+        self.learned_shortcut = fin != fout
+        self.norm_0, self.conv_0 = SEANNorm(fin, cfg), nn.Conv2d(fin, fmid, 3, padding=1)
+        self.norm_1, self.conv_1 = SEANNorm(fmid, cfg), nn.Conv2d(fmid, fout, 3, padding=1)
+        if self.learned_shortcut:
+            self.norm_s, self.conv_s = SEANNorm(fin, cfg), nn.Conv2d(fin, fout, 1, bias=False)
+        # Per-class transform A and the mask branch's first conv: one per norm, or one per block.
+        copies = 1 if cfg.block_shared else 2 + self.learned_shortcut
+        self.transforms = nn.ModuleList(
+            StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden) for _ in range(copies))
+        self.mask_shared = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(cfg.num_classes, cfg.mask_hidden, 3, padding=1), nn.ReLU())
+            for _ in range(copies))
+
+    def norm_inputs(self, seg: torch.Tensor, style: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(A_c(ST_c), mask features) for norm_0, norm_1 and norm_s."""
+        inputs = [(t(style), m(seg)) for t, m in zip(self.transforms, self.mask_shared)]
+        return inputs * 3 if len(inputs) == 1 else inputs
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        inputs = self.norm_inputs(seg, style)
+        if self.learned_shortcut:
+            x_s = self.conv_s(self.norm_s(x, seg, *inputs[2]))
+        else:
+            x_s = x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg, *inputs[0]), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg, *inputs[1]), 0.2))
+        return x_s + dx
+
+
+class StyleEncoder(nn.Module):
+    """Bottleneck conv net -> 512-channel map at half resolution -> region-wise average pooling."""
+
+    def __init__(self, cfg: SEANConfig):
+        super().__init__()
+        n = cfg.enc_ngf
+
+        def conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"),
+                    nn.InstanceNorm2d(cout), nn.LeakyReLU(0.2)]
+
+        self.net = nn.Sequential(
+            *conv(3, n), *conv(n, 2 * n, 2), *conv(2 * n, 4 * n, 2),
+            nn.ConvTranspose2d(4 * n, 8 * n, 3, stride=2, padding=1, output_padding=1),
+            nn.InstanceNorm2d(8 * n), nn.LeakyReLU(0.2),
+            nn.Conv2d(8 * n, cfg.style_dim, 3, padding=1, padding_mode="reflect"), nn.Tanh())
+
+    def forward(self, image: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Style matrix (B, s, 512) and which classes are present (B, s) bool.
+
+        Absent classes get zero codes; the caller decides what fills them.  The mask is
+        area-resized, so a thin region still contributes the features it covers.
+        """
+        features = self.net(image)
+        weights = F.interpolate(seg, size=features.shape[-2:], mode="area")
+        area = weights.sum(dim=(2, 3))
+        codes = torch.einsum("bshw,bdhw->bsd", weights, features)
+        return codes / area.clamp(min=1e-6).unsqueeze(-1), area > 0
+
+
+class SEANGenerator(nn.Module):
+    def __init__(self, cfg: SEANConfig):
+        super().__init__()
+        self.cfg = cfg
+        channels = cfg.block_channels()
+        self.fc = nn.Conv2d(cfg.num_classes, channels[0][0], 3, padding=1)
+        self.blocks = nn.ModuleList(SEANResBlk(fin, fout, cfg) for fin, fout in channels)
+        self.to_rgb = nn.Conv2d(channels[-1][1], 3, 3, padding=1)
+
+    def forward(self, seg: torch.Tensor, styles: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """seg: (B, s, H, W) one-hot, H and W multiples of 32; styles: one style matrix
+        (B, s, 512) for every block, or a list of NUM_BLOCKS of them (per-block crossover)."""
+        h, w = seg.shape[-2:]
+        if h % DOWNSCALE or w % DOWNSCALE:
+            raise ValueError(f"mask size {h}x{w} is not a multiple of {DOWNSCALE}")
+        per_block = list(styles) if isinstance(styles, (list, tuple)) else [styles] * NUM_BLOCKS
+        if len(per_block) != NUM_BLOCKS:
+            raise ValueError(f"expected 1 or {NUM_BLOCKS} style matrices, got {len(per_block)}")
+        size = (h // DOWNSCALE, w // DOWNSCALE)
+        x = self.fc(resize_mask(seg, size))
+        for i, block in enumerate(self.blocks):
+            if i in UPSAMPLE_BEFORE:
+                size = (size[0] * 2, size[1] * 2)
+                x = F.interpolate(x, size=size, mode="nearest")
+            x = block(x, resize_mask(seg, size), per_block[i])
+        return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
+
+
+class SEAN(nn.Module):
+    """Encoder + generator: what training optimises and what the shipped weights hold."""
+
+    def __init__(self, cfg: SEANConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = StyleEncoder(cfg)
+        self.generator = SEANGenerator(cfg)
+
+    def forward(self, image: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """Reconstruction: the image re-synthesised from its own mask and style matrix."""
+        style, _ = self.encoder(image, seg)
+        return self.generator(seg, style)

@@ -1,0 +1,281 @@
+"""Training loop: SEAN reconstruction training (the paper's recipe) with resume.
+
+Options live in `TrainOptions`; data in `data.py`; networks in `sean.py` and `losses.py`.
+Runs on CUDA with bf16 autocast when present, else on the CPU; under `torchrun` it
+trains with DistributedDataParallel, one process per GPU.
+
+The full training state (networks, discriminator, optimisers, step) is kept in
+RUN_DIR/checkpoint.pt and read back with `weights_only=True`; `export.py` turns it into
+the shipped fp16 weights.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as tdist
+from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from .data import FolderDataset, load_folders
+from .labels import LabelScheme
+from .losses import (MultiscaleDiscriminator, VGG19Features, VGGLoss, d_hinge_loss,
+                     feature_matching_loss, g_hinge_loss)
+from .sean import DOWNSCALE, SEAN, SEANConfig, one_hot
+
+
+@dataclass
+class TrainOptions:
+    data: list[str]
+    model_name: str
+    size: int = 256                 # may change between resumes: 128 first, then 256
+    config: str = "lite"
+    labels: str = "face"            # label scheme in models/schemes/
+    holdout: list[int] = field(default_factory=list)   # validation pairs held out per folder
+    batch_size: int = 4
+    iterations: int = 100_000       # total, across resumes
+    minutes: float = 0.0            # stop (with a checkpoint) after this long; 0 = no limit
+    lr_g: float = 1e-4              # the paper's optimiser: Adam(0, 0.999), TTUR
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.999
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    lambda_l1: float = 10.0         # ours: direct reconstruction signal, learns fast per CPU-hour
+    ndf: int = 64
+    num_d: int = 2
+    d_layers: int = 4
+    runs_dir: str = "runs"
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    workers: int = -1               # -1: 0 on the CPU (the cores are busy training), 4 on a GPU
+    device: str = ""
+    seed: int = 0
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.model_name
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Distributed:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Distributed()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    tdist.init_process_group(backend)
+    dist = Distributed(tdist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(dist.local_rank)
+    return dist
+
+
+def infinite(loader: DataLoader, sampler):
+    epoch = 0
+    while True:
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)   # a kill mid-save leaves the previous checkpoint intact
+
+
+def sample_grid(model: SEAN, batch: dict, scheme: LabelScheme, device: torch.device) -> np.ndarray:
+    """Rows of mask | real | reconstruction, in eval mode (what the shipped model does)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        image = batch["image"].to(device)
+        fake = model(image, one_hot(batch["label"].to(device), scheme.num_classes))
+    model.train(was_training)
+    to_u8 = lambda t: t.float().permute(0, 2, 3, 1).add(1).mul(127.5).clamp(0, 255).byte().cpu().numpy()
+    masks = scheme.colorize(batch["label"].numpy())
+    rows = [np.concatenate([m, r, f], axis=1) for m, r, f in zip(masks, to_u8(image), to_u8(fake))]
+    return np.concatenate(rows, axis=0)
+
+
+class Trainer:
+    def __init__(self, opts: TrainOptions, cfg: SEANConfig | None = None):
+        """`cfg` overrides the named preset `opts.config` (tests train toy-sized networks)."""
+        if opts.size % DOWNSCALE:
+            raise ValueError(f"--size must be a multiple of {DOWNSCALE}, got {opts.size}")
+        self.opts = opts
+        self.dist = setup_distributed()
+        if opts.device:
+            self.device = torch.device(opts.device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", self.dist.local_rank)
+        else:
+            self.device = torch.device("cpu")
+        torch.manual_seed(opts.seed + self.dist.rank)
+        self.scheme = LabelScheme.named(opts.labels)
+        self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)
+        self.model = SEAN(self.cfg).to(self.device)
+        self.disc = MultiscaleDiscriminator(self.scheme.num_classes, opts.ndf, opts.num_d,
+                                            opts.d_layers).to(self.device)
+        betas = (opts.beta1, opts.beta2)
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=opts.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
+        self.vgg = VGGLoss(VGG19Features.pretrained()).to(self.device) if opts.lambda_vgg else None
+        self.step, self.images_seen, self.history = 0, 0, []
+        self.checkpoint_path = opts.run_dir / "checkpoint.pt"
+        self.resume()
+        self.train_pairs, self.val_pairs = load_folders(opts.data, self.scheme, opts.holdout)
+        self.stop_requested = False
+
+    # -- state -------------------------------------------------------------------------
+    def resume(self) -> None:
+        if not self.checkpoint_path.exists():
+            return
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{self.checkpoint_path} was trained with another config "
+                             f"({state['config_name']}); use a new --model-name")
+        self.model.load_state_dict(state["model"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.images_seen = state["step"], state["images_seen"]
+        self.history = state.get("history", [])
+
+    def save(self) -> None:
+        if not self.dist.main:
+            return
+        self.history[-1]["end_step"] = self.step
+        save_checkpoint(self.checkpoint_path, {
+            "model": self.model.state_dict(), "disc": self.disc.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step, "images_seen": self.images_seen, "config": self.cfg.to_dict(),
+            "config_name": self.opts.config, "labels": self.scheme.to_dict(),
+            "history": self.history})
+
+    # -- one iteration -----------------------------------------------------------------
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def train_step(self, batch: dict, model, disc) -> dict[str, float]:
+        o = self.opts
+        image = batch["image"].to(self.device, non_blocking=True)
+        seg = one_hot(batch["label"].to(self.device, non_blocking=True), self.scheme.num_classes)
+        with self.autocast():
+            fake = model(image, seg)
+            # Discriminator: real and fake in one batch (one forward, as SPADE does).
+            preds = disc(torch.cat([seg, seg]), torch.cat([fake.detach(), image]))
+            pred_fake_d = [[t[:len(image)] for t in scale] for scale in preds]
+            pred_real = [[t[len(image):] for t in scale] for scale in preds]
+            loss_d = d_hinge_loss(pred_real, pred_fake_d)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # Generator: the unwrapped discriminator (its gradients are not wanted here); the
+        # real features for feature matching come from the pass above.
+        raw_disc = disc.module if isinstance(disc, DistributedDataParallel) else disc
+        raw_disc.requires_grad_(False)
+        with self.autocast():
+            pred_fake = raw_disc(seg, fake)
+            losses = {"gan": g_hinge_loss(pred_fake),
+                      "feat": feature_matching_loss(pred_real, pred_fake) * o.lambda_feat,
+                      "l1": torch.nn.functional.l1_loss(fake, image) * o.lambda_l1}
+            if self.vgg is not None:
+                losses["vgg"] = self.vgg(fake.float(), image) * o.lambda_vgg
+        raw_disc.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        self.opt_g.step()
+        return {"d": loss_d.item(), **{k: v.item() for k, v in losses.items()}}
+
+    # -- the loop ----------------------------------------------------------------------
+    def loader(self):
+        data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True)
+        if self.dist.world_size > 1:
+            sampler = DistributedSampler(data, self.dist.world_size, self.dist.rank, seed=self.opts.seed)
+        else:
+            sampler = RandomSampler(data)
+        workers = self.opts.workers if self.opts.workers >= 0 else (4 if self.device.type == "cuda" else 0)
+        loader = DataLoader(data, self.opts.batch_size, sampler=sampler, num_workers=workers,
+                            drop_last=True, pin_memory=self.device.type == "cuda",
+                            persistent_workers=workers > 0)
+        return infinite(loader, sampler)
+
+    def fixed_batch(self) -> dict:
+        pairs = (self.val_pairs or self.train_pairs)[:4]
+        data = FolderDataset(pairs, self.scheme, self.opts.size)
+        return next(iter(DataLoader(data, batch_size=len(pairs))))
+
+    def request_stop(self, *_) -> None:
+        self.stop_requested = True
+
+    def run(self) -> None:
+        o = self.opts
+        o.run_dir.mkdir(parents=True, exist_ok=True)
+        (o.run_dir / "samples").mkdir(exist_ok=True)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        # One entry per training session: what data, at what size, from which step.
+        self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
+                             "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
+                             "started": time.strftime("%Y-%m-%d %H:%M")})
+        model, disc = self.model, self.disc
+        if self.dist.world_size > 1:
+            if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+            disc = DistributedDataParallel(disc, device_ids=ids)
+        model.train()
+        disc.train()
+        batches, samples = self.loader(), self.fixed_batch()
+        deadline = time.time() + o.minutes * 60 if o.minutes else float("inf")
+        log = open(o.run_dir / "log.jsonl", "a") if self.dist.main else None
+        bar = tqdm(total=o.iterations, initial=self.step, disable=not self.dist.main, desc=o.model_name)
+        try:
+            while self.step < o.iterations and not self.stop_requested and time.time() < deadline:
+                losses = self.train_step(next(batches), model, disc)
+                self.step += 1
+                self.images_seen += o.batch_size * self.dist.world_size
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+                if log:
+                    log.write(json.dumps({"step": self.step, "size": o.size, **losses}) + "\n")
+                if self.dist.main and self.step % o.sample_every == 0:
+                    grid = sample_grid(self.model, samples, self.scheme, self.device)
+                    Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")
+                if self.step % o.checkpoint_every == 0:
+                    self.save()
+        finally:
+            bar.close()
+            if log:
+                log.close()
+            self.save()
+            if self.dist.world_size > 1:
+                tdist.destroy_process_group()
+
+
+def train(opts: TrainOptions, cfg: SEANConfig | None = None) -> Path:
+    trainer = Trainer(opts, cfg)
+    trainer.run()
+    return trainer.checkpoint_path

@@ -1,0 +1,95 @@
+"""Reading odd images and masks, and the training dataset's split and augmentation."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+
+from models.data import FolderDataset, find_pairs, holdout_split, load_folders
+from models.imageio import InputError, load_image, load_mask, mask_from_colors, save_mask
+from models.labels import LabelScheme
+from tests.helpers import TOY, make_dataset, toy_mask
+
+
+def test_odd_images_become_rgb(tmp_path):
+    grey16 = tmp_path / "g16.png"
+    Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)).save(grey16)
+    rgba = tmp_path / "rgba.png"
+    Image.new("RGBA", (10, 8), (255, 0, 0, 0)).save(rgba)
+    grey = tmp_path / "g.jpg"
+    Image.new("L", (12, 9), 100).save(grey)
+    assert load_image(grey16).shape == (64, 64, 3)
+    assert load_image(rgba)[0, 0].tolist() == [255, 255, 255]   # transparent -> white
+    assert load_image(grey).shape == (9, 12, 3)
+
+
+def test_unreadable_files(tmp_path):
+    truncated = tmp_path / "cut.jpg"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(truncated, quality=90)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    for path in (truncated, text, tmp_path / "missing.png"):
+        with pytest.raises(InputError):
+            load_image(path)
+
+
+def test_mask_formats(tmp_path):
+    mask = toy_mask()
+    save_mask(tmp_path / "index.png", mask, TOY)
+    assert np.array_equal(load_mask(tmp_path / "index.png", TOY), mask)
+    Image.fromarray(TOY.colorize(mask)).save(tmp_path / "colour.png")
+    assert np.array_equal(load_mask(tmp_path / "colour.png", TOY), mask)
+    Image.fromarray(np.full((8, 8), 9, np.uint8)).save(tmp_path / "high.png")
+    with pytest.raises(InputError, match="holds label 9"):
+        load_mask(tmp_path / "high.png", TOY)
+    Image.new("RGB", (8, 8), (1, 200, 3)).save(tmp_path / "odd.png")
+    with pytest.raises(InputError, match="not toy label colours"):
+        load_mask(tmp_path / "odd.png", TOY)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=64))
+def test_colour_masks_round_trip(labels):
+    mask = np.array(labels, np.uint8).reshape(1, -1)
+    assert np.array_equal(mask_from_colors(TOY.colorize(mask), TOY), mask)
+
+
+def test_schemes_load_from_json():
+    face, city = LabelScheme.named("face"), LabelScheme.named("cityscapes")
+    assert face.num_classes == 19 and face.names[13] == "hair" and face.colors[13] == "#0000cc"
+    assert city.num_classes == 20 and city.names[10] == "sky"
+    assert face.flip_lut()[4] == 5 and face.flip_lut()[13] == 13
+    with pytest.raises(ValueError, match="unknown label scheme"):
+        LabelScheme.named("cats")
+
+
+def test_holdout_is_fixed_and_disjoint(tmp_path):
+    root = make_dataset(tmp_path / "d", 12)
+    pairs = find_pairs(root)
+    train, val = holdout_split(pairs, 3)
+    assert len(val) == 3 and not {p.image for p in train} & {p.image for p in val}
+    assert holdout_split(list(reversed(pairs)), 3)[1] == sorted(val, key=lambda p: p.image, reverse=True)
+    with pytest.raises(ValueError, match="one per data folder"):
+        load_folders([str(root), str(root), str(root)], TOY, [1, 2])
+
+
+def test_flip_swaps_left_and_right(tmp_path):
+    root = make_dataset(tmp_path / "d", 1, size=32, num_classes=4)
+    data = FolderDataset(find_pairs(root), TOY, 32, augment=True)
+    seen_flip = False
+    for seed in range(20):
+        torch.manual_seed(seed)
+        label = data[0]["label"].numpy()
+        left_eye_cols = np.nonzero((label == 2).any(0))[0]
+        right_eye_cols = np.nonzero((label == 3).any(0))[0]
+        assert left_eye_cols.mean() < right_eye_cols.mean()   # l_eye stays on the left after a flip
+        seen_flip |= not np.array_equal(label, data.load(0)[1][:32, :32])
+    assert seen_flip
+
+
+def test_dataset_items(tmp_path):
+    root = make_dataset(tmp_path / "d", 2, size=40)
+    item = FolderDataset(find_pairs(root), LabelScheme.named("face"), 32)[1]
+    assert item["image"].shape == (3, 32, 32) and item["label"].shape == (32, 32)
+    assert -1 <= item["image"].min() and item["image"].max() <= 1 and item["label"].dtype == torch.long

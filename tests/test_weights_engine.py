@@ -1,0 +1,96 @@
+"""Shipped-weights format and the engine API."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models.engine import Engine, StyleMatrix
+from models.imageio import InputError
+from models.sean import NUM_BLOCKS
+from tests.helpers import SIZE, toy_mask, toy_photo
+
+
+def test_save_load_gives_identical_outputs(weights_json, tiny_model):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    style = engine.encode(toy_photo(mask), mask)
+    reloaded = Engine.load(str(weights_json), "cpu")
+    assert np.array_equal(engine.synthesize(mask, style), reloaded.synthesize(mask, style))
+    # fp16 storage: the reloaded model matches the original within half precision
+    original = Engine(tiny_model, engine.info, torch.from_numpy(engine.mean_style.codes),
+                      torch.from_numpy(engine.style_std), engine.device)
+    diff = np.abs(original.synthesize(mask, style).astype(int) - engine.synthesize(mask, style))
+    assert diff.mean() < 2
+
+
+def test_synthesize_is_deterministic_and_sized(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    big_mask = np.kron(toy_mask(), np.ones((3, 3), np.uint8))   # any size is resized to the model's
+    out = engine.synthesize(big_mask, engine.mean_style)
+    assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, engine.synthesize(big_mask, engine.mean_style))
+
+
+def test_missing_classes_fall_back_to_mean(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    no_eyes = np.where(mask >= 2, 1, mask).astype(np.uint8)
+    style = engine.encode(toy_photo(mask), no_eyes)
+    assert style.present.tolist() == [True, True, False, False]
+    filled = style.filled_from(engine.mean_style)
+    assert np.array_equal(filled.codes[2], engine.mean_style.codes[2])
+    assert np.array_equal(filled.codes[1], style.codes[1])
+
+
+def test_per_block_styles_through_engine(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    a = engine.encode(toy_photo(mask, seed=1), mask)
+    b = engine.random_style(np.random.default_rng(0))
+    assert np.array_equal(engine.synthesize(mask, a), engine.synthesize(mask, [a] * NUM_BLOCKS))
+    assert not np.array_equal(engine.synthesize(mask, a), engine.synthesize(mask, [b] + [a] * 6))
+    with pytest.raises(InputError, match="one per block"):
+        engine.synthesize(mask, [a, b])
+
+
+def test_codes_file_round_trip(tmp_path, weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    style = engine.encode(toy_photo(mask), mask)
+    style.save(tmp_path / "codes.npz", "toy", engine.labels.names)
+    cfg = engine.info.config
+    back = StyleMatrix.load(tmp_path / "codes.npz", cfg.num_classes, cfg.style_dim)
+    assert np.array_equal(back.codes, style.codes) and np.array_equal(back.present, style.present)
+    with pytest.raises(InputError, match="another model"):
+        StyleMatrix.load(tmp_path / "codes.npz", cfg.num_classes + 1, cfg.style_dim)
+
+
+def test_bad_weights_are_reported(tmp_path, weights_json):
+    with pytest.raises(InputError, match="unknown model"):
+        Engine.load("nosuchmodel", "cpu", weights_dir=tmp_path)
+    weights_json.with_suffix(".safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(InputError, match="damaged"):
+        Engine.load(str(weights_json), "cpu")
+    weights_json.with_suffix(".safetensors").unlink()
+    with pytest.raises(InputError, match="missing"):
+        Engine.load(str(weights_json), "cpu")
+    meta = json.loads(weights_json.read_text())
+    del meta["config"]
+    weights_json.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="not a valid"):
+        Engine.load(str(weights_json), "cpu")
+
+
+def test_model_found_by_name(weights_json):
+    engine = Engine.load("toy", "cpu", weights_dir=weights_json.parent)
+    assert engine.info.name == "toy_32" and engine.size == SIZE
+
+
+def test_bad_mask_and_image_rejected(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    with pytest.raises(InputError, match="holds label 7"):
+        engine.synthesize(np.full_like(mask, 7), engine.mean_style)
+    with pytest.raises(InputError, match="same size"):
+        engine.encode(toy_photo(mask)[:-2], mask)
