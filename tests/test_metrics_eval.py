@@ -1,0 +1,68 @@
+"""Metrics (checked against values worked out by hand) and the eval command."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.cli import main
+from models.metrics import frechet_distance, inception_path, psnr, rmse, ssim
+from tests.helpers import toy_mask, toy_photo
+
+
+def test_psnr_rmse_ssim_known_values():
+    a = np.full((16, 16, 3), 100, np.uint8)
+    b = a + 10                                    # MSE 100
+    assert psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / 100))
+    assert rmse(a, b) == pytest.approx(10 / 255)
+    photo = toy_photo(toy_mask())
+    assert ssim(photo, photo) == pytest.approx(1.0)
+    noisy = np.clip(photo + np.random.default_rng(0).normal(0, 30, photo.shape), 0, 255).astype(np.uint8)
+    assert 0 < ssim(photo, noisy) < 0.9
+
+
+def test_frechet_distance():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 4))
+    assert frechet_distance(x, x) == pytest.approx(0, abs=1e-8)
+    shift = np.array([1.0, 2.0, 0.0, 0.0])
+    assert frechet_distance(x, x + shift) == pytest.approx(5.0)   # same covariance: |mu_a - mu_b|^2
+
+
+def write_folder(root, n):
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for i in range(n):
+        mask = toy_mask(shift=i - 1)
+        Image.fromarray(toy_photo(mask, seed=i)).save(root / "images" / f"p{i}.png")
+        Image.fromarray(mask).save(root / "labels" / f"p{i}.png")
+
+
+def test_eval_command_json(tmp_path, capsys, weights_json):
+    write_folder(tmp_path / "set", 3)
+    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+                 "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json",
+                 "--save-dir", str(tmp_path / "out")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["images"] == 3 and result["fid"] is None
+    assert 0 < result["psnr"] < 60 and -1 <= result["ssim"] <= 1 and 0 <= result["rmse"] <= 1
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+
+
+def test_eval_command_bad_folder(tmp_path, capsys, weights_json):
+    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "nope"),
+                 "--labels", str(tmp_path), "--no-fid"])
+    assert code == 2 and "no such folder" in capsys.readouterr().err
+
+
+def test_fid_uses_the_shipped_inception(tmp_path, weights_json):
+    try:
+        inception_path()
+    except RuntimeError as e:
+        pytest.skip(str(e))
+    from models.engine import Engine
+    from models.evaluate import evaluate
+    from models.data import find_pairs
+    write_folder(tmp_path / "set", 3)
+    result = evaluate(Engine.load(str(weights_json), "cpu"), find_pairs(tmp_path / "set"), progress=False)
+    assert result["fid"] > 0
