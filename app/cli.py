@@ -10,8 +10,9 @@ from pathlib import Path
 
 import cv2
 
-from models.imageio import InputError, load_image, load_mask, save_image
+from app.editor import run_editor
 from models.engine import Engine, StyleMatrix
+from models.imageio import InputError, load_image, load_mask, save_image
 
 BAD_INPUT = 2
 
@@ -139,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    p = sub.add_parser("edit", help="open the editor (what `python main.py` alone does)")
+    add_model_args(p)
+    p.set_defaults(handler=lambda args: run_editor(args.model, args.device))
+
     p = sub.add_parser("encode", help="style codes of a photo under its mask")
     p.add_argument("image")
     p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
@@ -204,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return 0
+        return run_editor()
     try:
         return args.handler(args)
     except InputError as e:

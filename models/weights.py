@@ -65,6 +65,17 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     return matches[-1]
 
 
+def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """Model names that have weights (face_256.json -> "face")."""
+    names = set()
+    for path in weights_dir.glob("*.json"):
+        try:
+            names.add(json.loads(path.read_text())["model"])
+        except (OSError, ValueError, KeyError):
+            continue   # not a weights description
+    return sorted(names)
+
+
 def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,
                  style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
     """Write STEM.safetensors (fp16) and STEM.json atomically."""

@@ -1,0 +1,263 @@
+"""The document an edit works on, with no Qt in it.
+
+A document is a label mask, the style sources it can draw from (each a style matrix:
+one code per class), and for every class a `RegionStyle`: source A, optional source B,
+a blend weight and a per-SEAN-block crossover choice. Every change goes through
+`History`, so mask strokes and style edits undo and redo alike.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models.engine import StyleMatrix
+from models.imageio import InputError, atomic_write
+from models.sean import NUM_BLOCKS
+
+MEAN = "mean"           # the built-in source: the training set's mean code per class
+PROJECT_VERSION = 1
+BLEND, USE_A, USE_B = "blend", "A", "B"   # what a SEAN block takes for a region
+
+
+@dataclass(frozen=True)
+class RegionStyle:
+    """Where one class's style comes from."""
+    source_a: str = MEAN
+    source_b: str | None = None
+    blend: float = 0.0                     # 0: all A, 1: all B
+    crossover: tuple[str, ...] = (BLEND,) * NUM_BLOCKS   # per block: BLEND, USE_A or USE_B
+
+    def weight_of_b(self, block: int) -> float:
+        if self.source_b is None:
+            return 0.0
+        choice = self.crossover[block]
+        return 1.0 if choice == USE_B else 0.0 if choice == USE_A else self.blend
+
+
+@dataclass
+class Source:
+    """A style the document can use: a photo's codes, a sample, a random draw."""
+    name: str
+    style: StyleMatrix
+    thumbnail: np.ndarray | None = None   # small RGB preview
+    kind: str = "photo"                   # "photo", "sample", "random", "mean"
+
+
+@dataclass(frozen=True)
+class State:
+    """One point in the history: the mask and the region assignments."""
+    mask: np.ndarray
+    regions: tuple[RegionStyle, ...]
+
+
+class History:
+    """Unlimited undo/redo of whole states (a 256x256 mask is 64 KiB, so snapshots are cheap)."""
+
+    def __init__(self, state: State):
+        self.undo_stack: list[State] = []
+        self.redo_stack: list[State] = []
+        self.current = state
+
+    def push(self, state: State) -> None:
+        self.undo_stack.append(self.current)
+        self.redo_stack.clear()
+        self.current = state
+
+    def undo(self) -> bool:
+        if not self.undo_stack:
+            return False
+        self.redo_stack.append(self.current)
+        self.current = self.undo_stack.pop()
+        return True
+
+    def redo(self) -> bool:
+        if not self.redo_stack:
+            return False
+        self.undo_stack.append(self.current)
+        self.current = self.redo_stack.pop()
+        return True
+
+
+@dataclass
+class Document:
+    model: str                       # engine model name, e.g. "face"
+    label_names: tuple[str, ...]
+    mask: np.ndarray                 # (size, size) uint8: the working copy painted on
+    sources: dict[str, Source] = field(default_factory=dict)
+    photo: np.ndarray | None = None  # the original photo, when the edit started from one
+    path: Path | None = None         # where it was last saved
+
+    def __post_init__(self) -> None:
+        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)
+        regions = tuple(RegionStyle() for _ in self.label_names)
+        self.history = History(State(self.mask.copy(), regions))
+        self.saved_state = self.history.current
+        self.listeners: list = []    # callables(what: str) told after every change
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def regions(self) -> tuple[RegionStyle, ...]:
+        return self.history.current.regions
+
+    @property
+    def modified(self) -> bool:
+        return self.history.current is not self.saved_state
+
+    def labels_present(self) -> list[int]:
+        return [int(v) for v in np.unique(self.mask)]
+
+    def styles_per_block(self, mean: StyleMatrix) -> list[StyleMatrix]:
+        """The style matrix each SEAN block gets: per class, A and B mixed as assigned."""
+        codes_of = {k: s.style.filled_from(mean).codes for k, s in self.sources.items()}
+        codes_of[MEAN] = mean.codes
+        matrices = []
+        for block in range(NUM_BLOCKS):
+            codes = mean.codes.copy()
+            for c, region in enumerate(self.regions):
+                codes[c] = codes_of.get(region.source_a, mean.codes)[c]
+                w = region.weight_of_b(block)
+                if w > 0 and region.source_b in codes_of:
+                    codes[c] = (1 - w) * codes[c] + w * codes_of[region.source_b][c]
+            matrices.append(StyleMatrix(codes, np.ones(self.num_classes, bool)))
+        return matrices
+
+    # -- changing ---------------------------------------------------------------------
+    def notify(self, what: str) -> None:
+        for listener in self.listeners:
+            listener(what)
+
+    def commit_mask(self) -> bool:
+        """Record the working mask (after a stroke or fill) as one undo step."""
+        if np.array_equal(self.mask, self.history.current.mask):
+            return False
+        self.history.push(State(self.mask.copy(), self.regions))
+        self.notify("mask")
+        return True
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        if mask.shape != self.mask.shape:
+            raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, the document is "
+                             f"{self.mask.shape[1]}x{self.mask.shape[0]}")
+        if int(mask.max()) >= self.num_classes:
+            raise InputError(f"mask holds label {int(mask.max())}; this model has {self.num_classes} classes")
+        self.mask[...] = mask
+        self.commit_mask()
+
+    def set_region(self, label: int, region: RegionStyle) -> None:
+        self.set_regions({label: region})
+
+    def set_regions(self, changes: dict[int, RegionStyle]) -> None:
+        regions = list(self.regions)
+        for label, region in changes.items():
+            regions[label] = region
+        if tuple(regions) == self.regions:
+            return
+        self.history.push(State(self.history.current.mask, tuple(regions)))
+        self.notify("styles")
+
+    def add_source(self, key: str, source: Source) -> None:
+        """Sources are not part of the undo history: adding one changes no picture."""
+        self.sources[key] = source
+        self.notify("sources")
+
+    def apply_source(self, key: str, labels: list[int], slot: str = "a") -> list[int]:
+        """Give `labels` the style of source `key` (as A, or as B); returns the labels the
+        source has no code for, which keep their previous style."""
+        style = self.sources[key].style if key != MEAN else None
+        has = lambda c: style is None or bool(style.present[c])
+        changes = {c: replace(self.regions[c], **({"source_a": key} if slot == "a" else {"source_b": key}))
+                   for c in labels if has(c)}
+        self.set_regions(changes)
+        return [c for c in labels if not has(c)]
+
+    def undo(self) -> bool:
+        return self._move(self.history.undo())
+
+    def redo(self) -> bool:
+        return self._move(self.history.redo())
+
+    def _move(self, moved: bool) -> bool:
+        if moved:
+            self.mask[...] = self.history.current.mask
+            self.notify("history")
+        return moved
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """A project file: a zip of project.json, mask.png, codes.npz, photo.png, thumbnails."""
+        path = Path(path)
+        atomic_write(path, lambda p: p.write_bytes(self.to_bytes()))
+        self.path = path
+        self.saved_state = self.history.current
+        self.notify("saved")
+
+    def to_bytes(self) -> bytes:
+        meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
+                "regions": [asdict(r) for r in self.regions],
+                "sources": {k: {"name": s.name, "kind": s.kind} for k, s in self.sources.items()}}
+        codes = {f"{k}.codes": s.style.codes for k, s in self.sources.items()}
+        codes.update({f"{k}.present": s.style.present for k, s in self.sources.items()})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("project.json", json.dumps(meta, indent=1))
+            z.writestr("mask.png", png_bytes(self.mask))
+            npz = io.BytesIO()
+            np.savez(npz, **codes)
+            z.writestr("codes.npz", npz.getvalue())
+            if self.photo is not None:
+                z.writestr("photo.png", png_bytes(self.photo))
+            for k, s in self.sources.items():
+                if s.thumbnail is not None:
+                    z.writestr(f"thumbnails/{k}.png", png_bytes(s.thumbnail))
+        return buf.getvalue()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Document":
+        path = Path(path)
+        try:
+            with zipfile.ZipFile(path) as z:
+                meta = json.loads(z.read("project.json"))
+                mask = np.asarray(Image.open(io.BytesIO(z.read("mask.png"))))
+                with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+                names = set(z.namelist())
+                photo = read_png(z, "photo.png") if "photo.png" in names else None
+                thumbs = {k: read_png(z, f"thumbnails/{k}.png") for k in meta["sources"]
+                          if f"thumbnails/{k}.png" in names}
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+            raise InputError(f"{path}: not a SEAN Studio project ({e})") from None
+        if meta.get("format") != PROJECT_VERSION:
+            raise InputError(f"{path}: project format {meta.get('format')} is not supported")
+        labels = tuple(meta["labels"])
+        if mask.ndim != 2 or int(mask.max()) >= len(labels) or len(meta["regions"]) != len(labels):
+            raise InputError(f"{path}: the project's mask does not match its labels")
+        sources = {k: Source(v["name"], StyleMatrix(arrays[f"{k}.codes"].astype(np.float32),
+                                                    arrays[f"{k}.present"].astype(bool)),
+                             thumbs.get(k), v["kind"])
+                   for k, v in meta["sources"].items()}
+        doc = cls(meta["model"], labels, mask, sources, photo, path)
+        regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
+                        for r in meta["regions"])
+        doc.history = History(State(doc.mask.copy(), regions))
+        doc.saved_state = doc.history.current
+        return doc
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def read_png(z: zipfile.ZipFile, name: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(z.read(name))).convert("RGB")).copy()

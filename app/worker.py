@@ -1,0 +1,93 @@
+"""The engine's own thread: the GUI thread never runs the network.
+
+Synthesis requests are coalesced: while one runs, newer requests replace the waiting
+one, so a continuous brush stroke always renders its latest state and never queues
+up stale frames. Other work (encoding a photo) is queued in order.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from models.engine import Engine, StyleMatrix
+
+
+class EngineWorker(QObject):
+    synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, edit-to-result ms
+    task_done = pyqtSignal(object, object)               # callback, result (called on the GUI thread)
+    failed = pyqtSignal(str)
+    busy = pyqtSignal(bool)
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+        self._cond = threading.Condition()
+        self._synth: tuple | None = None
+        self._tasks: deque = deque()
+        self._next_id = 0
+        self._stopping = False
+        self._running = False
+        self.task_done.connect(lambda callback, result: callback(result))
+        self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
+        self._thread.start()
+
+    def request_synthesis(self, mask: np.ndarray, styles: list[StyleMatrix]) -> int:
+        """Queue a frame; returns its id. A waiting older request is dropped."""
+        with self._cond:
+            self._next_id += 1
+            self._synth = (self._next_id, mask.copy(), styles, time.perf_counter())
+            self._cond.notify()
+            return self._next_id
+
+    def submit(self, work: Callable[[], object], callback: Callable[[object], None]) -> None:
+        """Run `work()` on the engine thread, then `callback(result)` on the GUI thread."""
+        with self._cond:
+            self._tasks.append((work, callback))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def idle(self) -> bool:
+        with self._cond:
+            return self._synth is None and not self._tasks and not self._running
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and self._synth is None and not self._tasks:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                task = self._tasks.popleft() if self._tasks else None
+                synth = None if task else self._synth
+                if synth is not None:
+                    self._synth = None
+                self._running = True
+            self.busy.emit(True)
+            try:
+                if task:
+                    work, callback = task
+                    self.task_done.emit(callback, work())
+                else:
+                    request_id, mask, styles, asked_at = synth
+                    start = time.perf_counter()
+                    image = self.engine.synthesize(mask, styles)
+                    end = time.perf_counter()
+                    self.synthesized.emit(request_id, image, (end - start) * 1000, (end - asked_at) * 1000)
+            except Exception as e:  # shown to the user; the thread keeps serving
+                self.failed.emit(f"{type(e).__name__}: {e}")
+            finally:
+                with self._cond:
+                    self._running = False
+                    pending = self._synth is not None or bool(self._tasks)
+                if not pending:
+                    self.busy.emit(False)

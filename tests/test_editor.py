@@ -1,0 +1,217 @@
+"""The editor, driven through its real widgets offscreen (pytest-qt)."""
+import numpy as np
+import pytest
+from PIL import Image
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt
+from PyQt6.QtGui import QDropEvent
+from PyQt6.QtWidgets import QMessageBox
+
+from app.canvas import SOURCE_MIME, Tool
+from app.document import MEAN, USE_B, Document, Source
+from app.main_window import MainWindow
+from models.engine import Engine, StyleMatrix
+from tests.helpers import SIZE, toy_mask, toy_photo
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, weights_json, errors):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 600)
+    w.show()
+    w.doc.set_mask(toy_mask())
+    settle(qtbot, w)
+    yield w
+    w.worker.stop()
+
+
+def settle(qtbot, w):
+    """Wait until the engine thread has nothing left to do and its results are shown."""
+    qtbot.waitUntil(lambda: w.worker.idle() and w.result is not None, timeout=10000)
+    qtbot.wait(20)
+    qtbot.waitUntil(w.worker.idle, timeout=10000)
+
+
+def add_photo_source(w, qtbot, tmp_path, seed=1, name="photo"):
+    mask = toy_mask()
+    Image.fromarray(toy_photo(mask, seed=seed)).save(tmp_path / f"{name}.png")
+    Image.fromarray(mask).save(tmp_path / f"{name}_mask.png")
+    w.add_photo(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}_mask.png"))
+    qtbot.waitUntil(lambda: any(k.startswith("photo:") and name in k for k in w.doc.sources), timeout=10000)
+    return next(k for k in w.doc.sources if k.startswith("photo:") and name in k)
+
+
+def canvas_point(w, x, y) -> QPoint:
+    p = w.canvas.to_widget((x, y))
+    return QPoint(int(p.x()), int(p.y()))
+
+
+def test_painting_changes_mask_then_result(qtbot, window):
+    before_mask, before_result = window.doc.mask.copy(), window.result.copy()
+    window.palette_list.setCurrentRow(2)
+    window.canvas.radius = 3
+    qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, 2, 2))
+    qtbot.mouseMove(window.canvas, canvas_point(window, 12, 4))
+    qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, 12, 4))
+    settle(qtbot, window)
+    assert (window.doc.mask[1:4, 3:11] == 2).all()
+    assert not np.array_equal(window.doc.mask, before_mask)
+    assert not np.array_equal(window.result, before_result)
+    assert window.doc.modified and "*" in window.windowTitle()
+
+
+def test_fill_rect_lasso_and_picker(qtbot, window):
+    c = window.canvas
+    window.palette_list.setCurrentRow(3)
+    window.set_tool(Tool.FILL)
+    qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 1, 1))
+    assert (window.doc.mask[toy_mask() == 0] == 3).all()
+    window.palette_list.setCurrentRow(2)
+    window.set_tool(Tool.RECT)
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 0, 0))
+    qtbot.mouseMove(c, canvas_point(window, 4, 4))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 4, 4))
+    assert (window.doc.mask[1:4, 1:4] == 2).all()
+    window.palette_list.setCurrentRow(0)
+    window.set_tool(Tool.LASSO)
+    qtbot.mousePress(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 20, 26))
+    for x, y in ((30, 26), (30, 31)):
+        qtbot.mouseMove(c, canvas_point(window, x, y))
+    qtbot.mouseRelease(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 20, 31))
+    assert (window.doc.mask[27:30, 22:28] == 0).all()
+    window.set_tool(Tool.PICKER)
+    qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 16, 16))
+    assert window.canvas.label == toy_mask()[16, 16] and window.palette_list.currentRow() == window.canvas.label
+    assert len(window.doc.history.undo_stack) == 4   # set_mask, fill, rectangle, lasso
+
+
+def test_undo_redo_restore_exactly(qtbot, window, tmp_path):
+    states = [window.doc.mask.copy()]
+    for label, (x, y) in ((2, (3, 3)), (3, (28, 28))):
+        window.palette_list.setCurrentRow(label)
+        qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, x, y))
+        states.append(window.doc.mask.copy())
+    key = add_photo_source(window, qtbot, tmp_path)
+    window.drop_style(key, 1, False)
+    regions_after = window.doc.regions
+    window.undo_action.trigger()
+    assert window.doc.regions[1].source_a == MEAN
+    window.undo_action.trigger()
+    assert np.array_equal(window.doc.mask, states[1])
+    window.undo_action.trigger()
+    assert np.array_equal(window.doc.mask, states[0])
+    window.redo_action.trigger()
+    window.redo_action.trigger()
+    window.redo_action.trigger()
+    assert np.array_equal(window.doc.mask, states[2]) and window.doc.regions == regions_after
+    settle(qtbot, window)
+
+
+def drop(window, key, label_xy, shift=False):
+    mime = QMimeData()
+    mime.setData(SOURCE_MIME, key.encode())
+    mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
+    event = QDropEvent(QPointF(window.canvas.to_widget(label_xy)), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, mods)
+    window.canvas.dropEvent(event)
+
+
+def test_drop_changes_only_that_region(qtbot, window, tmp_path):
+    key = add_photo_source(window, qtbot, tmp_path)
+    before = window.doc.regions
+    drop(window, key, (16, 16))            # skin
+    after = window.doc.regions
+    assert after[1].source_a == key
+    assert [r for i, r in enumerate(after) if i != 1] == [r for i, r in enumerate(before) if i != 1]
+    drop(window, key, (16, 16), shift=True)
+    assert all(r.source_a == key for r in window.doc.regions)
+
+
+def test_dropping_a_style_that_lacks_a_region_says_so(qtbot, window, tmp_path):
+    mask = toy_mask()
+    no_eyes = np.where(mask >= 2, 1, mask).astype(np.uint8)
+    Image.fromarray(toy_photo(mask)).save(tmp_path / "p.png")
+    Image.fromarray(no_eyes).save(tmp_path / "p_mask.png")
+    window.add_photo(str(tmp_path / "p.png"), str(tmp_path / "p_mask.png"))
+    qtbot.waitUntil(lambda: len(window.doc.sources) == 1, timeout=10000)
+    key = next(iter(window.doc.sources))
+    window.drop_style(key, 2, False)
+    assert window.doc.regions[2].source_a == MEAN
+    assert "has no l_eye" in window.statusBar().currentMessage()
+
+
+def test_slider_and_crossover_change_the_image(qtbot, window, tmp_path):
+    a = add_photo_source(window, qtbot, tmp_path, seed=1, name="a")
+    b = add_photo_source(window, qtbot, tmp_path, seed=7, name="b")
+    window.doc.apply_source(a, list(range(4)))
+    window.doc.apply_source(b, list(range(4)), slot="b")
+    window.choose_label(1)
+    window.region_panel.all_regions.setChecked(True)
+    settle(qtbot, window)
+    only_a = window.result.copy()
+    window.region_panel.slider.setValue(100)
+    settle(qtbot, window)
+    only_b = window.result.copy()
+    assert not np.array_equal(only_a, only_b)
+    window.region_panel.slider.setValue(0)
+    window.region_panel.crossover[6].click()   # blend -> A
+    window.region_panel.crossover[6].click()   # A -> B for the last block
+    assert window.doc.regions[1].crossover[6] == USE_B
+    settle(qtbot, window)
+    assert not np.array_equal(window.result, only_a) and not np.array_equal(window.result, only_b)
+
+
+def test_export_and_project_round_trip(qtbot, window, tmp_path):
+    key = add_photo_source(window, qtbot, tmp_path)
+    window.drop_style(key, 1, True)
+    settle(qtbot, window)
+    shown = window.result.copy()
+    assert window.export_result(str(tmp_path / "out.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), shown)
+    assert window.export_result(str(tmp_path / "big.jpg"), SIZE * 2)
+    assert Image.open(tmp_path / "big.jpg").size == (SIZE * 2, SIZE * 2)
+    assert window.export_mask(str(tmp_path / "m.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "m.png")), window.doc.mask)
+    assert (tmp_path / "m_color.png").exists()
+    assert window.export_codes(str(tmp_path / "c.npz"))
+
+    assert window.save_to(tmp_path / "edit.sean") and not window.doc.modified
+    window.new_document("toy")
+    window.open_project(str(tmp_path / "edit.sean"))
+    settle(qtbot, window)
+    assert np.array_equal(window.result, shown)
+
+
+def test_bad_files_show_an_error_and_leave_the_document(qtbot, window, tmp_path, errors):
+    mask_before, regions_before = window.doc.mask.copy(), window.doc.regions
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    Image.fromarray(np.full((8, 8), 99, np.uint8)).save(tmp_path / "high.png")
+    (tmp_path / "junk.sean").write_bytes(b"PK not a zip")
+    window.open_mask(str(tmp_path / "junk.png"))
+    window.open_mask(str(tmp_path / "high.png"))
+    window.open_project(str(tmp_path / "junk.sean"))
+    window.add_photo(str(tmp_path / "junk.png"), str(tmp_path / "high.png"))
+    assert len(errors) == 4
+    assert "holds label 99" in errors[1] and "not a SEAN Studio project" in errors[2]
+    assert np.array_equal(window.doc.mask, mask_before) and window.doc.regions == regions_before
+    assert not window.export_result(str(tmp_path / "no_such_dir" / "x.png"))
+    assert "does not exist" in errors[-1]
+
+
+def test_document_model_has_no_qt():
+    import app.document as document
+    source = open(document.__file__).read()
+    assert "PyQt" not in source and "qimage2ndarray" not in source
+    doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
+    doc.add_source("s", Source("s", StyleMatrix(np.ones((2, 3), np.float32), np.array([True, False]))))
+    assert doc.apply_source("s", [0, 1]) == [1]
