@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 
 from app.editor import run_editor
-from models.engine import Engine, StyleMatrix
+from models.engine import Engine, StyleMatrix, pick_device
 from models.imageio import InputError, load_image, load_mask, save_image
 
 BAD_INPUT = 2
@@ -136,6 +136,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+    from models.bench import run_bench
+    device = str(pick_device(args.device))
+    result = run_bench(device, args.sizes, args.repeats, args.configs,
+                       progress=lambda msg: print(msg, file=sys.stderr))
+    result["edit_loop"] = None
+    if args.edit_loop:
+        from app.edit_bench import measure_edit_loop
+        print(f"bench: edit loop, painting for {args.edit_loop:g} s", file=sys.stderr)
+        result["edit_loop"] = measure_edit_loop(Engine.load(args.model, device), args.edit_loop)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
+    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'encode ms':>9} {'G params':>10} {'peak MB':>8}")
+    for r in result["runs"]:
+        if "error" in r:
+            print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
+            continue
+        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['encode_ms']:9.1f} "
+              f"{r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+    for s in result["speedups"]:
+        print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
+    if result["edit_loop"]:
+        e = result["edit_loop"]
+        print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
+              f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -172,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("bench", help="speed and memory of the lite and paper configurations")
+    p.add_argument("--sizes", type=comma_ints, default=[256], help="e.g. 256,512")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (median)")
+    p.add_argument("--configs", type=comma_list, default=["lite", "paper"])
+    p.add_argument("--edit-loop", type=float, default=0, metavar="SECONDS",
+                   help="also paint in the real editor (offscreen) this long and time edit -> screen")
+    p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_bench)
 
     p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
     p.add_argument("--data", type=comma_list, required=True, help="DIR[,DIR...] each with images/ and labels/")

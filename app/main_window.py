@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,7 @@ class MainWindow(QMainWindow):
         self.worker = EngineWorker(engine)
         self.result: np.ndarray | None = None
         self.latest_request = 0
+        self.frames_shown: deque[tuple[float, float]] = deque(maxlen=10000)   # (requested, shown), perf_counter
         self.encode_cache: dict[tuple, StyleMatrix] = {}
         self.random = np.random.default_rng()
         self.doc = self.new_document_for(engine)
@@ -219,10 +221,12 @@ class MainWindow(QMainWindow):
         self.latest_request = self.worker.request_synthesis(
             self.doc.mask, self.doc.styles_per_block(self.engine.mean_style))
 
-    def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, latency_ms: float) -> None:
+    def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
         self.result = image
         self.result_view.set_image(image)
-        self.status_time.setText(f"synthesis: {compute_ms:.0f} ms (edit to result {latency_ms:.0f} ms)")
+        shown_at = time.perf_counter()
+        self.frames_shown.append((asked_at, shown_at))
+        self.status_time.setText(f"synthesis: {compute_ms:.0f} ms (edit to screen {(shown_at - asked_at) * 1000:.0f} ms)")
 
     # -- tools -------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:

@@ -18,7 +18,7 @@ from models.engine import Engine, StyleMatrix
 
 
 class EngineWorker(QObject):
-    synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, edit-to-result ms
+    synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, requested at
     task_done = pyqtSignal(object, object)               # callback, result (called on the GUI thread)
     failed = pyqtSignal(str)
     busy = pyqtSignal(bool)
@@ -40,7 +40,7 @@ class EngineWorker(QObject):
         """Queue a frame; returns its id. A waiting older request is dropped."""
         with self._cond:
             self._next_id += 1
-            self._synth = (self._next_id, mask.copy(), styles, time.perf_counter())
+            self._synth = (self._next_id, mask.copy(), styles, time.perf_counter())  # perf_counter clock
             self._cond.notify()
             return self._next_id
 
@@ -82,7 +82,7 @@ class EngineWorker(QObject):
                     start = time.perf_counter()
                     image = self.engine.synthesize(mask, styles)
                     end = time.perf_counter()
-                    self.synthesized.emit(request_id, image, (end - start) * 1000, (end - asked_at) * 1000)
+                    self.synthesized.emit(request_id, image, (end - start) * 1000, asked_at)
             except Exception as e:  # shown to the user; the thread keeps serving
                 self.failed.emit(f"{type(e).__name__}: {e}")
             finally:

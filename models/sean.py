@@ -129,14 +129,20 @@ class SEANNorm(nn.Module):
         # Blend weights start at sigmoid(0) = 0.5, as in the paper's code.
         self.blend_gamma = nn.Parameter(torch.zeros(1))
         self.blend_beta = nn.Parameter(torch.zeros(1))
+        self._eval_noise: tuple | None = None
 
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         if self.training:
             return torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
-        # Fixed noise at inference, so that the same edit always gives the same picture.
-        gen = torch.Generator(device=x.device).manual_seed(0)
-        return torch.randn(1, 1, h, w, generator=gen, device=x.device).to(x.dtype)
+        # Fixed noise at inference, so that the same edit always gives the same picture;
+        # made once per size and device, not every frame.
+        key = (h, w, x.device, x.dtype)
+        if self._eval_noise is None or self._eval_noise[0] != key:
+            gen = torch.Generator(device=x.device).manual_seed(0)
+            noise = torch.randn(1, 1, h, w, generator=gen, device=x.device).to(x.dtype)
+            self._eval_noise = (key, noise)
+        return self._eval_noise[1]
 
     def blend(self) -> torch.Tensor:
         """Style-branch weight per output channel of the 2C gamma/beta stack."""
@@ -154,8 +160,10 @@ class SEANNorm(nn.Module):
         gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
         if isinstance(self.style_proj, nn.Linear):
             table = self.style_proj(codes) * a                   # (B, s, 2C) per-class gamma/beta
-            gb = torch.baddbmm(gb.flatten(2), table.transpose(1, 2), seg.flatten(2))  # broadcast
-            return gb.view(seg.shape[0], -1, *seg.shape[-2:])
+            # Broadcast over the regions, added in place (conv outputs are contiguous, so
+            # flatten is a view; the conv's backward does not need its output).
+            gb.flatten(2).baddbmm_(table.transpose(1, 2), seg.flatten(2))
+            return gb
         style_map = torch.einsum("bsd,bshw->bdhw", codes, seg)   # each region filled with its code
         return gb + self.style_proj(style_map) * a.view(1, -1, 1, 1)
 

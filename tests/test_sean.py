@@ -75,3 +75,67 @@ def test_wrong_sizes_are_refused(tiny_model):
     _, seg = inputs(cfg, batch=1)
     with pytest.raises(ValueError, match="style matrices"):
         tiny_model.generator(seg, [torch.zeros(1, cfg.num_classes, cfg.style_dim)] * 3)
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_fused_norm_matches_the_papers_formula(kernel):
+    """SEANNorm folds the blend and the "1 +" into its projections; compare with the
+    formula written out literally: x' (1 + a g_s + (1 - a) g_m) + a b_s + (1 - a) b_m."""
+    from models.sean import SEANNorm, StyleTransform
+    torch.manual_seed(0)
+    cfg = tiny_config(proj_kernel=kernel)
+    norm = SEANNorm(6, cfg).eval()
+    with torch.no_grad():
+        for p in norm.parameters():
+            p.normal_()
+        norm.norm.running_mean.normal_()
+        norm.norm.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 6, SIZE, SIZE)
+    _, seg = inputs(cfg)
+    codes = StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden)(torch.randn(2, 4, cfg.style_dim))
+    features = torch.relu(torch.randn(2, cfg.mask_hidden, SIZE, SIZE))
+    with torch.no_grad():
+        got = norm(x, seg, codes, features)
+        normalized = norm.norm(x + norm.noise(x) * norm.noise_scale.view(1, -1, 1, 1))
+        if kernel == 1:
+            per_class = norm.style_proj(codes)                            # (B, s, 2C)
+            style_gb = torch.einsum("bsc,bshw->bchw", per_class, seg)
+        else:
+            style_gb = norm.style_proj(torch.einsum("bsd,bshw->bdhw", codes, seg))
+        mask_gb = norm.mask_proj(features)
+        gamma_s, beta_s = style_gb.chunk(2, 1)
+        gamma_m, beta_m = mask_gb.chunk(2, 1)
+        a_g, a_b = torch.sigmoid(norm.blend_gamma), torch.sigmoid(norm.blend_beta)
+        want = normalized * (1 + a_g * gamma_s + (1 - a_g) * gamma_m) + a_b * beta_s + (1 - a_b) * beta_m
+    assert torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_lite_equals_paper_layout_inside_regions():
+    """A 3x3 style conv over a constant region equals the 1x1 projection with the summed
+    kernel: lite's rearrangement changes nothing away from region borders."""
+    from models.sean import SEANNorm
+    torch.manual_seed(0)
+    paper = SEANNorm(4, tiny_config(proj_kernel=3)).eval()
+    lite = SEANNorm(4, tiny_config(proj_kernel=1)).eval()
+    with torch.no_grad():
+        lite.mask_proj.weight.zero_()
+        paper.mask_proj.weight.zero_()
+        lite.mask_proj.bias.copy_(paper.mask_proj.bias)
+        lite.style_proj.weight.copy_(paper.style_proj.weight.sum(dim=(2, 3)))
+        lite.style_proj.bias.copy_(paper.style_proj.bias)
+        lite.noise_scale.copy_(paper.noise_scale)
+    cfg = tiny_config()
+    _, seg = inputs(cfg, batch=1)
+    x = torch.randn(1, 4, SIZE, SIZE)
+    codes = torch.rand(1, cfg.num_classes, cfg.style_hidden)
+    features = torch.rand(1, cfg.mask_hidden, SIZE, SIZE)
+    with torch.no_grad():
+        a, b = paper(x, seg, codes, features), lite(x, seg, codes, features)
+    # pixels whose 3x3 neighbourhood has a single class, away from the image border
+    labels = seg.argmax(1, keepdim=True).float()
+    uniform = (torch.nn.functional.max_pool2d(labels, 3, 1, 1) == -torch.nn.functional.max_pool2d(-labels, 3, 1, 1))
+    uniform[..., :1, :] = uniform[..., -1:, :] = uniform[..., :, :1] = uniform[..., :, -1:] = False
+    inside = uniform.expand_as(a)
+    assert inside.sum() > 100
+    assert torch.allclose(a[inside], b[inside], atol=1e-5)
+    assert not torch.allclose(a[~inside], b[~inside], atol=1e-3)

@@ -1,0 +1,104 @@
+"""Speed and memory of the engine: `python main.py bench`.
+
+Every configuration is measured in its own child process (so peak memory is its own),
+on the same inputs (a fixed mask and style), with warm-up runs and the median of
+repeated runs. Random weights are used: speed does not depend on their values.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from .sean import SEAN, SEANConfig, one_hot
+
+SCHEMA_VERSION = 1
+
+
+def median_ms(fn, warmup: int, repeats: int, sync) -> float:
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+
+
+def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_classes: int = 19) -> dict:
+    """One configuration at one size: runs in the current process."""
+    dev = torch.device(device)
+    cfg = SEANConfig.named(config, num_classes)
+    torch.manual_seed(0)
+    model = SEAN(cfg).to(dev).eval()
+    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    if dt != torch.float32:
+        model = model.to(dt)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.randint(0, num_classes, (1, size // 16, size // 16), generator=gen)
+    mask = torch.nn.functional.interpolate(mask[None].float(), size=(size, size), mode="nearest")[0].long()
+    seg = one_hot(mask, num_classes).to(dev, dt)
+    image = (torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(dev, dt)
+    with torch.inference_mode():
+        style, _ = model.encoder(image, seg)
+        synth_ms = median_ms(lambda: model.generator(seg, style), 2 if config == "paper" else 5,
+                             max(3, repeats // 4) if config == "paper" else repeats, sync)
+        encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)
+    return {"config": config, "size": size, "device": str(dev), "dtype": dtype,
+            "synth_ms": synth_ms, "encode_ms": encode_ms,
+            "generator_params": sum(p.numel() for p in model.generator.parameters()),
+            "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
+            "peak_memory_mb": peak_memory_mb(dev)}
+
+
+def measure_in_child(config: str, size: int, device: str, dtype: str, repeats: int) -> dict:
+    code = ("import json, sys; from models.bench import measure; "
+            f"print(json.dumps(measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return {"config": config, "size": size, "device": device, "dtype": dtype, "error": last}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite", "paper"),
+              progress=print) -> dict:
+    dtypes = ["fp32"] + (["fp16", "bf16"] if device.startswith("cuda") else [])
+    runs = []
+    for size in sizes:
+        for dtype in dtypes:
+            for config in configs:
+                progress(f"bench: {config} {size}px {dtype} on {device}")
+                runs.append(measure_in_child(config, size, device, dtype, repeats))
+    speedups = []
+    for size in sizes:
+        for dtype in dtypes:
+            pair = {r["config"]: r for r in runs if r["size"] == size and r["dtype"] == dtype and "error" not in r}
+            if "lite" in pair and "paper" in pair:
+                speedups.append({"size": size, "dtype": dtype,
+                                 "paper_over_lite": pair["paper"]["synth_ms"] / pair["lite"]["synth_ms"]})
+    return {"schema": SCHEMA_VERSION, "device": device, "device_name": device_name(device),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": runs,
+            "speedups": speedups, "parse_ms": None}
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

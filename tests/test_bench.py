@@ -1,0 +1,31 @@
+"""The benchmark commands report what they measure (speed itself is not asserted)."""
+import json
+
+from app.cli import main
+from app.edit_bench import measure_edit_loop, percentile
+from models.bench import measure
+from models.engine import Engine
+
+
+def test_measure_reports_stable_keys():
+    r = measure("lite", 64, "cpu", "fp32", repeats=2)
+    assert set(r) == {"config", "size", "device", "dtype", "synth_ms", "encode_ms",
+                      "generator_params", "encoder_params", "peak_memory_mb"}
+    assert r["synth_ms"] > 0 and r["generator_params"] > 1e6
+
+
+def test_bench_command_json(capsys):
+    code = main(["bench", "--configs", "lite", "--sizes", "64", "--repeats", "2", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["schema"] == 1 and result["runs"][0]["config"] == "lite"
+    assert result["parse_ms"] is None and result["edit_loop"] is None
+
+
+def test_edit_loop_measures_every_brush_event(qtbot, weights_json):
+    r = measure_edit_loop(Engine.load(str(weights_json), "cpu"), seconds=0.5, rate_hz=40)
+    assert r["edits"] >= 10 and r["frames"] >= 1
+    assert 0 < r["latency_p50_ms"] <= r["latency_p95_ms"] <= r["latency_max_ms"]
+
+
+def test_percentile():
+    assert percentile(list(range(1, 101)), 95) == 95 and percentile([3.0], 95) == 3.0
