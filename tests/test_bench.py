@@ -29,3 +29,19 @@ def test_edit_loop_measures_every_brush_event(qtbot, weights_json):
 
 def test_percentile():
     assert percentile(list(range(1, 101)), 95) == 95 and percentile([3.0], 95) == 3.0
+
+
+def test_samples_and_figure_commands(tmp_path, capsys, weights_json):
+    from tests.test_metrics_eval import write_folder
+    write_folder(tmp_path / "set", 3)
+    folder = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels")]
+    assert main(["samples", *folder, "--count", "2", "--out", str(tmp_path / "s"), "--model", str(weights_json)]) == 0
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "mask.png", "style_01.npz", "style_01.png", "style_02.npz", "style_02.png"]
+    assert main(["figure", *folder, "--rows", "2", "--swap", "r_eye", "--out", str(tmp_path / "f.png"),
+                 "--model", str(weights_json)]) == 0
+    from PIL import Image
+    w, h = Image.open(tmp_path / "f.png").size
+    assert h == 2 * 32 + 4 and w == 7 * 32 + 6 * 4     # mask, recon, swap, 4 interpolation steps
+    assert main(["figure", *folder, "--swap", "wings", "--out", str(tmp_path / "g.png"),
+                 "--model", str(weights_json)]) == 2

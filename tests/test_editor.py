@@ -215,3 +215,9 @@ def test_document_model_has_no_qt():
     doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
     doc.add_source("s", Source("s", StyleMatrix(np.ones((2, 3), np.float32), np.array([True, False]))))
     assert doc.apply_source("s", [0, 1]) == [1]
+
+
+def test_new_blank_document(qtbot, window):
+    window.new_document("toy", blank=True)
+    assert (window.doc.mask == 0).all() and not window.doc.modified
+    settle(qtbot, window)
