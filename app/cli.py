@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from app.editor import run_editor
 from models.engine import Engine, StyleMatrix, pick_device
-from models.imageio import InputError, load_image, load_mask, save_image
+from models.imageio import InputError, load_image, load_mask, save_image, save_mask
 
 BAD_INPUT = 2
 
@@ -34,11 +35,28 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
 
 
-def style_mask_for(engine: Engine, image_path: str, mask_path: str | None):
+def style_of_photo(engine: Engine, image_path: str, mask_path: str | None) -> StyleMatrix:
+    """Codes of a style photo: under its mask, or framed and parsed when none is given."""
+    photo = load_image(image_path)
     if mask_path:
-        return load_mask(mask_path, engine.labels)
-    raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
-                     "parser to make one from the photo; pass --style-mask MASK.png")
+        return engine.encode(photo, load_mask(mask_path, engine.labels))
+    if not engine.has_parser:
+        raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
+                         "parser to make one from the photo; pass --style-mask MASK.png")
+    framed, mask, found = engine.frame_and_parse(photo)
+    if not found:
+        print(f"note: no face found in {image_path}; using its centre square", file=sys.stderr)
+    return engine.encode(framed, mask)
+
+
+def load_parser(model: str, device: str | None):
+    """The parser of a model name ("face"), or a parser JSON path."""
+    from models.parser import Parser
+    from models.weights import WEIGHTS_DIR
+    path = Path(model) if model.endswith(".json") else WEIGHTS_DIR / f"{model}_parser.json"
+    if not path.is_file():
+        raise InputError(f"no parser for model '{model}' ({path} is missing)")
+    return Parser.load(path, pick_device(device))
 
 
 def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
@@ -70,7 +88,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         codes = StyleMatrix.load(args.codes, engine.info.config.num_classes, engine.info.config.style_dim)
         style = codes.filled_from(style)
     if args.style:
-        photo_style = engine.encode(load_image(args.style), style_mask_for(engine, args.style, args.style_mask))
+        photo_style = style_of_photo(engine, args.style, args.style_mask)
         note = describe_missing(engine, photo_style, mask)
         if note:
             print(note, file=sys.stderr)
@@ -158,6 +176,104 @@ def cmd_bench(args: argparse.Namespace) -> int:
         e = result["edit_loop"]
         print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
               f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from models.framing import frame_face
+    parser = load_parser(args.model, args.device)
+    photo = load_image(args.image)
+    if min(photo.shape[:2]) < 32:
+        raise InputError(f"{args.image}: {photo.shape[1]}x{photo.shape[0]} is too small to parse (32 px at least)")
+    if not args.no_frame:
+        framing = frame_face(photo)
+        if not framing.found_face:
+            print(f"note: no face found in {args.image}; parsed its centre square", file=sys.stderr)
+        photo = framing.crop(photo, args.size)
+        if args.framed:
+            save_image(args.framed, photo)
+    mask = parser.parse(photo)
+    save_mask(args.out, mask, parser.info.labels)
+    if args.color:
+        save_image(args.color, parser.info.labels.colorize(mask))
+    present = [parser.info.labels.names[c] for c in np.unique(mask)]
+    print(f"wrote {args.out} ({mask.shape[1]}x{mask.shape[0]}): {', '.join(present)}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    """Frame and parse a folder of photos into images/ + labels/, ready for `train`."""
+    from tqdm import tqdm
+    from models.data import IMAGE_SUFFIXES
+    from models.framing import frame_face
+    parser = load_parser(args.model, args.device)
+    source, out = Path(args.photos), Path(args.out)
+    if not source.is_dir():
+        raise InputError(f"{source}: no such folder")
+    photos = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not photos:
+        raise InputError(f"{source}: no photos ({', '.join(IMAGE_SUFFIXES)})")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(exist_ok=True)
+    skipped = []
+    for path in tqdm(photos, desc="label"):
+        try:
+            photo = load_image(path)
+        except InputError as e:
+            skipped.append((path.name, str(e).split(": ", 1)[-1]))
+            continue
+        framing = frame_face(photo)
+        if not framing.found_face:
+            skipped.append((path.name, "no face found"))
+            continue
+        framed = framing.crop(photo, args.size)
+        save_image(out / "images" / f"{path.stem}.jpg", framed)
+        save_mask(out / "labels" / f"{path.stem}.png", parser.parse(framed), parser.info.labels)
+    print(f"labelled {len(photos) - len(skipped)} of {len(photos)} photos into {out}")
+    for name, why in skipped:
+        print(f"  skipped {name}: {why}")
+    return 0
+
+
+def cmd_train_parser(args: argparse.Namespace) -> int:
+    from models.train_parser import ParserTrainOptions, train_parser
+    opts = ParserTrainOptions(data=args.data, name=args.name, labels=args.labels, size=args.size,
+                              holdout=args.holdout, batch_size=args.batch_size, iterations=args.iterations,
+                              minutes=args.minutes, runs_dir=args.runs_dir, device=args.device or "")
+    try:
+        print(f"checkpoint: {train_parser(opts)}")
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(str(e)) from None
+    return 0
+
+
+def cmd_export_parser(args: argparse.Namespace) -> int:
+    from models.train_parser import export_parser
+    try:
+        info = export_parser(args.run, args.out, args.model)
+    except (FileNotFoundError, KeyError) as e:
+        raise InputError(f"{args.run}: no parser checkpoint to export ({e})") from None
+    print(f"wrote {args.out}.safetensors and {args.out}.json ({info.training['iterations']} iterations)")
+    return 0
+
+
+def cmd_eval_parser(args: argparse.Namespace) -> int:
+    import json
+    from models.train_parser import evaluate_parser
+    parser = load_parser(args.model, args.device)
+    pairs = labelled_pairs(args)
+    pairs = pairs[:args.limit] if args.limit else pairs
+    result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['images']} images: pixel accuracy {result['pixel_accuracy']:.4f}, mIoU {result['miou']:.4f}")
+    for name, iou in result["iou_per_class"].items():
+        print(f"  {name:>12}: {'-' if iou is None else f'{iou:.3f}'}")
+    if "fasseg" in result:
+        f = result["fasseg"]
+        print(f"against FASSEG's human labels (6 classes): pixel accuracy {f['pixel_accuracy']:.4f}, "
+              f"mIoU {f['miou']:.4f}")
     return 0
 
 
@@ -260,6 +376,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help="include the dataset photos (for looking at locally; do not commit them)")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)
+
+    p = sub.add_parser("parse", help="photo -> label mask with the model's parser")
+    p.add_argument("image")
+    p.add_argument("--out", required=True, help="index mask PNG")
+    p.add_argument("--color", help="also write a colour visualisation here")
+    p.add_argument("--framed", help="also write the framed photo the mask belongs to")
+    p.add_argument("--no-frame", action="store_true", help="parse the photo as given (already framed)")
+    p.add_argument("--size", type=int, default=256, help="framed image size (default 256)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_parse)
+
+    p = sub.add_parser("label", help="frame and parse a folder of photos into a training dataset")
+    p.add_argument("photos")
+    p.add_argument("--out", required=True, help="dataset folder (gets images/ and labels/)")
+    p.add_argument("--size", type=int, default=256)
+    add_model_args(p)
+    p.set_defaults(handler=cmd_label)
+
+    p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
+    add_labelled_folder_args(p)
+    p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval_parser)
+
+    p = sub.add_parser("train-parser", help="train the face parser (resumes from runs/NAME)")
+    p.add_argument("--data", type=comma_list, required=True)
+    p.add_argument("--name", default="face_parser")
+    p.add_argument("--labels", default="face")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--holdout", type=comma_ints, default=[])
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--iterations", type=int, default=50_000)
+    p.add_argument("--minutes", type=float, default=0.0)
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--device", default=None)
+    p.set_defaults(handler=cmd_train_parser)
+
+    p = sub.add_parser("export-parser", help="write shipped parser weights from a run")
+    p.add_argument("--run", required=True)
+    p.add_argument("--out", required=True, help="weights stem, e.g. weights/face_parser")
+    p.add_argument("--model", default="face", help="the model whose labels it produces")
+    p.set_defaults(handler=cmd_export_parser)
 
     p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
     p.add_argument("--data", type=comma_list, required=True, help="DIR[,DIR...] each with images/ and labels/")

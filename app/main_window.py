@@ -279,45 +279,68 @@ class MainWindow(QMainWindow):
         for path in paths:
             if Path(path).suffix.lower() == ".sean":
                 self.open_project(path)
-                continue
-            mask_path = self.ask_mask_for(path)
-            if mask_path:
+            elif self.engine.has_parser:
+                self.add_photo(path)
+            elif mask_path := self.ask_mask_for(path):
                 self.add_photo(path, mask_path)
 
     def ask_mask_for(self, photo_path: str) -> str | None:
-        """No photo parser for this model yet: the user points at the photo's mask."""
-        self.statusBar().showMessage(f"Model '{self.doc.model}' has no parser yet: choose the label mask "
-                                     f"for {Path(photo_path).name}", 8000)
+        """No photo parser for this model: the user points at the photo's mask."""
+        self.statusBar().showMessage(f"Model '{self.doc.model}' has no parser to make a mask from a photo: "
+                                     f"choose the label mask for {Path(photo_path).name}", 8000)
         path, _ = QFileDialog.getOpenFileName(self, f"Label mask for {Path(photo_path).name}", "",
                                               "Masks (*.png)")
         return path or None
 
-    def add_photo(self, path: str, mask_path: str, then=None) -> None:
-        """Encode a style photo on the engine thread (cached) and add it to the gallery."""
+    def photo_work(self, path: str, mask_path: str | None):
+        """Read the files here (errors are shown at once); return the engine-thread work that
+        frames and parses (without a mask) and encodes: -> (photo, mask, face found, style)."""
         try:
             photo = load_image(path)
-            mask = load_mask(mask_path, self.engine.labels)
-            if photo.shape[:2] != mask.shape:
-                raise InputError(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
-                                 f"{mask.shape[1]}x{mask.shape[0]}")
+            mask = load_mask(mask_path, self.engine.labels) if mask_path else None
         except InputError as e:
             self.show_error(str(e))
-            return
+            return None
+        if mask is not None and photo.shape[:2] != mask.shape:
+            self.show_error(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
+                            f"{mask.shape[1]}x{mask.shape[0]}")
+            return None
+        engine, size = self.engine, self.engine.size
+
+        def work():
+            if mask is None:
+                framed, parsed, found = engine.frame_and_parse(photo)
+            else:
+                framed = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+                parsed, found = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST), True
+            return framed, parsed, found, engine.encode(framed, parsed)
+        return work
+
+    def add_photo(self, path: str, mask_path: str | None = None) -> None:
+        """Frame, parse and encode a style photo on the engine thread (once: cached), then
+        add it to the gallery."""
         key = f"photo:{Path(path).resolve()}"
-        cache_key = (key, Path(path).stat().st_mtime, str(Path(mask_path).resolve()))
-        self.statusBar().showMessage(f"Encoding {Path(path).name}...")
-
-        def added(style: StyleMatrix) -> None:
-            self.encode_cache[cache_key] = style
-            self.doc.add_source(key, Source(Path(path).stem, style, thumbnail(photo), "photo"))
-            self.statusBar().showMessage(f"Added {Path(path).name} to the styles", 4000)
-            if then:
-                then(key)
-
+        try:
+            cache_key = (key, Path(path).stat().st_mtime, mask_path)
+        except OSError:
+            cache_key = None
         if cache_key in self.encode_cache:
-            added(self.encode_cache[cache_key])
-        else:
-            self.worker.submit(lambda: self.engine.encode(photo, mask), added)
+            self.doc.add_source(key, self.encode_cache[cache_key])
+            return
+        work = self.photo_work(path, mask_path)
+        if work is None:
+            return
+        self.statusBar().showMessage(f"Reading the style of {Path(path).name}...")
+
+        def added(result) -> None:
+            framed, _, found, style = result
+            source = Source(Path(path).stem, style, thumbnail(framed), "photo")
+            self.encode_cache[cache_key] = source
+            self.doc.add_source(key, source)
+            note = "" if found else " (no face found: its centre square was used)"
+            self.statusBar().showMessage(f"Added {Path(path).name} to the styles{note}", 6000)
+
+        self.worker.submit(work, added)
 
     # -- files -------------------------------------------------------------------------
     def confirm_discard(self) -> bool:
@@ -400,28 +423,36 @@ class MainWindow(QMainWindow):
 
     def open_photo_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo", "", IMAGE_FILTER)
-        if path:
-            mask_path = self.ask_mask_for(path)
-            if mask_path:
-                self.open_photo(path, mask_path)
+        if not path:
+            return
+        if self.engine.has_parser:
+            self.open_photo(path)
+        elif mask_path := self.ask_mask_for(path):
+            self.open_photo(path, mask_path)
 
-    def open_photo(self, path: str, mask_path: str) -> None:
-        """A new edit that starts from a photo: its mask, and its style on every region."""
+    def open_photo(self, path: str, mask_path: str | None = None) -> None:
+        """A new edit that starts from a photo: framed, parsed into the mask (unless one is
+        given), and its style on every region."""
         if not self.confirm_discard():
             return
-        try:
-            photo, mask = load_image(path), load_mask(mask_path, self.engine.labels)
-        except InputError as e:
-            self.show_error(str(e))
+        work = self.photo_work(path, mask_path)
+        if work is None:
             return
-        if photo.shape[:2] != mask.shape:
-            self.show_error(f"{Path(path).name} and its mask have different sizes")
-            return
-        size = self.engine.size
-        doc = self.new_document_for(self.engine, cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST),
-                                    cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA))
-        self.attach(doc)
-        self.add_photo(path, mask_path, then=lambda key: doc.apply_source(key, list(range(doc.num_classes))))
+        self.statusBar().showMessage(f"Opening {Path(path).name}...")
+
+        def opened(result) -> None:
+            framed, mask, found, style = result
+            doc = self.new_document_for(self.engine, mask, framed)
+            key = f"photo:{Path(path).resolve()}"
+            doc.sources[key] = Source(Path(path).stem, style, thumbnail(framed), "photo")
+            doc.apply_source(key, list(range(doc.num_classes)))
+            doc.saved_state = doc.history.current
+            self.attach(doc)
+            if not found:
+                self.statusBar().showMessage("No face found: the photo's centre square was used; "
+                                             "repaint the mask where needed", 10000)
+
+        self.worker.submit(work, opened)
 
     def save_project(self) -> bool:
         if self.doc.path is None:

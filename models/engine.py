@@ -12,9 +12,11 @@ import cv2
 import numpy as np
 import torch
 
+from .framing import frame_face
 from .imageio import InputError, atomic_write, check_labels
+from .parser import Parser
 from .sean import NUM_BLOCKS, SEAN, one_hot
-from .weights import WEIGHTS_DIR, ModelInfo, find_weights, load_weights
+from .weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -69,10 +71,12 @@ class StyleMatrix:
 
 class Engine:
     def __init__(self, model: SEAN, info: ModelInfo, style_mean: torch.Tensor,
-                 style_std: torch.Tensor, device: torch.device):
+                 style_std: torch.Tensor, device: torch.device, parser_path: Path | None = None):
         self.model = model.to(device).eval()
         self.info = info
         self.device = device
+        self.parser_path = parser_path
+        self._parser: Parser | None = None
         s = info.config.num_classes
         self.mean_style = StyleMatrix(style_mean.numpy(), np.ones(s, bool))
         self.style_std = style_std.numpy()
@@ -80,8 +84,9 @@ class Engine:
     @classmethod
     def load(cls, model: str, device: str | None = None, weights_dir: Path = WEIGHTS_DIR) -> "Engine":
         """`model` is a name ("face"), a weights stem ("face_256") or a weights JSON path."""
-        net, info, mean, std = load_weights(find_weights(model, weights_dir))
-        return cls(net, info, mean, std, pick_device(device))
+        json_path = find_weights(model, weights_dir)
+        net, info, mean, std = load_weights(json_path)
+        return cls(net, info, mean, std, pick_device(device), find_parser(info, json_path.parent))
 
     @property
     def size(self) -> int:
@@ -90,6 +95,30 @@ class Engine:
     @property
     def labels(self):
         return self.info.labels
+
+    @property
+    def has_parser(self) -> bool:
+        return self.parser_path is not None
+
+    @property
+    def parser(self) -> Parser:
+        if self.parser_path is None:
+            raise InputError(f"model '{self.info.model}' has no parser to turn a photo into a mask; "
+                             "give the photo's mask")
+        if self._parser is None:
+            self._parser = Parser.load(self.parser_path, self.device)
+        return self._parser
+
+    def frame_and_parse(self, photo: np.ndarray, frame: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(framed photo at the model's size, its label mask, whether a face was found).
+
+        Without `frame` the photo is only scaled (it is taken as already framed)."""
+        if frame:
+            framing = frame_face(photo)
+            framed, found = framing.crop(photo, self.size), framing.found_face
+        else:
+            framed, found = cv2.resize(photo, (self.size, self.size), interpolation=cv2.INTER_AREA), True
+        return framed, self.parser.parse(framed), found
 
     def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:
         mask = check_labels(np.asarray(mask), self.labels, where)

@@ -97,3 +97,30 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
     trace_root = np.sqrt(np.clip(cross, 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+
+
+class ConfusionMatrix:
+    """Accumulates (true, predicted) label counts over many masks."""
+
+    def __init__(self, num_classes: int):
+        self.counts = np.zeros((num_classes, num_classes), np.int64)
+
+    def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
+        n = len(self.counts)
+        self.counts += np.bincount(truth.astype(np.int64).ravel() * n + pred.ravel(),
+                                   minlength=n * n).reshape(n, n)
+
+    def pixel_accuracy(self) -> float:
+        return float(np.trace(self.counts) / max(1, self.counts.sum()))
+
+    def iou(self) -> np.ndarray:
+        """Per-class IoU; NaN for a class that is neither in the truth nor predicted."""
+        inter = np.diag(self.counts).astype(np.float64)
+        union = self.counts.sum(0) + self.counts.sum(1) - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, inter / union, np.nan)
+
+    def mean_iou(self) -> float:
+        """Mean over the classes present in the truth."""
+        present = self.counts.sum(1) > 0
+        return float(np.nanmean(self.iou()[present]))

@@ -34,7 +34,7 @@ class ModelInfo:
     parser: str | None = None       # weights name of the parser that turns a photo into a mask
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT_VERSION, "name": self.name, "model": self.model,
+        return {"format": FORMAT_VERSION, "kind": "sean", "name": self.name, "model": self.model,
                 "labels": self.labels.to_dict(), "image_size": self.image_size,
                 "config_name": self.config_name, "config": self.config.to_dict(),
                 "training": self.training, "metrics": self.metrics, "parser": self.parser}
@@ -57,7 +57,7 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     exact = weights_dir / f"{model}.json"
     if exact.is_file():
         return exact
-    matches = sorted(weights_dir.glob(f"{model}_*.json"))
+    matches = sorted(p for p in weights_dir.glob(f"{model}_*.json") if not p.stem.endswith("_parser"))
     if not matches:
         known = sorted({p.stem.rsplit('_', 1)[0] for p in weights_dir.glob('*.json')})
         raise InputError(f"unknown model {model!r}: no weights for it in {weights_dir} "
@@ -65,14 +65,22 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     return matches[-1]
 
 
+def find_parser(info: ModelInfo, weights_dir: Path) -> Path | None:
+    """The parser named in the model's JSON, else WEIGHTS_DIR/MODEL_parser.json, if present."""
+    path = weights_dir / f"{info.parser or info.model + '_parser'}.json"
+    return path if path.is_file() else None
+
+
 def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     """Model names that have weights (face_256.json -> "face")."""
     names = set()
     for path in weights_dir.glob("*.json"):
         try:
-            names.add(json.loads(path.read_text())["model"])
-        except (OSError, ValueError, KeyError):
-            continue   # not a weights description
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("kind", "sean") == "sean" and "model" in meta:
+            names.add(meta["model"])
     return sorted(names)
 
 

@@ -35,6 +35,17 @@ def weights_json(tmp_path: Path, tiny_model: SEAN) -> Path:
 
 
 @pytest.fixture
+def toy_parser(weights_json: Path) -> Path:
+    """A tiny untrained parser beside the toy model, found by the toy_parser.json convention."""
+    from models.parser import FaceParser, ParserConfig, ParserInfo, save_parser
+    torch.manual_seed(2)
+    net = FaceParser(ParserConfig(num_classes=4, widths=(4, 8, 8, 8, 8), input_size=SIZE)).eval()
+    stem = weights_json.parent / "toy_parser"
+    save_parser(stem, net, ParserInfo("toy_parser", "toy", TOY, net.cfg))
+    return stem.with_suffix(".json")
+
+
+@pytest.fixture
 def toy_files(tmp_path: Path) -> dict[str, Path]:
     """A style photo with its index mask, and a target mask, as PNG files."""
     mask = toy_mask()

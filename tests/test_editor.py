@@ -221,3 +221,21 @@ def test_new_blank_document(qtbot, window):
     window.new_document("toy", blank=True)
     assert (window.doc.mask == 0).all() and not window.doc.modified
     settle(qtbot, window)
+
+
+def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_path, weights_json, toy_parser,
+                                                                   errors):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings)
+    qtbot.addWidget(w)
+    Image.fromarray(toy_photo(np.kron(toy_mask(), np.ones((3, 3), np.uint8)))).save(tmp_path / "big.png")
+    w.add_photos([str(tmp_path / "big.png")])              # as a drop from the file manager
+    qtbot.waitUntil(lambda: any(k.startswith("photo:") for k in w.doc.sources), timeout=10000)
+    assert "centre square" in w.statusBar().currentMessage()
+    w.open_photo(str(tmp_path / "big.png"))
+    qtbot.waitUntil(lambda: w.doc.photo is not None, timeout=10000)
+    assert w.doc.photo.shape == (SIZE, SIZE, 3) and w.doc.mask.shape == (SIZE, SIZE)
+    assert all(w.doc.regions[c].source_a.startswith("photo:") for c in w.doc.labels_present())
+    assert not w.doc.modified
+    assert w.photo_view.isVisibleTo(w)
+    w.worker.stop()

@@ -1,0 +1,140 @@
+"""Our face parser: photo -> 19-class label mask (CelebAMask-HQ order).
+
+A compact U-Net. The encoder halves the resolution five times (global context at 1/32);
+the decoder climbs back to 1/2 with skip connections, predicts there, and the logits are
+upsampled bilinearly to the input size (BiSeNet, whose labels we learn from, predicts at
+1/8). Trained with cross-entropy plus soft Dice, which keeps small classes (eyes, brows,
+lips) from being drowned by skin and background.
+
+Weights: `weights/NAME.safetensors` + `NAME.json` with "kind": "parser".
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from .imageio import InputError, atomic_write
+from .labels import LabelScheme
+
+
+@dataclass(frozen=True)
+class ParserConfig:
+    num_classes: int = 19
+    widths: tuple[int, ...] = (16, 32, 64, 128, 128)   # encoder levels at 1/2 ... 1/32
+    input_size: int = 256
+
+
+def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class FaceParser(nn.Module):
+    def __init__(self, cfg: ParserConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        self.down = nn.ModuleList(
+            nn.Sequential(conv_bn_relu(cin, cout, 2), conv_bn_relu(cout, cout))
+            for cin, cout in zip((3,) + w[:-1], w))
+        # up[i] merges the decoder's output from level i+1 with the skip at level i
+        decoder_widths = [max(c, 32) for c in w[:-1]]
+        self.up = nn.ModuleList(
+            conv_bn_relu((w[-1] if i == len(w) - 2 else decoder_widths[i + 1]) + w[i], decoder_widths[i])
+            for i in range(len(w) - 1))
+        self.head = nn.Conv2d(decoder_widths[0], cfg.num_classes, 1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [-1, 1], H and W multiples of 32 -> logits (B, s, H, W)."""
+        skips = []
+        x = image
+        for level in self.down:
+            x = level(x)
+            skips.append(x)
+        x = skips.pop()
+        for i in reversed(range(len(self.up))):
+            skip = skips[i]
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.up[i](torch.cat([x, skip], dim=1))
+        return F.interpolate(self.head(x), size=image.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def parser_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy + soft Dice over the classes present in the batch."""
+    ce = F.cross_entropy(logits, labels)
+    probs = logits.softmax(1)
+    target = F.one_hot(labels, logits.shape[1]).permute(0, 3, 1, 2).float()
+    inter = (probs * target).sum((0, 2, 3))
+    total = probs.sum((0, 2, 3)) + target.sum((0, 2, 3))
+    present = target.sum((0, 2, 3)) > 0
+    dice = 1 - (2 * inter[present] + 1) / (total[present] + 1)
+    return ce + dice.mean()
+
+
+@dataclass
+class ParserInfo:
+    name: str
+    model: str                     # the SEAN model whose labels it produces, e.g. "face"
+    labels: LabelScheme
+    config: ParserConfig
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": "parser", "name": self.name, "model": self.model, "labels": self.labels.to_dict(),
+                "config": asdict(self.config), "training": self.training, "metrics": self.metrics}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ParserInfo":
+        cfg = d["config"]
+        return cls(d["name"], d["model"], LabelScheme.from_dict(d["labels"]),
+                   ParserConfig(cfg["num_classes"], tuple(cfg["widths"]), cfg["input_size"]),
+                   d.get("training", {}), d.get("metrics", {}))
+
+
+def save_parser(stem: str | Path, net: FaceParser, info: ParserInfo) -> None:
+    stem = Path(stem)
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in net.state_dict().items()
+               if not k.endswith("num_batches_tracked")}
+    atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p)))
+    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(info.to_dict(), indent=1)))
+
+
+class Parser:
+    """Loaded parser: `parse(photo) -> mask` at the photo's size."""
+
+    def __init__(self, net: FaceParser, info: ParserInfo, device: torch.device):
+        self.net = net.to(device).eval()
+        self.info = info
+        self.device = device
+
+    @classmethod
+    def load(cls, json_path: str | Path, device: torch.device) -> "Parser":
+        json_path = Path(json_path)
+        try:
+            info = ParserInfo.from_dict(json.loads(json_path.read_text()))
+            tensors = load_file(str(json_path.with_suffix(".safetensors")))
+        except Exception as e:   # missing, damaged or foreign files all mean the same to a user
+            raise InputError(f"{json_path}: cannot load the parser ({e})") from None
+        net = FaceParser(info.config)
+        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+        return cls(net, info, device)
+
+    @torch.inference_mode()
+    def parse(self, photo: np.ndarray) -> np.ndarray:
+        """uint8 RGB (H, W, 3) -> uint8 label mask (H, W)."""
+        size = self.info.config.input_size
+        h, w = photo.shape[:2]
+        x = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size else cv2.INTER_CUBIC)
+        x = torch.from_numpy(x).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+        logits = self.net(x)
+        if (h, w) != (size, size):
+            logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        return logits.argmax(1)[0].byte().cpu().numpy()
