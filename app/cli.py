@@ -85,7 +85,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     mask = load_mask(args.mask, engine.labels)
     style = engine.mean_style
     if args.codes:
-        codes = StyleMatrix.load(args.codes, engine.info.config.num_classes, engine.info.config.style_dim)
+        cfg = engine.info.config
+        codes = StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model)
         style = codes.filled_from(style)
     if args.style:
         photo_style = style_of_photo(engine, args.style, args.style_mask)

@@ -272,17 +272,30 @@ class MainWindow(QMainWindow):
         self.doc.apply_source(key, labels)
 
     def add_photo_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add style photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add style photos or codes", "",
+                                                f"{IMAGE_FILTER};;Style codes (*.npz)")
         self.add_photos(paths)
 
     def add_photos(self, paths: list[str]) -> None:
         for path in paths:
             if Path(path).suffix.lower() == ".sean":
                 self.open_project(path)
+            elif Path(path).suffix.lower() == ".npz":
+                self.add_codes(path)
             elif self.engine.has_parser:
                 self.add_photo(path)
             elif mask_path := self.ask_mask_for(path):
                 self.add_photo(path, mask_path)
+
+    def add_codes(self, path: str) -> None:
+        """Style codes exported earlier (or by `encode`) join the gallery."""
+        cfg = self.engine.info.config
+        try:
+            style = StyleMatrix.load(path, cfg.num_classes, cfg.style_dim, self.doc.model)
+        except InputError as e:
+            self.show_error(str(e))
+            return
+        self.doc.add_source(f"codes:{Path(path).resolve()}", Source(Path(path).stem, style, None, "codes"))
 
     def ask_mask_for(self, photo_path: str) -> str | None:
         """No photo parser for this model: the user points at the photo's mask."""

@@ -40,13 +40,36 @@ def face_mask(size: int = 256) -> np.ndarray:
     return cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
+def street_mask(size: int = 256) -> np.ndarray:
+    """A street seen from the car, in Cityscapes train ids."""
+    m = np.full((256, 256), 10, np.uint8)                                         # sky
+    cv2.rectangle(m, (0, 40), (95, 150), 2, -1)                                    # buildings, left
+    cv2.rectangle(m, (170, 25), (255, 150), 2, -1)                                 # buildings, right
+    cv2.ellipse(m, (120, 120), (40, 35), 0, 0, 360, 8, -1)                         # a tree
+    cv2.rectangle(m, (0, 140), (255, 256), 0, -1)                                  # road
+    cv2.fillPoly(m, [np.array([[0, 150], [100, 138], [40, 256], [0, 256]])], 1)    # sidewalk, left
+    cv2.fillPoly(m, [np.array([[255, 150], [160, 138], [225, 256], [255, 256]])], 1)
+    cv2.rectangle(m, (60, 70), (63, 150), 5, -1)                                   # pole
+    cv2.rectangle(m, (52, 62), (71, 76), 7, -1)                                    # traffic sign
+    cv2.rectangle(m, (110, 130), (160, 165), 13, -1)                               # car ahead
+    cv2.rectangle(m, (180, 140), (250, 200), 13, -1)                               # parked car
+    cv2.rectangle(m, (18, 120), (28, 165), 11, -1)                                 # a person
+    return cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+MASK_MAKERS = {"face": face_mask, "cityscapes": street_mask}
+
+
 def sample_mask(model: str, size: int, num_classes: int) -> np.ndarray:
-    """The bundled sample mask of `model`, else a blank one (all background)."""
+    """The bundled sample mask of `model`; else one drawn by MASK_MAKERS; else all background."""
     path = SAMPLES_DIR / model / "mask.png"
     if path.exists():
         mask = np.asarray(load_mask(path, LabelScheme.named(model)))
-        return cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-    return np.zeros((size, size), np.uint8)
+    elif model in MASK_MAKERS:
+        mask = MASK_MAKERS[model]()
+    else:
+        return np.zeros((size, size), np.uint8)
+    return cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
 def load_samples(model: str, num_classes: int, style_dim: int) -> dict[str, Source]:

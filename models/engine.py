@@ -57,12 +57,16 @@ class StyleMatrix:
         atomic_write(path, write)
 
     @classmethod
-    def load(cls, path: str | Path, num_classes: int, style_dim: int) -> "StyleMatrix":
+    def load(cls, path: str | Path, num_classes: int, style_dim: int, model: str | None = None) -> "StyleMatrix":
+        """Codes written by `save`; with `model`, codes made by another model are refused."""
         try:
             with np.load(path, allow_pickle=False) as f:
                 codes, present = f["codes"].astype(np.float32), f["present"].astype(bool)
+                made_by = str(f["model"]) if "model" in f.files else None
         except (OSError, ValueError, KeyError) as e:
             raise InputError(f"{path}: not a style-codes file ({e})") from None
+        if model and made_by and made_by != model:
+            raise InputError(f"{path}: these are '{made_by}' styles; they cannot be used with model '{model}'")
         if codes.shape != (num_classes, style_dim) or present.shape != (num_classes,):
             raise InputError(f"{path}: codes have shape {codes.shape}, this model needs "
                              f"({num_classes}, {style_dim}); were they made with another model?")

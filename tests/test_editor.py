@@ -239,3 +239,12 @@ def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_pat
     assert not w.doc.modified
     assert w.photo_view.isVisibleTo(w)
     w.worker.stop()
+
+
+def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
+    style = window.engine.mean_style
+    style.save(tmp_path / "mine.npz", "toy", window.doc.label_names)
+    style.save(tmp_path / "faces.npz", "face", window.doc.label_names)
+    window.add_photos([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
+    assert any(k.startswith("codes:") for k in window.doc.sources)
+    assert len(errors) == 1 and "'face' styles; they cannot be used with model 'toy'" in errors[0]

@@ -93,3 +93,12 @@ def test_dataset_items(tmp_path):
     item = FolderDataset(find_pairs(root), LabelScheme.named("face"), 32)[1]
     assert item["image"].shape == (3, 32, 32) and item["label"].shape == (32, 32)
     assert -1 <= item["image"].min() and item["image"].max() <= 1 and item["label"].dtype == torch.long
+
+
+def test_bundled_sample_masks_are_valid():
+    from app.samples import MASK_MAKERS, sample_mask
+    for model, make in MASK_MAKERS.items():
+        scheme = LabelScheme.named(model)
+        mask = sample_mask(model, 128, scheme.num_classes)
+        assert mask.shape == (128, 128) and mask.max() < scheme.num_classes
+        assert len(np.unique(make())) >= 8       # a real scene, not a blank
