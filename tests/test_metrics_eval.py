@@ -49,6 +49,14 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
+def test_eval_scores_parsed_outputs_when_a_parser_exists(tmp_path, capsys, weights_json, toy_parser):
+    write_folder(tmp_path / "set", 2)
+    main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+          "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert 0 <= result["seg_accuracy"] <= 1 and 0 <= result["miou"] <= 1
+
+
 def test_eval_command_bad_folder(tmp_path, capsys, weights_json):
     code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "nope"),
                  "--labels", str(tmp_path), "--no-fid"])
