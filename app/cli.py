@@ -278,6 +278,21 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from models.data import pack_folders
+    from models.labels import LabelScheme
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent}: no such folder")
+    try:
+        packed, total = pack_folders(args.data, LabelScheme.named(args.labels), args.holdout, args.size,
+                                     out, args.max_mb, args.quality)
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(str(e)) from None
+    print(f"wrote {out}: {packed} of {total} training pairs ({out.stat().st_size / 2 ** 20:.1f} MiB)")
+    return 0
+
+
 def labelled_pairs(args: argparse.Namespace):
     from models.data import holdout_split, match_pairs
     try:
@@ -443,6 +458,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=-1)
     p.add_argument("--device", default=None)
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("pack", help="pack training pairs into one small .npz (to carry to a GPU machine)")
+    p.add_argument("--data", type=comma_list, required=True)
+    p.add_argument("--holdout", type=comma_ints, default=[], help="as for train: these pairs stay out")
+    p.add_argument("--labels", default="face")
+    p.add_argument("--size", type=int, default=256, help="shorter side of the stored photos")
+    p.add_argument("--max-mb", type=float, default=40)
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    p.add_argument("--out", required=True, help="PACK.npz; train takes it in --data")
+    p.set_defaults(handler=cmd_pack)
 
     p = sub.add_parser("export", help="write shipped weights from a training run")
     p.add_argument("--run", required=True, help="run folder holding checkpoint.pt")

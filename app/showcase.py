@@ -12,18 +12,18 @@ import cv2
 import numpy as np
 
 from app.samples import sample_mask
-from models.data import Pair, resize_crop
+from models.data import resize_crop
 from models.engine import Engine, StyleMatrix
-from models.imageio import load_image, load_mask, save_image, save_mask
+from models.imageio import save_image, save_mask
 
 THUMB = 128
 
 
-def photo_and_mask(engine: Engine, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    return resize_crop(load_image(pair.image), load_mask(pair.label, engine.labels), engine.size)
+def photo_and_mask(engine: Engine, pair) -> tuple[np.ndarray, np.ndarray]:
+    return resize_crop(*pair.read(engine.labels), engine.size)
 
 
-def make_samples(engine: Engine, pairs: list[Pair], count: int, out_dir: Path) -> list[Path]:
+def make_samples(engine: Engine, pairs: list, count: int, out_dir: Path) -> list[Path]:
     """Encode `count` photos spread over `pairs`; write NAME.npz (codes) and NAME.png, the
     style rendered by our model on the bundled sample mask (never the photo itself)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def swap_region(base: StyleMatrix, donor: StyleMatrix, label: int) -> StyleMatri
     return StyleMatrix(codes, base.present)
 
 
-def make_figure(engine: Engine, pairs: list[Pair], swap_label: str, out: Path, rows: int = 3,
+def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: int = 3,
                 steps: int = 3, show_photos: bool = False) -> None:
     """Rows of: mask | [photo] | reconstruction | `swap_label` from the next row's photo |
     interpolation steps towards the next photo's style | the next photo's reconstruction."""

@@ -18,8 +18,58 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 @dataclass(frozen=True)
 class Pair:
+    """A photo and its label file."""
     image: Path
     label: Path
+
+    @property
+    def stem(self) -> str:
+        return self.image.stem
+
+    def read(self, scheme: LabelScheme) -> tuple[np.ndarray, np.ndarray]:
+        return load_image(self.image), load_mask(self.label, scheme)
+
+
+class Pack:
+    """A packed dataset: JPEG photos and PNG labels as bytes in one .npz (no pickles), small
+    enough to carry to a GPU machine. `python main.py pack` writes it."""
+
+    def __init__(self, path: str | Path):
+        with np.load(path, allow_pickle=False) as f:
+            self.stems = [str(s) for s in f["stems"]]
+            self.jpeg, self.jpeg_offsets = f["jpeg"], f["jpeg_offsets"]
+            self.png, self.png_offsets = f["png"], f["png_offsets"]
+
+    def pairs(self) -> list["PackedPair"]:
+        return [PackedPair(self, i) for i in range(len(self.stems))]
+
+    @staticmethod
+    def write(path: str | Path, items: list[tuple[str, bytes, bytes]]) -> None:
+        """items: (stem, JPEG bytes, PNG bytes)."""
+        def flat(blobs):
+            offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+            return np.frombuffer(b"".join(blobs), np.uint8), offsets
+        jpeg, jpeg_offsets = flat([i[1] for i in items])
+        png, png_offsets = flat([i[2] for i in items])
+        np.savez(path, stems=np.array([i[0] for i in items]), jpeg=jpeg, jpeg_offsets=jpeg_offsets,
+                 png=png, png_offsets=png_offsets)
+
+
+@dataclass(frozen=True, eq=False)
+class PackedPair:
+    pack: Pack
+    index: int
+
+    @property
+    def stem(self) -> str:
+        return self.pack.stems[self.index]
+
+    def read(self, scheme: LabelScheme) -> tuple[np.ndarray, np.ndarray]:
+        p, i = self.pack, self.index
+        jpeg = p.jpeg[p.jpeg_offsets[i]:p.jpeg_offsets[i + 1]]
+        png = p.png[p.png_offsets[i]:p.png_offsets[i + 1]]
+        image = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        return image, cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
 
 
 def find_pairs(root: str | Path) -> list[Pair]:
@@ -44,15 +94,15 @@ def match_pairs(images: str | Path, labels: str | Path) -> list[Pair]:
     return pairs
 
 
-def holdout_split(pairs: list[Pair], n_val: int) -> tuple[list[Pair], list[Pair]]:
+def holdout_split(pairs: list, n_val: int) -> tuple[list, list]:
     """(train, val): the n_val pairs whose stem hashes lowest are held out.
 
     Hashing makes the split fixed for a folder, independent of file order or machine,
     and stable when files are added.
     """
-    ranked = sorted(pairs, key=lambda p: hashlib.sha1(p.image.stem.encode()).hexdigest())
-    val = {p.image for p in ranked[:n_val]}
-    return [p for p in pairs if p.image not in val], [p for p in pairs if p.image in val]
+    ranked = sorted(pairs, key=lambda p: hashlib.sha1(p.stem.encode()).hexdigest())
+    val = {p.stem for p in ranked[:n_val]}
+    return [p for p in pairs if p.stem not in val], [p for p in pairs if p.stem in val]
 
 
 def resize_crop(image: np.ndarray, mask: np.ndarray, size: int, scale: float = 1.0,
@@ -75,7 +125,7 @@ class FolderDataset(Dataset):
     the scheme's left/right classes.
     """
 
-    def __init__(self, pairs: list[Pair], scheme: LabelScheme, size: int, augment: bool = False):
+    def __init__(self, pairs: list, scheme: LabelScheme, size: int, augment: bool = False):
         self.pairs, self.scheme, self.size, self.augment = pairs, scheme, size, augment
         self.flip_lut = scheme.flip_lut()
 
@@ -84,10 +134,10 @@ class FolderDataset(Dataset):
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         pair = self.pairs[i]
-        image, mask = load_image(pair.image), load_mask(pair.label, self.scheme)
+        image, mask = pair.read(self.scheme)
         if image.shape[:2] != mask.shape:
             image = cv2.resize(image, mask.shape[::-1], interpolation=cv2.INTER_AREA)
-        return image, check_labels(mask, self.scheme, str(pair.label))
+        return image, check_labels(mask, self.scheme, pair.stem)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         image, mask = self.load(i)
@@ -104,14 +154,39 @@ class FolderDataset(Dataset):
         return {"image": x, "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
 
 
-def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> tuple[list[Pair], list[Pair]]:
-    """Train and validation pairs over several folders; holdout[i] pairs of folder i are held out."""
+def split_folders(roots: list[str], holdout: list[int]) -> list[tuple[list, list]]:
+    """(train, val) per folder (or pack, *.npz); holdout[i] pairs of folder i are held out."""
     if len(holdout) not in (0, 1, len(roots)):
         raise ValueError(f"--holdout takes one number, or one per data folder ({len(roots)})")
     counts = holdout * len(roots) if len(holdout) == 1 else (holdout or [0] * len(roots))
-    train, val = [], []
-    for root, n in zip(roots, counts):
-        t, v = holdout_split(find_pairs(root), n)
-        train += t
-        val += v
-    return train, val
+    return [holdout_split(Pack(root).pairs() if str(root).endswith(".npz") else find_pairs(root), n)
+            for root, n in zip(roots, counts)]
+
+
+def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> tuple[list, list]:
+    """Train and validation pairs over several folders, concatenated."""
+    splits = split_folders(roots, holdout)
+    return [p for t, _ in splits for p in t], [p for _, v in splits for p in v]
+
+
+def pack_folders(roots: list[str], scheme: LabelScheme, holdout: list[int], size: int, out: Path,
+                 max_mb: float = 40, quality: int = 90) -> tuple[int, int]:
+    """Write the training pairs, shorter side scaled to `size`, into a pack of at most
+    `max_mb`; folders are taken in turn so a cut-off keeps their mix. -> (packed, total)."""
+    queues = [t for t, _ in split_folders(roots, holdout)]
+    order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
+    items, total_bytes = [], 0
+    for pair in order:
+        image, mask = pair.read(scheme)
+        f = size / min(mask.shape)
+        shape = (max(size, round(mask.shape[1] * f)), max(size, round(mask.shape[0] * f)))
+        image = cv2.resize(image, shape, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+        mask = cv2.resize(check_labels(mask, scheme, pair.stem), shape, interpolation=cv2.INTER_NEAREST)
+        jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+        png = cv2.imencode(".png", mask)[1]
+        if total_bytes + jpeg.nbytes + png.nbytes > max_mb * 2 ** 20:
+            break
+        total_bytes += jpeg.nbytes + png.nbytes
+        items.append((pair.stem, jpeg.tobytes(), png.tobytes()))
+    Pack.write(out, items)
+    return len(items), len(order)

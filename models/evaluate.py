@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from .data import Pair, resize_crop
+from .data import resize_crop
 from .engine import Engine
-from .imageio import load_image, load_mask, save_image
+from .imageio import save_image
 from .metrics import ConfusionMatrix, InceptionFeatures, frechet_distance, psnr, rmse, ssim
 
 FID_BATCH = 16
 
 
-def evaluate(engine: Engine, pairs: list[Pair], fid: bool = True, save_dir=None,
+def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
              progress: bool = True) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
@@ -36,7 +36,7 @@ def evaluate(engine: Engine, pairs: list[Pair], fid: bool = True, save_dir=None,
                 images.clear()
 
     for pair in tqdm(pairs, desc="eval", disable=not progress):
-        photo, mask = resize_crop(load_image(pair.image), load_mask(pair.label, engine.labels), engine.size)
+        photo, mask = resize_crop(*pair.read(engine.labels), engine.size)
         fake = engine.synthesize(mask, engine.encode(photo, mask))
         scores["psnr"].append(psnr(fake, photo))
         scores["ssim"].append(ssim(fake, photo))
@@ -44,7 +44,7 @@ def evaluate(engine: Engine, pairs: list[Pair], fid: bool = True, save_dir=None,
         if segmentation is not None:
             segmentation.add(mask, engine.parser.parse(fake))
         if save_dir is not None:
-            save_image(save_dir / f"{pair.image.stem}.png", fake)
+            save_image(save_dir / f"{pair.stem}.png", fake)
         if inception is not None:
             pending["real"].append(photo)
             pending["fake"].append(fake)

@@ -7,14 +7,14 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .data import FolderDataset, Pair, load_folders
+from .data import FolderDataset, load_folders
 from .labels import LabelScheme
 from .sean import SEAN, SEANConfig, one_hot
 from .weights import ModelInfo, save_weights
 
 
 @torch.no_grad()
-def style_statistics(model: SEAN, pairs: list[Pair], scheme: LabelScheme, size: int,
+def style_statistics(model: SEAN, pairs: list, scheme: LabelScheme, size: int,
                      device: torch.device, batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-class mean and standard deviation of the style codes over `pairs`.
 

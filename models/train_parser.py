@@ -10,8 +10,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm import tqdm
 
-from .data import FolderDataset, Pair, load_folders
-from .imageio import load_image, load_mask
+from .data import FolderDataset, load_folders
+from .imageio import load_mask
 from .labels import LabelScheme
 from .metrics import ConfusionMatrix
 from .parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
@@ -112,17 +112,18 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
     return info
 
 
-def evaluate_parser(parser: Parser, pairs: list[Pair], fasseg_labels: Path | None = None,
+def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None,
                     progress: bool = True) -> dict:
     """Pixel accuracy and mIoU against the label files (per class too); with
     `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down."""
     scheme = parser.info.labels
     full, fasseg = ConfusionMatrix(scheme.num_classes), ConfusionMatrix(len(FASSEG_NAMES))
     for pair in tqdm(pairs, desc="parse", disable=not progress):
-        pred = parser.parse(load_image(pair.image))
-        full.add(load_mask(pair.label, scheme), pred)
+        photo, labels = pair.read(scheme)
+        pred = parser.parse(photo)
+        full.add(labels, pred)
         if fasseg_labels is not None:
-            human = np.asarray(load_mask(fasseg_labels / pair.label.name,
+            human = np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png",
                                          LabelScheme("fasseg", FASSEG_NAMES, ("#000000",) * 6, ())))
             fasseg.add(human, TO_FASSEG[pred])
     result = {"images": len(pairs), "pixel_accuracy": full.pixel_accuracy(), "miou": full.mean_iou(),

@@ -102,3 +102,22 @@ def test_bundled_sample_masks_are_valid():
         mask = sample_mask(model, 128, scheme.num_classes)
         assert mask.shape == (128, 128) and mask.max() < scheme.num_classes
         assert len(np.unique(make())) >= 8       # a real scene, not a blank
+
+
+def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
+    from app.cli import main
+    from models.data import Pack
+    a, b = make_dataset(tmp_path / "a", 5, size=40), make_dataset(tmp_path / "b", 3, size=40)
+    out = tmp_path / "p.npz"
+    assert main(["pack", "--data", f"{a},{b}", "--holdout", "1,1", "--size", "32", "--out", str(out)]) == 0
+    assert "6 of 6 training pairs" in capsys.readouterr().out
+    pairs = Pack(out).pairs()
+    assert len(pairs) == 6
+    image, mask = pairs[0].read(LabelScheme.named("face"))
+    assert image.shape == (32, 32, 3) and mask.shape == (32, 32) and mask.dtype == np.uint8
+    train, val = load_folders([str(out)], LabelScheme.named("face"), [])
+    assert len(train) == 6 and not val
+    item = FolderDataset(train, LabelScheme.named("face"), 32, augment=True)[3]
+    assert item["image"].shape == (3, 32, 32)
+    assert main(["pack", "--data", str(a), "--max-mb", "0.001", "--out", str(tmp_path / "tiny.npz")]) == 0
+    assert "0 of 5" in capsys.readouterr().out
