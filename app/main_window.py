@@ -32,9 +32,8 @@ class MainWindow(QMainWindow):
         self.engine = engine
         self.worker = EngineWorker(engine)
         self.result: np.ndarray | None = None
-        self.latest_request = 0
         self.frames_shown: deque[tuple[float, float]] = deque(maxlen=10000)   # (requested, shown), perf_counter
-        self.encode_cache: dict[tuple, StyleMatrix] = {}
+        self.encode_cache: dict[tuple, Source] = {}   # (photo, mtime, mask) -> encoded source
         self.random = np.random.default_rng()
         self.doc = self.new_document_for(engine)
         self.build_views()
@@ -219,7 +218,7 @@ class MainWindow(QMainWindow):
 
     # -- synthesis ---------------------------------------------------------------------
     def request_synthesis(self) -> None:
-        self.latest_request = self.worker.request_synthesis(
+        self.worker.request_synthesis(
             self.doc.mask, self.doc.styles_per_block(self.engine.mean_style))
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:

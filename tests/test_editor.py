@@ -248,3 +248,11 @@ def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
     window.add_photos([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
     assert any(k.startswith("codes:") for k in window.doc.sources)
     assert len(errors) == 1 and "'face' styles; they cannot be used with model 'toy'" in errors[0]
+
+
+def test_editor_without_weights_says_so(monkeypatch, capsys):
+    from app.editor import run_editor
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    assert run_editor("no_such_model") == 2
+    assert "unknown model 'no_such_model'" in shown[0] and "error:" in capsys.readouterr().err
