@@ -161,8 +161,9 @@ class SEANNorm(nn.Module):
         if isinstance(self.style_proj, nn.Linear):
             table = self.style_proj(codes) * a                   # (B, s, 2C) per-class gamma/beta
             # Broadcast over the regions, added in place (conv outputs are contiguous, so
-            # flatten is a view; the conv's backward does not need its output).
-            gb.flatten(2).baddbmm_(table.transpose(1, 2), seg.flatten(2))
+            # flatten is a view; the conv's backward does not need its output). In-place
+            # ops are not autocast, hence the explicit dtype.
+            gb.flatten(2).baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
             return gb
         style_map = torch.einsum("bsd,bshw->bdhw", codes, seg)   # each region filled with its code
         return gb + self.style_proj(style_map) * a.view(1, -1, 1, 1)
