@@ -75,8 +75,11 @@ class StyleMatrix:
 
 class Engine:
     def __init__(self, model: SEAN, info: ModelInfo, style_mean: torch.Tensor,
-                 style_std: torch.Tensor, device: torch.device, parser_path: Path | None = None):
-        self.model = model.to(device).eval()
+                 style_std: torch.Tensor, device: torch.device, parser_path: Path | None = None,
+                 dtype: torch.dtype | None = None):
+        # Half precision on CUDA (the weights ship in fp16 anyway); fp32 elsewhere.
+        self.dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
+        self.model = model.to(device, self.dtype).eval()
         self.info = info
         self.device = device
         self.parser_path = parser_path
@@ -127,7 +130,7 @@ class Engine:
     def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:
         mask = check_labels(np.asarray(mask), self.labels, where)
         mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
-        return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device)
+        return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)
 
     @torch.inference_mode()
     def encode(self, image: np.ndarray, mask: np.ndarray) -> StyleMatrix:
@@ -139,7 +142,7 @@ class Engine:
                              f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
         seg = self._mask_tensor(mask, "style mask")
         img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device, self.dtype)
         codes, present = self.model.encoder(x, seg)
         return StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
 
@@ -158,7 +161,7 @@ class Engine:
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
         seg = self._mask_tensor(mask, "mask")
-        matrices = [torch.from_numpy(s.filled_from(self.mean_style).codes)[None].to(self.device)
+        matrices = [torch.from_numpy(s.filled_from(self.mean_style).codes)[None].to(self.device, self.dtype)
                     for s in per_block]
         out = self.model.generator(seg, matrices if len(matrices) > 1 else matrices[0])
-        return out[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()
+        return out[0].float().permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()

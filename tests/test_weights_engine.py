@@ -94,3 +94,15 @@ def test_bad_mask_and_image_rejected(weights_json):
         engine.synthesize(np.full_like(mask, 7), engine.mean_style)
     with pytest.raises(InputError, match="same size"):
         engine.encode(toy_photo(mask)[:-2], mask)
+
+
+def test_half_precision_path_stays_close(weights_json):
+    """CUDA runs in fp16; the same reduced-precision path (bf16 here, on the CPU) must agree."""
+    from models.weights import load_weights
+    half = Engine(*load_weights(weights_json), torch.device("cpu"), dtype=torch.bfloat16)
+    full = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    style = half.encode(toy_photo(mask), mask)
+    assert style.codes.dtype == np.float32
+    diff = np.abs(full.synthesize(mask, style).astype(int) - half.synthesize(mask, style))
+    assert diff.mean() < 6
