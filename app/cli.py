@@ -173,6 +173,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
               f"{r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
+    if result["parse_ms"] is not None:
+        print(f"face parser: {result['parse_ms']:.1f} ms per {result['parser']['size']}px photo")
     if result["edit_loop"]:
         e = result["edit_loop"]
         print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "

@@ -66,14 +66,33 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
             "peak_memory_mb": peak_memory_mb(dev)}
 
 
-def measure_in_child(config: str, size: int, device: str, dtype: str, repeats: int) -> dict:
-    code = ("import json, sys; from models.bench import measure; "
-            f"print(json.dumps(measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})))")
+def measure_parser(size: int, device: str, repeats: int) -> dict:
+    """The face parser on one size x size photo: resize, network, argmax, back to numpy."""
+    from .parser import FaceParser, Parser, ParserConfig, ParserInfo
+    from .labels import LabelScheme
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    cfg = ParserConfig(input_size=size)
+    parser = Parser(FaceParser(cfg), ParserInfo("bench", "face", LabelScheme.named("face"), cfg), dev)
+    photo = (torch.rand(size, size, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy()
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    return {"config": "parser", "size": size, "device": str(dev), "dtype": "fp32",
+            "parse_ms": median_ms(lambda: parser.parse(photo), 3, repeats, sync),
+            "params": sum(p.numel() for p in parser.net.parameters()), "peak_memory_mb": peak_memory_mb(dev)}
+
+
+def in_child(call: str, failure: dict) -> dict:
+    """Run `models.bench.<call>` in a fresh interpreter and return its JSON."""
+    code = f"import json; from models import bench; print(json.dumps(bench.{call}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode != 0:
-        last = (out.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return {"config": config, "size": size, "device": device, "dtype": dtype, "error": last}
+        return {**failure, "error": (out.stderr.strip().splitlines() or ["unknown error"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_in_child(config: str, size: int, device: str, dtype: str, repeats: int) -> dict:
+    return in_child(f"measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})",
+                    {"config": config, "size": size, "device": device, "dtype": dtype})
 
 
 def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite", "paper"),
@@ -92,9 +111,11 @@ def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite",
             if "lite" in pair and "paper" in pair:
                 speedups.append({"size": size, "dtype": dtype,
                                  "paper_over_lite": pair["paper"]["synth_ms"] / pair["lite"]["synth_ms"]})
+    progress(f"bench: face parser on {device}")
+    parser = in_child(f"measure_parser({sizes[0]}, {device!r}, {repeats})", {"config": "parser"})
     return {"schema": SCHEMA_VERSION, "device": device, "device_name": device_name(device),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": runs,
-            "speedups": speedups, "parse_ms": None}
+            "speedups": speedups, "parser": parser, "parse_ms": parser.get("parse_ms")}
 
 
 def device_name(device: str) -> str:

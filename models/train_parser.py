@@ -1,6 +1,7 @@
 """Training and evaluating the face parser (see parser.py) on folder datasets."""
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +80,11 @@ def train_parser(opts: ParserTrainOptions) -> Path:
                                      "options": {"data": opts.data, "holdout": opts.holdout,
                                                  "size": opts.size, "labels": scheme.to_dict()}})
 
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))   # finish the step, save, exit
     net.train()
     try:
-        while step < opts.iterations and time.time() < deadline:
+        while step < opts.iterations and time.time() < deadline and not stop:
             batch = next(batches)
             logits = net(jitter(batch["image"]).to(device))
             loss = parser_loss(logits, batch["label"].to(device))

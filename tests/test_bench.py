@@ -18,7 +18,7 @@ def test_bench_command_json(capsys):
     code = main(["bench", "--configs", "lite", "--sizes", "64", "--repeats", "2", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["schema"] == 1 and result["runs"][0]["config"] == "lite"
-    assert result["parse_ms"] is None and result["edit_loop"] is None
+    assert result["parse_ms"] > 0 and result["parser"]["size"] == 64 and result["edit_loop"] is None
 
 
 def test_edit_loop_measures_every_brush_event(qtbot, weights_json):
