@@ -110,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
         iterations=args.iterations, minutes=args.minutes, lambda_l1=args.lambda_l1,
         lambda_vgg=args.lambda_vgg, lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
-        runs_dir=args.runs_dir, sample_every=args.sample_every,
+        runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
     try:
         path = train(opts)
@@ -455,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ndf", type=int, default=64, help="discriminator width")
     p.add_argument("--num-d", type=int, default=2, help="discriminator scales")
     p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--init-from", default="", help="shipped weights (e.g. face) to start from if the run is new")
     p.add_argument("--sample-every", type=int, default=250)
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--workers", type=int, default=-1)

@@ -54,6 +54,7 @@ class TrainOptions:
     num_d: int = 2
     d_layers: int = 4
     runs_dir: str = "runs"
+    init_from: str = ""             # shipped weights to start from when the run has no checkpoint
     sample_every: int = 250
     checkpoint_every: int = 250
     workers: int = -1               # -1: 0 on the CPU (the cores are busy training), 4 on a GPU
@@ -150,6 +151,8 @@ class Trainer:
     # -- state -------------------------------------------------------------------------
     def resume(self) -> None:
         if not self.checkpoint_path.exists():
+            if self.opts.init_from:
+                self.init_from_weights(self.opts.init_from)
             return
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         if state["config"] != self.cfg.to_dict():
@@ -161,6 +164,18 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.images_seen = state["step"], state["images_seen"]
         self.history = state.get("history", [])
+
+    def init_from_weights(self, model: str) -> None:
+        """Start from shipped weights (encoder + generator; the discriminator starts afresh),
+        so training goes on where an earlier machine's run left off."""
+        from .weights import find_weights, load_weights
+        net, info, _, _ = load_weights(find_weights(model))
+        if info.config != self.cfg:
+            raise ValueError(f"{model} has another config than --config {self.opts.config}")
+        self.model.load_state_dict(net.state_dict())
+        self.step = info.training.get("iterations", 0)
+        self.images_seen = info.training.get("images_seen", 0)
+        self.history = list(info.training.get("sessions", []))
 
     def save(self) -> None:
         if not self.dist.main:

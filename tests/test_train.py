@@ -1,5 +1,6 @@
 """Training on a tiny generated dataset: it learns, it resumes, it exports."""
 import numpy as np
+import pytest
 import torch
 
 from models.engine import Engine
@@ -90,3 +91,23 @@ def test_distributed_training_as_under_torchrun(tmp_path):
     mp.spawn(_ddp_worker, args=(2, opts, port), nprocs=2, join=True)
     state = torch.load(opts.run_dir / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3 and state["images_seen"] == 3 * 2 * 2
+
+
+def test_a_new_run_can_start_from_shipped_weights(tmp_path):
+    from models.labels import LabelScheme
+    from models.sean import SEAN
+    from models.weights import ModelInfo, save_weights
+    torch.manual_seed(3)
+    cfg = tiny_config(19)
+    shipped = SEAN(cfg)
+    info = ModelInfo("face_32", "face", LabelScheme.named("face"), 32, "lite", cfg,
+                     training={"iterations": 7, "images_seen": 28, "sessions": [{"start_step": 0}]})
+    stats = torch.zeros(19, cfg.style_dim)
+    save_weights(tmp_path / "face_32", shipped, info, stats, stats)
+    trainer = Trainer(options(tmp_path, init_from=str(tmp_path / "face_32.json")), cfg)
+    assert trainer.step == 7 and trainer.images_seen == 28
+    for k, v in shipped.state_dict().items():
+        assert torch.allclose(trainer.model.state_dict()[k].float(), v.float(), atol=1e-2), k
+    with pytest.raises(ValueError, match="another config"):
+        Trainer(options(tmp_path, init_from=str(tmp_path / "face_32.json"), model_name="other"),
+                tiny_config(19, ngf=4))
