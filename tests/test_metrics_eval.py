@@ -42,8 +42,10 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     write_folder(tmp_path / "set", 3)
     code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
                  "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json",
-                 "--save-dir", str(tmp_path / "out")])
+                 "--save-dir", str(tmp_path / "out"), "--record", "toy_set"])
     result = json.loads(capsys.readouterr().out)
+    kept = json.loads(weights_json.read_text())["metrics"]["toy_set"]
+    assert kept["psnr"] == result["psnr"] and "--record toy_set" in kept["command"]
     assert code == 0 and result["images"] == 3 and result["fid"] is None
     assert 0 < result["psnr"] < 60 and -1 <= result["ssim"] <= 1 and 0 <= result["rmse"] <= 1
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
