@@ -94,8 +94,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         raise InputError(f"{path}: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it private; a saved file should not be
         os.replace(tmp, path)
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
