@@ -153,9 +153,6 @@ class Document:
         self.mask[...] = mask
         self.commit_mask()
 
-    def set_region(self, label: int, region: RegionStyle) -> None:
-        self.set_regions({label: region})
-
     def set_regions(self, changes: dict[int, RegionStyle]) -> None:
         regions = list(self.regions)
         for label, region in changes.items():
