@@ -196,16 +196,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from models.framing import frame_face
+    from models.framing import framed_photo
     parser = load_parser(args.model, args.device)
     photo = load_image(args.image)
     if min(photo.shape[:2]) < 32:
         raise InputError(f"{args.image}: {photo.shape[1]}x{photo.shape[0]} is too small to parse (32 px at least)")
     if not args.no_frame:
-        framing = frame_face(photo)
-        if not framing.found_face:
+        photo, found = framed_photo(photo, args.size)
+        if not found:
             print(f"note: no face found in {args.image}; parsed its centre square", file=sys.stderr)
-        photo = framing.crop(photo, args.size)
         if args.framed:
             save_image(args.framed, photo)
     mask = parser.parse(photo)
@@ -221,7 +220,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     """Frame and parse a folder of photos into images/ + labels/, ready for `train`."""
     from tqdm import tqdm
     from models.data import IMAGE_SUFFIXES
-    from models.framing import frame_face
+    from models.framing import framed_photo
     parser = load_parser(args.model, args.device)
     source, out = Path(args.photos), Path(args.out)
     if not source.is_dir():
@@ -238,11 +237,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         except InputError as e:
             skipped.append((path.name, str(e).split(": ", 1)[-1]))
             continue
-        framing = frame_face(photo)
-        if not framing.found_face:
+        framed, found = framed_photo(photo, args.size)
+        if not found:
             skipped.append((path.name, "no face found"))
             continue
-        framed = framing.crop(photo, args.size)
         save_image(out / "images" / f"{path.stem}.jpg", framed)
         save_mask(out / "labels" / f"{path.stem}.png", parser.parse(framed), parser.info.labels)
     print(f"labelled {len(photos) - len(skipped)} of {len(photos)} photos into {out}")

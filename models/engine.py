@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from .framing import frame_face
+from .framing import framed_photo
 from .imageio import InputError, atomic_write, check_labels
 from .parser import Parser
 from .sean import NUM_BLOCKS, SEAN, one_hot
@@ -116,15 +116,9 @@ class Engine:
             self._parser = Parser.load(self.parser_path, self.device)
         return self._parser
 
-    def frame_and_parse(self, photo: np.ndarray, frame: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
-        """(framed photo at the model's size, its label mask, whether a face was found).
-
-        Without `frame` the photo is only scaled (it is taken as already framed)."""
-        if frame:
-            framing = frame_face(photo)
-            framed, found = framing.crop(photo, self.size), framing.found_face
-        else:
-            framed, found = cv2.resize(photo, (self.size, self.size), interpolation=cv2.INTER_AREA), True
+    def frame_and_parse(self, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(framed photo at the model's size, its label mask, whether a face was found)."""
+        framed, found = framed_photo(photo, self.size)
         return framed, self.parser.parse(framed), found
 
     def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:

@@ -52,3 +52,9 @@ def frame_face(photo: np.ndarray) -> Framing:
     side = w / FACE_WIDTH
     cx, cy = x + w / 2, y + h / 2 - FACE_DROP * side
     return Framing(cx - side / 2, cy - side / 2, side, found_face=True)
+
+
+def framed_photo(photo: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
+    """(the photo framed as the face models expect, size x size; whether a face was found)."""
+    framing = frame_face(photo)
+    return framing.crop(photo, size), framing.found_face
