@@ -12,7 +12,18 @@ from PyQt6.QtWidgets import QWidget
 from app import tools
 from app.document import Document
 
-SOURCE_MIME = "application/x-sean-style-source"   # drag payload: a style source key
+SOURCE_MIME = "application/x-sean-style-source"   # drag payload: "MODEL\nKEY", a style source of an edit
+
+
+def source_payload(model: str, key: str) -> bytes:
+    """The drag payload of a style source; the model lets a drop refuse another model's style."""
+    return f"{model}\n{key}".encode()
+
+
+def read_source_payload(payload: str) -> tuple[str, str]:
+    """(model, source key) of a drag payload."""
+    model, _, key = payload.partition("\n")
+    return model, key
 
 
 class Tool(Enum):
@@ -141,7 +152,7 @@ class MaskCanvas(ZoomableView):
 
     mask_edited = pyqtSignal()            # the working mask changed (mid-stroke too)
     label_picked = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool)   # source key, label under the drop, to all regions
+    style_dropped = pyqtSignal(str, int, bool)   # payload, label under the drop, to all regions
     files_dropped = pyqtSignal(list)
     cursor_moved = pyqtSignal(str)        # "x, y: label" for the status bar
 
@@ -285,11 +296,11 @@ class MaskCanvas(ZoomableView):
     def dropEvent(self, event) -> None:
         data = event.mimeData()
         if data.hasFormat(SOURCE_MIME):
-            key = bytes(data.data(SOURCE_MIME)).decode()
+            payload = bytes(data.data(SOURCE_MIME)).decode()
             label = tools.pick_label(self.doc.mask, self.to_image(event.position()))
             if label is not None:
                 shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-                self.style_dropped.emit(key, label, shift)
+                self.style_dropped.emit(payload, label, shift)
         elif data.hasUrls():
             self.files_dropped.emit([u.toLocalFile() for u in data.urls() if u.isLocalFile()])
         event.acceptProposedAction()

@@ -39,6 +39,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def style_of_photo(engine: Engine, image_path: str, mask_path: str | None) -> StyleMatrix:
     """Codes of a style photo: under its mask, or framed and parsed when none is given."""
     photo = load_image(image_path)
+    engine.check_photo_suits(photo, image_path)
     if mask_path:
         return engine.encode(photo, load_mask(mask_path, engine.labels))
     if not engine.has_parser:
@@ -196,13 +197,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from models.framing import framed_photo
+    from models.framing import model_input
     parser = load_parser(args.model, args.device)
     photo = load_image(args.image)
     if min(photo.shape[:2]) < 32:
         raise InputError(f"{args.image}: {photo.shape[1]}x{photo.shape[0]} is too small to parse (32 px at least)")
     if not args.no_frame:
-        photo, found = framed_photo(photo, args.size)
+        photo, found = model_input(photo, args.size, parser.info.labels.framing)
         if not found:
             print(f"note: no face found in {args.image}; parsed its centre square", file=sys.stderr)
         if args.framed:
@@ -220,7 +221,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     """Frame and parse a folder of photos into images/ + labels/, ready for `train`."""
     from tqdm import tqdm
     from models.data import IMAGE_SUFFIXES
-    from models.framing import framed_photo
+    from models.framing import model_input
     parser = load_parser(args.model, args.device)
     source, out = Path(args.photos), Path(args.out)
     if not source.is_dir():
@@ -237,7 +238,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         except InputError as e:
             skipped.append((path.name, str(e).split(": ", 1)[-1]))
             continue
-        framed, found = framed_photo(photo, args.size)
+        framed, found = model_input(photo, args.size, parser.info.labels.framing)
         if not found:
             skipped.append((path.name, "no face found"))
             continue
@@ -352,8 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("edit", help="open the editor (what `python main.py` alone does)")
+    p.add_argument("files", nargs="*", help="a project (.sean), a mask or photos to open; "
+                   "a project or mask picks its own model")
     add_model_args(p)
-    p.set_defaults(handler=lambda args: run_editor(args.model, args.device))
+    p.set_defaults(handler=lambda args: run_editor(args.model, args.device, args.files))
 
     p = sub.add_parser("encode", help="style codes of a photo under its mask")
     p.add_argument("image")

@@ -224,7 +224,7 @@ class Document:
         try:
             with zipfile.ZipFile(path) as z:
                 meta = json.loads(z.read("project.json"))
-                mask = np.asarray(Image.open(io.BytesIO(z.read("mask.png"))))
+                mask = np.array(Image.open(io.BytesIO(z.read("mask.png"))))   # a copy: painting writes it
                 with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
                     arrays = {k: npz[k] for k in npz.files}
                 names = set(z.namelist())

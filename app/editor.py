@@ -9,7 +9,9 @@ from models.imageio import InputError
 DEFAULT_MODEL = "face"
 
 
-def run_editor(model: str = DEFAULT_MODEL, device: str | None = None) -> int:
+def run_editor(model: str = DEFAULT_MODEL, device: str | None = None, files: list[str] | None = None) -> int:
+    """The editor on `model`; `files` (a project, a mask, photos) open as if dropped on it,
+    so a project or mask brings up its own model."""
     from PyQt6.QtWidgets import QApplication, QMessageBox
     from app.main_window import MainWindow
 
@@ -23,4 +25,5 @@ def run_editor(model: str = DEFAULT_MODEL, device: str | None = None) -> int:
         return 2
     window = MainWindow(engine)
     window.show()
+    window.open_files(files or [])
     return app.exec()

@@ -12,25 +12,27 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                              QMessageBox, QSlider, QSplitter, QVBoxLayout, QWidget)
 
-from app.canvas import ImageView, MaskCanvas, Tool
+from app.canvas import ImageView, MaskCanvas, Tool, read_source_payload
 from app.document import MEAN, Document, Source
 from app.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
 from app.samples import load_samples, sample_mask
 from app.worker import EngineWorker
 from models.engine import Engine, StyleMatrix
-from models.imageio import InputError, load_image, load_mask, save_image, save_mask
-from models.weights import available_models
+from models.imageio import InputError, load_image, load_mask, save_image, save_mask, schemes_fitting_mask
+from models.labels import LabelScheme
+from models.weights import available_models, model_schemes
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Engine, settings: QSettings | None = None):
+    def __init__(self, engine: Engine, settings: QSettings | None = None, separate_process: bool = True):
         super().__init__()
         self.settings = settings or QSettings("SEAN Studio", "SEAN Studio")
         self.engine = engine
-        self.worker = EngineWorker(engine)
+        self.separate_process = separate_process   # frames in a child process (see engine_process.py)
+        self.worker = EngineWorker(engine, separate_process)
         self.result: np.ndarray | None = None
         self.frames_shown: deque[tuple[float, float]] = deque(maxlen=10000)   # (requested, shown), perf_counter
         self.encode_cache: dict[tuple, Source] = {}   # (photo, mtime, mask) -> encoded source
@@ -48,7 +50,7 @@ class MainWindow(QMainWindow):
         """A fresh document for `engine`'s model, with the bundled sample styles."""
         model, labels = engine.info.model, engine.labels
         if mask is None:
-            mask = sample_mask(model, engine.size, labels.num_classes)
+            mask = sample_mask(model, labels, engine.size)
         samples = load_samples(model, labels.num_classes, engine.info.config.style_dim)
         return Document(model, labels.names, mask, samples, photo)
 
@@ -91,12 +93,12 @@ class MainWindow(QMainWindow):
 
         self.canvas.mask_edited.connect(self.request_synthesis)
         self.canvas.label_picked.connect(self.palette_list.setCurrentRow)
-        self.canvas.style_dropped.connect(self.drop_style)
-        self.canvas.files_dropped.connect(self.add_photos)
+        self.canvas.style_dropped.connect(self.drop_payload)
+        self.canvas.files_dropped.connect(self.open_files)
         self.canvas.cursor_moved.connect(self.status_cursor.setText)
         self.palette_list.label_chosen.connect(self.choose_label)
-        self.palette_list.style_dropped.connect(self.drop_style)
-        self.gallery.files_dropped.connect(self.add_photos)
+        self.palette_list.style_dropped.connect(self.drop_payload)
+        self.gallery.files_dropped.connect(self.open_files)
         self.region_panel.changed.connect(lambda changes: self.doc.set_regions(changes))
         self.region_panel.random_requested.connect(self.randomise)
         self.brush_size.valueChanged.connect(self.set_brush_radius)
@@ -168,7 +170,8 @@ class MainWindow(QMainWindow):
 
     def connect_worker(self) -> None:
         self.worker.synthesized.connect(self.show_result)
-        self.worker.failed.connect(lambda msg: self.show_error(f"The engine failed: {msg}"))
+        self.worker.failed.connect(self.show_error)
+        self.worker.notice.connect(lambda message: self.statusBar().showMessage(message, 10000))
         self.worker.busy.connect(self.result_view.set_busy)
 
     def restore_layout(self) -> None:
@@ -250,6 +253,17 @@ class MainWindow(QMainWindow):
         self.photo_view.setVisible(self.doc.photo is not None and self.show_photo_action.isChecked())
 
     # -- styles ------------------------------------------------------------------------
+    def drop_payload(self, payload: str, label: int, all_regions: bool) -> None:
+        """A style dragged from a gallery, maybe another window's: only this edit's own apply."""
+        model, key = read_source_payload(payload)
+        if model != self.doc.model:
+            self.show_error(f"That style comes from a '{model}' edit; it cannot be used on this "
+                            f"'{self.doc.model}' edit")
+        elif key not in self.doc.sources and key != MEAN:
+            self.show_error("That style belongs to another edit: add its photo or codes to this one first")
+        else:
+            self.drop_style(key, label, all_regions)
+
     def drop_style(self, key: str, label: int, all_regions: bool) -> None:
         labels = self.doc.labels_present() if all_regions else [label]
         missing = self.doc.apply_source(key, labels)
@@ -276,15 +290,26 @@ class MainWindow(QMainWindow):
         self.add_photos(paths)
 
     def add_photos(self, paths: list[str]) -> None:
+        """Style photos join the gallery (a photo needs a mask where the model has no parser)."""
         for path in paths:
-            if Path(path).suffix.lower() == ".sean":
-                self.open_project(path)
-            elif Path(path).suffix.lower() == ".npz":
-                self.add_codes(path)
-            elif self.engine.has_parser:
+            if self.engine.has_parser:
                 self.add_photo(path)
             elif mask_path := self.ask_mask_for(path):
                 self.add_photo(path, mask_path)
+
+    def open_files(self, paths: list[str]) -> None:
+        """Dropped or named files, each by its kind: a project opens, a mask becomes the mask
+        (a new edit if it is another model's), codes and photos join the styles."""
+        for path in paths:
+            suffix = Path(path).suffix.lower()
+            if suffix == ".sean":
+                self.open_project(path)
+            elif suffix == ".npz":
+                self.add_codes(path)
+            elif suffix == ".png" and self.models_fitting_mask(path):
+                self.open_mask(path)
+            else:
+                self.add_photos([path])
 
     def add_codes(self, path: str) -> None:
         """Style codes exported earlier (or by `encode`) join the gallery."""
@@ -300,16 +325,26 @@ class MainWindow(QMainWindow):
         """No photo parser for this model: the user points at the photo's mask."""
         self.statusBar().showMessage(f"Model '{self.doc.model}' has no parser to make a mask from a photo: "
                                      f"choose the label mask for {Path(photo_path).name}", 8000)
-        path, _ = QFileDialog.getOpenFileName(self, f"Label mask for {Path(photo_path).name}", "",
-                                              "Masks (*.png)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Model '{self.doc.model}' has no photo parser: choose the label mask of "
+            f"{Path(photo_path).name} (index or colour PNG)", "", "Masks (*.png)")
         return path or None
+
+    def photo_mask(self, mask_path: str) -> np.ndarray:
+        """A style photo's mask, refused when it is another model's (a face photo's mask on a
+        scene edit): that photo's styles would mean nothing here."""
+        other = self.models_fitting_mask(mask_path)
+        if other and other[0] != self.doc.model:
+            raise InputError(f"{Path(mask_path).name} is a '{other[0]}' mask: styles from a {other[0]} photo "
+                             f"cannot be used on this '{self.doc.model}' edit")
+        return load_mask(mask_path, self.engine.labels)
 
     def photo_work(self, path: str, mask_path: str | None):
         """Read the files here (errors are shown at once); return the engine-thread work that
         frames and parses (without a mask) and encodes: -> (photo, mask, face found, style)."""
         try:
             photo = load_image(path)
-            mask = load_mask(mask_path, self.engine.labels) if mask_path else None
+            mask = self.photo_mask(mask_path) if mask_path else None
         except InputError as e:
             self.show_error(str(e))
             return None
@@ -320,6 +355,7 @@ class MainWindow(QMainWindow):
         engine, size = self.engine, self.engine.size
 
         def work():
+            engine.check_photo_suits(photo, Path(path).name)
             if mask is None:
                 framed, parsed, found = engine.frame_and_parse(photo)
             else:
@@ -367,22 +403,34 @@ class MainWindow(QMainWindow):
             return self.save_project()
         return answer == QMessageBox.StandardButton.Discard
 
+    def model_schemes(self) -> dict[str, LabelScheme]:
+        """Every installed model's labels, the current model first."""
+        schemes = model_schemes(self.engine.weights_dir)
+        return {self.doc.model: self.engine.labels, **schemes}
+
+    def models_fitting_mask(self, path: str) -> list[str]:
+        """The models a mask file could belong to, most likely first (see schemes_fitting_mask)."""
+        try:
+            return schemes_fitting_mask(path, self.model_schemes())
+        except InputError:
+            return []
+
     def switch_engine(self, model: str) -> bool:
         if model == self.engine.info.model:
             return True
         try:
-            engine = Engine.load(model, str(self.engine.device))
+            engine = Engine.load(model, str(self.engine.device), self.engine.weights_dir)
         except InputError as e:
             self.show_error(str(e))
             return False
         self.worker.stop()
         self.engine = engine
-        self.worker = EngineWorker(engine)
+        self.worker = EngineWorker(engine, self.separate_process)
         self.connect_worker()
         return True
 
     def new_document_dialog(self, blank: bool) -> None:
-        models = available_models() or [self.doc.model]
+        models = available_models(self.engine.weights_dir) or [self.doc.model]
         model, ok = models[0], True
         if len(models) > 1:
             current = models.index(self.doc.model) if self.doc.model in models else 0
@@ -421,17 +469,27 @@ class MainWindow(QMainWindow):
             self.open_mask(path)
 
     def open_mask(self, path: str) -> None:
-        """Replace the mask (one undo step); any size is scaled to the model's."""
+        """A mask of this edit's model replaces the mask (one undo step); another model's mask
+        starts a new edit with that model. Any size is scaled to the model's."""
+        schemes = self.model_schemes()
+        fitting = self.models_fitting_mask(path)
+        model = fitting[0] if fitting else self.doc.model
         try:
-            mask = load_mask(path, self.engine.labels)
+            mask = load_mask(path, schemes[model])   # with no fitting model: this model's reason
         except InputError as e:
             self.show_error(str(e))
+            return
+        if model != self.doc.model and not (self.confirm_discard() and self.switch_engine(model)):
             return
         size = self.engine.size
         if mask.shape != (size, size):
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-            self.statusBar().showMessage(f"Mask scaled to {size}x{size}", 5000)
-        self.doc.set_mask(mask)
+        if model != self.doc.model:
+            self.attach(self.new_document_for(self.engine, mask))
+            self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000)
+        else:
+            self.doc.set_mask(mask)
+            self.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
 
     def open_photo_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo", "", IMAGE_FILTER)

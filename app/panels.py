@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox,
                              QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                              QSlider, QWidget)
 
-from app.canvas import SOURCE_MIME, to_qimage
+from app.canvas import SOURCE_MIME, source_payload, to_qimage
 from app.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
 from models.sean import BLOCK_NAMES
 
@@ -27,7 +27,7 @@ class LabelPalette(QListWidget):
     Dropping a style on an entry gives that label the style."""
 
     label_chosen = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool)
+    style_dropped = pyqtSignal(str, int, bool)   # payload, label, to all regions
 
     def __init__(self, names: tuple[str, ...], colors: tuple[str, ...], parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,9 +53,9 @@ class LabelPalette(QListWidget):
     def dropEvent(self, event) -> None:
         item = self.itemAt(event.position().toPoint())
         if item is not None and event.mimeData().hasFormat(SOURCE_MIME):
-            key = bytes(event.mimeData().data(SOURCE_MIME)).decode()
+            payload = bytes(event.mimeData().data(SOURCE_MIME)).decode()
             shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            self.style_dropped.emit(key, self.row(item), shift)
+            self.style_dropped.emit(payload, self.row(item), shift)
             event.acceptProposedAction()
 
 
@@ -73,8 +73,10 @@ class StyleGallery(QListWidget):
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
         self.setWordWrap(True)
+        self.model = ""
 
     def set_sources(self, doc: Document) -> None:
+        self.model = doc.model
         self.clear()
         for key, source in doc.sources.items():
             item = QListWidgetItem(source.name)
@@ -89,7 +91,7 @@ class StyleGallery(QListWidget):
         if item is None:
             return
         mime = QMimeData()
-        mime.setData(SOURCE_MIME, item.data(KEY_ROLE).encode())
+        mime.setData(SOURCE_MIME, source_payload(self.model, item.data(KEY_ROLE)))
         drag = QDrag(self)
         drag.setMimeData(mime)
         if not item.icon().isNull():

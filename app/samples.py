@@ -60,11 +60,11 @@ def street_mask(size: int = 256) -> np.ndarray:
 MASK_MAKERS = {"face": face_mask, "cityscapes": street_mask}
 
 
-def sample_mask(model: str, size: int, num_classes: int) -> np.ndarray:
-    """The bundled sample mask of `model`; else one drawn by MASK_MAKERS; else all background."""
+def sample_mask(model: str, labels: LabelScheme, size: int) -> np.ndarray:
+    """The bundled sample mask of `model`; else one drawn by MASK_MAKERS; else all label 0."""
     path = SAMPLES_DIR / model / "mask.png"
     if path.exists():
-        mask = np.asarray(load_mask(path, LabelScheme.named(model)))
+        mask = load_mask(path, labels)
     elif model in MASK_MAKERS:
         mask = MASK_MAKERS[model]()
     else:

@@ -28,7 +28,7 @@ def make_samples(engine: Engine, pairs: list, count: int, out_dir: Path) -> list
     style rendered by our model on the bundled sample mask (never the photo itself)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = engine.info.model
-    mask = sample_mask(model, engine.size, engine.labels.num_classes)
+    mask = sample_mask(model, engine.labels, engine.size)
     save_mask(out_dir / "mask.png", mask, engine.labels)
     written = []
     for i, pair in enumerate(pairs[:: max(1, len(pairs) // count)][:count]):

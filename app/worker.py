@@ -2,7 +2,8 @@
 
 Synthesis requests are coalesced: while one runs, newer requests replace the waiting
 one, so a continuous brush stroke always renders its latest state and never queues
-up stale frames. Other work (encoding a photo) is queued in order.
+up stale frames. Frames are made in a child process when asked (see engine_process.py),
+else on this thread. Other work (encoding a photo) is queued in order and runs here.
 """
 from __future__ import annotations
 
@@ -14,18 +15,23 @@ from typing import Callable
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from app.engine_process import EngineProcess
 from models.engine import Engine, StyleMatrix
+from models.imageio import InputError
 
 
 class EngineWorker(QObject):
     synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, requested at
     task_done = pyqtSignal(object, object)               # callback, result (called on the GUI thread)
     failed = pyqtSignal(str)
+    notice = pyqtSignal(str)
     busy = pyqtSignal(bool)
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, separate_process: bool = False):
         super().__init__()
         self.engine = engine
+        self._process = (EngineProcess(engine.json_path, str(engine.device))
+                         if separate_process and engine.json_path else None)
         self._cond = threading.Condition()
         self._synth: tuple | None = None
         self._tasks: deque = deque()
@@ -55,6 +61,18 @@ class EngineWorker(QObject):
             self._stopping = True
             self._cond.notify()
         self._thread.join(timeout=5)
+        if self._process is not None:
+            self._process.close()
+
+    def _synthesize(self, mask: np.ndarray, styles: list[StyleMatrix]) -> np.ndarray:
+        if self._process is not None:
+            try:
+                return self._process.synthesize(mask, styles)
+            except RuntimeError as e:   # it could not start or has died: carry on without it
+                self._process.close()
+                self._process = None
+                self.notice.emit(f"{e}; making frames in the editor's own process from now on")
+        return self.engine.synthesize(mask, styles)
 
     def idle(self) -> bool:
         with self._cond:
@@ -80,11 +98,13 @@ class EngineWorker(QObject):
                 else:
                     request_id, mask, styles, asked_at = synth
                     start = time.perf_counter()
-                    image = self.engine.synthesize(mask, styles)
+                    image = self._synthesize(mask, styles)
                     end = time.perf_counter()
                     self.synthesized.emit(request_id, image, (end - start) * 1000, asked_at)
+            except InputError as e:  # bad input found while working: its own message says why
+                self.failed.emit(str(e))
             except Exception as e:  # shown to the user; the thread keeps serving
-                self.failed.emit(f"{type(e).__name__}: {e}")
+                self.failed.emit(f"The engine failed: {type(e).__name__}: {e}")
             finally:
                 with self._cond:
                     self._running = False

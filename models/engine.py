@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from .framing import framed_photo
+from .framing import looks_like_portrait, model_input
 from .imageio import InputError, atomic_write, check_labels
 from .parser import Parser
 from .sean import NUM_BLOCKS, SEAN, one_hot
@@ -76,14 +76,16 @@ class StyleMatrix:
 class Engine:
     def __init__(self, model: SEAN, info: ModelInfo, style_mean: torch.Tensor,
                  style_std: torch.Tensor, device: torch.device, parser_path: Path | None = None,
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None = None, json_path: Path | None = None):
         # Half precision on CUDA (the weights ship in fp16 anyway); fp32 elsewhere.
         self.dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
         self.model = model.to(device, self.dtype).eval()
         self.info = info
         self.device = device
         self.parser_path = parser_path
+        self.json_path = json_path   # the weights it came from, if any: another process can load them too
         self._parser: Parser | None = None
+        self._prepared: tuple | None = None    # (codes, prepared styles) of the last frame
         s = info.config.num_classes
         self.mean_style = StyleMatrix(style_mean.numpy(), np.ones(s, bool))
         self.style_std = style_std.numpy()
@@ -93,7 +95,13 @@ class Engine:
         """`model` is a name ("face"), a weights stem ("face_256") or a weights JSON path."""
         json_path = find_weights(model, weights_dir)
         net, info, mean, std = load_weights(json_path)
-        return cls(net, info, mean, std, pick_device(device), find_parser(info, json_path.parent))
+        return cls(net, info, mean, std, pick_device(device), find_parser(info, json_path.parent),
+                   json_path=json_path)
+
+    @property
+    def weights_dir(self) -> Path:
+        """Where this model's siblings (the other models) are found."""
+        return self.json_path.parent if self.json_path else WEIGHTS_DIR
 
     @property
     def size(self) -> int:
@@ -116,9 +124,16 @@ class Engine:
             self._parser = Parser.load(self.parser_path, self.device)
         return self._parser
 
+    def check_photo_suits(self, photo: np.ndarray, name: str) -> None:
+        """Refuse a portrait as a style photo for a model that does not make faces."""
+        if self.labels.framing != "face" and looks_like_portrait(photo):
+            raise InputError(f"{name} looks like a face photo; model '{self.info.model}' does not make faces, "
+                             "so its styles cannot be used here (open it in a face edit instead)")
+
     def frame_and_parse(self, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-        """(framed photo at the model's size, its label mask, whether a face was found)."""
-        framed, found = framed_photo(photo, self.size)
+        """(the photo framed as the model's training photos, its label mask, False when a
+        face framing found no face and used the centre square)."""
+        framed, found = model_input(photo, self.size, self.labels.framing)
         return framed, self.parser.parse(framed), found
 
     def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:
@@ -155,7 +170,17 @@ class Engine:
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
         seg = self._mask_tensor(mask, "mask")
-        matrices = [torch.from_numpy(s.filled_from(self.mean_style).codes)[None].to(self.device, self.dtype)
-                    for s in per_block]
-        out = self.model.generator(seg, matrices if len(matrices) > 1 else matrices[0])
+        out = self.model.generator.render(seg, self.prepared_styles(per_block))
         return out[0].float().permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()
+
+    def prepared_styles(self, per_block: list[StyleMatrix]) -> list:
+        """The generator's style-only work (per-class transforms, gamma/beta tables), redone
+        only when the styles change: painting the mask reuses it frame after frame."""
+        codes = [s.filled_from(self.mean_style).codes for s in per_block]
+        cached = self._prepared
+        if cached is None or len(cached[0]) != len(codes) or \
+                not all(np.array_equal(a, b) for a, b in zip(cached[0], codes)):
+            matrices = [torch.from_numpy(c)[None].to(self.device, self.dtype) for c in codes]
+            self._prepared = cached = (codes, self.model.generator.prepare_styles(
+                matrices if len(matrices) > 1 else matrices[0]))
+        return cached[1]

@@ -15,6 +15,8 @@ import numpy as np
 FACE_WIDTH = 0.646      # detector box width / frame side, in CelebA-HQ
 FACE_DROP = 0.052       # (box centre y - frame centre y) / frame side, in CelebA-HQ
 MIN_FACE = 24           # pixels: smaller detections are noise
+PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a photo a portrait;
+                        # no Cityscapes val photo comes near it, every detected face photo passes it
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,23 @@ def framed_photo(photo: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
     """(the photo framed as the face models expect, size x size; whether a face was found)."""
     framing = frame_face(photo)
     return framing.crop(photo, size), framing.found_face
+
+
+def stretched_photo(photo: np.ndarray, size: int) -> np.ndarray:
+    """The whole photo scaled to size x size, aspect ignored (how pix2pix made its Cityscapes)."""
+    interp = cv2.INTER_AREA if min(photo.shape[:2]) >= size else cv2.INTER_CUBIC
+    return cv2.resize(photo, (size, size), interpolation=interp)
+
+
+def model_input(photo: np.ndarray, size: int, framing: str) -> tuple[np.ndarray, bool]:
+    """(the photo as a model with this framing was trained on it; False when a face framing
+    found no face and fell back to the centre square)."""
+    if framing == "face":
+        return framed_photo(photo, size)
+    return stretched_photo(photo, size), True
+
+
+def looks_like_portrait(photo: np.ndarray) -> bool:
+    """Whether a face fills much of the photo (a portrait, not a scene with people in it)."""
+    faces = detect_faces(photo)
+    return bool(faces) and faces[0][2] >= PORTRAIT_FACE * min(photo.shape[:2])

@@ -76,15 +76,40 @@ def check_labels(mask: np.ndarray, scheme: LabelScheme, where: str = "mask") -> 
     return mask.astype(np.uint8)
 
 
-def load_mask(path: str | Path, scheme: LabelScheme) -> np.ndarray:
-    """An index PNG (grey or palette mode: the values are labels) or a colour-coded PNG."""
-    img = _open(path)
+def mask_from_image(img: Image.Image, scheme: LabelScheme, where: str) -> np.ndarray:
     if img.mode in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        return check_labels(np.asarray(img).astype(np.int64), scheme, str(path))
+        return check_labels(np.asarray(img).astype(np.int64), scheme, where)
     rgb = np.asarray(img.convert("RGB"))
     if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-        return check_labels(rgb[..., 0], scheme, str(path))  # an index mask saved as grey RGB
-    return mask_from_colors(rgb, scheme, str(path))
+        return check_labels(rgb[..., 0], scheme, where)  # an index mask saved as grey RGB
+    return mask_from_colors(rgb, scheme, where)
+
+
+def load_mask(path: str | Path, scheme: LabelScheme) -> np.ndarray:
+    """An index PNG (grey or palette mode: the values are labels) or a colour-coded PNG."""
+    return mask_from_image(_open(path), scheme, str(path))
+
+
+def carries_palette(img: Image.Image, scheme: LabelScheme) -> bool:
+    """Whether a palette PNG holds exactly the scheme's colours, as `save_mask` writes it."""
+    palette = img.getpalette() if img.mode == "P" else None
+    n = scheme.num_classes
+    return palette is not None and len(palette) >= 3 * n and \
+        np.array_equal(np.array(palette[:3 * n]).reshape(n, 3), scheme.palette())
+
+
+def schemes_fitting_mask(path: str | Path, schemes: dict[str, LabelScheme]) -> list[str]:
+    """The names of `schemes` under which the file reads as a mask: one whose palette the
+    PNG carries first, then the rest in the order given (e.g. the current model first)."""
+    img = _open(path)
+    fits = []
+    for name, scheme in schemes.items():
+        try:
+            mask_from_image(img, scheme, str(path))
+        except InputError:
+            continue
+        fits.append(name)
+    return sorted(fits, key=lambda name: not carries_palette(img, schemes[name]))
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
+FRAMINGS = ("face", "stretch")
 
 
 @dataclass(frozen=True)
@@ -16,10 +17,14 @@ class LabelScheme:
     names: tuple[str, ...]
     colors: tuple[str, ...]                    # "#rrggbb", one per class
     flip_pairs: tuple[tuple[int, int], ...]    # classes a horizontal flip swaps (left/right eye...)
+    framing: str = "stretch"   # how a photo becomes a model input: "face" (found and framed as in
+                               # CelebA-HQ) or "stretch" (scaled whole, as pix2pix's Cityscapes)
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.colors):
             raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}")
 
     @property
     def num_classes(self) -> int:
@@ -28,7 +33,8 @@ class LabelScheme:
     @classmethod
     def from_dict(cls, d: dict) -> "LabelScheme":
         return cls(name=d["name"], names=tuple(d["names"]), colors=tuple(d["colors"]),
-                   flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())))
+                   flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())),
+                   framing=d.get("framing", "stretch"))
 
     @classmethod
     def named(cls, name: str) -> "LabelScheme":
@@ -40,7 +46,7 @@ class LabelScheme:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "names": list(self.names), "colors": list(self.colors),
-                "flip_pairs": [list(p) for p in self.flip_pairs]}
+                "flip_pairs": [list(p) for p in self.flip_pairs], "framing": self.framing}
 
     def palette(self) -> np.ndarray:
         """(num_classes, 3) uint8 RGB."""

@@ -99,6 +99,15 @@ def resize_mask(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return seg if seg.shape[-2:] == size else F.interpolate(seg, size=size, mode="nearest")
 
 
+def linear_map(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """weight @ x + bias for x (B, K, N): a 1x1 conv as matrix products; one plain GEMM
+    when B is 1 (what the editor runs), which is faster than a batched product."""
+    weight, bias = weight.to(x.dtype), bias.to(x.dtype)
+    if x.shape[0] == 1:
+        return torch.addmm(bias[:, None], weight, x[0])[None]
+    return torch.baddbmm(bias.view(1, -1, 1), weight.expand(x.shape[0], -1, -1), x)
+
+
 class StyleTransform(nn.Module):
     """Per-class learned transform A_c: ReLU(W_c ST_c + b_c) for every class c at once."""
 
@@ -130,6 +139,12 @@ class SEANNorm(nn.Module):
         self.blend_gamma = nn.Parameter(torch.zeros(1))
         self.blend_beta = nn.Parameter(torch.zeros(1))
         self._eval_noise: tuple | None = None
+        self._eval_shift: tuple | None = None
+
+    @property
+    def per_class_table(self) -> bool:
+        """lite: the style branch is a per-class gamma/beta table broadcast over regions."""
+        return isinstance(self.style_proj, nn.Linear)
 
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
@@ -150,28 +165,61 @@ class SEANNorm(nn.Module):
         return torch.cat([torch.sigmoid(self.blend_gamma).expand(c),
                           torch.sigmoid(self.blend_beta).expand(c)])
 
-    def gamma_beta(self, seg: torch.Tensor, codes: torch.Tensor,
-                   mask_features: torch.Tensor) -> torch.Tensor:
-        """(B, 2C, H, W): [1 + gamma, beta], blended from the style and mask branches."""
-        a = self.blend()
-        one_for_gamma = torch.cat([torch.ones_like(a[:self.channels]), torch.zeros_like(a[self.channels:])])
-        w = self.mask_proj.weight * (1 - a).view(-1, 1, 1, 1)
-        b = self.mask_proj.bias * (1 - a) + one_for_gamma
-        gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
-        if isinstance(self.style_proj, nn.Linear):
-            table = self.style_proj(codes) * a                   # (B, s, 2C) per-class gamma/beta
-            # Broadcast over the regions, added in place (conv outputs are contiguous, so
-            # flatten is a view; the conv's backward does not need its output). In-place
-            # ops are not autocast, hence the explicit dtype.
-            gb.flatten(2).baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
-            return gb
-        style_map = torch.einsum("bsd,bshw->bdhw", codes, seg)   # each region filled with its code
-        return gb + self.style_proj(style_map) * a.view(1, -1, 1, 1)
+    def prepare_style(self, codes: torch.Tensor) -> torch.Tensor:
+        """What this norm needs of the transformed codes A(ST) (B, s, hidden); it depends on
+        the styles only, so the engine makes it once per style change, not per frame.
+        lite: the per-class [gamma, beta] table (B, s, 2C), already weighted by the blend."""
+        return self.style_proj(codes) * self.blend() if self.per_class_table else codes
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor, codes: torch.Tensor,
+    def gamma_beta(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
+                   row_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 2C, H, W): [1 + gamma, beta], blended from the style and mask branches, each
+        row times `row_scale` when given (a folded normalisation)."""
+        a = self.blend()
+        style_weight, mask_weight = a, 1 - a
+        one_for_gamma = torch.cat([torch.ones_like(a[:self.channels]), torch.zeros_like(a[self.channels:])])
+        w = self.mask_proj.weight * mask_weight.view(-1, 1, 1, 1)
+        b = self.mask_proj.bias * mask_weight + one_for_gamma
+        if row_scale is not None:
+            w, b, style_weight = w * row_scale.view(-1, 1, 1, 1), b * row_scale, a * row_scale
+        if not self.per_class_table:
+            gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
+            style_map = torch.einsum("bsd,bshw->bdhw", style, seg)   # each region filled with its code
+            return gb + self.style_proj(style_map) * style_weight.view(1, -1, 1, 1)
+        # The 1x1 mask projection as one matrix product (several times faster than a 1x1
+        # conv on the CPU), then the table broadcast over the regions, added in place (the
+        # products do not need their outputs for backward). In-place ops are not autocast,
+        # hence the explicit dtype.
+        n, _, h, wd = mask_features.shape
+        gb = linear_map(w.flatten(1), b, mask_features.flatten(2))
+        table = style if row_scale is None else style * row_scale
+        gb.baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
+        return gb.view(n, -1, h, wd)
+
+    def folds_norm(self) -> bool:
+        """At inference a batch norm is a fixed per-channel affine map: fold it away."""
+        return not self.training and isinstance(self.norm, nn.BatchNorm2d) and self.norm.running_var is not None
+
+    def eval_shift(self, x: torch.Tensor) -> torch.Tensor:
+        """noise * scale - running mean: constant at inference, so made once per size (and
+        again if the parameters change, as when training samples in eval mode)."""
+        key = (x.shape[-2:], x.device, x.dtype, self.noise_scale._version, self.norm.running_mean._version)
+        if self._eval_shift is None or self._eval_shift[0] != key:
+            shift = self.noise(x) * self.noise_scale.view(1, -1, 1, 1) - self.norm.running_mean.view(1, -1, 1, 1)
+            self._eval_shift = (key, shift.to(x.dtype))
+        return self._eval_shift[1]
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
                 mask_features: torch.Tensor) -> torch.Tensor:
+        """`style` comes from `prepare_style`."""
+        if self.folds_norm():
+            # (x + noise - mean) / std * (1 + gamma) + beta, with 1 / std folded into gamma's rows
+            inv_std = torch.rsqrt(self.norm.running_var + self.norm.eps)
+            scale = torch.cat([inv_std, torch.ones_like(inv_std)])
+            gamma1, beta = self.gamma_beta(seg, style, mask_features, scale).chunk(2, dim=1)
+            return torch.addcmul(beta, x + self.eval_shift(x), gamma1)
         x = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
-        gamma1, beta = self.gamma_beta(seg, codes, mask_features).chunk(2, dim=1)
+        gamma1, beta = self.gamma_beta(seg, style, mask_features).chunk(2, dim=1)
         return torch.addcmul(beta, x, gamma1)
 
 
@@ -194,19 +242,25 @@ class SEANResBlk(nn.Module):
             nn.Sequential(nn.Conv2d(cfg.num_classes, cfg.mask_hidden, 3, padding=1), nn.ReLU())
             for _ in range(copies))
 
-    def norm_inputs(self, seg: torch.Tensor, style: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(A_c(ST_c), mask features) for norm_0, norm_1 and norm_s."""
-        inputs = [(t(style), m(seg)) for t, m in zip(self.transforms, self.mask_shared)]
-        return inputs * 3 if len(inputs) == 1 else inputs
+    def norms(self) -> list[SEANNorm]:
+        return [self.norm_0, self.norm_1] + ([self.norm_s] if self.learned_shortcut else [])
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        inputs = self.norm_inputs(seg, style)
+    def prepare_styles(self, style: torch.Tensor) -> list[torch.Tensor]:
+        """Style matrix (B, s, 512) -> what norm_0, norm_1 (and norm_s) take from it."""
+        hidden = [t(style) for t in self.transforms]
+        hidden = hidden * 3 if len(hidden) == 1 else hidden
+        return [norm.prepare_style(h) for norm, h in zip(self.norms(), hidden)]
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, styles: list[torch.Tensor]) -> torch.Tensor:
+        """`styles` comes from `prepare_styles`."""
+        features = [m(seg) for m in self.mask_shared]
+        features = features * 3 if len(features) == 1 else features
         if self.learned_shortcut:
-            x_s = self.conv_s(self.norm_s(x, seg, *inputs[2]))
+            x_s = self.conv_s(self.norm_s(x, seg, styles[2], features[2]))
         else:
             x_s = x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg, *inputs[0]), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg, *inputs[1]), 0.2))
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg, styles[0], features[0]), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg, styles[1], features[1]), 0.2))
         return x_s + dx
 
 
@@ -249,23 +303,30 @@ class SEANGenerator(nn.Module):
         self.blocks = nn.ModuleList(SEANResBlk(fin, fout, cfg) for fin, fout in channels)
         self.to_rgb = nn.Conv2d(channels[-1][1], 3, 3, padding=1)
 
-    def forward(self, seg: torch.Tensor, styles: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-        """seg: (B, s, H, W) one-hot, H and W multiples of 32; styles: one style matrix
-        (B, s, 512) for every block, or a list of NUM_BLOCKS of them (per-block crossover)."""
-        h, w = seg.shape[-2:]
-        if h % DOWNSCALE or w % DOWNSCALE:
-            raise ValueError(f"mask size {h}x{w} is not a multiple of {DOWNSCALE}")
+    def prepare_styles(self, styles: torch.Tensor | list[torch.Tensor]) -> list[list[torch.Tensor]]:
+        """One style matrix (B, s, 512) for every block, or a list of NUM_BLOCKS of them
+        (per-block crossover) -> each block's prepared styles. Depends on the styles only."""
         per_block = list(styles) if isinstance(styles, (list, tuple)) else [styles] * NUM_BLOCKS
         if len(per_block) != NUM_BLOCKS:
             raise ValueError(f"expected 1 or {NUM_BLOCKS} style matrices, got {len(per_block)}")
+        return [block.prepare_styles(style) for block, style in zip(self.blocks, per_block)]
+
+    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]]) -> torch.Tensor:
+        """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from `prepare_styles`."""
+        h, w = seg.shape[-2:]
+        if h % DOWNSCALE or w % DOWNSCALE:
+            raise ValueError(f"mask size {h}x{w} is not a multiple of {DOWNSCALE}")
         size = (h // DOWNSCALE, w // DOWNSCALE)
         x = self.fc(resize_mask(seg, size))
         for i, block in enumerate(self.blocks):
             if i in UPSAMPLE_BEFORE:
                 size = (size[0] * 2, size[1] * 2)
                 x = F.interpolate(x, size=size, mode="nearest")
-            x = block(x, resize_mask(seg, size), per_block[i])
+            x = block(x, resize_mask(seg, size), prepared[i])
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
+
+    def forward(self, seg: torch.Tensor, styles: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        return self.render(seg, self.prepare_styles(styles))
 
 
 class SEAN(nn.Module):

@@ -78,17 +78,23 @@ def find_parser(info: ModelInfo, weights_dir: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
-    """Model names that have weights (face_256.json -> "face")."""
-    names = set()
-    for path in weights_dir.glob("*.json"):
+def model_schemes(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LabelScheme]:
+    """The label scheme of every model that has weights, by model name (face_256.json -> "face");
+    unreadable descriptions are skipped."""
+    schemes = {}
+    for path in sorted(weights_dir.glob("*.json")):
         try:
             meta = json.loads(path.read_text())
-        except (OSError, ValueError):
+            if meta.get("kind", "sean") == "sean":
+                schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        if meta.get("kind", "sean") == "sean" and "model" in meta:
-            names.add(meta["model"])
-    return sorted(names)
+    return dict(sorted(schemes.items()))
+
+
+def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """Model names that have weights (face_256.json -> "face")."""
+    return list(model_schemes(weights_dir))
 
 
 def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from models.sean import SEAN
 from models.weights import ModelInfo, save_weights
-from tests.helpers import SIZE, TOY, tiny_config, toy_mask, toy_photo
+from tests.helpers import SIZE, STREET, TOY, tiny_config, toy_mask, toy_photo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 torch.set_num_threads(1)  # toy networks gain nothing from threads; keeps CI predictable
@@ -22,16 +22,27 @@ def tiny_model() -> SEAN:
     return SEAN(tiny_config()).eval()
 
 
+def save_toy_weights(folder: Path, model: str, labels, net: SEAN) -> Path:
+    """`net` saved as MODEL_32 in `folder`, with made-up style statistics."""
+    info = ModelInfo(name=f"{model}_{SIZE}", model=model, labels=labels, image_size=SIZE,
+                     config_name="lite", config=net.cfg)
+    torch.manual_seed(1)
+    mean = torch.rand(labels.num_classes, net.cfg.style_dim) * 0.5
+    save_weights(folder / info.name, net, info, mean, torch.full_like(mean, 0.1))
+    return folder / f"{info.name}.json"
+
+
 @pytest.fixture
 def weights_json(tmp_path: Path, tiny_model: SEAN) -> Path:
     """A saved toy model, loadable by path like any shipped model."""
-    cfg = tiny_model.cfg
-    info = ModelInfo(name="toy_32", model="toy", labels=TOY, image_size=SIZE,
-                     config_name="lite", config=cfg)
-    torch.manual_seed(1)
-    mean = torch.rand(cfg.num_classes, cfg.style_dim) * 0.5
-    save_weights(tmp_path / "toy_32", tiny_model, info, mean, torch.full_like(mean, 0.1))
-    return tmp_path / "toy_32.json"
+    return save_toy_weights(tmp_path, "toy", TOY, tiny_model)
+
+
+@pytest.fixture
+def scene_json(weights_json: Path) -> Path:
+    """A second toy model beside the first, of another kind: street scenes, no parser."""
+    torch.manual_seed(4)
+    return save_toy_weights(weights_json.parent, "street", STREET, SEAN(tiny_config(STREET.num_classes)).eval())
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt
 from PyQt6.QtGui import QDropEvent
 from PyQt6.QtWidgets import QMessageBox
 
-from app.canvas import SOURCE_MIME, Tool
+from app.canvas import SOURCE_MIME, Tool, source_payload
 from app.document import MEAN, USE_B, Document, Source
 from app.main_window import MainWindow
 from models.engine import Engine, StyleMatrix
-from tests.helpers import SIZE, toy_mask, toy_photo
+from models.imageio import save_mask
+from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def errors(monkeypatch):
 @pytest.fixture
 def window(qtbot, tmp_path, weights_json, errors):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False)
     qtbot.addWidget(w)
     w.resize(1000, 600)
     w.show()
@@ -117,9 +118,9 @@ def test_undo_redo_restore_exactly(qtbot, window, tmp_path):
     settle(qtbot, window)
 
 
-def drop(window, key, label_xy, shift=False):
+def drop(window, key, label_xy, shift=False, model="toy"):
     mime = QMimeData()
-    mime.setData(SOURCE_MIME, key.encode())
+    mime.setData(SOURCE_MIME, source_payload(model, key))
     mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
     event = QDropEvent(QPointF(window.canvas.to_widget(label_xy)), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, mods)
@@ -226,7 +227,7 @@ def test_new_blank_document(qtbot, window):
 def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_path, weights_json, toy_parser,
                                                                    errors):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False)
     qtbot.addWidget(w)
     Image.fromarray(toy_photo(np.kron(toy_mask(), np.ones((3, 3), np.uint8)))).save(tmp_path / "big.png")
     w.add_photos([str(tmp_path / "big.png")])              # as a drop from the file manager
@@ -245,7 +246,7 @@ def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
     style = window.engine.mean_style
     style.save(tmp_path / "mine.npz", "toy", window.doc.label_names)
     style.save(tmp_path / "faces.npz", "face", window.doc.label_names)
-    window.add_photos([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
+    window.open_files([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
     assert any(k.startswith("codes:") for k in window.doc.sources)
     assert len(errors) == 1 and "'face' styles; they cannot be used with model 'toy'" in errors[0]
 
@@ -256,3 +257,106 @@ def test_editor_without_weights_says_so(monkeypatch, capsys):
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
     assert run_editor("no_such_model") == 2
     assert "unknown model 'no_such_model'" in shown[0] and "error:" in capsys.readouterr().err
+
+
+# -- more than one model ----------------------------------------------------------------
+def street_mask() -> np.ndarray:
+    m = np.ones((SIZE, SIZE), np.uint8)     # sky
+    m[SIZE // 2:] = 0                       # road
+    m[12:20, 8:20] = 2                      # car
+    return m
+
+
+def test_a_new_edit_takes_the_chosen_models_labels(qtbot, window, scene_json):
+    window.new_document("street")
+    settle(qtbot, window)
+    assert window.doc.model == "street" and window.engine.info.model == "street"
+    assert window.palette_list.count() == 3 and window.doc.label_names == STREET.names
+    assert "street" in window.windowTitle() and window.result.shape == (SIZE, SIZE, 3)
+    window.new_document("toy")
+    settle(qtbot, window)
+    assert window.doc.model == "toy" and window.palette_list.count() == 4
+
+
+def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, tmp_path):
+    save_mask(tmp_path / "street.png", street_mask(), STREET)       # carries the street palette
+    Image.fromarray(STREET.colorize(np.roll(street_mask(), 4, axis=1))).save(tmp_path / "street_colour.png")
+    window.open_files([str(tmp_path / "street.png")])
+    settle(qtbot, window)
+    assert window.doc.model == "street" and np.array_equal(window.doc.mask, street_mask())
+    assert "'street' mask" in window.statusBar().currentMessage()
+    window.save_to(tmp_path / "scene.sean")
+    save_mask(tmp_path / "face.png", toy_mask(), TOY)
+    window.open_mask(str(tmp_path / "face.png"))
+    settle(qtbot, window)
+    assert window.doc.model == "toy" and np.array_equal(window.doc.mask, toy_mask())
+    window.open_project(str(tmp_path / "scene.sean"))
+    settle(qtbot, window)
+    assert window.doc.model == "street" and window.palette_list.count() == 3
+    window.open_mask(str(tmp_path / "street_colour.png"))          # same model: just the mask, undoable
+    assert window.doc.model == "street" and len(window.doc.history.undo_stack) == 1
+    assert np.array_equal(window.doc.mask, np.roll(street_mask(), 4, axis=1))
+
+
+def test_styles_cannot_cross_models(qtbot, window, scene_json, tmp_path, errors):
+    from app.samples import SAMPLES_DIR
+    toy_key = add_photo_source(window, qtbot, tmp_path)
+    window.engine.mean_style.save(tmp_path / "toy_codes.npz", "toy", TOY.names)
+    save_mask(tmp_path / "toy_mask.png", toy_mask(), TOY)
+    Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "toy_photo.png")
+    window.new_document("street")
+    settle(qtbot, window)
+    drop(window, toy_key, (16, 4), model="toy")                     # another window's toy style
+    window.open_files([str(tmp_path / "toy_codes.npz")])
+    window.add_photo(str(tmp_path / "toy_photo.png"), str(tmp_path / "toy_mask.png"))
+    portrait = SAMPLES_DIR / "face" / "style_01.png"                 # a face our face model made
+    Image.fromarray(np.zeros(load_shape(portrait), np.uint8)).save(tmp_path / "portrait_mask.png")
+    window.add_photo(str(portrait), str(tmp_path / "portrait_mask.png"))
+    qtbot.waitUntil(lambda: len(errors) == 4, timeout=10000)
+    assert "comes from a 'toy' edit" in errors[0]
+    assert "'toy' styles; they cannot be used with model 'street'" in errors[1]
+    assert "is a 'toy' mask: styles from a toy photo cannot be used on this 'street' edit" in errors[2]
+    assert "looks like a face photo" in errors[3]
+    assert not any(k.startswith(("photo:", "codes:")) for k in window.doc.sources)
+    assert all(r.source_a == MEAN for r in window.doc.regions)
+
+
+def load_shape(path) -> tuple[int, int]:
+    w, h = Image.open(path).size
+    return h, w
+
+
+def test_a_scene_photo_asks_for_its_mask(qtbot, window, scene_json, tmp_path, monkeypatch):
+    from PyQt6.QtWidgets import QFileDialog
+    window.new_document("street")
+    photo = toy_photo(street_mask(), seed=3)
+    Image.fromarray(np.kron(photo, np.ones((2, 1, 1), np.uint8))).save(tmp_path / "scene.jpg")
+    Image.fromarray(np.kron(street_mask(), np.ones((2, 1), np.uint8))).save(tmp_path / "scene_mask.png")
+    asked = []
+    answers = iter([str(tmp_path / "scene.jpg"), str(tmp_path / "scene_mask.png")])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, caption, *a: (asked.append(caption), next(answers), "")[1:])
+    window.open_photo_dialog()
+    qtbot.waitUntil(lambda: window.doc.photo is not None, timeout=10000)
+    assert "no photo parser" in asked[1] and "scene.jpg" in asked[1]
+    assert window.doc.photo.shape == (SIZE, SIZE, 3)          # a 64x32 photo stretched, as the model trained
+    assert np.array_equal(window.doc.mask, street_mask())
+    assert all(window.doc.regions[c].source_a.startswith("photo:") for c in range(3))
+
+
+def test_frames_from_the_engine_process_match_and_survive_its_death(qtbot, tmp_path, weights_json, errors):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    engine = Engine.load(str(weights_json), "cpu")
+    w = MainWindow(engine, settings)                       # frames made in a child process
+    qtbot.addWidget(w)
+    w.doc.set_mask(toy_mask())
+    settle(qtbot, w)
+    assert w.worker._process is not None and w.worker._process.process.is_alive()
+    assert np.array_equal(w.result, engine.synthesize(toy_mask(), w.doc.styles_per_block(engine.mean_style)))
+    w.worker._process.process.kill()
+    w.worker._process.process.join()
+    w.doc.set_mask(toy_mask(shift=2))
+    settle(qtbot, w)
+    assert w.worker._process is None and "own process" in w.statusBar().currentMessage()
+    assert np.array_equal(w.result, engine.synthesize(toy_mask(shift=2), w.doc.styles_per_block(engine.mean_style)))
+    w.worker.stop()

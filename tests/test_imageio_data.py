@@ -6,9 +6,9 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from models.data import FolderDataset, find_pairs, holdout_split, load_folders
-from models.imageio import InputError, load_image, load_mask, mask_from_colors, save_mask
+from models.imageio import InputError, load_image, load_mask, mask_from_colors, save_mask, schemes_fitting_mask
 from models.labels import LabelScheme
-from tests.helpers import TOY, make_dataset, toy_mask
+from tests.helpers import TOY, make_dataset, toy_mask, toy_photo
 
 
 def test_odd_images_become_rgb(tmp_path):
@@ -62,6 +62,27 @@ def test_schemes_load_from_json():
     assert face.flip_lut()[4] == 5 and face.flip_lut()[13] == 13
     with pytest.raises(ValueError, match="unknown label scheme"):
         LabelScheme.named("cats")
+    assert face.framing == "face" and city.framing == "stretch" and city.flip_pairs == ()
+    assert LabelScheme.from_dict(city.to_dict()) == city
+    with pytest.raises(ValueError, match="framing 'crop'"):
+        LabelScheme.from_dict({**city.to_dict(), "framing": "crop"})
+
+
+def test_a_mask_file_tells_which_model_it_belongs_to(tmp_path):
+    from app.samples import face_mask, street_mask
+    face, city = LabelScheme.named("face"), LabelScheme.named("cityscapes")
+    save_mask(tmp_path / "street.png", street_mask(), city)                   # carries its palette
+    Image.fromarray(face.colorize(face_mask())).save(tmp_path / "face_colour.png")
+    Image.fromarray(street_mask()).save(tmp_path / "plain.png")               # labels 0-13: either
+    Image.fromarray(np.full((8, 8), 19, np.uint8)).save(tmp_path / "label19.png")
+    Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "photo.png")
+    fits = lambda name, order=("face", "cityscapes"): schemes_fitting_mask(
+        tmp_path / name, {n: {"face": face, "cityscapes": city}[n] for n in order})
+    assert fits("street.png") == ["cityscapes", "face"]
+    assert fits("face_colour.png") == ["face"]
+    assert fits("plain.png") == ["face", "cityscapes"] and fits("plain.png", ("cityscapes", "face"))[0] == "cityscapes"
+    assert fits("label19.png") == ["cityscapes"]
+    assert fits("photo.png") == []
 
 
 def test_holdout_is_fixed_and_disjoint(tmp_path):
@@ -99,7 +120,7 @@ def test_bundled_sample_masks_are_valid():
     from app.samples import MASK_MAKERS, sample_mask
     for model, make in MASK_MAKERS.items():
         scheme = LabelScheme.named(model)
-        mask = sample_mask(model, 128, scheme.num_classes)
+        mask = sample_mask(model, scheme, 128)
         assert mask.shape == (128, 128) and mask.max() < scheme.num_classes
         assert len(np.unique(make())) >= 8       # a real scene, not a blank
 

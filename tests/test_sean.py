@@ -77,25 +77,27 @@ def test_wrong_sizes_are_refused(tiny_model):
         tiny_model.generator(seg, [torch.zeros(1, cfg.num_classes, cfg.style_dim)] * 3)
 
 
-@pytest.mark.parametrize("kernel", [1, 3])
-def test_fused_norm_matches_the_papers_formula(kernel):
-    """SEANNorm folds the blend and the "1 +" into its projections; compare with the
-    formula written out literally: x' (1 + a g_s + (1 - a) g_m) + a b_s + (1 - a) b_m."""
+@pytest.mark.parametrize("kernel,norm_kind", [(1, "batch"), (3, "batch"), (1, "instance")])
+def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
+    """SEANNorm folds the blend, the "1 +" and (at inference) the batch norm into its
+    projections; compare with the formula written out literally:
+    x' (1 + a g_s + (1 - a) g_m) + a b_s + (1 - a) b_m,  x' = norm(x + noise)."""
     from models.sean import SEANNorm, StyleTransform
     torch.manual_seed(0)
-    cfg = tiny_config(proj_kernel=kernel)
+    cfg = tiny_config(proj_kernel=kernel, norm=norm_kind)
     norm = SEANNorm(6, cfg).eval()
     with torch.no_grad():
         for p in norm.parameters():
             p.normal_()
-        norm.norm.running_mean.normal_()
-        norm.norm.running_var.uniform_(0.5, 2)
+        if norm_kind == "batch":
+            norm.norm.running_mean.normal_()
+            norm.norm.running_var.uniform_(0.5, 2)
     x = torch.randn(2, 6, SIZE, SIZE)
     _, seg = inputs(cfg)
     codes = StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden)(torch.randn(2, 4, cfg.style_dim))
     features = torch.relu(torch.randn(2, cfg.mask_hidden, SIZE, SIZE))
     with torch.no_grad():
-        got = norm(x, seg, codes, features)
+        got = norm(x, seg, norm.prepare_style(codes), features)
         normalized = norm.norm(x + norm.noise(x) * norm.noise_scale.view(1, -1, 1, 1))
         if kernel == 1:
             per_class = norm.style_proj(codes)                            # (B, s, 2C)
@@ -130,7 +132,8 @@ def test_lite_equals_paper_layout_inside_regions():
     codes = torch.rand(1, cfg.num_classes, cfg.style_hidden)
     features = torch.rand(1, cfg.mask_hidden, SIZE, SIZE)
     with torch.no_grad():
-        a, b = paper(x, seg, codes, features), lite(x, seg, codes, features)
+        a = paper(x, seg, paper.prepare_style(codes), features)
+        b = lite(x, seg, lite.prepare_style(codes), features)
     # pixels whose 3x3 neighbourhood has a single class, away from the image border
     labels = seg.argmax(1, keepdim=True).float()
     uniform = (torch.nn.functional.max_pool2d(labels, 3, 1, 1) == -torch.nn.functional.max_pool2d(-labels, 3, 1, 1))
@@ -139,3 +142,23 @@ def test_lite_equals_paper_layout_inside_regions():
     assert inside.sum() > 100
     assert torch.allclose(a[inside], b[inside], atol=1e-5)
     assert not torch.allclose(a[~inside], b[~inside], atol=1e-3)
+
+
+def test_inference_shortcuts_follow_parameter_changes(tiny_model):
+    """Eval mode folds the batch norm and keeps the noise shift; changing a parameter (as
+    training does between samples) must not leave a stale shortcut behind."""
+    cfg = tiny_model.cfg
+    _, seg = inputs(cfg, batch=1)
+    style = torch.rand(1, cfg.num_classes, cfg.style_dim)
+    with torch.no_grad():
+        before = tiny_model.generator(seg, style)
+        for block in tiny_model.generator.blocks:
+            for norm in block.norms():
+                norm.noise_scale.add_(0.5)
+                norm.norm.running_mean.add_(0.1)
+        after = tiny_model.generator(seg, style)
+        for block in tiny_model.generator.blocks:     # the unfolded path: batch norm as a module
+            for norm in block.norms():
+                norm.folds_norm = lambda: False
+        assert torch.allclose(after, tiny_model.generator(seg, style), atol=1e-5)
+    assert not torch.allclose(before, after, atol=1e-3)

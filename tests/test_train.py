@@ -5,6 +5,7 @@ import torch
 
 from models.engine import Engine
 from models.export import export_weights
+from models.imageio import InputError
 from models.sean import one_hot
 from models.train import TrainOptions, Trainer
 from tests.helpers import make_dataset, tiny_config
@@ -111,3 +112,21 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path):
     with pytest.raises(ValueError, match="another config"):
         Trainer(options(tmp_path, init_from=str(tmp_path / "face_32.json"), model_name="other"),
                 tiny_config(19, ngf=4))
+
+
+def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
+    """The street-scene path: Cityscapes labels from their JSON, no parser, photos stretched."""
+    from models.labels import LabelScheme
+    opts = options(tmp_path, labels="cityscapes", model_name="scene", iterations=3, batch_size=2)
+    Trainer(opts, tiny_config(20)).run()
+    info = export_weights(opts.run_dir, tmp_path / "cityscapes_32", max_images=4)
+    assert info.model == "cityscapes" and info.labels == LabelScheme.named("cityscapes")
+    assert info.parser is None and info.labels.framing == "stretch"
+    engine = Engine.load(str(tmp_path / "cityscapes_32.json"), "cpu")
+    assert not engine.has_parser and engine.labels.names[10] == "sky"
+    mask = np.full((32, 32), 10, np.uint8)     # sky over road, a car
+    mask[16:] = 0
+    mask[12:20, 8:20] = 13
+    assert engine.synthesize(mask, engine.random_style(np.random.default_rng(0))).shape == (32, 32, 3)
+    with pytest.raises(InputError, match="holds label 20"):
+        engine.synthesize(np.full((32, 32), 20, np.uint8), engine.mean_style)

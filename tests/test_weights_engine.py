@@ -7,7 +7,7 @@ import torch
 
 from models.engine import Engine, StyleMatrix
 from models.imageio import InputError
-from models.sean import NUM_BLOCKS
+from models.sean import NUM_BLOCKS, one_hot
 from tests.helpers import SIZE, toy_mask, toy_photo
 
 
@@ -106,3 +106,20 @@ def test_half_precision_path_stays_close(weights_json):
     assert style.codes.dtype == np.float32
     diff = np.abs(full.synthesize(mask, style).astype(int) - half.synthesize(mask, style))
     assert diff.mean() < 6
+
+
+def test_the_engine_redoes_style_work_only_when_styles_change(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask, rng = toy_mask(), np.random.default_rng(0)
+    a, b = engine.random_style(rng), engine.random_style(rng)
+    first = engine.synthesize(mask, a)
+    assert not np.array_equal(engine.synthesize(mask, b), first)
+    assert np.array_equal(engine.synthesize(mask, a), first)
+    assert not np.array_equal(engine.synthesize(toy_mask(shift=2), a), engine.synthesize(mask, a))
+    crossover = engine.synthesize(mask, [a] * 3 + [b] * 4)
+    assert not np.array_equal(crossover, first)
+    with torch.inference_mode():      # the plain generator call, no engine caching
+        seg = one_hot(torch.from_numpy(mask)[None], engine.info.config.num_classes)
+        direct = engine.model.generator(seg, torch.from_numpy(a.filled_from(engine.mean_style).codes)[None])
+    direct = direct[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().numpy()
+    assert np.abs(direct.astype(int) - first).max() <= 1
