@@ -174,11 +174,12 @@ class MaskCanvas(ZoomableView):
     def set_document(self, doc: Document, palette: np.ndarray) -> None:
         self.doc, self.palette = doc, palette
         self.image_size = (doc.mask.shape[1], doc.mask.shape[0])
+        self.photo_image = None if doc.photo is None else to_qimage(doc.photo)
         self.refresh()
 
     def refresh(self) -> None:
+        """Show the mask as it is now (called on every brush event: keep it cheap)."""
         self.mask_image = to_qimage(self.palette[self.doc.mask])
-        self.photo_image = None if self.doc.photo is None else to_qimage(self.doc.photo)
         self.update()
 
     # -- drawing ----------------------------------------------------------------------

@@ -178,13 +178,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
-    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'encode ms':>9} {'G params':>10} {'peak MB':>8}")
+    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'style ms':>9} {'encode ms':>9} "
+          f"{'G params':>10} {'peak MB':>8}")
     for r in result["runs"]:
         if "error" in r:
             print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
             continue
-        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['encode_ms']:9.1f} "
-              f"{r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['style_change_ms']:9.1f} "
+              f"{r['encode_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
     if result["parse_ms"] is not None:
@@ -334,6 +335,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
     if args.swap not in engine.labels.names:
         raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
     pairs = labelled_pairs(args)
+    if args.pick:
+        if len(args.pick) != args.rows + 1 or not all(0 <= i < len(pairs) for i in args.pick):
+            raise InputError(f"--pick needs {args.rows + 1} indices between 0 and {len(pairs) - 1}")
+        pairs = [pairs[i] for i in args.pick]
     if len(pairs) < args.rows + 1:
         raise InputError(f"the figure needs {args.rows + 1} labelled photos, found {len(pairs)}")
     make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos)
@@ -407,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
     p.add_argument("--rows", type=int, default=3)
+    p.add_argument("--pick", type=comma_ints, default=[],
+                   help="which labelled photos (indices, rows + 1 of them) instead of the first ones")
     p.add_argument("--show-photos", action="store_true",
                    help="include the dataset photos (for looking at locally; do not commit them)")
     add_model_args(p)

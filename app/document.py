@@ -99,6 +99,8 @@ class Document:
         self.history = History(State(self.mask.copy(), regions))
         self.saved_state = self.history.current
         self.listeners: list = []    # callables(what: str) told after every change
+        self._styles: tuple | None = None   # (regions and sources seen, mean, styles_per_block)
+        self._sources_changes = 0
 
     # -- reading ----------------------------------------------------------------------
     @property
@@ -117,7 +119,14 @@ class Document:
         return [int(v) for v in np.unique(self.mask)]
 
     def styles_per_block(self, mean: StyleMatrix) -> list[StyleMatrix]:
-        """The style matrix each SEAN block gets: per class, A and B mixed as assigned."""
+        """The style matrix each SEAN block gets: per class, A and B mixed as assigned.
+        Made again only when the styles change, not on every brush event."""
+        key = (self.regions, self._sources_changes)
+        if self._styles is None or self._styles[0] != key or self._styles[1] is not mean:
+            self._styles = (key, mean, self._mix_styles(mean))
+        return self._styles[2]
+
+    def _mix_styles(self, mean: StyleMatrix) -> list[StyleMatrix]:
         codes_of = {k: s.style.filled_from(mean).codes for k, s in self.sources.items()}
         codes_of[MEAN] = mean.codes
         matrices = []
@@ -165,6 +174,7 @@ class Document:
     def add_source(self, key: str, source: Source) -> None:
         """Sources are not part of the undo history: adding one changes no picture."""
         self.sources[key] = source
+        self._sources_changes += 1
         self.notify("sources")
 
     def apply_source(self, key: str, labels: list[int], slot: str = "a") -> list[int]:

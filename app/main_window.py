@@ -514,7 +514,7 @@ class MainWindow(QMainWindow):
             framed, mask, found, style = result
             doc = self.new_document_for(self.engine, mask, framed)
             key = f"photo:{Path(path).resolve()}"
-            doc.sources[key] = Source(Path(path).stem, style, thumbnail(framed), "photo")
+            doc.add_source(key, Source(Path(path).stem, style, thumbnail(framed), "photo"))
             doc.apply_source(key, list(range(doc.num_classes)))
             doc.saved_state = doc.history.current
             self.attach(doc)

@@ -9,7 +9,7 @@ from models.engine import Engine
 
 def test_measure_reports_stable_keys():
     r = measure("lite", 64, "cpu", "fp32", repeats=2)
-    assert set(r) == {"config", "size", "device", "dtype", "synth_ms", "encode_ms",
+    assert set(r) == {"config", "size", "device", "dtype", "synth_ms", "style_change_ms", "encode_ms",
                       "generator_params", "encoder_params", "peak_memory_mb"}
     assert r["synth_ms"] > 0 and r["generator_params"] > 1e6
 
@@ -17,7 +17,7 @@ def test_measure_reports_stable_keys():
 def test_bench_command_json(capsys):
     code = main(["bench", "--configs", "lite", "--sizes", "64", "--repeats", "2", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["schema"] == 1 and result["runs"][0]["config"] == "lite"
+    assert code == 0 and result["schema"] == 2 and result["runs"][0]["config"] == "lite"
     assert result["parse_ms"] > 0 and result["parser"]["size"] == 64 and result["edit_loop"] is None
 
 
@@ -45,3 +45,7 @@ def test_samples_and_figure_commands(tmp_path, capsys, weights_json):
     assert h == 2 * 32 + 4 and w == 7 * 32 + 6 * 4     # mask, recon, swap, 4 interpolation steps
     assert main(["figure", *folder, "--swap", "wings", "--out", str(tmp_path / "g.png"),
                  "--model", str(weights_json)]) == 2
+    assert main(["figure", *folder, "--rows", "1", "--pick", "2,0", "--swap", "skin", "--out", str(tmp_path / "p.png"),
+                 "--model", str(weights_json)]) == 0
+    assert main(["figure", *folder, "--rows", "1", "--pick", "2,9", "--out", str(tmp_path / "q.png"),
+                 "--swap", "skin", "--model", str(weights_json)]) == 2
