@@ -57,10 +57,14 @@ class EngineProcess:
         child_conn.close()
         self.ready = False
 
-    def synthesize(self, mask: np.ndarray, styles: list[StyleMatrix]) -> np.ndarray:
+    def wait_ready(self) -> None:
+        """Block until the child has loaded the model (a few seconds after the start)."""
         if not self.ready:
             self._reply("ready")
             self.ready = True
+
+    def synthesize(self, mask: np.ndarray, styles: list[StyleMatrix]) -> np.ndarray:
+        self.wait_ready()
         try:
             self.conn.send((mask, styles))
         except OSError as e:

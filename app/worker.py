@@ -60,25 +60,36 @@ class EngineWorker(QObject):
         with self._cond:
             self._stopping = True
             self._cond.notify()
+        process = self._process
+        if process is not None:    # first, so that a thread waiting for it wakes up
+            process.close()
         self._thread.join(timeout=5)
-        if self._process is not None:
-            self._process.close()
 
     def _synthesize(self, mask: np.ndarray, styles: list[StyleMatrix]) -> np.ndarray:
         if self._process is not None:
             try:
                 return self._process.synthesize(mask, styles)
-            except RuntimeError as e:   # it could not start or has died: carry on without it
-                self._process.close()
-                self._process = None
-                self.notice.emit(f"{e}; making frames in the editor's own process from now on")
+            except RuntimeError as e:
+                self._without_process(e)
         return self.engine.synthesize(mask, styles)
+
+    def _without_process(self, error: RuntimeError) -> None:
+        """The engine process could not start or has died: carry on without it."""
+        self._process.close()
+        self._process = None
+        if not self._stopping:   # closing the editor stops the process too: nothing to say then
+            self.notice.emit(f"{error}; making frames in the editor's own process from now on")
 
     def idle(self) -> bool:
         with self._cond:
             return self._synth is None and not self._tasks and not self._running
 
     def _loop(self) -> None:
+        if self._process is not None:   # its start-up is not a frame's time
+            try:
+                self._process.wait_ready()
+            except RuntimeError as e:
+                self._without_process(e)
         while True:
             with self._cond:
                 while not self._stopping and self._synth is None and not self._tasks:
