@@ -60,7 +60,7 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
         style, _ = model.encoder(image, seg)
         prepared = g.prepare_styles(style)
         # As the engine runs: style work once per style change, then frame after frame.
-        synth_ms = median_ms(lambda: g.render(seg, prepared, sparse=g.supports_sparse), 2 if slow else 5,
+        synth_ms = median_ms(lambda: g.render(seg, prepared), 2 if slow else 5,
                              max(3, repeats // 4) if slow else repeats, sync)
         style_change_ms = median_ms(lambda: g.prepare_styles(style), 2, max(3, repeats // 4), sync)
         encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)

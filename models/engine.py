@@ -170,8 +170,7 @@ class Engine:
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
         seg = self._mask_tensor(mask, "mask")
-        generator = self.model.generator
-        out = generator.render(seg, self.prepared_styles(per_block), sparse=generator.supports_sparse)
+        out = self.model.generator.render(seg, self.prepared_styles(per_block))
         return out[0].float().permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()
 
     def prepared_styles(self, per_block: list[StyleMatrix]) -> list:

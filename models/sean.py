@@ -36,10 +36,8 @@ linear, so a and 1 - a scale the two projections' weights instead of their outpu
 "1 +" of x (1 + gamma) lives in the bias.  At inference the batch norm is a fixed affine
 map folded into gamma's rows, and the fixed noise is a constant shift made once.
 
-What the engine adds at inference (same results, tested against the plain path): the
-style-only work (transforms A, gamma/beta tables) is prepared once per style change
-(`prepare_styles`, then `render` per frame), and lite's mask branch runs its 3x3 conv
-on region borders only (`SparseMaskFeatures`): inside a region it is a per-class constant.
+The engine prepares the style-only work (transforms A, gamma/beta tables) once per
+style change (`prepare_styles`), then `render`s frame after frame.
 """
 from __future__ import annotations
 
@@ -114,57 +112,6 @@ def linear_map(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> tor
     return torch.baddbmm(bias.view(1, -1, 1), weight.expand(x.shape[0], -1, -1), x)
 
 
-@dataclass
-class RegionMap:
-    """A label map at one scale, read the way lite's inference path needs it: the pixels
-    whose 3x3 neighbourhood is not one class (or reaches past the image edge)."""
-    batch: torch.Tensor        # (N,) border pixels: batch index,
-    pixel: torch.Tensor        # (N,) flat pixel index,
-    neighbours: torch.Tensor   # (N, 9) classes of the 3x3 neighbourhood, row by row; s = outside
-    size: tuple[int, int]
-
-    @classmethod
-    def of(cls, labels: torch.Tensor, num_classes: int) -> "RegionMap":
-        """labels: (B, H, W) integer class map."""
-        b, h, w = labels.shape
-        padded = F.pad(labels, (1, 1, 1, 1), value=num_classes)
-        offsets = [(dy, dx) for dy in range(3) for dx in range(3)]
-        border = torch.zeros_like(labels, dtype=torch.bool)
-        for dy, dx in offsets:
-            border |= padded[:, dy:dy + h, dx:dx + w] != labels
-        nb, y, x = border.nonzero(as_tuple=True)
-        neighbours = torch.stack([padded[nb, y + dy, x + dx] for dy, dx in offsets], dim=1)
-        return cls(nb, y * w + x, neighbours, (h, w))
-
-
-class SparseMaskFeatures:
-    """The mask branch's shared conv (s -> hidden, 3x3, ReLU) on a one-hot map, without the
-    conv: inside a region its output is a per-class constant (the kernel summed over its
-    taps), so only border pixels are computed, each from its neighbours' classes. Exact."""
-
-    def __init__(self, conv: nn.Conv2d, regions: RegionMap):
-        hidden, s = conv.weight.shape[:2]
-        taps = conv.weight.permute(2, 3, 1, 0).reshape(9, s, hidden)   # tap dy*3+dx, class, hidden
-        taps = F.pad(taps, (0, 0, 0, 1))                                # class s (outside): zero input
-        self.regions = regions
-        self.interior = F.relu(taps[:, :s].sum(0) + conv.bias)          # (s, hidden)
-        rows = regions.neighbours + torch.arange(9, device=taps.device) * (s + 1)   # each tap's row
-        border = F.relu(F.embedding_bag(rows, taps.reshape(-1, hidden), mode="sum") + conv.bias)
-        self.border_delta = border - self.interior[regions.neighbours[:, 4]]          # (N, hidden)
-
-    def project(self, weight: torch.Tensor, bias: torch.Tensor, table: torch.Tensor,
-                seg: torch.Tensor) -> torch.Tensor:
-        """weight @ features + bias + the per-class `table` (B, s, 2C), as (B, 2C, H, W):
-        a per-class table broadcast over the one-hot `seg`, then the border corrections."""
-        per_class = table.transpose(1, 2) + (self.interior @ weight.T + bias).T[None]   # (B, 2C, s)
-        gb = torch.bmm(per_class.to(seg.dtype), seg.flatten(2))                         # (B, 2C, H*W)
-        r, correction = self.regions, (self.border_delta @ weight.T).T.to(gb.dtype)     # (2C, N)
-        for b in range(gb.shape[0]):
-            here = r.batch == b
-            gb[b].index_add_(1, r.pixel[here], correction[:, here])
-        return gb.view(gb.shape[0], -1, *r.size)
-
-
 class StyleTransform(nn.Module):
     """Per-class learned transform A_c: ReLU(W_c ST_c + b_c) for every class c at once."""
 
@@ -228,8 +175,7 @@ class SEANNorm(nn.Module):
         lite: the per-class [gamma, beta] table (B, s, 2C), already weighted by the blend."""
         return self.style_proj(codes) * self.blend() if self.per_class_table else codes
 
-    def gamma_beta(self, seg: torch.Tensor, style: torch.Tensor,
-                   mask_features: torch.Tensor | SparseMaskFeatures,
+    def gamma_beta(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
                    row_scale: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 2C, H, W): [1 + gamma, beta], blended from the style and mask branches, each
         row times `row_scale` when given (a folded normalisation)."""
@@ -240,8 +186,6 @@ class SEANNorm(nn.Module):
         b = self.mask_proj.bias * mask_weight + one_for_gamma
         if row_scale is not None:
             w, b, style_weight = w * row_scale.view(-1, 1, 1, 1), b * row_scale, a * row_scale
-        if isinstance(mask_features, SparseMaskFeatures):
-            return mask_features.project(w.flatten(1), b, style if row_scale is None else style * row_scale, seg)
         if not self.per_class_table:
             gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
             style_map = torch.einsum("bsd,bshw->bdhw", style, seg)   # each region filled with its code
@@ -270,7 +214,7 @@ class SEANNorm(nn.Module):
         return self._eval_shift[1]
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
-                mask_features: torch.Tensor | SparseMaskFeatures) -> torch.Tensor:
+                mask_features: torch.Tensor) -> torch.Tensor:
         """`style` comes from `prepare_style`."""
         if self.folds_norm():
             # (x + noise - mean) / std * (1 + gamma) + beta, with 1 / std folded into gamma's rows
@@ -311,14 +255,9 @@ class SEANResBlk(nn.Module):
         hidden = hidden * 3 if len(hidden) == 1 else hidden
         return [norm.prepare_style(h) for norm, h in zip(self.norms(), hidden)]
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor, styles: list[torch.Tensor],
-                regions: RegionMap | None = None) -> torch.Tensor:
-        """`styles` comes from `prepare_styles`. With `regions` (lite at inference) the mask
-        branch's conv runs on region borders only."""
-        if regions is None:
-            features = [m(seg) for m in self.mask_shared]
-        else:
-            features = [SparseMaskFeatures(m[0], regions) for m in self.mask_shared]
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, styles: list[torch.Tensor]) -> torch.Tensor:
+        """`styles` comes from `prepare_styles`."""
+        features = [m(seg) for m in self.mask_shared]
         features = features * 3 if len(features) == 1 else features
         if self.learned_shortcut:
             x_s = self.conv_s(self.norm_s(x, seg, styles[2], features[2]))
@@ -368,10 +307,6 @@ class SEANGenerator(nn.Module):
         self.blocks = nn.ModuleList(SEANResBlk(fin, fout, cfg) for fin, fout in channels)
         self.to_rgb = nn.Conv2d(channels[-1][1], 3, 3, padding=1)
 
-    @property
-    def supports_sparse(self) -> bool:
-        return self.cfg.proj_kernel == 1 and self.cfg.block_shared
-
     def prepare_styles(self, styles: torch.Tensor | list[torch.Tensor]) -> list[list[torch.Tensor]]:
         """One style matrix (B, s, 512) for every block, or a list of NUM_BLOCKS of them
         (per-block crossover) -> each block's prepared styles. Depends on the styles only."""
@@ -380,28 +315,18 @@ class SEANGenerator(nn.Module):
             raise ValueError(f"expected 1 or {NUM_BLOCKS} style matrices, got {len(per_block)}")
         return [block.prepare_styles(style) for block, style in zip(self.blocks, per_block)]
 
-    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]], sparse: bool = False) -> torch.Tensor:
-        """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from `prepare_styles`.
-
-        `sparse` (lite, inference): the mask branch only at region borders (see
-        SparseMaskFeatures); the same result, with far fewer passes over the pixels.
-        """
+    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]]) -> torch.Tensor:
+        """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from `prepare_styles`."""
         h, w = seg.shape[-2:]
         if h % DOWNSCALE or w % DOWNSCALE:
             raise ValueError(f"mask size {h}x{w} is not a multiple of {DOWNSCALE}")
-        if sparse and not self.supports_sparse:
-            raise ValueError("the sparse mask branch needs lite's layout (1x1 projections, shared per block)")
-        labels = seg.argmax(1) if sparse else None
-        regions: dict[tuple[int, int], RegionMap] = {}
         size = (h // DOWNSCALE, w // DOWNSCALE)
         x = self.fc(resize_mask(seg, size))
         for i, block in enumerate(self.blocks):
             if i in UPSAMPLE_BEFORE:
                 size = (size[0] * 2, size[1] * 2)
                 x = F.interpolate(x, size=size, mode="nearest")
-            if sparse and size not in regions:   # nearest resizing by a whole factor keeps every k-th pixel
-                regions[size] = RegionMap.of(labels[:, ::h // size[0], ::w // size[1]], self.cfg.num_classes)
-            x = block(x, resize_mask(seg, size), prepared[i], regions.get(size))
+            x = block(x, resize_mask(seg, size), prepared[i])
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
 
     def forward(self, seg: torch.Tensor, styles: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
