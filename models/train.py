@@ -253,6 +253,7 @@ class Trainer:
         # One entry per training session: what data, at what size, from which step.
         self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
                              "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
+                             "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat},
                              "started": time.strftime("%Y-%m-%d %H:%M")})
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:

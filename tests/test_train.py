@@ -51,6 +51,7 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     resumed.run()
     again = Trainer(options(tmp_path, iterations=8), tiny_config(19))
     assert again.step == 8 and len(again.history) == 2
+    assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0}
     assert any(not torch.equal(first[k], v) for k, v in again.model.state_dict().items())
 
     info = export_weights(run_dir, tmp_path / "tiny_32", max_images=4)
