@@ -18,6 +18,7 @@ from app.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
 from app.samples import load_samples, sample_mask
 from app.worker import EngineWorker
 from models.engine import Engine, StyleMatrix
+from models.framing import stretched_photo
 from models.imageio import InputError, load_image, load_mask, save_image, save_mask, schemes_fitting_mask
 from models.labels import LabelScheme
 from models.weights import available_models, model_schemes
@@ -306,7 +307,7 @@ class MainWindow(QMainWindow):
                 self.open_project(path)
             elif suffix == ".npz":
                 self.add_codes(path)
-            elif suffix == ".png" and self.models_fitting_mask(path):
+            elif suffix == ".png" and self.models_fitting_mask(path, self.model_schemes()):
                 self.open_mask(path)
             else:
                 self.add_photos([path])
@@ -333,7 +334,7 @@ class MainWindow(QMainWindow):
     def photo_mask(self, mask_path: str) -> np.ndarray:
         """A style photo's mask, refused when it is another model's (a face photo's mask on a
         scene edit): that photo's styles would mean nothing here."""
-        other = self.models_fitting_mask(mask_path)
+        other = self.models_fitting_mask(mask_path, self.model_schemes())
         if other and other[0] != self.doc.model:
             raise InputError(f"{Path(mask_path).name} is a '{other[0]}' mask: styles from a {other[0]} photo "
                              f"cannot be used on this '{self.doc.model}' edit")
@@ -359,7 +360,7 @@ class MainWindow(QMainWindow):
             if mask is None:
                 framed, parsed, found = engine.frame_and_parse(photo)
             else:
-                framed = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+                framed = stretched_photo(photo, size)
                 parsed, found = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST), True
             return framed, parsed, found, engine.encode(framed, parsed)
         return work
@@ -408,10 +409,10 @@ class MainWindow(QMainWindow):
         schemes = model_schemes(self.engine.weights_dir)
         return {self.doc.model: self.engine.labels, **schemes}
 
-    def models_fitting_mask(self, path: str) -> list[str]:
+    def models_fitting_mask(self, path: str, schemes: dict[str, LabelScheme]) -> list[str]:
         """The models a mask file could belong to, most likely first (see schemes_fitting_mask)."""
         try:
-            return schemes_fitting_mask(path, self.model_schemes())
+            return schemes_fitting_mask(path, schemes)
         except InputError:
             return []
 
@@ -472,7 +473,7 @@ class MainWindow(QMainWindow):
         """A mask of this edit's model replaces the mask (one undo step); another model's mask
         starts a new edit with that model. Any size is scaled to the model's."""
         schemes = self.model_schemes()
-        fitting = self.models_fitting_mask(path)
+        fitting = self.models_fitting_mask(path, schemes)
         model = fitting[0] if fitting else self.doc.model
         try:
             mask = load_mask(path, schemes[model])   # with no fitting model: this model's reason

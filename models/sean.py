@@ -103,15 +103,6 @@ def resize_mask(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return seg if seg.shape[-2:] == size else F.interpolate(seg, size=size, mode="nearest")
 
 
-def linear_map(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """weight @ x + bias for x (B, K, N): a 1x1 conv as matrix products; one plain GEMM
-    when B is 1 (what the editor runs), which is faster than a batched product."""
-    weight, bias = weight.to(x.dtype), bias.to(x.dtype)
-    if x.shape[0] == 1:
-        return torch.addmm(bias[:, None], weight, x[0])[None]
-    return torch.baddbmm(bias.view(1, -1, 1), weight.expand(x.shape[0], -1, -1), x)
-
-
 class StyleTransform(nn.Module):
     """Per-class learned transform A_c: ReLU(W_c ST_c + b_c) for every class c at once."""
 
@@ -186,19 +177,16 @@ class SEANNorm(nn.Module):
         b = self.mask_proj.bias * mask_weight + one_for_gamma
         if row_scale is not None:
             w, b, style_weight = w * row_scale.view(-1, 1, 1, 1), b * row_scale, a * row_scale
+        gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
         if not self.per_class_table:
-            gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
             style_map = torch.einsum("bsd,bshw->bdhw", style, seg)   # each region filled with its code
             return gb + self.style_proj(style_map) * style_weight.view(1, -1, 1, 1)
-        # The 1x1 mask projection as one matrix product (several times faster than a 1x1
-        # conv on the CPU), then the table broadcast over the regions, added in place (the
-        # products do not need their outputs for backward). In-place ops are not autocast,
-        # hence the explicit dtype.
-        n, _, h, wd = mask_features.shape
-        gb = linear_map(w.flatten(1), b, mask_features.flatten(2))
+        # The table broadcast over the regions, added in place (conv outputs are contiguous,
+        # so flatten is a view; the conv's backward does not need its output). In-place ops
+        # are not autocast, hence the explicit dtype.
         table = style if row_scale is None else style * row_scale
-        gb.baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
-        return gb.view(n, -1, h, wd)
+        gb.flatten(2).baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
+        return gb
 
     def folds_norm(self) -> bool:
         """At inference a batch norm is a fixed per-channel affine map: fold it away."""
