@@ -5,7 +5,7 @@ from enum import Enum
 
 import numpy as np
 import qimage2ndarray
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRect, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QWidget
 
@@ -177,10 +177,33 @@ class MaskCanvas(ZoomableView):
         self.photo_image = None if doc.photo is None else to_qimage(doc.photo)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Show the mask as it is now (called on every brush event: keep it cheap)."""
-        self.mask_image = to_qimage(self.palette[self.doc.mask])
+    def refresh(self, box: tools.Box | None = None) -> None:
+        """Show the mask as it is now; with `box`, only that part changed (a brush event:
+        recolouring the whole mask 60 times a second takes CPU from the engine)."""
+        mask = self.doc.mask
+        if box is None or self._mask_rgb.shape[:2] != mask.shape:
+            self._mask_rgb = np.ascontiguousarray(self.palette[mask])
+            h, w = mask.shape
+            # The image reads the array's memory, so recolouring a box in place shows at once.
+            self.mask_image = QImage(self._mask_rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+        else:
+            x0, y0, x1, y1 = box
+            self._mask_rgb[y0:y1, x0:x1] = self.palette[mask[y0:y1, x0:x1]]
+            self.update(self.widget_rect(box))
+            return
         self.update()
+
+    def widget_rect(self, box: tools.Box) -> QRect:
+        """The widget pixels showing a box of mask pixels (repainting only those is cheaper)."""
+        x0, y0, x1, y1 = box
+        return QRectF(self.to_widget((x0, y0)), self.to_widget((x1, y1))).toAlignedRect().adjusted(-2, -2, 2, 2)
+
+    def brush_outline_rect(self, pos: QPointF | None) -> QRect:
+        """The widget pixels the brush outline at `pos` covers."""
+        if pos is None:
+            return QRect()
+        reach = self.radius * self.image_rect().width() / self.image_size[0] + 2
+        return QRectF(pos.x() - reach, pos.y() - reach, 2 * reach, 2 * reach).toAlignedRect()
 
     # -- drawing ----------------------------------------------------------------------
     def paintEvent(self, event) -> None:
@@ -222,8 +245,7 @@ class MaskCanvas(ZoomableView):
         pt = self.to_image(event.position())
         if self.tool in (Tool.BRUSH, Tool.ERASER):
             self._last = pt
-            tools.paint_line(self.doc.mask, pt, pt, self.radius, self.paint_label())
-            self.edited()
+            self.edited(tools.paint_line(self.doc.mask, pt, pt, self.radius, self.paint_label()))
         elif self.tool == Tool.FILL:
             tools.flood_fill(self.doc.mask, pt, self.label)
             self.edited()
@@ -236,19 +258,22 @@ class MaskCanvas(ZoomableView):
             self._shape = [pt]
 
     def mouseMoveEvent(self, event) -> None:
-        self._hover = event.position()
+        previous_hover, self._hover = self._hover, event.position()
         pt = self.to_image(event.position())
         label = tools.pick_label(self.doc.mask, pt)
         self.cursor_moved.emit("" if label is None else f"{int(pt[0])}, {int(pt[1])}: {label}")
         if self.continue_pan(event):
             return
         if self._last is not None:
-            tools.paint_line(self.doc.mask, self._last, pt, self.radius, self.paint_label())
+            box = tools.paint_line(self.doc.mask, self._last, pt, self.radius, self.paint_label())
             self._last = pt
-            self.edited()
+            self.edited(box)
         elif self._shape:
             self._shape = [self._shape[0], pt] if self.tool == Tool.RECT else self._shape + [pt]
-        self.update()
+            self.update()
+            return
+        self.update(self.brush_outline_rect(previous_hover))   # the outline moves
+        self.update(self.brush_outline_rect(self._hover))
 
     def mouseReleaseEvent(self, event) -> None:
         if self.end_pan() or event.button() != Qt.MouseButton.LeftButton:
@@ -268,8 +293,8 @@ class MaskCanvas(ZoomableView):
         self._hover = None
         self.update()
 
-    def edited(self) -> None:
-        self.refresh()
+    def edited(self, box: tools.Box | None = None) -> None:
+        self.refresh(box)
         self.mask_edited.emit()
 
     def keyPressEvent(self, event) -> None:

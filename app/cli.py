@@ -120,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = TrainOptions(
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
-        iterations=args.iterations, minutes=args.minutes, lambda_l1=args.lambda_l1,
+        iterations=args.iterations, decay_iterations=args.decay_iterations, minutes=args.minutes,
+        lambda_l1=args.lambda_l1,
         lambda_vgg=args.lambda_vgg, lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
@@ -193,7 +194,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if result["edit_loop"]:
         e = result["edit_loop"]
         print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
-              f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms")
+              f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms; "
+              f"engine {e['frame_p50_ms']:.0f} ms per frame (p50)")
     return 0
 
 
@@ -474,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--iterations", type=int, default=100_000, help="total iterations across resumes")
     p.add_argument("--minutes", type=float, default=0.0, help="stop with a checkpoint after this long")
+    p.add_argument("--decay-iterations", type=int, default=0,
+                   help="learning rates fall linearly to 0 over the last N of --iterations (the paper's schedule)")
     p.add_argument("--lambda-l1", type=float, default=10.0)
     p.add_argument("--lambda-vgg", type=float, default=10.0)
     p.add_argument("--lambda-feat", type=float, default=10.0)

@@ -78,7 +78,8 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
     window.worker.stop()
     return {"edits": len(edits), "frames": len(frames), "seconds": seconds, "rate_hz": len(edits) / seconds,
             "latency_p50_ms": statistics.median(latencies), "latency_p95_ms": percentile(latencies, 95),
-            "latency_max_ms": max(latencies), "fps": len(frames) / seconds}
+            "latency_max_ms": max(latencies), "fps": len(frames) / seconds,
+            "frame_p50_ms": statistics.median(f[2] for f in frames)}
 
 
 def wait_idle(app, window, timeout: float = 30.0) -> None:

@@ -35,7 +35,8 @@ class MainWindow(QMainWindow):
         self.separate_process = separate_process   # frames in a child process (see engine_process.py)
         self.worker = EngineWorker(engine, separate_process)
         self.result: np.ndarray | None = None
-        self.frames_shown: deque[tuple[float, float]] = deque(maxlen=10000)   # (requested, shown), perf_counter
+        # (requested, shown) on the perf_counter clock, and the engine's ms for the frame
+        self.frames_shown: deque[tuple[float, float, float]] = deque(maxlen=10000)
         self.encode_cache: dict[tuple, Source] = {}   # (photo, mtime, mask) -> encoded source
         self.random = np.random.default_rng()
         self.doc = self.new_document_for(engine)
@@ -229,7 +230,7 @@ class MainWindow(QMainWindow):
         self.result = image
         self.result_view.set_image(image)
         shown_at = time.perf_counter()
-        self.frames_shown.append((asked_at, shown_at))
+        self.frames_shown.append((asked_at, shown_at, compute_ms))
         self.status_time.setText(f"synthesis: {compute_ms:.0f} ms (edit to screen {(shown_at - asked_at) * 1000:.0f} ms)")
 
     # -- tools -------------------------------------------------------------------------

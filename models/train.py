@@ -45,6 +45,8 @@ class TrainOptions:
     minutes: float = 0.0            # stop (with a checkpoint) after this long; 0 = no limit
     lr_g: float = 1e-4              # the paper's optimiser: Adam(0, 0.999), TTUR
     lr_d: float = 4e-4
+    decay_iterations: int = 0       # the paper's schedule: both rates fall linearly to 0 over
+                                    # the last N of `iterations` (0: constant rates)
     beta1: float = 0.0
     beta2: float = 0.999
     lambda_feat: float = 10.0
@@ -225,6 +227,19 @@ class Trainer:
         return {"d": loss_d.item(), **{k: v.item() for k, v in losses.items()}}
 
     # -- the loop ----------------------------------------------------------------------
+    def lr_scale(self) -> float:
+        """1 until the decay window, then falling linearly to 0 at `iterations`."""
+        o = self.opts
+        if not o.decay_iterations:
+            return 1.0
+        return min(1.0, max(0.0, (o.iterations - self.step) / o.decay_iterations))
+
+    def set_learning_rates(self) -> None:
+        scale = self.lr_scale()
+        for opt, lr in ((self.opt_g, self.opts.lr_g), (self.opt_d, self.opts.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
     def loader(self):
         data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True)
         if self.dist.world_size > 1:
@@ -254,6 +269,7 @@ class Trainer:
         self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
                              "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
                              "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat},
+                             "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
                              "started": time.strftime("%Y-%m-%d %H:%M")})
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:
@@ -270,13 +286,15 @@ class Trainer:
         bar = tqdm(total=o.iterations, initial=self.step, disable=not self.dist.main, desc=o.model_name)
         try:
             while self.step < o.iterations and not self.stop_requested and time.time() < deadline:
+                self.set_learning_rates()
                 losses = self.train_step(next(batches), model, disc)
                 self.step += 1
                 self.images_seen += o.batch_size * self.dist.world_size
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
                 if log:
-                    log.write(json.dumps({"step": self.step, "size": o.size, **losses}) + "\n")
+                    log.write(json.dumps({"step": self.step, "size": o.size, "lr_scale": self.lr_scale(),
+                                          **losses}) + "\n")
                 if self.dist.main and self.step % o.sample_every == 0:
                     grid = sample_grid(self.model, samples, self.scheme, self.device)
                     Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")

@@ -1,11 +1,14 @@
 """The editor, driven through its real widgets offscreen (pytest-qt)."""
 import numpy as np
 import pytest
+import qimage2ndarray
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt
-from PyQt6.QtGui import QDropEvent
+from PyQt6.QtGui import QDropEvent, QImage
 from PyQt6.QtWidgets import QMessageBox
 
+from app import tools
 from app.canvas import SOURCE_MIME, Tool, source_payload
 from app.document import MEAN, USE_B, Document, Source
 from app.main_window import MainWindow
@@ -63,12 +66,28 @@ def test_painting_changes_mask_then_result(qtbot, window):
     window.canvas.radius = 3
     qtbot.mousePress(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, 2, 2))
     qtbot.mouseMove(window.canvas, canvas_point(window, 12, 4))
+    # mid-stroke, the canvas shows the mask as painted so far (recoloured in place)
+    shown = qimage2ndarray.rgb_view(window.canvas.mask_image.convertToFormat(QImage.Format.Format_RGB32))
+    assert np.array_equal(shown, window.canvas.palette[window.doc.mask])
     qtbot.mouseRelease(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, 12, 4))
     settle(qtbot, window)
     assert (window.doc.mask[1:4, 3:11] == 2).all()
     assert not np.array_equal(window.doc.mask, before_mask)
     assert not np.array_equal(window.result, before_result)
     assert window.doc.modified and "*" in window.windowTitle()
+
+
+coord = st.floats(-20, 60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(coord, coord, coord, coord, st.floats(0.3, 12))
+def test_brush_box_holds_every_changed_pixel(x0, y0, x1, y1, radius):
+    mask = np.zeros((40, 32), np.uint8)
+    bx0, by0, bx1, by1 = tools.paint_line(mask, (x0, y0), (x1, y1), radius, 5)
+    inside = np.zeros_like(mask, bool)
+    inside[by0:by1, bx0:bx1] = True
+    assert not (mask.astype(bool) & ~inside).any()
 
 
 def test_fill_rect_lasso_and_picker(qtbot, window):

@@ -64,6 +64,20 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     assert np.abs(engine.mean_style.codes[13]).sum() == 0    # hair never was
 
 
+def test_learning_rates_decay_linearly_to_zero_at_the_end(tmp_path):
+    trainer = Trainer(options(tmp_path, iterations=10, decay_iterations=4), tiny_config(19))
+    rates = []
+    for trainer.step in range(10):
+        trainer.set_learning_rates()
+        rates.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+    o = trainer.opts
+    assert rates[:7] == [(o.lr_g, o.lr_d)] * 7
+    assert rates[7:] == pytest.approx([(o.lr_g * f, o.lr_d * f) for f in (0.75, 0.5, 0.25)])
+    steady = Trainer(options(tmp_path, model_name="steady", iterations=10), tiny_config(19))
+    steady.step = 9
+    assert steady.lr_scale() == 1.0
+
+
 def test_resume_refuses_another_config(tmp_path):
     Trainer(options(tmp_path, iterations=1), tiny_config(19)).run()
     try:
