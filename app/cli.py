@@ -136,7 +136,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from models.export import export_weights
     try:
-        info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu")
+        info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu",
+                              args.average_with)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(str(e)) from None
     print(f"wrote {args.out}.safetensors and {args.out}.json "
@@ -257,7 +258,8 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
     from models.train_parser import ParserTrainOptions, train_parser
     opts = ParserTrainOptions(data=args.data, name=args.name, labels=args.labels, size=args.size,
                               holdout=args.holdout, batch_size=args.batch_size, iterations=args.iterations,
-                              minutes=args.minutes, runs_dir=args.runs_dir, device=args.device or "")
+                              decay_iterations=args.decay_iterations, minutes=args.minutes,
+                              runs_dir=args.runs_dir, device=args.device or "")
     try:
         print(f"checkpoint: {train_parser(opts)}")
     except (FileNotFoundError, ValueError) as e:
@@ -455,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=comma_ints, default=[])
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--iterations", type=int, default=50_000)
+    p.add_argument("--decay-iterations", type=int, default=0,
+                   help="the learning rate falls linearly to 0 over the last N of --iterations")
     p.add_argument("--minutes", type=float, default=0.0)
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--device", default=None)
@@ -506,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="weights stem, e.g. weights/face_256")
     p.add_argument("--data", type=comma_list, default=None, help="folders for the style statistics")
     p.add_argument("--max-images", type=int, default=1000)
+    p.add_argument("--average-with", type=comma_list, default=[], metavar="WEIGHTS[,WEIGHTS...]",
+                   help="earlier exports of the same run to average the checkpoint's weights with")
     p.add_argument("--device", default=None)
     p.set_defaults(handler=cmd_export)
     return parser

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from .data import FolderDataset, load_folders
 from .labels import LabelScheme
 from .sean import SEAN, SEANConfig, one_hot
-from .weights import ModelInfo, save_weights
+from .weights import ModelInfo, find_weights, load_weights, save_weights
 
 
 @torch.no_grad()
@@ -38,12 +38,24 @@ def style_statistics(model: SEAN, pairs: list, scheme: LabelScheme, size: int,
     return mean.float(), std.float()
 
 
+def average_weights(model: SEAN, others: list[SEAN]) -> None:
+    """Replace `model`'s weights by their mean with `others` (earlier points of the same
+    run): a GAN's weights oscillate around what the losses ask for, and their average
+    reconstructs more faithfully than either end (as an EMA generator does in training)."""
+    states = [other.state_dict() for other in others]
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.add_(sum(state[name].to(tensor) for state in states)).div_(len(states) + 1)
+
+
 def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | None = None,
-                   max_images: int = 1000, device: str = "cpu") -> ModelInfo:
+                   max_images: int = 1000, device: str = "cpu", average_with: list[str] = ()) -> ModelInfo:
     """Write OUT_STEM.safetensors + OUT_STEM.json from RUN_DIR/checkpoint.pt.
 
     The style statistics come from the training pairs of the last session (its data
-    folders and held-out counts), or from `data` when given.
+    folders and held-out counts), or from `data` when given. `average_with` names weights
+    of the same config (earlier exports of the run) to average the checkpoint with.
     """
     checkpoint = Path(run_dir) / "checkpoint.pt"
     if not checkpoint.exists():
@@ -52,6 +64,11 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
     model = SEAN(cfg)
     model.load_state_dict(state["model"])
+    others = [load_weights(find_weights(name))[:2] for name in average_with]
+    if any(other.config != cfg for _, other in others):
+        raise ValueError("only weights of the run's own config can be averaged with it")
+    if others:
+        average_weights(model, [net for net, _ in others])
     model.to(device).eval()
     last = state["history"][-1]
     train_pairs, _ = load_folders(data or last["data"], scheme, [] if data else last["holdout"])
@@ -64,6 +81,8 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
         config_name=state["config_name"], config=cfg,
         parser=parser if (out_stem.parent / f"{parser}.json").exists() else None,
         training={"iterations": state["step"], "images_seen": state["images_seen"],
-                  "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"]})
+                  "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"],
+                  "averaged_with": [{"name": other.name, "iterations": other.training.get("iterations")}
+                                    for _, other in others]})
     save_weights(out_stem, model, info, mean, std)
     return info

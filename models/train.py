@@ -101,6 +101,14 @@ def infinite(loader: DataLoader, sampler):
         epoch += 1
 
 
+def decayed(step: int, iterations: int, decay_iterations: int) -> float:
+    """Learning-rate factor: 1 until the last `decay_iterations` before `iterations`, then
+    falling linearly to 0 there (SPADE's and SEAN's schedule); 1 throughout when 0."""
+    if not decay_iterations:
+        return 1.0
+    return min(1.0, max(0.0, (iterations - step) / decay_iterations))
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -228,11 +236,7 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------
     def lr_scale(self) -> float:
-        """1 until the decay window, then falling linearly to 0 at `iterations`."""
-        o = self.opts
-        if not o.decay_iterations:
-            return 1.0
-        return min(1.0, max(0.0, (o.iterations - self.step) / o.decay_iterations))
+        return decayed(self.step, self.opts.iterations, self.opts.decay_iterations)
 
     def set_learning_rates(self) -> None:
         scale = self.lr_scale()

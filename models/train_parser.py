@@ -16,7 +16,7 @@ from .imageio import load_mask
 from .labels import LabelScheme
 from .metrics import ConfusionMatrix
 from .parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
-from .train import infinite, save_checkpoint
+from .train import decayed, infinite, save_checkpoint
 
 # FASSEG's human labels: 0 background, 1 skin (incl. neck), 2 hair (incl. brows), 3 eyes,
 # 4 nose, 5 mouth. Our 19 classes map onto them like this (glasses, ears and jewellery
@@ -36,6 +36,7 @@ class ParserTrainOptions:
     iterations: int = 50_000
     minutes: float = 0.0
     lr: float = 1e-3
+    decay_iterations: int = 0      # the rate falls linearly to 0 over the last N of `iterations`
     runs_dir: str = "runs"
     checkpoint_every: int = 200
     device: str = ""
@@ -62,12 +63,19 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     run_dir = Path(opts.runs_dir) / opts.name
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint.pt"
-    step = 0
+    step, sessions = 0, []
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
+        sessions = state.get("sessions") or [   # a run from before sessions were recorded
+            {"start_step": 0, "end_step": step, "data": state["options"]["data"],
+             "holdout": state["options"]["holdout"], "note": "earlier sessions, not recorded one by one"}]
+    # One entry per training session: what data (folders may repeat, to weigh them), from which step.
+    sessions.append({"start_step": step, "data": opts.data, "holdout": opts.holdout, "size": opts.size,
+                     "lr": opts.lr, "decay_until": opts.iterations if opts.decay_iterations else None,
+                     "started": time.strftime("%Y-%m-%d %H:%M")})
     train_pairs, _ = load_folders(opts.data, scheme, opts.holdout)
     data = FolderDataset(train_pairs, scheme, opts.size, augment=True)
     batches = infinite(DataLoader(data, opts.batch_size, sampler=RandomSampler(data), drop_last=True,
@@ -76,7 +84,9 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     bar = tqdm(total=opts.iterations, initial=step, desc=opts.name)
 
     def save() -> None:
+        sessions[-1]["end_step"] = step
         save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
+                                     "sessions": sessions,
                                      "options": {"data": opts.data, "holdout": opts.holdout,
                                                  "size": opts.size, "labels": scheme.to_dict()}})
 
@@ -85,6 +95,8 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     net.train()
     try:
         while step < opts.iterations and time.time() < deadline and not stop:
+            for group in opt.param_groups:
+                group["lr"] = opts.lr * decayed(step, opts.iterations, opts.decay_iterations)
             batch = next(batches)
             logits = net(jitter(batch["image"]).to(device))
             loss = parser_loss(logits, batch["label"].to(device))
@@ -110,7 +122,8 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
     net.load_state_dict(state["net"])
     info = ParserInfo(Path(out_stem).name, model, scheme, net.cfg,
                       training={"iterations": state["step"], "data": options["data"],
-                                "held_out_per_folder": options["holdout"], "size": options["size"]})
+                                "held_out_per_folder": options["holdout"], "size": options["size"],
+                                "sessions": state.get("sessions", [])})
     save_parser(out_stem, net, info)
     return info
 

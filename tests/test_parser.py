@@ -147,8 +147,13 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
     opts = ParserTrainOptions(data=[str(root)], size=32, holdout=[2], batch_size=2, iterations=3,
                               runs_dir=str(tmp_path / "runs"), device="cpu")
     train_parser(opts)
+    opts.data, opts.holdout, opts.iterations, opts.decay_iterations = [str(root)] * 2, [2, 2], 5, 2
+    train_parser(opts)    # resumes, with its data weighed differently and a decaying rate
     info = export_parser(tmp_path / "runs" / "face_parser", tmp_path / "face_parser", "face")
-    assert info.training["iterations"] == 3
+    assert info.training["iterations"] == 5
+    sessions = info.training["sessions"]
+    assert [(s["start_step"], s["end_step"], len(s["data"])) for s in sessions] == [(0, 3, 1), (3, 5, 2)]
+    assert sessions[1]["decay_until"] == 5
     parser = Parser.load(tmp_path / "face_parser.json", torch.device("cpu"))
     from models.data import find_pairs
     result = evaluate_parser(parser, find_pairs(root)[:2], fasseg_labels=root / "labels", progress=False)

@@ -78,6 +78,22 @@ def test_learning_rates_decay_linearly_to_zero_at_the_end(tmp_path):
     assert steady.lr_scale() == 1.0
 
 
+def test_export_averages_with_an_earlier_export_of_the_run(tmp_path):
+    Trainer(options(tmp_path, iterations=3), tiny_config(19)).run()
+    run_dir = options(tmp_path).run_dir
+    export_weights(run_dir, tmp_path / "early", max_images=4)
+    Trainer(options(tmp_path, iterations=6), tiny_config(19)).run()
+    latest = torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"]
+    info = export_weights(run_dir, tmp_path / "averaged", max_images=4,
+                          average_with=[str(tmp_path / "early.json")])
+    assert info.training["iterations"] == 6
+    assert info.training["averaged_with"] == [{"name": "early", "iterations": 3}]
+    early, averaged = (Engine.load(str(tmp_path / f"{n}.json"), "cpu").model.state_dict() for n in ("early", "averaged"))
+    name = "generator.fc.weight"
+    assert not torch.equal(early[name], latest[name])
+    assert torch.allclose(averaged[name], (early[name] + latest[name]) / 2, atol=2e-3)   # fp16 files
+
+
 def test_resume_refuses_another_config(tmp_path):
     Trainer(options(tmp_path, iterations=1), tiny_config(19)).run()
     try:
