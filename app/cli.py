@@ -120,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = TrainOptions(
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
-        iterations=args.iterations, decay_iterations=args.decay_iterations, minutes=args.minutes,
+        iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
+        minutes=args.minutes,
         lambda_l1=args.lambda_l1,
         lambda_vgg=args.lambda_vgg, lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
@@ -482,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=0.0, help="stop with a checkpoint after this long")
     p.add_argument("--decay-iterations", type=int, default=0,
                    help="learning rates fall linearly to 0 over the last N of --iterations (the paper's schedule)")
+    p.add_argument("--ema-decay", type=float, default=0.999,
+                   help="export a moving average of the weights with this decay (0: the weights as trained)")
     p.add_argument("--lambda-l1", type=float, default=10.0)
     p.add_argument("--lambda-vgg", type=float, default=10.0)
     p.add_argument("--lambda-feat", type=float, default=10.0)

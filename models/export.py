@@ -63,7 +63,7 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
     model = SEAN(cfg)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.get("ema") or state["model"])   # the moving average, when kept
     others = [load_weights(find_weights(name))[:2] for name in average_with]
     if any(other.config != cfg for _, other in others):
         raise ValueError("only weights of the run's own config can be averaged with it")

@@ -10,6 +10,7 @@ the shipped fp16 weights.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -47,6 +48,7 @@ class TrainOptions:
     lr_d: float = 4e-4
     decay_iterations: int = 0       # the paper's schedule: both rates fall linearly to 0 over
                                     # the last N of `iterations` (0: constant rates)
+    ema_decay: float = 0.999        # exported weights: a moving average of the trained ones (0: off)
     beta1: float = 0.0
     beta2: float = 0.999
     lambda_feat: float = 10.0
@@ -146,6 +148,9 @@ class Trainer:
         self.scheme = LabelScheme.named(opts.labels)
         self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)
         self.model = SEAN(self.cfg).to(self.device)
+        # A GAN's weights oscillate around what the losses ask for; their moving average
+        # (as StyleGAN and BigGAN keep) reconstructs more faithfully. It is what ships.
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if opts.ema_decay else None
         self.disc = MultiscaleDiscriminator(self.scheme.num_classes, opts.ndf, opts.num_d,
                                             opts.d_layers).to(self.device)
         betas = (opts.beta1, opts.beta2)
@@ -169,6 +174,8 @@ class Trainer:
             raise ValueError(f"{self.checkpoint_path} was trained with another config "
                              f"({state['config_name']}); use a new --model-name")
         self.model.load_state_dict(state["model"])
+        if self.ema is not None:   # a run from before the average was kept starts it here
+            self.ema.load_state_dict(state.get("ema") or state["model"])
         self.disc.load_state_dict(state["disc"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -183,6 +190,8 @@ class Trainer:
         if info.config != self.cfg:
             raise ValueError(f"{model} has another config than --config {self.opts.config}")
         self.model.load_state_dict(net.state_dict())
+        if self.ema is not None:
+            self.ema.load_state_dict(net.state_dict())
         self.step = info.training.get("iterations", 0)
         self.images_seen = info.training.get("images_seen", 0)
         self.history = list(info.training.get("sessions", []))
@@ -193,6 +202,7 @@ class Trainer:
         self.history[-1]["end_step"] = self.step
         save_checkpoint(self.checkpoint_path, {
             "model": self.model.state_dict(), "disc": self.disc.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "step": self.step, "images_seen": self.images_seen, "config": self.cfg.to_dict(),
             "config_name": self.opts.config, "labels": self.scheme.to_dict(),
@@ -238,6 +248,17 @@ class Trainer:
     def lr_scale(self) -> float:
         return decayed(self.step, self.opts.iterations, self.opts.decay_iterations)
 
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- ema + (1 - d) (model - ema), running statistics too; d ramps up over
+        the first steps so that a young average is not mostly the random start."""
+        decay = min(self.opts.ema_decay, (1 + self.step) / (10 + self.step))
+        for averaged, current in zip(self.ema.state_dict().values(), self.model.state_dict().values()):
+            if averaged.is_floating_point():
+                averaged.lerp_(current, 1 - decay)
+            else:
+                averaged.copy_(current)
+
     def set_learning_rates(self) -> None:
         scale = self.lr_scale()
         for opt, lr in ((self.opt_g, self.opts.lr_g), (self.opt_d, self.opts.lr_d)):
@@ -273,6 +294,7 @@ class Trainer:
         self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
                              "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
                              "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat},
+                             "ema_decay": o.ema_decay,
                              "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
                              "started": time.strftime("%Y-%m-%d %H:%M")})
         model, disc = self.model, self.disc
@@ -292,6 +314,8 @@ class Trainer:
             while self.step < o.iterations and not self.stop_requested and time.time() < deadline:
                 self.set_learning_rates()
                 losses = self.train_step(next(batches), model, disc)
+                if self.ema is not None:
+                    self.update_ema()
                 self.step += 1
                 self.images_seen += o.batch_size * self.dist.world_size
                 bar.update(1)
@@ -300,7 +324,8 @@ class Trainer:
                     log.write(json.dumps({"step": self.step, "size": o.size, "lr_scale": self.lr_scale(),
                                           **losses}) + "\n")
                 if self.dist.main and self.step % o.sample_every == 0:
-                    grid = sample_grid(self.model, samples, self.scheme, self.device)
+                    grid = sample_grid(self.ema if self.ema is not None else self.model, samples, self.scheme,
+                                       self.device)
                     Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")
                 if self.step % o.checkpoint_every == 0:
                     self.save()

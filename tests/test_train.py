@@ -64,6 +64,22 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     assert np.abs(engine.mean_style.codes[13]).sum() == 0    # hair never was
 
 
+def test_the_moving_average_follows_the_weights_and_is_checkpointed(tmp_path):
+    trainer = Trainer(options(tmp_path, lr_g=1e-2), tiny_config(19))
+    start = {k: v.clone() for k, v in trainer.ema.state_dict().items()}
+    trainer.train_step(next(trainer.loader()), trainer.model, trainer.disc)
+    trainer.update_ema()          # step 0: the average takes 90% of the new weights
+    name, trained = "generator.fc.weight", trainer.model.state_dict()["generator.fc.weight"]
+    assert not torch.equal(trained, start[name])
+    assert torch.allclose(trainer.ema.state_dict()[name], 0.1 * start[name] + 0.9 * trained)
+    run = Trainer(options(tmp_path, model_name="run", iterations=2), tiny_config(19))
+    run.run()
+    state = torch.load(run.checkpoint_path, weights_only=True)
+    assert torch.equal(state["ema"][name], run.ema.state_dict()[name])
+    assert not torch.equal(state["ema"][name], state["model"][name])
+    assert Trainer(options(tmp_path, ema_decay=0), tiny_config(19)).ema is None
+
+
 def test_learning_rates_decay_linearly_to_zero_at_the_end(tmp_path):
     trainer = Trainer(options(tmp_path, iterations=10, decay_iterations=4), tiny_config(19))
     rates = []
@@ -83,7 +99,7 @@ def test_export_averages_with_an_earlier_export_of_the_run(tmp_path):
     run_dir = options(tmp_path).run_dir
     export_weights(run_dir, tmp_path / "early", max_images=4)
     Trainer(options(tmp_path, iterations=6), tiny_config(19)).run()
-    latest = torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"]
+    latest = torch.load(run_dir / "checkpoint.pt", weights_only=True)["ema"]   # what export takes
     info = export_weights(run_dir, tmp_path / "averaged", max_images=4,
                           average_with=[str(tmp_path / "early.json")])
     assert info.training["iterations"] == 6
