@@ -181,16 +181,15 @@ class MaskCanvas(ZoomableView):
         """Show the mask as it is now; with `box`, only that part changed (a brush event:
         recolouring the whole mask 60 times a second takes CPU from the engine)."""
         mask = self.doc.mask
-        if box is None or self._mask_rgb.shape[:2] != mask.shape:
-            self._mask_rgb = np.ascontiguousarray(self.palette[mask])
-            h, w = mask.shape
-            # The image reads the array's memory, so recolouring a box in place shows at once.
-            self.mask_image = QImage(self._mask_rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-        else:
+        if box is not None and self._mask_rgb.shape[:2] == mask.shape:
             x0, y0, x1, y1 = box
             self._mask_rgb[y0:y1, x0:x1] = self.palette[mask[y0:y1, x0:x1]]
             self.update(self.widget_rect(box))
             return
+        self._mask_rgb = np.ascontiguousarray(self.palette[mask])
+        h, w = mask.shape
+        # The image reads the array's memory, so recolouring a box in place shows at once.
+        self.mask_image = QImage(self._mask_rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
         self.update()
 
     def widget_rect(self, box: tools.Box) -> QRect:

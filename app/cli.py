@@ -121,9 +121,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
         iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
-        minutes=args.minutes,
-        lambda_l1=args.lambda_l1,
-        lambda_vgg=args.lambda_vgg, lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
+        minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg,
+        lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
     try:

@@ -111,6 +111,11 @@ def decayed(step: int, iterations: int, decay_iterations: int) -> float:
     return min(1.0, max(0.0, (iterations - step) / decay_iterations))
 
 
+def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -260,10 +265,8 @@ class Trainer:
                 averaged.copy_(current)
 
     def set_learning_rates(self) -> None:
-        scale = self.lr_scale()
-        for opt, lr in ((self.opt_g, self.opts.lr_g), (self.opt_d, self.opts.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
+        set_learning_rate(self.opt_g, self.opts.lr_g * self.lr_scale())
+        set_learning_rate(self.opt_d, self.opts.lr_d * self.lr_scale())
 
     def loader(self):
         data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True)

@@ -16,7 +16,7 @@ from .imageio import load_mask
 from .labels import LabelScheme
 from .metrics import ConfusionMatrix
 from .parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
-from .train import decayed, infinite, save_checkpoint
+from .train import decayed, infinite, save_checkpoint, set_learning_rate
 
 # FASSEG's human labels: 0 background, 1 skin (incl. neck), 2 hair (incl. brows), 3 eyes,
 # 4 nose, 5 mouth. Our 19 classes map onto them like this (glasses, ears and jewellery
@@ -95,8 +95,7 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     net.train()
     try:
         while step < opts.iterations and time.time() < deadline and not stop:
-            for group in opt.param_groups:
-                group["lr"] = opts.lr * decayed(step, opts.iterations, opts.decay_iterations)
+            set_learning_rate(opt, opts.lr * decayed(step, opts.iterations, opts.decay_iterations))
             batch = next(batches)
             logits = net(jitter(batch["image"]).to(device))
             loss = parser_loss(logits, batch["label"].to(device))
