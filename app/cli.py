@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
         iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
-        minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg,
+        minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg, vgg_size=args.vgg_size,
         lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
@@ -180,13 +180,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
-    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'style ms':>9} {'encode ms':>9} "
+    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
           f"{'G params':>10} {'peak MB':>8}")
     for r in result["runs"]:
         if "error" in r:
             print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
             continue
-        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['style_change_ms']:9.1f} "
+        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
+              f"{r['style_change_ms']:9.1f} "
               f"{r['encode_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
@@ -258,8 +259,8 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
     from models.train_parser import ParserTrainOptions, train_parser
     opts = ParserTrainOptions(data=args.data, name=args.name, labels=args.labels, size=args.size,
                               holdout=args.holdout, batch_size=args.batch_size, iterations=args.iterations,
-                              decay_iterations=args.decay_iterations, minutes=args.minutes,
-                              runs_dir=args.runs_dir, device=args.device or "")
+                              decay_iterations=args.decay_iterations, rare_boost=args.rare_boost,
+                              minutes=args.minutes, runs_dir=args.runs_dir, device=args.device or "")
     try:
         print(f"checkpoint: {train_parser(opts)}")
     except (FileNotFoundError, ValueError) as e:
@@ -459,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=50_000)
     p.add_argument("--decay-iterations", type=int, default=0,
                    help="the learning rate falls linearly to 0 over the last N of --iterations")
+    p.add_argument("--rare-boost", type=float, default=1.0, metavar="K",
+                   help="draw photos that show a rare class (in under 10%% of photos: hats, earrings, "
+                        "necklaces) K times as often")
     p.add_argument("--minutes", type=float, default=0.0)
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--device", default=None)
@@ -487,6 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda-l1", type=float, default=10.0)
     p.add_argument("--lambda-vgg", type=float, default=10.0)
     p.add_argument("--lambda-feat", type=float, default=10.0)
+    p.add_argument("--vgg-size", type=int, default=0, metavar="N",
+                   help="the VGG loss sees both images resized to N x N (e.g. 128 at --size 256: "
+                        "about twice as many steps per CPU-hour); 0: the training size")
     p.add_argument("--ndf", type=int, default=64, help="discriminator width")
     p.add_argument("--num-d", type=int, default=2, help="discriminator scales")
     p.add_argument("--runs-dir", default="runs")

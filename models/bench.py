@@ -16,7 +16,7 @@ import torch
 
 from .sean import SEAN, SEANConfig, one_hot
 
-SCHEMA_VERSION = 2   # 2: synth_ms as the engine runs (styles prepared), style_change_ms
+SCHEMA_VERSION = 3   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms
 
 
 def median_ms(fn, warmup: int, repeats: int, sync) -> float:
@@ -62,10 +62,19 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
         # As the engine runs: style work once per style change, then frame after frame.
         synth_ms = median_ms(lambda: g.render(seg, prepared), 2 if slow else 5,
                              max(3, repeats // 4) if slow else repeats, sync)
+        # While painting: the mask-and-style work of the last frame is kept and redone
+        # around the brush only (a 24-pixel dab in the middle).
+        modulations = g.modulations(seg, prepared)
+        dab = (size // 2 - 12, size // 2 + 12, size // 2 - 12, size // 2 + 12)
+
+        def paint_frame() -> torch.Tensor:
+            g.update_modulations(modulations, seg, prepared, dab)
+            return g.render(seg, prepared, modulations)
+        paint_ms = median_ms(paint_frame, 2 if slow else 5, max(3, repeats // 4) if slow else repeats, sync)
         style_change_ms = median_ms(lambda: g.prepare_styles(style), 2, max(3, repeats // 4), sync)
         encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)
     return {"config": config, "size": size, "device": str(dev), "dtype": dtype,
-            "synth_ms": synth_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
+            "synth_ms": synth_ms, "paint_ms": paint_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
             "generator_params": sum(p.numel() for p in model.generator.parameters()),
             "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
             "peak_memory_mb": peak_memory_mb(dev)}

@@ -29,6 +29,9 @@ class Pair:
     def read(self, scheme: LabelScheme) -> tuple[np.ndarray, np.ndarray]:
         return load_image(self.image), load_mask(self.label, scheme)
 
+    def read_mask(self, scheme: LabelScheme) -> np.ndarray:
+        return np.asarray(load_mask(self.label, scheme))
+
 
 class Pack:
     """A packed dataset: JPEG photos and PNG labels as bytes in one .npz (no pickles), small
@@ -67,9 +70,12 @@ class PackedPair:
     def read(self, scheme: LabelScheme) -> tuple[np.ndarray, np.ndarray]:
         p, i = self.pack, self.index
         jpeg = p.jpeg[p.jpeg_offsets[i]:p.jpeg_offsets[i + 1]]
-        png = p.png[p.png_offsets[i]:p.png_offsets[i + 1]]
         image = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        return image, cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
+        return image, self.read_mask(scheme)
+
+    def read_mask(self, scheme: LabelScheme) -> np.ndarray:
+        p, i = self.pack, self.index
+        return cv2.imdecode(p.png[p.png_offsets[i]:p.png_offsets[i + 1]], cv2.IMREAD_UNCHANGED)
 
 
 def find_pairs(root: str | Path) -> list[Pair]:
@@ -152,6 +158,24 @@ class FolderDataset(Dataset):
             image, mask = resize_crop(image, mask, self.size)
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1)
         return {"image": x, "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
+
+
+def classes_present(pairs: list, scheme: LabelScheme) -> np.ndarray:
+    """(N, s) bool: which classes each pair's label mask shows (labels only, no photos)."""
+    present = np.zeros((len(pairs), scheme.num_classes), bool)
+    for i, pair in enumerate(pairs):
+        mask = check_labels(pair.read_mask(scheme), scheme, pair.stem)
+        present[i, np.bincount(mask.ravel(), minlength=scheme.num_classes) > 0] = True
+    return present
+
+
+def rare_class_weights(present: np.ndarray, boost: float, rare_below: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling weight per pair: `boost` for pairs showing a class that fewer than
+    `rare_below` of the pairs show (hats, earrings, necklaces in the faces), else 1.
+    -> (weights, the rare classes' indices)."""
+    shown = present.mean(0)
+    rare = np.flatnonzero((shown > 0) & (shown < rare_below))
+    return np.where(present[:, rare].any(1), boost, 1.0), rare
 
 
 def split_folders(roots: list[str], holdout: list[int]) -> list[tuple[list, list]]:

@@ -38,6 +38,15 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) around the pixels where two masks differ; None if none do."""
+    diff = old != new
+    rows, cols = np.flatnonzero(diff.any(1)), np.flatnonzero(diff.any(0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 @dataclass
 class StyleMatrix:
     """ST: one style code per class, and which classes the style photo actually had."""
@@ -86,6 +95,7 @@ class Engine:
         self.json_path = json_path   # the weights it came from, if any: another process can load them too
         self._parser: Parser | None = None
         self._prepared: tuple | None = None    # (codes, prepared styles) of the last frame
+        self._frame: tuple | None = None       # (mask, prepared styles, modulations) of the last frame
         s = info.config.num_classes
         self.mean_style = StyleMatrix(style_mean.numpy(), np.ones(s, bool))
         self.style_std = style_std.numpy()
@@ -136,9 +146,13 @@ class Engine:
         framed, found = model_input(photo, self.size, self.labels.framing)
         return framed, self.parser.parse(framed), found
 
-    def _mask_tensor(self, mask: np.ndarray, where: str) -> torch.Tensor:
+    def _model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
+        """The label mask checked and resized to the model's size (a new array: the engine
+        keeps it to see what the next frame's mask changes)."""
         mask = check_labels(np.asarray(mask), self.labels, where)
-        mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+
+    def _one_hot(self, mask: np.ndarray) -> torch.Tensor:
         return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)
 
     @torch.inference_mode()
@@ -149,7 +163,7 @@ class Engine:
         if image.shape[:2] != mask.shape[:2]:
             raise InputError(f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
                              f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
-        seg = self._mask_tensor(mask, "style mask")
+        seg = self._one_hot(self._model_mask(mask, "style mask"))
         img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device, self.dtype)
         codes, present = self.model.encoder(x, seg)
@@ -169,9 +183,29 @@ class Engine:
         per_block = styles if isinstance(styles, list) else [styles]
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
-        seg = self._mask_tensor(mask, "mask")
-        out = self.model.generator.render(seg, self.prepared_styles(per_block))
+        mask = self._model_mask(mask, "mask")
+        seg = self._one_hot(mask)
+        prepared = self.prepared_styles(per_block)
+        out = self.model.generator.render(seg, prepared, self._modulations(mask, seg, prepared))
         return out[0].float().permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()
+
+    def _modulations(self, mask: np.ndarray, seg: torch.Tensor, prepared: list) -> list:
+        """The generator's work that depends on the mask and styles alone (every norm's
+        [1 + gamma, beta]), kept between frames: after a brush stroke only the part around
+        the stroke is redone."""
+        last, self._frame = self._frame, None   # no stale maps survive a failure halfway
+        generator = self.model.generator
+        if last is None or last[1] is not prepared:
+            modulations = generator.modulations(seg, prepared)
+        else:
+            modulations = last[2]
+            box = changed_box(last[0], mask)
+            if box is not None and (box[1] - box[0]) * (box[3] - box[2]) > mask.size // 2:
+                modulations = generator.modulations(seg, prepared)   # as fast as patching most of it
+            elif box is not None:
+                generator.update_modulations(modulations, seg, prepared, box)
+        self._frame = (mask, prepared, modulations)
+        return modulations
 
     def prepared_styles(self, per_block: list[StyleMatrix]) -> list:
         """The generator's style-only work (per-class transforms, gamma/beta tables), redone

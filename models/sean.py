@@ -37,7 +37,9 @@ linear, so a and 1 - a scale the two projections' weights instead of their outpu
 map folded into gamma's rows, and the fixed noise is a constant shift made once.
 
 The engine prepares the style-only work (transforms A, gamma/beta tables) once per
-style change (`prepare_styles`), then `render`s frame after frame.
+style change (`prepare_styles`), keeps each norm's [1 + gamma, beta] maps, which depend
+on the mask and styles only (`modulations`), redoing them around a brush stroke alone
+(`update_modulations`), and `render`s frame after frame.
 """
 from __future__ import annotations
 
@@ -103,6 +105,15 @@ def resize_mask(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return seg if seg.shape[-2:] == size else F.interpolate(seg, size=size, mode="nearest")
 
 
+def scaled_box(box: tuple[int, int, int, int], factor: int, size: tuple[int, int],
+               margin: int) -> tuple[int, int, int, int]:
+    """A (top, bottom, left, right) box of mask pixels as a box of a map `factor` times
+    smaller (nearest resizing), grown by `margin` and clipped to the map's `size`."""
+    top, bottom, left, right = box
+    return (max(top // factor - margin, 0), min(-(-bottom // factor) + margin, size[0]),
+            max(left // factor - margin, 0), min(-(-right // factor) + margin, size[1]))
+
+
 class StyleTransform(nn.Module):
     """Per-class learned transform A_c: ReLU(W_c ST_c + b_c) for every class c at once."""
 
@@ -145,12 +156,15 @@ class SEANNorm(nn.Module):
         b, _, h, w = x.shape
         if self.training:
             return torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
-        # Fixed noise at inference, so that the same edit always gives the same picture;
-        # made once per size and device, not every frame.
-        key = (h, w, x.device, x.dtype)
+        return self.fixed_noise((h, w), x.device, x.dtype)
+
+    def fixed_noise(self, size: tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The noise at inference: fixed, so that the same edit always gives the same
+        picture; made once per size and device, not every frame."""
+        key = (tuple(size), device, dtype)
         if self._eval_noise is None or self._eval_noise[0] != key:
-            gen = torch.Generator(device=x.device).manual_seed(0)
-            noise = torch.randn(1, 1, h, w, generator=gen, device=x.device).to(x.dtype)
+            gen = torch.Generator(device=device).manual_seed(0)
+            noise = torch.randn(1, 1, *size, generator=gen, device=device).to(dtype)
             self._eval_noise = (key, noise)
         return self._eval_noise[1]
 
@@ -192,26 +206,44 @@ class SEANNorm(nn.Module):
         """At inference a batch norm is a fixed per-channel affine map: fold it away."""
         return not self.training and isinstance(self.norm, nn.BatchNorm2d) and self.norm.running_var is not None
 
-    def eval_shift(self, x: torch.Tensor) -> torch.Tensor:
+    def eval_shift(self, size: tuple[int, int], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """noise * scale - running mean: constant at inference, so made once per size (and
         again if the parameters change, as when training samples in eval mode)."""
-        key = (x.shape[-2:], x.device, x.dtype, self.noise_scale._version, self.norm.running_mean._version)
+        key = (tuple(size), device, dtype, self.noise_scale._version, self.norm.running_mean._version)
         if self._eval_shift is None or self._eval_shift[0] != key:
-            shift = self.noise(x) * self.noise_scale.view(1, -1, 1, 1) - self.norm.running_mean.view(1, -1, 1, 1)
-            self._eval_shift = (key, shift.to(x.dtype))
+            shift = (self.fixed_noise(size, device, dtype) * self.noise_scale.view(1, -1, 1, 1)
+                     - self.norm.running_mean.view(1, -1, 1, 1))
+            self._eval_shift = (key, shift.to(dtype))
         return self._eval_shift[1]
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
-                mask_features: torch.Tensor) -> torch.Tensor:
-        """`style` comes from `prepare_style`."""
-        if self.folds_norm():
-            # (x + noise - mean) / std * (1 + gamma) + beta, with 1 / std folded into gamma's rows
-            inv_std = torch.rsqrt(self.norm.running_var + self.norm.eps)
-            scale = torch.cat([inv_std, torch.ones_like(inv_std)])
-            gamma1, beta = self.gamma_beta(seg, style, mask_features, scale).chunk(2, dim=1)
-            return torch.addcmul(beta, x + self.eval_shift(x), gamma1)
+    def modulation(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
+                   window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        """(B, 2C, H, W): [1 + gamma, beta]. `style` comes from `prepare_style`. It depends
+        on the mask and the styles, not on x: the engine keeps it from frame to frame.
+
+        At inference the batch norm is folded in too: (x + shift) / std (1 + gamma) + beta
+        = x [(1 + gamma) / std] + [beta + shift (1 + gamma) / std], with the constant shift
+        = noise * scale - mean. `window` = (top, left, full height, full width) says where
+        `seg` lies when it is a crop of the mask, so the crop of the shift is used."""
+        if not self.folds_norm():
+            return self.gamma_beta(seg, style, mask_features)
+        inv_std = torch.rsqrt(self.norm.running_var + self.norm.eps)
+        gb = self.gamma_beta(seg, style, mask_features, torch.cat([inv_std, torch.ones_like(inv_std)]))
+        h, w = seg.shape[-2:]
+        top, left, full_h, full_w = window or (0, 0, h, w)
+        shift = self.eval_shift((full_h, full_w), gb.device, gb.dtype)[..., top:top + h, left:left + w]
+        gamma1, beta = gb.chunk(2, dim=1)
+        if gb.requires_grad:   # autograd refuses in-place changes to a view
+            return torch.cat([gamma1, torch.addcmul(beta, shift, gamma1)], dim=1)
+        beta.addcmul_(shift, gamma1)   # a view of gb: gb changes with it, no copy
+        return gb
+
+    def forward(self, x: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
+        """x' (1 + gamma) + beta, with `modulation` from `modulation`."""
+        gamma1, beta = modulation.chunk(2, dim=1)
+        if self.folds_norm():   # the norm is inside the modulation
+            return torch.addcmul(beta, x, gamma1)
         x = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
-        gamma1, beta = self.gamma_beta(seg, style, mask_features).chunk(2, dim=1)
         return torch.addcmul(beta, x, gamma1)
 
 
@@ -243,16 +275,19 @@ class SEANResBlk(nn.Module):
         hidden = hidden * 3 if len(hidden) == 1 else hidden
         return [norm.prepare_style(h) for norm, h in zip(self.norms(), hidden)]
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor, styles: list[torch.Tensor]) -> torch.Tensor:
-        """`styles` comes from `prepare_styles`."""
+    def modulations(self, seg: torch.Tensor, styles: list[torch.Tensor],
+                    window: tuple[int, int, int, int] | None = None) -> list[torch.Tensor]:
+        """The norms' [1 + gamma, beta] for the mask `seg` at this block's size (or a crop
+        of it: see SEANNorm.modulation); `styles` comes from `prepare_styles`."""
         features = [m(seg) for m in self.mask_shared]
         features = features * 3 if len(features) == 1 else features
-        if self.learned_shortcut:
-            x_s = self.conv_s(self.norm_s(x, seg, styles[2], features[2]))
-        else:
-            x_s = x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg, styles[0], features[0]), 0.2))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg, styles[1], features[1]), 0.2))
+        return [norm.modulation(seg, style, f, window) for norm, style, f in zip(self.norms(), styles, features)]
+
+    def forward(self, x: torch.Tensor, modulations: list[torch.Tensor]) -> torch.Tensor:
+        """`modulations` comes from `modulations`."""
+        x_s = self.conv_s(self.norm_s(x, modulations[2])) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, modulations[0]), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, modulations[1]), 0.2))
         return x_s + dx
 
 
@@ -303,18 +338,54 @@ class SEANGenerator(nn.Module):
             raise ValueError(f"expected 1 or {NUM_BLOCKS} style matrices, got {len(per_block)}")
         return [block.prepare_styles(style) for block, style in zip(self.blocks, per_block)]
 
-    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]]) -> torch.Tensor:
-        """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from `prepare_styles`."""
-        h, w = seg.shape[-2:]
+    @staticmethod
+    def block_sizes(h: int, w: int) -> list[tuple[int, int]]:
+        """Feature-map size of each block for an h x w mask."""
         if h % DOWNSCALE or w % DOWNSCALE:
             raise ValueError(f"mask size {h}x{w} is not a multiple of {DOWNSCALE}")
-        size = (h // DOWNSCALE, w // DOWNSCALE)
-        x = self.fc(resize_mask(seg, size))
-        for i, block in enumerate(self.blocks):
+        sizes, size = [], (h // DOWNSCALE, w // DOWNSCALE)
+        for i in range(NUM_BLOCKS):
             if i in UPSAMPLE_BEFORE:
                 size = (size[0] * 2, size[1] * 2)
+            sizes.append(size)
+        return sizes
+
+    def modulations(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
+        """Every norm's [1 + gamma, beta] (per block, per norm): all the work that depends on
+        the mask and styles but not on the features. `render` can reuse them."""
+        return [block.modulations(resize_mask(seg, size), styles)
+                for block, size, styles in zip(self.blocks, self.block_sizes(*seg.shape[-2:]), prepared)]
+
+    def update_modulations(self, modulations: list[list[torch.Tensor]], seg: torch.Tensor,
+                           prepared: list[list[torch.Tensor]], box: tuple[int, int, int, int]) -> None:
+        """Bring `modulations` up to date, in place, after the mask changed only inside `box`
+        (top, bottom, left, right in mask pixels); `seg` is the new mask. Exact: a norm's
+        [1 + gamma, beta] at a pixel depends on the mask within `reach` pixels of it (the
+        mask branch's 3x3 conv, then the 1x1 or 3x3 projections), so only the box grown by
+        `reach` changes, and it is computed from the box grown by twice that."""
+        reach = 1 + self.cfg.proj_kernel // 2
+        h = seg.shape[-2]
+        for block, size, styles, old in zip(self.blocks, self.block_sizes(*seg.shape[-2:]), prepared, modulations):
+            factor = h // size[0]
+            top, bottom, left, right = scaled_box(box, factor, size, reach)             # what changes
+            src_top, src_bottom, src_left, src_right = scaled_box(box, factor, size, 2 * reach)   # what it reads
+            crop = resize_mask(seg, size)[..., src_top:src_bottom, src_left:src_right]
+            new = block.modulations(crop, styles, (src_top, src_left, *size))
+            for kept, fresh in zip(old, new):
+                kept[..., top:bottom, left:right] = fresh[..., top - src_top:bottom - src_top,
+                                                          left - src_left:right - src_left]
+
+    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]],
+               modulations: list[list[torch.Tensor]] | None = None) -> torch.Tensor:
+        """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from
+        `prepare_styles`; `modulations` from `modulations` for this mask, if kept."""
+        sizes = self.block_sizes(*seg.shape[-2:])
+        x = self.fc(resize_mask(seg, sizes[0]))
+        for i, (block, size) in enumerate(zip(self.blocks, sizes)):
+            if x.shape[-2:] != size:
                 x = F.interpolate(x, size=size, mode="nearest")
-            x = block(x, resize_mask(seg, size), prepared[i])
+            mods = modulations[i] if modulations is not None else block.modulations(resize_mask(seg, size), prepared[i])
+            x = block(x, mods)
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
 
     def forward(self, seg: torch.Tensor, styles: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:

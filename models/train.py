@@ -53,6 +53,7 @@ class TrainOptions:
     beta2: float = 0.999
     lambda_feat: float = 10.0
     lambda_vgg: float = 10.0
+    vgg_size: int = 0               # the VGG loss sees images resized to this (0: as trained)
     lambda_l1: float = 10.0         # ours: direct reconstruction signal, learns fast per CPU-hour
     ndf: int = 64
     num_d: int = 2
@@ -161,7 +162,7 @@ class Trainer:
         betas = (opts.beta1, opts.beta2)
         self.opt_g = torch.optim.Adam(self.model.parameters(), lr=opts.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
-        self.vgg = VGGLoss(VGG19Features.pretrained()).to(self.device) if opts.lambda_vgg else None
+        self.vgg = VGGLoss(VGG19Features.pretrained(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
         self.step, self.images_seen, self.history = 0, 0, []
         self.checkpoint_path = opts.run_dir / "checkpoint.pt"
         self.resume()
@@ -297,6 +298,7 @@ class Trainer:
         self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
                              "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
                              "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat},
+                             "vgg_size": o.vgg_size or o.size,
                              "ema_decay": o.ema_decay,
                              "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
                              "started": time.strftime("%Y-%m-%d %H:%M")})

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 from tqdm import tqdm
 
-from .data import FolderDataset, load_folders
+from .data import FolderDataset, classes_present, load_folders, rare_class_weights
 from .imageio import load_mask
 from .labels import LabelScheme
 from .metrics import ConfusionMatrix
@@ -37,6 +37,7 @@ class ParserTrainOptions:
     minutes: float = 0.0
     lr: float = 1e-3
     decay_iterations: int = 0      # the rate falls linearly to 0 over the last N of `iterations`
+    rare_boost: float = 1.0        # photos showing a rare class are drawn this many times as often
     runs_dir: str = "runs"
     checkpoint_every: int = 200
     device: str = ""
@@ -78,8 +79,12 @@ def train_parser(opts: ParserTrainOptions) -> Path:
                      "started": time.strftime("%Y-%m-%d %H:%M")})
     train_pairs, _ = load_folders(opts.data, scheme, opts.holdout)
     data = FolderDataset(train_pairs, scheme, opts.size, augment=True)
-    batches = infinite(DataLoader(data, opts.batch_size, sampler=RandomSampler(data), drop_last=True,
-                                  num_workers=0), None)
+    sampler = RandomSampler(data)
+    if opts.rare_boost != 1:
+        weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
+        sampler = WeightedRandomSampler(weights, len(data))
+        sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
+    batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=0), None)
     deadline = time.time() + opts.minutes * 60 if opts.minutes else float("inf")
     bar = tqdm(total=opts.iterations, initial=step, desc=opts.name)
 

@@ -10,6 +10,7 @@ import models.framing as framing
 from app.cli import main
 from models.engine import Engine
 from models.framing import Framing, frame_face
+from models.labels import LabelScheme
 from models.metrics import ConfusionMatrix
 from models.parser import FaceParser, Parser, ParserConfig, parser_loss
 from tests.helpers import SIZE, make_dataset, toy_mask, toy_photo
@@ -148,12 +149,13 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
                               runs_dir=str(tmp_path / "runs"), device="cpu")
     train_parser(opts)
     opts.data, opts.holdout, opts.iterations, opts.decay_iterations = [str(root)] * 2, [2, 2], 5, 2
-    train_parser(opts)    # resumes, with its data weighed differently and a decaying rate
+    opts.rare_boost = 3
+    train_parser(opts)    # resumes, with its data weighed differently, rare classes drawn more, a decaying rate
     info = export_parser(tmp_path / "runs" / "face_parser", tmp_path / "face_parser", "face")
     assert info.training["iterations"] == 5
     sessions = info.training["sessions"]
     assert [(s["start_step"], s["end_step"], len(s["data"])) for s in sessions] == [(0, 3, 1), (3, 5, 2)]
-    assert sessions[1]["decay_until"] == 5
+    assert sessions[1]["decay_until"] == 5 and sessions[1]["rare_boost"] == 3
     parser = Parser.load(tmp_path / "face_parser.json", torch.device("cpu"))
     from models.data import find_pairs
     result = evaluate_parser(parser, find_pairs(root)[:2], fasseg_labels=root / "labels", progress=False)
@@ -161,3 +163,17 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
     assert main(["eval-parser", "--model", str(tmp_path / "face_parser.json"), "--images", str(root / "images"),
                  "--labels", str(root / "labels"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 6
+
+
+def test_photos_with_rare_classes_are_drawn_more_often(tmp_path):
+    from models.data import classes_present, find_pairs, rare_class_weights
+    root = make_dataset(tmp_path / "d", 12, size=40)
+    hat = np.array(Image.open(root / "labels" / "img003.png"))
+    hat[:4] = 14                      # one photo of twelve shows a hat
+    Image.fromarray(hat).save(root / "labels" / "img003.png")
+    present = classes_present(find_pairs(root), LabelScheme.named("face"))
+    assert present.shape == (12, 19) and present[:, :4].all() and present[3, 14] and present[:, 14].sum() == 1
+    weights, rare = rare_class_weights(present, boost=4, rare_below=0.1)
+    assert rare.tolist() == [14] and weights[3] == 4 and (np.delete(weights, 3) == 1).all()
+    _, rare = rare_class_weights(present, boost=4, rare_below=0.05)   # 1/12 is not under 5%
+    assert rare.tolist() == []

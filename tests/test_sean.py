@@ -97,7 +97,7 @@ def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
     codes = StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden)(torch.randn(2, 4, cfg.style_dim))
     features = torch.relu(torch.randn(2, cfg.mask_hidden, SIZE, SIZE))
     with torch.no_grad():
-        got = norm(x, seg, norm.prepare_style(codes), features)
+        got = norm(x, norm.modulation(seg, norm.prepare_style(codes), features))
         normalized = norm.norm(x + norm.noise(x) * norm.noise_scale.view(1, -1, 1, 1))
         if kernel == 1:
             per_class = norm.style_proj(codes)                            # (B, s, 2C)
@@ -132,8 +132,8 @@ def test_lite_equals_paper_layout_inside_regions():
     codes = torch.rand(1, cfg.num_classes, cfg.style_hidden)
     features = torch.rand(1, cfg.mask_hidden, SIZE, SIZE)
     with torch.no_grad():
-        a = paper(x, seg, paper.prepare_style(codes), features)
-        b = lite(x, seg, lite.prepare_style(codes), features)
+        a = paper(x, paper.modulation(seg, paper.prepare_style(codes), features))
+        b = lite(x, lite.modulation(seg, lite.prepare_style(codes), features))
     # pixels whose 3x3 neighbourhood has a single class, away from the image border
     labels = seg.argmax(1, keepdim=True).float()
     uniform = (torch.nn.functional.max_pool2d(labels, 3, 1, 1) == -torch.nn.functional.max_pool2d(-labels, 3, 1, 1))
@@ -163,3 +163,33 @@ def test_inference_shortcuts_follow_parameter_changes(tiny_model):
         assert torch.allclose(after, tiny_model.generator(seg, style), atol=1e-5)
     assert not torch.allclose(before, after, atol=1e-3)
 
+
+
+@pytest.mark.parametrize("cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)],
+                         ids=["lite", "paper-layout"])
+def test_modulations_redone_around_an_edit_equal_recomputed_ones(cfg):
+    """The engine keeps every norm's [1 + gamma, beta] between frames and redoes them only
+    around a brush stroke: that must equal recomputing them all, at every block size,
+    for strokes in the middle, on the image border and in a corner."""
+    torch.manual_seed(0)
+    generator = SEAN(cfg).generator.eval()
+    with torch.no_grad():   # make the folded batch norm and the noise shift matter
+        for block in generator.blocks:
+            for norm in block.norms():
+                norm.noise_scale.normal_()
+                norm.norm.running_mean.normal_()
+                norm.norm.running_var.uniform_(0.5, 2)
+    size = 64
+    mask = torch.from_numpy(toy_mask(size)).long()
+    prepared = generator.prepare_styles(torch.rand(1, cfg.num_classes, cfg.style_dim))
+    with torch.inference_mode():
+        kept = generator.modulations(one_hot(mask[None], cfg.num_classes), prepared)
+        for top, bottom, left, right in [(20, 27, 30, 41), (0, 5, 10, 12), (58, 64, 60, 64), (31, 33, 0, 64)]:
+            mask[top:bottom, left:right] = (mask[top:bottom, left:right] + 1) % cfg.num_classes
+            seg = one_hot(mask[None], cfg.num_classes)
+            generator.update_modulations(kept, seg, prepared, (top, bottom, left, right))
+            fresh = generator.modulations(seg, prepared)
+            for kept_block, fresh_block in zip(kept, fresh):
+                for a, b in zip(kept_block, fresh_block):
+                    assert torch.allclose(a, b, atol=1e-5)
+            assert torch.allclose(generator.render(seg, prepared, kept), generator.render(seg, prepared), atol=1e-5)

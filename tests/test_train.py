@@ -45,13 +45,14 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     assert (run_dir / "checkpoint.pt").exists() and (run_dir / "samples" / "step_0000005.png").exists()
     assert len((run_dir / "log.jsonl").read_text().splitlines()) == 5
 
-    resumed = Trainer(options(tmp_path, iterations=8), tiny_config(19))
+    resumed = Trainer(options(tmp_path, iterations=8, vgg_size=16), tiny_config(19))
     assert resumed.step == 5
     first = {k: v.clone() for k, v in resumed.model.state_dict().items()}
     resumed.run()
     again = Trainer(options(tmp_path, iterations=8), tiny_config(19))
     assert again.step == 8 and len(again.history) == 2
     assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0}
+    assert [h["vgg_size"] for h in again.history] == [32, 16]
     assert any(not torch.equal(first[k], v) for k, v in again.model.state_dict().items())
 
     info = export_weights(run_dir, tmp_path / "tiny_32", max_images=4)
@@ -177,3 +178,15 @@ def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
     assert engine.synthesize(mask, engine.random_style(np.random.default_rng(0))).shape == (32, 32, 3)
     with pytest.raises(InputError, match="holds label 20"):
         engine.synthesize(np.full((32, 32), 20, np.uint8), engine.mean_style)
+
+
+def test_vgg_loss_at_a_smaller_size_sees_area_resized_images():
+    from models.losses import VGG19Features, VGGLoss
+    torch.manual_seed(0)
+    vgg = VGG19Features(None).eval()
+    fake, real = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    half = lambda x: torch.nn.functional.avg_pool2d(x, 2)   # area resizing by exactly 2
+    small = VGGLoss(vgg, size=32)(fake, real)
+    assert torch.allclose(small, VGGLoss(vgg)(half(fake), half(real)))
+    assert not torch.allclose(small, VGGLoss(vgg)(fake, real))
+    assert torch.equal(VGGLoss(vgg, size=64)(fake, real), VGGLoss(vgg)(fake, real))

@@ -123,3 +123,19 @@ def test_the_engine_redoes_style_work_only_when_styles_change(weights_json):
         direct = engine.model.generator(seg, torch.from_numpy(a.filled_from(engine.mean_style).codes)[None])
     direct = direct[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().numpy()
     assert np.abs(direct.astype(int) - first).max() <= 1
+
+
+def test_frames_while_painting_equal_frames_made_afresh(weights_json):
+    """Painting reuses the last frame's mask-and-style work outside the stroke: every frame
+    must still be the one a fresh engine makes for that mask."""
+    engine = Engine.load(str(weights_json), "cpu")
+    style = engine.random_style(np.random.default_rng(0))
+    mask = toy_mask()
+    engine.synthesize(mask, style)
+    for top, left, label in [(3, 4, 1), (3, 6, 2), (20, 25, 3), (0, 0, 0), (0, 0, 0)]:
+        mask = mask.copy()
+        mask[top:top + 4, left:left + 5] = label
+        assert np.array_equal(engine.synthesize(mask, style), Engine.load(str(weights_json), "cpu").synthesize(mask, style))
+    everything = np.full_like(mask, 2)
+    assert np.array_equal(engine.synthesize(everything, style),
+                          Engine.load(str(weights_json), "cpu").synthesize(everything, style))
