@@ -125,6 +125,19 @@ def test_bundled_sample_masks_are_valid():
         assert len(np.unique(make())) >= 8       # a real scene, not a blank
 
 
+def test_sample_face_is_symmetric_with_the_persons_left_on_the_image_right():
+    from app.samples import face_mask
+    scheme = LabelScheme.named("face")
+    mask = face_mask()
+    mirrored = scheme.flip_lut()[mask[:, ::-1]]
+    assert (mirrored == mask).mean() > 0.98     # a label on the wrong side would break this
+    names = scheme.names
+    for left, right in (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear")):
+        assert np.nonzero(mask == names.index(left))[1].mean() > 128 > np.nonzero(mask == names.index(right))[1].mean()
+    for part in ("skin", "nose", "mouth", "u_lip", "l_lip", "hair", "neck", "cloth"):
+        assert (mask == names.index(part)).any(), part
+
+
 def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     from app.cli import main
     from models.data import Pack
