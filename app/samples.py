@@ -17,6 +17,7 @@ from models.imageio import InputError, load_image, load_mask
 from models.labels import LabelScheme
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+AXIS = 127.5    # the vertical centre line of the 256-pixel-wide face drawing
 
 
 def smooth_outline(points: list[tuple[float, float]], steps: int = 24) -> np.ndarray:
@@ -29,9 +30,6 @@ def smooth_outline(points: list[tuple[float, float]], steps: int = 24) -> np.nda
         pieces.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
                              + (3 * p1 - p0 - 3 * p2 + p3) * t ** 3))
     return np.round(np.concatenate(pieces)).astype(np.int32)
-
-
-AXIS = 127.5    # the vertical centre line of a 256-pixel-wide drawing
 
 
 def mirrored(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -53,6 +51,10 @@ def face_mask(size: int = 256) -> np.ndarray:
     def fill(points: list[tuple[float, float]], label: int) -> None:
         cv2.fillPoly(m, [smooth_outline(points)], label)
 
+    def fill_pair(persons_left: list[tuple[float, float]], left: int, right: int) -> None:
+        fill(persons_left, left)
+        fill(mirrored(persons_left), right)
+
     ear = [(192, 124), (199, 128), (198, 150), (190, 160), (187, 140)]
     brow = [(146, 108), (156, 101), (170, 102), (172, 106), (158, 105), (147, 111)]
     eye = [(148, 122), (156, 117), (166, 119), (171, 123), (160, 126)]
@@ -61,14 +63,11 @@ def face_mask(size: int = 256) -> np.ndarray:
     fill(symmetric([(AXIS, 4), (186, 16), (222, 64), (232, 140), (226, 214), (196, 226), (182, 150),
                     (AXIS, 150)]), 13)                                                            # hair
     fill(symmetric([(AXIS, 52), (176, 66), (196, 116), (190, 170), (168, 212), (AXIS, 234)]), 1)  # skin
-    fill(ear, 8)                                                                                  # l_ear
-    fill(mirrored(ear), 9)                                                                        # r_ear
+    fill_pair(ear, 8, 9)                                                      # l_ear, r_ear
     fill(symmetric([(AXIS, 40), (176, 52), (198, 96), (192, 100), (172, 70), (146, 60),
                     (AXIS, 61)]), 13)                                                             # hairline
-    fill(brow, 6)                                                                                 # l_brow
-    fill(mirrored(brow), 7)                                                                       # r_brow
-    fill(eye, 4)                                                                                  # l_eye
-    fill(mirrored(eye), 5)                                                                        # r_eye
+    fill_pair(brow, 6, 7)                                                     # l_brow, r_brow
+    fill_pair(eye, 4, 5)                                                      # l_eye, r_eye
     fill(symmetric([(AXIS, 120), (134, 120), (139, 146), (148, 160), (142, 169), (AXIS, 171)]), 2)  # nose
     fill(symmetric([(AXIS, 185), (136, 183), (148, 190), (AXIS, 189)]), 11)                      # u_lip
     fill(symmetric([(AXIS, 190), (148, 191), (138, 201), (AXIS, 203)]), 12)                      # l_lip
