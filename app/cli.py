@@ -260,7 +260,9 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
     opts = ParserTrainOptions(data=args.data, name=args.name, labels=args.labels, size=args.size,
                               holdout=args.holdout, batch_size=args.batch_size, iterations=args.iterations,
                               decay_iterations=args.decay_iterations, rare_boost=args.rare_boost,
-                              minutes=args.minutes, runs_dir=args.runs_dir, device=args.device or "")
+                              rotate=args.rotate, lr=args.lr, minutes=args.minutes, runs_dir=args.runs_dir,
+                              init_from=str(parser_path(args.init_from)) if args.init_from else "",
+                              device=args.device or "")
     try:
         print(f"checkpoint: {train_parser(opts)}")
     except (FileNotFoundError, ValueError) as e:
@@ -284,13 +286,15 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
     parser = load_parser(args.model, args.device)
     pairs = labelled_pairs(args)
     pairs = pairs[:args.limit] if args.limit else pairs
-    result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None)
+    result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None, args.size)
     if args.record:
         record(args, parser_path(args.model), result)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{result['images']} images: pixel accuracy {result['pixel_accuracy']:.4f}, mIoU {result['miou']:.4f}")
+    scale = f"{args.size}x{args.size}" if args.size else "their own size"
+    print(f"{result['images']} images at {scale}: pixel accuracy {result['pixel_accuracy']:.4f}, "
+          f"mIoU {result['miou']:.4f}")
     for name, iou in result["iou_per_class"].items():
         print(f"  {name:>12}: {'-' if iou is None else f'{iou:.3f}'}")
     if "fasseg" in result:
@@ -444,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
+    p.add_argument("--size", type=int, default=0, metavar="N",
+                   help="score at N x N: photos and labels are scaled there first (default: as given)")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the parser's JSON under NAME")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--json", action="store_true")
@@ -463,6 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rare-boost", type=float, default=1.0, metavar="K",
                    help="draw photos that show a rare class (in under 10%% of photos: hats, earrings, "
                         "necklaces) K times as often")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                   help="augment with turns of up to DEG degrees either way and zooms out of up to 10%%")
+    p.add_argument("--init-from", default="", metavar="MODEL",
+                   help="start a new run from a shipped parser (face, or a parser JSON); "
+                        "residual blocks it lacks start as identity")
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=0.0)
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--device", default=None)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
@@ -38,6 +39,8 @@ class ParserTrainOptions:
     lr: float = 1e-3
     decay_iterations: int = 0      # the rate falls linearly to 0 over the last N of `iterations`
     rare_boost: float = 1.0        # photos showing a rare class are drawn this many times as often
+    rotate: float = 0.0            # augmentation: turns of up to this many degrees (and zooms out)
+    init_from: str = ""            # a new run goes on from these parser weights (JSON), its count and sessions
     runs_dir: str = "runs"
     checkpoint_every: int = 200
     device: str = ""
@@ -55,30 +58,60 @@ def jitter(images: torch.Tensor) -> torch.Tensor:
             + images.mean((1, 2, 3), keepdim=True) + brightness).clamp(-1, 1)
 
 
+def checkpoint_config(options: dict, num_classes: int) -> ParserConfig:
+    """The architecture a checkpoint was trained with (runs from before it was recorded had
+    the default widths and no residual blocks)."""
+    return ParserConfig.from_dict(options.get("config") or
+                                  {"num_classes": num_classes, "widths": ParserConfig.widths, "input_size": 256})
+
+
+def grown_from(json_path: str, scheme: LabelScheme) -> tuple[FaceParser, int, list]:
+    """A shipped parser's widths and weights in the default block layout (residual blocks it
+    lacks start as identity), with its iteration count and sessions, so that training goes
+    on where an earlier machine's run left off. -> (network, step, sessions)"""
+    source = Parser.load(json_path, torch.device("cpu"))
+    if source.info.labels.names != scheme.names:
+        raise ValueError(f"{json_path}: it parses into {source.info.labels.name} labels, not {scheme.name}")
+    old = source.info.config
+    net = FaceParser(ParserConfig(old.num_classes, old.widths, old.input_size))
+    _, unexpected = net.load_state_dict(source.net.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"{json_path}: it has layers the default parser lacks ({', '.join(unexpected[:3])} ...)")
+    training = source.info.training
+    return net, training.get("iterations", 0), list(training.get("sessions", []))
+
+
 def train_parser(opts: ParserTrainOptions) -> Path:
     device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     scheme = LabelScheme.named(opts.labels)
-    cfg = ParserConfig(num_classes=scheme.num_classes)
-    net = FaceParser(cfg).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
     run_dir = Path(opts.runs_dir) / opts.name
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint.pt"
-    step, sessions = 0, []
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
+    state = torch.load(checkpoint, map_location=device, weights_only=True) if checkpoint.exists() else None
+    if state:
+        net = FaceParser(checkpoint_config(state["options"], scheme.num_classes))
         net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
         step = state["step"]
         sessions = state.get("sessions") or [   # a run from before sessions were recorded
             {"start_step": 0, "end_step": step, "data": state["options"]["data"],
              "holdout": state["options"]["holdout"], "note": "earlier sessions, not recorded one by one"}]
+    elif opts.init_from:
+        net, step, sessions = grown_from(opts.init_from, scheme)
+    else:
+        net, step, sessions = FaceParser(ParserConfig(num_classes=scheme.num_classes)), 0, []
+    cfg = net.cfg
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
+    if state:
+        opt.load_state_dict(state["opt"])
     # One entry per training session: what data (folders may repeat, to weigh them), from which step.
     sessions.append({"start_step": step, "data": opts.data, "holdout": opts.holdout, "size": opts.size,
                      "lr": opts.lr, "decay_until": opts.iterations if opts.decay_iterations else None,
-                     "started": time.strftime("%Y-%m-%d %H:%M")})
+                     "rotate": opts.rotate, "started": time.strftime("%Y-%m-%d %H:%M")})
+    if opts.init_from and not state:
+        sessions[-1]["init_from"] = Path(opts.init_from).name
     train_pairs, _ = load_folders(opts.data, scheme, opts.holdout)
-    data = FolderDataset(train_pairs, scheme, opts.size, augment=True)
+    data = FolderDataset(train_pairs, scheme, opts.size, augment=True, rotate=opts.rotate)
     sampler = RandomSampler(data)
     if opts.rare_boost != 1:
         weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
@@ -92,8 +125,8 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         sessions[-1]["end_step"] = step
         save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "sessions": sessions,
-                                     "options": {"data": opts.data, "holdout": opts.holdout,
-                                                 "size": opts.size, "labels": scheme.to_dict()}})
+                                     "options": {"data": opts.data, "holdout": opts.holdout, "size": opts.size,
+                                                 "labels": scheme.to_dict(), "config": asdict(cfg)}})
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))   # finish the step, save, exit
@@ -122,7 +155,7 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
     state = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
     options = state["options"]
     scheme = LabelScheme.from_dict(options["labels"])
-    net = FaceParser(ParserConfig(num_classes=scheme.num_classes))
+    net = FaceParser(checkpoint_config(options, scheme.num_classes))
     net.load_state_dict(state["net"])
     info = ParserInfo(Path(out_stem).name, model, scheme, net.cfg,
                       training={"iterations": state["step"], "data": options["data"],
@@ -132,21 +165,30 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
     return info
 
 
-def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None,
+def square(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    return cv2.resize(image, (size, size), interpolation=interpolation) if size else image
+
+
+def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None, size: int = 0,
                     progress: bool = True) -> dict:
     """Pixel accuracy and mIoU against the label files (per class too); with
-    `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down."""
+    `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down.
+    With `size`, photos and labels are first scaled to size x size (the face-parsing
+    convention: scores at the resolution the parser works at)."""
     scheme = parser.info.labels
+    fasseg_scheme = LabelScheme("fasseg", FASSEG_NAMES, ("#000000",) * 6, ())
     full, fasseg = ConfusionMatrix(scheme.num_classes), ConfusionMatrix(len(FASSEG_NAMES))
     for pair in tqdm(pairs, desc="parse", disable=not progress):
         photo, labels = pair.read(scheme)
+        photo, labels = square(photo, size, cv2.INTER_AREA), square(labels, size, cv2.INTER_NEAREST)
         pred = parser.parse(photo)
         full.add(labels, pred)
         if fasseg_labels is not None:
-            human = np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png",
-                                         LabelScheme("fasseg", FASSEG_NAMES, ("#000000",) * 6, ())))
+            human = square(np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png", fasseg_scheme)), size,
+                           cv2.INTER_NEAREST)
             fasseg.add(human, TO_FASSEG[pred])
-    result = {"images": len(pairs), "pixel_accuracy": full.pixel_accuracy(), "miou": full.mean_iou(),
+    result = {"images": len(pairs), "size": size or None, "pixel_accuracy": full.pixel_accuracy(),
+              "miou": full.mean_iou(),
               "iou_per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(scheme.names, full.iou())}}
     if fasseg_labels is not None:
         result["fasseg"] = {"pixel_accuracy": fasseg.pixel_accuracy(), "miou": fasseg.mean_iou(),

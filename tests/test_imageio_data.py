@@ -109,6 +109,18 @@ def test_flip_swaps_left_and_right(tmp_path):
     assert seen_flip
 
 
+def test_turns_and_zooms_move_photo_and_labels_together():
+    from models.data import rotate_zoom
+    tiles = np.indices((64, 64)).sum(0) // 8 % 4          # diagonal stripes of 4 classes, 8 px wide
+    mask = tiles.astype(np.uint8)
+    palette = np.array([[0, 0, 0], [250, 0, 0], [0, 250, 0], [0, 0, 250]], np.uint8)
+    image, turned = rotate_zoom(palette[mask], mask, degrees=9, zoom=0.92)
+    assert image.shape == (64, 64, 3) and turned.shape == (64, 64) and set(np.unique(turned)) <= {0, 1, 2, 3}
+    assert (turned != mask).mean() > 0.2                   # it did move
+    nearest = np.abs(image[:, :, None].astype(int) - palette).sum(-1).argmin(-1)
+    assert (nearest == turned).mean() > 0.95               # the photo moved the same way (edges blend)
+
+
 def test_dataset_items(tmp_path):
     root = make_dataset(tmp_path / "d", 2, size=40)
     item = FolderDataset(find_pairs(root), LabelScheme.named("face"), 32)[1]

@@ -12,7 +12,8 @@ from models.engine import Engine
 from models.framing import Framing, frame_face
 from models.labels import LabelScheme
 from models.metrics import ConfusionMatrix
-from models.parser import FaceParser, Parser, ParserConfig, parser_loss
+from models.imageio import InputError
+from models.parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
 from tests.helpers import SIZE, make_dataset, toy_mask, toy_photo
 
 
@@ -62,6 +63,58 @@ def test_parser_learns_a_toy_labelling():
     cm = ConfusionMatrix(4)
     cm.add(mask[0].numpy(), net(image[:1]).argmax(1)[0].numpy())
     assert cm.pixel_accuracy() > 0.9
+
+
+FACE = LabelScheme.named("face")
+SMALL = (4, 8, 8, 8, 8)
+
+
+def face_parser(cfg: ParserConfig, seed: int = 0) -> Parser:
+    torch.manual_seed(seed)
+    return Parser(FaceParser(cfg), ParserInfo("p", "face", FACE, cfg), torch.device("cpu"))
+
+
+def test_flip_averaged_parse_mirrors_with_the_photo():
+    parser = face_parser(ParserConfig(widths=SMALL, input_size=SIZE, flip_average=True))
+    torch.nn.init.normal_(parser.net.head.weight, std=3.0)   # untrained scores, but varied across the image
+    photo = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    mask = parser.parse(photo)
+    assert np.isin(mask, [4, 5, 6, 7, 8, 9]).mean() > 0.05   # left/right classes show, so the swap is tested
+    mirrored = parser.parse(np.ascontiguousarray(photo[:, ::-1]))
+    assert (mirrored == FACE.flip_lut()[mask[:, ::-1]]).mean() > 0.999
+
+
+def test_training_from_a_parser_without_residual_blocks_starts_where_it_left_off(tmp_path):
+    from models.train_parser import ParserTrainOptions, export_parser, train_parser
+    old_cfg = ParserConfig(widths=SMALL, input_size=SIZE, encoder_blocks=(0,) * 5, decoder_blocks=(0,) * 4,
+                           flip_average=False)
+    old = face_parser(old_cfg, seed=1)
+    old.net.down[2][0][1].running_mean.normal_()         # trained-looking norms, not the identity at init
+    old.info.training = {"iterations": 7, "sessions": [{"start_step": 0, "end_step": 7}]}
+    save_parser(tmp_path / "old", old.net, old.info)
+    root = make_dataset(tmp_path / "d", 4, size=40)
+    train_parser(ParserTrainOptions(data=[str(root)], size=32, iterations=7, init_from=str(tmp_path / "old.json"),
+                                    runs_dir=str(tmp_path / "runs"), device="cpu"))
+    info = export_parser(tmp_path / "runs" / "face_parser", tmp_path / "grown", "face")
+    assert info.training["iterations"] == 7                # the count goes on from the weights it started from
+    assert [(s["start_step"], s["end_step"]) for s in info.training["sessions"]] == [(0, 7), (7, 7)]
+    assert info.training["sessions"][1]["init_from"] == "old.json"
+    grown = Parser.load(tmp_path / "grown.json", torch.device("cpu"))
+    assert grown.info.config.encoder_blocks == ParserConfig.encoder_blocks and grown.info.config.flip_average
+    assert sum(p.numel() for p in grown.net.parameters()) > sum(p.numel() for p in old.net.parameters())
+    x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    with torch.inference_mode():
+        torch.testing.assert_close(grown.net(x), Parser.load(tmp_path / "old.json", torch.device("cpu")).net(x))
+
+
+def test_parser_weights_that_do_not_fit_their_json_are_refused(tmp_path):
+    parser = face_parser(ParserConfig(widths=SMALL, input_size=SIZE, encoder_blocks=(0,) * 5))
+    save_parser(tmp_path / "p", parser.net, parser.info)
+    described = json.loads((tmp_path / "p.json").read_text())
+    described["config"]["encoder_blocks"] = [0, 0, 0, 1, 1]   # says there are blocks the file lacks
+    (tmp_path / "p.json").write_text(json.dumps(described))
+    with pytest.raises(InputError, match="do not match"):
+        Parser.load(tmp_path / "p.json", torch.device("cpu"))
 
 
 def test_confusion_matrix():
@@ -161,7 +214,7 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
     result = evaluate_parser(parser, find_pairs(root)[:2], fasseg_labels=root / "labels", progress=False)
     assert 0 <= result["miou"] <= 1 and set(result["fasseg"]) == {"pixel_accuracy", "miou", "iou_per_class"}
     assert main(["eval-parser", "--model", str(tmp_path / "face_parser.json"), "--images", str(root / "images"),
-                 "--labels", str(root / "labels"), "--json"]) == 0
+                 "--labels", str(root / "labels"), "--size", "32", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 6
 
 
