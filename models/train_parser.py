@@ -62,7 +62,8 @@ def checkpoint_config(options: dict, num_classes: int) -> ParserConfig:
     """The architecture a checkpoint was trained with (runs from before it was recorded had
     the default widths and no residual blocks)."""
     return ParserConfig.from_dict(options.get("config") or
-                                  {"num_classes": num_classes, "widths": ParserConfig.widths, "input_size": 256})
+                                  {"num_classes": num_classes, "widths": ParserConfig.widths,
+                                   "input_size": ParserConfig.input_size})
 
 
 def grown_from(json_path: str, scheme: LabelScheme) -> tuple[FaceParser, int, list]:
@@ -99,7 +100,6 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         net, step, sessions = grown_from(opts.init_from, scheme)
     else:
         net, step, sessions = FaceParser(ParserConfig(num_classes=scheme.num_classes)), 0, []
-    cfg = net.cfg
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
     if state:
@@ -126,7 +126,7 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "sessions": sessions,
                                      "options": {"data": opts.data, "holdout": opts.holdout, "size": opts.size,
-                                                 "labels": scheme.to_dict(), "config": asdict(cfg)}})
+                                                 "labels": scheme.to_dict(), "config": asdict(net.cfg)}})
 
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))   # finish the step, save, exit
