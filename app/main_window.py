@@ -520,7 +520,9 @@ class MainWindow(QMainWindow):
             doc.apply_source(key, list(range(doc.num_classes)))
             doc.saved_state = doc.history.current
             self.attach(doc)
-            if not found:
+            if found:   # replaces "Opening ...", which would otherwise stay
+                self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+            else:
                 self.statusBar().showMessage("No face found: the photo's centre square was used; "
                                              "repaint the mask where needed", 10000)
 
