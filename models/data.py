@@ -111,27 +111,38 @@ def holdout_split(pairs: list, n_val: int) -> tuple[list, list]:
     return [p for p in pairs if p.stem not in val], [p for p in pairs if p.stem in val]
 
 
+def crop_window(height: int, width: int, size: int, scale: float = 1.0,
+                offset: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int, int, int]:
+    """Where resize_crop cuts: the scaled size (nh, nw) and the crop's top left corner."""
+    f = size * scale / min(height, width)
+    nh, nw = max(size, round(height * f)), max(size, round(width * f))
+    return nh, nw, round((nh - size) * offset[0]), round((nw - size) * offset[1])
+
+
 def resize_crop(image: np.ndarray, mask: np.ndarray, size: int, scale: float = 1.0,
                 offset: tuple[float, float] = (0.5, 0.5)) -> tuple[np.ndarray, np.ndarray]:
     """Resize so the shorter side is size * scale, then crop size x size at the relative offset."""
-    h, w = mask.shape
-    f = size * scale / min(h, w)
-    nh, nw = max(size, round(h * f)), max(size, round(w * f))
-    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC
+    nh, nw, top, left = crop_window(*mask.shape, size, scale, offset)
+    interp = cv2.INTER_AREA if size * scale < min(mask.shape) else cv2.INTER_CUBIC
     image = cv2.resize(image, (nw, nh), interpolation=interp)
     mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
-    top, left = round((nh - size) * offset[0]), round((nw - size) * offset[1])
     return image[top:top + size, left:left + size], mask[top:top + size, left:left + size]
 
 
+def rotation(height: int, width: int, degrees: float, zoom: float) -> np.ndarray:
+    return cv2.getRotationMatrix2D((width / 2, height / 2), degrees, zoom)
+
+
+def turn(array: np.ndarray, matrix: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Warp keeping the size; the edges are mirrored in rather than filled with a colour no photo has."""
+    h, w = array.shape[:2]
+    return cv2.warpAffine(array, matrix, (w, h), flags=interpolation, borderMode=cv2.BORDER_REFLECT_101)
+
+
 def rotate_zoom(image: np.ndarray, mask: np.ndarray, degrees: float, zoom: float) -> tuple[np.ndarray, np.ndarray]:
-    """Turn and scale about the centre, keeping the size; the edges are mirrored in (both
-    image and mask, so they stay consistent) rather than filled with a colour no photo has."""
-    h, w = mask.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, zoom)
-    image = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    mask = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
-    return image, mask
+    """Turn and scale about the centre, keeping the size (image and mask alike, so they stay consistent)."""
+    m = rotation(*mask.shape, degrees, zoom)
+    return turn(image, m), turn(mask, m, cv2.INTER_NEAREST)
 
 
 class FolderDataset(Dataset):
@@ -141,10 +152,16 @@ class FolderDataset(Dataset):
     the scheme's left/right classes. With `rotate` > 0 as well: a turn of up to that many
     degrees either way and a zoom out of up to 10% (faces framed from users' photos are
     never as level and centred as an aligned dataset's).
+
+    With `scores` (one per pair, or None): a teacher's class scores (h, w, s), covering the
+    photo at any resolution, go through the same crop, turn and flip, and come out as
+    "scores" (s, S, S) with "distil" saying which items have them.
     """
 
-    def __init__(self, pairs: list, scheme: LabelScheme, size: int, augment: bool = False, rotate: float = 0.0):
+    def __init__(self, pairs: list, scheme: LabelScheme, size: int, augment: bool = False, rotate: float = 0.0,
+                 scores: list[np.ndarray | None] | None = None):
         self.pairs, self.scheme, self.size, self.augment, self.rotate = pairs, scheme, size, augment, rotate
+        self.scores = scores
         self.flip_lut = scheme.flip_lut()
 
     def __len__(self) -> int:
@@ -159,19 +176,40 @@ class FolderDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         image, mask = self.load(i)
+        scores = self.scores[i] if self.scores is not None else None
+        scale, offset, flip, turn_by = 1.0, (0.5, 0.5), False, None
         if self.augment:
             # Seeded from torch, which the DataLoader seeds differently in every worker.
             rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
-            image, mask = resize_crop(image, mask, self.size, rng.uniform(1.0, 1.15),
-                                      tuple(rng.uniform(0, 1, 2)))
+            scale, offset = rng.uniform(1.0, 1.15), tuple(rng.uniform(0, 1, 2))
             if self.rotate:
-                image, mask = rotate_zoom(image, mask, rng.uniform(-self.rotate, self.rotate), rng.uniform(0.9, 1.0))
-            if rng.random() < 0.5:
-                image, mask = image[:, ::-1], self.flip_lut[mask[:, ::-1]]
-        else:
-            image, mask = resize_crop(image, mask, self.size)
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1)
-        return {"image": x, "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
+                turn_by = rng.uniform(-self.rotate, self.rotate), rng.uniform(0.9, 1.0)
+            flip = rng.random() < 0.5
+        window = crop_window(*mask.shape, self.size, scale, offset)
+        image, mask = resize_crop(image, mask, self.size, scale, offset)
+        if turn_by:
+            image, mask = rotate_zoom(image, mask, *turn_by)
+        if flip:
+            image, mask = image[:, ::-1], self.flip_lut[mask[:, ::-1]]
+        item = {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1),
+                "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
+        if self.scores is not None:
+            item["distil"] = torch.tensor(scores is not None)
+            item["scores"] = (torch.zeros(self.scheme.num_classes, self.size, self.size) if scores is None
+                              else torch.from_numpy(self.place_scores(scores, window, turn_by, flip)).permute(2, 0, 1))
+        return item
+
+    def place_scores(self, scores: np.ndarray, window: tuple[int, int, int, int],
+                     turn_by: tuple[float, float] | None, flip: bool) -> np.ndarray:
+        """Teacher scores through the photo's crop, turn and flip (left/right classes swapped)."""
+        nh, nw, top, left = window
+        scores = cv2.resize(scores.astype(np.float32), (nw, nh), interpolation=cv2.INTER_LINEAR)
+        scores = scores[top:top + self.size, left:left + self.size]
+        if turn_by:
+            scores = turn(scores, rotation(self.size, self.size, *turn_by))
+        if flip:
+            scores = scores[:, ::-1, self.flip_lut]
+        return np.ascontiguousarray(scores)
 
 
 def classes_present(pairs: list, scheme: LabelScheme) -> np.ndarray:
@@ -192,11 +230,16 @@ def rare_class_weights(present: np.ndarray, boost: float, rare_below: float = 0.
     return np.where(present[:, rare].any(1), boost, 1.0), rare
 
 
+def per_folder(values: list[int], folders: int, default: int, flag: str) -> list[int]:
+    """A command-line list given as one number for all data folders, or one per folder."""
+    if len(values) not in (0, 1, folders):
+        raise ValueError(f"{flag} takes one number, or one per data folder ({folders})")
+    return values * folders if len(values) == 1 else (values or [default] * folders)
+
+
 def split_folders(roots: list[str], holdout: list[int]) -> list[tuple[list, list]]:
     """(train, val) per folder (or pack, *.npz); holdout[i] pairs of folder i are held out."""
-    if len(holdout) not in (0, 1, len(roots)):
-        raise ValueError(f"--holdout takes one number, or one per data folder ({len(roots)})")
-    counts = holdout * len(roots) if len(holdout) == 1 else (holdout or [0] * len(roots))
+    counts = per_folder(holdout, len(roots), 0, "--holdout")
     return [holdout_split(Pack(root).pairs() if str(root).endswith(".npz") else find_pairs(root), n)
             for root, n in zip(roots, counts)]
 

@@ -113,6 +113,15 @@ def parser_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return ce + dice.mean()
 
 
+def distillation_loss(logits: torch.Tensor, teacher: torch.Tensor, has_teacher: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || parser) per pixel, averaged over the items that have teacher scores.
+    The teacher's soft scores say more than its label maps: how sure it is along every
+    boundary, and what the runner-up class is (eye or brow, lip or mouth)."""
+    kl = (teacher.softmax(1) * (teacher.log_softmax(1) - logits.log_softmax(1))).sum(1).mean((1, 2))
+    weight = has_teacher.float()
+    return (kl * weight).sum() / weight.sum().clamp(min=1)
+
+
 @dataclass
 class ParserInfo:
     name: str

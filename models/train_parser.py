@@ -1,6 +1,7 @@
 """Training and evaluating the face parser (see parser.py) on folder datasets."""
 from __future__ import annotations
 
+import hashlib
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -12,11 +13,13 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 from tqdm import tqdm
 
-from .data import FolderDataset, classes_present, load_folders, rare_class_weights
-from .imageio import load_mask
+from .data import (FolderDataset, PackedPair, Pair, classes_present, per_folder, rare_class_weights,
+                   split_folders)
+from .imageio import atomic_write, load_mask
 from .labels import LabelScheme
 from .metrics import ConfusionMatrix
-from .parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
+from .parser import FaceParser, Parser, ParserConfig, ParserInfo, distillation_loss, parser_loss, save_parser
+from .teacher import Teacher, area_scores
 from .train import decayed, infinite, save_checkpoint, set_learning_rate
 
 # FASSEG's human labels: 0 background, 1 skin (incl. neck), 2 hair (incl. brows), 3 eyes,
@@ -41,6 +44,9 @@ class ParserTrainOptions:
     rare_boost: float = 1.0        # photos showing a rare class are drawn this many times as often
     rotate: float = 0.0            # augmentation: turns of up to this many degrees (and zooms out)
     init_from: str = ""            # a new run goes on from these parser weights (JSON), its count and sessions
+    teacher: str = ""              # the BiSeNet weights that labelled the data (79999_iter.pth): distil its scores
+    teacher_sizes: list[int] = field(default_factory=list)  # its input size per data folder (0: not distilled)
+    distil: float = 1.0            # weight of the distillation term
     runs_dir: str = "runs"
     checkpoint_every: int = 200
     device: str = ""
@@ -82,6 +88,36 @@ def grown_from(json_path: str, scheme: LabelScheme) -> tuple[FaceParser, int, li
     return net, training.get("iterations", 0), list(training.get("sessions", []))
 
 
+def teacher_scores(opts: ParserTrainOptions, splits: list[tuple[list, list]], sizes: list[int],
+                   scheme: LabelScheme, device: torch.device) -> list:
+    """The teacher's scores for every training pair (None where a folder's size is 0), kept
+    in runs/teacher/ so that later sessions (and repeated folders) reuse them."""
+    teacher = Teacher(opts.teacher, device)
+    done: dict[tuple[str, int], list] = {}
+    scores = []
+    for root, (pairs, _), size in zip(opts.data, splits, sizes):
+        if (root, size) not in done:
+            tag = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]
+            cache = Path(opts.runs_dir) / "teacher" / f"{Path(root).name}-{tag}-{size}"
+            done[root, size] = [None] * len(pairs) if not size else [
+                cached_teacher_scores(teacher, pair, scheme, size, cache)
+                for pair in tqdm(pairs, desc=f"teacher on {Path(root).name}")]
+        scores += done[root, size]
+    return scores
+
+
+def cached_teacher_scores(teacher: Teacher, pair: Pair | PackedPair, scheme: LabelScheme, size: int,
+                          cache: Path) -> np.ndarray:
+    path = cache / f"{pair.stem}.npy"
+    if path.exists():
+        return np.load(path)
+    photo, mask = pair.read(scheme)
+    scores = area_scores(teacher.scores(photo, size), *np.asarray(mask).shape)
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: np.save(p, scores))
+    return scores
+
+
 def train_parser(opts: ParserTrainOptions) -> Path:
     device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     scheme = LabelScheme.named(opts.labels)
@@ -110,8 +146,14 @@ def train_parser(opts: ParserTrainOptions) -> Path:
                      "rotate": opts.rotate, "started": time.strftime("%Y-%m-%d %H:%M")})
     if opts.init_from and not state:
         sessions[-1]["init_from"] = Path(opts.init_from).name
-    train_pairs, _ = load_folders(opts.data, scheme, opts.holdout)
-    data = FolderDataset(train_pairs, scheme, opts.size, augment=True, rotate=opts.rotate)
+    splits = split_folders(opts.data, opts.holdout)
+    train_pairs = [p for t, _ in splits for p in t]
+    scores = None
+    if opts.teacher:
+        sizes = per_folder(opts.teacher_sizes, len(opts.data), 512, "--teacher-sizes")
+        scores = teacher_scores(opts, splits, sizes, scheme, device)
+        sessions[-1].update(teacher=Path(opts.teacher).name, teacher_sizes=sizes, distil=opts.distil)
+    data = FolderDataset(train_pairs, scheme, opts.size, augment=True, rotate=opts.rotate, scores=scores)
     sampler = RandomSampler(data)
     if opts.rare_boost != 1:
         weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
@@ -137,6 +179,9 @@ def train_parser(opts: ParserTrainOptions) -> Path:
             batch = next(batches)
             logits = net(jitter(batch["image"]).to(device))
             loss = parser_loss(logits, batch["label"].to(device))
+            if scores is not None:
+                loss = loss + opts.distil * distillation_loss(logits, batch["scores"].to(device),
+                                                              batch["distil"].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
