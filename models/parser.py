@@ -6,8 +6,9 @@ upsampled bilinearly to the input size (BiSeNet, whose labels we learn from, pre
 1/8). Residual blocks add depth where it is cheap (the coarse levels, where hats, earrings
 and necklaces are told apart from hair, skin and clothes). Trained with cross-entropy plus
 soft Dice, which keeps small classes (eyes, brows, lips) from being drowned by skin and
-background. At inference the photo and its mirror image are parsed together and their
-scores averaged (left/right classes swapped back), which steadies thin classes.
+background, and, given the teacher (teacher.py), a KL term towards its soft scores. At
+inference the photo and its mirror image are parsed together and their scores averaged
+(left/right classes swapped back), which steadies thin classes.
 
 Weights: `weights/NAME.safetensors` + `NAME.json` with "kind": "parser".
 """
