@@ -461,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=comma_list, required=True)
     p.add_argument("--name", default="face_parser")
     p.add_argument("--labels", default="face")
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=int, default=256,
+                   help="training crop size, and the size photos are scaled to when parsed (a multiple of 32)")
     p.add_argument("--holdout", type=comma_ints, default=[])
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--iterations", type=int, default=50_000)

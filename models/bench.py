@@ -80,17 +80,28 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
             "peak_memory_mb": peak_memory_mb(dev)}
 
 
+def shipped_parser_config():
+    """The bundled face parser's architecture and working size (the default ones without it)."""
+    from .parser import ParserConfig, ParserInfo
+    from .weights import WEIGHTS_DIR
+    try:
+        return ParserInfo.from_dict(json.loads((WEIGHTS_DIR / "face_parser.json").read_text())).config
+    except (OSError, ValueError, KeyError):
+        return ParserConfig()
+
+
 def measure_parser(size: int, device: str, repeats: int) -> dict:
-    """The face parser on one size x size photo: resize, network, argmax, back to numpy."""
-    from .parser import FaceParser, Parser, ParserConfig, ParserInfo
+    """The face parser on one size x size photo: resize to its working size, network, argmax,
+    back to numpy."""
+    from .parser import FaceParser, Parser, ParserInfo
     from .labels import LabelScheme
     dev = torch.device(device)
     torch.manual_seed(0)
-    cfg = ParserConfig(input_size=size)
+    cfg = shipped_parser_config()
     parser = Parser(FaceParser(cfg), ParserInfo("bench", "face", LabelScheme.named("face"), cfg), dev)
     photo = (torch.rand(size, size, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy()
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
-    return {"config": "parser", "size": size, "device": str(dev), "dtype": "fp32",
+    return {"config": "parser", "size": size, "input_size": cfg.input_size, "device": str(dev), "dtype": "fp32",
             "parse_ms": median_ms(lambda: parser.parse(photo), 3, repeats, sync),
             "params": sum(p.numel() for p in parser.net.parameters()), "peak_memory_mb": peak_memory_mb(dev)}
 

@@ -33,9 +33,9 @@ from .labels import LabelScheme
 class ParserConfig:
     num_classes: int = 19
     widths: tuple[int, ...] = (16, 32, 64, 128, 128)   # encoder levels at 1/2 ... 1/32
-    input_size: int = 256
+    input_size: int = 256                              # photos are scaled to this to be parsed (the training size)
     encoder_blocks: tuple[int, ...] = (0, 1, 1, 2, 2)  # residual blocks after each encoder level
-    decoder_blocks: tuple[int, ...] = (0, 1, 1, 1)     # ... and after each decoder merge, 1/2 ... 1/16
+    decoder_blocks: tuple[int, ...] = (1, 1, 1, 1)     # ... and after each decoder merge, 1/2 ... 1/16
     flip_average: bool = True                          # parse the mirror image too, average the scores
 
     @classmethod

@@ -72,15 +72,15 @@ def checkpoint_config(options: dict, num_classes: int) -> ParserConfig:
                                    "input_size": ParserConfig.input_size})
 
 
-def grown_from(json_path: str, scheme: LabelScheme) -> tuple[FaceParser, int, list]:
+def grown_from(json_path: str, scheme: LabelScheme, size: int) -> tuple[FaceParser, int, list]:
     """A shipped parser's widths and weights in the default block layout (residual blocks it
-    lacks start as identity), with its iteration count and sessions, so that training goes
-    on where an earlier machine's run left off. -> (network, step, sessions)"""
+    lacks start as identity), to be trained at `size`, with its iteration count and sessions,
+    so that training goes on where an earlier machine's run left off. -> (network, step, sessions)"""
     source = Parser.load(json_path, torch.device("cpu"))
     if source.info.labels.names != scheme.names:
         raise ValueError(f"{json_path}: it parses into {source.info.labels.name} labels, not {scheme.name}")
     old = source.info.config
-    net = FaceParser(ParserConfig(old.num_classes, old.widths, old.input_size))
+    net = FaceParser(ParserConfig(old.num_classes, old.widths, size))
     _, unexpected = net.load_state_dict(source.net.state_dict(), strict=False)
     if unexpected:
         raise ValueError(f"{json_path}: it has layers the default parser lacks ({', '.join(unexpected[:3])} ...)")
@@ -133,9 +133,9 @@ def train_parser(opts: ParserTrainOptions) -> Path:
             {"start_step": 0, "end_step": step, "data": state["options"]["data"],
              "holdout": state["options"]["holdout"], "note": "earlier sessions, not recorded one by one"}]
     elif opts.init_from:
-        net, step, sessions = grown_from(opts.init_from, scheme)
+        net, step, sessions = grown_from(opts.init_from, scheme, opts.size)
     else:
-        net, step, sessions = FaceParser(ParserConfig(num_classes=scheme.num_classes)), 0, []
+        net, step, sessions = FaceParser(ParserConfig(scheme.num_classes, input_size=opts.size)), 0, []
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
     if state:

@@ -77,6 +77,7 @@ def face_parser(cfg: ParserConfig, seed: int = 0) -> Parser:
 def test_flip_averaged_parse_mirrors_with_the_photo():
     parser = face_parser(ParserConfig(widths=SMALL, input_size=SIZE, flip_average=True))
     torch.nn.init.normal_(parser.net.head.weight, std=3.0)   # untrained scores, but varied across the image
+    parser.net.head.bias.data[4:10] = 2.0                      # ... and favouring the left/right classes
     photo = np.random.default_rng(0).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     mask = parser.parse(photo)
     assert np.isin(mask, [4, 5, 6, 7, 8, 9]).mean() > 0.05   # left/right classes show, so the swap is tested
