@@ -11,10 +11,14 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import torch
 
 from .sean import SEAN, SEANConfig, one_hot
+
+if TYPE_CHECKING:
+    from .parser import ParserConfig
 
 SCHEMA_VERSION = 3   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms
 
@@ -80,7 +84,7 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
             "peak_memory_mb": peak_memory_mb(dev)}
 
 
-def shipped_parser_config():
+def shipped_parser_config() -> "ParserConfig":
     """The bundled face parser's architecture and working size (the default ones without it)."""
     from .parser import ParserConfig, ParserInfo
     from .weights import WEIGHTS_DIR

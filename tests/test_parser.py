@@ -102,6 +102,7 @@ def test_training_from_a_parser_without_residual_blocks_starts_where_it_left_off
     assert info.training["sessions"][1]["init_from"] == "old.json"
     grown = Parser.load(tmp_path / "grown.json", torch.device("cpu"))
     assert grown.info.config.encoder_blocks == ParserConfig.encoder_blocks and grown.info.config.flip_average
+    assert grown.info.config.input_size == 32             # it works at the size it trained at
     assert sum(p.numel() for p in grown.net.parameters()) > sum(p.numel() for p in old.net.parameters())
     x = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
     with torch.inference_mode():
