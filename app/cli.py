@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
         iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
         minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg, vgg_size=args.vgg_size,
-        lambda_feat=args.lambda_feat, ndf=args.ndf, num_d=args.num_d,
+        lambda_feat=args.lambda_feat, lambda_gan=args.lambda_gan, lambda_ssim=args.lambda_ssim, ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
     try:
@@ -512,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda-l1", type=float, default=10.0)
     p.add_argument("--lambda-vgg", type=float, default=10.0)
     p.add_argument("--lambda-feat", type=float, default=10.0)
+    p.add_argument("--lambda-gan", type=float, default=1.0,
+                   help="0 with --lambda-feat 0: no discriminator (a session for faithful reconstruction)")
+    p.add_argument("--lambda-ssim", type=float, default=0.0, help="weight of 1 - SSIM (0: off)")
     p.add_argument("--vgg-size", type=int, default=0, metavar="N",
                    help="the VGG loss sees both images resized to N x N (e.g. 128 at --size 256: "
                         "about twice as many steps per CPU-hour); 0: the training size")

@@ -2,7 +2,8 @@
 
 Multi-scale PatchGAN discriminator with spectral norm, hinge GAN loss, feature matching,
 and the VGG19 perceptual loss (pix2pixHD / SPADE / SEAN recipe), plus an L1 term that
-gives a strong reconstruction signal early on a small compute budget.
+gives a strong reconstruction signal early on a small compute budget and an SSIM term
+for sessions that train for faithful reconstruction.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import spectral_norm
+
+from .metrics import ssim_map
 
 
 class PatchDiscriminator(nn.Module):
@@ -69,6 +72,13 @@ def feature_matching_loss(real: list[list[torch.Tensor]], fake: list[list[torch.
     """L1 between the discriminator's intermediate features on real and fake images."""
     total = sum(F.l1_loss(f, r.detach()) for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
     return total / len(real)
+
+
+def ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """1 - SSIM (the evaluation's definition) of images in [-1, 1]. L1 alone leaves local
+    contrast and structure loosely held; SSIM asks for them directly."""
+    to_unit = lambda t: (t.float() + 1) / 2   # SSIM's luminance term is not shift-invariant
+    return 1 - ssim_map(to_unit(fake), to_unit(real), data_range=1.0).mean()
 
 
 VGG_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"

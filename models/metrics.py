@@ -33,15 +33,14 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(mse(a, b)) / 255.0)
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two uint8 (H, W, 3) images, as skimage computes it.
+def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    """Per-pixel SSIM of two (N, C, H, W) tensors, each channel on its own, as skimage
+    computes it: 7x7 uniform window, sample covariance, K1 0.01, K2 0.03.
 
     skimage filters with reflect padding and then crops (window - 1) / 2 pixels per side;
     the cropped region only ever sees pixels inside the image, so an unpadded box filter
-    gives exactly the same numbers.
+    gives exactly the same numbers. Differentiable: training uses it as a loss.
     """
-    x = torch.from_numpy(a.astype(np.float64)).permute(2, 0, 1)[:, None]
-    y = torch.from_numpy(b.astype(np.float64)).permute(2, 0, 1)[:, None]
     box = lambda t: F.avg_pool2d(t, SSIM_WINDOW, stride=1)
     n = SSIM_WINDOW ** 2
     cov_norm = n / (n - 1)
@@ -49,9 +48,14 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     vx = cov_norm * (box(x * x) - ux * ux)
     vy = cov_norm * (box(y * y) - uy * uy)
     vxy = cov_norm * (box(x * y) - ux * uy)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
-    return float(s.mean())
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two uint8 (H, W, 3) images, as skimage computes it."""
+    to_tensor = lambda im: torch.from_numpy(im.astype(np.float64)).permute(2, 0, 1)[:, None]
+    return float(ssim_map(to_tensor(a), to_tensor(b), 255.0).mean())
 
 
 def inception_path() -> Path:

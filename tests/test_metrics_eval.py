@@ -6,6 +6,9 @@ import pytest
 from PIL import Image
 
 from app.cli import main
+import torch
+
+from models.losses import ssim_loss
 from models.metrics import frechet_distance, inception_path, psnr, rmse, ssim
 from tests.helpers import toy_mask, toy_photo
 
@@ -19,6 +22,14 @@ def test_psnr_rmse_ssim_known_values():
     assert ssim(photo, photo) == pytest.approx(1.0)
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 30, photo.shape), 0, 255).astype(np.uint8)
     assert 0 < ssim(photo, noisy) < 0.9
+
+
+def test_the_ssim_loss_is_one_minus_the_metric_on_images_in_minus_one_to_one():
+    photo = toy_photo(toy_mask())
+    noisy = np.clip(photo + np.random.default_rng(1).normal(0, 30, photo.shape), 0, 255).astype(np.uint8)
+    as_tensor = lambda im: torch.from_numpy(im).permute(2, 0, 1)[None].double() / 127.5 - 1
+    assert ssim_loss(as_tensor(photo), as_tensor(photo)).item() == pytest.approx(0, abs=1e-6)
+    assert 1 - ssim_loss(as_tensor(photo), as_tensor(noisy)).item() == pytest.approx(ssim(photo, noisy), abs=1e-4)
 
 
 def test_frechet_distance():

@@ -38,6 +38,20 @@ def test_a_few_steps_lower_the_reconstruction_loss(tmp_path):
     assert reconstruction_l1(trainer, batch) < 0.7 * before
 
 
+def test_a_session_without_gan_terms_leaves_the_discriminator_alone_and_learns(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(options(tmp_path, lr_g=2e-3, lambda_gan=0, lambda_feat=0, lambda_ssim=5),
+                      tiny_config(19))
+    disc_before = {k: v.clone() for k, v in trainer.disc.state_dict().items()}
+    batch = next(trainer.loader())
+    before = reconstruction_l1(trainer, batch)
+    for _ in range(30):
+        losses = trainer.train_step(batch, trainer.model, trainer.disc)
+    assert set(losses) == {"l1", "vgg", "ssim"}
+    assert reconstruction_l1(trainer, batch) < 0.7 * before
+    assert all(torch.equal(v, disc_before[k]) for k, v in trainer.disc.state_dict().items())
+
+
 def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     opts = options(tmp_path, iterations=5)
     Trainer(opts, tiny_config(19)).run()
@@ -51,7 +65,7 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     resumed.run()
     again = Trainer(options(tmp_path, iterations=8), tiny_config(19))
     assert again.step == 8 and len(again.history) == 2
-    assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0}
+    assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0, "gan": 1.0, "ssim": 0.0}
     assert [h["vgg_size"] for h in again.history] == [32, 16]
     assert any(not torch.equal(first[k], v) for k, v in again.model.state_dict().items())
 
