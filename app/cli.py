@@ -122,7 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
         iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
         minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg, vgg_size=args.vgg_size,
-        lambda_feat=args.lambda_feat, lambda_gan=args.lambda_gan, lambda_ssim=args.lambda_ssim, ndf=args.ndf, num_d=args.num_d,
+        lambda_feat=args.lambda_feat, lambda_gan=args.lambda_gan, lambda_ssim=args.lambda_ssim,
+        ndf=args.ndf, num_d=args.num_d,
         runs_dir=args.runs_dir, init_from=args.init_from, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, workers=args.workers, device=args.device or "")
     try:

@@ -3,11 +3,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from app.cli import main
-import torch
-
 from models.losses import ssim_loss
 from models.metrics import frechet_distance, inception_path, psnr, rmse, ssim
 from tests.helpers import toy_mask, toy_photo
