@@ -100,13 +100,16 @@ def match_pairs(images: str | Path, labels: str | Path) -> list[Pair]:
     return pairs
 
 
-def holdout_split(pairs: list, n_val: int) -> tuple[list, list]:
-    """(train, val): the n_val pairs whose stem hashes lowest are held out.
+def by_stem_hash(pairs: list) -> list:
+    """The pairs in a fixed pseudo-random order: independent of file order or machine,
+    stable when files are added, and unrelated to what file names encode (UTKFace's
+    start with the age)."""
+    return sorted(pairs, key=lambda p: hashlib.sha1(p.stem.encode()).hexdigest())
 
-    Hashing makes the split fixed for a folder, independent of file order or machine,
-    and stable when files are added.
-    """
-    ranked = sorted(pairs, key=lambda p: hashlib.sha1(p.stem.encode()).hexdigest())
+
+def holdout_split(pairs: list, n_val: int) -> tuple[list, list]:
+    """(train, val): the first n_val pairs in stem-hash order are held out."""
+    ranked = by_stem_hash(pairs)
     val = {p.stem for p in ranked[:n_val]}
     return [p for p in pairs if p.stem not in val], [p for p in pairs if p.stem in val]
 
@@ -253,8 +256,9 @@ def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> t
 def pack_folders(roots: list[str], scheme: LabelScheme, holdout: list[int], size: int, out: Path,
                  max_mb: float = 40, quality: int = 90) -> tuple[int, int]:
     """Write the training pairs, shorter side scaled to `size`, into a pack of at most
-    `max_mb`; folders are taken in turn so a cut-off keeps their mix. -> (packed, total)."""
-    queues = [t for t, _ in split_folders(roots, holdout)]
+    `max_mb`; folders are taken in turn, each in stem-hash order, so a cut-off keeps their
+    mix and is a fair sample of each. -> (packed, total)."""
+    queues = [by_stem_hash(t) for t, _ in split_folders(roots, holdout)]
     order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     items, total_bytes = [], 0
     for pair in order:

@@ -153,6 +153,8 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         else:
             self.device = torch.device("cpu")
+        # Training images all have one size, so cuDNN's per-shape search pays off at once.
+        torch.backends.cudnn.benchmark = self.device.type == "cuda"
         torch.manual_seed(opts.seed + self.dist.rank)
         self.scheme = LabelScheme.named(opts.labels)
         self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)

@@ -167,3 +167,15 @@ def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     assert item["image"].shape == (3, 32, 32)
     assert main(["pack", "--data", str(a), "--max-mb", "0.001", "--out", str(tmp_path / "tiny.npz")]) == 0
     assert "0 of 5" in capsys.readouterr().out
+
+
+def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
+    """A pack cut off at --max-mb must be a fair sample, not the first files by name
+    (UTKFace's names start with the age)."""
+    from app.cli import main
+    from models.data import Pack, by_stem_hash, find_pairs
+    folder = make_dataset(tmp_path / "a", 6, size=40)
+    out = tmp_path / "p.npz"
+    assert main(["pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0
+    expected = [p.stem for p in by_stem_hash(find_pairs(folder))]
+    assert Pack(out).stems == expected != sorted(expected)
