@@ -327,7 +327,10 @@ def labelled_pairs(args: argparse.Namespace):
         pairs = match_pairs(args.images, args.labels)
     except FileNotFoundError as e:
         raise InputError(str(e)) from None
-    return holdout_split(pairs, args.holdout)[1] if args.holdout else pairs
+    if not args.holdout:
+        return pairs
+    trained_on, held_out = holdout_split(pairs, args.holdout)
+    return trained_on if args.trained else held_out
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
@@ -362,6 +365,9 @@ def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
     p.add_argument("--holdout", type=int, default=0,
                    help="use only the N pairs `train --holdout N` keeps out of this folder")
+    p.add_argument("--trained", action="store_true",
+                   help="with --holdout: the pairs training used instead (how closely the model "
+                        "fits what it saw, against the held-out ones)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,6 +61,19 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
+def test_eval_takes_the_held_out_pairs_or_the_trained_ones(tmp_path, capsys, weights_json):
+    write_folder(tmp_path / "set", 5)
+    folder = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels")]
+    saved = {}
+    for split in ([], ["--trained"]):
+        out = tmp_path / ("trained" if split else "held_out")
+        assert main(["eval", "--model", str(weights_json), *folder, "--holdout", "2", *split,
+                     "--no-fid", "--save-dir", str(out)]) == 0
+        saved[out.name] = {p.stem for p in out.glob("*.png")}
+    assert len(saved["held_out"]) == 2 and len(saved["trained"]) == 3
+    assert not saved["held_out"] & saved["trained"]
+
+
 def test_eval_scores_parsed_outputs_when_a_parser_exists(tmp_path, capsys, weights_json, toy_parser):
     write_folder(tmp_path / "set", 2)
     main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
