@@ -160,9 +160,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         record(args, find_weights(args.model), result)
     if args.json:
         print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+        return 0
+    regions = result.pop("regions")
+    for key, value in result.items():
+        print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+    print(f"\n{'region':>12} {'pixels':>7} {'error':>7} {'PSNR dB':>8}")
+    for row in regions:
+        print(f"{row['region']:>12} {row['pixels']:7.1%} {row['error']:7.1%} {row['psnr']:8.2f}")
     return 0
 
 

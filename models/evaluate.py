@@ -9,7 +9,7 @@ from tqdm import tqdm
 from .data import resize_crop
 from .engine import Engine
 from .imageio import save_image
-from .metrics import ConfusionMatrix, InceptionFeatures, frechet_distance, psnr, rmse, ssim
+from .metrics import ConfusionMatrix, InceptionFeatures, RegionError, frechet_distance, psnr, rmse, ssim
 
 FID_BATCH = 16
 
@@ -18,7 +18,8 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
              progress: bool = True) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
-    photos' labels, as the paper's Table 2 measures with its segmentation network.
+    photos' labels, as the paper's Table 2 measures with its segmentation network; and
+    `regions`, where the squared error lies (per label: share of pixels and of error, PSNR).
 
     Photos are scaled and centre-cropped to the model's size, as in training without
     augmentation.
@@ -26,6 +27,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     inception = InceptionFeatures(engine.device) if fid else None
     segmentation = ConfusionMatrix(engine.labels.num_classes) if engine.has_parser else None
     scores = {"psnr": [], "ssim": [], "rmse": []}
+    regions = RegionError(engine.labels.num_classes)
     features = {"real": [], "fake": []}
     pending = {"real": [], "fake": []}
 
@@ -41,6 +43,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
         scores["psnr"].append(psnr(fake, photo))
         scores["ssim"].append(ssim(fake, photo))
         scores["rmse"].append(rmse(fake, photo))
+        regions.add(fake, photo, mask)
         if segmentation is not None:
             segmentation.add(mask, engine.parser.parse(fake))
         if save_dir is not None:
@@ -54,7 +57,8 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
         flush()
     result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
               "device": str(engine.device), **{k: float(np.mean(v)) for k, v in scores.items()},
-              "fid": None, "seg_accuracy": None, "miou": None}
+              "fid": None, "seg_accuracy": None, "miou": None,
+              "regions": regions.table(engine.labels.names)}
     if segmentation is not None:
         result["seg_accuracy"], result["miou"] = segmentation.pixel_accuracy(), segmentation.mean_iou()
     if inception is not None and len(pairs) > 1:

@@ -103,6 +103,34 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
 
 
+class RegionError:
+    """Accumulates squared error and pixel counts per label over many (fake, photo, mask)
+    triples: which regions a reconstruction loses its PSNR in."""
+
+    def __init__(self, num_classes: int):
+        self.squared_error = np.zeros(num_classes)
+        self.pixels = np.zeros(num_classes, np.int64)
+
+    def add(self, fake: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> None:
+        per_pixel = ((fake.astype(np.float64) - photo.astype(np.float64)) ** 2).mean(-1).ravel()
+        labels = mask.astype(np.int64).ravel()
+        n = len(self.pixels)
+        self.squared_error += np.bincount(labels, per_pixel, minlength=n)
+        self.pixels += np.bincount(labels, minlength=n)
+
+    def table(self, names: list[str]) -> list[dict]:
+        """One row per label present, largest share of the error first: its share of the
+        pixels and of the squared error, and the PSNR of its pixels pooled."""
+        rows = []
+        for c in np.flatnonzero(self.pixels):
+            mean = self.squared_error[c] / self.pixels[c]
+            rows.append({"region": names[c],
+                         "pixels": float(self.pixels[c] / self.pixels.sum()),
+                         "error": float(self.squared_error[c] / max(self.squared_error.sum(), 1e-12)),
+                         "psnr": float("inf") if mean == 0 else float(10 * np.log10(255.0 ** 2 / mean))})
+        return sorted(rows, key=lambda row: -row["error"])
+
+
 class ConfusionMatrix:
     """Accumulates (true, predicted) label counts over many masks."""
 

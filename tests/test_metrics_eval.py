@@ -8,7 +8,7 @@ from PIL import Image
 
 from app.cli import main
 from models.losses import ssim_loss
-from models.metrics import frechet_distance, inception_path, psnr, rmse, ssim
+from models.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim
 from tests.helpers import toy_mask, toy_photo
 
 
@@ -29,6 +29,21 @@ def test_the_ssim_loss_is_one_minus_the_metric_on_images_in_minus_one_to_one():
     as_tensor = lambda im: torch.from_numpy(im).permute(2, 0, 1)[None].double() / 127.5 - 1
     assert ssim_loss(as_tensor(photo), as_tensor(photo)).item() == pytest.approx(0, abs=1e-6)
     assert 1 - ssim_loss(as_tensor(photo), as_tensor(noisy)).item() == pytest.approx(ssim(photo, noisy), abs=1e-4)
+
+
+def test_region_error_puts_the_error_where_it_is():
+    photo = np.full((8, 8, 3), 100, np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, 4:] = 2                               # left half label 0, right half label 2
+    fake = photo.copy()
+    fake[:, 4:] += 10                             # MSE 100, all of it on label 2
+    regions = RegionError(3)
+    regions.add(fake, photo, mask)
+    rows = regions.table(["bg", "unused", "hair"])
+    assert [row["region"] for row in rows] == ["hair", "bg"]
+    assert rows[0]["pixels"] == pytest.approx(0.5) and rows[0]["error"] == pytest.approx(1.0)
+    assert rows[0]["psnr"] == pytest.approx(10 * np.log10(255 ** 2 / 100))
+    assert rows[1]["error"] == 0 and rows[1]["psnr"] == float("inf")
 
 
 def test_frechet_distance():
@@ -58,6 +73,7 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     assert kept["psnr"] == result["psnr"] and "--record toy_set" in kept["command"]
     assert code == 0 and result["images"] == 3 and result["fid"] is None
     assert 0 < result["psnr"] < 60 and -1 <= result["ssim"] <= 1 and 0 <= result["rmse"] <= 1
+    assert sum(row["pixels"] for row in result["regions"]) == pytest.approx(1)
     assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
