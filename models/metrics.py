@@ -22,10 +22,14 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """dB, for uint8 images (data range 255)."""
-    err = mse(a, b)
+def psnr_of_mse(err: float) -> float:
+    """dB, for a mean squared error on the uint8 scale (data range 255)."""
     return float("inf") if err == 0 else float(10 * np.log10(255.0 ** 2 / err))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """dB, for uint8 images."""
+    return psnr_of_mse(mse(a, b))
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -121,13 +125,12 @@ class RegionError:
     def table(self, names: list[str]) -> list[dict]:
         """One row per label present, largest share of the error first: its share of the
         pixels and of the squared error, and the PSNR of its pixels pooled."""
-        rows = []
-        for c in np.flatnonzero(self.pixels):
-            mean = self.squared_error[c] / self.pixels[c]
-            rows.append({"region": names[c],
-                         "pixels": float(self.pixels[c] / self.pixels.sum()),
-                         "error": float(self.squared_error[c] / max(self.squared_error.sum(), 1e-12)),
-                         "psnr": float("inf") if mean == 0 else float(10 * np.log10(255.0 ** 2 / mean))})
+        all_pixels, all_error = self.pixels.sum(), max(self.squared_error.sum(), 1e-12)
+        rows = [{"region": names[c],
+                 "pixels": float(self.pixels[c] / all_pixels),
+                 "error": float(self.squared_error[c] / all_error),
+                 "psnr": psnr_of_mse(self.squared_error[c] / self.pixels[c])}
+                for c in np.flatnonzero(self.pixels)]
         return sorted(rows, key=lambda row: -row["error"])
 
 
