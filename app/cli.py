@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from app.editor import run_editor
-from models.engine import Engine, StyleMatrix, pick_device
+from models.engine import REFINE_STEPS, Engine, StyleMatrix, pick_device
 from models.weights import find_weights
 from models.imageio import InputError, load_image, load_mask, save_image, save_mask
 
@@ -36,19 +36,31 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
 
 
-def style_of_photo(engine: Engine, image_path: str, mask_path: str | None) -> StyleMatrix:
+def add_refine_arg(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    p.add_argument("--refine", type=int, default=default, metavar="STEPS",
+                   help=f"fit {what} style codes to the photo with STEPS steps after the encoder "
+                        f"(0: the encoder's codes alone; default {default})")
+
+
+def refine_steps(args: argparse.Namespace) -> int:
+    if not 0 <= args.refine <= 10_000:
+        raise InputError(f"--refine {args.refine}: give a number of steps between 0 and 10000")
+    return args.refine
+
+
+def style_of_photo(engine: Engine, image_path: str, mask_path: str | None, refine: int) -> StyleMatrix:
     """Codes of a style photo: under its mask, or framed and parsed when none is given."""
     photo = load_image(image_path)
     engine.check_photo_suits(photo, image_path)
     if mask_path:
-        return engine.encode(photo, load_mask(mask_path, engine.labels))
+        return engine.encode(photo, load_mask(mask_path, engine.labels), refine)
     if not engine.has_parser:
         raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
                          "parser to make one from the photo; pass --style-mask MASK.png")
     framed, mask, found = engine.frame_and_parse(photo)
     if not found:
         print(f"note: no face found in {image_path}; using its centre square", file=sys.stderr)
-    return engine.encode(framed, mask)
+    return engine.encode(framed, mask, refine)
 
 
 def parser_path(model: str) -> Path:
@@ -81,9 +93,10 @@ def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
     image = load_image(args.image)
-    style = engine.encode(image, load_mask(args.mask, engine.labels))
+    style = engine.encode(image, load_mask(args.mask, engine.labels), steps)
     style.save(args.out, engine.info.model, engine.labels.names)
     present = [engine.labels.names[c] for c in range(len(style.present)) if style.present[c]]
     print(f"wrote {args.out}: style codes for {len(present)} regions ({', '.join(present)})")
@@ -93,6 +106,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     if not 0 <= args.size <= 4096:
         raise InputError(f"--size {args.size}: give a size between 1 and 4096 pixels")
+    steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
     mask = load_mask(args.mask, engine.labels)
     style = engine.mean_style
@@ -101,7 +115,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         codes = StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model)
         style = codes.filled_from(style)
     if args.style:
-        photo_style = style_of_photo(engine, args.style, args.style_mask)
+        photo_style = style_of_photo(engine, args.style, args.style_mask, steps)
         note = describe_missing(engine, photo_style, mask)
         if note:
             print(note, file=sys.stderr)
@@ -149,13 +163,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
     from models.evaluate import evaluate
+    steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
     pairs = labelled_pairs(args)
     pairs = pairs[:args.limit] if args.limit else pairs
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
-    result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir)
+    result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir, refine_steps=steps)
     if args.record:
         record(args, find_weights(args.model), result)
     if args.json:
@@ -186,14 +201,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
     print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
-          f"{'G params':>10} {'peak MB':>8}")
+          f"{'refine ms':>9} {'G params':>10} {'peak MB':>8}")
     for r in result["runs"]:
         if "error" in r:
             print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
             continue
         print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
               f"{r['style_change_ms']:9.1f} "
-              f"{r['encode_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+              f"{r['encode_ms']:9.1f} {r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M "
+              f"{r['peak_memory_mb']:8.0f}")
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
     if result["parse_ms"] is not None:
@@ -359,7 +375,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
         pairs = [pairs[i] for i in args.pick]
     if len(pairs) < args.rows + 1:
         raise InputError(f"the figure needs {args.rows + 1} labelled photos, found {len(pairs)}")
-    make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos)
+    make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos,
+                refine_steps=refine_steps(args))
     print(f"wrote {args.out}")
     return 0
 
@@ -388,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
     p.add_argument("--out", required=True, help="CODES.npz")
+    add_refine_arg(p, REFINE_STEPS, "the")
     add_model_args(p)
     p.set_defaults(handler=cmd_encode)
 
@@ -398,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int, default=0, help="output size in pixels (default: the model's)")
+    add_refine_arg(p, REFINE_STEPS, "the --style photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_synth)
 
@@ -408,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-dir", help="also write the reconstructions here")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_refine_arg(p, 0, "each photo's")   # 0: the paper's protocol, the encoder alone
     add_model_args(p)
     p.set_defaults(handler=cmd_eval)
 
@@ -437,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which labelled photos (indices, rows + 1 of them) instead of the first ones")
     p.add_argument("--show-photos", action="store_true",
                    help="include the dataset photos (for looking at locally; do not commit them)")
+    add_refine_arg(p, 0, "every photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)
 

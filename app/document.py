@@ -177,6 +177,19 @@ class Document:
         self._sources_changes += 1
         self.notify("sources")
 
+    def refine_source(self, key: str, style: StyleMatrix) -> bool:
+        """Closer codes for a source's own photo (refinement finishing in the background).
+        The user edited nothing, so it is no undo step, but a saved project no longer
+        holds these codes. False when the source is gone."""
+        if key not in self.sources:
+            return False
+        self.sources[key] = replace(self.sources[key], style=style)
+        self._sources_changes += 1
+        if self.path is not None:
+            self.saved_state = None   # unsaved now
+        self.notify("refined")
+        return True
+
     def apply_source(self, key: str, labels: list[int], slot: str = "a") -> list[int]:
         """Give `labels` the style of source `key` (as A, or as B); returns the labels the
         source has no code for, which keep their previous style."""

@@ -17,7 +17,7 @@ from app.document import MEAN, Document, Source
 from app.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
 from app.samples import load_samples, sample_mask
 from app.worker import EngineWorker
-from models.engine import Engine, StyleMatrix
+from models.engine import REFINE_STEPS, Engine, StyleMatrix
 from models.framing import stretched_photo
 from models.imageio import InputError, load_image, load_mask, save_image, save_mask, schemes_fitting_mask
 from models.labels import LabelScheme
@@ -25,6 +25,7 @@ from models.weights import available_models, model_schemes
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
 
 
 class MainWindow(QMainWindow):
@@ -169,6 +170,14 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Styles")
         action(m, "&Add Style Photo...", self.add_photo_dialog, "Ctrl+Shift+A")
         action(m, "&Mean Style for All Regions", lambda: self.doc.apply_source(MEAN, list(range(self.doc.num_classes))))
+        m.addSeparator()
+        self.refine_action = action(m, "&Refine Photo Styles", self.remember_refine_choice, checkable=True)
+        self.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "
+                                      "a few seconds of background work on a CPU")
+        self.refine_action.setChecked(self.settings.value("refine_photos", True, type=bool))
+
+    def remember_refine_choice(self, on: bool) -> None:
+        self.settings.setValue("refine_photos", on)
 
     def connect_worker(self) -> None:
         self.worker.synthesized.connect(self.show_result)
@@ -205,6 +214,8 @@ class MainWindow(QMainWindow):
             self.request_synthesis()
         if what == "sources":
             self.gallery.set_sources(self.doc)
+        if what == "refined":
+            self.request_synthesis()
         if what in ("sources", "styles", "history"):
             self.region_panel.show_region(self.doc, self.canvas.label)
         self.update_title()
@@ -383,14 +394,44 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Reading the style of {Path(path).name}...")
 
         def added(result) -> None:
-            framed, _, found, style = result
+            framed, mask, found, style = result
             source = Source(Path(path).stem, style, thumbnail(framed), "photo")
             self.encode_cache[cache_key] = source
             self.doc.add_source(key, source)
             note = "" if found else " (no face found: its centre square was used)"
             self.statusBar().showMessage(f"Added {Path(path).name} to the styles{note}", 6000)
+            self.refine_in_background(self.doc, key, framed, mask, style, cache_key)
 
         self.worker.submit(work, added)
+
+    def refine_in_background(self, doc: Document, key: str, framed: np.ndarray, mask: np.ndarray,
+                             style: StyleMatrix, cache_key: tuple | None = None) -> None:
+        """Fit source `key`'s codes to its photo (`StyleRefiner`) a slice at a time, as
+        background work: painting stays live, and the picture sharpens slice by slice.
+        Stops early when the document is closed or the engine changes."""
+        if not self.refine_action.isChecked():
+            return
+        engine, refiner = self.engine, []
+        name = doc.sources[key].name
+
+        def work() -> StyleMatrix:
+            if not refiner:   # made on the engine thread, where all network work runs
+                refiner.append(engine.refiner(framed, mask, style))
+            return refiner[0].step(REFINE_SLICE)
+
+        def sliced(codes: StyleMatrix) -> None:
+            if doc is not self.doc or engine is not self.engine or not doc.refine_source(key, codes):
+                return
+            if refiner[0].steps_done < REFINE_STEPS:
+                self.statusBar().showMessage(f"Refining the style of {name}: "
+                                             f"{refiner[0].steps_done}/{REFINE_STEPS}", 5000)
+                self.worker.submit(work, sliced, background=True)
+                return
+            if cache_key is not None:
+                self.encode_cache[cache_key] = doc.sources[key]
+            self.statusBar().showMessage(f"Refined the style of {name}", 4000)
+
+        self.worker.submit(work, sliced, background=True)
 
     # -- files -------------------------------------------------------------------------
     def confirm_discard(self) -> bool:
@@ -525,6 +566,7 @@ class MainWindow(QMainWindow):
             else:
                 self.statusBar().showMessage("No face found: the photo's centre square was used; "
                                              "repaint the mask where needed", 10000)
+            self.refine_in_background(doc, key, framed, mask, style)
 
         self.worker.submit(work, opened)
 

@@ -53,12 +53,13 @@ def swap_region(base: StyleMatrix, donor: StyleMatrix, label: int) -> StyleMatri
 
 
 def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: int = 3,
-                steps: int = 3, show_photos: bool = False) -> None:
+                steps: int = 3, show_photos: bool = False, refine_steps: int = 0) -> None:
     """Rows of: mask | [photo] | reconstruction | `swap_label` from the next row's photo |
-    interpolation steps towards the next photo's style | the next photo's reconstruction."""
+    interpolation steps towards the next photo's style | the next photo's reconstruction.
+    The codes are the encoder's, refined by `refine_steps` steps when asked."""
     label = engine.labels.names.index(swap_label)
     data = [photo_and_mask(engine, p) for p in pairs[:rows + 1]]
-    styles = [engine.encode(photo, mask).filled_from(engine.mean_style) for photo, mask in data]
+    styles = [engine.encode(photo, mask, refine_steps).filled_from(engine.mean_style) for photo, mask in data]
     lines = []
     for r in range(rows):
         (photo, mask), style, donor = data[r], styles[r], styles[r + 1]

@@ -3,7 +3,9 @@
 Synthesis requests are coalesced: while one runs, newer requests replace the waiting
 one, so a continuous brush stroke always renders its latest state and never queues
 up stale frames. Frames are made in a child process when asked (see engine_process.py),
-else on this thread. Other work (encoding a photo) is queued in order and runs here.
+else on this thread. Other work (encoding a photo) is queued in order and runs here,
+before waiting frames; background work (refining a photo's style, slice by slice) runs
+only when no frame or other work waits, so painting stays live meanwhile.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class EngineWorker(QObject):
         self._cond = threading.Condition()
         self._synth: tuple | None = None
         self._tasks: deque = deque()
+        self._background: deque = deque()
         self._next_id = 0
         self._stopping = False
         self._running = False
@@ -50,10 +53,12 @@ class EngineWorker(QObject):
             self._cond.notify()
             return self._next_id
 
-    def submit(self, work: Callable[[], object], callback: Callable[[object], None]) -> None:
-        """Run `work()` on the engine thread, then `callback(result)` on the GUI thread."""
+    def submit(self, work: Callable[[], object], callback: Callable[[object], None],
+               background: bool = False) -> None:
+        """Run `work()` on the engine thread, then `callback(result)` on the GUI thread;
+        `background` work waits until no frame or other work does."""
         with self._cond:
-            self._tasks.append((work, callback))
+            (self._background if background else self._tasks).append((work, callback))
             self._cond.notify()
 
     def stop(self) -> None:
@@ -82,7 +87,7 @@ class EngineWorker(QObject):
 
     def idle(self) -> bool:
         with self._cond:
-            return self._synth is None and not self._tasks and not self._running
+            return self._synth is None and not self._tasks and not self._background and not self._running
 
     def _loop(self) -> None:
         if self._process is not None:   # its start-up is not a frame's time
@@ -92,7 +97,7 @@ class EngineWorker(QObject):
                 self._without_process(e)
         while True:
             with self._cond:
-                while not self._stopping and self._synth is None and not self._tasks:
+                while not self._stopping and self._synth is None and not self._tasks and not self._background:
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -100,6 +105,8 @@ class EngineWorker(QObject):
                 synth = None if task else self._synth
                 if synth is not None:
                     self._synth = None
+                elif task is None:
+                    task = self._background.popleft()
                 self._running = True
             self.busy.emit(True)
             try:
@@ -119,6 +126,6 @@ class EngineWorker(QObject):
             finally:
                 with self._cond:
                     self._running = False
-                    pending = self._synth is not None or bool(self._tasks)
+                    pending = self._synth is not None or bool(self._tasks) or bool(self._background)
                 if not pending:
                     self.busy.emit(False)

