@@ -17,7 +17,7 @@ from app.document import MEAN, Document, Source
 from app.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
 from app.samples import load_samples, sample_mask
 from app.worker import EngineWorker
-from models.engine import REFINE_STEPS, Engine, StyleMatrix
+from models.engine import REFINE_STEPS, Engine, StyleMatrix, StyleRefiner
 from models.framing import stretched_photo
 from models.imageio import InputError, load_image, load_mask, save_image, save_mask, schemes_fitting_mask
 from models.labels import LabelScheme
@@ -407,24 +407,25 @@ class MainWindow(QMainWindow):
     def refine_in_background(self, doc: Document, key: str, framed: np.ndarray, mask: np.ndarray,
                              style: StyleMatrix, cache_key: tuple | None = None) -> None:
         """Fit source `key`'s codes to its photo (`StyleRefiner`) a slice at a time, as
-        background work: painting stays live, and the picture sharpens slice by slice.
+        background work: painting stays live, and the picture comes closer slice by slice.
         Stops early when the document is closed or the engine changes."""
         if not self.refine_action.isChecked():
             return
-        engine, refiner = self.engine, []
-        name = doc.sources[key].name
+        engine, name = self.engine, doc.sources[key].name
+        refiner: StyleRefiner | None = None
 
         def work() -> StyleMatrix:
-            if not refiner:   # made on the engine thread, where all network work runs
-                refiner.append(engine.refiner(framed, mask, style))
-            return refiner[0].step(REFINE_SLICE)
+            nonlocal refiner
+            if refiner is None:   # made on the engine thread, where all network work runs
+                refiner = engine.refiner(framed, mask, style)
+            return refiner.step(REFINE_SLICE)
 
         def sliced(codes: StyleMatrix) -> None:
             if doc is not self.doc or engine is not self.engine or not doc.refine_source(key, codes):
                 return
-            if refiner[0].steps_done < REFINE_STEPS:
+            if refiner.steps_done < REFINE_STEPS:
                 self.statusBar().showMessage(f"Refining the style of {name}: "
-                                             f"{refiner[0].steps_done}/{REFINE_STEPS}", 5000)
+                                             f"{refiner.steps_done}/{REFINE_STEPS}", 5000)
                 self.worker.submit(work, sliced, background=True)
                 return
             if cache_key is not None:

@@ -85,9 +85,13 @@ class EngineWorker(QObject):
         if not self._stopping:   # closing the editor stops the process too: nothing to say then
             self.notice.emit(f"{error}; making frames in the editor's own process from now on")
 
+    def _has_work(self) -> bool:
+        """Anything waiting (a frame, work or background work); call holding the lock."""
+        return self._synth is not None or bool(self._tasks) or bool(self._background)
+
     def idle(self) -> bool:
         with self._cond:
-            return self._synth is None and not self._tasks and not self._background and not self._running
+            return not self._has_work() and not self._running
 
     def _loop(self) -> None:
         if self._process is not None:   # its start-up is not a frame's time
@@ -97,7 +101,7 @@ class EngineWorker(QObject):
                 self._without_process(e)
         while True:
             with self._cond:
-                while not self._stopping and self._synth is None and not self._tasks and not self._background:
+                while not self._stopping and not self._has_work():
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -126,6 +130,6 @@ class EngineWorker(QObject):
             finally:
                 with self._cond:
                     self._running = False
-                    pending = self._synth is not None or bool(self._tasks) or bool(self._background)
+                    pending = self._has_work()
                 if not pending:
                     self.busy.emit(False)

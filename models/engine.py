@@ -249,10 +249,10 @@ class StyleRefiner:
     steps. The squared error alone leaves eyes and mouths soft; with SSIM beside it
     (weight 0.3; 12 held-out CelebA-HQ photos, 30 steps) PSNR holds (22.83 against 22.70
     dB), SSIM rises (0.694 against 0.666) and the parser finds the features again (mIoU
-    0.710 against 0.681; the encoder's codes: 0.725). Only
-    the classes the photo has move (the others get no gradient), and codes stay in [-1, 1],
-    the encoder's tanh range, where the generator was trained. `step` may be called in
-    slices, so the editor can show frames in between."""
+    0.710 against 0.681; the encoder's codes: 0.725). Only the classes the photo has move
+    (the others get no gradient), and codes stay in [-1, 1], the encoder's tanh range,
+    where the generator was trained. `step` may be called in slices, so the editor can
+    show frames in between."""
 
     def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
                  lr: float = REFINE_LR):
