@@ -133,7 +133,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from models.train import TrainOptions, train  # imports the losses; keep other commands light
     opts = TrainOptions(
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
-        labels=args.labels, holdout=args.holdout, batch_size=args.batch_size,
+        context_hidden=args.context, only_context=args.only_context, labels=args.labels,
+        holdout=args.holdout, batch_size=args.batch_size, lr_g=args.lr, beta1=args.beta1,
         iterations=args.iterations, decay_iterations=args.decay_iterations, ema_decay=args.ema_decay,
         minutes=args.minutes, lambda_l1=args.lambda_l1, lambda_vgg=args.lambda_vgg, vgg_size=args.vgg_size,
         lambda_feat=args.lambda_feat, lambda_gan=args.lambda_gan, lambda_ssim=args.lambda_ssim,
@@ -201,15 +202,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
     print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
-          f"{'refine ms':>9} {'G params':>10} {'peak MB':>8}")
+          f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}")
     for r in result["runs"]:
         if "error" in r:
             print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
             continue
         print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
-              f"{r['style_change_ms']:9.1f} "
-              f"{r['encode_ms']:9.1f} {r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M "
-              f"{r['peak_memory_mb']:8.0f}")
+              f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
+              f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
     if result["parse_ms"] is not None:
@@ -532,9 +532,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", required=True, help="run name: state goes to RUNS_DIR/NAME")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--config", choices=["lite", "paper"], default="lite")
+    p.add_argument("--context", type=int, default=0, metavar="N",
+                   help="add our StyleContext to the encoder, its MLP N wide (0: the paper's encoder)")
+    p.add_argument("--only-context", action="store_true",
+                   help="train the StyleContext alone; generator and encoder keep their weights "
+                        "(with --init-from: a trained model gains the branch)")
     p.add_argument("--labels", default="face", help="label scheme (models/schemes/NAME.json)")
     p.add_argument("--holdout", type=comma_ints, default=[], help="pairs held out per folder, e.g. 100,200,0")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate of encoder and generator "
+                   "(the paper's 1e-4; the discriminator's stays 4e-4)")
+    p.add_argument("--beta1", type=float, default=0.0,
+                   help="Adam's beta1 (the paper's 0 steadies the GAN; 0.9 suits a session without one)")
     p.add_argument("--iterations", type=int, default=100_000, help="total iterations across resumes")
     p.add_argument("--minutes", type=float, default=0.0, help="stop with a checkpoint after this long")
     p.add_argument("--decay-iterations", type=int, default=0,

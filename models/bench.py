@@ -6,6 +6,7 @@ repeated runs. Random weights are used: speed does not depend on their values.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING
 import torch
 
 from .engine import StyleMatrix, StyleRefiner
-from .sean import SEAN, SEANConfig, one_hot
+from .sean import SEAN, SEANConfig, StyleContext, one_hot
 
 if TYPE_CHECKING:
     from .parser import ParserConfig
 
-SCHEMA_VERSION = 4   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
-                     # 4: refine_step_ms
+SCHEMA_VERSION = 5   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
+                     # 4: refine_step_ms; 5: context_ms
+SHIPPED_CONTEXT = 512   # the face model's StyleContext width (weights/face_256.json)
 
 
 def median_ms(fn, warmup: int, repeats: int, sync) -> float:
@@ -79,12 +81,15 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
         paint_ms = median_ms(paint_frame, 2 if slow else 5, max(3, repeats // 4) if slow else repeats, sync)
         style_change_ms = median_ms(lambda: g.prepare_styles(style), 2, max(3, repeats // 4), sync)
         encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)
+        # Our StyleContext (random weights, the face model's width): what it adds to an encode.
+        context = StyleContext(dataclasses.replace(cfg, context_hidden=SHIPPED_CONTEXT)).to(dev, dt).eval()
+        context_ms = median_ms(lambda: context(image, seg, style), 2, max(3, repeats // 4), sync)
     peak_mb = peak_memory_mb(dev)   # synthesis's; a refinement step's backward pass needs more
     refiner = StyleRefiner(model, image, seg, StyleMatrix(style[0].float().cpu().numpy(), present[0].cpu().numpy()))
     refine_step_ms = median_ms(lambda: refiner.step(1), 1 if slow else 3, 2 if slow else max(3, repeats // 4), sync)
     return {"config": config, "size": size, "device": str(dev), "dtype": dtype,
             "synth_ms": synth_ms, "paint_ms": paint_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
-            "refine_step_ms": refine_step_ms,
+            "context_ms": context_ms, "refine_step_ms": refine_step_ms,
             "generator_params": sum(p.numel() for p in model.generator.parameters()),
             "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
             "peak_memory_mb": peak_mb}

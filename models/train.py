@@ -11,6 +11,7 @@ the shipped fp16 weights.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -40,6 +41,8 @@ class TrainOptions:
     model_name: str
     size: int = 256                 # may change between resumes: 128 first, then 256
     config: str = "lite"
+    context_hidden: int = 0         # adds our StyleContext to the config's encoder (sean.py)
+    only_context: bool = False      # train the StyleContext alone; the rest keeps its weights
     labels: str = "face"            # label scheme in models/schemes/
     holdout: list[int] = field(default_factory=list)   # validation pairs held out per folder
     batch_size: int = 4
@@ -158,14 +161,22 @@ class Trainer:
         torch.manual_seed(opts.seed + self.dist.rank)
         self.scheme = LabelScheme.named(opts.labels)
         self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)
+        if opts.context_hidden:
+            self.cfg = dataclasses.replace(self.cfg, context_hidden=opts.context_hidden)
+        if opts.only_context and not self.cfg.context_hidden:
+            raise ValueError("--only-context needs a StyleContext: give --context N")
         self.model = SEAN(self.cfg).to(self.device)
+        if opts.only_context:
+            self.model.requires_grad_(False)
+            self.model.encoder.context.requires_grad_(True)
         # A GAN's weights oscillate around what the losses ask for; their moving average
         # (as StyleGAN and BigGAN keep) reconstructs more faithfully. It is what ships.
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if opts.ema_decay else None
         self.disc = MultiscaleDiscriminator(self.scheme.num_classes, opts.ndf, opts.num_d,
                                             opts.d_layers).to(self.device)
         betas = (opts.beta1, opts.beta2)
-        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=opts.lr_g, betas=betas)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.Adam(trained, lr=opts.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
         self.vgg = VGGLoss(VGG19Features.pretrained(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
         self.step, self.images_seen, self.history = 0, 0, []
@@ -198,11 +209,15 @@ class Trainer:
         so training goes on where an earlier machine's run left off."""
         from .weights import find_weights, load_weights
         net, info, _, _ = load_weights(find_weights(model))
-        if info.config != self.cfg:
-            raise ValueError(f"{model} has another config than --config {self.opts.config}")
-        self.model.load_state_dict(net.state_dict())
+        # Weights without a StyleContext may gain one: it starts at zero, so the output is theirs.
+        gains_context = bool(self.cfg.context_hidden and not info.config.context_hidden)
+        if info.config != (dataclasses.replace(self.cfg, context_hidden=0) if gains_context else self.cfg):
+            context = f" --context {self.cfg.context_hidden}" if self.cfg.context_hidden else ""
+            raise ValueError(f"{model} has another config than --config {self.opts.config}{context}")
+        strict = not gains_context
+        self.model.load_state_dict(net.state_dict(), strict=strict)
         if self.ema is not None:
-            self.ema.load_state_dict(net.state_dict())
+            self.ema.load_state_dict(net.state_dict(), strict=strict)
         self.step = info.training.get("iterations", 0)
         self.images_seen = info.training.get("images_seen", 0)
         self.history = list(info.training.get("sessions", []))
@@ -273,6 +288,15 @@ class Trainer:
         return {**stats, **{k: v.item() for k, v in losses.items()}}
 
     # -- the loop ----------------------------------------------------------------------
+    def set_train_mode(self) -> None:
+        """Training mode, except for frozen parts: with --only-context the generator's batch
+        norm keeps normalising with the statistics the shipped model uses."""
+        if self.opts.only_context:
+            self.model.eval()
+            self.model.encoder.context.train()
+        else:
+            self.model.train()
+
     def lr_scale(self) -> float:
         return decayed(self.step, self.opts.iterations, self.opts.decay_iterations)
 
@@ -322,6 +346,8 @@ class Trainer:
                              "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat,
                                               "gan": o.lambda_gan, "ssim": o.lambda_ssim},
                              "vgg_size": o.vgg_size or o.size,
+                             "trained": "context" if o.only_context else "all",
+                             "lr": o.lr_g, "beta1": o.beta1,
                              "ema_decay": o.ema_decay,
                              "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
                              "started": time.strftime("%Y-%m-%d %H:%M")})
@@ -332,7 +358,7 @@ class Trainer:
             ids = [self.dist.local_rank] if self.device.type == "cuda" else None
             model = DistributedDataParallel(model, device_ids=ids)
             disc = DistributedDataParallel(disc, device_ids=ids)
-        model.train()
+        self.set_train_mode()
         disc.train()
         batches, samples = self.loader(), self.fixed_batch()
         deadline = time.time() + o.minutes * 60 if o.minutes else float("inf")

@@ -12,15 +12,16 @@ from models.engine import Engine
 def test_measure_reports_stable_keys():
     r = measure("lite", 64, "cpu", "fp32", repeats=2)
     assert set(r) == {"config", "size", "device", "dtype", "synth_ms", "paint_ms", "style_change_ms",
-                      "encode_ms", "refine_step_ms",
+                      "encode_ms", "context_ms", "refine_step_ms",
                       "generator_params", "encoder_params", "peak_memory_mb"}
-    assert r["synth_ms"] > 0 and r["paint_ms"] > 0 and r["refine_step_ms"] > 0 and r["generator_params"] > 1e6
+    assert r["synth_ms"] > 0 and r["paint_ms"] > 0 and r["refine_step_ms"] > 0 and r["context_ms"] > 0 \
+        and r["generator_params"] > 1e6
 
 
 def test_bench_command_json(capsys):
     code = main(["bench", "--configs", "lite", "--sizes", "64", "--repeats", "2", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["schema"] == 4 and result["runs"][0]["config"] == "lite"
+    assert code == 0 and result["schema"] == 5 and result["runs"][0]["config"] == "lite"
     assert result["parse_ms"] > 0 and result["parser"]["size"] == 64 and result["edit_loop"] is None
 
 

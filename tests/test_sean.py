@@ -33,6 +33,22 @@ def test_absent_class_has_no_code(tiny_model):
     assert torch.count_nonzero(style[0, 3]) == 0
 
 
+def test_style_context_starts_at_zero_and_leaves_absent_classes_empty():
+    torch.manual_seed(0)
+    plain, with_context = SEAN(tiny_config()).eval(), SEAN(tiny_config(context_hidden=8)).eval()
+    with_context.load_state_dict(plain.state_dict(), strict=False)
+    image, seg = inputs(plain.cfg, batch=1)
+    assert torch.equal(with_context(image, seg), plain(image, seg))   # gaining the branch changes nothing
+    torch.nn.init.normal_(with_context.encoder.context.mlp[-1].weight)
+    seg = seg.clone()
+    seg[:, 0] += seg[:, 3]   # no right eye
+    seg[:, 3] = 0
+    style, _ = with_context.encoder(image, seg)
+    plain_style, _ = plain.encoder(image, seg)
+    assert not torch.allclose(style[0, :3], plain_style[0, :3])
+    assert torch.count_nonzero(style[0, 3]) == 0
+
+
 def test_presets_follow_the_paper_and_lite_is_small():
     paper, lite = SEANConfig.paper(19), SEANConfig.lite(19)
     assert paper.ngf == 64 and paper.proj_kernel == 3 and paper.style_dim == lite.style_dim == 512

@@ -176,6 +176,33 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path):
                 tiny_config(19, ngf=4))
 
 
+def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
+    from models.labels import LabelScheme
+    from models.sean import SEAN
+    from models.weights import ModelInfo, save_weights
+    torch.manual_seed(0)
+    cfg = tiny_config(19)
+    stats = torch.zeros(19, cfg.style_dim)
+    save_weights(tmp_path / "face_32", SEAN(cfg), ModelInfo("face_32", "face", LabelScheme.named("face"), 32,
+                                                          "lite", cfg), stats, stats)
+    with pytest.raises(ValueError, match="--context"):
+        Trainer(options(tmp_path, only_context=True), cfg)
+    opts = options(tmp_path, init_from=str(tmp_path / "face_32.json"), context_hidden=32, only_context=True,
+                   lambda_gan=0, lambda_feat=0, lambda_vgg=0, lambda_ssim=5, lr_g=1e-3, iterations=30,
+                   sample_every=100, checkpoint_every=100)
+    trainer = Trainer(opts, cfg)
+    trainer.set_train_mode()   # what run() does: the frozen generator normalises with its statistics
+    frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if ".context." not in k}
+    batch = next(trainer.loader())
+    before = reconstruction_l1(trainer, batch)
+    trainer.run()
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in frozen.items())   # batch-norm statistics included
+    assert reconstruction_l1(trainer, batch) < 0.95 * before
+    state = torch.load(opts.run_dir / "checkpoint.pt", weights_only=True)
+    assert state["config"]["context_hidden"] == 32 and state["history"][-1]["trained"] == "context"
+
+
 def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
     """The street-scene path: Cityscapes labels from their JSON, no parser, photos stretched."""
     from models.labels import LabelScheme
