@@ -26,6 +26,13 @@ def read_source_payload(payload: str) -> tuple[str, str]:
     return model, key
 
 
+def drop_scope(modifiers: Qt.KeyboardModifier) -> tuple[bool, bool]:
+    """(to every region, to the region alone) for a style drop: Shift gives it to all,
+    Ctrl to the one region without those that belong with it; neither, to its group."""
+    return (bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
+            bool(modifiers & Qt.KeyboardModifier.ControlModifier))
+
+
 class Tool(Enum):
     BRUSH = "brush"
     ERASER = "eraser"
@@ -152,7 +159,7 @@ class MaskCanvas(ZoomableView):
 
     mask_edited = pyqtSignal()            # the working mask changed (mid-stroke too)
     label_picked = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool)   # payload, label under the drop, to all regions
+    style_dropped = pyqtSignal(str, int, bool, bool)   # payload, label under the drop, to all, alone
     files_dropped = pyqtSignal(list)
     cursor_moved = pyqtSignal(str)        # "x, y: label" for the status bar
 
@@ -324,8 +331,7 @@ class MaskCanvas(ZoomableView):
             payload = bytes(data.data(SOURCE_MIME)).decode()
             label = tools.pick_label(self.doc.mask, self.to_image(event.position()))
             if label is not None:
-                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-                self.style_dropped.emit(payload, label, shift)
+                self.style_dropped.emit(payload, label, *drop_scope(event.modifiers()))
         elif data.hasUrls():
             self.files_dropped.emit([u.toLocalFile() for u in data.urls() if u.isLocalFile()])
         event.acceptProposedAction()

@@ -14,9 +14,40 @@ import numpy as np
 from app.editor import run_editor
 from models.engine import REFINE_STEPS, Engine, StyleMatrix, pick_device
 from models.weights import find_weights
-from models.imageio import InputError, load_image, load_mask, save_image, save_mask
+from models.imageio import (MIN_SIDE, WORKING_SIDE, InputError, check_writable, image_format, load_image,
+                            load_mask, save_image, save_mask)
 
 BAD_INPUT = 2
+SYNTH_SIZES = (MIN_SIDE, 4096)   # --size of a synthesised image: the model's 256 px up or down
+FRAMED_SIZES = (MIN_SIDE, 2048)  # --size of a framed photo for parse and label
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get what bad input gets everywhere: exit 2 with one line on stderr."""
+
+    def error(self, message: str):
+        self.exit(BAD_INPUT, f"error: {message} (see: python {self.prog} --help)\n")
+
+
+def int_in(low: int, high: int):
+    """An argparse type for an integer in [low, high] whose error names the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range {low}-{high}")
+        return value
+    return parse
+
+
+def output_image(path: str | None) -> None:
+    """Check an image to be written, before the work that makes it: a known type, a folder
+    that exists and takes files."""
+    if path:
+        image_format(path)
+        check_writable(path)
 
 
 def comma_list(text: str) -> list[str]:
@@ -50,7 +81,7 @@ def refine_steps(args: argparse.Namespace) -> int:
 
 def style_of_photo(engine: Engine, image_path: str, mask_path: str | None, refine: int) -> StyleMatrix:
     """Codes of a style photo: under its mask, or framed and parsed when none is given."""
-    photo = load_image(image_path)
+    photo = load_image(image_path, max_side=None if mask_path else WORKING_SIDE)
     engine.check_photo_suits(photo, image_path)
     if mask_path:
         return engine.encode(photo, load_mask(mask_path, engine.labels), refine)
@@ -94,6 +125,7 @@ def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     steps = refine_steps(args)
+    check_writable(args.out)
     engine = Engine.load(args.model, args.device)
     image = load_image(args.image)
     style = engine.encode(image, load_mask(args.mask, engine.labels), steps)
@@ -104,9 +136,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    if not 0 <= args.size <= 4096:
-        raise InputError(f"--size {args.size}: give a size between 1 and 4096 pixels")
     steps = refine_steps(args)
+    output_image(args.out)
     engine = Engine.load(args.model, args.device)
     mask = load_mask(args.mask, engine.labels)
     style = engine.mean_style
@@ -224,10 +255,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from models.framing import model_input
+    check_writable(args.out)
+    for path in (args.color, args.framed):
+        output_image(path)
     parser = load_parser(args.model, args.device)
-    photo = load_image(args.image)
-    if min(photo.shape[:2]) < 32:
-        raise InputError(f"{args.image}: {photo.shape[1]}x{photo.shape[0]} is too small to parse (32 px at least)")
+    photo = load_image(args.image, max_side=None if args.no_frame else WORKING_SIDE)
     if not args.no_frame:
         photo, found = model_input(photo, args.size, parser.info.labels.framing)
         if not found:
@@ -260,7 +292,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     skipped = []
     for path in tqdm(photos, desc="label"):
         try:
-            photo = load_image(path)
+            photo = load_image(path, max_side=WORKING_SIDE)
         except InputError as e:
             skipped.append((path.name, str(e).split(": ", 1)[-1]))
             continue
@@ -392,8 +424,8 @@ def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="SEAN Studio engine")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = OneLineParser(prog="main.py", description="SEAN Studio engine")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("edit", help="open the editor (what `python main.py` alone does)")
     p.add_argument("files", nargs="*", help="a project (.sean), a mask or photos to open; "
@@ -415,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-mask", help="label mask of the style photo")
     p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--size", type=int, default=0, help="output size in pixels (default: the model's)")
+    p.add_argument("--size", type=int_in(*SYNTH_SIZES), default=None,
+                   help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)")
     add_refine_arg(p, REFINE_STEPS, "the --style photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_synth)
@@ -467,14 +500,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color", help="also write a colour visualisation here")
     p.add_argument("--framed", help="also write the framed photo the mask belongs to")
     p.add_argument("--no-frame", action="store_true", help="parse the photo as given (already framed)")
-    p.add_argument("--size", type=int, default=256, help="framed image size (default 256)")
+    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
+                   help=f"framed image size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
     add_model_args(p)
     p.set_defaults(handler=cmd_parse)
 
     p = sub.add_parser("label", help="frame and parse a folder of photos into a training dataset")
     p.add_argument("photos")
     p.add_argument("--out", required=True, help="dataset folder (gets images/ and labels/)")
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
+                   help=f"framed photo size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
     add_model_args(p)
     p.set_defaults(handler=cmd_label)
 
@@ -594,7 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:   # --help (0), or bad arguments (2, already explained in one line)
+        return int(e.code or 0)
     args.command_line = " ".join(["python", "main.py", *argv])
     if not getattr(args, "handler", None):
         return run_editor()
@@ -602,6 +640,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
+        return BAD_INPUT
+    except OSError as e:   # a file or folder the system refused (read-only, full, missing)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

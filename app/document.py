@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import numpy as np
 from PIL import Image
 
 from models.engine import StyleMatrix
-from models.imageio import InputError, atomic_write
+from models.imageio import InputError, atomic_write, decode, open_image
 from models.sean import NUM_BLOCKS
 
 MEAN = "mean"           # the built-in source: the training set's mean code per class
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2     # 2: zip entries named by position (1 used the sources' keys, absolute paths)
+READABLE_VERSIONS = (1, 2)
 BLEND, USE_A, USE_B = "blend", "A", "B"   # what a SEAN block takes for a region
 
 
@@ -92,6 +94,7 @@ class Document:
     sources: dict[str, Source] = field(default_factory=dict)
     photo: np.ndarray | None = None  # the original photo, when the edit started from one
     path: Path | None = None         # where it was last saved
+    title: str = ""                  # what file names offered for it start with (the photo's name)
 
     def __post_init__(self) -> None:
         self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)
@@ -99,6 +102,7 @@ class Document:
         self.history = History(State(self.mask.copy(), regions))
         self.saved_state = self.history.current
         self.listeners: list = []    # callables(what: str) told after every change
+        self.revision = 0            # counts changes, so autosave knows whether there is news
         self._styles: tuple | None = None   # (regions and sources seen, mean, styles_per_block)
         self._sources_changes = 0
 
@@ -141,7 +145,16 @@ class Document:
         return matrices
 
     # -- changing ---------------------------------------------------------------------
+    def mark_saved(self) -> None:
+        """The current state is what is on disk (or what a fresh edit starts from)."""
+        self.saved_state = self.history.current
+
+    def mark_unsaved(self) -> None:
+        """Changes that are not on disk (a recovered edit, refined codes)."""
+        self.saved_state = None
+
     def notify(self, what: str) -> None:
+        self.revision += 1
         for listener in self.listeners:
             listener(what)
 
@@ -186,7 +199,7 @@ class Document:
         self.sources[key] = replace(self.sources[key], style=style)
         self._sources_changes += 1
         if self.path is not None:
-            self.saved_state = None   # unsaved now
+            self.mark_unsaved()
         self.notify("refined")
         return True
 
@@ -218,15 +231,51 @@ class Document:
         path = Path(path)
         atomic_write(path, lambda p: p.write_bytes(self.to_bytes()))
         self.path = path
-        self.saved_state = self.history.current
+        self.mark_saved()
         self.notify("saved")
 
     def to_bytes(self) -> bytes:
+        return self.snapshot().to_bytes()
+
+    def snapshot(self, **extra_meta) -> "ProjectSnapshot":
+        """What a project file holds, copied now: it can be written on another thread while
+        painting goes on (sources are replaced, never changed in place, so sharing is safe)."""
         meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
-                "regions": [asdict(r) for r in self.regions],
-                "sources": {k: {"name": s.name, "kind": s.kind} for k, s in self.sources.items()}}
-        codes = {f"{k}.codes": s.style.codes for k, s in self.sources.items()}
-        codes.update({f"{k}.present": s.style.present for k, s in self.sources.items()})
+                "title": self.title, "regions": [asdict(r) for r in self.regions], **extra_meta}
+        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Document":
+        """A project file; anything else (damaged, truncated, another program's zip) is an
+        InputError that says so."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            with zipfile.ZipFile(path) as z:
+                doc, meta = read_project(z, path)
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, EOFError, RuntimeError,
+                NotImplementedError, zipfile.BadZipFile, zlib.error) as e:
+            raise InputError(f"{path}: not a SEAN Studio project, or a damaged one ({e})") from None
+        doc.path = Path(meta["autosave_of"]) if meta.get("autosave_of") else path
+        return doc
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """A document's contents at one moment, ready to become a project file."""
+    meta: dict
+    mask: np.ndarray
+    sources: tuple[tuple[str, Source], ...]
+    photo: np.ndarray | None
+
+    def to_bytes(self) -> bytes:
+        # Entries are named by position: a source's key may be a path, with slashes and colons.
+        meta = {**self.meta, "sources": [{"key": k, "name": s.name, "kind": s.kind} for k, s in self.sources]}
+        codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
+        codes.update({f"{i}.present": s.style.present for i, (_, s) in enumerate(self.sources)})
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("project.json", json.dumps(meta, indent=1))
@@ -236,41 +285,48 @@ class Document:
             z.writestr("codes.npz", npz.getvalue())
             if self.photo is not None:
                 z.writestr("photo.png", png_bytes(self.photo))
-            for k, s in self.sources.items():
+            for i, (_, s) in enumerate(self.sources):
                 if s.thumbnail is not None:
-                    z.writestr(f"thumbnails/{k}.png", png_bytes(s.thumbnail))
+                    z.writestr(f"thumbnails/{i}.png", png_bytes(s.thumbnail))
         return buf.getvalue()
 
-    @classmethod
-    def load(cls, path: str | Path) -> "Document":
-        path = Path(path)
-        try:
-            with zipfile.ZipFile(path) as z:
-                meta = json.loads(z.read("project.json"))
-                mask = np.array(Image.open(io.BytesIO(z.read("mask.png"))))   # a copy: painting writes it
-                with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-                names = set(z.namelist())
-                photo = read_png(z, "photo.png") if "photo.png" in names else None
-                thumbs = {k: read_png(z, f"thumbnails/{k}.png") for k in meta["sources"]
-                          if f"thumbnails/{k}.png" in names}
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-            raise InputError(f"{path}: not a SEAN Studio project ({e})") from None
-        if meta.get("format") != PROJECT_VERSION:
-            raise InputError(f"{path}: project format {meta.get('format')} is not supported")
-        labels = tuple(meta["labels"])
-        if mask.ndim != 2 or int(mask.max()) >= len(labels) or len(meta["regions"]) != len(labels):
-            raise InputError(f"{path}: the project's mask does not match its labels")
-        sources = {k: Source(v["name"], StyleMatrix(arrays[f"{k}.codes"].astype(np.float32),
-                                                    arrays[f"{k}.present"].astype(bool)),
-                             thumbs.get(k), v["kind"])
-                   for k, v in meta["sources"].items()}
-        doc = cls(meta["model"], labels, mask, sources, photo, path)
-        regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
-                        for r in meta["regions"])
-        doc.history = History(State(doc.mask.copy(), regions))
-        doc.saved_state = doc.history.current
-        return doc
+
+def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
+    """(the document, its project.json) from an open project zip, format 1 or 2."""
+    meta = json.loads(z.read("project.json"))
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_VERSIONS:
+        version = meta.get("format") if isinstance(meta, dict) else None
+        raise InputError(f"{path}: project format {version} is not supported")
+    labels = tuple(str(n) for n in meta["labels"])
+    mask = read_image(z, "mask.png", "L")
+    if mask.ndim != 2 or int(mask.max()) >= len(labels) or len(meta["regions"]) != len(labels):
+        raise InputError(f"{path}: the project's mask does not match its labels")
+    with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    names = set(z.namelist())
+    if meta["format"] == 1:   # sources by key, entries named after the keys
+        listed = [(k, v["name"], v["kind"], k) for k, v in meta["sources"].items()]
+    else:
+        listed = [(v["key"], v["name"], v["kind"], str(i)) for i, v in enumerate(meta["sources"])]
+    sources = {}
+    for key, name, kind, entry in listed:
+        codes, present = arrays[f"{entry}.codes"].astype(np.float32), arrays[f"{entry}.present"].astype(bool)
+        if codes.ndim != 2 or codes.shape[0] != len(labels) or present.shape != (len(labels),):
+            raise InputError(f"{path}: the codes of source {name!r} do not match the project's labels")
+        thumb = f"thumbnails/{entry}.png"
+        sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
+                                   read_image(z, thumb, "RGB") if thumb in names else None, str(kind))
+    photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
+    doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")))
+    regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
+                    for r in meta["regions"])
+    if any(len(r.crossover) != NUM_BLOCKS or not set(r.crossover) <= {BLEND, USE_A, USE_B}
+           or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))
+           or not 0 <= r.blend <= 1 for r in regions):
+        raise InputError(f"{path}: the project's region styles are damaged")
+    doc.history = History(State(doc.mask.copy(), regions))
+    doc.mark_saved()
+    return doc, meta
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -279,5 +335,10 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def read_png(z: zipfile.ZipFile, name: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(z.read(name))).convert("RGB")).copy()
+def read_image(z: zipfile.ZipFile, name: str, mode: str) -> np.ndarray:
+    """An image inside a project, with the size limits of any image a user opens (a copy:
+    painting writes to the mask)."""
+    img = decode(open_image(io.BytesIO(z.read(name)), name), name)
+    if mode == "L" and img.mode not in ("L", "P"):
+        raise InputError(f"{name}: not a label mask")
+    return np.array(img if mode == "L" else img.convert(mode))

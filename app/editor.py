@@ -3,15 +3,22 @@ from __future__ import annotations
 
 import sys
 
+from app.display_check import display_problem
 from models.engine import Engine
 from models.imageio import InputError
 
 DEFAULT_MODEL = "face"
+BAD_INPUT = 2
 
 
 def run_editor(model: str = DEFAULT_MODEL, device: str | None = None, files: list[str] | None = None) -> int:
-    """The editor on `model`; `files` (a project, a mask, photos) open as if dropped on it,
-    so a project or mask brings up its own model."""
+    """The editor on `model`. `files` open as File > Open would: a project, a mask or a
+    photo starts the edit (a project or mask brings up its own model); codes and further
+    photos join the styles."""
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return BAD_INPUT
     from PyQt6.QtWidgets import QApplication, QMessageBox
     from app.main_window import MainWindow
 
@@ -22,8 +29,9 @@ def run_editor(model: str = DEFAULT_MODEL, device: str | None = None, files: lis
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         QMessageBox.critical(None, "SEAN Studio", f"Cannot open the editor: {e}")
-        return 2
+        return BAD_INPUT
     window = MainWindow(engine)
     window.show()
-    window.open_files(files or [])
+    window.offer_recovery()
+    window.open_files(files or [], first_photo_opens=True)
     return app.exec()

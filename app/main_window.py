@@ -1,37 +1,49 @@
 """The editor window: wires the document, the views and the engine worker together."""
 from __future__ import annotations
 
+import os
 import time
+from contextlib import suppress
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                              QMessageBox, QSlider, QSplitter, QVBoxLayout, QWidget)
 
+from app.autosave import AUTOSAVE_SECONDS, Autosave
 from app.canvas import ImageView, MaskCanvas, Tool, read_source_payload
-from app.document import MEAN, Document, Source
+from app.document import MEAN, Document, ProjectSnapshot, Source
 from app.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
 from app.samples import load_samples, sample_mask
 from app.worker import EngineWorker
 from models.engine import REFINE_STEPS, Engine, StyleMatrix, StyleRefiner
 from models.framing import stretched_photo
-from models.imageio import InputError, load_image, load_mask, save_image, save_mask, schemes_fitting_mask
+from models.imageio import (WORKING_SIDE, InputError, load_image, load_mask, looks_like_label_map, save_image,
+                            save_mask, schemes_fitting_mask)
 from models.labels import LabelScheme
 from models.weights import available_models, model_schemes
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+MASK_FILTER = "Masks (*.png)"
+CODES_FILTER = "Style codes (*.npz)"
 REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
+SCREEN_SHARE = 0.9   # of the screen a first start's window takes
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Engine, settings: QSettings | None = None, separate_process: bool = True):
+    autosave_failed = pyqtSignal(str)   # from the autosave thread
+
+    def __init__(self, engine: Engine, settings: QSettings | None = None, separate_process: bool = True,
+                 data_folder: Path | None = None):
         super().__init__()
         self.settings = settings or QSettings("SEAN Studio", "SEAN Studio")
+        self.autosave = Autosave(data_folder)
         self.engine = engine
         self.separate_process = separate_process   # frames in a child process (see engine_process.py)
         self.worker = EngineWorker(engine, separate_process)
@@ -46,6 +58,7 @@ class MainWindow(QMainWindow):
         self.connect_worker()
         self.attach(self.doc)
         self.restore_layout()
+        self.start_autosave()
 
     # -- construction -----------------------------------------------------------------
     def new_document_for(self, engine: Engine, mask: np.ndarray | None = None,
@@ -62,9 +75,14 @@ class MainWindow(QMainWindow):
         self.canvas = MaskCanvas(self.doc, labels.palette())
         self.result_view = ImageView("The synthesised photo appears here")
         self.photo_view = ImageView("No photo")
+        # The mask beside a column of result over photo: each pane stays near square on a
+        # wide screen, instead of three narrow panes among dark bands.
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for view in (self.canvas, self.result_view, self.photo_view):
-            self.splitter.addWidget(view)
+        self.views_column = QSplitter(Qt.Orientation.Vertical)
+        self.views_column.addWidget(self.result_view)
+        self.views_column.addWidget(self.photo_view)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.addWidget(self.views_column)
         self.setCentralWidget(self.splitter)
 
         self.palette_list = LabelPalette(labels.names, labels.colors)
@@ -83,7 +101,7 @@ class MainWindow(QMainWindow):
         self.region_panel = RegionPanel()
         right = QWidget()
         layout = QVBoxLayout(right)
-        layout.addWidget(QLabel("Styles: drag onto a region (Shift: all regions)"))
+        layout.addWidget(QLabel("Styles: drag onto a region (Ctrl: that region alone; Shift: all)"))
         layout.addWidget(self.gallery)
         layout.addWidget(self.region_panel)
         self.add_dock("Styles", right, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -177,7 +195,16 @@ class MainWindow(QMainWindow):
         self.refine_action.setChecked(self.settings.value("refine_photos", True, type=bool))
 
     def remember_refine_choice(self, on: bool) -> None:
-        self.settings.setValue("refine_photos", on)
+        self.store_setting("refine_photos", on)
+
+    def store_setting(self, key: str, value) -> bool:
+        """Settings go to a file too: a read-only or full disk is said, never fatal."""
+        self.settings.setValue(key, value)
+        self.settings.sync()
+        if self.settings.status() != QSettings.Status.NoError:
+            self.statusBar().showMessage(f"Settings could not be saved to {self.settings.fileName()}", 8000)
+            return False
+        return True
 
     def connect_worker(self) -> None:
         self.worker.synthesized.connect(self.show_result)
@@ -191,8 +218,87 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
             self.restoreState(self.settings.value("state"))
             self.splitter.restoreState(self.settings.value("splitter"))
-        else:
-            self.resize(1280, 720)
+            self.views_column.restoreState(self.settings.value("views_column"))
+            return
+        screen = self.screen().availableGeometry()   # a first start: most of the screen
+        self.resize(int(screen.width() * SCREEN_SHARE), int(screen.height() * SCREEN_SHARE))
+        self.move(screen.center() - self.rect().center())
+        self.splitter.setSizes([1, 1])
+        self.views_column.setSizes([1, 1])
+
+    def save_layout(self) -> None:
+        for key, value in (("geometry", self.saveGeometry()), ("state", self.saveState()),
+                           ("splitter", self.splitter.saveState()),
+                           ("views_column", self.views_column.saveState())):
+            self.store_setting(key, value)
+
+    # -- autosave and recovery ----------------------------------------------------------
+    def start_autosave(self) -> None:
+        """Every AUTOSAVE_SECONDS, an edit with unsaved changes is written to the app's data
+        folder on a thread of its own (see app/autosave.py)."""
+        self.autosaved: tuple | None = None          # (document, revision) last written
+        self.autosave_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
+        self.autosave_failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        seconds = self.settings.value("autosave_seconds", AUTOSAVE_SECONDS, type=float)
+        self.autosave_timer.start(max(100, int(seconds * 1000)))
+
+    def autosave_now(self) -> None:
+        doc = self.doc
+        if not doc.modified:   # nothing that a crash could lose
+            if self.autosaved is not None:
+                self.autosave_pool.submit(self.autosave.discard)
+                self.autosaved = None
+            return
+        if self.autosaved == (doc, doc.revision):
+            return
+        self.autosaved = (doc, doc.revision)
+        snapshot = doc.snapshot(autosave_of=str(doc.path) if doc.path else None)
+        self.autosave_pool.submit(self.write_autosave, snapshot)
+
+    def write_autosave(self, snapshot: ProjectSnapshot) -> None:
+        """On the autosave thread."""
+        try:
+            self.autosave.write(snapshot.to_bytes())
+        except InputError as e:
+            self.autosave_failed.emit(f"Autosave failed: {e}")
+
+    def stop_autosave(self) -> None:
+        """Closing properly: the edit was saved or discarded, so there is nothing to recover."""
+        self.autosave_timer.stop()
+        self.autosave_pool.shutdown(wait=True)
+        self.autosave.discard()
+
+    def offer_recovery(self) -> None:
+        """After an editor ended without closing: offer the edit it autosaved."""
+        orphans = self.autosave.orphans()
+        if not orphans:
+            return
+        newest = orphans[0]
+        when = time.strftime("%d %b %Y %H:%M", time.localtime(newest.stat().st_mtime))
+        answer = QMessageBox.question(
+            self, "Recover unsaved work",
+            f"SEAN Studio did not close properly; it had autosaved an edit at {when}.\n\n"
+            "Yes: recover it. Discard: delete it. Cancel: decide on the next start.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Discard:
+            newest.unlink(missing_ok=True)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            doc = Document.load(newest)
+        except InputError as e:
+            self.show_error(f"The autosaved edit cannot be read, so it was not recovered: {e}")
+            return
+        if self.open_document(doc, newest.name):
+            doc.mark_unsaved()
+            with suppress(OSError):
+                os.replace(newest, self.autosave.path)   # it is this editor's autosave now
+            self.autosaved = (doc, doc.revision)
+            self.update_title()
+            self.statusBar().showMessage("Recovered the autosaved edit: save it to keep it", 10000)
 
     # -- document ---------------------------------------------------------------------
     def attach(self, doc: Document) -> None:
@@ -266,7 +372,7 @@ class MainWindow(QMainWindow):
         self.photo_view.setVisible(self.doc.photo is not None and self.show_photo_action.isChecked())
 
     # -- styles ------------------------------------------------------------------------
-    def drop_payload(self, payload: str, label: int, all_regions: bool) -> None:
+    def drop_payload(self, payload: str, label: int, all_regions: bool, alone: bool = False) -> None:
         """A style dragged from a gallery, maybe another window's: only this edit's own apply."""
         model, key = read_source_payload(payload)
         if model != self.doc.model:
@@ -275,20 +381,28 @@ class MainWindow(QMainWindow):
         elif key not in self.doc.sources and key != MEAN:
             self.show_error("That style belongs to another edit: add its photo or codes to this one first")
         else:
-            self.drop_style(key, label, all_regions)
+            self.drop_style(key, label, all_regions, alone)
 
-    def drop_style(self, key: str, label: int, all_regions: bool) -> None:
-        labels = self.doc.labels_present() if all_regions else [label]
+    def drop_style(self, key: str, label: int, all_regions: bool, alone: bool = False) -> None:
+        """A style dropped on `label`: it goes to the regions that belong with it (skin with
+        nose, ears and neck; both eyes...), to `label` alone (Ctrl), or everywhere (Shift)."""
+        if all_regions:
+            labels = self.doc.labels_present()
+        else:
+            labels = [label] if alone else list(self.engine.labels.group_of(label))
         missing = self.doc.apply_source(key, labels)
         name = self.doc.sources[key].name if key in self.doc.sources else "Mean style"
+        names = lambda cs: ", ".join(self.doc.label_names[c] for c in cs)
         if missing:
-            names = ", ".join(self.doc.label_names[c] for c in missing)
-            self.statusBar().showMessage(f"{name} has no {names}: "
+            self.statusBar().showMessage(f"{name} has no {names(missing)}: "
                                          f"{'those regions keep' if len(missing) > 1 else 'that region keeps'} "
                                          "its previous style", 8000)
         else:
-            where = "all regions" if all_regions else self.doc.label_names[label]
-            self.statusBar().showMessage(f"{where}: style of {name}", 4000)
+            where = "all regions" if all_regions else names(labels)
+            hint = " (Ctrl-drop: one region alone)" if len(labels) > 1 and not all_regions else ""
+            self.statusBar().showMessage(f"{where}: style of {name}{hint}", 4000)
+        if not all_regions:   # the region panel follows the region the style went to
+            self.palette_list.setCurrentRow(label)
 
     def randomise(self, labels: list[int]) -> None:
         key = f"random-{int(time.time() * 1000)}"
@@ -298,8 +412,10 @@ class MainWindow(QMainWindow):
         self.doc.apply_source(key, labels)
 
     def add_photo_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add style photos or codes", "",
-                                                f"{IMAGE_FILTER};;Style codes (*.npz)")
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add style photos or codes", str(self.start_folder()),
+                                                f"{IMAGE_FILTER};;{CODES_FILTER}")
+        if paths:
+            self.remember_folder(paths[0])
         self.add_photos(paths)
 
     def add_photos(self, paths: list[str]) -> None:
@@ -310,17 +426,24 @@ class MainWindow(QMainWindow):
             elif mask_path := self.ask_mask_for(path):
                 self.add_photo(path, mask_path)
 
-    def open_files(self, paths: list[str]) -> None:
+    def open_files(self, paths: list[str], first_photo_opens: bool = False) -> None:
         """Dropped or named files, each by its kind: a project opens, a mask becomes the mask
-        (a new edit if it is another model's), codes and photos join the styles."""
+        (a new edit if it is another model's; a file meant as a mask that no model can read
+        gets Open Mask's reason), codes and photos join the styles. With
+        `first_photo_opens` (files named on the command line), the first photo starts a new
+        edit, as File > Open Photo does."""
         for path in paths:
             suffix = Path(path).suffix.lower()
             if suffix == ".sean":
                 self.open_project(path)
             elif suffix == ".npz":
                 self.add_codes(path)
-            elif suffix == ".png" and self.models_fitting_mask(path, self.model_schemes()):
+            elif suffix == ".png" and (self.models_fitting_mask(path, self.model_schemes())
+                                       or looks_like_label_map(path)):
                 self.open_mask(path)
+            elif first_photo_opens:
+                self.open_photo_file(path)
+                first_photo_opens = False
             else:
                 self.add_photos([path])
 
@@ -340,7 +463,7 @@ class MainWindow(QMainWindow):
                                      f"choose the label mask for {Path(photo_path).name}", 8000)
         path, _ = QFileDialog.getOpenFileName(
             self, f"Model '{self.doc.model}' has no photo parser: choose the label mask of "
-            f"{Path(photo_path).name} (index or colour PNG)", "", "Masks (*.png)")
+            f"{Path(photo_path).name} (index or colour PNG)", str(Path(photo_path).parent), MASK_FILTER)
         return path or None
 
     def photo_mask(self, mask_path: str) -> np.ndarray:
@@ -353,21 +476,22 @@ class MainWindow(QMainWindow):
         return load_mask(mask_path, self.engine.labels)
 
     def photo_work(self, path: str, mask_path: str | None):
-        """Read the files here (errors are shown at once); return the engine-thread work that
-        frames and parses (without a mask) and encodes: -> (photo, mask, face found, style)."""
+        """Check the mask here (errors are shown at once); return the engine-thread work that
+        reads the photo (a large one scaled down as it is decoded: the GUI never waits for
+        it), frames and parses it (without a mask) and encodes: -> (photo, mask, face found,
+        style). Its InputErrors reach the user through the worker."""
         try:
-            photo = load_image(path)
             mask = self.photo_mask(mask_path) if mask_path else None
         except InputError as e:
             self.show_error(str(e))
             return None
-        if mask is not None and photo.shape[:2] != mask.shape:
-            self.show_error(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
-                            f"{mask.shape[1]}x{mask.shape[0]}")
-            return None
         engine, size = self.engine, self.engine.size
 
         def work():
+            photo = load_image(path, max_side=None if mask is not None else WORKING_SIDE)
+            if mask is not None and photo.shape[:2] != mask.shape:
+                raise InputError(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
+                                 f"{mask.shape[1]}x{mask.shape[0]}")
             engine.check_photo_suits(photo, Path(path).name)
             if mask is None:
                 framed, parsed, found = engine.frame_and_parse(photo)
@@ -489,7 +613,7 @@ class MainWindow(QMainWindow):
             self.attach(self.new_document_for(self.engine, mask))
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", PROJECT_FILTER)
+        path = self.ask_open_path("Open project", PROJECT_FILTER)
         if path:
             self.open_project(path)
 
@@ -501,14 +625,20 @@ class MainWindow(QMainWindow):
         except InputError as e:
             self.show_error(str(e))
             return
-        if self.switch_engine(doc.model):
-            if doc.label_names != self.engine.labels.names:
-                self.show_error(f"{Path(path).name} was made with other labels than model '{doc.model}' has")
-                return
-            self.attach(doc)
+        self.open_document(doc, Path(path).name)
+
+    def open_document(self, doc: Document, name: str) -> bool:
+        """Show a loaded document, with its model's engine."""
+        if not self.switch_engine(doc.model):
+            return False
+        if doc.label_names != self.engine.labels.names:
+            self.show_error(f"{name} was made with other labels than model '{doc.model}' has")
+            return False
+        self.attach(doc)
+        return True
 
     def open_mask_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open mask", "", "Masks (*.png)")
+        path = self.ask_open_path("Open mask", MASK_FILTER)
         if path:
             self.open_mask(path)
 
@@ -530,15 +660,19 @@ class MainWindow(QMainWindow):
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
         if model != self.doc.model:
             self.attach(self.new_document_for(self.engine, mask))
+            self.doc.title = Path(path).stem
             self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000)
         else:
             self.doc.set_mask(mask)
             self.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
 
     def open_photo_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", "", IMAGE_FILTER)
-        if not path:
-            return
+        path = self.ask_open_path("Open photo", IMAGE_FILTER)
+        if path:
+            self.open_photo_file(path)
+
+    def open_photo_file(self, path: str) -> None:
+        """A photo starts a new edit; a model without a parser asks for its mask first."""
         if self.engine.has_parser:
             self.open_photo(path)
         elif mask_path := self.ask_mask_for(path):
@@ -560,7 +694,8 @@ class MainWindow(QMainWindow):
             key = f"photo:{Path(path).resolve()}"
             doc.add_source(key, Source(Path(path).stem, style, thumbnail(framed), "photo"))
             doc.apply_source(key, list(range(doc.num_classes)))
-            doc.saved_state = doc.history.current
+            doc.title = Path(path).stem
+            doc.mark_saved()   # nothing of the user's to lose yet
             self.attach(doc)
             if found:   # replaces "Opening ...", which would otherwise stay
                 self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
@@ -577,19 +712,40 @@ class MainWindow(QMainWindow):
         return self.save_to(self.doc.path)
 
     def save_project_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", "untitled.sean", PROJECT_FILTER)
+        path = self.ask_save_path("Save project", ".sean", PROJECT_FILTER)
         if not path:
             return False
         return self.save_to(Path(path).with_suffix(".sean"))
 
     def save_to(self, path: Path) -> bool:
-        try:
-            self.doc.save(path)
-        except InputError as e:
-            self.show_error(str(e))
-            return False
-        self.statusBar().showMessage(f"Saved {path.name}", 4000)
-        return True
+        return self.guarded(lambda: self.doc.save(path), f"Saved {path.name}")
+
+    # -- file dialogs: they open where the user last was, with names from the photo's ---
+    def start_folder(self) -> Path:
+        last = self.settings.value("last_folder", "", type=str)
+        if last and Path(last).is_dir():
+            return Path(last)
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+
+    def file_stem(self) -> str:
+        """What offered file names start with: the project's name, else the photo's."""
+        return self.doc.path.stem if self.doc.path else (self.doc.title or "untitled")
+
+    def ask_open_path(self, title: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, title, str(self.start_folder()), filters)
+        return self.remember_folder(path)
+
+    def ask_save_path(self, title: str, ending: str, filters: str) -> str | None:
+        """`ending` follows the stem: ".sean", "_edited.png"..."""
+        offered = self.start_folder() / f"{self.file_stem()}{ending}"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(offered), filters)
+        return self.remember_folder(path)
+
+    def remember_folder(self, path: str | None) -> str | None:
+        if path:
+            self.store_setting("last_folder", str(Path(path).parent))
+        return path or None
 
     def export_result_dialog(self) -> None:
         size = self.engine.size
@@ -597,7 +753,7 @@ class MainWindow(QMainWindow):
         choice, ok = QInputDialog.getItem(self, "Export result", "Size in pixels:", choices, 0, False)
         if not ok:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export result", "result.png", "PNG (*.png);;JPEG (*.jpg)")
+        path = self.ask_save_path("Export result", "_edited.png", "PNG (*.png);;JPEG (*.jpg)")
         if path:
             self.export_result(path, int(choice.split()[0]))
 
@@ -611,7 +767,7 @@ class MainWindow(QMainWindow):
         return self.guarded(lambda: save_image(path, image), f"Exported {Path(path).name}")
 
     def export_mask_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export mask", "mask.png", "PNG (*.png)")
+        path = self.ask_save_path("Export mask", "_mask.png", MASK_FILTER)
         if path:
             self.export_mask(path)
 
@@ -625,7 +781,7 @@ class MainWindow(QMainWindow):
                             f"Exported {path.name} and {colour.name}")
 
     def export_codes_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export style codes", "codes.npz", "Style codes (*.npz)")
+        path = self.ask_save_path("Export style codes", "_codes.npz", CODES_FILTER)
         if path:
             self.export_codes(path)
 
@@ -637,10 +793,16 @@ class MainWindow(QMainWindow):
                             f"Exported {Path(path).name}")
 
     def guarded(self, work, done_message: str) -> bool:
+        """Every file the editor writes goes through here: a refusal (read-only folder, full
+        disk) is a message, and the edit stays open with its unsaved state."""
         try:
             work()
         except InputError as e:
             self.show_error(str(e))
+            return False
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            self.show_error(f"{where}cannot write ({e.strerror or e}); the edit is still open and unsaved")
             return False
         self.statusBar().showMessage(done_message, 4000)
         return True
@@ -654,8 +816,7 @@ class MainWindow(QMainWindow):
         if not self.confirm_discard():
             event.ignore()
             return
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("state", self.saveState())
-        self.settings.setValue("splitter", self.splitter.saveState())
+        self.save_layout()
+        self.stop_autosave()
         self.worker.stop()
         event.accept()

@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox,
                              QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                              QSlider, QWidget)
 
-from app.canvas import SOURCE_MIME, source_payload, to_qimage
+from app.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
 from app.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
 from models.sean import BLOCK_NAMES
 
@@ -27,7 +27,7 @@ class LabelPalette(QListWidget):
     Dropping a style on an entry gives that label the style."""
 
     label_chosen = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool)   # payload, label, to all regions
+    style_dropped = pyqtSignal(str, int, bool, bool)   # payload, label, to all regions, alone
 
     def __init__(self, names: tuple[str, ...], colors: tuple[str, ...], parent: QWidget | None = None):
         super().__init__(parent)
@@ -54,8 +54,7 @@ class LabelPalette(QListWidget):
         item = self.itemAt(event.position().toPoint())
         if item is not None and event.mimeData().hasFormat(SOURCE_MIME):
             payload = bytes(event.mimeData().data(SOURCE_MIME)).decode()
-            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            self.style_dropped.emit(payload, self.row(item), shift)
+            self.style_dropped.emit(payload, self.row(item), *drop_scope(event.modifiers()))
             event.acceptProposedAction()
 
 
@@ -81,7 +80,8 @@ class StyleGallery(QListWidget):
         for key, source in doc.sources.items():
             item = QListWidgetItem(source.name)
             item.setData(KEY_ROLE, key)
-            item.setToolTip(f"{source.name} ({source.kind}): drag onto a region, Shift-drop for all regions")
+            item.setToolTip(f"{source.name} ({source.kind}): drag onto a region (with the regions that "
+                            "belong with it; Ctrl: that region alone; Shift: all regions)")
             if source.thumbnail is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(to_qimage(source.thumbnail))))
             self.addItem(item)
@@ -183,8 +183,12 @@ class RegionPanel(QGroupBox):
         self.slider.blockSignals(True)
         self.slider.setValue(round(region.blend * 100))
         self.slider.blockSignals(False)
+        has_b = region.source_b is not None   # blending and crossing over need a B
+        self.slider.setEnabled(has_b)
+        self.slider.setToolTip("" if has_b else "Choose a source B to blend A with")
         for button, choice in zip(self.crossover, region.crossover):
             button.setText({BLEND: "~", USE_A: "A", USE_B: "B"}[choice])
+            button.setEnabled(has_b)
 
     def slider_moved(self, value: int) -> None:
         if not self.slider.isSliderDown():   # keyboard or click: commit at once

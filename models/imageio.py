@@ -5,8 +5,10 @@ uint8 RGB images (H, W, 3) and uint8 index masks (H, W).
 """
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -20,18 +22,59 @@ class InputError(ValueError):
     """Bad user input: the message is one line a user can act on."""
 
 
+MIN_SIDE = 32                 # pixels: a smaller picture holds nothing a 256 px model can use
+MAX_PIXELS = 120_000_000      # 120 megapixels: above any camera's full frame (a 102 MP medium
+                              # format included); a 12000 x 12000 picture is refused, not decoded
+WORKING_SIDE = 2048           # photos that are only framed and parsed are decoded no larger
+MIN_MASK_SIDE = 8             # a coarse layout scales up; a 1x1 "mask" is a mistake
+MAX_MASK_COLOURS = 64         # a mask has one value per class (20 at most here); a photo, thousands
+
+
+def open_image(source: str | Path | io.BytesIO, where: str) -> Image.Image:
+    """A PIL image, decoded lazily: its size is checked against MAX_PIXELS before any pixel
+    is decoded (PIL's own bomb check would only warn, and at a lower size)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+    except Image.DecompressionBombError:
+        raise InputError(f"{where}: too many pixels ({MAX_PIXELS // 1_000_000} megapixels at most)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+        raise InputError(f"{where}: not a readable image ({e})") from None
+    if img.width < 1 or img.height < 1:
+        img.close()
+        raise InputError(f"{where}: image is empty")
+    if img.width * img.height > MAX_PIXELS:
+        img.close()
+        raise InputError(f"{where}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} megapixels; "
+                         f"{MAX_PIXELS // 1_000_000} megapixels at most are accepted")
+    return img
+
+
+def decode(img: Image.Image, where: str) -> Image.Image:
+    """Decode the pixels, turning a truncated or damaged file into an InputError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, Image.DecompressionBombError) as e:
+        img.close()
+        raise InputError(f"{where}: not a readable image ({e})") from None
+    return img
+
+
 def _open(path: str | Path) -> Image.Image:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    try:
-        img = Image.open(path)
-        img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"{path}: not a readable image ({e})") from None
-    if img.width < 1 or img.height < 1:
-        raise InputError(f"{path}: image is empty")
-    return img
+    return decode(open_image(path, str(path)), str(path))
+
+
+def check_size(width: int, height: int, where: str) -> None:
+    """One rule for every photo a user hands in: MIN_SIDE pixels on each side at least.
+    (Masks have their own, smaller limit: a coarse layout scales to the model's size.)"""
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"{where}: {width}x{height} is too small ({MIN_SIDE} px on each side at least)")
 
 
 def to_rgb(img: Image.Image) -> np.ndarray:
@@ -48,8 +91,25 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    return to_rgb(_open(path))
+def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
+    """A photo as uint8 RGB, EXIF orientation applied. With `max_side`, a larger photo is
+    scaled down as it is decoded (JPEG decodes at 1/2, 1/4 or 1/8 size directly), so a
+    40-megapixel photo that is only going to be framed never costs a full decode."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    img = open_image(path, str(path))
+    try:
+        check_size(img.width, img.height, str(path))
+    except InputError:
+        img.close()
+        raise
+    if max_side and max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        img.draft("RGB", (round(img.width * scale), round(img.height * scale)))
+        img = decode(img, str(path))
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return to_rgb(decode(img, str(path)))
 
 
 def mask_from_colors(rgb: np.ndarray, scheme: LabelScheme, where: str = "mask") -> np.ndarray:
@@ -87,7 +147,22 @@ def mask_from_image(img: Image.Image, scheme: LabelScheme, where: str) -> np.nda
 
 def load_mask(path: str | Path, scheme: LabelScheme) -> np.ndarray:
     """An index PNG (grey or palette mode: the values are labels) or a colour-coded PNG."""
-    return mask_from_image(_open(path), scheme, str(path))
+    with _open(path) as img:
+        mask = mask_from_image(img, scheme, str(path))
+    if min(mask.shape) < MIN_MASK_SIDE:
+        raise InputError(f"{path}: {mask.shape[1]}x{mask.shape[0]} is too small for a mask "
+                         f"({MIN_MASK_SIDE} px on each side at least)")
+    return mask
+
+
+def looks_like_label_map(path: str | Path) -> bool:
+    """Whether a file is meant as a mask (a PNG of a few flat values or colours), even one
+    no model can read: such a file gets a mask's error, never a photo's treatment."""
+    try:
+        with _open(path) as img:
+            return img.format == "PNG" and img.getcolors(MAX_MASK_COLOURS) is not None
+    except InputError:
+        return False
 
 
 def carries_palette(img: Image.Image, scheme: LabelScheme) -> bool:
@@ -112,31 +187,59 @@ def schemes_fitting_mask(path: str | Path, schemes: dict[str, LabelScheme]) -> l
     return sorted(fits, key=lambda name: not carries_palette(img, schemes[name]))
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
+def check_folder(path: Path) -> None:
     if not path.parent.exists():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: {path.parent} is a file, not a folder")
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half-written
+    file, and a file that cannot be written (read-only folder, full disk) is an InputError
+    that says why, with whatever was there before left intact."""
+    path = Path(path)
+    check_folder(path)
+    tmp = None
     umask = os.umask(0)
     os.umask(umask)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it private; a saved file should not be
         os.replace(tmp, path)
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def save_image(path: str | Path, rgb: np.ndarray) -> None:
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
-    kind = fmt.get(Path(path).suffix.lower())
+def check_writable(path: str | Path) -> None:
+    """Fail before the work, not after it: can a file be created beside `path`? (What is
+    at `path` now is left alone.)"""
+    path = Path(path)
+    check_folder(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name")
+    try:
+        with tempfile.NamedTemporaryFile(prefix=f".{path.stem}-", dir=path.parent):
+            pass
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
+IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
+
+
+def image_format(path: str | Path) -> str:
+    kind = IMAGE_FORMATS.get(Path(path).suffix.lower())
     if kind is None:
-        raise InputError(f"{path}: unsupported image type; use one of {', '.join(fmt)}")
+        raise InputError(f"{path}: unsupported image type; use one of {', '.join(IMAGE_FORMATS)}")
+    return kind
+
+
+def save_image(path: str | Path, rgb: np.ndarray) -> None:
+    kind = image_format(path)
     atomic_write(path, lambda p: Image.fromarray(rgb).save(p, format=kind, quality=95))
 
 

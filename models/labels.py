@@ -19,22 +19,43 @@ class LabelScheme:
     flip_pairs: tuple[tuple[int, int], ...]    # classes a horizontal flip swaps (left/right eye...)
     framing: str = "stretch"   # how a photo becomes a model input: "face" (found and framed as in
                                # CelebA-HQ) or "stretch" (scaled whole, as pix2pix's Cityscapes)
+    groups: tuple[tuple[int, ...], ...] = ()   # regions that take a dropped style together (skin
+                                               # with nose, ears and neck; both eyes...)
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.colors):
             raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
         if self.framing not in FRAMINGS:
             raise ValueError(f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}")
+        for group in self.groups:
+            if not all(0 <= c < len(self.names) for c in group):
+                raise ValueError(f"label scheme {self.name!r}: group {list(group)} names a class it does not have")
 
     @property
     def num_classes(self) -> int:
         return len(self.names)
 
+    def group_of(self, label: int) -> tuple[int, ...]:
+        """The regions that belong with `label` (itself first), or just `label`."""
+        group = next((g for g in self.groups if label in g), ())
+        return (label, *(c for c in group if c != label))
+
     @classmethod
     def from_dict(cls, d: dict) -> "LabelScheme":
-        return cls(name=d["name"], names=tuple(d["names"]), colors=tuple(d["colors"]),
+        names = tuple(d["names"])
+        groups = d.get("groups")
+        index = {n: i for i, n in enumerate(names)}
+        if groups is None:   # weights made before groups existed: the scheme of the same name has them
+            path = SCHEMES_DIR / f"{d['name']}.json"
+            known = json.loads(path.read_text()).get("groups", []) if path.is_file() else []
+            groups = [g for g in known if all(n in index for n in g)]
+        try:
+            groups = tuple(tuple(index[n] for n in g) for g in groups)
+        except KeyError as e:
+            raise ValueError(f"label scheme {d['name']!r}: group names unknown class {e}") from None
+        return cls(name=d["name"], names=names, colors=tuple(d["colors"]),
                    flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())),
-                   framing=d.get("framing", "stretch"))
+                   framing=d.get("framing", "stretch"), groups=groups)
 
     @classmethod
     def named(cls, name: str) -> "LabelScheme":
@@ -46,7 +67,8 @@ class LabelScheme:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "names": list(self.names), "colors": list(self.colors),
-                "flip_pairs": [list(p) for p in self.flip_pairs], "framing": self.framing}
+                "flip_pairs": [list(p) for p in self.flip_pairs], "framing": self.framing,
+                "groups": [[self.names[c] for c in g] for g in self.groups]}
 
     def palette(self) -> np.ndarray:
         """(num_classes, 3) uint8 RGB."""

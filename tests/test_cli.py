@@ -1,6 +1,7 @@
 """The command line round trip and its answers to bad input (exit 2, one line)."""
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,29 +63,89 @@ def bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, tuple[list, 
     broken.write_bytes(files["photo"].read_bytes()[:60])
     high = tmp_path / "high.png"
     Image.fromarray(np.full((SIZE, SIZE), 40, np.uint8)).save(high)
-    small_mask = tmp_path / "small.png"
-    Image.fromarray(np.zeros((10, 10), np.uint8)).save(small_mask)
+    other_mask = tmp_path / "other.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(other_mask)
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tiny)
+    huge = huge_png(tmp_path / "huge.png", 12000, 12000)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    codes = tmp_path / "codes.npz"
+    main(["encode", str(files["photo"]), "--mask", str(files["mask"]), "--out", str(codes), "--refine", "0",
+          "--model", str(files["weights"])])
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(codes.read_bytes()[:300])
+    text = tmp_path / "text.npz"
+    text.write_text("codes = [1, 2, 3]\n")
     synth = ["synth", "--mask", files["target"], "--out", tmp_path / "o.png"]
+    parse = ["parse", files["photo"], "--out", tmp_path / "m.png"]
+    encode = ["encode", files["photo"], "--mask", files["mask"]]
     return {
         "unreadable image": (synth + ["--style", broken, "--style-mask", files["mask"]], "not a readable image"),
         "label out of range": (["synth", "--mask", high, "--out", tmp_path / "o.png"], "holds label 40"),
-        "size mismatch": (synth + ["--style", files["photo"], "--style-mask", small_mask], "same size"),
+        "size mismatch": (synth + ["--style", files["photo"], "--style-mask", other_mask], "same size"),
         "no style mask": (synth + ["--style", files["photo"]], "--style-mask"),
-        "missing file": (synth + ["--codes", tmp_path / "none.npz"], "not a style-codes file"),
+        "missing codes": (synth + ["--codes", tmp_path / "none.npz"], "no such file"),
+        "truncated codes": (synth + ["--codes", truncated], "not a style-codes file: damaged, truncated"),
+        "text as codes": (synth + ["--codes", text], "not a style-codes file"),
         "bad output type": (["synth", "--mask", files["target"], "--out", tmp_path / "o.gifx"], "unsupported"),
-        "bad size": (synth + ["--size", "-3"], "between 1 and 4096"),
+        "negative size": (synth + ["--size", "-3"], "outside the allowed range 32-4096"),
+        "size 0": (synth + ["--size", "0"], "outside the allowed range 32-4096"),
+        "size 7": (synth + ["--size", "7"], "outside the allowed range 32-4096"),
+        "size too big": (synth + ["--size", "99999"], "outside the allowed range 32-4096"),
+        "size not a number": (synth + ["--size", "big"], "not a whole number"),
         "bad refine": (synth + ["--refine", "-1"], "between 0 and 10000"),
+        "1x1 style photo": (synth + ["--style", tiny, "--style-mask", tiny], "too small (32 px"),
+        "1x1 photo to parse": (["parse", tiny, "--out", tmp_path / "m.png"], "too small (32 px"),
+        "12000x12000 photo": (synth + ["--style", huge], "120 megapixels at most"),
+        "synth to /proc": (["synth", "--mask", files["target"], "--out", "/proc/x.png"], "cannot write"),
+        "synth into a file": (["synth", "--mask", files["target"], "--out", a_file / "x.png"], "is a file"),
+        "parse to /proc": (parse[:2] + ["--out", "/proc/x.png"], "cannot write"),
+        "parse into a file": (parse[:2] + ["--out", a_file / "x.png"], "is a file"),
+        "parse --color to /proc": (parse + ["--color", "/proc/c.png"], "cannot write"),
+        "parse --color into a file": (parse + ["--color", a_file / "c.png"], "is a file"),
+        "encode to /proc": (encode + ["--out", "/proc/c.npz"], "cannot write"),
+        "encode into a file": (encode + ["--out", a_file / "c.npz"], "is a file"),
     }
 
 
-@pytest.mark.parametrize("case", ["unreadable image", "label out of range", "size mismatch",
-                                  "no style mask", "missing file", "bad output type", "bad size",
-                                  "bad refine"])
-def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, weights_json, toy_files):
-    args, reason = bad_inputs(tmp_path, toy_files)[case]
-    code, _, err = run(capsys, *args, "--model", weights_json)
-    assert code == 2
-    assert reason in err and len(err.strip().splitlines()) == 1
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header says width x height (its pixels are never there: the size
+    check comes before decoding, as it must for a real one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+BAD_INPUT_CASES = ["unreadable image", "label out of range", "size mismatch", "no style mask", "missing codes",
+                   "truncated codes", "text as codes", "bad output type", "negative size", "size 0", "size 7",
+                   "size too big", "size not a number", "bad refine", "1x1 style photo", "1x1 photo to parse",
+                   "12000x12000 photo", "synth to /proc", "synth into a file", "parse to /proc",
+                   "parse into a file", "parse --color to /proc", "parse --color into a file",
+                   "encode to /proc", "encode into a file"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUT_CASES)
+def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, weights_json, toy_files, request):
+    parsing = case.startswith("parse") or "to parse" in case
+    model = request.getfixturevalue("toy_parser") if parsing else weights_json
+    toy_files["weights"] = weights_json
+    cases = bad_inputs(tmp_path, toy_files)
+    assert set(cases) == set(BAD_INPUT_CASES)
+    capsys.readouterr()
+    args, reason = cases[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no library's warning reaches the user either
+        code, out, err = run(capsys, *args, "--model", model)
+    assert code == 2, out
+    assert reason in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_unknown_model_exits_2(tmp_path, capsys, toy_files):

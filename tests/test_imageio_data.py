@@ -15,12 +15,37 @@ def test_odd_images_become_rgb(tmp_path):
     grey16 = tmp_path / "g16.png"
     Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)).save(grey16)
     rgba = tmp_path / "rgba.png"
-    Image.new("RGBA", (10, 8), (255, 0, 0, 0)).save(rgba)
+    Image.new("RGBA", (40, 32), (255, 0, 0, 0)).save(rgba)
     grey = tmp_path / "g.jpg"
-    Image.new("L", (12, 9), 100).save(grey)
+    Image.new("L", (48, 36), 100).save(grey)
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (40, 40), (0, 255, 255, 0)).save(cmyk)   # red in print colours
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6   # orientation: shown turned 90 degrees clockwise
+    Image.new("RGB", (64, 40), (0, 0, 200)).save(turned, exif=exif)
     assert load_image(grey16).shape == (64, 64, 3)
     assert load_image(rgba)[0, 0].tolist() == [255, 255, 255]   # transparent -> white
-    assert load_image(grey).shape == (9, 12, 3)
+    assert load_image(grey).shape == (36, 48, 3)
+    red = load_image(cmyk)[20, 20]
+    assert red[0] > 200 and red[1] < 60 and red[2] < 60
+    assert load_image(turned).shape == (64, 40, 3)
+
+
+def test_one_size_rule_for_every_photo(tmp_path):
+    from tests.test_cli import huge_png
+    Image.new("RGB", (31, 400)).save(tmp_path / "thin.png")
+    with pytest.raises(InputError, match="31x400 is too small"):
+        load_image(tmp_path / "thin.png")
+    with pytest.raises(InputError, match="144 megapixels; 120 megapixels at most"):
+        load_image(huge_png(tmp_path / "huge.png", 12000, 12000))
+
+
+def test_large_photos_are_scaled_down_as_they_are_decoded(tmp_path):
+    Image.new("RGB", (3000, 1000), (10, 200, 30)).save(tmp_path / "wide.jpg")
+    small = load_image(tmp_path / "wide.jpg", max_side=600)
+    assert small.shape == (200, 600, 3) and abs(int(small[100, 300, 1]) - 200) < 4
+    assert load_image(tmp_path / "wide.jpg").shape == (1000, 3000, 3)
 
 
 def test_unreadable_files(tmp_path):

