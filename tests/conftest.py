@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from models.weights import ModelInfo, save_weights
 from tests.helpers import SIZE, STREET, TOY, tiny_config, toy_mask, toy_photo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The editor's autosaves go to a data folder of the test run's own, never the user's.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sean-studio-tests-")
 torch.set_num_threads(1)  # toy networks gain nothing from threads; keeps CI predictable
 
 

@@ -10,7 +10,8 @@ from models.labels import LabelScheme
 from models.sean import SEANConfig
 
 TOY = LabelScheme(name="toy", names=("background", "skin", "l_eye", "r_eye"),
-                  colors=("#000000", "#cc0000", "#3333ff", "#cc00cc"), flip_pairs=((2, 3),), framing="face")
+                  colors=("#000000", "#cc0000", "#3333ff", "#cc00cc"), flip_pairs=((2, 3),), framing="face",
+                  groups=((2, 3),))   # both eyes take a dropped style together
 STREET = LabelScheme(name="street", names=("road", "sky", "car"), colors=("#804080", "#4682b4", "#00008e"),
                      flip_pairs=())   # a toy scene model: no parser, photos are stretched
 SIZE = 32
