@@ -634,6 +634,11 @@ class MainWindow(QMainWindow):
         if doc.label_names != self.engine.labels.names:
             self.show_error(f"{name} was made with other labels than model '{doc.model}' has")
             return False
+        style_shape = (len(doc.label_names), self.engine.info.config.style_dim)
+        if any(s.style.codes.shape != style_shape or not np.isfinite(s.style.codes).all()
+               for s in doc.sources.values()):
+            self.show_error(f"{name} holds style codes that do not fit model '{doc.model}' (another version?)")
+            return False
         self.attach(doc)
         return True
 

@@ -5,6 +5,7 @@ arrays; styles are `StyleMatrix` objects (the paper's ST, one 512-d code per cla
 """
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def read_codes_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | Non
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(io.BytesIO(Path(path).read_bytes()), allow_pickle=False)   # no file left open on errors
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             raise InputError(f"{not_codes} (a single array, not the .npz that `encode` writes)")
         with loaded as f:
@@ -103,7 +104,8 @@ def read_codes_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | Non
             made_by = str(f["model"]) if "model" in f.files else None
     except InputError:
         raise
-    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except (OSError, ValueError, TypeError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error) as e:
         reason = "pickled data, which is never loaded" if "pickle" in str(e) else e
         raise InputError(f"{not_codes}: damaged, truncated or of another kind ({reason})") from None
     return codes, present, made_by

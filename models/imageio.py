@@ -10,12 +10,15 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .labels import LabelScheme
+
+
+T = TypeVar("T")
 
 
 class InputError(ValueError):
@@ -57,7 +60,8 @@ def decode(img: Image.Image, where: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, Image.DecompressionBombError) as e:
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, ZeroDivisionError,
+            Image.DecompressionBombError) as e:
         img.close()
         raise InputError(f"{where}: not a readable image ({e})") from None
     return img
@@ -91,6 +95,15 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
+def readable(convert: Callable[[], T], where: str) -> T:
+    """Pixels out of a decoded image: PIL refuses some odd modes and damaged palettes only
+    when they are converted, with its own errors; those are InputErrors here."""
+    try:
+        return convert()
+    except (ValueError, OSError, TypeError, KeyError, IndexError, ZeroDivisionError) as e:
+        raise InputError(f"{where}: not a readable image ({e})") from None
+
+
 def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
     """A photo as uint8 RGB, EXIF orientation applied. With `max_side`, a larger photo is
     scaled down as it is decoded (JPEG decodes at 1/2, 1/4 or 1/8 size directly), so a
@@ -105,11 +118,13 @@ def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
         img.close()
         raise
     if max_side and max(img.size) > max_side:
-        scale = max_side / max(img.size)
-        img.draft("RGB", (round(img.width * scale), round(img.height * scale)))
+        scale = max(max_side / max(img.size), MIN_SIDE / min(img.size))   # never below the size rule
+        box = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        readable(lambda: img.draft("RGB", box), str(path))
         img = decode(img, str(path))
-        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return to_rgb(decode(img, str(path)))
+        readable(lambda: img.thumbnail(box, Image.Resampling.LANCZOS, reducing_gap=2.0), str(path))
+    img = decode(img, str(path))
+    return readable(lambda: to_rgb(img), str(path))
 
 
 def mask_from_colors(rgb: np.ndarray, scheme: LabelScheme, where: str = "mask") -> np.ndarray:
@@ -138,8 +153,8 @@ def check_labels(mask: np.ndarray, scheme: LabelScheme, where: str = "mask") -> 
 
 def mask_from_image(img: Image.Image, scheme: LabelScheme, where: str) -> np.ndarray:
     if img.mode in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
-        return check_labels(np.asarray(img).astype(np.int64), scheme, where)
-    rgb = np.asarray(img.convert("RGB"))
+        return check_labels(readable(lambda: np.asarray(img).astype(np.int64), where), scheme, where)
+    rgb = readable(lambda: np.asarray(img.convert("RGB")), where)
     if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
         return check_labels(rgb[..., 0], scheme, where)  # an index mask saved as grey RGB
     return mask_from_colors(rgb, scheme, where)
@@ -160,7 +175,7 @@ def looks_like_label_map(path: str | Path) -> bool:
     no model can read: such a file gets a mask's error, never a photo's treatment."""
     try:
         with _open(path) as img:
-            return img.format == "PNG" and img.getcolors(MAX_MASK_COLOURS) is not None
+            return img.format == "PNG" and readable(lambda: img.getcolors(MAX_MASK_COLOURS), str(path)) is not None
     except InputError:
         return False
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 FRAMINGS = ("face", "stretch")
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,13 @@ class LabelScheme:
                                                # with nose, ears and neck; both eyes...)
 
     def __post_init__(self) -> None:
+        if not self.names or not all(isinstance(n, str) for n in self.names):
+            raise ValueError(f"label scheme {self.name!r}: names must be a list of strings")
+        if not all(isinstance(c, str) and COLOUR.fullmatch(c) for c in self.colors):
+            raise ValueError(f"label scheme {self.name!r}: colours must be '#rrggbb' strings")
+        if not all(len(p) == 2 and all(isinstance(c, int) and 0 <= c < len(self.names) for c in p)
+                   for p in self.flip_pairs):
+            raise ValueError(f"label scheme {self.name!r}: flip pairs must be pairs of its classes")
         if len(self.names) != len(self.colors):
             raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
         if self.framing not in FRAMINGS:

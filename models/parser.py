@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from .imageio import InputError, atomic_write
 from .labels import LabelScheme
+from .weights import build_for_weights
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,7 @@ class Parser:
             tensors = load_file(str(json_path.with_suffix(".safetensors")))
         except Exception as e:   # missing, damaged or foreign files all mean the same to a user
             raise InputError(f"{json_path}: cannot load the parser ({e})") from None
-        net = FaceParser(info.config)
-        missing, unexpected = net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
-        if unexpected or any(not k.endswith("num_batches_tracked") for k in missing):
-            raise InputError(f"{json_path}: the weights do not match the parser it describes")
+        net = build_for_weights(lambda: FaceParser(info.config), tensors, f"{json_path}: the parser")
         return cls(net, info, device)
 
     @torch.inference_mode()

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
+from torch import nn
 from safetensors.torch import load_file, save_file
 
 from .imageio import InputError, atomic_write
@@ -18,6 +20,7 @@ from .sean import SEAN, SEANConfig
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 FORMAT_VERSION = 1
+MIN_MODEL_SIZE, MAX_MODEL_SIZE = 32, 2048
 
 
 @dataclass
@@ -41,10 +44,19 @@ class ModelInfo:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelInfo":
-        return cls(name=d["name"], model=d["model"], labels=LabelScheme.from_dict(d["labels"]),
-                   image_size=int(d["image_size"]), config_name=d["config_name"],
+        info = cls(name=str(d["name"]), model=str(d["model"]), labels=LabelScheme.from_dict(d["labels"]),
+                   image_size=int(d["image_size"]), config_name=str(d["config_name"]),
                    config=SEANConfig(**d["config"]), training=d.get("training", {}),
                    metrics=d.get("metrics", {}), parser=d.get("parser"))
+        if not MIN_MODEL_SIZE <= info.image_size <= MAX_MODEL_SIZE or info.image_size % 32:
+            raise ValueError(f"image_size {info.image_size} is not a multiple of 32 in "
+                             f"{MIN_MODEL_SIZE}-{MAX_MODEL_SIZE}")
+        if info.config.num_classes != info.labels.num_classes:
+            raise ValueError(f"the config has {info.config.num_classes} classes, the labels "
+                             f"{info.labels.num_classes}")
+        if info.parser is not None and not isinstance(info.parser, str):
+            raise ValueError("parser must be a weights name")
+        return info
 
 
 def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
@@ -123,12 +135,32 @@ def load_weights(json_path: Path) -> tuple[SEAN, ModelInfo, torch.Tensor, torch.
         tensors = load_file(str(tensor_path))
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise InputError(f"{tensor_path}: damaged weights file ({e})") from None
-    style_mean = tensors.pop("style_mean").float()
-    style_std = tensors.pop("style_std").float()
-    model = SEAN(info.config)
-    missing, unexpected = model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise InputError(f"{tensor_path}: weights do not match the config in {json_path.name} "
-                         f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
-    return model.eval(), info, style_mean, style_std
+    style_shape = (info.config.num_classes, info.config.style_dim)
+    stats = [tensors.pop(k, None) for k in ("style_mean", "style_std")]
+    if any(t is None or tuple(t.shape) != style_shape for t in stats):
+        raise InputError(f"{tensor_path}: the style statistics are missing or do not match {json_path.name}")
+    model = build_for_weights(lambda: SEAN(info.config), tensors, f"{json_path.name} and {tensor_path.name}")
+    return model, info, stats[0].float(), stats[1].float()
+
+
+def build_for_weights(build: Callable[[], nn.Module], tensors: dict[str, torch.Tensor], where: str) -> nn.Module:
+    """The network a JSON describes, with the weights loaded, in eval mode on the CPU.
+
+    It is first built on the meta device (no memory) and its tensor names and shapes
+    compared with the weights: a damaged or hand-edited JSON (a width of 10**9, a missing
+    block) is refused in one line before anything is allocated."""
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except Exception as e:   # a config can break a constructor in many ways; all mean one thing here
+        raise InputError(f"{where}: describes no network this version can build ({type(e).__name__}: {e})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items() if not k.endswith("num_batches_tracked")}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        missing = len(expected.keys() - found.keys())
+        other = len(found.keys() - expected.keys()) + sum(found[k] != v for k, v in expected.items() if k in found)
+        raise InputError(f"{where}: the weights do not match the network described "
+                         f"({missing} missing, {other} unexpected or of another shape)")
+    net = build()
+    net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    return net.eval()
