@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from models.sean import SEAN
-from models.weights import ModelInfo, save_weights
+from models.nets.sean import SEAN
+from models.inference.weights import ModelInfo, save_weights
 from tests.helpers import SIZE, STREET, TOY, tiny_config, toy_mask, toy_photo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -51,7 +51,7 @@ def scene_json(weights_json: Path) -> Path:
 @pytest.fixture
 def toy_parser(weights_json: Path) -> Path:
     """A tiny untrained parser beside the toy model, found by the toy_parser.json convention."""
-    from models.parser import FaceParser, ParserConfig, ParserInfo, save_parser
+    from models.inference.parser import FaceParser, ParserConfig, ParserInfo, save_parser
     torch.manual_seed(2)
     net = FaceParser(ParserConfig(num_classes=4, widths=(4, 8, 8, 8, 8), input_size=SIZE)).eval()
     stem = weights_json.parent / "toy_parser"

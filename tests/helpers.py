@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.labels import LabelScheme
-from models.sean import SEANConfig
+from models.data.labels import LabelScheme
+from models.nets.sean import SEANConfig
 
 TOY = LabelScheme(name="toy", names=("background", "skin", "l_eye", "r_eye"),
                   colors=("#000000", "#cc0000", "#3333ff", "#cc00cc"), flip_pairs=((2, 3),), framing="face",

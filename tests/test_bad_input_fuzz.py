@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
-from app.document import Document, Source
-from models.engine import StyleMatrix
-from models.imageio import MIN_SIDE, InputError, load_image, load_mask, looks_like_label_map, schemes_fitting_mask
-from models.weights import load_weights
+from app.editor.document import Document, Source
+from models.inference.engine import StyleMatrix
+from models.data.files import MIN_SIDE, InputError, load_image, load_mask, looks_like_label_map, schemes_fitting_mask
+from models.inference.weights import load_weights
 from tests.helpers import STREET, TOY, toy_mask, toy_photo
 from tests.test_cli import huge_png
 
@@ -166,7 +166,7 @@ def edited(tree, path: list, value, delete: bool):
 @pytest.fixture(scope="module")
 def toy_weights(tmp_path_factory):
     import torch
-    from models.sean import SEAN
+    from models.nets.sean import SEAN
     from tests.conftest import save_toy_weights
     from tests.helpers import tiny_config
     torch.manual_seed(0)

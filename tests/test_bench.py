@@ -4,9 +4,9 @@ import json
 import numpy as np
 
 from app.cli import main
-from app.edit_bench import measure_edit_loop, percentile
-from models.bench import measure
-from models.engine import Engine
+from app.editor.qt.edit_bench import measure_edit_loop, percentile
+from models.bench.speed import measure
+from models.inference.engine import Engine
 
 
 def test_measure_reports_stable_keys():

@@ -10,13 +10,13 @@ from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt
 from PyQt6.QtGui import QDropEvent, QImage
 from PyQt6.QtWidgets import QMessageBox
 
-from app import tools
-from app.canvas import SOURCE_MIME, Tool, source_payload
-from app.document import MEAN, USE_B, Document, Source
-from app.main_window import MainWindow
-from app.worker import EngineWorker
-from models.engine import Engine, StyleMatrix
-from models.imageio import save_mask
+from app.editor import tools
+from app.editor.qt.canvas import SOURCE_MIME, Tool, source_payload
+from app.editor.document import MEAN, USE_B, Document, Source
+from app.editor.qt.main_window import MainWindow
+from app.editor.qt.worker import EngineWorker
+from models.inference.engine import Engine, StyleMatrix
+from models.data.files import save_mask
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
 
@@ -263,7 +263,7 @@ def test_bad_files_show_an_error_and_leave_the_document(qtbot, window, tmp_path,
 
 
 def test_document_model_has_no_qt():
-    import app.document as document
+    import app.editor.document as document
     source = open(document.__file__).read()
     assert "PyQt" not in source and "qimage2ndarray" not in source
     doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
@@ -320,7 +320,7 @@ def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
 
 
 def test_editor_without_weights_says_so(monkeypatch, capsys):
-    from app.editor import run_editor
+    from app.editor.launch import run_editor
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
     assert run_editor("no_such_model") == 2
@@ -367,7 +367,7 @@ def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, t
 
 
 def test_styles_cannot_cross_models(qtbot, window, scene_json, tmp_path, errors):
-    from app.samples import SAMPLES_DIR
+    from app.editor.samples import SAMPLES_DIR
     toy_key = add_photo_source(window, qtbot, tmp_path)
     window.engine.mean_style.save(tmp_path / "toy_codes.npz", "toy", TOY.names)
     save_mask(tmp_path / "toy_mask.png", toy_mask(), TOY)

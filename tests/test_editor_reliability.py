@@ -14,10 +14,10 @@ from PIL import Image
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
-from app.autosave import Autosave
-from app.document import Document
-from app.main_window import MainWindow
-from models.engine import Engine
+from app.editor.autosave import Autosave
+from app.editor.document import Document
+from app.editor.qt.main_window import MainWindow
+from models.inference.engine import Engine
 from tests.helpers import SIZE, toy_mask, toy_photo
 from tests.test_editor import add_photo_source, drop, settle
 
@@ -101,8 +101,8 @@ EDITOR_TO_KILL = textwrap.dedent("""
     from pathlib import Path
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication
-    from app.main_window import MainWindow
-    from models.engine import Engine
+    from app.editor.qt.main_window import MainWindow
+    from models.inference.engine import Engine
 
     weights, data, settings_file = sys.argv[1:]
     app = QApplication([])
@@ -222,7 +222,7 @@ def test_the_editor_without_a_display_says_so_in_one_line(tmp_path):
 
 
 def test_missing_qt_libraries_are_named_with_their_packages(monkeypatch):
-    from app import display_check
+    from app.editor import display_check
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -241,7 +241,7 @@ def test_missing_qt_libraries_are_named_with_their_packages(monkeypatch):
 def test_regions_that_belong_together_take_a_dropped_style_together(qtbot, window, tmp_path):
     from PyQt6.QtCore import QMimeData, QPointF, Qt
     from PyQt6.QtGui import QDropEvent
-    from app.canvas import SOURCE_MIME, source_payload
+    from app.editor.qt.canvas import SOURCE_MIME, source_payload
     key = add_photo_source(window, qtbot, tmp_path)
     window.choose_label(1)
     drop(window, key, (11, 11))                       # l_eye: both eyes take it
@@ -258,7 +258,7 @@ def test_regions_that_belong_together_take_a_dropped_style_together(qtbot, windo
 
 
 def test_face_groups_skin_with_nose_ears_and_neck():
-    from models.labels import LabelScheme
+    from models.data.labels import LabelScheme
     face = LabelScheme.named("face")
     skin = [face.names[c] for c in face.group_of(face.names.index("skin"))]
     assert skin == ["skin", "nose", "l_ear", "r_ear", "neck"]
@@ -319,7 +319,7 @@ def write_format_1_project(path: Path, doc: Document, key: str) -> Path:
     import io
     import json
     from dataclasses import asdict
-    from app.document import png_bytes
+    from app.editor.document import png_bytes
     source = doc.sources[key]
     meta = {"format": 1, "model": doc.model, "labels": list(doc.label_names),
             "regions": [asdict(r) for r in doc.regions], "sources": {key: {"name": source.name, "kind": source.kind}}}

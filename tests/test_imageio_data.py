@@ -5,9 +5,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from models.data import FolderDataset, find_pairs, holdout_split, load_folders
-from models.imageio import InputError, load_image, load_mask, mask_from_colors, save_mask, schemes_fitting_mask
-from models.labels import LabelScheme
+from models.data.datasets import FolderDataset, find_pairs, holdout_split, load_folders
+from models.data.files import InputError, load_image, load_mask, mask_from_colors, save_mask, schemes_fitting_mask
+from models.data.labels import LabelScheme
 from tests.helpers import TOY, make_dataset, toy_mask, toy_photo
 
 
@@ -94,7 +94,7 @@ def test_schemes_load_from_json():
 
 
 def test_a_mask_file_tells_which_model_it_belongs_to(tmp_path):
-    from app.samples import face_mask, street_mask
+    from app.editor.samples import face_mask, street_mask
     face, city = LabelScheme.named("face"), LabelScheme.named("cityscapes")
     save_mask(tmp_path / "street.png", street_mask(), city)                   # carries its palette
     Image.fromarray(face.colorize(face_mask())).save(tmp_path / "face_colour.png")
@@ -135,7 +135,7 @@ def test_flip_swaps_left_and_right(tmp_path):
 
 
 def test_turns_and_zooms_move_photo_and_labels_together():
-    from models.data import rotate_zoom
+    from models.data.datasets import rotate_zoom
     tiles = np.indices((64, 64)).sum(0) // 8 % 4          # diagonal stripes of 4 classes, 8 px wide
     mask = tiles.astype(np.uint8)
     palette = np.array([[0, 0, 0], [250, 0, 0], [0, 250, 0], [0, 0, 250]], np.uint8)
@@ -154,7 +154,7 @@ def test_dataset_items(tmp_path):
 
 
 def test_bundled_sample_masks_are_valid():
-    from app.samples import MASK_MAKERS, sample_mask
+    from app.editor.samples import MASK_MAKERS, sample_mask
     for model, make in MASK_MAKERS.items():
         scheme = LabelScheme.named(model)
         mask = sample_mask(model, scheme, 128)
@@ -163,7 +163,7 @@ def test_bundled_sample_masks_are_valid():
 
 
 def test_sample_face_is_symmetric_with_the_persons_left_on_the_image_right():
-    from app.samples import face_mask
+    from app.editor.samples import face_mask
     scheme = LabelScheme.named("face")
     mask = face_mask()
     mirrored = scheme.flip_lut()[mask[:, ::-1]]
@@ -177,7 +177,7 @@ def test_sample_face_is_symmetric_with_the_persons_left_on_the_image_right():
 
 def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     from app.cli import main
-    from models.data import Pack
+    from models.data.datasets import Pack
     a, b = make_dataset(tmp_path / "a", 5, size=40), make_dataset(tmp_path / "b", 3, size=40)
     out = tmp_path / "p.npz"
     assert main(["pack", "--data", f"{a},{b}", "--holdout", "1,1", "--size", "32", "--out", str(out)]) == 0
@@ -198,7 +198,7 @@ def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
     """A pack cut off at --max-mb must be a fair sample, not the first files by name
     (UTKFace's names start with the age)."""
     from app.cli import main
-    from models.data import Pack, by_stem_hash, find_pairs
+    from models.data.datasets import Pack, by_stem_hash, find_pairs
     folder = make_dataset(tmp_path / "a", 6, size=40)
     out = tmp_path / "p.npz"
     assert main(["pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0

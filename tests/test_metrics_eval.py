@@ -7,9 +7,9 @@ import torch
 from PIL import Image
 
 from app.cli import main
-from models.imageio import InputError
-from models.losses import ssim_loss
-from models.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim
+from models.data.files import InputError
+from models.training.losses import ssim_loss
+from models.evaluation.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim
 from tests.helpers import toy_mask, toy_photo
 
 
@@ -115,9 +115,9 @@ def test_fid_uses_the_shipped_inception(tmp_path, weights_json):
         inception_path()
     except InputError as e:
         pytest.skip(str(e))
-    from models.engine import Engine
-    from models.evaluate import evaluate
-    from models.data import find_pairs
+    from models.inference.engine import Engine
+    from models.evaluation.reconstruction import evaluate
+    from models.data.datasets import find_pairs
     write_folder(tmp_path / "set", 3)
     result = evaluate(Engine.load(str(weights_json), "cpu"), find_pairs(tmp_path / "set"), progress=False)
     assert result["fid"] > 0

@@ -6,14 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
-import models.framing as framing
+import models.data.framing as framing
 from app.cli import main
-from models.engine import Engine
-from models.framing import Framing, frame_face
-from models.labels import LabelScheme
-from models.metrics import ConfusionMatrix
-from models.imageio import InputError
-from models.parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
+from models.inference.engine import Engine
+from models.data.framing import Framing, frame_face
+from models.data.labels import LabelScheme
+from models.evaluation.metrics import ConfusionMatrix
+from models.data.files import InputError
+from models.inference.parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
 from tests.helpers import SIZE, make_dataset, toy_mask, toy_photo
 
 
@@ -86,7 +86,7 @@ def test_flip_averaged_parse_mirrors_with_the_photo():
 
 
 def test_training_from_a_parser_without_residual_blocks_starts_where_it_left_off(tmp_path):
-    from models.train_parser import ParserTrainOptions, export_parser, train_parser
+    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
     old_cfg = ParserConfig(widths=SMALL, input_size=SIZE, encoder_blocks=(0,) * 5, decoder_blocks=(0,) * 4,
                            flip_average=False)
     old = face_parser(old_cfg, seed=1)
@@ -198,7 +198,7 @@ def test_synth_parses_the_style_photo_when_no_mask_is_given(tmp_path, capsys, we
 
 
 def test_train_export_and_evaluate_parser(tmp_path, capsys):
-    from models.train_parser import ParserTrainOptions, evaluate_parser, export_parser, train_parser
+    from models.training.parser_trainer import ParserTrainOptions, evaluate_parser, export_parser, train_parser
     root = make_dataset(tmp_path / "d", 6, size=40)
     opts = ParserTrainOptions(data=[str(root)], size=32, holdout=[2], batch_size=2, iterations=3,
                               runs_dir=str(tmp_path / "runs"), device="cpu")
@@ -212,7 +212,7 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
     assert [(s["start_step"], s["end_step"], len(s["data"])) for s in sessions] == [(0, 3, 1), (3, 5, 2)]
     assert sessions[1]["decay_until"] == 5 and sessions[1]["rare_boost"] == 3
     parser = Parser.load(tmp_path / "face_parser.json", torch.device("cpu"))
-    from models.data import find_pairs
+    from models.data.datasets import find_pairs
     result = evaluate_parser(parser, find_pairs(root)[:2], fasseg_labels=root / "labels", progress=False)
     assert 0 <= result["miou"] <= 1 and set(result["fasseg"]) == {"pixel_accuracy", "miou", "iou_per_class"}
     assert main(["eval-parser", "--model", str(tmp_path / "face_parser.json"), "--images", str(root / "images"),
@@ -221,7 +221,7 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
 
 
 def test_photos_with_rare_classes_are_drawn_more_often(tmp_path):
-    from models.data import classes_present, find_pairs, rare_class_weights
+    from models.data.datasets import classes_present, find_pairs, rare_class_weights
     root = make_dataset(tmp_path / "d", 12, size=40)
     hat = np.array(Image.open(root / "labels" / "img003.png"))
     hat[:4] = 14                      # one photo of twelve shows a hat

@@ -24,5 +24,5 @@ def test_every_dependency_has_a_tested_range():
 
 
 def test_readme_lists_the_system_packages_the_editor_needs():
-    from app.display_check import APT_PACKAGES
+    from app.editor.display_check import APT_PACKAGES
     assert readme_command("sudo apt-get install") == f"sudo apt-get install {APT_PACKAGES}"

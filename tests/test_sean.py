@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from models.sean import NUM_BLOCKS, SEAN, SEANConfig, one_hot
+from models.nets.sean import NUM_BLOCKS, SEAN, SEANConfig, one_hot
 from tests.helpers import SIZE, tiny_config, toy_mask, toy_photo
 
 
@@ -98,7 +98,7 @@ def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
     """SEANNorm folds the blend, the "1 +" and (at inference) the batch norm into its
     projections; compare with the formula written out literally:
     x' (1 + a g_s + (1 - a) g_m) + a b_s + (1 - a) b_m,  x' = norm(x + noise)."""
-    from models.sean import SEANNorm, StyleTransform
+    from models.nets.sean import SEANNorm, StyleTransform
     torch.manual_seed(0)
     cfg = tiny_config(proj_kernel=kernel, norm=norm_kind)
     norm = SEANNorm(6, cfg).eval()
@@ -131,7 +131,7 @@ def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
 def test_lite_equals_paper_layout_inside_regions():
     """A 3x3 style conv over a constant region equals the 1x1 projection with the summed
     kernel: lite's rearrangement changes nothing away from region borders."""
-    from models.sean import SEANNorm
+    from models.nets.sean import SEANNorm
     torch.manual_seed(0)
     paper = SEANNorm(4, tiny_config(proj_kernel=3)).eval()
     lite = SEANNorm(4, tiny_config(proj_kernel=1)).eval()

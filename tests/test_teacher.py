@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.data import FolderDataset, find_pairs
-from models.imageio import InputError
-from models.labels import LabelScheme
-from models.parser import distillation_loss
-from models.teacher import TEACHER_CHANNEL, TEACHER_CLASSES, BiSeNet, Teacher, area_scores
+from models.data.datasets import FolderDataset, find_pairs
+from models.data.files import InputError
+from models.data.labels import LabelScheme
+from models.inference.parser import distillation_loss
+from models.training.teacher import TEACHER_CHANNEL, TEACHER_CLASSES, BiSeNet, Teacher, area_scores
 from PIL import Image
 
 from tests.helpers import TOY, make_dataset, toy_photo
@@ -43,7 +43,7 @@ def test_teacher_scores_at_an_eighth_of_its_input(tmp_path):
 def test_wrong_teacher_weights_are_refused(tmp_path, content):
     path = tmp_path / "t.pth"
     if content == "parser":
-        from models.parser import FaceParser, ParserConfig
+        from models.inference.parser import FaceParser, ParserConfig
         torch.save(FaceParser(ParserConfig()).state_dict(), path)
     else:
         path.write_text(content)
@@ -107,8 +107,8 @@ def test_distillation_loss():
 
 
 def test_parser_training_distils_and_keeps_the_teachers_scores(tmp_path, monkeypatch):
-    from models.parser import Parser
-    from models.train_parser import ParserTrainOptions, export_parser, train_parser
+    from models.inference.parser import Parser
+    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
     root = make_dataset(tmp_path / "d", 6, size=40)
     other = make_dataset(tmp_path / "e", 3, size=40)
     opts = ParserTrainOptions(data=[str(root), str(root), str(other)], size=32, holdout=[2], batch_size=2,

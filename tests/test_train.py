@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.engine import Engine
-from models.export import export_weights
-from models.imageio import InputError
-from models.sean import one_hot
-from models.train import TrainOptions, Trainer
+from models.inference.engine import Engine
+from models.training.export import export_weights
+from models.data.files import InputError
+from models.nets.sean import one_hot
+from models.training.sean_trainer import TrainOptions, Trainer
 from tests.helpers import make_dataset, tiny_config
 
 
@@ -158,9 +158,9 @@ def test_distributed_training_as_under_torchrun(tmp_path):
 
 
 def test_a_new_run_can_start_from_shipped_weights(tmp_path):
-    from models.labels import LabelScheme
-    from models.sean import SEAN
-    from models.weights import ModelInfo, save_weights
+    from models.data.labels import LabelScheme
+    from models.nets.sean import SEAN
+    from models.inference.weights import ModelInfo, save_weights
     torch.manual_seed(3)
     cfg = tiny_config(19)
     shipped = SEAN(cfg)
@@ -178,9 +178,9 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path):
 
 
 def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
-    from models.labels import LabelScheme
-    from models.sean import SEAN
-    from models.weights import ModelInfo, save_weights
+    from models.data.labels import LabelScheme
+    from models.nets.sean import SEAN
+    from models.inference.weights import ModelInfo, save_weights
     torch.manual_seed(0)
     cfg = tiny_config(19)
     stats = torch.zeros(19, cfg.style_dim)
@@ -206,7 +206,7 @@ def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
 
 def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
     """The street-scene path: Cityscapes labels from their JSON, no parser, photos stretched."""
-    from models.labels import LabelScheme
+    from models.data.labels import LabelScheme
     opts = options(tmp_path, labels="cityscapes", model_name="scene", iterations=3, batch_size=2)
     Trainer(opts, tiny_config(20)).run()
     info = export_weights(opts.run_dir, tmp_path / "cityscapes_32", max_images=4)
@@ -223,7 +223,7 @@ def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
 
 
 def test_vgg_loss_at_a_smaller_size_sees_area_resized_images():
-    from models.losses import VGG19Features, VGGLoss
+    from models.training.losses import VGG19Features, VGGLoss
     torch.manual_seed(0)
     vgg = VGG19Features(None).eval()
     fake, real = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.engine import Engine, StyleMatrix
-from models.imageio import InputError
-from models.sean import NUM_BLOCKS, one_hot
+from models.inference.engine import Engine, StyleMatrix
+from models.data.files import InputError
+from models.nets.sean import NUM_BLOCKS, one_hot
 from tests.helpers import SIZE, toy_mask, toy_photo
 
 
@@ -98,7 +98,7 @@ def test_bad_mask_and_image_rejected(weights_json):
 
 def test_half_precision_path_stays_close(weights_json):
     """CUDA runs in fp16; the same reduced-precision path (bf16 here, on the CPU) must agree."""
-    from models.weights import load_weights
+    from models.inference.weights import load_weights
     half = Engine(*load_weights(weights_json), torch.device("cpu"), dtype=torch.bfloat16)
     full = Engine.load(str(weights_json), "cpu")
     mask = toy_mask()

@@ -1,0 +1,344 @@
+"""The document an edit works on, with no Qt in it.
+
+A document is a label mask, the style sources it can draw from (each a style matrix:
+one code per class), and for every class a `RegionStyle`: source A, optional source B,
+a blend weight and a per-SEAN-block crossover choice. Every change goes through
+`History`, so mask strokes and style edits undo and redo alike.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models.inference.engine import StyleMatrix
+from models.data.files import InputError, atomic_write, decode, open_image
+from models.nets.sean import NUM_BLOCKS
+
+MEAN = "mean"           # the built-in source: the training set's mean code per class
+PROJECT_VERSION = 2     # 2: zip entries named by position (1 used the sources' keys, absolute paths)
+READABLE_VERSIONS = (1, 2)
+BLEND, USE_A, USE_B = "blend", "A", "B"   # what a SEAN block takes for a region
+
+
+@dataclass(frozen=True)
+class RegionStyle:
+    """Where one class's style comes from."""
+    source_a: str = MEAN
+    source_b: str | None = None
+    blend: float = 0.0                     # 0: all A, 1: all B
+    crossover: tuple[str, ...] = (BLEND,) * NUM_BLOCKS   # per block: BLEND, USE_A or USE_B
+
+    def weight_of_b(self, block: int) -> float:
+        if self.source_b is None:
+            return 0.0
+        choice = self.crossover[block]
+        return 1.0 if choice == USE_B else 0.0 if choice == USE_A else self.blend
+
+
+@dataclass
+class Source:
+    """A style the document can use: a photo's codes, a sample, a random draw."""
+    name: str
+    style: StyleMatrix
+    thumbnail: np.ndarray | None = None   # small RGB preview
+    kind: str = "photo"                   # "photo", "sample", "random", "mean"
+
+
+@dataclass(frozen=True)
+class State:
+    """One point in the history: the mask and the region assignments."""
+    mask: np.ndarray
+    regions: tuple[RegionStyle, ...]
+
+
+class History:
+    """Unlimited undo/redo of whole states (a 256x256 mask is 64 KiB, so snapshots are cheap)."""
+
+    def __init__(self, state: State):
+        self.undo_stack: list[State] = []
+        self.redo_stack: list[State] = []
+        self.current = state
+
+    def push(self, state: State) -> None:
+        self.undo_stack.append(self.current)
+        self.redo_stack.clear()
+        self.current = state
+
+    def undo(self) -> bool:
+        if not self.undo_stack:
+            return False
+        self.redo_stack.append(self.current)
+        self.current = self.undo_stack.pop()
+        return True
+
+    def redo(self) -> bool:
+        if not self.redo_stack:
+            return False
+        self.undo_stack.append(self.current)
+        self.current = self.redo_stack.pop()
+        return True
+
+
+@dataclass
+class Document:
+    model: str                       # engine model name, e.g. "face"
+    label_names: tuple[str, ...]
+    mask: np.ndarray                 # (size, size) uint8: the working copy painted on
+    sources: dict[str, Source] = field(default_factory=dict)
+    photo: np.ndarray | None = None  # the original photo, when the edit started from one
+    path: Path | None = None         # where it was last saved
+    title: str = ""                  # what file names offered for it start with (the photo's name)
+
+    def __post_init__(self) -> None:
+        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)
+        regions = tuple(RegionStyle() for _ in self.label_names)
+        self.history = History(State(self.mask.copy(), regions))
+        self.saved_state = self.history.current
+        self.listeners: list = []    # callables(what: str) told after every change
+        self.revision = 0            # counts changes, so autosave knows whether there is news
+        self._styles: tuple | None = None   # (regions and sources seen, mean, styles_per_block)
+        self._sources_changes = 0
+
+    # -- reading ----------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def regions(self) -> tuple[RegionStyle, ...]:
+        return self.history.current.regions
+
+    @property
+    def modified(self) -> bool:
+        return self.history.current is not self.saved_state
+
+    def labels_present(self) -> list[int]:
+        return [int(v) for v in np.unique(self.mask)]
+
+    def styles_per_block(self, mean: StyleMatrix) -> list[StyleMatrix]:
+        """The style matrix each SEAN block gets: per class, A and B mixed as assigned.
+        Made again only when the styles change, not on every brush event."""
+        key = (self.regions, self._sources_changes)
+        if self._styles is None or self._styles[0] != key or self._styles[1] is not mean:
+            self._styles = (key, mean, self._mix_styles(mean))
+        return self._styles[2]
+
+    def _mix_styles(self, mean: StyleMatrix) -> list[StyleMatrix]:
+        codes_of = {k: s.style.filled_from(mean).codes for k, s in self.sources.items()}
+        codes_of[MEAN] = mean.codes
+        matrices = []
+        for block in range(NUM_BLOCKS):
+            codes = mean.codes.copy()
+            for c, region in enumerate(self.regions):
+                codes[c] = codes_of.get(region.source_a, mean.codes)[c]
+                w = region.weight_of_b(block)
+                if w > 0 and region.source_b in codes_of:
+                    codes[c] = (1 - w) * codes[c] + w * codes_of[region.source_b][c]
+            matrices.append(StyleMatrix(codes, np.ones(self.num_classes, bool)))
+        return matrices
+
+    # -- changing ---------------------------------------------------------------------
+    def mark_saved(self) -> None:
+        """The current state is what is on disk (or what a fresh edit starts from)."""
+        self.saved_state = self.history.current
+
+    def mark_unsaved(self) -> None:
+        """Changes that are not on disk (a recovered edit, refined codes)."""
+        self.saved_state = None
+
+    def notify(self, what: str) -> None:
+        self.revision += 1
+        for listener in self.listeners:
+            listener(what)
+
+    def commit_mask(self) -> bool:
+        """Record the working mask (after a stroke or fill) as one undo step."""
+        if np.array_equal(self.mask, self.history.current.mask):
+            return False
+        self.history.push(State(self.mask.copy(), self.regions))
+        self.notify("mask")
+        return True
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        if mask.shape != self.mask.shape:
+            raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, the document is "
+                             f"{self.mask.shape[1]}x{self.mask.shape[0]}")
+        if int(mask.max()) >= self.num_classes:
+            raise InputError(f"mask holds label {int(mask.max())}; this model has {self.num_classes} classes")
+        self.mask[...] = mask
+        self.commit_mask()
+
+    def set_regions(self, changes: dict[int, RegionStyle]) -> None:
+        regions = list(self.regions)
+        for label, region in changes.items():
+            regions[label] = region
+        if tuple(regions) == self.regions:
+            return
+        self.history.push(State(self.history.current.mask, tuple(regions)))
+        self.notify("styles")
+
+    def add_source(self, key: str, source: Source) -> None:
+        """Sources are not part of the undo history: adding one changes no picture."""
+        self.sources[key] = source
+        self._sources_changes += 1
+        self.notify("sources")
+
+    def refine_source(self, key: str, style: StyleMatrix) -> bool:
+        """Closer codes for a source's own photo (refinement finishing in the background).
+        The user edited nothing, so it is no undo step, but a saved project no longer
+        holds these codes. False when the source is gone."""
+        if key not in self.sources:
+            return False
+        self.sources[key] = replace(self.sources[key], style=style)
+        self._sources_changes += 1
+        if self.path is not None:
+            self.mark_unsaved()
+        self.notify("refined")
+        return True
+
+    def apply_source(self, key: str, labels: list[int], slot: str = "a") -> list[int]:
+        """Give `labels` the style of source `key` (as A, or as B); returns the labels the
+        source has no code for, which keep their previous style."""
+        style = self.sources[key].style if key != MEAN else None
+        has = lambda c: style is None or bool(style.present[c])
+        changes = {c: replace(self.regions[c], **({"source_a": key} if slot == "a" else {"source_b": key}))
+                   for c in labels if has(c)}
+        self.set_regions(changes)
+        return [c for c in labels if not has(c)]
+
+    def undo(self) -> bool:
+        return self._move(self.history.undo())
+
+    def redo(self) -> bool:
+        return self._move(self.history.redo())
+
+    def _move(self, moved: bool) -> bool:
+        if moved:
+            self.mask[...] = self.history.current.mask
+            self.notify("history")
+        return moved
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """A project file: a zip of project.json, mask.png, codes.npz, photo.png, thumbnails."""
+        path = Path(path)
+        atomic_write(path, lambda p: p.write_bytes(self.to_bytes()))
+        self.path = path
+        self.mark_saved()
+        self.notify("saved")
+
+    def to_bytes(self) -> bytes:
+        return self.snapshot().to_bytes()
+
+    def snapshot(self, **extra_meta) -> "ProjectSnapshot":
+        """What a project file holds, copied now: it can be written on another thread while
+        painting goes on (sources are replaced, never changed in place, so sharing is safe)."""
+        meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
+                "title": self.title, "regions": [asdict(r) for r in self.regions], **extra_meta}
+        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Document":
+        """A project file; anything else (damaged, truncated, another program's zip) is an
+        InputError that says so."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            with zipfile.ZipFile(path) as z:
+                doc, meta = read_project(z, path)
+        except InputError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, EOFError, RuntimeError,
+                NotImplementedError, zipfile.BadZipFile, zlib.error) as e:
+            raise InputError(f"{path}: not a SEAN Studio project, or a damaged one ({e})") from None
+        doc.path = Path(meta["autosave_of"]) if meta.get("autosave_of") else path
+        return doc
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """A document's contents at one moment, ready to become a project file."""
+    meta: dict
+    mask: np.ndarray
+    sources: tuple[tuple[str, Source], ...]
+    photo: np.ndarray | None
+
+    def to_bytes(self) -> bytes:
+        # Entries are named by position: a source's key may be a path, with slashes and colons.
+        meta = {**self.meta, "sources": [{"key": k, "name": s.name, "kind": s.kind} for k, s in self.sources]}
+        codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
+        codes.update({f"{i}.present": s.style.present for i, (_, s) in enumerate(self.sources)})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("project.json", json.dumps(meta, indent=1))
+            z.writestr("mask.png", png_bytes(self.mask))
+            npz = io.BytesIO()
+            np.savez(npz, **codes)
+            z.writestr("codes.npz", npz.getvalue())
+            if self.photo is not None:
+                z.writestr("photo.png", png_bytes(self.photo))
+            for i, (_, s) in enumerate(self.sources):
+                if s.thumbnail is not None:
+                    z.writestr(f"thumbnails/{i}.png", png_bytes(s.thumbnail))
+        return buf.getvalue()
+
+
+def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
+    """(the document, its project.json) from an open project zip, format 1 or 2."""
+    meta = json.loads(z.read("project.json"))
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_VERSIONS:
+        version = meta.get("format") if isinstance(meta, dict) else None
+        raise InputError(f"{path}: project format {version} is not supported")
+    labels = tuple(str(n) for n in meta["labels"])
+    mask = read_image(z, "mask.png", "L")
+    if mask.ndim != 2 or int(mask.max()) >= len(labels) or len(meta["regions"]) != len(labels):
+        raise InputError(f"{path}: the project's mask does not match its labels")
+    with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    names = set(z.namelist())
+    if meta["format"] == 1:   # sources by key, entries named after the keys
+        listed = [(k, v["name"], v["kind"], k) for k, v in meta["sources"].items()]
+    else:
+        listed = [(v["key"], v["name"], v["kind"], str(i)) for i, v in enumerate(meta["sources"])]
+    sources = {}
+    for key, name, kind, entry in listed:
+        codes, present = arrays[f"{entry}.codes"].astype(np.float32), arrays[f"{entry}.present"].astype(bool)
+        if codes.ndim != 2 or codes.shape[0] != len(labels) or present.shape != (len(labels),):
+            raise InputError(f"{path}: the codes of source {name!r} do not match the project's labels")
+        thumb = f"thumbnails/{entry}.png"
+        sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
+                                   read_image(z, thumb, "RGB") if thumb in names else None, str(kind))
+    photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
+    doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")))
+    regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
+                    for r in meta["regions"])
+    if any(len(r.crossover) != NUM_BLOCKS or not set(r.crossover) <= {BLEND, USE_A, USE_B}
+           or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))
+           or not 0 <= r.blend <= 1 for r in regions):
+        raise InputError(f"{path}: the project's region styles are damaged")
+    doc.history = History(State(doc.mask.copy(), regions))
+    doc.mark_saved()
+    return doc, meta
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def read_image(z: zipfile.ZipFile, name: str, mode: str) -> np.ndarray:
+    """An image inside a project, with the size limits of any image a user opens (a copy:
+    painting writes to the mask)."""
+    img = decode(open_image(io.BytesIO(z.read(name)), name), name)
+    if mode == "L" and img.mode not in ("L", "P"):
+        raise InputError(f"{name}: not a label mask")
+    return np.array(img if mode == "L" else img.convert(mode))

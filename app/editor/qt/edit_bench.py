@@ -1,0 +1,90 @@
+"""The edit loop, measured: paint continuously in the real editor (offscreen) and time
+every brush event until a frame that includes it is on screen."""
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import statistics
+import tempfile
+import time
+
+from models.inference.engine import Engine
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(math.ceil(q / 100 * len(ordered))) - 1)]
+
+
+def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.0) -> dict:
+    """Brush events at `rate_hz` along a circle for `seconds`.
+
+    An event's latency runs from the event to the display of the first frame requested
+    at or after it; that includes waiting behind the frame in flight, which coalescing
+    keeps to at most one.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import QEventLoop, QPoint, QSettings, Qt, QTimer
+    from PyQt6.QtTest import QTest
+    from PyQt6.QtWidgets import QApplication
+    from app.editor.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(engine, settings)
+    window.resize(1280, 720)
+    window.show()
+    wait_idle(app, window)
+    window.frames_shown.clear()
+    canvas, size = window.canvas, engine.size
+
+    def point(t: float) -> QPoint:
+        angle = 2 * math.pi * t / 2.0
+        p = canvas.to_widget((size / 2 + size / 4 * math.cos(angle), size / 2 + size / 4 * math.sin(angle)))
+        return QPoint(int(p.x()), int(p.y()))
+
+    # Brush events come from a 60 Hz timer through Qt's own event loop, as a mouse's do.
+    edits: list[float] = []
+    start = time.perf_counter()
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=point(0))
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+
+    def brush() -> None:
+        now = time.perf_counter()
+        if now - start >= seconds:
+            timer.stop()
+            loop.quit()
+            return
+        edits.append(now)
+        QTest.mouseMove(canvas, point(now - start))
+
+    timer.timeout.connect(brush)
+    timer.start(round(1000 / rate_hz))
+    loop.exec()
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=point(seconds))
+    wait_idle(app, window)
+    frames = sorted(window.frames_shown)
+    requested = [f[0] for f in frames]
+    latencies = []
+    for t in edits:
+        i = bisect.bisect_left(requested, t)
+        if i < len(frames):
+            latencies.append((frames[i][1] - t) * 1000)
+    window.doc.saved_state = window.doc.history.current   # nothing to save
+    window.close()
+    window.worker.stop()
+    return {"edits": len(edits), "frames": len(frames), "seconds": seconds, "rate_hz": len(edits) / seconds,
+            "latency_p50_ms": statistics.median(latencies), "latency_p95_ms": percentile(latencies, 95),
+            "latency_max_ms": max(latencies), "fps": len(frames) / seconds,
+            "frame_p50_ms": statistics.median(f[2] for f in frames)}
+
+
+def wait_idle(app, window, timeout: float = 30.0) -> None:
+    end = time.perf_counter() + timeout
+    while time.perf_counter() < end and not (window.worker.idle() and window.result is not None):
+        app.processEvents()
+        time.sleep(0.005)
+    app.processEvents()

@@ -1,0 +1,223 @@
+"""Side panels: the label palette, the style gallery and the per-region style editor."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QMimeData, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QDrag, QIcon, QPixmap
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox,
+                             QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                             QSlider, QWidget)
+
+from app.editor.qt.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
+from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
+from models.nets.sean import BLOCK_NAMES
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def swatch(color: str, size: int = 14) -> QIcon:
+    pix = QPixmap(size, size)
+    pix.fill(QColor(color))
+    return QIcon(pix)
+
+
+class LabelPalette(QListWidget):
+    """Class names with their colours; the current row is the label the tools paint.
+    Dropping a style on an entry gives that label the style."""
+
+    label_chosen = pyqtSignal(int)
+    style_dropped = pyqtSignal(str, int, bool, bool)   # payload, label, to all regions, alone
+
+    def __init__(self, names: tuple[str, ...], colors: tuple[str, ...], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.set_labels(names, colors)
+        self.currentRowChanged.connect(lambda row: row >= 0 and self.label_chosen.emit(row))
+
+    def set_labels(self, names: tuple[str, ...], colors: tuple[str, ...]) -> None:
+        self.blockSignals(True)
+        self.clear()
+        for i, (name, color) in enumerate(zip(names, colors)):
+            self.addItem(QListWidgetItem(swatch(color), f"{i:2d}  {name}"))
+        self.blockSignals(False)
+        self.setCurrentRow(min(1, self.count() - 1))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(SOURCE_MIME):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if item is not None and event.mimeData().hasFormat(SOURCE_MIME):
+            payload = bytes(event.mimeData().data(SOURCE_MIME)).decode()
+            self.style_dropped.emit(payload, self.row(item), *drop_scope(event.modifiers()))
+            event.acceptProposedAction()
+
+
+class StyleGallery(QListWidget):
+    """Thumbnails of the document's style sources; drag one onto a region or a label."""
+
+    files_dropped = pyqtSignal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(72, 72))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setWordWrap(True)
+        self.model = ""
+
+    def set_sources(self, doc: Document) -> None:
+        self.model = doc.model
+        self.clear()
+        for key, source in doc.sources.items():
+            item = QListWidgetItem(source.name)
+            item.setData(KEY_ROLE, key)
+            item.setToolTip(f"{source.name} ({source.kind}): drag onto a region (with the regions that "
+                            "belong with it; Ctrl: that region alone; Shift: all regions)")
+            if source.thumbnail is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(to_qimage(source.thumbnail))))
+            self.addItem(item)
+
+    def startDrag(self, actions) -> None:
+        item = self.currentItem()
+        if item is None:
+            return
+        mime = QMimeData()
+        mime.setData(SOURCE_MIME, source_payload(self.model, item.data(KEY_ROLE)))
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        if not item.icon().isNull():
+            drag.setPixmap(item.icon().pixmap(48, 48))
+        drag.exec(Qt.DropAction.CopyAction)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            self.files_dropped.emit([u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()])
+            event.acceptProposedAction()
+
+
+class RegionPanel(QGroupBox):
+    """Source A, source B, the A-B slider and the per-block crossover for the selected region."""
+
+    changed = pyqtSignal(dict)      # {label: RegionStyle}
+    random_requested = pyqtSignal(list)   # labels
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Region style", parent)
+        self.doc: Document | None = None
+        self.label = 1
+        self.source_a, self.source_b = QComboBox(), QComboBox()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.all_regions = QCheckBox("Apply to all regions")
+        self.crossover = [QPushButton("~") for _ in BLOCK_NAMES]
+        grid = QGridLayout(self)
+        self.title = QLabel()
+        grid.addWidget(self.title, 0, 0, 1, 4)
+        grid.addWidget(QLabel("A"), 1, 0)
+        grid.addWidget(self.source_a, 1, 1, 1, 3)
+        grid.addWidget(QLabel("B"), 2, 0)
+        grid.addWidget(self.source_b, 2, 1, 1, 3)
+        grid.addWidget(QLabel("A"), 3, 0)
+        grid.addWidget(self.slider, 3, 1, 1, 2)
+        grid.addWidget(QLabel("B"), 3, 3)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Blocks"))
+        for i, button in enumerate(self.crossover):
+            button.setFixedWidth(28)
+            button.setToolTip(f"SEAN block {i + 1} ({BLOCK_NAMES[i]}): ~ blend, A or B. "
+                              "Early blocks set coarse structure, late blocks colour and texture.")
+            button.clicked.connect(lambda _, i=i: self.cycle_block(i))
+            row.addWidget(button)
+        grid.addLayout(row, 4, 0, 1, 4)
+        buttons = QHBoxLayout()
+        for text, slot in (("Mean", self.use_mean), ("Random", self.use_random), ("Reset", self.reset)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            buttons.addWidget(b)
+        grid.addLayout(buttons, 5, 0, 1, 4)
+        grid.addWidget(self.all_regions, 6, 0, 1, 4)
+        self.source_a.activated.connect(lambda _: self.emit_change(source_a=self.source_a.currentData()))
+        self.source_b.activated.connect(lambda _: self.emit_change(source_b=self.source_b.currentData()))
+        self.slider.sliderReleased.connect(lambda: self.emit_change(blend=self.slider.value() / 100))
+        self.slider.valueChanged.connect(self.slider_moved)
+
+    def targets(self) -> list[int]:
+        return list(range(self.doc.num_classes)) if self.all_regions.isChecked() else [self.label]
+
+    def show_region(self, doc: Document, label: int) -> None:
+        self.doc, self.label = doc, label
+        region = doc.regions[label]
+        self.title.setText(f"<b>{label}: {doc.label_names[label]}</b>")
+        for combo, current, allow_none in ((self.source_a, region.source_a, False),
+                                           (self.source_b, region.source_b, True)):
+            combo.blockSignals(True)
+            combo.clear()
+            if allow_none:
+                combo.addItem("(none)", None)
+            combo.addItem("Mean style", MEAN)
+            for key, source in doc.sources.items():
+                combo.addItem(source.name, key)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+            combo.blockSignals(False)
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(region.blend * 100))
+        self.slider.blockSignals(False)
+        has_b = region.source_b is not None   # blending and crossing over need a B
+        self.slider.setEnabled(has_b)
+        self.slider.setToolTip("" if has_b else "Choose a source B to blend A with")
+        for button, choice in zip(self.crossover, region.crossover):
+            button.setText({BLEND: "~", USE_A: "A", USE_B: "B"}[choice])
+            button.setEnabled(has_b)
+
+    def slider_moved(self, value: int) -> None:
+        if not self.slider.isSliderDown():   # keyboard or click: commit at once
+            self.emit_change(blend=value / 100)
+
+    def emit_change(self, **fields) -> None:
+        regions = self.doc.regions
+        self.changed.emit({c: RegionStyle(**{**regions[c].__dict__, **fields}) for c in self.targets()})
+
+    def cycle_block(self, block: int) -> None:
+        order = (BLEND, USE_A, USE_B)
+        current = self.doc.regions[self.label].crossover[block]
+        choice = order[(order.index(current) + 1) % 3]
+        changes = {}
+        for c in self.targets():
+            crossover = list(self.doc.regions[c].crossover)
+            crossover[block] = choice
+            changes[c] = RegionStyle(**{**self.doc.regions[c].__dict__, "crossover": tuple(crossover)})
+        self.changed.emit(changes)
+
+    def use_mean(self) -> None:
+        self.emit_change(source_a=MEAN, source_b=None, blend=0.0)
+
+    def use_random(self) -> None:
+        self.random_requested.emit(self.targets())
+
+    def reset(self) -> None:
+        self.changed.emit({c: RegionStyle() for c in self.targets()})
+
+
+def thumbnail(rgb: np.ndarray, size: int = 96) -> np.ndarray:
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

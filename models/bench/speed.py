@@ -1,0 +1,165 @@
+"""Speed and memory of the engine: `python main.py bench`.
+
+Every configuration is measured in its own child process (so peak memory is its own),
+on the same inputs (a fixed mask and style), with warm-up runs and the median of
+repeated runs. Random weights are used: speed does not depend on their values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import torch
+
+from models.inference.engine import StyleMatrix, StyleRefiner
+from models.nets.sean import SEAN, SEANConfig, StyleContext, one_hot
+
+if TYPE_CHECKING:
+    from models.inference.parser import ParserConfig
+
+SCHEMA_VERSION = 5   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
+                     # 4: refine_step_ms; 5: context_ms
+SHIPPED_CONTEXT = 512   # the face model's StyleContext width (weights/face_256.json)
+
+
+def median_ms(fn, warmup: int, repeats: int, sync) -> float:
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+
+
+def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_classes: int = 19) -> dict:
+    """One configuration at one size: runs in the current process."""
+    dev = torch.device(device)
+    cfg = SEANConfig.named(config, num_classes)
+    torch.manual_seed(0)
+    model = SEAN(cfg).to(dev).eval()
+    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    if dt != torch.float32:
+        model = model.to(dt)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.randint(0, num_classes, (1, size // 16, size // 16), generator=gen)
+    mask = torch.nn.functional.interpolate(mask[None].float(), size=(size, size), mode="nearest")[0].long()
+    seg = one_hot(mask, num_classes).to(dev, dt)
+    image = (torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(dev, dt)
+    g = model.generator
+    slow = config == "paper"
+    with torch.no_grad():   # as the engine runs it
+        style, present = model.encoder(image, seg)
+        prepared = g.prepare_styles(style)
+        # As the engine runs: style work once per style change, then frame after frame.
+        synth_ms = median_ms(lambda: g.render(seg, prepared), 2 if slow else 5,
+                             max(3, repeats // 4) if slow else repeats, sync)
+        # While painting: the mask-and-style work of the last frame is kept and redone
+        # around the brush only (a 24-pixel dab in the middle).
+        modulations = g.modulations(seg, prepared)
+        dab = (size // 2 - 12, size // 2 + 12, size // 2 - 12, size // 2 + 12)
+
+        def paint_frame() -> torch.Tensor:
+            g.update_modulations(modulations, seg, prepared, dab)
+            return g.render(seg, prepared, modulations)
+        paint_ms = median_ms(paint_frame, 2 if slow else 5, max(3, repeats // 4) if slow else repeats, sync)
+        style_change_ms = median_ms(lambda: g.prepare_styles(style), 2, max(3, repeats // 4), sync)
+        encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)
+        # Our StyleContext (random weights, the face model's width): what it adds to an encode.
+        context = StyleContext(dataclasses.replace(cfg, context_hidden=SHIPPED_CONTEXT)).to(dev, dt).eval()
+        context_ms = median_ms(lambda: context(image, seg, style), 2, max(3, repeats // 4), sync)
+    peak_mb = peak_memory_mb(dev)   # synthesis's; a refinement step's backward pass needs more
+    refiner = StyleRefiner(model, image, seg, StyleMatrix(style[0].float().cpu().numpy(), present[0].cpu().numpy()))
+    refine_step_ms = median_ms(lambda: refiner.step(1), 1 if slow else 3, 2 if slow else max(3, repeats // 4), sync)
+    return {"config": config, "size": size, "device": str(dev), "dtype": dtype,
+            "synth_ms": synth_ms, "paint_ms": paint_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
+            "context_ms": context_ms, "refine_step_ms": refine_step_ms,
+            "generator_params": sum(p.numel() for p in model.generator.parameters()),
+            "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
+            "peak_memory_mb": peak_mb}
+
+
+def shipped_parser_config() -> "ParserConfig":
+    """The bundled face parser's architecture and working size (the default ones without it)."""
+    from models.inference.parser import ParserConfig, ParserInfo
+    from models.inference.weights import WEIGHTS_DIR
+    try:
+        return ParserInfo.from_dict(json.loads((WEIGHTS_DIR / "face_parser.json").read_text())).config
+    except (OSError, ValueError, KeyError):
+        return ParserConfig()
+
+
+def measure_parser(size: int, device: str, repeats: int) -> dict:
+    """The face parser on one size x size photo: resize to its working size, network, argmax,
+    back to numpy."""
+    from models.inference.parser import FaceParser, Parser, ParserInfo
+    from models.data.labels import LabelScheme
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    cfg = shipped_parser_config()
+    parser = Parser(FaceParser(cfg), ParserInfo("bench", "face", LabelScheme.named("face"), cfg), dev)
+    photo = (torch.rand(size, size, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy()
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    return {"config": "parser", "size": size, "input_size": cfg.input_size, "device": str(dev), "dtype": "fp32",
+            "parse_ms": median_ms(lambda: parser.parse(photo), 3, repeats, sync),
+            "params": sum(p.numel() for p in parser.net.parameters()), "peak_memory_mb": peak_memory_mb(dev)}
+
+
+def in_child(call: str, failure: dict) -> dict:
+    """Run `models.bench.speed.<call>` in a fresh interpreter and return its JSON."""
+    code = f"import json; from models.bench import speed; print(json.dumps(speed.{call}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {**failure, "error": (out.stderr.strip().splitlines() or ["unknown error"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_in_child(config: str, size: int, device: str, dtype: str, repeats: int) -> dict:
+    return in_child(f"measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})",
+                    {"config": config, "size": size, "device": device, "dtype": dtype})
+
+
+def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite", "paper"),
+              progress=print) -> dict:
+    dtypes = ["fp32"] + (["fp16", "bf16"] if device.startswith("cuda") else [])
+    runs = []
+    for size in sizes:
+        for dtype in dtypes:
+            for config in configs:
+                progress(f"bench: {config} {size}px {dtype} on {device}")
+                runs.append(measure_in_child(config, size, device, dtype, repeats))
+    speedups = []
+    for size in sizes:
+        for dtype in dtypes:
+            pair = {r["config"]: r for r in runs if r["size"] == size and r["dtype"] == dtype and "error" not in r}
+            if "lite" in pair and "paper" in pair:
+                speedups.append({"size": size, "dtype": dtype,
+                                 "paper_over_lite": pair["paper"]["synth_ms"] / pair["lite"]["synth_ms"]})
+    progress(f"bench: face parser on {device}")
+    parser = in_child(f"measure_parser({sizes[0]}, {device!r}, {repeats})", {"config": "parser"})
+    return {"schema": SCHEMA_VERSION, "device": device, "device_name": device_name(device),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": runs,
+            "speedups": speedups, "parser": parser, "parse_ms": parser.get("parse_ms")}
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

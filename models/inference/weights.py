@@ -1,0 +1,166 @@
+"""Shipped weights: `NAME.safetensors` (encoder + generator, fp16, plus the per-class style
+statistics of the training set) and `NAME.json` (what the model is and how it was made).
+
+Only safetensors are ever loaded from a weights file: unlike pickles, they cannot run code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from safetensors.torch import load_file, save_file
+
+from models.data.files import InputError, atomic_write
+from models.data.labels import LabelScheme
+from models.nets.sean import SEAN, SEANConfig
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+FORMAT_VERSION = 1
+MIN_MODEL_SIZE, MAX_MODEL_SIZE = 32, 2048
+
+
+@dataclass
+class ModelInfo:
+    """The JSON beside the weights."""
+    name: str                       # file stem, e.g. "face_256"
+    model: str                      # the model users name, e.g. "face"
+    labels: LabelScheme
+    image_size: int
+    config_name: str                # "lite" or "paper"
+    config: SEANConfig
+    training: dict = field(default_factory=dict)   # data, iterations, images seen...
+    metrics: dict = field(default_factory=dict)
+    parser: str | None = None       # weights name of the parser that turns a photo into a mask
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT_VERSION, "kind": "sean", "name": self.name, "model": self.model,
+                "labels": self.labels.to_dict(), "image_size": self.image_size,
+                "config_name": self.config_name, "config": self.config.to_dict(),
+                "training": self.training, "metrics": self.metrics, "parser": self.parser}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelInfo":
+        info = cls(name=str(d["name"]), model=str(d["model"]), labels=LabelScheme.from_dict(d["labels"]),
+                   image_size=int(d["image_size"]), config_name=str(d["config_name"]),
+                   config=SEANConfig(**d["config"]), training=d.get("training", {}),
+                   metrics=d.get("metrics", {}), parser=d.get("parser"))
+        if not MIN_MODEL_SIZE <= info.image_size <= MAX_MODEL_SIZE or info.image_size % 32:
+            raise ValueError(f"image_size {info.image_size} is not a multiple of 32 in "
+                             f"{MIN_MODEL_SIZE}-{MAX_MODEL_SIZE}")
+        if info.config.num_classes != info.labels.num_classes:
+            raise ValueError(f"the config has {info.config.num_classes} classes, the labels "
+                             f"{info.labels.num_classes}")
+        if info.parser is not None and not isinstance(info.parser, str):
+            raise ValueError("parser must be a weights name")
+        return info
+
+
+def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """A model name ("face"), a weights stem ("face_256") or a path to a weights JSON -> that JSON."""
+    as_path = Path(model)
+    if as_path.suffix == ".json":
+        if not as_path.is_file():
+            raise InputError(f"{model}: no such weights file")
+        return as_path
+    exact = weights_dir / f"{model}.json"
+    if exact.is_file():
+        return exact
+    matches = sorted(p for p in weights_dir.glob(f"{model}_*.json") if not p.stem.endswith("_parser"))
+    if not matches:
+        known = sorted({p.stem.rsplit('_', 1)[0] for p in weights_dir.glob('*.json')})
+        raise InputError(f"unknown model {model!r}: no weights for it in {weights_dir} "
+                         f"(available: {', '.join(known) or 'none'})")
+    return matches[-1]
+
+
+def record_metrics(json_path: Path, name: str, result: dict, command: str) -> None:
+    """Keep an evaluation in a weights JSON, with the command that produced it."""
+    meta = json.loads(json_path.read_text())
+    meta.setdefault("metrics", {})[name] = {**result, "command": command}
+    atomic_write(json_path, lambda p: p.write_text(json.dumps(meta, indent=1)))
+
+
+def find_parser(info: ModelInfo, weights_dir: Path) -> Path | None:
+    """The parser named in the model's JSON, else WEIGHTS_DIR/MODEL_parser.json, if present."""
+    path = weights_dir / f"{info.parser or info.model + '_parser'}.json"
+    return path if path.is_file() else None
+
+
+def model_schemes(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LabelScheme]:
+    """The label scheme of every model that has weights, by model name (face_256.json -> "face");
+    unreadable descriptions are skipped."""
+    schemes = {}
+    for path in sorted(weights_dir.glob("*.json")):
+        try:
+            meta = json.loads(path.read_text())
+            if meta.get("kind", "sean") == "sean":
+                schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return dict(sorted(schemes.items()))
+
+
+def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
+    """Model names that have weights (face_256.json -> "face")."""
+    return list(model_schemes(weights_dir))
+
+
+def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,
+                 style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
+    """Write STEM.safetensors (fp16) and STEM.json atomically."""
+    stem = Path(stem)
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+               if not k.endswith("num_batches_tracked")}
+    tensors["style_mean"] = style_mean.to(torch.float16).contiguous()
+    tensors["style_std"] = style_std.to(torch.float16).contiguous()
+    meta = {"name": info.name, "format": str(FORMAT_VERSION)}
+    atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p), metadata=meta))
+    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(info.to_dict(), indent=1)))
+
+
+def load_weights(json_path: Path) -> tuple[SEAN, ModelInfo, torch.Tensor, torch.Tensor]:
+    """(model in eval mode on the CPU, info, style_mean, style_std) from a weights JSON."""
+    try:
+        info = ModelInfo.from_dict(json.loads(json_path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{json_path}: not a valid weights description ({e})") from None
+    tensor_path = json_path.with_suffix(".safetensors")
+    if not tensor_path.is_file():
+        raise InputError(f"{tensor_path}: weights file is missing")
+    try:
+        tensors = load_file(str(tensor_path))
+    except Exception as e:  # safetensors raises its own error types for damaged files
+        raise InputError(f"{tensor_path}: damaged weights file ({e})") from None
+    style_shape = (info.config.num_classes, info.config.style_dim)
+    stats = [tensors.pop(k, None) for k in ("style_mean", "style_std")]
+    if any(t is None or tuple(t.shape) != style_shape for t in stats):
+        raise InputError(f"{tensor_path}: the style statistics are missing or do not match {json_path.name}")
+    model = build_for_weights(lambda: SEAN(info.config), tensors, f"{json_path.name} and {tensor_path.name}")
+    return model, info, stats[0].float(), stats[1].float()
+
+
+def build_for_weights(build: Callable[[], nn.Module], tensors: dict[str, torch.Tensor], where: str) -> nn.Module:
+    """The network a JSON describes, with the weights loaded, in eval mode on the CPU.
+
+    It is first built on the meta device (no memory) and its tensor names and shapes
+    compared with the weights: a damaged or hand-edited JSON (a width of 10**9, a missing
+    block) is refused in one line before anything is allocated."""
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except Exception as e:   # a config can break a constructor in many ways; all mean one thing here
+        raise InputError(f"{where}: describes no network this version can build ({type(e).__name__}: {e})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items() if not k.endswith("num_batches_tracked")}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        missing = len(expected.keys() - found.keys())
+        other = len(found.keys() - expected.keys()) + sum(found[k] != v for k, v in expected.items() if k in found)
+        raise InputError(f"{where}: the weights do not match the network described "
+                         f"({missing} missing, {other} unexpected or of another shape)")
+    net = build()
+    net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    return net.eval()

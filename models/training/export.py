@@ -1,0 +1,88 @@
+"""Training checkpoint -> shipped weights (generator + encoder in fp16, style statistics, JSON)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from models.data.datasets import FolderDataset, load_folders
+from models.data.labels import LabelScheme
+from models.nets.sean import SEAN, SEANConfig, one_hot
+from models.inference.weights import ModelInfo, find_weights, load_weights, save_weights
+
+
+@torch.no_grad()
+def style_statistics(model: SEAN, pairs: list, scheme: LabelScheme, size: int,
+                     device: torch.device, batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class mean and standard deviation of the style codes over `pairs`.
+
+    Only images that contain a class count towards that class; a class never seen keeps
+    a zero code.  The mean fills regions a style photo lacks; mean and spread together
+    let the editor sample random styles.
+    """
+    s, d = scheme.num_classes, model.cfg.style_dim
+    total, total_sq = torch.zeros(s, d, dtype=torch.float64), torch.zeros(s, d, dtype=torch.float64)
+    count = torch.zeros(s, 1, dtype=torch.float64)
+    loader = DataLoader(FolderDataset(pairs, scheme, size), batch_size=batch_size)
+    for batch in tqdm(loader, desc="style statistics"):
+        seg = one_hot(batch["label"].to(device), s)
+        codes, present = model.encoder(batch["image"].to(device), seg)
+        codes, w = codes.double().cpu(), present.double().cpu().unsqueeze(-1)
+        total += (codes * w).sum(0)
+        total_sq += (codes ** 2 * w).sum(0)
+        count += w.sum(0)
+    mean = total / count.clamp(min=1)
+    std = (total_sq / count.clamp(min=1) - mean ** 2).clamp(min=0).sqrt()
+    return mean.float(), std.float()
+
+
+def average_weights(model: SEAN, others: list[SEAN]) -> None:
+    """Replace `model`'s weights by their mean with `others` (earlier points of the same
+    run): a GAN's weights oscillate around what the losses ask for, and their average
+    reconstructs more faithfully than either end (as an EMA generator does in training)."""
+    states = [other.state_dict() for other in others]
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.add_(sum(state[name].to(tensor) for state in states)).div_(len(states) + 1)
+
+
+def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | None = None,
+                   max_images: int = 1000, device: str = "cpu", average_with: list[str] = ()) -> ModelInfo:
+    """Write OUT_STEM.safetensors + OUT_STEM.json from RUN_DIR/checkpoint.pt.
+
+    The style statistics come from the training pairs of the last session (its data
+    folders and held-out counts), or from `data` when given. `average_with` names weights
+    of the same config (earlier exports of the run) to average the checkpoint with.
+    """
+    checkpoint = Path(run_dir) / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"{checkpoint}: no checkpoint to export")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
+    model = SEAN(cfg)
+    model.load_state_dict(state.get("ema") or state["model"])   # the moving average, when kept
+    others = [load_weights(find_weights(name))[:2] for name in average_with]
+    if any(other.config != cfg for _, other in others):
+        raise ValueError("only weights of the run's own config can be averaged with it")
+    if others:
+        average_weights(model, [net for net, _ in others])
+    model.to(device).eval()
+    last = state["history"][-1]
+    train_pairs, _ = load_folders(data or last["data"], scheme, [] if data else last["holdout"])
+    mean, std = style_statistics(model, train_pairs[:: max(1, len(train_pairs) // max_images)],
+                                 scheme, last["size"], torch.device(device))
+    out_stem = Path(out_stem)
+    parser = f"{scheme.name}_parser"
+    info = ModelInfo(
+        name=out_stem.name, model=scheme.name, labels=scheme, image_size=last["size"],
+        config_name=state["config_name"], config=cfg,
+        parser=parser if (out_stem.parent / f"{parser}.json").exists() else None,
+        training={"iterations": state["step"], "images_seen": state["images_seen"],
+                  "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"],
+                  "averaged_with": [{"name": other.name, "iterations": other.training.get("iterations")}
+                                    for _, other in others]})
+    save_weights(out_stem, model, info, mean, std)
+    return info

@@ -1,0 +1,241 @@
+"""Training and evaluating the face parser (see parser.py) on folder datasets."""
+from __future__ import annotations
+
+import hashlib
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
+from tqdm import tqdm
+
+from models.data.datasets import (FolderDataset, PackedPair, Pair, classes_present, per_folder, rare_class_weights,
+                   split_folders)
+from models.data.files import atomic_write, load_mask
+from models.data.labels import LabelScheme
+from models.evaluation.metrics import ConfusionMatrix
+from models.inference.parser import FaceParser, Parser, ParserConfig, ParserInfo, distillation_loss, parser_loss, save_parser
+from models.training.teacher import Teacher, area_scores
+from models.training.sean_trainer import decayed, infinite, save_checkpoint, set_learning_rate
+
+# FASSEG's human labels: 0 background, 1 skin (incl. neck), 2 hair (incl. brows), 3 eyes,
+# 4 nose, 5 mouth. Our 19 classes map onto them like this (glasses, ears and jewellery
+# sit on skin; hat and clothes are background there).
+TO_FASSEG = np.array([0, 1, 4, 1, 3, 3, 2, 2, 1, 1, 5, 5, 5, 2, 0, 1, 1, 1, 0], np.uint8)
+FASSEG_NAMES = ("background", "skin", "hair", "eyes", "nose", "mouth")
+
+
+@dataclass
+class ParserTrainOptions:
+    data: list[str]
+    name: str = "face_parser"
+    labels: str = "face"
+    size: int = 256
+    holdout: list[int] = field(default_factory=list)
+    batch_size: int = 8
+    iterations: int = 50_000
+    minutes: float = 0.0
+    lr: float = 1e-3
+    decay_iterations: int = 0      # the rate falls linearly to 0 over the last N of `iterations`
+    rare_boost: float = 1.0        # photos showing a rare class are drawn this many times as often
+    rotate: float = 0.0            # augmentation: turns of up to this many degrees (and zooms out)
+    init_from: str = ""            # a new run goes on from these parser weights (JSON), its count and sessions
+    teacher: str = ""              # the BiSeNet weights that labelled the data (79999_iter.pth): distil its scores
+    teacher_sizes: list[int] = field(default_factory=list)  # its input size per data folder (0: not distilled)
+    distil: float = 1.0            # weight of the distillation term
+    runs_dir: str = "runs"
+    checkpoint_every: int = 200
+    device: str = ""
+
+
+def jitter(images: torch.Tensor) -> torch.Tensor:
+    """Random brightness, contrast and saturation per image: user photos vary more than datasets."""
+    b = images.shape[0]
+    brightness = (torch.rand(b, 1, 1, 1) - 0.5) * 0.4
+    contrast = 1 + (torch.rand(b, 1, 1, 1) - 0.5) * 0.5
+    grey = images.mean(1, keepdim=True)
+    saturation = 1 + (torch.rand(b, 1, 1, 1) - 0.5) * 0.6
+    images = grey + (images - grey) * saturation
+    return ((images - images.mean((1, 2, 3), keepdim=True)) * contrast
+            + images.mean((1, 2, 3), keepdim=True) + brightness).clamp(-1, 1)
+
+
+def checkpoint_config(options: dict, num_classes: int) -> ParserConfig:
+    """The architecture a checkpoint was trained with (runs from before it was recorded had
+    the default widths and no residual blocks)."""
+    return ParserConfig.from_dict(options.get("config") or
+                                  {"num_classes": num_classes, "widths": ParserConfig.widths,
+                                   "input_size": ParserConfig.input_size})
+
+
+def grown_from(json_path: str, scheme: LabelScheme, size: int) -> tuple[FaceParser, int, list]:
+    """A shipped parser's widths and weights in the default block layout (residual blocks it
+    lacks start as identity), to be trained at `size`, with its iteration count and sessions,
+    so that training goes on where an earlier machine's run left off. -> (network, step, sessions)"""
+    source = Parser.load(json_path, torch.device("cpu"))
+    if source.info.labels.names != scheme.names:
+        raise ValueError(f"{json_path}: it parses into {source.info.labels.name} labels, not {scheme.name}")
+    old = source.info.config
+    net = FaceParser(ParserConfig(old.num_classes, old.widths, size))
+    _, unexpected = net.load_state_dict(source.net.state_dict(), strict=False)
+    if unexpected:
+        raise ValueError(f"{json_path}: it has layers the default parser lacks ({', '.join(unexpected[:3])} ...)")
+    training = source.info.training
+    return net, training.get("iterations", 0), list(training.get("sessions", []))
+
+
+def teacher_scores(opts: ParserTrainOptions, splits: list[tuple[list, list]], sizes: list[int],
+                   scheme: LabelScheme, device: torch.device) -> list:
+    """The teacher's scores for every training pair (None where a folder's size is 0), kept
+    in runs/teacher/ so that later sessions (and repeated folders) reuse them."""
+    teacher = Teacher(opts.teacher, device)
+    done: dict[tuple[str, int], list] = {}
+    scores = []
+    for root, (pairs, _), size in zip(opts.data, splits, sizes):
+        if (root, size) not in done:
+            tag = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]
+            cache = Path(opts.runs_dir) / "teacher" / f"{Path(root).name}-{tag}-{size}"
+            done[root, size] = [None] * len(pairs) if not size else [
+                cached_teacher_scores(teacher, pair, scheme, size, cache)
+                for pair in tqdm(pairs, desc=f"teacher on {Path(root).name}")]
+        scores += done[root, size]
+    return scores
+
+
+def cached_teacher_scores(teacher: Teacher, pair: Pair | PackedPair, scheme: LabelScheme, size: int,
+                          cache: Path) -> np.ndarray:
+    path = cache / f"{pair.stem}.npy"
+    if path.exists():
+        return np.load(path)
+    photo, mask = pair.read(scheme)
+    scores = area_scores(teacher.scores(photo, size), *np.asarray(mask).shape)
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: np.save(p, scores))
+    return scores
+
+
+def train_parser(opts: ParserTrainOptions) -> Path:
+    device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    scheme = LabelScheme.named(opts.labels)
+    run_dir = Path(opts.runs_dir) / opts.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "checkpoint.pt"
+    state = torch.load(checkpoint, map_location=device, weights_only=True) if checkpoint.exists() else None
+    if state:
+        net = FaceParser(checkpoint_config(state["options"], scheme.num_classes))
+        net.load_state_dict(state["net"])
+        step = state["step"]
+        sessions = state.get("sessions") or [   # a run from before sessions were recorded
+            {"start_step": 0, "end_step": step, "data": state["options"]["data"],
+             "holdout": state["options"]["holdout"], "note": "earlier sessions, not recorded one by one"}]
+    elif opts.init_from:
+        net, step, sessions = grown_from(opts.init_from, scheme, opts.size)
+    else:
+        net, step, sessions = FaceParser(ParserConfig(scheme.num_classes, input_size=opts.size)), 0, []
+    net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
+    if state:
+        opt.load_state_dict(state["opt"])
+    # One entry per training session: what data (folders may repeat, to weigh them), from which step.
+    sessions.append({"start_step": step, "data": opts.data, "holdout": opts.holdout, "size": opts.size,
+                     "lr": opts.lr, "decay_until": opts.iterations if opts.decay_iterations else None,
+                     "rotate": opts.rotate, "started": time.strftime("%Y-%m-%d %H:%M")})
+    if opts.init_from and not state:
+        sessions[-1]["init_from"] = Path(opts.init_from).name
+    splits = split_folders(opts.data, opts.holdout)
+    train_pairs = [p for t, _ in splits for p in t]
+    scores = None
+    if opts.teacher:
+        sizes = per_folder(opts.teacher_sizes, len(opts.data), 512, "--teacher-sizes")
+        scores = teacher_scores(opts, splits, sizes, scheme, device)
+        sessions[-1].update(teacher=Path(opts.teacher).name, teacher_sizes=sizes, distil=opts.distil)
+    data = FolderDataset(train_pairs, scheme, opts.size, augment=True, rotate=opts.rotate, scores=scores)
+    sampler = RandomSampler(data)
+    if opts.rare_boost != 1:
+        weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
+        sampler = WeightedRandomSampler(weights, len(data))
+        sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
+    batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=0), None)
+    deadline = time.time() + opts.minutes * 60 if opts.minutes else float("inf")
+    bar = tqdm(total=opts.iterations, initial=step, desc=opts.name)
+
+    def save() -> None:
+        sessions[-1]["end_step"] = step
+        save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
+                                     "sessions": sessions,
+                                     "options": {"data": opts.data, "holdout": opts.holdout, "size": opts.size,
+                                                 "labels": scheme.to_dict(), "config": asdict(net.cfg)}})
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))   # finish the step, save, exit
+    net.train()
+    try:
+        while step < opts.iterations and time.time() < deadline and not stop:
+            set_learning_rate(opt, opts.lr * decayed(step, opts.iterations, opts.decay_iterations))
+            batch = next(batches)
+            logits = net(jitter(batch["image"]).to(device))
+            loss = parser_loss(logits, batch["label"].to(device))
+            if scores is not None:
+                loss = loss + opts.distil * distillation_loss(logits, batch["scores"].to(device),
+                                                              batch["distil"].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if step % opts.checkpoint_every == 0:
+                save()
+    finally:
+        bar.close()
+        save()
+    return checkpoint
+
+
+def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
+    state = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    options = state["options"]
+    scheme = LabelScheme.from_dict(options["labels"])
+    net = FaceParser(checkpoint_config(options, scheme.num_classes))
+    net.load_state_dict(state["net"])
+    info = ParserInfo(Path(out_stem).name, model, scheme, net.cfg,
+                      training={"iterations": state["step"], "data": options["data"],
+                                "held_out_per_folder": options["holdout"], "size": options["size"],
+                                "sessions": state.get("sessions", [])})
+    save_parser(out_stem, net, info)
+    return info
+
+
+def square(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
+    return cv2.resize(image, (size, size), interpolation=interpolation) if size else image
+
+
+def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None, size: int = 0,
+                    progress: bool = True) -> dict:
+    """Pixel accuracy and mIoU against the label files (per class too); with
+    `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down.
+    With `size`, photos and labels are first scaled to size x size (the face-parsing
+    convention: scores at the resolution the parser works at)."""
+    scheme = parser.info.labels
+    fasseg_scheme = LabelScheme("fasseg", FASSEG_NAMES, ("#000000",) * 6, ())
+    full, fasseg = ConfusionMatrix(scheme.num_classes), ConfusionMatrix(len(FASSEG_NAMES))
+    for pair in tqdm(pairs, desc="parse", disable=not progress):
+        photo, labels = pair.read(scheme)
+        photo, labels = square(photo, size, cv2.INTER_AREA), square(labels, size, cv2.INTER_NEAREST)
+        pred = parser.parse(photo)
+        full.add(labels, pred)
+        if fasseg_labels is not None:
+            human = square(np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png", fasseg_scheme)), size,
+                           cv2.INTER_NEAREST)
+            fasseg.add(human, TO_FASSEG[pred])
+    result = {"images": len(pairs), "size": size or None, "pixel_accuracy": full.pixel_accuracy(),
+              "miou": full.mean_iou(),
+              "iou_per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(scheme.names, full.iou())}}
+    if fasseg_labels is not None:
+        result["fasseg"] = {"pixel_accuracy": fasseg.pixel_accuracy(), "miou": fasseg.mean_iou(),
+                            "iou_per_class": dict(zip(FASSEG_NAMES, map(float, fasseg.iou())))}
+    return result

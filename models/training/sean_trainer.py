@@ -1,0 +1,398 @@
+"""Training loop: SEAN reconstruction training (the paper's recipe) with resume.
+
+Options live in `TrainOptions`; data in `data.py`; networks in `sean.py` and `losses.py`.
+Runs on CUDA with bf16 autocast when present, else on the CPU; under `torchrun` it
+trains with DistributedDataParallel, one process per GPU.
+
+The full training state (networks, discriminator, optimisers, step) is kept in
+RUN_DIR/checkpoint.pt and read back with `weights_only=True`; `export.py` turns it into
+the shipped fp16 weights.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as tdist
+import torch.nn.functional as F
+from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from models.data.datasets import FolderDataset, load_folders
+from models.data.labels import LabelScheme
+from models.training.losses import (MultiscaleDiscriminator, VGG19Features, VGGLoss, d_hinge_loss,
+                     feature_matching_loss, g_hinge_loss, ssim_loss)
+from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
+
+
+@dataclass
+class TrainOptions:
+    data: list[str]
+    model_name: str
+    size: int = 256                 # may change between resumes: 128 first, then 256
+    config: str = "lite"
+    context_hidden: int = 0         # adds our StyleContext to the config's encoder (sean.py)
+    only_context: bool = False      # train the StyleContext alone; the rest keeps its weights
+    labels: str = "face"            # label scheme in models/schemes/
+    holdout: list[int] = field(default_factory=list)   # validation pairs held out per folder
+    batch_size: int = 4
+    iterations: int = 100_000       # total, across resumes
+    minutes: float = 0.0            # stop (with a checkpoint) after this long; 0 = no limit
+    lr_g: float = 1e-4              # the paper's optimiser: Adam(0, 0.999), TTUR
+    lr_d: float = 4e-4
+    decay_iterations: int = 0       # the paper's schedule: both rates fall linearly to 0 over
+                                    # the last N of `iterations` (0: constant rates)
+    ema_decay: float = 0.999        # exported weights: a moving average of the trained ones (0: off)
+    beta1: float = 0.0
+    beta2: float = 0.999
+    lambda_gan: float = 1.0
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    vgg_size: int = 0               # the VGG loss sees images resized to this (0: as trained)
+    lambda_l1: float = 10.0         # ours: direct reconstruction signal, learns fast per CPU-hour
+    lambda_ssim: float = 0.0        # ours: 1 - SSIM, for sessions aiming at faithful reconstruction
+    ndf: int = 64
+    num_d: int = 2
+    d_layers: int = 4
+    runs_dir: str = "runs"
+    init_from: str = ""             # shipped weights to start from when the run has no checkpoint
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    workers: int = -1               # -1: 0 on the CPU (the cores are busy training), 4 on a GPU
+    device: str = ""
+    seed: int = 0
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.model_name
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Distributed:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; without them this is a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Distributed()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    tdist.init_process_group(backend)
+    dist = Distributed(tdist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(dist.local_rank)
+    return dist
+
+
+def infinite(loader: DataLoader, sampler):
+    epoch = 0
+    while True:
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def decayed(step: int, iterations: int, decay_iterations: int) -> float:
+    """Learning-rate factor: 1 until the last `decay_iterations` before `iterations`, then
+    falling linearly to 0 there (SPADE's and SEAN's schedule); 1 throughout when 0."""
+    if not decay_iterations:
+        return 1.0
+    return min(1.0, max(0.0, (iterations - step) / decay_iterations))
+
+
+def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)   # a kill mid-save leaves the previous checkpoint intact
+
+
+def sample_grid(model: SEAN, batch: dict, scheme: LabelScheme, device: torch.device) -> np.ndarray:
+    """Rows of mask | real | reconstruction, in eval mode (what the shipped model does)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        image = batch["image"].to(device)
+        fake = model(image, one_hot(batch["label"].to(device), scheme.num_classes))
+    model.train(was_training)
+    to_u8 = lambda t: t.float().permute(0, 2, 3, 1).add(1).mul(127.5).clamp(0, 255).byte().cpu().numpy()
+    masks = scheme.colorize(batch["label"].numpy())
+    rows = [np.concatenate([m, r, f], axis=1) for m, r, f in zip(masks, to_u8(image), to_u8(fake))]
+    return np.concatenate(rows, axis=0)
+
+
+class Trainer:
+    def __init__(self, opts: TrainOptions, cfg: SEANConfig | None = None):
+        """`cfg` overrides the named preset `opts.config` (tests train toy-sized networks)."""
+        if opts.size % DOWNSCALE:
+            raise ValueError(f"--size must be a multiple of {DOWNSCALE}, got {opts.size}")
+        self.opts = opts
+        self.dist = setup_distributed()
+        if opts.device:
+            self.device = torch.device(opts.device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", self.dist.local_rank)
+        else:
+            self.device = torch.device("cpu")
+        # Training images all have one size, so cuDNN's per-shape search pays off at once.
+        torch.backends.cudnn.benchmark = self.device.type == "cuda"
+        torch.manual_seed(opts.seed + self.dist.rank)
+        self.scheme = LabelScheme.named(opts.labels)
+        self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)
+        if opts.context_hidden:
+            self.cfg = dataclasses.replace(self.cfg, context_hidden=opts.context_hidden)
+        if opts.only_context and not self.cfg.context_hidden:
+            raise ValueError("--only-context needs a StyleContext: give --context N")
+        self.model = SEAN(self.cfg).to(self.device)
+        if opts.only_context:
+            self.model.requires_grad_(False)
+            self.model.encoder.context.requires_grad_(True)
+        # A GAN's weights oscillate around what the losses ask for; their moving average
+        # (as StyleGAN and BigGAN keep) reconstructs more faithfully. It is what ships.
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if opts.ema_decay else None
+        self.disc = MultiscaleDiscriminator(self.scheme.num_classes, opts.ndf, opts.num_d,
+                                            opts.d_layers).to(self.device)
+        betas = (opts.beta1, opts.beta2)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.Adam(trained, lr=opts.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
+        self.vgg = VGGLoss(VGG19Features.pretrained(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
+        self.step, self.images_seen, self.history = 0, 0, []
+        self.checkpoint_path = opts.run_dir / "checkpoint.pt"
+        self.resume()
+        self.train_pairs, self.val_pairs = load_folders(opts.data, self.scheme, opts.holdout)
+        self.stop_requested = False
+
+    # -- state -------------------------------------------------------------------------
+    def resume(self) -> None:
+        if not self.checkpoint_path.exists():
+            if self.opts.init_from:
+                self.init_from_weights(self.opts.init_from)
+            return
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{self.checkpoint_path} was trained with another config "
+                             f"({state['config_name']}); use a new --model-name")
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:   # a run from before the average was kept starts it here
+            self.ema.load_state_dict(state.get("ema") or state["model"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.images_seen = state["step"], state["images_seen"]
+        self.history = state.get("history", [])
+
+    def init_from_weights(self, model: str) -> None:
+        """Start from shipped weights (encoder + generator; the discriminator starts afresh),
+        so training goes on where an earlier machine's run left off."""
+        from models.inference.weights import find_weights, load_weights
+        net, info, _, _ = load_weights(find_weights(model))
+        # Weights without a StyleContext may gain one: it starts at zero, so the output is theirs.
+        gains_context = bool(self.cfg.context_hidden and not info.config.context_hidden)
+        if info.config != (dataclasses.replace(self.cfg, context_hidden=0) if gains_context else self.cfg):
+            context = f" --context {self.cfg.context_hidden}" if self.cfg.context_hidden else ""
+            raise ValueError(f"{model} has another config than --config {self.opts.config}{context}")
+        strict = not gains_context
+        self.model.load_state_dict(net.state_dict(), strict=strict)
+        if self.ema is not None:
+            self.ema.load_state_dict(net.state_dict(), strict=strict)
+        self.step = info.training.get("iterations", 0)
+        self.images_seen = info.training.get("images_seen", 0)
+        self.history = list(info.training.get("sessions", []))
+
+    def save(self) -> None:
+        if not self.dist.main:
+            return
+        self.history[-1]["end_step"] = self.step
+        save_checkpoint(self.checkpoint_path, {
+            "model": self.model.state_dict(), "disc": self.disc.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step, "images_seen": self.images_seen, "config": self.cfg.to_dict(),
+            "config_name": self.opts.config, "labels": self.scheme.to_dict(),
+            "history": self.history})
+
+    # -- one iteration -----------------------------------------------------------------
+    def autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the discriminator takes part. A session without the GAN and feature-
+        matching terms skips it (and its step) entirely: about 1.5x the steps per CPU-hour."""
+        return bool(self.opts.lambda_gan or self.opts.lambda_feat)
+
+    def discriminator_step(self, disc, seg: torch.Tensor, fake: torch.Tensor, image: torch.Tensor):
+        """One discriminator update; returns its loss and its outputs on the real images
+        (feature matching compares the generator's against them)."""
+        with self.autocast():
+            # Real and fake in one batch (one forward, as SPADE does).
+            preds = disc(torch.cat([seg, seg]), torch.cat([fake.detach(), image]))
+            pred_fake = [[t[:len(image)] for t in scale] for scale in preds]
+            pred_real = [[t[len(image):] for t in scale] for scale in preds]
+            loss_d = d_hinge_loss(pred_real, pred_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d, pred_real
+
+    def train_step(self, batch: dict, model, disc) -> dict[str, float]:
+        o = self.opts
+        image = batch["image"].to(self.device, non_blocking=True)
+        seg = one_hot(batch["label"].to(self.device, non_blocking=True), self.scheme.num_classes)
+        with self.autocast():
+            fake = model(image, seg)
+        stats = {}
+        if self.adversarial:
+            loss_d, pred_real = self.discriminator_step(disc, seg, fake, image)
+            stats["d"] = loss_d.item()
+        with self.autocast():
+            losses = {"l1": F.l1_loss(fake, image) * o.lambda_l1}
+            if self.adversarial:
+                # The unwrapped discriminator: its gradients are not wanted here.
+                raw_disc = disc.module if isinstance(disc, DistributedDataParallel) else disc
+                raw_disc.requires_grad_(False)
+                pred_fake = raw_disc(seg, fake)
+                raw_disc.requires_grad_(True)
+                losses["gan"] = g_hinge_loss(pred_fake) * o.lambda_gan
+                losses["feat"] = feature_matching_loss(pred_real, pred_fake) * o.lambda_feat
+            if self.vgg is not None:
+                losses["vgg"] = self.vgg(fake.float(), image) * o.lambda_vgg
+            if o.lambda_ssim:
+                losses["ssim"] = ssim_loss(fake, image) * o.lambda_ssim
+        self.opt_g.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        self.opt_g.step()
+        return {**stats, **{k: v.item() for k, v in losses.items()}}
+
+    # -- the loop ----------------------------------------------------------------------
+    def set_train_mode(self) -> None:
+        """Training mode, except for frozen parts: with --only-context the generator's batch
+        norm keeps normalising with the statistics the shipped model uses."""
+        if self.opts.only_context:
+            self.model.eval()
+            self.model.encoder.context.train()
+        else:
+            self.model.train()
+
+    def lr_scale(self) -> float:
+        return decayed(self.step, self.opts.iterations, self.opts.decay_iterations)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- ema + (1 - d) (model - ema), running statistics too; d ramps up over
+        the first steps so that a young average is not mostly the random start."""
+        decay = min(self.opts.ema_decay, (1 + self.step) / (10 + self.step))
+        for averaged, current in zip(self.ema.state_dict().values(), self.model.state_dict().values()):
+            if averaged.is_floating_point():
+                averaged.lerp_(current, 1 - decay)
+            else:
+                averaged.copy_(current)
+
+    def set_learning_rates(self) -> None:
+        set_learning_rate(self.opt_g, self.opts.lr_g * self.lr_scale())
+        set_learning_rate(self.opt_d, self.opts.lr_d * self.lr_scale())
+
+    def loader(self):
+        data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True)
+        if self.dist.world_size > 1:
+            sampler = DistributedSampler(data, self.dist.world_size, self.dist.rank, seed=self.opts.seed)
+        else:
+            sampler = RandomSampler(data)
+        workers = self.opts.workers if self.opts.workers >= 0 else (4 if self.device.type == "cuda" else 0)
+        loader = DataLoader(data, self.opts.batch_size, sampler=sampler, num_workers=workers,
+                            drop_last=True, pin_memory=self.device.type == "cuda",
+                            persistent_workers=workers > 0)
+        return infinite(loader, sampler)
+
+    def fixed_batch(self) -> dict:
+        pairs = (self.val_pairs or self.train_pairs)[:4]
+        data = FolderDataset(pairs, self.scheme, self.opts.size)
+        return next(iter(DataLoader(data, batch_size=len(pairs))))
+
+    def request_stop(self, *_) -> None:
+        self.stop_requested = True
+
+    def run(self) -> None:
+        o = self.opts
+        o.run_dir.mkdir(parents=True, exist_ok=True)
+        (o.run_dir / "samples").mkdir(exist_ok=True)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        # One entry per training session: what data, at what size, from which step.
+        self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
+                             "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
+                             "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat,
+                                              "gan": o.lambda_gan, "ssim": o.lambda_ssim},
+                             "vgg_size": o.vgg_size or o.size,
+                             "trained": "context" if o.only_context else "all",
+                             "lr": o.lr_g, "beta1": o.beta1,
+                             "ema_decay": o.ema_decay,
+                             "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
+                             "started": time.strftime("%Y-%m-%d %H:%M")})
+        model, disc = self.model, self.disc
+        if self.dist.world_size > 1:
+            if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            ids = [self.dist.local_rank] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids)
+            disc = DistributedDataParallel(disc, device_ids=ids)
+        self.set_train_mode()
+        disc.train()
+        batches, samples = self.loader(), self.fixed_batch()
+        deadline = time.time() + o.minutes * 60 if o.minutes else float("inf")
+        log = open(o.run_dir / "log.jsonl", "a") if self.dist.main else None
+        bar = tqdm(total=o.iterations, initial=self.step, disable=not self.dist.main, desc=o.model_name)
+        try:
+            while self.step < o.iterations and not self.stop_requested and time.time() < deadline:
+                self.set_learning_rates()
+                losses = self.train_step(next(batches), model, disc)
+                if self.ema is not None:
+                    self.update_ema()
+                self.step += 1
+                self.images_seen += o.batch_size * self.dist.world_size
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+                if log:
+                    log.write(json.dumps({"step": self.step, "size": o.size, "lr_scale": self.lr_scale(),
+                                          **losses}) + "\n")
+                if self.dist.main and self.step % o.sample_every == 0:
+                    grid = sample_grid(self.ema if self.ema is not None else self.model, samples, self.scheme,
+                                       self.device)
+                    Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")
+                if self.step % o.checkpoint_every == 0:
+                    self.save()
+        finally:
+            bar.close()
+            if log:
+                log.close()
+            self.save()
+            if self.dist.world_size > 1:
+                tdist.destroy_process_group()
+
+
+def train(opts: TrainOptions, cfg: SEANConfig | None = None) -> Path:
+    trainer = Trainer(opts, cfg)
+    trainer.run()
+    return trainer.checkpoint_path
