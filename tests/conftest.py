@@ -51,7 +51,8 @@ def scene_json(weights_json: Path) -> Path:
 @pytest.fixture
 def toy_parser(weights_json: Path) -> Path:
     """A tiny untrained parser beside the toy model, found by the toy_parser.json convention."""
-    from models.inference.parser import FaceParser, ParserConfig, ParserInfo, save_parser
+    from models.inference.parser import ParserInfo, save_parser
+    from models.nets.parser import FaceParser, ParserConfig
     torch.manual_seed(2)
     net = FaceParser(ParserConfig(num_classes=4, widths=(4, 8, 8, 8, 8), input_size=SIZE)).eval()
     stem = weights_json.parent / "toy_parser"

@@ -13,7 +13,9 @@ from models.data.framing import Framing, frame_face
 from models.data.labels import LabelScheme
 from models.evaluation.metrics import ConfusionMatrix
 from models.data.files import InputError
-from models.inference.parser import FaceParser, Parser, ParserConfig, ParserInfo, parser_loss, save_parser
+from models.inference.parser import Parser, ParserInfo, save_parser
+from models.nets.parser import FaceParser, ParserConfig
+from models.training.losses import parser_loss
 from tests.helpers import SIZE, make_dataset, toy_mask, toy_photo
 
 

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from models.data.datasets import FolderDataset, find_pairs
 from models.data.files import InputError
 from models.data.labels import LabelScheme
-from models.inference.parser import distillation_loss
-from models.training.teacher import TEACHER_CHANNEL, TEACHER_CLASSES, BiSeNet, Teacher, area_scores
+from models.training.losses import distillation_loss
+from models.nets.bisenet import BiSeNet
+from models.training.teacher import TEACHER_CHANNEL, TEACHER_CLASSES, Teacher, area_scores
 from PIL import Image
 
 from tests.helpers import TOY, make_dataset, toy_photo
@@ -43,7 +44,7 @@ def test_teacher_scores_at_an_eighth_of_its_input(tmp_path):
 def test_wrong_teacher_weights_are_refused(tmp_path, content):
     path = tmp_path / "t.pth"
     if content == "parser":
-        from models.inference.parser import FaceParser, ParserConfig
+        from models.nets.parser import FaceParser, ParserConfig
         torch.save(FaceParser(ParserConfig()).state_dict(), path)
     else:
         path.write_text(content)

@@ -223,7 +223,8 @@ def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
 
 
 def test_vgg_loss_at_a_smaller_size_sees_area_resized_images():
-    from models.training.losses import VGG19Features, VGGLoss
+    from models.nets.vgg import VGG19Features
+    from models.training.losses import VGGLoss
     torch.manual_seed(0)
     vgg = VGG19Features(None).eval()
     fake, real = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1

