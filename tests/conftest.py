@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from models.nets.sean import SEAN
 from models.inference.weights import ModelInfo, save_weights
+from models.nets.sean import SEAN
 from tests.helpers import SIZE, STREET, TOY, tiny_config, toy_mask, toy_photo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -18,12 +18,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from app.editor.document import Document, Source
+from models.data.files import (
+    MIN_SIDE,
+    InputError,
+    load_image,
+    load_mask,
+    looks_like_label_map,
+    schemes_fitting_mask,
+)
 from models.inference.engine import StyleMatrix
-from models.data.files import MIN_SIDE, InputError, load_image, load_mask, looks_like_label_map, schemes_fitting_mask
 from models.inference.weights import load_weights
 from tests.helpers import STREET, TOY, toy_mask, toy_photo
 from tests.test_cli import huge_png
@@ -166,6 +174,7 @@ def edited(tree, path: list, value, delete: bool):
 @pytest.fixture(scope="module")
 def toy_weights(tmp_path_factory):
     import torch
+
     from models.nets.sean import SEAN
     from tests.conftest import save_toy_weights
     from tests.helpers import tiny_config

@@ -4,19 +4,20 @@ import threading
 import numpy as np
 import pytest
 import qimage2ndarray
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt
 from PyQt6.QtGui import QDropEvent, QImage
 from PyQt6.QtWidgets import QMessageBox
 
 from app.editor import tools
-from app.editor.qt.canvas import SOURCE_MIME, Tool, source_payload
 from app.editor.document import MEAN, USE_B, Document, Source
+from app.editor.qt.canvas import SOURCE_MIME, Tool, source_payload
 from app.editor.qt.main_window import MainWindow
 from app.editor.qt.worker import EngineWorker
-from models.inference.engine import Engine, StyleMatrix
 from models.data.files import save_mask
+from models.inference.engine import Engine, StyleMatrix
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
 

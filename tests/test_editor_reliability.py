@@ -241,6 +241,7 @@ def test_missing_qt_libraries_are_named_with_their_packages(monkeypatch):
 def test_regions_that_belong_together_take_a_dropped_style_together(qtbot, window, tmp_path):
     from PyQt6.QtCore import QMimeData, QPointF, Qt
     from PyQt6.QtGui import QDropEvent
+
     from app.editor.qt.canvas import SOURCE_MIME, source_payload
     key = add_photo_source(window, qtbot, tmp_path)
     window.choose_label(1)
@@ -319,6 +320,7 @@ def write_format_1_project(path: Path, doc: Document, key: str) -> Path:
     import io
     import json
     from dataclasses import asdict
+
     from app.editor.document import png_bytes
     source = doc.sources[key]
     meta = {"format": 1, "model": doc.model, "labels": list(doc.label_names),

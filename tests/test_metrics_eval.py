@@ -8,7 +8,15 @@ from PIL import Image
 
 from app.cli import main
 from models.data.files import InputError
-from models.evaluation.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim, ssim_loss
+from models.evaluation.metrics import (
+    RegionError,
+    frechet_distance,
+    inception_path,
+    psnr,
+    rmse,
+    ssim,
+    ssim_loss,
+)
 from tests.helpers import toy_mask, toy_photo
 
 
@@ -114,9 +122,9 @@ def test_fid_uses_the_shipped_inception(tmp_path, weights_json):
         inception_path()
     except InputError as e:
         pytest.skip(str(e))
-    from models.inference.engine import Engine
-    from models.evaluation.reconstruction import evaluate
     from models.data.datasets import find_pairs
+    from models.evaluation.reconstruction import evaluate
+    from models.inference.engine import Engine
     write_folder(tmp_path / "set", 3)
     result = evaluate(Engine.load(str(weights_json), "cpu"), find_pairs(tmp_path / "set"), progress=False)
     assert result["fid"] > 0

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.inference.engine import Engine
-from models.training.export import export_weights
 from models.data.files import InputError
+from models.inference.engine import Engine
 from models.nets.sean import one_hot
-from models.training.sean_trainer import TrainOptions, Trainer
+from models.training.export import export_weights
+from models.training.sean_trainer import Trainer, TrainOptions
 from tests.helpers import make_dataset, tiny_config
 
 
@@ -147,6 +147,7 @@ def _ddp_worker(rank: int, world: int, opts: TrainOptions, port: int) -> None:
 def test_distributed_training_as_under_torchrun(tmp_path):
     """Two processes with the environment torchrun sets (gloo on the CPU)."""
     import socket
+
     import torch.multiprocessing as mp
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,8 +160,8 @@ def test_distributed_training_as_under_torchrun(tmp_path):
 
 def test_a_new_run_can_start_from_shipped_weights(tmp_path):
     from models.data.labels import LabelScheme
-    from models.nets.sean import SEAN
     from models.inference.weights import ModelInfo, save_weights
+    from models.nets.sean import SEAN
     torch.manual_seed(3)
     cfg = tiny_config(19)
     shipped = SEAN(cfg)
@@ -179,8 +180,8 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path):
 
 def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
     from models.data.labels import LabelScheme
-    from models.nets.sean import SEAN
     from models.inference.weights import ModelInfo, save_weights
+    from models.nets.sean import SEAN
     torch.manual_seed(0)
     cfg = tiny_config(19)
     stats = torch.zeros(19, cfg.style_dim)

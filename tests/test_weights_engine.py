@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.inference.engine import Engine, StyleMatrix
 from models.data.files import InputError
+from models.inference.engine import Engine, StyleMatrix
 from models.nets.sean import NUM_BLOCKS, one_hot
 from tests.helpers import SIZE, toy_mask, toy_photo
 

@@ -12,10 +12,20 @@ import cv2
 import numpy as np
 
 from app.editor.launch import run_editor
-from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix, pick_device
+from models.data.files import (
+    MIN_SIDE,
+    WORKING_SIDE,
+    InputError,
+    check_writable,
+    image_format,
+    load_image,
+    load_mask,
+    save_image,
+    save_mask,
+)
+from models.device import pick_device
+from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix
 from models.inference.weights import find_weights
-from models.data.files import (MIN_SIDE, WORKING_SIDE, InputError, check_writable, image_format, load_image,
-                            load_mask, save_image, save_mask)
 
 BAD_INPUT = 2
 SYNTH_SIZES = (MIN_SIDE, 4096)   # --size of a synthesised image: the model's 256 px up or down
@@ -161,7 +171,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.training.sean_trainer import TrainOptions, train  # imports the losses; keep other commands light
+    from models.training.sean_trainer import (  # imports the losses; keep other commands light
+        TrainOptions,
+        train,
+    )
     opts = TrainOptions(
         data=args.data, model_name=args.model_name, size=args.size, config=args.config,
         context_hidden=args.context, only_context=args.only_context, labels=args.labels,
@@ -194,6 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
+
     from models.evaluation.reconstruction import evaluate
     steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
@@ -219,6 +233,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
+
     from models.bench.speed import run_bench
     device = str(pick_device(args.device))
     result = run_bench(device, args.sizes, args.repeats, args.configs,
@@ -278,6 +293,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     """Frame and parse a folder of photos into images/ + labels/, ready for `train`."""
     from tqdm import tqdm
+
     from models.data.datasets import IMAGE_SUFFIXES
     from models.data.framing import model_input
     parser = load_parser(args.model, args.device)
@@ -336,7 +352,8 @@ def cmd_export_parser(args: argparse.Namespace) -> int:
 
 def cmd_eval_parser(args: argparse.Namespace) -> int:
     import json
-    from models.training.parser_trainer import evaluate_parser
+
+    from models.evaluation.parser_eval import evaluate_parser
     parser = load_parser(args.model, args.device)
     pairs = labelled_pairs(args)
     pairs = pairs[:args.limit] if args.limit else pairs
@@ -386,8 +403,8 @@ def labelled_pairs(args: argparse.Namespace):
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from app.editor.samples import SAMPLES_DIR
     from app.cli.showcase import make_samples
+    from app.editor.samples import SAMPLES_DIR
     engine = Engine.load(args.model, args.device)
     out = Path(args.out) if args.out else SAMPLES_DIR / engine.info.model
     written = make_samples(engine, labelled_pairs(args), args.count, out)

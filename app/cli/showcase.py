@@ -13,8 +13,8 @@ import numpy as np
 
 from app.editor.samples import sample_mask
 from models.data.datasets import resize_crop
-from models.inference.engine import Engine, StyleMatrix
 from models.data.files import save_image, save_mask
+from models.inference.engine import Engine, StyleMatrix
 
 THUMB = 128
 

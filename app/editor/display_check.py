@@ -69,7 +69,7 @@ def display_problem() -> str | None:
     if not os.environ.get("DISPLAY"):
         return ("no display to open the editor on (DISPLAY is not set): run it in a desktop session, "
                 "or under a virtual screen with `xvfb-run python main.py`")
-    import PyQt6   # the package alone: no Qt library is loaded by this
+    import PyQt6  # the package alone: no Qt library is loaded by this
     qt = Path(PyQt6.__file__).parent / "Qt6"
     missing = missing_libraries(qt / "plugins" / "platforms" / "libqxcb.so", qt / "lib")
     if not missing:

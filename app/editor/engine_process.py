@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.inference.engine import Engine, StyleMatrix
 from models.data.files import InputError
+from models.inference.engine import Engine, StyleMatrix
 
 
 def serve(conn, json_path: str, device: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 
 from app.editor.display_check import display_problem
-from models.inference.engine import Engine
 from models.data.files import InputError
+from models.inference.engine import Engine
 
 DEFAULT_MODEL = "face"
 BAD_INPUT = 2
@@ -20,6 +20,7 @@ def run_editor(model: str = DEFAULT_MODEL, device: str | None = None, files: lis
         print(f"error: {problem}", file=sys.stderr)
         return BAD_INPUT
     from PyQt6.QtWidgets import QApplication, QMessageBox
+
     from app.editor.qt.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)

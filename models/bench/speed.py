@@ -98,8 +98,8 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
 def shipped_parser_config() -> "ParserConfig":
     """The bundled face parser's architecture and working size (the default ones without it)."""
     from models.inference.parser import ParserInfo
-    from models.nets.parser import ParserConfig
     from models.inference.weights import WEIGHTS_DIR
+    from models.nets.parser import ParserConfig
     try:
         return ParserInfo.from_dict(json.loads((WEIGHTS_DIR / "face_parser.json").read_text())).config
     except (OSError, ValueError, KeyError):
@@ -109,9 +109,9 @@ def shipped_parser_config() -> "ParserConfig":
 def measure_parser(size: int, device: str, repeats: int) -> dict:
     """The face parser on one size x size photo: resize to its working size, network, argmax,
     back to numpy."""
+    from models.data.labels import LabelScheme
     from models.inference.parser import Parser, ParserInfo
     from models.nets.parser import FaceParser
-    from models.data.labels import LabelScheme
     dev = torch.device(device)
     torch.manual_seed(0)
     cfg = shipped_parser_config()

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from models.data.files import check_labels, load_image, load_mask
 from models.data.labels import LabelScheme
+from models.data.tensors import image_to_tensor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
@@ -194,7 +195,7 @@ class FolderDataset(Dataset):
             image, mask = rotate_zoom(image, mask, *turn_by)
         if flip:
             image, mask = image[:, ::-1], self.flip_lut[mask[:, ::-1]]
-        item = {"image": torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1),
+        item = {"image": image_to_tensor(image)[0],
                 "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
         if self.scores is not None:
             item["distil"] = torch.tensor(scores is not None)

@@ -17,7 +17,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from models.data.labels import LabelScheme
 
-
 T = TypeVar("T")
 
 

@@ -7,9 +7,17 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.datasets import resize_crop
-from models.inference.engine import Engine
 from models.data.files import save_image
-from models.evaluation.metrics import ConfusionMatrix, InceptionFeatures, RegionError, frechet_distance, psnr, rmse, ssim
+from models.evaluation.metrics import (
+    ConfusionMatrix,
+    InceptionFeatures,
+    RegionError,
+    frechet_distance,
+    psnr,
+    rmse,
+    ssim,
+)
+from models.inference.engine import Engine
 
 FID_BATCH = 16
 

@@ -15,35 +15,24 @@ import cv2
 import numpy as np
 import torch
 
-from models.data.framing import looks_like_portrait, model_input
 from models.data.files import InputError, atomic_write, check_labels
+from models.data.framing import looks_like_portrait, model_input
+from models.data.tensors import image_to_tensor, tensor_to_image
+from models.device import pick_device
 from models.evaluation.metrics import ssim_loss
 from models.inference.parser import Parser
+from models.inference.weights import (
+    WEIGHTS_DIR,
+    ModelInfo,
+    find_parser,
+    find_weights,
+    load_weights,
+)
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
-from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 
 REFINE_STEPS = 30    # StyleRefiner steps the editor and `encode` give a photo
 REFINE_LR = 0.03
 REFINE_SSIM = 0.3    # weight of 1 - SSIM beside the squared error (see StyleRefiner)
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """The requested device, else CUDA, then Apple MPS, then the CPU."""
-    if name:
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise InputError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda asked for, but no CUDA GPU is available")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise InputError("--device mps asked for, but Apple MPS is not available")
-        return device
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -194,7 +183,7 @@ class Engine:
                              f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
         seg = self._one_hot(self._model_mask(mask, "style mask"))
         img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device, self.dtype)
+        x = image_to_tensor(img).to(self.device, self.dtype)
         return x, seg
 
     def encode(self, image: np.ndarray, mask: np.ndarray, refine_steps: int = 0) -> StyleMatrix:
@@ -230,7 +219,7 @@ class Engine:
         seg = self._one_hot(mask)
         prepared = self.prepared_styles(per_block)
         out = self.model.generator.render(seg, prepared, self._modulations(mask, seg, prepared))
-        return out[0].float().permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().cpu().numpy()
+        return tensor_to_image(out)[0]
 
     def _modulations(self, mask: np.ndarray, seg: torch.Tensor, prepared: list) -> list:
         """The generator's work that depends on the mask and styles alone (every norm's

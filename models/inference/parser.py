@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from models.data.files import InputError, atomic_write
 from models.data.labels import LabelScheme
+from models.data.tensors import image_to_tensor
 from models.inference.weights import build_for_weights
 from models.nets.parser import FaceParser, ParserConfig
 
@@ -73,7 +74,7 @@ class Parser:
         size = self.info.config.input_size
         h, w = photo.shape[:2]
         x = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size else cv2.INTER_CUBIC)
-        x = torch.from_numpy(x).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+        x = image_to_tensor(x).to(self.device)
         logits = self.scores(x.contiguous(memory_format=torch.channels_last))
         if (h, w) != (size, size):
             logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from models.data.files import InputError, atomic_write
 from models.data.labels import LabelScheme

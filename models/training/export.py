@@ -9,8 +9,8 @@ from tqdm import tqdm
 
 from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
-from models.nets.sean import SEAN, SEANConfig, one_hot
 from models.inference.weights import ModelInfo, find_weights, load_weights, save_weights
+from models.nets.sean import SEAN, SEANConfig, one_hot
 
 
 @torch.no_grad()

@@ -2,33 +2,39 @@
 from __future__ import annotations
 
 import hashlib
-import signal
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 from tqdm import tqdm
 
-from models.data.datasets import (FolderDataset, PackedPair, Pair, classes_present, per_folder, rare_class_weights,
-                   split_folders)
-from models.data.files import atomic_write, load_mask
+from models.data.datasets import (
+    FolderDataset,
+    PackedPair,
+    Pair,
+    classes_present,
+    per_folder,
+    rare_class_weights,
+    split_folders,
+)
+from models.data.files import atomic_write
 from models.data.labels import LabelScheme
-from models.evaluation.metrics import ConfusionMatrix
 from models.inference.parser import Parser, ParserInfo, save_parser
 from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
+from models.training.scaffold import (
+    decayed,
+    infinite,
+    load_checkpoint,
+    new_session,
+    run_steps,
+    save_checkpoint,
+    set_learning_rate,
+    training_device,
+)
 from models.training.teacher import Teacher, area_scores
-from models.training.sean_trainer import decayed, infinite, save_checkpoint, set_learning_rate
-
-# FASSEG's human labels: 0 background, 1 skin (incl. neck), 2 hair (incl. brows), 3 eyes,
-# 4 nose, 5 mouth. Our 19 classes map onto them like this (glasses, ears and jewellery
-# sit on skin; hat and clothes are background there).
-TO_FASSEG = np.array([0, 1, 4, 1, 3, 3, 2, 2, 1, 1, 5, 5, 5, 2, 0, 1, 1, 1, 0], np.uint8)
-FASSEG_NAMES = ("background", "skin", "hair", "eyes", "nose", "mouth")
 
 
 @dataclass
@@ -121,12 +127,12 @@ def cached_teacher_scores(teacher: Teacher, pair: Pair | PackedPair, scheme: Lab
 
 
 def train_parser(opts: ParserTrainOptions) -> Path:
-    device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = training_device(opts.device)
     scheme = LabelScheme.named(opts.labels)
     run_dir = Path(opts.runs_dir) / opts.name
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint.pt"
-    state = torch.load(checkpoint, map_location=device, weights_only=True) if checkpoint.exists() else None
+    state = load_checkpoint(checkpoint, device)
     if state:
         net = FaceParser(checkpoint_config(state["options"], scheme.num_classes))
         net.load_state_dict(state["net"])
@@ -143,9 +149,8 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     if state:
         opt.load_state_dict(state["opt"])
     # One entry per training session: what data (folders may repeat, to weigh them), from which step.
-    sessions.append({"start_step": step, "data": opts.data, "holdout": opts.holdout, "size": opts.size,
-                     "lr": opts.lr, "decay_until": opts.iterations if opts.decay_iterations else None,
-                     "rotate": opts.rotate, "started": time.strftime("%Y-%m-%d %H:%M")})
+    sessions.append(new_session(step, data=opts.data, holdout=opts.holdout, size=opts.size, lr=opts.lr,
+                                decay_until=opts.iterations if opts.decay_iterations else None, rotate=opts.rotate))
     if opts.init_from and not state:
         sessions[-1]["init_from"] = Path(opts.init_from).name
     splits = split_folders(opts.data, opts.holdout)
@@ -162,39 +167,29 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         sampler = WeightedRandomSampler(weights, len(data))
         sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
     batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=0), None)
-    deadline = time.time() + opts.minutes * 60 if opts.minutes else float("inf")
-    bar = tqdm(total=opts.iterations, initial=step, desc=opts.name)
 
-    def save() -> None:
+    def save(step: int) -> None:
         sessions[-1]["end_step"] = step
         save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "sessions": sessions,
                                      "options": {"data": opts.data, "holdout": opts.holdout, "size": opts.size,
                                                  "labels": scheme.to_dict(), "config": asdict(net.cfg)}})
 
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))   # finish the step, save, exit
+    def one_step(step: int) -> dict[str, float]:
+        set_learning_rate(opt, opts.lr * decayed(step, opts.iterations, opts.decay_iterations))
+        batch = next(batches)
+        logits = net(jitter(batch["image"]).to(device))
+        loss = parser_loss(logits, batch["label"].to(device))
+        if scores is not None:
+            loss = loss + opts.distil * distillation_loss(logits, batch["scores"].to(device),
+                                                          batch["distil"].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
     net.train()
-    try:
-        while step < opts.iterations and time.time() < deadline and not stop:
-            set_learning_rate(opt, opts.lr * decayed(step, opts.iterations, opts.decay_iterations))
-            batch = next(batches)
-            logits = net(jitter(batch["image"]).to(device))
-            loss = parser_loss(logits, batch["label"].to(device))
-            if scores is not None:
-                loss = loss + opts.distil * distillation_loss(logits, batch["scores"].to(device),
-                                                              batch["distil"].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % opts.checkpoint_every == 0:
-                save()
-    finally:
-        bar.close()
-        save()
+    run_steps(step, opts.iterations, opts.minutes, opts.checkpoint_every, one_step, save, opts.name)
     return checkpoint
 
 
@@ -210,34 +205,3 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
                                 "sessions": state.get("sessions", [])})
     save_parser(out_stem, net, info)
     return info
-
-
-def square(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
-    return cv2.resize(image, (size, size), interpolation=interpolation) if size else image
-
-
-def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None, size: int = 0,
-                    progress: bool = True) -> dict:
-    """Pixel accuracy and mIoU against the label files (per class too); with
-    `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down.
-    With `size`, photos and labels are first scaled to size x size (the face-parsing
-    convention: scores at the resolution the parser works at)."""
-    scheme = parser.info.labels
-    fasseg_scheme = LabelScheme("fasseg", FASSEG_NAMES, ("#000000",) * 6, ())
-    full, fasseg = ConfusionMatrix(scheme.num_classes), ConfusionMatrix(len(FASSEG_NAMES))
-    for pair in tqdm(pairs, desc="parse", disable=not progress):
-        photo, labels = pair.read(scheme)
-        photo, labels = square(photo, size, cv2.INTER_AREA), square(labels, size, cv2.INTER_NEAREST)
-        pred = parser.parse(photo)
-        full.add(labels, pred)
-        if fasseg_labels is not None:
-            human = square(np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png", fasseg_scheme)), size,
-                           cv2.INTER_NEAREST)
-            fasseg.add(human, TO_FASSEG[pred])
-    result = {"images": len(pairs), "size": size or None, "pixel_accuracy": full.pixel_accuracy(),
-              "miou": full.mean_iou(),
-              "iou_per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(scheme.names, full.iou())}}
-    if fasseg_labels is not None:
-        result["fasseg"] = {"pixel_accuracy": fasseg.pixel_accuracy(), "miou": fasseg.mean_iou(),
-                            "iou_per_class": dict(zip(FASSEG_NAMES, map(float, fasseg.iou())))}
-    return result

@@ -14,8 +14,6 @@ import copy
 import dataclasses
 import json
 import os
-import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,15 +24,30 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
-from tqdm import tqdm
 
 from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
+from models.data.tensors import tensor_to_image
 from models.evaluation.metrics import ssim_loss
 from models.inference.weights import load_vgg19
 from models.nets.discriminator import MultiscaleDiscriminator
-from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
+from models.training.losses import (
+    VGGLoss,
+    d_hinge_loss,
+    feature_matching_loss,
+    g_hinge_loss,
+)
+from models.training.scaffold import (
+    decayed,
+    infinite,
+    load_checkpoint,
+    new_session,
+    run_steps,
+    save_checkpoint,
+    set_learning_rate,
+    training_device,
+)
 
 
 @dataclass
@@ -103,34 +116,6 @@ def setup_distributed() -> Distributed:
     return dist
 
 
-def infinite(loader: DataLoader, sampler):
-    epoch = 0
-    while True:
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        yield from loader
-        epoch += 1
-
-
-def decayed(step: int, iterations: int, decay_iterations: int) -> float:
-    """Learning-rate factor: 1 until the last `decay_iterations` before `iterations`, then
-    falling linearly to 0 there (SPADE's and SEAN's schedule); 1 throughout when 0."""
-    if not decay_iterations:
-        return 1.0
-    return min(1.0, max(0.0, (iterations - step) / decay_iterations))
-
-
-def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)   # a kill mid-save leaves the previous checkpoint intact
-
-
 def sample_grid(model: SEAN, batch: dict, scheme: LabelScheme, device: torch.device) -> np.ndarray:
     """Rows of mask | real | reconstruction, in eval mode (what the shipped model does)."""
     was_training = model.training
@@ -139,9 +124,8 @@ def sample_grid(model: SEAN, batch: dict, scheme: LabelScheme, device: torch.dev
         image = batch["image"].to(device)
         fake = model(image, one_hot(batch["label"].to(device), scheme.num_classes))
     model.train(was_training)
-    to_u8 = lambda t: t.float().permute(0, 2, 3, 1).add(1).mul(127.5).clamp(0, 255).byte().cpu().numpy()
     masks = scheme.colorize(batch["label"].numpy())
-    rows = [np.concatenate([m, r, f], axis=1) for m, r, f in zip(masks, to_u8(image), to_u8(fake))]
+    rows = [np.concatenate([m, r, f], axis=1) for m, r, f in zip(masks, tensor_to_image(image), tensor_to_image(fake))]
     return np.concatenate(rows, axis=0)
 
 
@@ -152,12 +136,7 @@ class Trainer:
             raise ValueError(f"--size must be a multiple of {DOWNSCALE}, got {opts.size}")
         self.opts = opts
         self.dist = setup_distributed()
-        if opts.device:
-            self.device = torch.device(opts.device)
-        elif torch.cuda.is_available():
-            self.device = torch.device("cuda", self.dist.local_rank)
-        else:
-            self.device = torch.device("cpu")
+        self.device = training_device(opts.device, self.dist.local_rank)
         # Training images all have one size, so cuDNN's per-shape search pays off at once.
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
         torch.manual_seed(opts.seed + self.dist.rank)
@@ -185,15 +164,14 @@ class Trainer:
         self.checkpoint_path = opts.run_dir / "checkpoint.pt"
         self.resume()
         self.train_pairs, self.val_pairs = load_folders(opts.data, self.scheme, opts.holdout)
-        self.stop_requested = False
 
     # -- state -------------------------------------------------------------------------
     def resume(self) -> None:
-        if not self.checkpoint_path.exists():
+        state = load_checkpoint(self.checkpoint_path, self.device)
+        if state is None:
             if self.opts.init_from:
                 self.init_from_weights(self.opts.init_from)
             return
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         if state["config"] != self.cfg.to_dict():
             raise ValueError(f"{self.checkpoint_path} was trained with another config "
                              f"({state['config_name']}); use a new --model-name")
@@ -334,25 +312,18 @@ class Trainer:
         data = FolderDataset(pairs, self.scheme, self.opts.size)
         return next(iter(DataLoader(data, batch_size=len(pairs))))
 
-    def request_stop(self, *_) -> None:
-        self.stop_requested = True
-
     def run(self) -> None:
         o = self.opts
         o.run_dir.mkdir(parents=True, exist_ok=True)
         (o.run_dir / "samples").mkdir(exist_ok=True)
-        signal.signal(signal.SIGTERM, self.request_stop)
         # One entry per training session: what data, at what size, from which step.
-        self.history.append({"start_step": self.step, "size": o.size, "data": o.data,
-                             "holdout": o.holdout, "batch": o.batch_size * self.dist.world_size,
-                             "loss_weights": {"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat,
-                                              "gan": o.lambda_gan, "ssim": o.lambda_ssim},
-                             "vgg_size": o.vgg_size or o.size,
-                             "trained": "context" if o.only_context else "all",
-                             "lr": o.lr_g, "beta1": o.beta1,
-                             "ema_decay": o.ema_decay,
-                             "lr_scale": self.lr_scale(), "decay_until": o.iterations if o.decay_iterations else None,
-                             "started": time.strftime("%Y-%m-%d %H:%M")})
+        self.history.append(new_session(
+            self.step, size=o.size, data=o.data, holdout=o.holdout, batch=o.batch_size * self.dist.world_size,
+            loss_weights={"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat, "gan": o.lambda_gan,
+                          "ssim": o.lambda_ssim},
+            vgg_size=o.vgg_size or o.size, trained="context" if o.only_context else "all", lr=o.lr_g,
+            beta1=o.beta1, ema_decay=o.ema_decay, lr_scale=self.lr_scale(),
+            decay_until=o.iterations if o.decay_iterations else None))
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:
             if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
@@ -363,33 +334,29 @@ class Trainer:
         self.set_train_mode()
         disc.train()
         batches, samples = self.loader(), self.fixed_batch()
-        deadline = time.time() + o.minutes * 60 if o.minutes else float("inf")
         log = open(o.run_dir / "log.jsonl", "a") if self.dist.main else None
-        bar = tqdm(total=o.iterations, initial=self.step, disable=not self.dist.main, desc=o.model_name)
+
+        def one_step(step: int) -> dict[str, float]:
+            self.step = step
+            self.set_learning_rates()
+            losses = self.train_step(next(batches), model, disc)
+            if self.ema is not None:
+                self.update_ema()
+            self.step += 1
+            self.images_seen += o.batch_size * self.dist.world_size
+            if log:
+                log.write(json.dumps({"step": self.step, "size": o.size, "lr_scale": self.lr_scale(), **losses}) + "\n")
+            if self.dist.main and self.step % o.sample_every == 0:
+                grid = sample_grid(self.ema if self.ema is not None else self.model, samples, self.scheme, self.device)
+                Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")
+            return losses
+
         try:
-            while self.step < o.iterations and not self.stop_requested and time.time() < deadline:
-                self.set_learning_rates()
-                losses = self.train_step(next(batches), model, disc)
-                if self.ema is not None:
-                    self.update_ema()
-                self.step += 1
-                self.images_seen += o.batch_size * self.dist.world_size
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-                if log:
-                    log.write(json.dumps({"step": self.step, "size": o.size, "lr_scale": self.lr_scale(),
-                                          **losses}) + "\n")
-                if self.dist.main and self.step % o.sample_every == 0:
-                    grid = sample_grid(self.ema if self.ema is not None else self.model, samples, self.scheme,
-                                       self.device)
-                    Image.fromarray(grid).save(o.run_dir / "samples" / f"step_{self.step:07d}.png")
-                if self.step % o.checkpoint_every == 0:
-                    self.save()
+            run_steps(self.step, o.iterations, o.minutes, o.checkpoint_every, one_step, lambda _: self.save(),
+                      o.model_name, show=self.dist.main)
         finally:
-            bar.close()
             if log:
                 log.close()
-            self.save()
             if self.dist.world_size > 1:
                 tdist.destroy_process_group()
 

@@ -28,6 +28,7 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
     from PyQt6.QtCore import QEventLoop, QPoint, QSettings, Qt, QTimer
     from PyQt6.QtTest import QTest
     from PyQt6.QtWidgets import QApplication
+
     from app.editor.qt.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])

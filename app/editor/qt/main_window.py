@@ -3,29 +3,47 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import suppress
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                             QMessageBox, QSlider, QSplitter, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.editor.autosave import AUTOSAVE_SECONDS, Autosave
-from app.editor.qt.canvas import ImageView, MaskCanvas, Tool, read_source_payload
 from app.editor.document import MEAN, Document, ProjectSnapshot, Source
+from app.editor.qt.canvas import ImageView, MaskCanvas, Tool, read_source_payload
 from app.editor.qt.panels import LabelPalette, RegionPanel, StyleGallery, thumbnail
-from app.editor.samples import load_samples, sample_mask
 from app.editor.qt.worker import EngineWorker
-from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix, StyleRefiner
+from app.editor.samples import load_samples, sample_mask
+from models.data.files import (
+    WORKING_SIDE,
+    InputError,
+    load_image,
+    load_mask,
+    looks_like_label_map,
+    save_image,
+    save_mask,
+    schemes_fitting_mask,
+)
 from models.data.framing import stretched_photo
-from models.data.files import (WORKING_SIDE, InputError, load_image, load_mask, looks_like_label_map, save_image,
-                            save_mask, schemes_fitting_mask)
 from models.data.labels import LabelScheme
+from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix, StyleRefiner
 from models.inference.weights import available_models, model_schemes
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"

@@ -5,12 +5,22 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QMimeData, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QDrag, QIcon, QPixmap
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QGridLayout, QGroupBox,
-                             QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                             QSlider, QWidget)
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QWidget,
+)
 
-from app.editor.qt.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
 from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
+from app.editor.qt.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
 from models.nets.sean import BLOCK_NAMES
 
 KEY_ROLE = Qt.ItemDataRole.UserRole

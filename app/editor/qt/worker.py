@@ -18,8 +18,8 @@ import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.editor.engine_process import EngineProcess
-from models.inference.engine import Engine, StyleMatrix
 from models.data.files import InputError
+from models.inference.engine import Engine, StyleMatrix
 
 
 class EngineWorker(QObject):

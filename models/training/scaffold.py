@@ -1,0 +1,89 @@
+"""What every trainer here shares: the device, the learning-rate schedule, checkpoints that
+survive a kill, the record of sessions, and the loop that stops at the iteration count, at
+a deadline or on SIGTERM, always with a checkpoint. The SEAN trainer and the parser trainer
+give it their own step."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from models.device import pick_device
+
+
+def training_device(requested: str, local_rank: int = 0) -> torch.device:
+    """The device asked for; else this process's GPU (one per rank under torchrun), else
+    the best there is."""
+    if requested:
+        return pick_device(requested)
+    device = pick_device()
+    return torch.device("cuda", local_rank) if device.type == "cuda" else device
+
+
+def decayed(step: int, iterations: int, decay_iterations: int) -> float:
+    """Learning-rate factor: 1 until the last `decay_iterations` before `iterations`, then
+    falling linearly to 0 there (SPADE's and SEAN's schedule); 1 throughout when 0."""
+    if not decay_iterations:
+        return 1.0
+    return min(1.0, max(0.0, (iterations - step) / decay_iterations))
+
+
+def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)   # a kill mid-save leaves the previous checkpoint intact
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict | None:
+    """A run's checkpoint, or None for a new run. weights_only: the restricted unpickler."""
+    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+
+
+def new_session(start_step: int, **fields) -> dict:
+    """One entry of a run's history: what this session trained on, from which step."""
+    return {"start_step": start_step, **fields, "started": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def infinite(loader: DataLoader, sampler) -> Iterator:
+    epoch = 0
+    while True:
+        if isinstance(sampler, DistributedSampler):
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def run_steps(step: int, iterations: int, minutes: float, checkpoint_every: int,
+              one_step: Callable[[int], dict[str, float]], save: Callable[[int], None],
+              name: str, show: bool = True) -> int:
+    """Call `one_step(step)` until `iterations`, `minutes` or SIGTERM (which finishes the
+    step in hand), with `save(step)` every `checkpoint_every` steps and at the end, an
+    error included. Returns the step reached."""
+    stop: list[bool] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    deadline = time.time() + minutes * 60 if minutes else float("inf")
+    bar = tqdm(total=iterations, initial=step, disable=not show, desc=name)
+    try:
+        while step < iterations and not stop and time.time() < deadline:
+            losses = one_step(step)
+            step += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+            if step % checkpoint_every == 0:
+                save(step)
+    finally:
+        bar.close()
+        save(step)
+        signal.signal(signal.SIGTERM, previous)
+    return step
