@@ -31,7 +31,7 @@ from models.data.files import (
     looks_like_label_map,
     schemes_fitting_mask,
 )
-from models.inference.engine import StyleMatrix
+from models.inference.styles import StyleMatrix
 from models.inference.weights import load_weights
 from tests.helpers import STREET, TOY, toy_mask, toy_photo
 from tests.test_cli import huge_png

@@ -17,7 +17,8 @@ from app.editor.qt.canvas import SOURCE_MIME, Tool, source_payload
 from app.editor.qt.main_window import MainWindow
 from app.editor.qt.worker import EngineWorker
 from models.data.files import save_mask
-from models.inference.engine import Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from models.data.files import InputError
-from models.inference.engine import Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS, one_hot
 from tests.helpers import SIZE, toy_mask, toy_photo
 

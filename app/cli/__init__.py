@@ -24,7 +24,9 @@ from models.data.files import (
     save_mask,
 )
 from models.device import pick_device
-from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.refiner import REFINE_STEPS
+from models.inference.styles import StyleMatrix
 from models.inference.weights import find_weights
 
 BAD_INPUT = 2

@@ -14,7 +14,8 @@ import numpy as np
 from app.editor.samples import sample_mask
 from models.data.datasets import resize_crop
 from models.data.files import save_image, save_mask
-from models.inference.engine import Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
 
 THUMB = 128
 

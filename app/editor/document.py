@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from models.data.files import InputError, atomic_write, decode, open_image
-from models.inference.engine import StyleMatrix
+from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
 
 MEAN = "mean"           # the built-in source: the training set's mean code per class

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from models.data.files import InputError
-from models.inference.engine import Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
 
 
 def serve(conn, json_path: str, device: str) -> None:

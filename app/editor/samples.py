@@ -14,7 +14,7 @@ import numpy as np
 from app.editor.document import Source
 from models.data.files import InputError, load_image, load_mask
 from models.data.labels import LabelScheme
-from models.inference.engine import StyleMatrix
+from models.inference.styles import StyleMatrix
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 AXIS = 127.5    # the vertical centre line of the 256-pixel-wide face drawing

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from models.inference.engine import StyleMatrix, StyleRefiner
+from models.inference.refiner import StyleRefiner
+from models.inference.styles import StyleMatrix
 from models.nets.sean import SEAN, SEANConfig, StyleContext, one_hot
 
 if TYPE_CHECKING:

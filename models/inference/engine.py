@@ -5,22 +5,19 @@ arrays; styles are `StyleMatrix` objects (the paper's ST, one 512-d code per cla
 """
 from __future__ import annotations
 
-import io
-import zipfile
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from models.data.files import InputError, atomic_write, check_labels
+from models.data.files import InputError, check_labels
 from models.data.framing import looks_like_portrait, model_input
 from models.data.tensors import image_to_tensor, tensor_to_image
 from models.device import pick_device
-from models.evaluation.metrics import ssim_loss
 from models.inference.parser import Parser
+from models.inference.refiner import StyleRefiner
+from models.inference.styles import StyleMatrix
 from models.inference.weights import (
     WEIGHTS_DIR,
     ModelInfo,
@@ -30,10 +27,6 @@ from models.inference.weights import (
 )
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
 
-REFINE_STEPS = 30    # StyleRefiner steps the editor and `encode` give a photo
-REFINE_LR = 0.03
-REFINE_SSIM = 0.3    # weight of 1 - SSIM beside the squared error (see StyleRefiner)
-
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) around the pixels where two masks differ; None if none do."""
@@ -42,62 +35,6 @@ def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] |
     if rows.size == 0:
         return None
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-@dataclass
-class StyleMatrix:
-    """ST: one style code per class, and which classes the style photo actually had."""
-    codes: np.ndarray     # (s, 512) float32
-    present: np.ndarray   # (s,) bool
-
-    def filled_from(self, fallback: "StyleMatrix") -> "StyleMatrix":
-        """Classes this style lacks take the fallback's codes."""
-        codes = np.where(self.present[:, None], self.codes, fallback.codes)
-        return StyleMatrix(codes.astype(np.float32), self.present | fallback.present)
-
-    def save(self, path: str | Path, model: str, label_names: tuple[str, ...]) -> None:
-        def write(p: Path) -> None:
-            with open(p, "wb") as f:
-                np.savez(f, codes=self.codes, present=self.present,
-                         model=np.array(model), labels=np.array(label_names))
-        atomic_write(path, write)
-
-    @classmethod
-    def load(cls, path: str | Path, num_classes: int, style_dim: int, model: str | None = None) -> "StyleMatrix":
-        """Codes written by `save`; with `model`, codes made by another model are refused."""
-        codes, present, made_by = read_codes_file(path)
-        if model and made_by and made_by != model:
-            raise InputError(f"{path}: these are '{made_by}' styles; they cannot be used with model '{model}'")
-        if codes.shape != (num_classes, style_dim) or present.shape != (num_classes,):
-            raise InputError(f"{path}: codes have shape {codes.shape}, this model needs "
-                             f"({num_classes}, {style_dim}); were they made with another model?")
-        if not np.isfinite(codes).all():
-            raise InputError(f"{path}: the codes hold values that are not numbers (NaN or infinite)")
-        return cls(codes, present)
-
-
-def read_codes_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """(codes, present, the model that made them) from a codes .npz; anything else (a
-    truncated zip, a text file, a pickle, arrays of the wrong kind) is an InputError."""
-    not_codes = f"{path}: not a style-codes file"
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        loaded = np.load(io.BytesIO(Path(path).read_bytes()), allow_pickle=False)   # no file left open on errors
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise InputError(f"{not_codes} (a single array, not the .npz that `encode` writes)")
-        with loaded as f:
-            if "codes" not in f.files or "present" not in f.files:
-                raise InputError(f"{not_codes} (it has no 'codes' and 'present' arrays)")
-            codes, present = f["codes"].astype(np.float32), f["present"].astype(bool)
-            made_by = str(f["model"]) if "model" in f.files else None
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
-            zlib.error) as e:
-        reason = "pickled data, which is never loaded" if "pickle" in str(e) else e
-        raise InputError(f"{not_codes}: damaged, truncated or of another kind ({reason})") from None
-    return codes, present, made_by
 
 
 class Engine:
@@ -250,48 +187,3 @@ class Engine:
             self._prepared = cached = (codes, self.model.generator.prepare_styles(
                 matrices if len(matrices) > 1 else matrices[0]))
         return cached[1]
-
-
-class StyleRefiner:
-    """Fits a photo's style matrix to the photo itself, the generator held fixed.
-
-    The encoder's codes are a one-pass guess that misses much of a photo it was not trained
-    on (held-out CelebA-HQ faces come back at about 18 dB), while the generator can draw
-    the same photo far more closely from better codes. Adam on the codes, minimising the
-    squared error (what PSNR measures) and 1 - SSIM, gets most of the way in a few dozen
-    steps. The squared error alone leaves eyes and mouths soft; with SSIM beside it
-    (weight 0.3; 12 held-out CelebA-HQ photos, 30 steps) PSNR holds (22.83 against 22.70
-    dB), SSIM rises (0.694 against 0.666) and the parser finds the features again (mIoU
-    0.710 against 0.681; the encoder's codes: 0.725). Only the classes the photo has move
-    (the others get no gradient), and codes stay in [-1, 1], the encoder's tanh range,
-    where the generator was trained. `step` may be called in slices, so the editor can
-    show frames in between."""
-
-    def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
-                 lr: float = REFINE_LR):
-        self.generator, self.x, self.seg = model.generator, x, seg
-        self.present = style.present.copy()
-        self.codes = torch.tensor(style.codes[None], dtype=torch.float32, device=x.device, requires_grad=True)
-        self.optimizer = torch.optim.Adam([self.codes], lr=lr)
-        self.steps_done = 0
-
-    def step(self, steps: int = 1) -> StyleMatrix:
-        """Run `steps` more steps; the codes so far."""
-        with torch.enable_grad():
-            for _ in range(steps):
-                fake = self.generator(self.seg, self.codes.to(self.x.dtype)).float()
-                # Scaled by the number of values: the gradients stay far from fp16's smallest
-                # numbers on CUDA, and Adam does not care about the loss's scale.
-                error = (fake - self.x.float()).pow(2).mean() + REFINE_SSIM * ssim_loss(fake, self.x)
-                loss = self.x.numel() * error
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                with torch.no_grad():
-                    self.codes.clamp_(-1, 1)
-        self.steps_done += steps
-        return self.style
-
-    @property
-    def style(self) -> StyleMatrix:
-        return StyleMatrix(self.codes.detach()[0].cpu().numpy().copy(), self.present.copy())

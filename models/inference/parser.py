@@ -3,7 +3,6 @@ SEAN models, "kind": "parser") and turn a photo into a label mask. The network i
 models/nets/parser.py."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,12 +10,10 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
-from models.data.files import InputError, atomic_write
 from models.data.labels import LabelScheme
 from models.data.tensors import image_to_tensor
-from models.inference.weights import build_for_weights
+from models.inference.weights import build_for_weights, read_weights, write_weights
 from models.nets.parser import FaceParser, ParserConfig
 
 
@@ -40,11 +37,7 @@ class ParserInfo:
 
 
 def save_parser(stem: str | Path, net: FaceParser, info: ParserInfo) -> None:
-    stem = Path(stem)
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in net.state_dict().items()
-               if not k.endswith("num_batches_tracked")}
-    atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p)))
-    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(info.to_dict(), indent=1)))
+    write_weights(stem, net, info.to_dict())
 
 
 class Parser:
@@ -60,11 +53,7 @@ class Parser:
     @classmethod
     def load(cls, json_path: str | Path, device: torch.device) -> "Parser":
         json_path = Path(json_path)
-        try:
-            info = ParserInfo.from_dict(json.loads(json_path.read_text()))
-            tensors = load_file(str(json_path.with_suffix(".safetensors")))
-        except Exception as e:   # missing, damaged or foreign files all mean the same to a user
-            raise InputError(f"{json_path}: cannot load the parser ({e})") from None
+        info, tensors = read_weights(json_path, ParserInfo.from_dict)
         net = build_for_weights(lambda: FaceParser(info.config), tensors, f"{json_path}: the parser")
         return cls(net, info, device)
 

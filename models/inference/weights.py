@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -22,6 +22,7 @@ from models.nets.vgg import VGG19Features
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 FORMAT_VERSION = 1
 MIN_MODEL_SIZE, MAX_MODEL_SIZE = 32, 2048
+T = TypeVar("T")
 
 
 @dataclass
@@ -110,24 +111,25 @@ def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     return list(model_schemes(weights_dir))
 
 
-def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,
-                 style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
-    """Write STEM.safetensors (fp16) and STEM.json atomically."""
+def write_weights(stem: str | Path, net: nn.Module, description: dict,
+                  extra: dict[str, torch.Tensor] | None = None) -> None:
+    """The one weights format, for every kind of model: STEM.safetensors (the network's
+    tensors in fp16, and `extra` ones) and STEM.json (`description`), each written atomically."""
     stem = Path(stem)
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in net.state_dict().items()
                if not k.endswith("num_batches_tracked")}
-    tensors["style_mean"] = style_mean.to(torch.float16).contiguous()
-    tensors["style_std"] = style_std.to(torch.float16).contiguous()
-    meta = {"name": info.name, "format": str(FORMAT_VERSION)}
+    tensors.update({k: v.detach().to("cpu", torch.float16).contiguous() for k, v in (extra or {}).items()})
+    meta = {"name": str(description.get("name", stem.name)), "format": str(FORMAT_VERSION)}
     atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p), metadata=meta))
-    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(info.to_dict(), indent=1)))
+    atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(description, indent=1)))
 
 
-def load_weights(json_path: Path) -> tuple[SEAN, ModelInfo, torch.Tensor, torch.Tensor]:
-    """(model in eval mode on the CPU, info, style_mean, style_std) from a weights JSON."""
+def read_weights(json_path: Path, parse: Callable[[dict], T]) -> tuple[T, dict[str, torch.Tensor]]:
+    """(`parse` of the JSON, the tensors) of STEM.json + STEM.safetensors; a missing,
+    damaged or foreign file is an InputError."""
     try:
-        info = ModelInfo.from_dict(json.loads(json_path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        description = parse(json.loads(json_path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise InputError(f"{json_path}: not a valid weights description ({e})") from None
     tensor_path = json_path.with_suffix(".safetensors")
     if not tensor_path.is_file():
@@ -136,6 +138,19 @@ def load_weights(json_path: Path) -> tuple[SEAN, ModelInfo, torch.Tensor, torch.
         tensors = load_file(str(tensor_path))
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise InputError(f"{tensor_path}: damaged weights file ({e})") from None
+    return description, tensors
+
+
+def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,
+                 style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
+    """A SEAN model, with the per-class style statistics of its training set."""
+    write_weights(stem, model, info.to_dict(), {"style_mean": style_mean, "style_std": style_std})
+
+
+def load_weights(json_path: Path) -> tuple[SEAN, ModelInfo, torch.Tensor, torch.Tensor]:
+    """(model in eval mode on the CPU, info, style_mean, style_std) from a weights JSON."""
+    info, tensors = read_weights(json_path, ModelInfo.from_dict)
+    tensor_path = json_path.with_suffix(".safetensors")
     style_shape = (info.config.num_classes, info.config.style_dim)
     stats = [tensors.pop(k, None) for k in ("style_mean", "style_std")]
     if any(t is None or tuple(t.shape) != style_shape for t in stats):

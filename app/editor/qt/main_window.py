@@ -43,7 +43,9 @@ from models.data.files import (
 )
 from models.data.framing import stretched_photo
 from models.data.labels import LabelScheme
-from models.inference.engine import REFINE_STEPS, Engine, StyleMatrix, StyleRefiner
+from models.inference.engine import Engine
+from models.inference.refiner import REFINE_STEPS, StyleRefiner
+from models.inference.styles import StyleMatrix
 from models.inference.weights import available_models, model_schemes
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"

@@ -19,7 +19,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.editor.engine_process import EngineProcess
 from models.data.files import InputError
-from models.inference.engine import Engine, StyleMatrix
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
 
 
 class EngineWorker(QObject):
