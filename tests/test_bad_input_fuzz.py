@@ -81,7 +81,8 @@ def damaged(data: bytes) -> st.SearchStrategy[bytes]:
     return st.one_of(
         st.integers(0, n).map(lambda k: data[:k]),
         st.lists(st.tuples(st.integers(0, 10 * n), st.integers(0, 255)), min_size=1, max_size=24).map(flip),
-        st.tuples(st.integers(0, n), st.binary(min_size=1, max_size=64)).map(lambda t: data[:t[0]] + t[1] + data[t[0]:]),
+        st.tuples(st.integers(0, n), st.binary(min_size=1, max_size=64))
+        .map(lambda t: data[:t[0]] + t[1] + data[t[0]:]),
         st.binary(max_size=512),
         st.sampled_from(sorted(VALID.values())),
     )

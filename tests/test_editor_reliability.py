@@ -137,7 +137,7 @@ def test_an_edit_survives_a_killed_editor(qtbot, tmp_path, weights_json, monkeyp
     w.offer_recovery()
     assert (w.doc.mask[2:12, 2:12] == 3).all()
     assert w.doc.modified and "Recovered" in w.statusBar().currentMessage()
-    assert not autosaved.exists() and w.autosave.path.exists()   # now this editor's autosave
+    assert not autosaved.exists() and w.autosaver.store.path.exists()   # now this editor's autosave
     assert Autosave(data).orphans() == []
     w.worker.stop()
 
@@ -146,20 +146,20 @@ def test_autosave_writes_unsaved_edits_and_clean_close_removes_it(qtbot, tmp_pat
                                                                   monkeypatch):
     w = new_window(qtbot, tmp_path, weights_json)
     w.doc.set_mask(toy_mask())
-    w.autosave_now()
-    w.autosave_pool.submit(lambda: None).result()   # wait for the write
-    assert np.array_equal(Document.load(w.autosave.path).mask, toy_mask())
+    w.autosaver.autosave_now()
+    w.autosaver.flush()
+    assert np.array_equal(Document.load(w.autosaver.store.path).mask, toy_mask())
     assert w.save_to(tmp_path / "saved.sean")
-    w.autosave_now()
-    w.autosave_pool.submit(lambda: None).result()
-    assert not w.autosave.path.exists()              # saved: nothing to recover
+    w.autosaver.autosave_now()
+    w.autosaver.flush()
+    assert not w.autosaver.store.path.exists()       # saved: nothing to recover
     w.doc.set_mask(toy_mask(shift=1))
-    w.autosave_now()
-    w.autosave_pool.submit(lambda: None).result()
-    assert Document.load(w.autosave.path).path == tmp_path / "saved.sean"   # recovers as that project
+    w.autosaver.autosave_now()
+    w.autosaver.flush()
+    assert Document.load(w.autosaver.store.path).path == tmp_path / "saved.sean"   # recovers as that project
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     w.close()
-    assert not w.autosave.path.exists()
+    assert not w.autosaver.store.path.exists()
 
 
 def test_recovery_can_be_declined_or_put_off(qtbot, tmp_path, weights_json, monkeypatch):

@@ -188,7 +188,8 @@ def test_label_command_reports_skipped_files(tmp_path, capsys, toy_parser, monke
     Image.fromarray(toy_photo(toy_mask(), seed=3)).save(photos / "blank.png")
     (photos / "broken.jpg").write_bytes(b"\xff\xd8 nope")
     monkeypatch.setattr(framing, "detect_faces",
-                        lambda photo: [(8, 8, 16, 16)] if photo[0, 0].sum() == toy_photo(toy_mask())[0, 0].sum() else [])
+                        lambda photo: [(8, 8, 16, 16)]
+                        if photo[0, 0].sum() == toy_photo(toy_mask())[0, 0].sum() else [])
     code = main(["label", str(photos), "--out", str(tmp_path / "set"), "--size", "32", "--model", str(toy_parser)])
     out = capsys.readouterr().out
     assert code == 0 and "labelled 1 of 3" in out

@@ -120,7 +120,8 @@ def test_export_averages_with_an_earlier_export_of_the_run(tmp_path):
                           average_with=[str(tmp_path / "early.json")])
     assert info.training["iterations"] == 6
     assert info.training["averaged_with"] == [{"name": "early", "iterations": 3}]
-    early, averaged = (Engine.load(str(tmp_path / f"{n}.json"), "cpu").model.state_dict() for n in ("early", "averaged"))
+    early, averaged = (Engine.load(str(tmp_path / f"{n}.json"), "cpu").model.state_dict()
+                       for n in ("early", "averaged"))
     name = "generator.fc.weight"
     assert not torch.equal(early[name], latest[name])
     assert torch.allclose(averaged[name], (early[name] + latest[name]) / 2, atol=2e-3)   # fp16 files

@@ -7,6 +7,7 @@ No Qt here: importing PyQt6's widgets is what this check guards.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -69,8 +70,10 @@ def display_problem() -> str | None:
     if not os.environ.get("DISPLAY"):
         return ("no display to open the editor on (DISPLAY is not set): run it in a desktop session, "
                 "or under a virtual screen with `xvfb-run python main.py`")
-    import PyQt6  # the package alone: no Qt library is loaded by this
-    qt = Path(PyQt6.__file__).parent / "Qt6"
+    spec = importlib.util.find_spec("PyQt6")   # found, not imported: no Qt library is loaded
+    if spec is None or not spec.submodule_search_locations:
+        return "PyQt6 is not installed: pip install -r requirements.txt"
+    qt = Path(list(spec.submodule_search_locations)[0]) / "Qt6"
     missing = missing_libraries(qt / "plugins" / "platforms" / "libqxcb.so", qt / "lib")
     if not missing:
         return None

@@ -116,6 +116,14 @@ class Document:
         return self.history.current.regions
 
     @property
+    def can_undo(self) -> bool:
+        return bool(self.history.undo_stack)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.history.redo_stack)
+
+    @property
     def modified(self) -> bool:
         return self.history.current is not self.saved_state
 

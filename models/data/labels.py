@@ -35,7 +35,8 @@ class LabelScheme:
         if len(self.names) != len(self.colors):
             raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
         if self.framing not in FRAMINGS:
-            raise ValueError(f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}")
+            raise ValueError(f"label scheme {self.name!r}: framing {self.framing!r} is not one of "
+                             f"{', '.join(FRAMINGS)}")
         for group in self.groups:
             if not all(0 <= c < len(self.names) for c in group):
                 raise ValueError(f"label scheme {self.name!r}: group {list(group)} names a class it does not have")

@@ -65,7 +65,8 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     if inception is not None:
         flush()
     result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
-              "device": str(engine.device), "refine_steps": refine_steps, **{k: float(np.mean(v)) for k, v in scores.items()},
+              "device": str(engine.device), "refine_steps": refine_steps,
+              **{k: float(np.mean(v)) for k, v in scores.items()},
               "fid": None, "seg_accuracy": None, "miou": None,
               "regions": regions.table(engine.labels.names)}
     if segmentation is not None:

@@ -6,9 +6,10 @@ Only safetensors are ever loaded from a weights file: unlike pickles, they canno
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file

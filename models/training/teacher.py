@@ -27,7 +27,8 @@ IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 class Teacher:
     """`scores(photo)`: the teacher's class scores for a photo, at 1/8 of `size`, our class order."""
 
-    def __init__(self, weights: str | Path, device: torch.device = torch.device("cpu")):
+    def __init__(self, weights: str | Path, device: torch.device | None = None):
+        device = device or torch.device("cpu")
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as e:

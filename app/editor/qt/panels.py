@@ -1,8 +1,6 @@
 """Side panels: the label palette, the style gallery and the per-region style editor."""
 from __future__ import annotations
 
-import cv2
-import numpy as np
 from PyQt6.QtCore import QMimeData, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QDrag, QIcon, QPixmap
 from PyQt6.QtWidgets import (
@@ -227,7 +225,3 @@ class RegionPanel(QGroupBox):
 
     def reset(self) -> None:
         self.changed.emit({c: RegionStyle() for c in self.targets()})
-
-
-def thumbnail(rgb: np.ndarray, size: int = 96) -> np.ndarray:
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)

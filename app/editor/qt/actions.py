@@ -1,0 +1,97 @@
+"""The menus, as a table: each entry is (menu, text, what it does, shortcut). The window
+keeps the actions whose state it changes (undo, redo, the view toggles, refinement)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+
+from app.editor.document import MEAN
+from app.editor.qt.canvas import Tool
+
+if TYPE_CHECKING:
+    from app.editor.qt.main_window import MainWindow
+
+SEPARATOR = None
+TOOLS = ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.FILL, "Fill", "G"),
+         (Tool.RECT, "Rectangle", "R"), (Tool.LASSO, "Lasso", "L"), (Tool.PICKER, "Eyedropper", "I"))
+
+
+def menu_table(w: MainWindow) -> dict[str, list]:
+    """Menu -> entries (name to keep it under or "", text, slot, shortcuts, checkable)."""
+    brush = lambda step: lambda: w.brush_size.setValue(w.brush_size.value() + step)
+    zoom = lambda factor: lambda: w.canvas.set_zoom(w.canvas.zoom * factor)
+    return {
+        "&File": [
+            ("", "&New Blank Mask...", lambda: w.new_document_dialog(blank=True), "Ctrl+N", False),
+            ("", "New from &Sample Mask...", lambda: w.new_document_dialog(blank=False), "Ctrl+Shift+N", False),
+            ("", "&Open Project...", w.open_project_dialog, "Ctrl+O", False),
+            ("", "Open &Mask...", w.open_mask_dialog, "Ctrl+M", False),
+            ("", "Open &Photo...", w.open_photo_dialog, "Ctrl+P", False),
+            SEPARATOR,
+            ("", "&Save Project", w.save_project, "Ctrl+S", False),
+            ("", "Save Project &As...", w.save_project_as, "Ctrl+Shift+S", False),
+            SEPARATOR,
+            ("", "&Export Result...", w.export_result_dialog, "Ctrl+E", False),
+            ("", "Export Mas&k...", w.export_mask_dialog, None, False),
+            ("", "Export Style &Codes...", w.export_codes_dialog, None, False),
+            SEPARATOR,
+            ("", "&Quit", w.close, "Ctrl+Q", False),
+        ],
+        "&Edit": [
+            ("undo_action", "&Undo", lambda: w.doc.undo(), "Ctrl+Z", False),
+            ("redo_action", "&Redo", lambda: w.doc.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"], False),
+        ],
+        "&Tools": [
+            *[(f"tool_{tool.name.lower()}", text, lambda _, t=tool: w.set_tool(t), key, True)
+              for tool, text, key in TOOLS],
+            SEPARATOR,
+            ("", "Bigger Brush", brush(2), "]", False),
+            ("", "Smaller Brush", brush(-2), "[", False),
+        ],
+        "&View": [
+            ("", "Zoom &In", zoom(1.25), ["Ctrl+=", "Ctrl++"], False),
+            ("", "Zoom &Out", zoom(1 / 1.25), "Ctrl+-", False),
+            ("", "&Fit", lambda: w.canvas.reset_view(), "Ctrl+0", False),
+            ("show_photo_action", "Show Original &Photo", w.update_photo_view, "Ctrl+Shift+P", True),
+            ("overlay_action", "&Overlay Mask on Photo", w.toggle_overlay, "Ctrl+Shift+O", True),
+        ],
+        "&Styles": [
+            ("", "&Add Style Photo...", w.add_photo_dialog, "Ctrl+Shift+A", False),
+            ("", "&Mean Style for All Regions", lambda: w.doc.apply_source(MEAN, list(range(w.doc.num_classes))),
+             None, False),
+            SEPARATOR,
+            ("refine_action", "&Refine Photo Styles", w.remember_refine_choice, None, True),
+        ],
+    }
+
+
+def build_menus(w: MainWindow) -> None:
+    """The menu bar and the tools' toolbar; named actions become attributes of `w`."""
+    tool_group = QActionGroup(w)
+    toolbar = w.addToolBar("Tools")
+    toolbar.setObjectName("Tools")
+    for title, entries in menu_table(w).items():
+        menu = w.menuBar().addMenu(title)
+        for entry in entries:
+            if entry is SEPARATOR:
+                menu.addSeparator()
+                continue
+            name, text, slot, shortcut, checkable = entry
+            action = QAction(text, w)
+            if shortcut:
+                action.setShortcuts([QKeySequence(s) for s in ([shortcut] if isinstance(shortcut, str) else shortcut)])
+            action.setCheckable(checkable)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            if name:
+                setattr(w, name, action)
+            if name.startswith("tool_"):
+                action.setToolTip(f"{text} ({shortcut})")
+                action.setChecked(name == f"tool_{w.canvas.tool.name.lower()}")
+                tool_group.addAction(action)
+                toolbar.addAction(action)
+    w.show_photo_action.setChecked(True)
+    w.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "
+                               "a few seconds of background work on a CPU")
+    w.refine_action.setChecked(w.settings.value("refine_photos", True, type=bool))

@@ -1,0 +1,253 @@
+"""The window's files: new, open and save edits, exports, and the dialogs, which open where
+the user last was, with names taken from the photo's. Every write is guarded: a refusal
+(read-only folder, full disk) is a message, and the edit stays open and unsaved."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QStandardPaths
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from app.editor.document import Document
+from app.editor.qt.styles import CODES_FILTER, IMAGE_FILTER, MASK_FILTER
+from app.editor.session import PhotoImport
+from models.data.files import InputError, looks_like_label_map, save_image, save_mask
+
+PROJECT_FILTER = "SEAN Studio project (*.sean)"
+
+
+class FileActions:
+    """Mixed into MainWindow (which gives doc, session, worker, attach, the settings)."""
+
+    def open_files(self, paths: list[str], first_photo_opens: bool = False) -> None:
+        """Dropped or named files, each by its kind: a project opens, a mask becomes the mask
+        (a new edit if it is another model's; a file meant as a mask that no model can read
+        gets Open Mask's reason), codes and photos join the styles. With
+        `first_photo_opens` (files named on the command line), the first photo starts a new
+        edit, as File > Open Photo does."""
+        for path in paths:
+            suffix = Path(path).suffix.lower()
+            if suffix == ".sean":
+                self.open_project(path)
+            elif suffix == ".npz":
+                self.add_codes(path)
+            elif suffix == ".png" and (self.session.models_fitting_mask(path) or looks_like_label_map(path)):
+                self.open_mask(path)
+            elif first_photo_opens:
+                self.open_photo_file(path)
+                first_photo_opens = False
+            else:
+                self.add_photos([path])
+
+    def confirm_discard(self) -> bool:
+        """Ask before losing unsaved work; True when it is fine to go on."""
+        if not self.doc.modified:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "Save the changes to this edit first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    # -- new and open -------------------------------------------------------------------
+    def new_document_dialog(self, blank: bool) -> None:
+        models = self.session.available_models()
+        model, ok = models[0], True
+        if len(models) > 1:
+            current = models.index(self.doc.model) if self.doc.model in models else 0
+            model, ok = QInputDialog.getItem(self, "New edit", "Model:", models, current, False)
+        if ok:
+            self.new_document(model, blank)
+
+    def new_document(self, model: str, blank: bool = False) -> None:
+        if self.confirm_discard() and self.switch_engine(model):
+            size = self.engine.size
+            self.attach(self.session.new_document(np.zeros((size, size), np.uint8) if blank else None))
+
+    def open_project_dialog(self) -> None:
+        path = self.ask_open_path("Open project", PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str) -> None:
+        if not self.confirm_discard():
+            return
+        try:
+            doc = Document.load(path)
+        except InputError as e:
+            self.show_error(str(e))
+            return
+        self.open_document(doc, Path(path).name)
+
+    def open_document(self, doc: Document, name: str) -> bool:
+        """Show a loaded document, with its model's engine."""
+        if not self.switch_engine(doc.model):
+            return False
+        try:
+            self.session.check_fits(doc, name)
+        except InputError as e:
+            self.show_error(str(e))
+            return False
+        self.attach(doc)
+        return True
+
+    def open_mask_dialog(self) -> None:
+        path = self.ask_open_path("Open mask", MASK_FILTER)
+        if path:
+            self.open_mask(path)
+
+    def open_mask(self, path: str) -> None:
+        """A mask of this edit's model replaces the mask (one undo step); another model's mask
+        starts a new edit with that model. Any size is scaled to the model's."""
+        try:
+            model, mask = self.session.mask_to_open(path)
+        except InputError as e:
+            self.show_error(str(e))
+            return
+        if model != self.doc.model:
+            if self.confirm_discard() and self.switch_engine(model):
+                self.attach(self.session.new_document(mask))
+                self.doc.title = Path(path).stem
+                self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit",
+                                             8000)
+            return
+        size = self.engine.size
+        self.doc.set_mask(cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
+        self.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
+
+    def open_photo_dialog(self) -> None:
+        path = self.ask_open_path("Open photo", IMAGE_FILTER)
+        if path:
+            self.open_photo_file(path)
+
+    def open_photo_file(self, path: str) -> None:
+        """A photo starts a new edit; a model without a parser asks for its mask first."""
+        if self.engine.has_parser:
+            self.open_photo(path)
+        elif mask_path := self.ask_mask_for(path):
+            self.open_photo(path, mask_path)
+
+    def open_photo(self, path: str, mask_path: str | None = None) -> None:
+        """A new edit that starts from a photo: framed, parsed into the mask (unless one is
+        given), and its style on every region."""
+        if not self.confirm_discard():
+            return
+        work = self.photo_import(path, mask_path)
+        if work is None:
+            return
+        self.statusBar().showMessage(f"Opening {Path(path).name}...")
+
+        def opened(photo: PhotoImport) -> None:
+            doc = self.session.photo_document(photo)
+            self.attach(doc)
+            if photo.found_face:   # replaces "Opening ...", which would otherwise stay
+                self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+            else:
+                self.statusBar().showMessage("No face found: the photo's centre square was used; "
+                                             "repaint the mask where needed", 10000)
+            self.refine_in_background(doc, photo)
+
+        self.worker.submit(work, opened)
+
+    # -- save and export ------------------------------------------------------------------
+    def save_project(self) -> bool:
+        if self.doc.path is None:
+            return self.save_project_as()
+        return self.save_to(self.doc.path)
+
+    def save_project_as(self) -> bool:
+        path = self.ask_save_path("Save project", ".sean", PROJECT_FILTER)
+        return self.save_to(Path(path).with_suffix(".sean")) if path else False
+
+    def save_to(self, path: Path) -> bool:
+        return self.guarded(lambda: self.doc.save(path), f"Saved {path.name}")
+
+    def export_result_dialog(self) -> None:
+        size = self.engine.size
+        choices = [f"{size} (model size)", str(size * 2), str(size * 4)]
+        choice, ok = QInputDialog.getItem(self, "Export result", "Size in pixels:", choices, 0, False)
+        if not ok:
+            return
+        path = self.ask_save_path("Export result", "_edited.png", "PNG (*.png);;JPEG (*.jpg)")
+        if path:
+            self.export_result(path, int(choice.split()[0]))
+
+    def export_result(self, path: str, size: int | None = None) -> bool:
+        if self.result is None:
+            self.show_error("Nothing to export yet: the result is still being made")
+            return False
+        image = self.result
+        if size and size != image.shape[0]:
+            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
+        return self.guarded(lambda: save_image(path, image), f"Exported {Path(path).name}")
+
+    def export_mask_dialog(self) -> None:
+        path = self.ask_save_path("Export mask", "_mask.png", MASK_FILTER)
+        if path:
+            self.export_mask(path)
+
+    def export_mask(self, path: str) -> bool:
+        """The index PNG at `path` and a colour PNG beside it (NAME_color.png)."""
+        path = Path(path).with_suffix(".png")
+        colour = path.with_name(f"{path.stem}_color.png")
+        labels = self.engine.labels
+        return self.guarded(lambda: (save_mask(path, self.doc.mask, labels),
+                                     save_image(colour, labels.colorize(self.doc.mask))),
+                            f"Exported {path.name} and {colour.name}")
+
+    def export_codes_dialog(self) -> None:
+        path = self.ask_save_path("Export style codes", "_codes.npz", CODES_FILTER)
+        if path:
+            self.export_codes(path)
+
+    def export_codes(self, path: str) -> bool:
+        """The first block's style matrix (what `synth --codes` reads); with crossover in use
+        the blocks differ, so the project file is the way to keep those."""
+        style = self.doc.styles_per_block(self.engine.mean_style)[0]
+        return self.guarded(lambda: style.save(path, self.doc.model, self.doc.label_names),
+                            f"Exported {Path(path).name}")
+
+    def guarded(self, work, done_message: str) -> bool:
+        """Every file the editor writes goes through here."""
+        try:
+            work()
+        except InputError as e:
+            self.show_error(str(e))
+            return False
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            self.show_error(f"{where}cannot write ({e.strerror or e}); the edit is still open and unsaved")
+            return False
+        self.statusBar().showMessage(done_message, 4000)
+        return True
+
+    # -- dialogs --------------------------------------------------------------------------
+    def start_folder(self) -> Path:
+        last = self.settings.value("last_folder", "", type=str)
+        if last and Path(last).is_dir():
+            return Path(last)
+        pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+        return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+
+    def file_stem(self) -> str:
+        """What offered file names start with: the project's name, else the photo's."""
+        return self.doc.path.stem if self.doc.path else (self.doc.title or "untitled")
+
+    def ask_open_path(self, title: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, title, str(self.start_folder()), filters)
+        return self.remember_folder(path)
+
+    def ask_save_path(self, title: str, ending: str, filters: str) -> str | None:
+        """`ending` follows the stem: ".sean", "_edited.png"..."""
+        offered = self.start_folder() / f"{self.file_stem()}{ending}"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(offered), filters)
+        return self.remember_folder(path)
+
+    def remember_folder(self, path: str | None) -> str | None:
+        if path:
+            self.store_setting("last_folder", str(Path(path).parent))
+        return path or None

@@ -1,0 +1,198 @@
+"""What the editor does, without Qt: the engine of the current model and switching it, new
+documents, working out which model a mask belongs to, importing photos (read, framed,
+parsed, encoded: the work the engine thread runs), the encode cache, and refinement cut
+into slices. The window (app/editor/qt/) asks, shows and schedules; this decides."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.editor.document import Document, Source
+from app.editor.samples import load_samples, sample_mask
+from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
+from models.data.framing import stretched_photo
+from models.data.labels import LabelScheme
+from models.inference.engine import Engine
+from models.inference.refiner import REFINE_STEPS, StyleRefiner
+from models.inference.styles import StyleMatrix
+from models.inference.weights import available_models, model_schemes
+
+REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
+THUMBNAIL = 96
+
+
+@dataclass
+class PhotoImport:
+    """A photo as the model sees it: framed, its mask, whether a face was found, its codes."""
+    path: Path
+    framed: np.ndarray
+    mask: np.ndarray
+    found_face: bool
+    style: StyleMatrix
+
+    @property
+    def key(self) -> str:
+        return photo_key(self.path)
+
+    def source(self) -> Source:
+        return Source(self.path.stem, self.style, thumbnail(self.framed), "photo")
+
+
+def photo_key(path: str | Path) -> str:
+    return f"photo:{Path(path).resolve()}"
+
+
+def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL) -> np.ndarray:
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+class EditorSession:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.encode_cache: dict[tuple, Source] = {}   # (photo key, mtime, mask path) -> encoded source
+        self.random = np.random.default_rng()
+
+    # -- models -----------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.engine.info.model
+
+    def available_models(self) -> list[str]:
+        return available_models(self.engine.weights_dir) or [self.model]
+
+    def engine_for(self, model: str) -> Engine:
+        """The engine of `model` (this one, or another loaded on the same device)."""
+        if model == self.model:
+            return self.engine
+        return Engine.load(model, str(self.engine.device), self.engine.weights_dir)
+
+    def switch_to(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def model_schemes(self) -> dict[str, LabelScheme]:
+        """Every installed model's labels, the current model first."""
+        return {self.model: self.engine.labels, **model_schemes(self.engine.weights_dir)}
+
+    def models_fitting_mask(self, path: str) -> list[str]:
+        """The models a mask file could belong to, most likely first (see schemes_fitting_mask)."""
+        try:
+            return schemes_fitting_mask(path, self.model_schemes())
+        except InputError:
+            return []
+
+    def mask_to_open(self, path: str) -> tuple[str, np.ndarray]:
+        """(the model a mask file belongs to, the mask): the current model's when it fits or
+        when none does (so the error names this model's labels)."""
+        schemes = self.model_schemes()
+        fitting = self.models_fitting_mask(path)
+        model = fitting[0] if fitting else self.model
+        return model, load_mask(path, schemes[model])
+
+    # -- documents --------------------------------------------------------------------
+    def new_document(self, mask: np.ndarray | None = None, photo: np.ndarray | None = None) -> Document:
+        """A fresh document for the current model, with the bundled sample styles."""
+        engine = self.engine
+        labels = engine.labels
+        if mask is None:
+            mask = sample_mask(self.model, labels, engine.size)
+        elif mask.shape != (engine.size, engine.size):
+            mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
+        samples = load_samples(self.model, labels.num_classes, engine.info.config.style_dim)
+        return Document(self.model, labels.names, mask, samples, photo)
+
+    def check_fits(self, doc: Document, name: str) -> None:
+        """A loaded document must be of this model's labels and code size."""
+        if doc.label_names != self.engine.labels.names:
+            raise InputError(f"{name} was made with other labels than model '{doc.model}' has")
+        style_shape = (len(doc.label_names), self.engine.info.config.style_dim)
+        if any(s.style.codes.shape != style_shape or not np.isfinite(s.style.codes).all()
+               for s in doc.sources.values()):
+            raise InputError(f"{name} holds style codes that do not fit model '{doc.model}' (another version?)")
+
+    def photo_document(self, photo: PhotoImport) -> Document:
+        """A new edit that starts from a photo: its mask, and its style on every region."""
+        doc = self.new_document(photo.mask, photo.framed)
+        doc.add_source(photo.key, photo.source())
+        doc.apply_source(photo.key, list(range(doc.num_classes)))
+        doc.title = photo.path.stem
+        doc.mark_saved()   # nothing of the user's to lose yet
+        return doc
+
+    def random_source(self, doc: Document) -> tuple[str, Source]:
+        number = sum(s.kind == "random" for s in doc.sources.values()) + 1
+        return f"random-{number}-{self.random.integers(1 << 30)}", \
+            Source(f"Random {number}", self.engine.random_style(self.random), None, "random")
+
+    def codes_source(self, path: str) -> tuple[str, Source]:
+        cfg = self.engine.info.config
+        style = StyleMatrix.load(path, cfg.num_classes, cfg.style_dim, self.model)
+        return f"codes:{Path(path).resolve()}", Source(Path(path).stem, style, None, "codes")
+
+    # -- photos -----------------------------------------------------------------------
+    def photo_mask(self, mask_path: str) -> np.ndarray:
+        """A style photo's mask, refused when it is another model's (a face photo's mask on a
+        scene edit): that photo's styles would mean nothing here."""
+        other = self.models_fitting_mask(mask_path)
+        if other and other[0] != self.model:
+            raise InputError(f"{Path(mask_path).name} is a '{other[0]}' mask: styles from a {other[0]} photo "
+                             f"cannot be used on this '{self.model}' edit")
+        return load_mask(mask_path, self.engine.labels)
+
+    def cache_key(self, path: str, mask_path: str | None) -> tuple | None:
+        try:
+            return photo_key(path), Path(path).stat().st_mtime, mask_path
+        except OSError:
+            return None
+
+    def photo_import(self, path: str, mask_path: str | None) -> Callable[[], PhotoImport]:
+        """The engine-thread work that reads a photo (a large one scaled down as it is
+        decoded), frames and parses it (without a mask) and encodes it. The mask is read
+        here, so that its errors come at once."""
+        mask = self.photo_mask(mask_path) if mask_path else None
+        engine = self.engine
+
+        def work() -> PhotoImport:
+            photo = load_image(path, max_side=None if mask is not None else WORKING_SIDE)
+            if mask is not None and photo.shape[:2] != mask.shape:
+                raise InputError(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
+                                 f"{mask.shape[1]}x{mask.shape[0]}")
+            engine.check_photo_suits(photo, Path(path).name)
+            if mask is None:
+                framed, parsed, found = engine.frame_and_parse(photo)
+            else:
+                size = engine.size
+                framed = stretched_photo(photo, size)
+                parsed, found = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST), True
+            return PhotoImport(Path(path), framed, parsed, found, engine.encode(framed, parsed))
+        return work
+
+
+class Refinement:
+    """A photo's codes fitted to the photo (`StyleRefiner`) a slice at a time, so the
+    window can run it as background work between frames."""
+
+    def __init__(self, engine: Engine, photo: PhotoImport):
+        self.engine, self.photo = engine, photo
+        self.refiner: StyleRefiner | None = None
+
+    def next_slice(self) -> StyleMatrix:
+        """On the engine thread, where all network work runs (the refiner is made there too)."""
+        if self.refiner is None:
+            self.refiner = self.engine.refiner(self.photo.framed, self.photo.mask, self.photo.style)
+        return self.refiner.step(REFINE_SLICE)
+
+    @property
+    def steps_done(self) -> int:
+        return self.refiner.steps_done if self.refiner else 0
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done >= REFINE_STEPS
+
+    @property
+    def progress(self) -> str:
+        return f"{self.steps_done}/{REFINE_STEPS}"
