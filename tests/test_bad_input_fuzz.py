@@ -23,14 +23,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app.editor.document import Document, Source
-from models.data.files import (
-    MIN_SIDE,
-    InputError,
-    load_image,
-    load_mask,
-    looks_like_label_map,
-    schemes_fitting_mask,
-)
+from models.data.files import MIN_SIDE, InputError, load_image, load_mask, looks_like_label_map, schemes_fitting_mask
 from models.inference.styles import StyleMatrix
 from models.inference.weights import load_weights
 from tests.helpers import STREET, TOY, toy_mask, toy_photo

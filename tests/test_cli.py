@@ -164,3 +164,20 @@ def test_main_py_runs_as_a_program(tmp_path, weights_json, toy_files):
                           str(tmp_path / "missing.png"), "--out", str(tmp_path / "o.png")],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "no such file" in bad.stderr
+
+
+def test_every_training_option_has_a_flag():
+    """Options are declared once (the dataclasses); the command line reaches all of them."""
+    from app.cli import build_parser
+    from models.training.parser_trainer import ParserTrainOptions
+    from models.training.sean_trainer import TrainOptions
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "a,b", "--model-name", "m", "--lr-d", "0.001", "--beta2", "0.99",
+                              "--seed", "7", "--lr", "0.0002", "--context", "64", "--holdout", "3,4"])
+    from app.cli.training import options_from
+    opts = options_from(args, TrainOptions)
+    assert (opts.lr_d, opts.beta2, opts.seed, opts.lr_g, opts.context_hidden) == (0.001, 0.99, 7, 0.0002, 64)
+    assert opts.data == ["a", "b"] and opts.holdout == [3, 4] and opts.batch_size == TrainOptions.batch_size
+    args = parser.parse_args(["train-parser", "--data", "d", "--teacher-sizes", "512,0", "--rare-boost", "3"])
+    parser_opts = options_from(args, ParserTrainOptions)
+    assert parser_opts.teacher_sizes == [512, 0] and parser_opts.rare_boost == 3.0

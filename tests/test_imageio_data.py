@@ -7,14 +7,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from models.data.datasets import FolderDataset, find_pairs, holdout_split, load_folders
-from models.data.files import (
-    InputError,
-    load_image,
-    load_mask,
-    mask_from_colors,
-    save_mask,
-    schemes_fitting_mask,
-)
+from models.data.files import InputError, load_image, load_mask, mask_from_colors, save_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
 from tests.helpers import TOY, make_dataset, toy_mask, toy_photo
 

@@ -8,15 +8,7 @@ from PIL import Image
 
 from app.cli import main
 from models.data.files import InputError
-from models.evaluation.metrics import (
-    RegionError,
-    frechet_distance,
-    inception_path,
-    psnr,
-    rmse,
-    ssim,
-    ssim_loss,
-)
+from models.evaluation.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim, ssim_loss
 from tests.helpers import toy_mask, toy_photo
 
 

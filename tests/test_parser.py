@@ -88,11 +88,7 @@ def test_flip_averaged_parse_mirrors_with_the_photo():
 
 
 def test_training_from_a_parser_without_residual_blocks_starts_where_it_left_off(tmp_path):
-    from models.training.parser_trainer import (
-        ParserTrainOptions,
-        export_parser,
-        train_parser,
-    )
+    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
     old_cfg = ParserConfig(widths=SMALL, input_size=SIZE, encoder_blocks=(0,) * 5, decoder_blocks=(0,) * 4,
                            flip_average=False)
     old = face_parser(old_cfg, seed=1)
@@ -206,11 +202,7 @@ def test_synth_parses_the_style_photo_when_no_mask_is_given(tmp_path, capsys, we
 
 def test_train_export_and_evaluate_parser(tmp_path, capsys):
     from models.evaluation.parser_eval import evaluate_parser
-    from models.training.parser_trainer import (
-        ParserTrainOptions,
-        export_parser,
-        train_parser,
-    )
+    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
     root = make_dataset(tmp_path / "d", 6, size=40)
     opts = ParserTrainOptions(data=[str(root)], size=32, holdout=[2], batch_size=2, iterations=3,
                               runs_dir=str(tmp_path / "runs"), device="cpu")

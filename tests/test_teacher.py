@@ -10,12 +10,7 @@ from models.data.files import InputError
 from models.data.labels import LabelScheme
 from models.nets.bisenet import BiSeNet
 from models.training.losses import distillation_loss
-from models.training.teacher import (
-    TEACHER_CHANNEL,
-    TEACHER_CLASSES,
-    Teacher,
-    area_scores,
-)
+from models.training.teacher import TEACHER_CHANNEL, TEACHER_CLASSES, Teacher, area_scores
 from tests.helpers import TOY, make_dataset, toy_photo
 
 FACE = LabelScheme.named("face")
@@ -113,11 +108,7 @@ def test_distillation_loss():
 
 def test_parser_training_distils_and_keeps_the_teachers_scores(tmp_path, monkeypatch):
     from models.inference.parser import Parser
-    from models.training.parser_trainer import (
-        ParserTrainOptions,
-        export_parser,
-        train_parser,
-    )
+    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
     root = make_dataset(tmp_path / "d", 6, size=40)
     other = make_dataset(tmp_path / "e", 3, size=40)
     opts = ParserTrainOptions(data=[str(root), str(root), str(other)], size=32, holdout=[2], batch_size=2,

@@ -18,13 +18,7 @@ from models.device import pick_device
 from models.inference.parser import Parser
 from models.inference.refiner import StyleRefiner
 from models.inference.styles import StyleMatrix
-from models.inference.weights import (
-    WEIGHTS_DIR,
-    ModelInfo,
-    find_parser,
-    find_weights,
-    load_weights,
-)
+from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
 
 

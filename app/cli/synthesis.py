@@ -1,0 +1,182 @@
+"""Commands that make pictures and masks: encode, synth, parse, label."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.cli.common import (
+    FRAMED_SIZES,
+    SYNTH_SIZES,
+    add_model_args,
+    add_refine_arg,
+    int_in,
+    load_parser,
+    output_image,
+    refine_steps,
+)
+from models.data.files import WORKING_SIDE, InputError, check_writable, load_image, load_mask, save_image, save_mask
+from models.inference.engine import Engine
+from models.inference.refiner import REFINE_STEPS
+from models.inference.styles import StyleMatrix
+
+
+def style_of_photo(engine: Engine, image_path: str, mask_path: str | None, refine: int) -> StyleMatrix:
+    """Codes of a style photo: under its mask, or framed and parsed when none is given."""
+    photo = load_image(image_path, max_side=None if mask_path else WORKING_SIDE)
+    engine.check_photo_suits(photo, image_path)
+    if mask_path:
+        return engine.encode(photo, load_mask(mask_path, engine.labels), refine)
+    if not engine.has_parser:
+        raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
+                         "parser to make one from the photo; pass --style-mask MASK.png")
+    framed, mask, found = engine.frame_and_parse(photo)
+    if not found:
+        print(f"note: no face found in {image_path}; using its centre square", file=sys.stderr)
+    return engine.encode(framed, mask, refine)
+
+
+def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
+    """A note naming the regions of `mask` the style photo had no code for."""
+    used = set(int(v) for v in set(mask.ravel().tolist()))
+    missing = [engine.labels.names[c] for c in sorted(used) if not style.present[c]]
+    if not missing:
+        return None
+    return f"note: the style photo has no {', '.join(missing)}; those regions keep the mean style"
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    steps = refine_steps(args)
+    check_writable(args.out)
+    engine = Engine.load(args.model, args.device)
+    image = load_image(args.image)
+    style = engine.encode(image, load_mask(args.mask, engine.labels), steps)
+    style.save(args.out, engine.info.model, engine.labels.names)
+    present = [engine.labels.names[c] for c in range(len(style.present)) if style.present[c]]
+    print(f"wrote {args.out}: style codes for {len(present)} regions ({', '.join(present)})")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    steps = refine_steps(args)
+    output_image(args.out)
+    engine = Engine.load(args.model, args.device)
+    mask = load_mask(args.mask, engine.labels)
+    style = engine.mean_style
+    if args.codes:
+        cfg = engine.info.config
+        codes = StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model)
+        style = codes.filled_from(style)
+    if args.style:
+        photo_style = style_of_photo(engine, args.style, args.style_mask, steps)
+        note = describe_missing(engine, photo_style, mask)
+        if note:
+            print(note, file=sys.stderr)
+        style = photo_style.filled_from(style)
+    out = engine.synthesize(mask, style)
+    if args.size and args.size != engine.size:
+        interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
+        out = cv2.resize(out, (args.size, args.size), interpolation=interp)
+    save_image(args.out, out)
+    print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from models.data.framing import model_input
+    check_writable(args.out)
+    for path in (args.color, args.framed):
+        output_image(path)
+    parser = load_parser(args.model, args.device)
+    photo = load_image(args.image, max_side=None if args.no_frame else WORKING_SIDE)
+    if not args.no_frame:
+        photo, found = model_input(photo, args.size, parser.info.labels.framing)
+        if not found:
+            print(f"note: no face found in {args.image}; parsed its centre square", file=sys.stderr)
+        if args.framed:
+            save_image(args.framed, photo)
+    mask = parser.parse(photo)
+    save_mask(args.out, mask, parser.info.labels)
+    if args.color:
+        save_image(args.color, parser.info.labels.colorize(mask))
+    present = [parser.info.labels.names[c] for c in np.unique(mask)]
+    print(f"wrote {args.out} ({mask.shape[1]}x{mask.shape[0]}): {', '.join(present)}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    """Frame and parse a folder of photos into images/ + labels/, ready for `train`."""
+    from tqdm import tqdm
+
+    from models.data.datasets import IMAGE_SUFFIXES
+    from models.data.framing import model_input
+    parser = load_parser(args.model, args.device)
+    source, out = Path(args.photos), Path(args.out)
+    if not source.is_dir():
+        raise InputError(f"{source}: no such folder")
+    photos = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not photos:
+        raise InputError(f"{source}: no photos ({', '.join(IMAGE_SUFFIXES)})")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(exist_ok=True)
+    skipped = []
+    for path in tqdm(photos, desc="label"):
+        try:
+            photo = load_image(path, max_side=WORKING_SIDE)
+        except InputError as e:
+            skipped.append((path.name, str(e).split(": ", 1)[-1]))
+            continue
+        framed, found = model_input(photo, args.size, parser.info.labels.framing)
+        if not found:
+            skipped.append((path.name, "no face found"))
+            continue
+        save_image(out / "images" / f"{path.stem}.jpg", framed)
+        save_mask(out / "labels" / f"{path.stem}.png", parser.parse(framed), parser.info.labels)
+    print(f"labelled {len(photos) - len(skipped)} of {len(photos)} photos into {out}")
+    for name, why in skipped:
+        print(f"  skipped {name}: {why}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="style codes of a photo under its mask")
+    p.add_argument("image")
+    p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
+    p.add_argument("--out", required=True, help="CODES.npz")
+    add_refine_arg(p, REFINE_STEPS, "the")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_encode)
+
+    p = sub.add_parser("synth", help="synthesise a photo from a mask and styles")
+    p.add_argument("--mask", required=True, help="target label mask (index or colour PNG)")
+    p.add_argument("--style", help="style photo; its codes override --codes where it has the region")
+    p.add_argument("--style-mask", help="label mask of the style photo")
+    p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
+    p.add_argument("--out", required=True, help="output image (.png or .jpg)")
+    p.add_argument("--size", type=int_in(*SYNTH_SIZES), default=None,
+                   help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)")
+    add_refine_arg(p, REFINE_STEPS, "the --style photo's")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_synth)
+
+    p = sub.add_parser("parse", help="photo -> label mask with the model's parser")
+    p.add_argument("image")
+    p.add_argument("--out", required=True, help="index mask PNG")
+    p.add_argument("--color", help="also write a colour visualisation here")
+    p.add_argument("--framed", help="also write the framed photo the mask belongs to")
+    p.add_argument("--no-frame", action="store_true", help="parse the photo as given (already framed)")
+    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
+                   help=f"framed image size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_parse)
+
+    p = sub.add_parser("label", help="frame and parse a folder of photos into a training dataset")
+    p.add_argument("photos")
+    p.add_argument("--out", required=True, help="dataset folder (gets images/ and labels/)")
+    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
+                   help=f"framed photo size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_label)
