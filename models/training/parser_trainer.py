@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +26,11 @@ from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
 from models.training.scaffold import (
     REQUIRED,
-    option,
     decayed,
     infinite,
     load_checkpoint,
     new_session,
+    option,
     run_steps,
     save_checkpoint,
     set_learning_rate,

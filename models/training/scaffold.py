@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from models.device import pick_device
 
-
 REQUIRED = dataclasses.MISSING
 
 

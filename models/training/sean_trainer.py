@@ -14,7 +14,7 @@ import copy
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +35,11 @@ from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
 from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.training.scaffold import (
     REQUIRED,
-    option,
     decayed,
     infinite,
     load_checkpoint,
     new_session,
+    option,
     run_steps,
     save_checkpoint,
     set_learning_rate,
