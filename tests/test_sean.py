@@ -209,3 +209,30 @@ def test_modulations_redone_around_an_edit_equal_recomputed_ones(cfg):
                 for a, b in zip(kept_block, fresh_block):
                     assert torch.allclose(a, b, atol=1e-5)
             assert torch.allclose(generator.render(seg, prepared, kept), generator.render(seg, prepared), atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["lite", "paper"])
+@pytest.mark.parametrize("training", [False, True])
+def test_seannorm_fast_path_equals_the_papers_equations(preset, training):
+    """The fused forward (blend folded into the projections, lite's table, the batch norm
+    and noise folded in at inference) against the paper-literal reference."""
+    from models.nets.sean import SEANNorm
+    torch.manual_seed(0)
+    base = SEANConfig.named(preset, 4)
+    cfg = SEANConfig(**{**base.to_dict(), "style_dim": 8, "style_hidden": 6, "mask_hidden": 5})
+    norm = SEANNorm(7, cfg)
+    with torch.no_grad():   # away from their zero and identity starts, so every term counts
+        norm.noise_scale.normal_()
+        norm.blend_gamma.fill_(0.7)
+        norm.blend_beta.fill_(-0.4)
+        norm.norm.running_mean.normal_()
+        norm.norm.running_var.uniform_(0.5, 2)
+    norm.train(training)
+    x = torch.randn(2, 7, 12, 10)
+    seg = one_hot(torch.randint(0, 4, (2, 12, 10)), 4)
+    hidden, features = torch.randn(2, 4, 6), torch.randn(2, 5, 12, 10)
+    torch.manual_seed(1)
+    fast = norm(x, norm.modulation(seg, norm.prepare_style(hidden), features))
+    torch.manual_seed(1)   # the same training noise for both
+    reference = norm.reference_forward(x, seg, hidden, features)
+    assert torch.allclose(fast, reference, atol=1e-4), (fast - reference).abs().max()

@@ -18,7 +18,8 @@ import torch
 
 from models.inference.refiner import StyleRefiner
 from models.inference.styles import StyleMatrix
-from models.nets.sean import SEAN, SEANConfig, StyleContext, one_hot
+from models.nets.encoder import StyleContext
+from models.nets.sean import SEAN, SEANConfig, one_hot
 
 if TYPE_CHECKING:
     from models.nets.parser import ParserConfig

@@ -45,60 +45,12 @@ on the mask and styles only (`modulations`), redoing them around a brush stroke 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Channel multipliers of the seven ResBlks (input, output) in units of ngf, as in SPADE.
-BLOCK_NAMES = ("head_0", "middle_0", "middle_1", "up_0", "up_1", "up_2", "up_3")
-BLOCK_MULTS = ((16, 16), (16, 16), (16, 16), (16, 8), (8, 4), (4, 2), (2, 1))
-# Blocks preceded by a 2x upsampling; the first block works at size / 32.
-UPSAMPLE_BEFORE = frozenset({1, 3, 4, 5, 6})
-NUM_BLOCKS = len(BLOCK_NAMES)
-DOWNSCALE = 32  # output size / first feature map size
-# StyleContext: channels of its pyramid levels (1/2 ... 1/32 of the photo), class embedding size.
-CONTEXT_WIDTHS = (32, 64, 96, 128, 128)
-CONTEXT_CLASS_DIM = 16
-
-
-@dataclass(frozen=True)
-class SEANConfig:
-    num_classes: int = 19          # s: classes in the mask = rows of the style matrix
-    style_dim: int = 512           # length of one region's style code
-    ngf: int = 64                  # generator width unit
-    max_channels: int = 1024       # cap on generator channels
-    enc_ngf: int = 32              # style encoder width unit
-    mask_hidden: int = 128         # hidden channels of the mask (SPADE) branch
-    style_hidden: int = 512        # output width of the per-class transform A
-    proj_kernel: int = 3           # gamma/beta projections: 3 (paper) or 1 (project codes, then broadcast)
-    block_shared: bool = False     # norms of a ResBlk share A and the mask branch's first conv
-    norm: str = "batch"            # parameter-free norm: "batch" or "instance"
-    context_hidden: int = 0        # ours: hidden width of the encoder's StyleContext (0: none, as in the paper)
-
-    @classmethod
-    def paper(cls, num_classes: int = 19) -> "SEANConfig":
-        return cls(num_classes=num_classes)
-
-    @classmethod
-    def lite(cls, num_classes: int = 19) -> "SEANConfig":
-        return cls(num_classes=num_classes, ngf=12, max_channels=192, enc_ngf=16,
-                   mask_hidden=32, style_hidden=128, proj_kernel=1, block_shared=True)
-
-    @classmethod
-    def named(cls, name: str, num_classes: int) -> "SEANConfig":
-        presets = {"paper": cls.paper, "lite": cls.lite}
-        if name not in presets:
-            raise ValueError(f"unknown config {name!r}; choose one of {sorted(presets)}")
-        return presets[name](num_classes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def block_channels(self) -> list[tuple[int, int]]:
-        return [(min(a * self.ngf, self.max_channels), min(b * self.ngf, self.max_channels))
-                for a, b in BLOCK_MULTS]
+from models.nets.config import DOWNSCALE, NUM_BLOCKS, UPSAMPLE_BEFORE, SEANConfig
+from models.nets.encoder import StyleEncoder
 
 
 def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -244,6 +196,28 @@ class SEANNorm(nn.Module):
         beta.addcmul_(shift, gamma1)   # a view of gb: gb changes with it, no copy
         return gb
 
+    def reference_forward(self, x: torch.Tensor, seg: torch.Tensor, hidden: torch.Tensor,
+                          mask_features: torch.Tensor) -> torch.Tensor:
+        """The paper's equations one by one (SEAN, Fig. 3), beside the fast path for reading
+        and for the tests that compare the two. `hidden` is A(ST), the per-class transformed
+        codes (B, s, style_hidden); `mask_features` the mask branch's shared features.
+        `forward(x, modulation(...))` computes the same with the blend folded into the
+        projections, lite's style branch as a per-class table, and at inference the batch
+        norm and noise folded into [1 + gamma, beta]."""
+        normalized = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
+        style_map = torch.einsum("bsd,bshw->bdhw", hidden, seg)       # each region filled with its code
+        if self.per_class_table:   # lite's projection is 1x1: the Linear applied at every pixel
+            gamma_beta_s = (torch.einsum("bdhw,ed->behw", style_map, self.style_proj.weight)
+                            + self.style_proj.bias.view(1, -1, 1, 1))
+        else:
+            gamma_beta_s = self.style_proj(style_map)
+        gamma_s, beta_s = gamma_beta_s.chunk(2, dim=1)                # from the style codes
+        gamma_o, beta_o = self.mask_proj(mask_features).chunk(2, dim=1)   # from the mask alone
+        alpha_gamma, alpha_beta = torch.sigmoid(self.blend_gamma), torch.sigmoid(self.blend_beta)
+        gamma = alpha_gamma * gamma_s + (1 - alpha_gamma) * gamma_o
+        beta = alpha_beta * beta_s + (1 - alpha_beta) * beta_o
+        return normalized * (1 + gamma) + beta
+
     def forward(self, x: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
         """x' (1 + gamma) + beta, with `modulation` from `modulation`."""
         gamma1, beta = modulation.chunk(2, dim=1)
@@ -295,88 +269,6 @@ class SEANResBlk(nn.Module):
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, modulations[0]), 0.2))
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, modulations[1]), 0.2))
         return x_s + dx
-
-
-class StyleContext(nn.Module):
-    """Ours, not in the paper: a correction to the style matrix from the whole photo.
-
-    The encoder's features each see about 20 pixels and are averaged over their region,
-    so a code can say what a region looks like but hardly how it changes across the
-    photo (light falling across the background, the sweep of the hair), and that is
-    where most of a reconstruction's error lies. This branch looks at the photo and the
-    pixel coordinates through a strided pyramid (1/2 to 1/32), averages every level over
-    every region, and an MLP shared by all regions (told the class by an embedding) turns
-    those averages and the encoder's code into a correction of the code. Its last layer
-    starts at zero, so a trained model gains the branch without changing its output.
-    """
-
-    def __init__(self, cfg: SEANConfig):
-        super().__init__()
-        layers, cin = [], 5   # RGB + x, y
-        for width in CONTEXT_WIDTHS:
-            layers.append(nn.Sequential(nn.Conv2d(cin, width, 3, 2, padding=1, padding_mode="reflect"),
-                                        nn.LeakyReLU(0.2)))
-            cin = width
-        self.layers = nn.ModuleList(layers)
-        self.class_embedding = nn.Embedding(cfg.num_classes, CONTEXT_CLASS_DIM)
-        self.mlp = nn.Sequential(
-            nn.Linear(sum(CONTEXT_WIDTHS) + cfg.style_dim + CONTEXT_CLASS_DIM, cfg.context_hidden),
-            nn.LeakyReLU(0.2), nn.Linear(cfg.context_hidden, cfg.style_dim))
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
-
-    def forward(self, image: torch.Tensor, seg: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """The correction (B, s, 512) to the encoder's `codes` of `image` under `seg`."""
-        b, _, h, w = image.shape
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=image.device, dtype=image.dtype),
-                                torch.linspace(-1, 1, w, device=image.device, dtype=image.dtype), indexing="ij")
-        features = torch.cat([image, xs.expand(b, 1, h, w), ys.expand(b, 1, h, w)], dim=1)
-        pooled = []
-        for layer in self.layers:
-            features = layer(features)
-            pooled.append(region_mean(features, seg))
-        classes = self.class_embedding.weight.to(codes.dtype).expand(b, -1, -1)
-        return self.mlp(torch.cat(pooled + [codes, classes], dim=-1))
-
-
-def region_mean(features: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-    """(B, C, h, w) features averaged over each region of the (B, s, H, W) one-hot mask ->
-    (B, s, C); the mask is area-resized, so a thin region still gets the features it
-    covers. Absent classes get zeros."""
-    weights = F.interpolate(seg, size=features.shape[-2:], mode="area")
-    sums = torch.einsum("bshw,bdhw->bsd", weights, features)
-    return sums / weights.sum(dim=(2, 3)).clamp(min=1e-6).unsqueeze(-1)
-
-
-class StyleEncoder(nn.Module):
-    """Bottleneck conv net -> 512-channel map at half resolution -> region-wise average
-    pooling; plus, when configured, our StyleContext's correction."""
-
-    def __init__(self, cfg: SEANConfig):
-        super().__init__()
-        n = cfg.enc_ngf
-
-        def conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"),
-                    nn.InstanceNorm2d(cout), nn.LeakyReLU(0.2)]
-
-        self.net = nn.Sequential(
-            *conv(3, n), *conv(n, 2 * n, 2), *conv(2 * n, 4 * n, 2),
-            nn.ConvTranspose2d(4 * n, 8 * n, 3, stride=2, padding=1, output_padding=1),
-            nn.InstanceNorm2d(8 * n), nn.LeakyReLU(0.2),
-            nn.Conv2d(8 * n, cfg.style_dim, 3, padding=1, padding_mode="reflect"), nn.Tanh())
-        self.context = StyleContext(cfg) if cfg.context_hidden else None
-
-    def forward(self, image: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Style matrix (B, s, 512) and which classes are present (B, s) bool.
-
-        Absent classes get zero codes; the caller decides what fills them.
-        """
-        codes = region_mean(self.net(image), seg)
-        present = seg.sum(dim=(2, 3)) > 0
-        if self.context is not None:
-            codes = codes + self.context(image, seg, codes) * present.unsqueeze(-1)
-        return codes, present
 
 
 class SEANGenerator(nn.Module):

@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
 
 from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
 from app.editor.qt.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
-from models.nets.sean import BLOCK_NAMES
+from models.nets.config import BLOCK_NAMES
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
