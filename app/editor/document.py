@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.data.files import InputError, atomic_write, decode, open_image
+from models.data.files import InputError, atomic_write, decode, open_image, photo_from_bytes
+from models.data.framing import Framing
+from models.inference.composite import PhotoEdit
 from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
 
 MEAN = "mean"           # the built-in source: the training set's mean code per class
-PROJECT_VERSION = 2     # 2: zip entries named by position (1 used the sources' keys, absolute paths)
-READABLE_VERSIONS = (1, 2)
+PROJECT_VERSION = 3     # 3: a photo edit keeps the original photo; 2: entries named by position
+READABLE_VERSIONS = (1, 2, 3)
 BLEND, USE_A, USE_B = "blend", "A", "B"   # what a SEAN block takes for a region
 
 
@@ -95,6 +97,7 @@ class Document:
     photo: np.ndarray | None = None  # the original photo, when the edit started from one
     path: Path | None = None         # where it was last saved
     title: str = ""                  # what file names offered for it start with (the photo's name)
+    photo_edit: PhotoEdit | None = None   # the user's photo at full size, when the edit is of a photo
 
     def __post_init__(self) -> None:
         self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)
@@ -250,7 +253,7 @@ class Document:
         painting goes on (sources are replaced, never changed in place, so sharing is safe)."""
         meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
                 "title": self.title, "regions": [asdict(r) for r in self.regions], **extra_meta}
-        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo)
+        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo, self.photo_edit)
 
     @classmethod
     def load(cls, path: str | Path) -> "Document":
@@ -278,10 +281,14 @@ class ProjectSnapshot:
     mask: np.ndarray
     sources: tuple[tuple[str, Source], ...]
     photo: np.ndarray | None
+    photo_edit: PhotoEdit | None = None
 
     def to_bytes(self) -> bytes:
         # Entries are named by position: a source's key may be a path, with slashes and colons.
         meta = {**self.meta, "sources": [{"key": k, "name": s.name, "kind": s.kind} for k, s in self.sources]}
+        if self.photo_edit is not None:
+            edit = self.photo_edit
+            meta["photo_edit"] = {"framing": edit.framing.to_dict(), "source_key": edit.source_key}
         codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
         codes.update({f"{i}.present": s.style.present for i, (_, s) in enumerate(self.sources)})
         buf = io.BytesIO()
@@ -296,6 +303,8 @@ class ProjectSnapshot:
             for i, (_, s) in enumerate(self.sources):
                 if s.thumbnail is not None:
                     z.writestr(f"thumbnails/{i}.png", png_bytes(s.thumbnail))
+            if self.photo_edit is not None:
+                write_photo_edit(z, self.photo_edit)
         return buf.getvalue()
 
 
@@ -325,7 +334,8 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
         sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
                                    read_image(z, thumb, "RGB") if thumb in names else None, str(kind))
     photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
-    doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")))
+    photo_edit = read_photo_edit(z, meta["photo_edit"], mask.shape) if meta.get("photo_edit") else None
+    doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")), photo_edit)
     regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
                     for r in meta["regions"])
     if any(len(r.crossover) != NUM_BLOCKS or not set(r.crossover) <= {BLEND, USE_A, USE_B}
@@ -335,6 +345,25 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
     doc.history = History(State(doc.mask.copy(), regions))
     doc.mark_saved()
     return doc, meta
+
+
+def write_photo_edit(z: zipfile.ZipFile, edit: PhotoEdit) -> None:
+    """The original as it was read (its own file, losslessly; a PNG when there is none) and
+    the photo's own mask."""
+    if edit.file:
+        z.writestr("original", edit.file, compress_type=zipfile.ZIP_STORED)   # already compressed
+    else:
+        z.writestr("original", png_bytes(edit.original))
+    z.writestr("photo_mask.png", png_bytes(edit.mask))
+
+
+def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple) -> PhotoEdit:
+    data = z.read("original")
+    photo_mask = read_image(z, "photo_mask.png", "L")
+    if photo_mask.shape != mask_shape:
+        raise InputError("the photo's own mask does not match the edit's")
+    return PhotoEdit(photo_from_bytes(data, "original"), Framing.from_dict(meta["framing"]), photo_mask,
+                     str(meta["source_key"]), data)
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -127,6 +127,14 @@ def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
     return readable(lambda: to_rgb(img), str(path))
 
 
+def photo_from_bytes(data: bytes, where: str) -> np.ndarray:
+    """A photo held in memory (a project's copy of the original), with the rules of any photo."""
+    img = open_image(io.BytesIO(data), where)
+    check_size(img.width, img.height, where)
+    img = decode(img, where)
+    return readable(lambda: to_rgb(img), where)
+
+
 def mask_from_colors(rgb: np.ndarray, scheme: LabelScheme, where: str = "mask") -> np.ndarray:
     """Colour-coded mask (H, W, 3) -> index mask, using the scheme's palette exactly."""
     palette = scheme.palette().astype(np.int32)
@@ -253,9 +261,25 @@ def image_format(path: str | Path) -> str:
     return kind
 
 
-def save_image(path: str | Path, rgb: np.ndarray) -> None:
+def save_image(path: str | Path, rgb: np.ndarray, quality: int = 95, metadata: dict | None = None) -> None:
+    """PNG, JPEG (at `quality`), WebP or BMP by the suffix; `metadata` (from `photo_metadata`:
+    EXIF and the colour profile) goes with it where the format keeps it."""
     kind = image_format(path)
-    atomic_write(path, lambda p: Image.fromarray(rgb).save(p, format=kind, quality=95))
+    extra = {k: v for k, v in (metadata or {}).items() if v and kind in ("JPEG", "PNG", "WEBP")}
+    atomic_write(path, lambda p: Image.fromarray(rgb).save(p, format=kind, quality=quality, **extra))
+
+
+def photo_metadata(path: str | Path | io.BytesIO) -> dict:
+    """A photo's EXIF (its orientation reset: the pixels are stored turned) and colour
+    profile, to write back with an edit of it; {} when it has neither or cannot be read."""
+    try:
+        with Image.open(path) as img:
+            exif = img.getexif()
+            if 0x0112 in exif:
+                exif[0x0112] = 1
+            return {"exif": exif.tobytes() if len(exif) else None, "icc_profile": img.info.get("icc_profile")}
+    except (OSError, ValueError, SyntaxError, TypeError):
+        return {}
 
 
 def save_mask(path: str | Path, mask: np.ndarray, scheme: LabelScheme) -> None:

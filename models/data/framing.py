@@ -21,18 +21,47 @@ PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a
 
 @dataclass(frozen=True)
 class Framing:
-    """A square crop (x, y, side) in photo pixels; it may reach past the photo's edges."""
+    """Where the model's square lies in a photo: a box (x, y, side, and height when it is
+    not square) in photo pixels; it may reach past the photo's edges. A face framing is a
+    square around the face; a scene's is the whole photo, stretched to the square."""
     x: float
     y: float
     side: float
     found_face: bool
+    height: float | None = None   # None: a square of `side`
+
+    @property
+    def box_height(self) -> float:
+        return self.side if self.height is None else self.height
+
+    def to_model(self, size: int) -> np.ndarray:
+        """The 2x3 affine map from photo pixels to the model's size x size square."""
+        sx, sy = size / self.side, size / self.box_height
+        return np.array([[sx, 0, -self.x * sx], [0, sy, -self.y * sy]], np.float64)
+
+    def to_photo(self, size: int) -> np.ndarray:
+        """The inverse: model pixels -> photo pixels."""
+        sx, sy = self.side / size, self.box_height / size
+        return np.array([[sx, 0, self.x], [0, sy, self.y]], np.float64)
 
     def crop(self, photo: np.ndarray, size: int) -> np.ndarray:
-        """The framed square, scaled to size x size; outside the photo, mirrored edges."""
-        scale = size / self.side
-        m = np.array([[scale, 0, -self.x * scale], [0, scale, -self.y * scale]], np.float32)
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        return cv2.warpAffine(photo, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT_101)
+        """The framed box, scaled to size x size; outside the photo, mirrored edges."""
+        m = self.to_model(size)
+        interp = cv2.INTER_AREA if m[0, 0] < 1 or m[1, 1] < 1 else cv2.INTER_CUBIC
+        return cv2.warpAffine(photo, m.astype(np.float32), (size, size), flags=interp,
+                              borderMode=cv2.BORDER_REFLECT_101)
+
+    def to_dict(self) -> dict:
+        return {"x": self.x, "y": self.y, "side": self.side, "height": self.height, "found_face": self.found_face}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Framing":
+        height = d.get("height")
+        framing = cls(float(d["x"]), float(d["y"]), float(d["side"]), bool(d["found_face"]),
+                      None if height is None else float(height))
+        if not (framing.side > 0 and framing.box_height > 0 and np.isfinite([framing.x, framing.y]).all()):
+            raise ValueError("a framing needs a box of positive size")
+        return framing
 
 
 def detect_faces(photo: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -56,24 +85,30 @@ def frame_face(photo: np.ndarray) -> Framing:
     return Framing(cx - side / 2, cy - side / 2, side, found_face=True)
 
 
-def framed_photo(photo: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
-    """(the photo framed as the face models expect, size x size; whether a face was found)."""
-    framing = frame_face(photo)
-    return framing.crop(photo, size), framing.found_face
+def whole_photo(photo: np.ndarray) -> Framing:
+    """A scene's framing: the whole photo, aspect ignored (how pix2pix made its Cityscapes)."""
+    h, w = photo.shape[:2]
+    return Framing(0.0, 0.0, float(w), True, float(h))
 
 
-def stretched_photo(photo: np.ndarray, size: int) -> np.ndarray:
-    """The whole photo scaled to size x size, aspect ignored (how pix2pix made its Cityscapes)."""
-    interp = cv2.INTER_AREA if min(photo.shape[:2]) >= size else cv2.INTER_CUBIC
-    return cv2.resize(photo, (size, size), interpolation=interp)
+def frame_photo(photo: np.ndarray, framing: str) -> Framing:
+    """Where a model with this framing ("face" or "stretch") sees the photo."""
+    return frame_face(photo) if framing == "face" else whole_photo(photo)
 
 
 def model_input(photo: np.ndarray, size: int, framing: str) -> tuple[np.ndarray, bool]:
     """(the photo as a model with this framing was trained on it; False when a face framing
     found no face and fell back to the centre square)."""
-    if framing == "face":
-        return framed_photo(photo, size)
-    return stretched_photo(photo, size), True
+    if framing != "face":   # a plain resize: area-averaged as the training photos were
+        return stretched_photo(photo, size), True
+    box = frame_face(photo)
+    return box.crop(photo, size), box.found_face
+
+
+def stretched_photo(photo: np.ndarray, size: int) -> np.ndarray:
+    """The whole photo scaled to size x size, aspect ignored."""
+    interp = cv2.INTER_AREA if min(photo.shape[:2]) >= size else cv2.INTER_CUBIC
+    return cv2.resize(photo, (size, size), interpolation=interp)
 
 
 def looks_like_portrait(photo: np.ndarray) -> bool:

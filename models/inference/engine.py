@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from models.data.files import InputError, check_labels
-from models.data.framing import looks_like_portrait, model_input
+from models.data.framing import Framing, frame_photo, looks_like_portrait, model_input
 from models.data.tensors import image_to_tensor, tensor_to_image
 from models.device import pick_device
 from models.inference.parser import Parser
@@ -94,6 +94,13 @@ class Engine:
         face framing found no face and used the centre square)."""
         framed, found = model_input(photo, self.size, self.labels.framing)
         return framed, self.parser.parse(framed), found
+
+    def frame(self, photo: np.ndarray) -> tuple[Framing, np.ndarray]:
+        """(where the model's square lies in the photo, the photo framed at the model's size)."""
+        framing = frame_photo(photo, self.labels.framing)
+        framed = framing.crop(photo, self.size) if self.labels.framing == "face" else \
+            model_input(photo, self.size, self.labels.framing)[0]
+        return framing, framed
 
     def _model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
         """The label mask checked and resized to the model's size (a new array: the engine

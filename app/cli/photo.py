@@ -1,0 +1,104 @@
+"""Commands that edit a user's photo and give it back at its own size: restyle, render."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from app.cli.common import add_model_args, add_refine_arg, comma_list, int_in, output_image, refine_steps
+from app.cli.synthesis import style_of_photo
+from models.data.files import InputError, load_image, load_mask, photo_metadata, save_image
+from models.inference.engine import Engine
+from models.inference.refiner import REFINE_STEPS
+from models.inference.styles import StyleMatrix
+
+
+def region_ids(engine: Engine, names: list[str]) -> list[int]:
+    """Class ids of the named regions (all, when none are named)."""
+    if not names:
+        return list(range(engine.labels.num_classes))
+    unknown = [n for n in names if n not in engine.labels.names]
+    if unknown:
+        raise InputError(f"--region {','.join(unknown)}: not a region of model '{engine.info.model}' "
+                         f"(regions: {', '.join(engine.labels.names)})")
+    return [engine.labels.names.index(n) for n in names]
+
+
+def cmd_restyle(args: argparse.Namespace) -> int:
+    from models.inference.composite import render_edit, start_edit
+    steps = refine_steps(args)
+    if bool(args.style) == bool(args.codes):
+        raise InputError("give the new style as --style PHOTO2 or --codes CODES.npz (one of them)")
+    output_image(args.out)
+    engine = Engine.load(args.model, args.device)
+    regions = region_ids(engine, args.region)
+    original = load_image(args.photo)
+    engine.check_photo_suits(original, args.photo)
+    mask = load_mask(args.mask, engine.labels) if args.mask else None
+    if mask is None and not engine.has_parser:
+        raise InputError(f"model '{engine.info.model}' has no parser: give the photo's mask with --mask MASK.png")
+    if mask is not None and mask.shape != original.shape[:2]:
+        raise InputError(f"{args.mask} is {mask.shape[1]}x{mask.shape[0]} but the photo is "
+                         f"{original.shape[1]}x{original.shape[0]}")
+    edit, own = start_edit(engine, original, "photo", mask, steps)
+    if engine.labels.framing == "face" and not edit.framing.found_face:
+        print(f"note: no face found in {args.photo}; editing its centre square", file=sys.stderr)
+    cfg = engine.info.config
+    target = (style_of_photo(engine, args.style, None, steps) if args.style
+              else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model))
+    codes = own.filled_from(engine.mean_style).codes.copy()
+    given = [c for c in regions if target.present[c]]
+    codes[given] = target.codes[given]
+    missing = [engine.labels.names[c] for c in regions if not target.present[c] and c in np.unique(edit.mask)]
+    if missing:
+        print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
+              file=sys.stderr)
+    result = render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present | target.present)], own)
+    save_image(args.out, result, args.quality, photo_metadata(args.photo))
+    changed = int((result != original).any(-1).sum())
+    print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
+          f"the pixels changed)")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import io
+
+    from app.editor.document import Document
+    from models.inference.composite import render_edit
+    output_image(args.out)
+    doc = Document.load(args.project)
+    if doc.photo_edit is None:
+        raise InputError(f"{args.project}: this edit did not start from a photo; `synth` renders a mask")
+    engine = Engine.load(doc.model, args.device)
+    edit = doc.photo_edit
+    own = doc.sources[edit.source_key].style if edit.source_key in doc.sources else engine.mean_style
+    result = render_edit(engine, edit, doc.mask, doc.styles_per_block(engine.mean_style), own)
+    metadata = photo_metadata(io.BytesIO(edit.file)) if edit.file else {}
+    save_image(args.out, result, args.quality, metadata)
+    print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("restyle", help="give regions of a photo another style; the photo comes back at its "
+                       "own size, changed only there")
+    p.add_argument("photo")
+    p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
+    p.add_argument("--region", type=comma_list, default=[], metavar="NAME[,NAME...]",
+                   help="the regions to restyle (default: all)")
+    p.add_argument("--style", help="take the new style from this photo (framed and parsed like any photo)")
+    p.add_argument("--codes", help="take the new style from these codes (`encode` writes them)")
+    p.add_argument("--mask", help="the photo's own mask (for models without a parser)")
+    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
+    add_refine_arg(p, REFINE_STEPS, "the photos'")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_restyle)
+
+    p = sub.add_parser("render", help="a saved photo edit at the photo's full resolution")
+    p.add_argument("project", help="PROJECT.sean, started from a photo")
+    p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
+    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    p.set_defaults(handler=cmd_render)
