@@ -41,7 +41,7 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if mask is not None and mask.shape != original.shape[:2]:
         raise InputError(f"{args.mask} is {mask.shape[1]}x{mask.shape[0]} but the photo is "
                          f"{original.shape[1]}x{original.shape[0]}")
-    edit, own = start_edit(engine, original, "photo", mask, steps)
+    edit, own, _ = start_edit(engine, original, "photo", mask, steps)
     if engine.labels.framing == "face" and not edit.framing.found_face:
         print(f"note: no face found in {args.photo}; editing its centre square", file=sys.stderr)
     cfg = engine.info.config

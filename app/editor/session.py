@@ -14,14 +14,15 @@ import numpy as np
 from app.editor.document import Document, Source
 from app.editor.samples import load_samples, sample_mask
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
-from models.data.framing import stretched_photo
 from models.data.labels import LabelScheme
+from models.inference.composite import PhotoEdit, composite, render_edit, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_STEPS, StyleRefiner
 from models.inference.styles import StyleMatrix
 from models.inference.weights import available_models, model_schemes
 
 REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
+PREVIEW_SIDE = 1600   # the live view of a photo edit is composited at most this large
 THUMBNAIL = 96
 
 
@@ -33,6 +34,7 @@ class PhotoImport:
     mask: np.ndarray
     found_face: bool
     style: StyleMatrix
+    edit: PhotoEdit | None = None   # kept when the photo starts an edit: the original at full size
 
     @property
     def key(self) -> str:
@@ -55,6 +57,40 @@ class EditorSession:
         self.engine = engine
         self.encode_cache: dict[tuple, Source] = {}   # (photo key, mtime, mask path) -> encoded source
         self.random = np.random.default_rng()
+        self._preview: tuple | None = None   # (photo edit, its preview-size copy)
+        self._base: tuple | None = None      # (photo edit, own codes, synthesis of its own mask and style)
+
+    # -- photo edits ------------------------------------------------------------------
+    def own_style(self, doc: Document) -> StyleMatrix:
+        """The photo's own (refined) style, filled from the mean where it lacks a class."""
+        source = doc.sources.get(doc.photo_edit.source_key)
+        style = source.style if source is not None else self.engine.mean_style
+        return style.filled_from(self.engine.mean_style)
+
+    def base_synthesis(self, edit: PhotoEdit, own: StyleMatrix) -> np.ndarray:
+        """The photo's own mask drawn with its own style (kept until the style changes, as
+        refinement does); on the engine thread."""
+        if self._base is None or self._base[0] is not edit or not np.array_equal(self._base[1], own.codes):
+            self._base = (edit, own.codes.copy(), self.engine.synthesize(edit.mask, own))
+        return self._base[2]
+
+    def compositor(self, doc: Document, per_block: list[StyleMatrix],
+                   max_side: int = PREVIEW_SIDE) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For a photo edit: what turns this frame's synthesis into the photo with the edit
+        in it, at most `max_side` px (the live view); None for an edit of a mask."""
+        edit = doc.photo_edit
+        if edit is None:
+            return None
+        if self._preview is None or self._preview[0] is not edit or self._preview[1] != max_side:
+            self._preview = (edit, max_side, edit.scaled(max_side))
+        preview, own, mask = self._preview[2], self.own_style(doc), doc.mask.copy()
+        restyled = restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
+        return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled)
+
+    def render_photo(self, doc: Document) -> np.ndarray:
+        """A photo edit at the photo's full size (on the engine thread)."""
+        return render_edit(self.engine, doc.photo_edit, doc.mask, doc.styles_per_block(self.engine.mean_style),
+                           self.own_style(doc))
 
     # -- models -----------------------------------------------------------------------
     @property
@@ -116,6 +152,7 @@ class EditorSession:
     def photo_document(self, photo: PhotoImport) -> Document:
         """A new edit that starts from a photo: its mask, and its style on every region."""
         doc = self.new_document(photo.mask, photo.framed)
+        doc.photo_edit = photo.edit
         doc.add_source(photo.key, photo.source())
         doc.apply_source(photo.key, list(range(doc.num_classes)))
         doc.title = photo.path.stem
@@ -148,26 +185,24 @@ class EditorSession:
         except OSError:
             return None
 
-    def photo_import(self, path: str, mask_path: str | None) -> Callable[[], PhotoImport]:
-        """The engine-thread work that reads a photo (a large one scaled down as it is
-        decoded), frames and parses it (without a mask) and encodes it. The mask is read
-        here, so that its errors come at once."""
+    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False) -> Callable[[], PhotoImport]:
+        """The engine-thread work that reads a photo, frames and parses it (without a mask)
+        and encodes it. A style photo is scaled down as it is decoded; a photo that starts
+        an edit is kept whole (`for_edit`). The mask is read here, so that its errors come
+        at once."""
         mask = self.photo_mask(mask_path) if mask_path else None
         engine = self.engine
 
         def work() -> PhotoImport:
-            photo = load_image(path, max_side=None if mask is not None else WORKING_SIDE)
+            photo = load_image(path, max_side=None if mask is not None or for_edit else WORKING_SIDE)
             if mask is not None and photo.shape[:2] != mask.shape:
                 raise InputError(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
                                  f"{mask.shape[1]}x{mask.shape[0]}")
             engine.check_photo_suits(photo, Path(path).name)
-            if mask is None:
-                framed, parsed, found = engine.frame_and_parse(photo)
-            else:
-                size = engine.size
-                framed = stretched_photo(photo, size)
-                parsed, found = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST), True
-            return PhotoImport(Path(path), framed, parsed, found, engine.encode(framed, parsed))
+            file = Path(path).read_bytes() if for_edit else b""
+            edit, style, framed = start_edit(engine, photo, photo_key(path), mask, file=file)
+            return PhotoImport(Path(path), framed, edit.mask, edit.framing.found_face, style,
+                               edit if for_edit else None)
         return work
 
 

@@ -15,6 +15,7 @@ import numpy as np
 FACE_WIDTH = 0.646      # detector box width / frame side, in CelebA-HQ
 FACE_DROP = 0.052       # (box centre y - frame centre y) / frame side, in CelebA-HQ
 MIN_FACE = 24           # pixels: smaller detections are noise
+DETECT_SIDE = 1024      # faces are searched for in a copy of the photo no larger than this
 PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a photo a portrait;
                         # no Cityscapes val photo comes near it, every detected face photo passes it
 
@@ -65,21 +66,26 @@ class Framing:
 
 
 def detect_faces(photo: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h), largest first."""
+    """Face boxes (x, y, w, h) in photo pixels, largest first. A large photo is searched at
+    DETECT_SIDE px (a 12-megapixel photo in a fraction of the time, the same faces)."""
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    scale = min(1.0, DETECT_SIDE / max(photo.shape[:2]))
+    if scale < 1:
+        photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     grey = cv2.equalizeHist(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY))
     faces = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE))
-    return sorted((tuple(int(v) for v in f) for f in faces), key=lambda b: -b[2] * b[3])
+    return sorted((tuple(round(v / scale) for v in f) for f in faces), key=lambda b: -b[2] * b[3])
 
 
-def frame_face(photo: np.ndarray) -> Framing:
-    """The CelebA-HQ-style square around the largest face, or the centre square if none."""
+def frame_face(photo: np.ndarray, face: int = 0) -> Framing:
+    """The CelebA-HQ-style square around the largest face (or the `face`-th largest), or
+    the centre square if none."""
     faces = detect_faces(photo)
     if not faces:
         h, w = photo.shape[:2]
         side = min(h, w)
         return Framing((w - side) / 2, (h - side) / 2, side, found_face=False)
-    x, y, w, h = faces[0]
+    x, y, w, h = faces[face % len(faces)]
     side = w / FACE_WIDTH
     cx, cy = x + w / 2, y + h / 2 - FACE_DROP * side
     return Framing(cx - side / 2, cy - side / 2, side, found_face=True)

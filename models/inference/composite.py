@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from models.data.filters import guided_filter
-from models.data.framing import Framing
+from models.data.framing import Framing, stretched_photo, whole_photo
 from models.inference.engine import Engine
 from models.inference.styles import StyleMatrix
 
@@ -143,14 +143,16 @@ def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: li
 
 
 def start_edit(engine: Engine, original: np.ndarray, source_key: str, mask: np.ndarray | None = None,
-               refine_steps: int = 0, file: bytes = b"") -> tuple[PhotoEdit, StyleMatrix]:
-    """A photo as an edit starts from it, and its own style: framed, parsed (or under the
-    `mask` given, the photo's own at its size) and encoded, then refined when asked."""
-    framing, framed = engine.frame(original)
+               refine_steps: int = 0, file: bytes = b"") -> tuple[PhotoEdit, StyleMatrix, np.ndarray]:
+    """A photo as an edit starts from it, its own style, and the photo as the model sees
+    it: framed and parsed, or, with the photo's own `mask` (at its size), the whole photo
+    stretched to the square as the mask is; encoded, then refined when asked."""
     if mask is None:
+        framing, framed = engine.frame(original)
         own_mask = engine.parser.parse(framed)
     else:
-        own_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST) \
-            if engine.labels.framing != "face" else framing.crop(mask[..., None].repeat(3, 2), engine.size)[..., 0]
+        framing = whole_photo(original)
+        framed = stretched_photo(original, engine.size)
+        own_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
     own = engine.encode(framed, own_mask, refine_steps)
-    return PhotoEdit(original, framing, own_mask, source_key, file), own
+    return PhotoEdit(original, framing, own_mask, source_key, file), own, framed

@@ -54,6 +54,7 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("", "Zoom &Out", zoom(1 / 1.25), "Ctrl+-", False),
             ("", "&Fit", lambda: w.canvas.reset_view(), "Ctrl+0", False),
             ("show_photo_action", "Show Original &Photo", w.update_photo_view, "Ctrl+Shift+P", True),
+            ("composite_action", "Result as the &Whole Photo", w.request_synthesis, "Ctrl+Shift+W", True),
             ("overlay_action", "&Overlay Mask on Photo", w.toggle_overlay, "Ctrl+Shift+O", True),
         ],
         "&Styles": [
@@ -92,6 +93,9 @@ def build_menus(w: MainWindow) -> None:
                 tool_group.addAction(action)
                 toolbar.addAction(action)
     w.show_photo_action.setChecked(True)
+    w.composite_action.setChecked(True)
+    w.composite_action.setToolTip("A photo edit: show the photo at its own size with the edit composited in "
+                                  "(off: the model's plain 256 px synthesis)")
     w.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "
                                "a few seconds of background work on a CPU")
     w.refine_action.setChecked(w.settings.value("refine_photos", True, type=bool))

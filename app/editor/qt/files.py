@@ -3,6 +3,7 @@ the user last was, with names taken from the photo's. Every write is guarded: a 
 (read-only folder, full disk) is a message, and the edit stays open and unsaved."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,7 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from app.editor.document import Document
 from app.editor.qt.styles import CODES_FILTER, IMAGE_FILTER, MASK_FILTER
 from app.editor.session import PhotoImport
-from models.data.files import InputError, looks_like_label_map, save_image, save_mask
+from models.data.files import InputError, image_format, looks_like_label_map, photo_metadata, save_image, save_mask
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
 
@@ -136,7 +137,7 @@ class FileActions:
         given), and its style on every region."""
         if not self.confirm_discard():
             return
-        work = self.photo_import(path, mask_path)
+        work = self.photo_import(path, mask_path, for_edit=True)
         if work is None:
             return
         self.statusBar().showMessage(f"Opening {Path(path).name}...")
@@ -167,14 +168,43 @@ class FileActions:
         return self.guarded(lambda: self.doc.save(path), f"Saved {path.name}")
 
     def export_result_dialog(self) -> None:
-        size = self.engine.size
+        size, edit = self.engine.size, self.doc.photo_edit
         choices = [f"{size} (model size)", str(size * 2), str(size * 4)]
-        choice, ok = QInputDialog.getItem(self, "Export result", "Size in pixels:", choices, 0, False)
+        if edit is not None:
+            h, w = edit.original.shape[:2]
+            choices.insert(0, f"The photo at its own size ({w}x{h})")
+        choice, ok = QInputDialog.getItem(self, "Export result", "Export:", choices, 0, False)
         if not ok:
             return
-        path = self.ask_save_path("Export result", "_edited.png", "PNG (*.png);;JPEG (*.jpg)")
-        if path:
+        path = self.ask_save_path("Export result", "_edited.jpg" if edit else "_edited.png",
+                                  "JPEG (*.jpg);;PNG (*.png)" if edit else "PNG (*.png);;JPEG (*.jpg)")
+        if not path:
+            return
+        quality = 95
+        if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+            quality, ok = QInputDialog.getInt(self, "Export result", "JPEG quality:", 95, 1, 100)
+            if not ok:
+                return
+        if choice.startswith("The photo"):
+            self.export_photo(path, quality)
+        else:
             self.export_result(path, int(choice.split()[0]))
+
+    def export_photo(self, path: str, quality: int = 95) -> None:
+        """A photo edit at the photo's own size, with its EXIF and colour profile; made on
+        the engine thread, written when done (the status bar says when)."""
+        doc = self.doc
+        try:
+            image_format(path)
+        except InputError as e:
+            self.show_error(str(e))
+            return
+        metadata = photo_metadata(io.BytesIO(doc.photo_edit.file)) if doc.photo_edit.file else {}
+        self.statusBar().showMessage(f"Exporting {Path(path).name}...")
+        def write(image) -> None:
+            self.guarded(lambda: save_image(path, image, quality, metadata),
+                         f"Exported {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self.worker.submit(lambda: self.session.render_photo(doc), write)
 
     def export_result(self, path: str, size: int | None = None) -> bool:
         if self.result is None:

@@ -197,7 +197,10 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
 
     # -- synthesis ---------------------------------------------------------------------
     def request_synthesis(self) -> None:
-        self.worker.request_synthesis(self.doc.mask, self.doc.styles_per_block(self.engine.mean_style))
+        """A new frame; for a photo edit shown as the photo, composited into it."""
+        styles = self.doc.styles_per_block(self.engine.mean_style)
+        finish = self.session.compositor(self.doc, styles) if self.composite_action.isChecked() else None
+        self.worker.request_synthesis(self.doc.mask, styles, finish)
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
         self.result = image

@@ -46,11 +46,14 @@ class EngineWorker(QObject):
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._thread.start()
 
-    def request_synthesis(self, mask: np.ndarray, styles: list[StyleMatrix]) -> int:
-        """Queue a frame; returns its id. A waiting older request is dropped."""
+    def request_synthesis(self, mask: np.ndarray, styles: list[StyleMatrix],
+                          finish: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+        """Queue a frame; returns its id. A waiting older request is dropped. `finish`, when
+        given, turns the synthesis into what is shown (a photo edit's composite), here on
+        the engine thread."""
         with self._cond:
             self._next_id += 1
-            self._synth = (self._next_id, mask.copy(), styles, time.perf_counter())  # perf_counter clock
+            self._synth = (self._next_id, mask.copy(), styles, time.perf_counter(), finish)  # perf_counter clock
             self._cond.notify()
             return self._next_id
 
@@ -119,9 +122,11 @@ class EngineWorker(QObject):
                     work, callback = task
                     self.task_done.emit(callback, work())
                 else:
-                    request_id, mask, styles, asked_at = synth
+                    request_id, mask, styles, asked_at, finish = synth
                     start = time.perf_counter()
                     image = self._synthesize(mask, styles)
+                    if finish is not None:
+                        image = finish(image)
                     end = time.perf_counter()
                     self.synthesized.emit(request_id, image, (end - start) * 1000, asked_at)
             except InputError as e:  # bad input found while working: its own message says why

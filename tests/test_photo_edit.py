@@ -1,0 +1,240 @@
+"""Photo edits: the result is the user's photo at its own size, changed only where edited."""
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.cli import main
+from app.editor.document import Document
+from models.data.framing import Framing
+from models.inference.composite import PhotoEdit, composite, edge_fade, restyled_classes, soft_mask, start_edit
+from models.inference.engine import Engine
+from models.inference.styles import StyleMatrix
+from tests.helpers import SIZE, toy_mask, toy_photo
+
+
+def big_photo(seed: int = 0, shape=(90, 140)) -> np.ndarray:
+    """A photo larger than the model's square, not square, with detail everywhere."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def toy_edit(photo: np.ndarray) -> PhotoEdit:
+    h, w = photo.shape[:2]
+    return PhotoEdit(photo, Framing(30.0, 10.0, 64.0, True), toy_mask(), "photo")
+
+
+def test_the_photos_own_style_gives_back_the_photo_bit_for_bit():
+    photo = big_photo()
+    edit = toy_edit(photo)
+    synthesis = toy_photo(toy_mask())
+    out = composite(edit, toy_mask(), synthesis, synthesis, np.zeros(4, bool))
+    assert np.array_equal(out, photo)
+
+
+def test_a_restyled_region_changes_there_and_nowhere_else():
+    photo = big_photo()
+    edit = toy_edit(photo)
+    base = toy_photo(toy_mask())
+    edited = base.copy()
+    edited[toy_mask() == 1] = 255 - edited[toy_mask() == 1]   # skin restyled
+    restyled = np.array([False, True, False, False])
+    out = composite(edit, toy_mask(), base, edited, restyled)
+    changed = (out != photo).any(-1)
+    # the skin rectangle of the toy mask is model pixels 8..24 of the 64 px box at (30, 10): photo 46..78 x, 26..58 y
+    assert changed[30:54, 50:74].mean() > 0.9
+    seam = 2 * max(1.5, 0.02 * 64) + 2
+    outside = np.ones_like(changed)
+    outside[int(26 - seam):int(58 + seam), int(46 - seam):int(78 + seam)] = False
+    assert not changed[outside].any()                      # bit-identical beyond the seam
+    assert out.shape == photo.shape
+
+
+def test_a_change_of_style_keeps_the_photos_detail():
+    """The change is added to the photo, so its texture survives under the new colour."""
+    photo = big_photo()
+    edit = toy_edit(photo)
+    base = toy_photo(toy_mask())
+    edited = np.clip(base.astype(int) + 40, 0, 255).astype(np.uint8)   # everything 40 brighter
+    out = composite(edit, toy_mask(), base, edited, np.ones(4, bool))
+    inner = (slice(30, 54), slice(50, 74))
+    difference = out[inner].astype(int) - photo[inner].astype(int)
+    kept = photo[inner] < 200                               # away from clipping
+    assert np.abs(difference[kept] - 40).mean() < 3          # the detail moved by the change, no more
+
+
+def test_a_painted_region_takes_the_synthesis():
+    photo = np.full((90, 140, 3), 20, np.uint8)
+    edit = toy_edit(photo)
+    painted = toy_mask().copy()
+    painted[2:8, 2:30] = 3
+    edited = np.full((SIZE, SIZE, 3), 230, np.uint8)
+    out = composite(edit, painted, toy_photo(toy_mask()), edited, np.zeros(4, bool))
+    assert out[10 + 10, 30 + 30].mean() > 150               # model (30, 10) -> photo (90, 30)... inside the stroke
+    assert np.array_equal(out[80:, :], photo[80:, :])
+
+
+def test_soft_masks_and_fades_are_weights():
+    area = np.zeros((40, 40), bool)
+    area[10:30, 10:30] = True
+    w = soft_mask(area, 3)
+    assert w[20, 20] == 1 and w[0, 0] == 0 and 0 < w[10, 20] < 1
+    fade = edge_fade(32)
+    assert fade[16, 16] == 1 and fade[0, 0] < 0.5
+
+
+def test_restyled_classes_compares_every_block():
+    own = StyleMatrix(np.zeros((4, 3), np.float32), np.ones(4, bool))
+    other = StyleMatrix(own.codes.copy(), own.present)
+    other.codes[2] = 1
+    assert restyled_classes(own, [own, other]).tolist() == [False, False, True, False]
+
+
+def test_scaled_edits_keep_the_framing_in_place():
+    edit = toy_edit(big_photo(shape=(400, 600)))
+    small = edit.scaled(150)
+    assert small.original.shape[:2] == (100, 150) and small.framing.side == pytest.approx(16)
+    assert small.framing.x == pytest.approx(7.5)
+
+
+# -- the engine and the command line ---------------------------------------------------
+@pytest.fixture
+def photo_file(tmp_path):
+    """A photo larger than the model, the toy face in the middle of a bigger scene."""
+    photo = big_photo(3, (120, 160))
+    photo[30:94, 48:112] = np.kron(toy_photo(toy_mask()), np.ones((2, 2, 1), np.uint8))
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_restyle_keeps_the_photos_size_and_changes_only_the_face(tmp_path, capsys, weights_json, toy_parser,
+                                                                   photo_file, monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])   # the toy face
+    style = tmp_path / "style.png"
+    Image.fromarray(toy_photo(toy_mask(), seed=9)).save(style)
+    out = tmp_path / "out.png"
+    code = main(["restyle", str(photo_file), "--style", str(style), "--out", str(out),
+                 "--refine", "0", "--model", str(weights_json)])   # every region the (untrained) parser found
+    assert code == 0, capsys.readouterr().err
+    original, result = np.asarray(Image.open(photo_file)), np.asarray(Image.open(out))
+    assert result.shape == original.shape
+    changed = (result != original).any(-1)
+    assert 0 < changed.mean() < 0.5
+    assert not changed[:10].any() and not changed[-10:].any()   # far from the face: untouched
+
+
+def test_restyle_with_its_own_codes_returns_the_photo(tmp_path, weights_json, toy_parser, photo_file, monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    engine = Engine.load(str(weights_json), "cpu")
+    original = np.asarray(Image.open(photo_file))
+    _, own, _ = start_edit(engine, original, "photo")
+    own.save(tmp_path / "own.npz", "toy", engine.labels.names)
+    out = tmp_path / "same.png"
+    assert main(["restyle", str(photo_file), "--codes", str(tmp_path / "own.npz"), "--out", str(out),
+                 "--refine", "0", "--model", str(weights_json)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), original)
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--region", "wings"], "not a region of model"),
+    ([], "one of them"),
+])
+def test_restyle_bad_input(tmp_path, capsys, weights_json, toy_parser, photo_file, args, reason):
+    code = main(["restyle", str(photo_file), "--out", str(tmp_path / "o.png"), "--model", str(weights_json),
+                 *(["--codes", "x.npz"] if args else []), *args])
+    assert code == 2 and reason in capsys.readouterr().err
+
+
+def test_restyle_keeps_exif_and_takes_odd_photos(tmp_path, weights_json, toy_parser, monkeypatch):
+    """EXIF-rotated, CMYK, 16-bit, grey and transparent photos come back at their size."""
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [])
+    base = np.kron(toy_photo(toy_mask()), np.ones((2, 2, 1), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "TestCam"
+    photos = {"turned.jpg": (Image.fromarray(base[:, :48]), {"exif": exif}),
+              "cmyk.jpg": (Image.fromarray(base).convert("CMYK"), {}),
+              "grey16.png": (Image.fromarray(base[..., 0].astype(np.uint16) * 257), {}),
+              "grey.png": (Image.fromarray(base[..., 0]), {}),
+              "alpha.png": (Image.fromarray(np.dstack([base, np.full(base.shape[:2], 128, np.uint8)])), {})}
+    codes = tmp_path / "c.npz"
+    Engine.load(str(weights_json), "cpu").mean_style.save(codes, "toy", ("background", "skin", "l_eye", "r_eye"))
+    for name, (img, options) in photos.items():
+        img.save(tmp_path / name, **options)
+        out = tmp_path / f"out_{name.split('.')[0]}.jpg"
+        assert main(["restyle", str(tmp_path / name), "--codes", str(codes), "--out", str(out), "--refine", "0",
+                     "--model", str(weights_json)]) == 0, name
+        with Image.open(out) as result:
+            expected = (48, 64) if name == "turned.jpg" else (64, 64)   # (h, w) as seen: turned upright
+            assert result.size[::-1] == expected, name
+            if name == "turned.jpg":
+                assert result.getexif().get(0x010F) == "TestCam" and result.getexif().get(0x0112, 1) == 1
+
+
+def test_a_project_keeps_the_original_and_renders_at_full_size(tmp_path, weights_json, toy_parser, photo_file,
+                                                              monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    engine = Engine.load(str(weights_json), "cpu")
+    original = np.asarray(Image.open(photo_file))
+    edit, own, framed = start_edit(engine, original, "photo:x", file=photo_file.read_bytes())
+    from app.editor.document import Source
+    doc = Document("toy", engine.labels.names, edit.mask.copy(), {"photo:x": Source("x", own, None, "photo")},
+                   framed, photo_edit=edit)
+    doc.apply_source("photo:x", list(range(4)))
+    doc.save(tmp_path / "p.sean")
+    with zipfile.ZipFile(tmp_path / "p.sean") as z:
+        assert z.read("original") == photo_file.read_bytes()      # losslessly: the file itself
+    loaded = Document.load(tmp_path / "p.sean")
+    assert np.array_equal(loaded.photo_edit.original, original)
+    assert loaded.photo_edit.framing == edit.framing
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))   # the project's model "toy"
+    out = tmp_path / "render.png"
+    assert main(["render", str(tmp_path / "p.sean"), "--out", str(out)]) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), original)   # its own style: the photo itself
+
+
+def test_render_refuses_an_edit_of_a_mask(tmp_path, capsys):
+    doc = Document("toy", ("background", "skin", "l_eye", "r_eye"), toy_mask())
+    doc.save(tmp_path / "m.sean")
+    assert main(["render", str(tmp_path / "m.sean"), "--out", str(tmp_path / "o.png")]) == 2
+    assert "did not start from a photo" in capsys.readouterr().err
+
+
+# -- the editor --------------------------------------------------------------------------
+def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_json, toy_parser, photo_file,
+                                                      monkeypatch):
+    import models.data.framing as framing
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QMessageBox
+
+    from app.editor.qt.main_window import MainWindow
+    from tests.test_editor import settle
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: pytest.fail(f"error shown: {a[2]}"))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("refine_photos", False)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
+    qtbot.addWidget(w)
+    w.open_photo(str(photo_file))
+    qtbot.waitUntil(lambda: w.doc.photo_edit is not None, timeout=10000)
+    settle(qtbot, w)
+    original = np.asarray(Image.open(photo_file))
+    assert np.array_equal(w.result, original)            # its own style: the photo, at its own size
+    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)   # the training set's mean style
+    settle(qtbot, w)
+    assert w.result.shape == original.shape and not np.array_equal(w.result, original)
+    assert np.array_equal(w.result[:10], original[:10])   # outside the face's square: untouched
+    w.export_photo(str(tmp_path / "out.jpg"), 90)
+    qtbot.waitUntil(lambda: (tmp_path / "out.jpg").exists(), timeout=10000)
+    assert Image.open(tmp_path / "out.jpg").size == (160, 120)
+    w.composite_action.trigger()                         # the plain synthesis, as before
+    settle(qtbot, w)
+    assert w.result.shape == (SIZE, SIZE, 3)
+    w.worker.stop()
