@@ -209,10 +209,10 @@ def test_render_refuses_an_edit_of_a_mask(tmp_path, capsys):
 # -- the editor --------------------------------------------------------------------------
 def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_json, toy_parser, photo_file,
                                                       monkeypatch):
-    import models.data.framing as framing
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QMessageBox
 
+    import models.data.framing as framing
     from app.editor.qt.main_window import MainWindow
     from tests.test_editor import settle
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
