@@ -59,6 +59,7 @@ class EditorSession:
         self.random = np.random.default_rng()
         self._preview: tuple | None = None   # (photo edit, its preview-size copy)
         self._base: tuple | None = None      # (photo edit, own codes, synthesis of its own mask and style)
+        self._restyled: tuple | None = None  # (styles per block, own codes, the classes they restyle)
 
     # -- photo edits ------------------------------------------------------------------
     def own_style(self, doc: Document) -> StyleMatrix:
@@ -84,8 +85,17 @@ class EditorSession:
         if self._preview is None or self._preview[0] is not edit or self._preview[1] != max_side:
             self._preview = (edit, max_side, edit.scaled(max_side))
         preview, own, mask = self._preview[2], self.own_style(doc), doc.mask.copy()
-        restyled = restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
+        restyled = self.restyled(own, per_block)
         return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled)
+
+    def restyled(self, own: StyleMatrix, per_block: list[StyleMatrix]) -> np.ndarray:
+        """The classes the edit restyles; worked out again only when the styles change (the
+        document hands out the same list until they do), not at every brush event."""
+        cached = self._restyled
+        if cached is None or cached[0] is not per_block or not np.array_equal(cached[1], own.codes):
+            restyled = restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
+            self._restyled = cached = (per_block, own.codes.copy(), restyled)
+        return cached[2]
 
     def render_photo(self, doc: Document) -> np.ndarray:
         """A photo edit at the photo's full size (on the engine thread)."""

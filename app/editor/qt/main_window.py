@@ -19,11 +19,12 @@ from app.editor.qt.files import FileActions
 from app.editor.qt.panels import LabelPalette, RegionPanel, StyleGallery
 from app.editor.qt.styles import StyleActions
 from app.editor.qt.worker import EngineWorker
-from app.editor.session import EditorSession
+from app.editor.session import PREVIEW_SIDE, EditorSession
 from models.data.files import InputError
 from models.inference.engine import Engine
 
 SCREEN_SHARE = 0.9   # of the screen a first start's window takes
+MIN_PREVIEW_SIDE = 512
 
 
 class MainWindow(FileActions, StyleActions, QMainWindow):
@@ -199,7 +200,10 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
     def request_synthesis(self) -> None:
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
-        finish = self.session.compositor(self.doc, styles) if self.composite_action.isChecked() else None
+        finish = None
+        if self.composite_action.isChecked():   # composited at twice the pane's size: sharp, and cheap to show
+            side = self.result_view.devicePixelRatio() * 2 * max(self.result_view.width(), self.result_view.height())
+            finish = self.session.compositor(self.doc, styles, int(min(PREVIEW_SIDE, max(MIN_PREVIEW_SIDE, side))))
         self.worker.request_synthesis(self.doc.mask, styles, finish)
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
