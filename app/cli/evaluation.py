@@ -13,6 +13,7 @@ from app.cli.common import (
     comma_list,
     labelled_pairs,
     load_parser,
+    output_image,
     parser_path,
     record,
     refine_steps,
@@ -116,7 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         engine = Engine.load(args.model, device)
         result["edit_loop"] = measure_edit_loop(engine, args.edit_loop)
         if args.edit_photo:
-            from app.editor.qt.edit_bench import synthetic_photo
+            from app.cli.showcase import synthetic_photo
             photo = synthetic_photo(engine) if args.edit_photo == "synthetic" else args.edit_photo
             print(f"bench: edit loop on a photo edit ({photo}), painting for {args.edit_loop:g} s", file=sys.stderr)
             result["edit_loop_photo"] = measure_edit_loop(Engine.load(args.model, device), args.edit_loop, photo=photo)
@@ -152,7 +153,50 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_edits(args: argparse.Namespace) -> int:
+    import json
+
+    from models.evaluation.photo_edits import evaluate_photo_edits
+    engine = Engine.load(args.model, args.device)
+    if args.region not in engine.labels.names:
+        raise InputError(f"--region {args.region!r} is not a region of model '{engine.info.model}'")
+    pairs = labelled_pairs(args)
+    pairs = pairs[:args.limit] if args.limit else pairs
+    if len(pairs) < 2:
+        raise InputError("eval-edits needs two photos at least (each takes the next one's style)")
+    result = evaluate_photo_edits(engine, pairs, args.region, refine_steps(args))
+    if args.record:
+        record(args, find_weights(args.model), result)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>38}: {v}" for k, v in result.items()))
+    return 0
+
+
+def cmd_figure_edits(args: argparse.Namespace) -> int:
+    from app.cli.showcase import make_edit_figure
+    output_image(args.out)
+    make_edit_figure(Engine.load(args.model, args.device), Path(args.out))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("figure-edits", help="full-resolution crops of a photo edit: original | hair | skin tone | "
+                       "a painted fringe (on a photo our model makes)")
+    p.add_argument("--out", required=True, help="PNG to write")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_figure_edits)
+
+    p = sub.add_parser("eval-edits", help="photo edits on held-out photos: own style gives the photo back; a "
+                       "region restyle leaves every pixel beyond its seam untouched")
+    add_labelled_folder_args(p)
+    p.add_argument("--region", default="hair", help="the region restyled from the next photo (default hair)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many photos")
+    p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
+    p.add_argument("--json", action="store_true")
+    add_refine_arg(p, 0, "each photo's")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval_edits)
+
     p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--limit", type=int, default=0, help="at most this many pairs")

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.editor.samples import sample_mask
+from app.editor.samples import load_samples, sample_mask
 from models.data.datasets import resize_crop
 from models.data.files import save_image, save_mask
 from models.inference.engine import Engine
@@ -72,3 +72,58 @@ def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: i
         lines.append(np.concatenate([c for cell in cells for c in (cell, gap)][:-1], axis=1))
     gap = np.full((4, lines[0].shape[1], 3), 255, np.uint8)
     save_image(out, np.concatenate([c for line in lines for c in (line, gap)][:-1], axis=0))
+
+
+def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:
+    """A camera-sized photo made by our model (no dataset needed): the sample face
+    synthesised with a sample style, enlarged into a 4:3 frame with fine texture."""
+    import os
+    import tempfile
+
+    from PIL import Image
+    labels = engine.labels
+    samples = load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim)
+    style = next(iter(samples.values())).style if samples else engine.mean_style
+    face = engine.synthesize(sample_mask(engine.info.model, labels, engine.size), style)
+    w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    h = w * 3 // 4
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(110, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    side = h * 2 // 3
+    photo[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2] = cv2.resize(face, (side, side),
+                                                                                          interpolation=cv2.INTER_CUBIC)
+    path = os.path.join(tempfile.mkdtemp(), "photo.jpg")
+    Image.fromarray(photo).save(path, quality=92)
+    return path
+
+
+def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style: int = 1) -> None:
+    """Full-resolution crops of a photo edit: original | hair from a sample style | a skin
+    tone from another | a painted fringe. The photo is one our model made (dataset photos
+    stay out of the repository), enlarged into a 12-megapixel frame."""
+    from models.data.files import load_image
+    from models.inference.composite import render_edit, start_edit
+    photo = load_image(synthetic_photo(engine))
+    edit, own, _ = start_edit(engine, photo, "own")
+    labels = engine.labels
+    samples = list(load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim).values())
+    own_codes = own.filled_from(engine.mean_style).codes
+
+    def restyled(classes: list[int], sample: int) -> np.ndarray:
+        codes = own_codes.copy()
+        codes[classes] = samples[sample].style.codes[classes]
+        return render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present)], own)
+
+    hair, skin = labels.names.index("hair"), labels.names.index("skin")
+    fringe = edit.mask.copy()
+    rows = np.flatnonzero((fringe == skin).any(1))
+    top = rows[0] if rows.size else engine.size // 4
+    band = slice(top, top + engine.size // 10)
+    fringe[band][fringe[band] == skin] = hair
+    panels = [photo, restyled([hair], hair_style), restyled(list(labels.group_of(skin)), skin_style),
+              render_edit(engine, edit, fringe, [own], own)]
+    f = edit.framing
+    y0, x0 = max(int(f.y), 0), max(int(f.x), 0)
+    y1, x1 = min(int(f.y + f.box_height), photo.shape[0]), min(int(f.x + f.side), photo.shape[1])
+    crops = [cv2.resize(p[y0:y1, x0:x1], (THUMB * 3, THUMB * 3), interpolation=cv2.INTER_AREA) for p in panels]
+    save_image(out, np.concatenate(crops, axis=1))

@@ -9,6 +9,7 @@ import statistics
 import tempfile
 import time
 
+from app.cli.showcase import synthetic_photo  # noqa: F401  (the bench's photo; kept importable here)
 from models.inference.engine import Engine
 
 
@@ -118,30 +119,6 @@ def time_export(app, window) -> dict:
     from models.data.files import save_image
     save_image(path, image, 95)
     return {"export_s": composite_s, "export_with_jpeg_s": time.perf_counter() - start}
-
-
-def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:
-    """A camera-sized photo made by our model (no dataset needed): the sample face
-    synthesised with a sample style, enlarged into a 4:3 frame with fine texture."""
-    import cv2
-    import numpy as np
-    from PIL import Image
-
-    from app.editor.samples import load_samples, sample_mask
-    labels = engine.labels
-    samples = load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim)
-    style = next(iter(samples.values())).style if samples else engine.mean_style
-    face = engine.synthesize(sample_mask(engine.info.model, labels, engine.size), style)
-    w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    h = w * 3 // 4
-    rng = np.random.default_rng(0)
-    photo = np.clip(rng.normal(110, 12, (h, w, 3)), 0, 255).astype(np.uint8)
-    side = h * 2 // 3
-    photo[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2] = cv2.resize(face, (side, side),
-                                                                                          interpolation=cv2.INTER_CUBIC)
-    path = os.path.join(tempfile.mkdtemp(), "photo.jpg")
-    Image.fromarray(photo).save(path, quality=92)
-    return path
 
 
 def wait_idle(app, window, timeout: float = 30.0) -> None:
