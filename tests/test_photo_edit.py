@@ -238,3 +238,46 @@ def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_j
     settle(qtbot, w)
     assert w.result.shape == (SIZE, SIZE, 3)
     w.worker.stop()
+
+
+def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(qtbot, tmp_path, weights_json, toy_parser,
+                                                                          photo_file, monkeypatch):
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtWidgets import QMessageBox
+
+    import models.data.framing as framing
+    from app.editor.qt.main_window import MainWindow
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41), (5, 5, 30, 30)])
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("refine_photos", False)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
+    qtbot.addWidget(w)
+    w.open_photo(str(photo_file))
+    qtbot.waitUntil(lambda: w.doc.photo_edit is not None, timeout=10000)
+    first = w.doc.photo_edit.framing
+    assert "face 1 of 2" in w.statusBar().currentMessage()
+    w.open_next_face()
+    qtbot.waitUntil(lambda: w.doc.photo_edit is not None and w.doc.photo_edit.framing != first, timeout=10000)
+    assert w.doc.face == 1 and w.doc.photo_edit.framing.side < first.side
+    w.worker.stop()
+
+
+def test_a_photo_without_a_face_is_edited_on_its_centre_square(tmp_path, weights_json, toy_parser, monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [])
+    engine = Engine.load(str(weights_json), "cpu")
+    edit, _, _ = start_edit(engine, big_photo(shape=(100, 160)), "p")
+    assert not edit.framing.found_face and (edit.framing.x, edit.framing.y, edit.framing.side) == (30, 0, 100)
+
+
+def test_a_face_at_the_border_frames_past_the_edge_and_still_composites(weights_json, toy_parser, monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(0, 0, 40, 40)])   # in the corner
+    engine = Engine.load(str(weights_json), "cpu")
+    photo = big_photo(shape=(100, 160))
+    edit, own, _ = start_edit(engine, photo, "p")
+    assert edit.framing.x < 0 and edit.framing.y < 0                              # reaches past the edges
+    from models.inference.composite import render_edit
+    out = render_edit(engine, edit, edit.mask, [engine.mean_style], own)
+    assert out.shape == photo.shape and np.array_equal(out[60:, 100:], photo[60:, 100:])

@@ -98,6 +98,7 @@ class Document:
     path: Path | None = None         # where it was last saved
     title: str = ""                  # what file names offered for it start with (the photo's name)
     photo_edit: PhotoEdit | None = None   # the user's photo at full size, when the edit is of a photo
+    face: int = 0                    # which of the photo's faces the edit is framed on (0: the largest)
 
     def __post_init__(self) -> None:
         self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)

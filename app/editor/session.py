@@ -13,6 +13,7 @@ import numpy as np
 
 from app.editor.document import Document, Source
 from app.editor.samples import load_samples, sample_mask
+from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
 from models.inference.composite import PhotoEdit, composite, render_edit, restyled_classes, start_edit
@@ -35,6 +36,8 @@ class PhotoImport:
     found_face: bool
     style: StyleMatrix
     edit: PhotoEdit | None = None   # kept when the photo starts an edit: the original at full size
+    face: int = 0                   # which face (0: the largest) ...
+    faces: int = 0                  # ... of how many found
 
     @property
     def key(self) -> str:
@@ -162,7 +165,7 @@ class EditorSession:
     def photo_document(self, photo: PhotoImport) -> Document:
         """A new edit that starts from a photo: its mask, and its style on every region."""
         doc = self.new_document(photo.mask, photo.framed)
-        doc.photo_edit = photo.edit
+        doc.photo_edit, doc.face = photo.edit, photo.face
         doc.add_source(photo.key, photo.source())
         doc.apply_source(photo.key, list(range(doc.num_classes)))
         doc.title = photo.path.stem
@@ -195,7 +198,8 @@ class EditorSession:
         except OSError:
             return None
 
-    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False) -> Callable[[], PhotoImport]:
+    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False,
+                     face: int = 0) -> Callable[[], PhotoImport]:
         """The engine-thread work that reads a photo, frames and parses it (without a mask)
         and encodes it. A style photo is scaled down as it is decoded; a photo that starts
         an edit is kept whole (`for_edit`). The mask is read here, so that its errors come
@@ -210,9 +214,11 @@ class EditorSession:
                                  f"{mask.shape[1]}x{mask.shape[0]}")
             engine.check_photo_suits(photo, Path(path).name)
             file = Path(path).read_bytes() if for_edit else b""
-            edit, style, framed = start_edit(engine, photo, photo_key(path), mask, file=file)
+            faces = len(framing.detect_faces(photo)) if mask is None and engine.labels.framing == "face" else 0
+            face_index = face % faces if faces else 0
+            edit, style, framed = start_edit(engine, photo, photo_key(path), mask, file=file, face=face_index)
             return PhotoImport(Path(path), framed, edit.mask, edit.framing.found_face, style,
-                               edit if for_edit else None)
+                               edit if for_edit else None, face_index, faces)
         return work
 
 

@@ -97,9 +97,10 @@ def whole_photo(photo: np.ndarray) -> Framing:
     return Framing(0.0, 0.0, float(w), True, float(h))
 
 
-def frame_photo(photo: np.ndarray, framing: str) -> Framing:
-    """Where a model with this framing ("face" or "stretch") sees the photo."""
-    return frame_face(photo) if framing == "face" else whole_photo(photo)
+def frame_photo(photo: np.ndarray, framing: str, face: int = 0) -> Framing:
+    """Where a model with this framing ("face" or "stretch") sees the photo; for faces, the
+    largest (or the `face`-th largest, counting round)."""
+    return frame_face(photo, face) if framing == "face" else whole_photo(photo)
 
 
 def model_input(photo: np.ndarray, size: int, framing: str) -> tuple[np.ndarray, bool]:

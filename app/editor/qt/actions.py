@@ -28,6 +28,7 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("", "&Open Project...", w.open_project_dialog, "Ctrl+O", False),
             ("", "Open &Mask...", w.open_mask_dialog, "Ctrl+M", False),
             ("", "Open &Photo...", w.open_photo_dialog, "Ctrl+P", False),
+            ("", "Edit &Next Face in Photo", w.open_next_face, "Ctrl+Shift+F", False),
             SEPARATOR,
             ("", "&Save Project", w.save_project, "Ctrl+S", False),
             ("", "Save Project &As...", w.save_project_as, "Ctrl+Shift+S", False),

@@ -132,12 +132,20 @@ class FileActions:
         elif mask_path := self.ask_mask_for(path):
             self.open_photo(path, mask_path)
 
-    def open_photo(self, path: str, mask_path: str | None = None) -> None:
-        """A new edit that starts from a photo: framed, parsed into the mask (unless one is
-        given), and its style on every region."""
+    def open_next_face(self) -> None:
+        """The same photo, framed on its next face (a group photo: the largest comes first)."""
+        edit = self.doc.photo_edit
+        if edit is None or not edit.source_key.startswith("photo:"):
+            self.show_error("Next Face works on an edit that started from a photo")
+            return
+        self.open_photo(edit.source_key[len("photo:"):], face=self.doc.face + 1)
+
+    def open_photo(self, path: str, mask_path: str | None = None, face: int = 0) -> None:
+        """A new edit that starts from a photo: framed (on its largest face, or the `face`-th),
+        parsed into the mask (unless one is given), and its style on every region."""
         if not self.confirm_discard():
             return
-        work = self.photo_import(path, mask_path, for_edit=True)
+        work = self.photo_import(path, mask_path, for_edit=True, face=face)
         if work is None:
             return
         self.statusBar().showMessage(f"Opening {Path(path).name}...")
@@ -145,7 +153,10 @@ class FileActions:
         def opened(photo: PhotoImport) -> None:
             doc = self.session.photo_document(photo)
             self.attach(doc)
-            if photo.found_face:   # replaces "Opening ...", which would otherwise stay
+            if photo.faces > 1:
+                self.statusBar().showMessage(f"Opened {Path(path).name}: face {photo.face + 1} of {photo.faces} "
+                                             "(File > Edit Next Face in Photo picks another)", 8000)
+            elif photo.found_face:   # replaces "Opening ...", which would otherwise stay
                 self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
             else:
                 self.statusBar().showMessage("No face found: the photo's centre square was used; "

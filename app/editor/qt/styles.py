@@ -87,11 +87,11 @@ class StyleActions:
             f"{Path(photo_path).name} (index or colour PNG)", str(Path(photo_path).parent), MASK_FILTER)
         return path or None
 
-    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False):
+    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False, face: int = 0):
         """The engine-thread work that imports a photo; None (after saying why) when its
         mask is refused."""
         try:
-            return self.session.photo_import(path, mask_path, for_edit)
+            return self.session.photo_import(path, mask_path, for_edit, face)
         except InputError as e:
             self.show_error(str(e))
             return None
