@@ -67,7 +67,7 @@ def test_photo_styles_are_refined_in_the_background(qtbot, window, tmp_path):
     assert window.settings.value("refine_photos", type=bool)
     undo_depth = len(window.doc.history.undo_stack)
     key = add_photo_source(window, qtbot, tmp_path)
-    qtbot.waitUntil(lambda: "Refined the style" in window.statusBar().currentMessage(), timeout=20000)
+    qtbot.waitUntil(lambda: "fully" in window.statusBar().currentMessage(), timeout=20000)
     settle(qtbot, window)
     mask, photo = toy_mask(), toy_photo(toy_mask(), seed=1)
     plain, refined = window.engine.encode(photo, mask), window.doc.sources[key].style

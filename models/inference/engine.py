@@ -16,7 +16,7 @@ from models.data.framing import Framing, frame_photo, looks_like_portrait, model
 from models.data.tensors import image_to_tensor, tensor_to_image
 from models.device import pick_device
 from models.inference.parser import Parser
-from models.inference.refiner import StyleRefiner
+from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.styles import StyleMatrix
 from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
@@ -134,9 +134,10 @@ class Engine:
         style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
         return StyleRefiner(self.model, x, seg, style).step(refine_steps) if refine_steps else style
 
-    def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix) -> "StyleRefiner":
+    def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix,
+                lr: float = REFINE_LR) -> "StyleRefiner":
         """A `StyleRefiner` that fits `style` (the encoder's codes of `image`) to `image`."""
-        return StyleRefiner(self.model, *self._model_input(image, mask), style)
+        return StyleRefiner(self.model, *self._model_input(image, mask), style, lr)
 
     def random_style(self, rng: np.random.Generator) -> StyleMatrix:
         """A style sampled per class from the training codes' mean and spread."""

@@ -35,6 +35,10 @@ class StyleRefiner:
         self.optimizer = torch.optim.Adam([self.codes], lr=lr)
         self.steps_done = 0
 
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def step(self, steps: int = 1) -> StyleMatrix:
         """Run `steps` more steps; the codes so far."""
         with torch.enable_grad():

@@ -130,12 +130,14 @@ class StyleActions:
             if doc is not self.doc or engine is not self.engine or not doc.refine_source(photo.key, codes):
                 return
             if not refinement.done:
-                self.statusBar().showMessage(f"Refining the style of {name}: {refinement.progress}", 5000)
+                message = (f"Refined the style of {name}; fitting it finer: {refinement.progress}"
+                           if refinement.first_pass_done else f"Refining the style of {name}: {refinement.progress}")
+                self.statusBar().showMessage(message, 5000)
                 self.worker.submit(refinement.next_slice, sliced, background=True)
                 return
             if cache_key is not None:
                 self.session.encode_cache[cache_key] = doc.sources[photo.key]
-            self.statusBar().showMessage(f"Refined the style of {name}", 4000)
+            self.statusBar().showMessage(f"Refined the style of {name} fully", 4000)
 
         self.worker.submit(refinement.next_slice, sliced, background=True)
 
