@@ -281,3 +281,35 @@ def test_a_face_at_the_border_frames_past_the_edge_and_still_composites(weights_
     from models.inference.composite import render_edit
     out = render_edit(engine, edit, edit.mask, [engine.mean_style], own)
     assert out.shape == photo.shape and np.array_equal(out[60:, 100:], photo[60:, 100:])
+
+
+def test_a_street_photo_is_edited_through_the_stretched_framing(tmp_path, scene_json):
+    """A scene model sees the whole photo stretched to its square: the edit comes back at
+    the photo's own (wide) size, changed only in the restyled class."""
+    rng = np.random.default_rng(5)
+    photo = rng.integers(0, 256, (48, 96, 3), dtype=np.uint8)
+    mask = np.zeros((48, 96), np.uint8)
+    mask[:16] = 1           # sky
+    mask[30:, 40:70] = 2    # a car
+    Image.fromarray(photo).save(tmp_path / "street.png")
+    Image.fromarray(mask).save(tmp_path / "street_mask.png")
+    engine = Engine.load(str(scene_json), "cpu")
+    random = engine.random_style(np.random.default_rng(1))
+    random.save(tmp_path / "r.npz", "street", engine.labels.names)
+    out = tmp_path / "out.png"
+    assert main(["restyle", str(tmp_path / "street.png"), "--mask", str(tmp_path / "street_mask.png"),
+                 "--codes", str(tmp_path / "r.npz"), "--region", "car", "--out", str(out), "--refine", "0",
+                 "--model", str(scene_json)]) == 0
+    result = np.asarray(Image.open(out))
+    changed = (result != photo).any(-1)
+    # (a toy network: some of its small changes round away)
+    assert result.shape == photo.shape and changed[34:, 48:62].mean() > 0.5
+    assert not changed[:20].any() and not changed[:, :30].any()   # sky and the road far from the car
+
+
+def test_restyle_refuses_a_photo_over_the_pixel_limit(tmp_path, capsys, weights_json):
+    from tests.test_cli import huge_png
+    code = main(["restyle", str(huge_png(tmp_path / "huge.png", 12000, 12000)), "--codes", "c.npz",
+                 "--out", str(tmp_path / "o.png"), "--model", str(weights_json)])
+    err = capsys.readouterr().err
+    assert code == 2 and "120 megapixels at most" in err and len(err.strip().splitlines()) == 1

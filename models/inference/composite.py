@@ -67,10 +67,20 @@ def soft_mask(area: np.ndarray, seam: float) -> np.ndarray:
     return np.clip(0.5 + (inside - outside) / (2 * seam), 0, 1).astype(np.float32)
 
 
-def edge_fade(size: int) -> np.ndarray:
-    """(size, size) weights: 1 inside, falling linearly to 0 at the square's edges."""
-    ramp = np.clip((np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5) / (EDGE_FADE * size), 0, 1)
-    return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
+def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4) -> np.ndarray:
+    """(size, size) weights: 1 inside, falling linearly to 0 at the square's edges (top,
+    bottom, left, right: those `sides` marks; an edge on or past the photo's border has
+    nothing beyond it to blend into, so it needs no fade)."""
+    up = np.clip((np.arange(size) + 0.5) / (EDGE_FADE * size), 0, 1)
+    top, bottom, left, right = (ramp if on else np.ones(size)
+                                for on, ramp in zip(sides, (up, up[::-1], up, up[::-1])))
+    return np.minimum(np.minimum(top, bottom)[:, None], np.minimum(left, right)[None, :]).astype(np.float32)
+
+
+def inner_edges(framing: Framing, shape: tuple[int, int]) -> tuple[bool, bool, bool, bool]:
+    """Which edges of the framed box (top, bottom, left, right) lie inside the photo."""
+    h, w = shape
+    return (framing.y > 0, framing.y + framing.box_height < h, framing.x > 0, framing.x + framing.side < w)
 
 
 def changed_box(area: np.ndarray, to_photo: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple | None:
@@ -112,7 +122,8 @@ def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited
     # The areas end where the model's square ends: nothing outside it was edited.
     area_at = lambda a: to_photo_pixels(a.astype(np.float32), to_model, box, cv2.INTER_LINEAR,
                                         cv2.BORDER_CONSTANT) >= 0.5
-    fade = to_photo_pixels(edge_fade(size), to_model, box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    fade = to_photo_pixels(edge_fade(size, inner_edges(edit.framing, photo.shape[:2])), to_model, box,
+                           cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
     style_weight = (soft_mask(area_at(style_area), seam) * fade)[..., None]
     shape_weight = (soft_mask(area_at(shape_area), seam) * fade)[..., None]
     y0, y1, x0, x1 = box
