@@ -60,7 +60,8 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
     return {"images": len(photos), "region": region, "refine_steps": refine_steps,
             "photo_size": [int(np.mean([s[1] for s in sizes])), int(np.mean([s[0] for s in sizes]))],
             "own_style_identical": float(np.mean(own_identical)),
-            "own_style_psnr_min": float(np.min(own_psnr)),
+            # PSNR of the own-style restyle; None when every photo came back bit for bit (infinite)
+            "own_style_psnr_min": None if np.isinf(np.min(own_psnr)) else float(np.min(own_psnr)),
             "restyle_outside_seam_identical_mean": float(np.mean(outside)),
             "restyle_outside_seam_identical_min": float(np.min(outside)),
             "restyle_region_changed_mean": float(np.nanmean(inside)),
