@@ -207,15 +207,14 @@ def test_render_refuses_an_edit_of_a_mask(tmp_path, capsys):
 
 
 # -- the editor --------------------------------------------------------------------------
-def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_json, toy_parser, photo_file,
-                                                      monkeypatch):
+def photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, faces: list):
+    """The editor (offscreen), with `photo_file` opened as an edit and `faces` found in it."""
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QMessageBox
 
     import models.data.framing as framing
     from app.editor.qt.main_window import MainWindow
-    from tests.test_editor import settle
-    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: faces)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: pytest.fail(f"error shown: {a[2]}"))
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
@@ -224,6 +223,13 @@ def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_j
     qtbot.addWidget(w)
     w.open_photo(str(photo_file))
     qtbot.waitUntil(lambda: w.doc.photo_edit is not None, timeout=10000)
+    return w
+
+
+def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_json, toy_parser, photo_file,
+                                                      monkeypatch):
+    from tests.test_editor import settle
+    w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
     assert np.array_equal(w.result, original)            # its own style: the photo, at its own size
@@ -242,19 +248,7 @@ def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_j
 
 def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(qtbot, tmp_path, weights_json, toy_parser,
                                                                           photo_file, monkeypatch):
-    from PyQt6.QtCore import QSettings
-    from PyQt6.QtWidgets import QMessageBox
-
-    import models.data.framing as framing
-    from app.editor.qt.main_window import MainWindow
-    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41), (5, 5, 30, 30)])
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    settings.setValue("refine_photos", False)
-    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
-    qtbot.addWidget(w)
-    w.open_photo(str(photo_file))
-    qtbot.waitUntil(lambda: w.doc.photo_edit is not None, timeout=10000)
+    w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41), (5, 5, 30, 30)])
     first = w.doc.photo_edit.framing
     assert "face 1 of 2" in w.statusBar().currentMessage()
     w.open_next_face()
@@ -313,3 +307,20 @@ def test_restyle_refuses_a_photo_over_the_pixel_limit(tmp_path, capsys, weights_
                  "--out", str(tmp_path / "o.png"), "--model", str(weights_json)])
     err = capsys.readouterr().err
     assert code == 2 and "120 megapixels at most" in err and len(err.strip().splitlines()) == 1
+
+
+def test_zooming_the_result_reaches_the_photos_own_pixels(qtbot, tmp_path, weights_json):
+    from PyQt6.QtCore import QSettings
+
+    from app.editor.qt.main_window import MainWindow
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
+    qtbot.addWidget(w)
+    w.resize(1000, 600)
+    w.doc.photo_edit = PhotoEdit(np.zeros((3000, 4000, 3), np.uint8), Framing(1000, 500, 2000, True), toy_mask(), "p")
+    fitted = w.preview_side()
+    assert 512 <= fitted <= 1600
+    w.result_view.set_zoom(16)
+    assert w.preview_side() == 4000                      # every pixel of the photo, when zoomed in far enough
+    w.doc.photo_edit = None
+    w.worker.stop()

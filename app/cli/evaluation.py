@@ -24,14 +24,19 @@ from models.inference.engine import Engine
 from models.inference.weights import find_weights
 
 
+def limited_pairs(args: argparse.Namespace) -> list:
+    """The labelled pairs the arguments name, at most --limit of them."""
+    pairs = labelled_pairs(args)
+    return pairs[:args.limit] if args.limit else pairs
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
     from models.evaluation.reconstruction import evaluate
     steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
-    pairs = labelled_pairs(args)
-    pairs = pairs[:args.limit] if args.limit else pairs
+    pairs = limited_pairs(args)
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
@@ -55,8 +60,7 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
 
     from models.evaluation.parser_eval import evaluate_parser
     parser = load_parser(args.model, args.device)
-    pairs = labelled_pairs(args)
-    pairs = pairs[:args.limit] if args.limit else pairs
+    pairs = limited_pairs(args)
     result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None, args.size)
     if args.record:
         record(args, parser_path(args.model), result)
@@ -161,8 +165,7 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
     engine = Engine.load(args.model, args.device)
     if args.region not in engine.labels.names:
         raise InputError(f"--region {args.region!r} is not a region of model '{engine.info.model}'")
-    pairs = labelled_pairs(args)
-    pairs = pairs[:args.limit] if args.limit else pairs
+    pairs = limited_pairs(args)
     if len(pairs) < 2:
         raise InputError("eval-edits needs two photos at least (each takes the next one's style)")
     result = evaluate_photo_edits(engine, pairs, args.region, refine_steps(args))

@@ -49,6 +49,8 @@ def to_qimage(rgb: np.ndarray) -> QImage:
 class ZoomableView(QWidget):
     """An image fitted to the widget, with zoom (wheel) and pan (space-drag or middle-drag)."""
 
+    zoom_changed = pyqtSignal(float)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.zoom = 1.0
@@ -72,10 +74,12 @@ class ZoomableView(QWidget):
 
     def set_zoom(self, zoom: float) -> None:
         self.zoom = float(np.clip(zoom, 0.25, 16))
+        self.zoom_changed.emit(self.zoom)
         self.update()
 
     def reset_view(self) -> None:
         self.zoom, self.pan = 1.0, QPointF(0, 0)
+        self.zoom_changed.emit(self.zoom)
         self.update()
 
     def wheelEvent(self, event) -> None:

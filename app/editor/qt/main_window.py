@@ -96,6 +96,7 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         self.region_panel.changed.connect(lambda changes: self.doc.set_regions(changes))
         self.region_panel.random_requested.connect(self.randomise)
         self.brush_size.valueChanged.connect(self.set_brush_radius)
+        self.result_view.zoom_changed.connect(lambda _: self.doc.photo_edit is not None and self.request_synthesis())
 
     def add_dock(self, title: str, area: Qt.DockWidgetArea, *widgets: QWidget) -> None:
         inside = QWidget()
@@ -201,10 +202,18 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
         finish = None
-        if self.composite_action.isChecked():   # composited at twice the pane's size: sharp, and cheap to show
-            side = self.result_view.devicePixelRatio() * 2 * max(self.result_view.width(), self.result_view.height())
-            finish = self.session.compositor(self.doc, styles, int(min(PREVIEW_SIDE, max(MIN_PREVIEW_SIDE, side))))
+        if self.composite_action.isChecked():
+            finish = self.session.compositor(self.doc, styles, self.preview_side())
         self.worker.request_synthesis(self.doc.mask, styles, finish)
+
+    def preview_side(self) -> int:
+        """How large the live composite is: twice the pane's size (sharp, and cheap to show),
+        times the pane's zoom, so zooming in reaches the photo's own pixels."""
+        view = self.result_view
+        side = view.devicePixelRatio() * 2 * max(view.width(), view.height()) * max(1.0, view.zoom)
+        edit = self.doc.photo_edit
+        full = max(edit.original.shape[:2]) if edit is not None else PREVIEW_SIDE
+        return int(min(full, max(MIN_PREVIEW_SIDE, min(side, PREVIEW_SIDE * max(1.0, view.zoom)))))
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
         self.result = image
