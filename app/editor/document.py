@@ -12,6 +12,7 @@ import json
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,17 @@ from models.data.framing import Framing
 from models.inference.composite import PhotoEdit
 from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
+
+
+class Change(str, Enum):
+    """What a document tells its listeners changed (a str, so logs and old listeners read it)."""
+    MASK = "mask"           # a stroke or fill was committed
+    STYLES = "styles"       # region assignments changed
+    SOURCES = "sources"     # a style source joined
+    REFINED = "refined"     # a source's codes were refined (no undo step)
+    HISTORY = "history"     # undo or redo
+    SAVED = "saved"
+
 
 MEAN = "mean"           # the built-in source: the training set's mean code per class
 PROJECT_VERSION = 3     # 3: a photo edit keeps the original photo; 2: entries named by position
@@ -105,7 +117,7 @@ class Document:
         regions = tuple(RegionStyle() for _ in self.label_names)
         self.history = History(State(self.mask.copy(), regions))
         self.saved_state = self.history.current
-        self.listeners: list = []    # callables(what: str) told after every change
+        self.listeners: list = []    # callables(what: Change) told after every change
         self.revision = 0            # counts changes, so autosave knows whether there is news
         self._styles: tuple | None = None   # (regions and sources seen, mean, styles_per_block)
         self._sources_changes = 0
@@ -165,7 +177,7 @@ class Document:
         """Changes that are not on disk (a recovered edit, refined codes)."""
         self.saved_state = None
 
-    def notify(self, what: str) -> None:
+    def notify(self, what: Change) -> None:
         self.revision += 1
         for listener in self.listeners:
             listener(what)
@@ -175,7 +187,7 @@ class Document:
         if np.array_equal(self.mask, self.history.current.mask):
             return False
         self.history.push(State(self.mask.copy(), self.regions))
-        self.notify("mask")
+        self.notify(Change.MASK)
         return True
 
     def set_mask(self, mask: np.ndarray) -> None:
@@ -194,13 +206,13 @@ class Document:
         if tuple(regions) == self.regions:
             return
         self.history.push(State(self.history.current.mask, tuple(regions)))
-        self.notify("styles")
+        self.notify(Change.STYLES)
 
     def add_source(self, key: str, source: Source) -> None:
         """Sources are not part of the undo history: adding one changes no picture."""
         self.sources[key] = source
         self._sources_changes += 1
-        self.notify("sources")
+        self.notify(Change.SOURCES)
 
     def refine_source(self, key: str, style: StyleMatrix) -> bool:
         """Closer codes for a source's own photo (refinement finishing in the background).
@@ -212,7 +224,7 @@ class Document:
         self._sources_changes += 1
         if self.path is not None:
             self.mark_unsaved()
-        self.notify("refined")
+        self.notify(Change.REFINED)
         return True
 
     def apply_source(self, key: str, labels: list[int], slot: str = "a") -> list[int]:
@@ -234,7 +246,7 @@ class Document:
     def _move(self, moved: bool) -> bool:
         if moved:
             self.mask[...] = self.history.current.mask
-            self.notify("history")
+            self.notify(Change.HISTORY)
         return moved
 
     # -- files ------------------------------------------------------------------------
@@ -244,7 +256,7 @@ class Document:
         atomic_write(path, lambda p: p.write_bytes(self.to_bytes()))
         self.path = path
         self.mark_saved()
-        self.notify("saved")
+        self.notify(Change.SAVED)
 
     def to_bytes(self) -> bytes:
         return self.snapshot().to_bytes()

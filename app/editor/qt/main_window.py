@@ -11,7 +11,7 @@ import numpy as np
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QVBoxLayout, QWidget
 
-from app.editor.document import Document
+from app.editor.document import Change, Document
 from app.editor.qt.actions import build_menus
 from app.editor.qt.autosaving import Autosaver
 from app.editor.qt.canvas import ImageView, MaskCanvas, Tool
@@ -180,14 +180,14 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         self.update_title()
         self.request_synthesis()
 
-    def on_document_change(self, what: str) -> None:
-        if what in ("mask", "history", "styles"):
+    def on_document_change(self, what: Change) -> None:
+        if what in (Change.MASK, Change.HISTORY, Change.STYLES):
             self.canvas.refresh()
-        if what in ("mask", "history", "styles", "refined"):
+        if what in (Change.MASK, Change.HISTORY, Change.STYLES, Change.REFINED):
             self.request_synthesis()
-        if what == "sources":
+        if what == Change.SOURCES:
             self.gallery.set_sources(self.doc)
-        if what in ("sources", "styles", "history"):
+        if what in (Change.SOURCES, Change.STYLES, Change.HISTORY):
             self.region_panel.show_region(self.doc, self.canvas.label)
         self.update_title()
 
