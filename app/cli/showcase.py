@@ -110,8 +110,10 @@ def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style:
     own_codes = own.filled_from(engine.mean_style).codes
 
     def restyled(classes: list[int], sample: int) -> np.ndarray:
+        style = samples[sample].style
+        given = [c for c in classes if style.present[c]]   # a class the sample lacks keeps the photo's own
         codes = own_codes.copy()
-        codes[classes] = samples[sample].style.codes[classes]
+        codes[given] = style.codes[given]
         return render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present)], own)
 
     hair, skin = labels.names.index("hair"), labels.names.index("skin")
