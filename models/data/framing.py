@@ -15,7 +15,7 @@ import numpy as np
 FACE_WIDTH = 0.646      # detector box width / frame side, in CelebA-HQ
 FACE_DROP = 0.052       # (box centre y - frame centre y) / frame side, in CelebA-HQ
 MIN_FACE = 24           # pixels: smaller detections are noise
-DETECT_SIDE = 1024      # faces are searched for in a copy of the photo no larger than this
+DETECT_SIDE = 800       # faces are searched for in a copy of the photo no larger than this
 PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a photo a portrait;
                         # no Cityscapes val photo comes near it, every detected face photo passes it
 
@@ -77,10 +77,10 @@ def detect_faces(photo: np.ndarray) -> list[tuple[int, int, int, int]]:
     return sorted((tuple(round(v / scale) for v in f) for f in faces), key=lambda b: -b[2] * b[3])
 
 
-def frame_face(photo: np.ndarray, face: int = 0) -> Framing:
+def frame_face(photo: np.ndarray, face: int = 0, faces: list | None = None) -> Framing:
     """The CelebA-HQ-style square around the largest face (or the `face`-th largest), or
-    the centre square if none."""
-    faces = detect_faces(photo)
+    the centre square if none. `faces`: `detect_faces(photo)`, when already known."""
+    faces = detect_faces(photo) if faces is None else faces
     if not faces:
         h, w = photo.shape[:2]
         side = min(h, w)
@@ -97,10 +97,10 @@ def whole_photo(photo: np.ndarray) -> Framing:
     return Framing(0.0, 0.0, float(w), True, float(h))
 
 
-def frame_photo(photo: np.ndarray, framing: str, face: int = 0) -> Framing:
+def frame_photo(photo: np.ndarray, framing: str, face: int = 0, faces: list | None = None) -> Framing:
     """Where a model with this framing ("face" or "stretch") sees the photo; for faces, the
     largest (or the `face`-th largest, counting round)."""
-    return frame_face(photo, face) if framing == "face" else whole_photo(photo)
+    return frame_face(photo, face, faces) if framing == "face" else whole_photo(photo)
 
 
 def model_input(photo: np.ndarray, size: int, framing: str) -> tuple[np.ndarray, bool]:

@@ -154,12 +154,13 @@ def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: li
 
 
 def start_edit(engine: Engine, original: np.ndarray, source_key: str, mask: np.ndarray | None = None,
-               refine_steps: int = 0, file: bytes = b"", face: int = 0) -> tuple[PhotoEdit, StyleMatrix, np.ndarray]:
+               refine_steps: int = 0, file: bytes = b"", face: int = 0,
+               faces: list | None = None) -> tuple[PhotoEdit, StyleMatrix, np.ndarray]:
     """A photo as an edit starts from it, its own style, and the photo as the model sees
     it: framed and parsed, or, with the photo's own `mask` (at its size), the whole photo
     stretched to the square as the mask is; encoded, then refined when asked."""
     if mask is None:
-        framing, framed = engine.frame(original, face)
+        framing, framed = engine.frame(original, face, faces)
         own_mask = engine.parser.parse(framed)
     else:
         framing = whole_photo(original)

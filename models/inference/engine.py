@@ -95,10 +95,10 @@ class Engine:
         framed, found = model_input(photo, self.size, self.labels.framing)
         return framed, self.parser.parse(framed), found
 
-    def frame(self, photo: np.ndarray, face: int = 0) -> tuple[Framing, np.ndarray]:
+    def frame(self, photo: np.ndarray, face: int = 0, faces: list | None = None) -> tuple[Framing, np.ndarray]:
         """(where the model's square lies in the photo, the photo framed at the model's size);
         `face` picks another than the largest face."""
-        framing = frame_photo(photo, self.labels.framing, face)
+        framing = frame_photo(photo, self.labels.framing, face, faces)
         framed = framing.crop(photo, self.size) if self.labels.framing == "face" else \
             model_input(photo, self.size, self.labels.framing)[0]
         return framing, framed
