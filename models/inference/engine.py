@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from models.data.files import InputError, check_labels
-from models.data.framing import Framing, frame_photo, looks_like_portrait, model_input
+from models.data.framing import Framing, frame_photo, looks_like_portrait, stretched_photo
 from models.data.tensors import image_to_tensor, tensor_to_image
 from models.device import pick_device
 from models.inference.parser import Parser
@@ -92,15 +92,15 @@ class Engine:
     def frame_and_parse(self, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """(the photo framed as the model's training photos, its label mask, False when a
         face framing found no face and used the centre square)."""
-        framed, found = model_input(photo, self.size, self.labels.framing)
-        return framed, self.parser.parse(framed), found
+        framing, framed = self.frame(photo)
+        return framed, self.parser.parse(framed), framing.found_face
 
     def frame(self, photo: np.ndarray, face: int = 0, faces: list | None = None) -> tuple[Framing, np.ndarray]:
         """(where the model's square lies in the photo, the photo framed at the model's size);
         `face` picks another than the largest face."""
         framing = frame_photo(photo, self.labels.framing, face, faces)
-        framed = framing.crop(photo, self.size) if self.labels.framing == "face" else \
-            model_input(photo, self.size, self.labels.framing)[0]
+        # a scene is resized whole (area-averaged, as its training photos were), not warped
+        framed = framing.crop(photo, self.size) if self.labels.framing == "face" else stretched_photo(photo, self.size)
         return framing, framed
 
     def _model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:

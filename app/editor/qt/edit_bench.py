@@ -9,7 +9,6 @@ import statistics
 import tempfile
 import time
 
-from app.cli.showcase import synthetic_photo  # noqa: F401  (the bench's photo; kept importable here)
 from models.inference.engine import Engine
 
 
