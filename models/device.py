@@ -23,3 +23,27 @@ def pick_device(name: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+# glibc's malloc settings (mallopt's parameter numbers)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 * 1024 * 1024    # the most glibc accepts on 64-bit systems
+TRIM_THRESHOLD = 1024 * 1024 * 1024
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed tensors' memory for the next frame instead of handing it
+    back to the system and faulting it in again. Frames and refinement steps allocate and
+    free tens of MB each time; with glibc's defaults a long-running process drifts into
+    doing so through fresh pages (2-core CPU: synthesis 77 -> 62 ms, a refinement step
+    312 -> 201 ms in `bench` after its editor loops). A no-op elsewhere; True if applied."""
+    import ctypes
+    import ctypes.util
+    import platform
+    if platform.system() != "Linux":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    except (OSError, AttributeError):   # not glibc (musl has no mallopt)
+        return False

@@ -430,3 +430,61 @@ def test_frames_from_the_engine_process_match_and_survive_its_death(qtbot, tmp_p
     assert w.worker._process is None and "own process" in w.statusBar().currentMessage()
     assert np.array_equal(w.result, engine.synthesize(toy_mask(shift=2), w.doc.styles_per_block(engine.mean_style)))
     w.worker.stop()
+
+
+def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path, toy_parser):
+    """A photo dropped as the look: parsed (the toy model has a parser), the result
+    changes, the strength slider and removal are undo steps, and a project keeps it."""
+    from tests.test_stylize import save_random_stylizer
+    w = window
+    save_random_stylizer(toy_parser.parent)
+    w.session.engine = Engine.load(str(toy_parser.parent / "toy_32.json"), "cpu")   # now with its parser
+    before = w.result.copy()
+    Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
+    w.set_look_photo(str(tmp_path / "look.png"))
+    qtbot.waitUntil(lambda: w.doc.look is not None, timeout=20000)
+    settle(qtbot, w)
+    look = w.doc.look
+    assert look.labels is not None and look.labels.shape == look.photo.shape[:2]
+    assert w.result.shape == before.shape and not np.array_equal(w.result, before)
+    assert w.look_panel.slider.isEnabled() and w.look_panel.slider.value() == 100
+    w.look_panel.slider.setValue(0)                 # keyboard or click: one undo step
+    settle(qtbot, w)
+    assert w.doc.look.strength == 0 and w.doc.look.photo is look.photo
+    assert np.array_equal(w.result, before)         # strength 0: the picture as it was
+    w.doc.undo()
+    assert w.doc.look is look and w.look_panel.slider.value() == 100
+    w.doc.save(tmp_path / "look.sean")
+    loaded = Document.load(tmp_path / "look.sean")
+    assert loaded.look.name == "look.png" and np.array_equal(loaded.look.photo, look.photo)
+    assert np.array_equal(loaded.look.labels, look.labels) and loaded.look.strength == 1.0
+    w.look_panel.removed.emit()
+    settle(qtbot, w)
+    assert w.doc.look is None and np.array_equal(w.result, before)
+
+
+def test_a_look_without_weights_says_so(qtbot, window, tmp_path, errors, monkeypatch):
+    import models.inference.stylize as stylize
+    monkeypatch.setattr(stylize, "WEIGHTS_DIR", tmp_path / "none")
+    Image.fromarray(toy_photo(toy_mask(48))).save(tmp_path / "look.png")
+    window.set_look_photo(str(tmp_path / "look.png"))
+    qtbot.waitUntil(lambda: bool(errors), timeout=20000)
+    settle(qtbot, window)
+    assert "no stylisation weights" in errors[-1] and window.doc.look is None
+
+
+@pytest.mark.parametrize("target", ["result_view", "look_panel"])
+def test_a_photo_dropped_on_the_result_or_the_look_slot_becomes_the_look(qtbot, window, tmp_path, target):
+    from PyQt6.QtCore import QUrl
+
+    from tests.test_stylize import save_random_stylizer
+    save_random_stylizer(window.engine.weights_dir)
+    Image.fromarray(toy_photo(toy_mask(48), seed=2)).save(tmp_path / "evening.png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "evening.png"))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    getattr(window, target).dropEvent(event)
+    qtbot.waitUntil(lambda: window.doc.look is not None, timeout=20000)
+    assert window.doc.look.name == "evening.png" and window.doc.look.labels is None   # no parser: one region
+    assert window.doc.can_undo

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli import evaluation, photo, synthesis, training
+from app.cli import evaluation, look, photo, synthesis, training
 from app.cli.common import BAD_INPUT, OneLineParser, add_model_args
 from app.editor.launch import run_editor
 from models.data.files import InputError
+from models.device import keep_freed_memory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.set_defaults(handler=lambda args: run_editor(args.model, args.device, args.files))
 
-    for group in (synthesis, photo, training, evaluation):
+    for group in (synthesis, photo, look, training, evaluation):
         group.register(sub)
     return parser
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:   # --help (0), or bad arguments (2, already explained in one line)
         return int(e.code or 0)
     args.command_line = " ".join(["python", "main.py", *argv])
+    keep_freed_memory()
     if not getattr(args, "handler", None):
         return run_editor()
     try:

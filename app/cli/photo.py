@@ -66,18 +66,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     import io
 
     from app.editor.document import Document
-    from models.inference.composite import render_edit
+    from app.editor.session import EditorSession
     output_image(args.out)
     doc = Document.load(args.project)
     if doc.photo_edit is None:
         raise InputError(f"{args.project}: this edit did not start from a photo; `synth` renders a mask")
-    engine = Engine.load(doc.model, args.device)
+    result = EditorSession(Engine.load(doc.model, args.device)).render_photo(doc)   # the editor's own export
     edit = doc.photo_edit
-    own = doc.sources[edit.source_key].style if edit.source_key in doc.sources else engine.mean_style
-    result = render_edit(engine, edit, doc.mask, doc.styles_per_block(engine.mean_style), own)
     metadata = photo_metadata(io.BytesIO(edit.file)) if edit.file else {}
     save_image(args.out, result, args.quality, metadata)
-    print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]})")
+    print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}{', with its look' if doc.look else ''})")
     return 0
 
 

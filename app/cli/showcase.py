@@ -129,3 +129,40 @@ def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style:
     y1, x1 = min(int(f.y + f.box_height), photo.shape[0]), min(int(f.x + f.side), photo.shape[1])
     crops = [cv2.resize(p[y0:y1, x0:x1], (THUMB * 3, THUMB * 3), interpolation=cv2.INTER_AREA) for p in panels]
     save_image(out, np.concatenate(crops, axis=1))
+
+
+GRADES = {   # made-up looks for the style pictures: per-channel gains and a gamma
+    "sunset": ((1.25, 0.92, 0.65), 1.25),
+    "blue hour": ((0.62, 0.78, 1.15), 1.45),
+}
+
+
+def graded(image: np.ndarray, grade: str) -> np.ndarray:
+    """A picture given a colour grade (gains, then a gamma: darker and tinted)."""
+    gains, gamma = GRADES[grade]
+    out = (image.astype(np.float32) / 255) ** gamma * np.array(gains, np.float32)
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 3) -> None:
+    """Rows per model: content | style | ours | per-class Reinhard. The content is our
+    model's synthesis with one sample style; the style picture is its synthesis of the
+    mirrored mask with another sample style, colour-graded (a sunset, a blue hour): all
+    pictures our models made, none from a dataset."""
+    from models.evaluation.stylization import reinhard_per_class
+    from models.inference.stylize import class_plan
+    rows = []
+    for engine, grade in zip(engines, GRADES):
+        labels = engine.labels
+        samples = list(load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim).values())
+        rng = np.random.default_rng(seed)
+        styles = [s.style.filled_from(engine.mean_style) for s in samples] or [engine.mean_style]
+        a, b = rng.choice(len(styles), 2, replace=False) if len(styles) > 1 else (0, 0)
+        mask = sample_mask(engine.info.model, labels, engine.size)
+        mirrored = np.ascontiguousarray(labels.flip_lut()[mask[:, ::-1]])
+        content = engine.synthesize(mask, styles[a])
+        style = graded(engine.synthesize(mirrored, styles[b]), grade)
+        ours = stylizer.stylize(content, stylizer.style_features(style, mirrored), mask, side=engine.size)
+        baseline = reinhard_per_class(content, style, mask, mirrored, class_plan(mask, mirrored))
+        rows.append(np.concatenate([content, style, ours, baseline], axis=1))
+    save_image(out, np.concatenate(rows, axis=0))

@@ -77,6 +77,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
             print(note, file=sys.stderr)
         style = photo_style.filled_from(style)
     out = engine.synthesize(mask, style)
+    if args.look:   # SPADE + PIS: the synthesis given a photo's look
+        from app.cli.look import describe_plan, load_stylizer, look_of
+        from models.inference.stylize import NET_SIDE
+        stylizer = load_stylizer(engine)
+        look = look_of(stylizer, engine, args.look, args.look_mask, NET_SIDE)
+        model_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
+        note = describe_plan(engine, model_mask, look.labels)
+        if note:
+            print(note, file=sys.stderr)
+        out = stylizer.stylize(out, look, model_mask)
     if args.size and args.size != engine.size:
         interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
         out = cv2.resize(out, (args.size, args.size), interpolation=interp)
@@ -155,6 +165,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", help="style photo; its codes override --codes where it has the region")
     p.add_argument("--style-mask", help="label mask of the style photo")
     p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
+    p.add_argument("--look", help="then give the picture this photo's look (photorealistic stylisation, "
+                   "region by region: SPADE + PIS)")
+    p.add_argument("--look-mask", help="label mask of the --look photo (parsed when the model has a parser)")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int_in(*SYNTH_SIZES), default=None,
                    help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)")

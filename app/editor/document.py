@@ -31,6 +31,7 @@ class Change(str, Enum):
     STYLES = "styles"       # region assignments changed
     SOURCES = "sources"     # a style source joined
     REFINED = "refined"     # a source's codes were refined (no undo step)
+    LOOK = "look"           # the look (a whole-picture stylisation) was set, changed or removed
     HISTORY = "history"     # undo or redo
     SAVED = "saved"
 
@@ -65,11 +66,26 @@ class Source:
     kind: str = "photo"                   # "photo", "sample", "random", "mean"
 
 
+@dataclass(frozen=True, eq=False)
+class Look:
+    """A reference photo whose look (light, colour grading) the whole picture takes, by
+    photorealistic stylisation (models/inference/stylize.py), region by region when the
+    photo has labels. Compared by identity: a new look is a new object."""
+    name: str
+    photo: np.ndarray                # RGB, at most LOOK_SIDE on its longer side
+    labels: np.ndarray | None        # its label mask (the document's labels), or None
+    strength: float = 1.0            # 0: the picture as it is, 1: the full look
+
+
+LOOK_SIDE = 512
+
+
 @dataclass(frozen=True)
 class State:
-    """One point in the history: the mask and the region assignments."""
+    """One point in the history: the mask, the region assignments and the look."""
     mask: np.ndarray
     regions: tuple[RegionStyle, ...]
+    look: Look | None = None
 
 
 class History:
@@ -132,6 +148,10 @@ class Document:
         return self.history.current.regions
 
     @property
+    def look(self) -> Look | None:
+        return self.history.current.look
+
+    @property
     def can_undo(self) -> bool:
         return bool(self.history.undo_stack)
 
@@ -186,7 +206,7 @@ class Document:
         """Record the working mask (after a stroke or fill) as one undo step."""
         if np.array_equal(self.mask, self.history.current.mask):
             return False
-        self.history.push(State(self.mask.copy(), self.regions))
+        self.history.push(State(self.mask.copy(), self.regions, self.look))
         self.notify(Change.MASK)
         return True
 
@@ -205,8 +225,20 @@ class Document:
             regions[label] = region
         if tuple(regions) == self.regions:
             return
-        self.history.push(State(self.history.current.mask, tuple(regions)))
+        self.history.push(State(self.history.current.mask, tuple(regions), self.look))
         self.notify(Change.STYLES)
+
+    def set_look(self, look: Look | None) -> None:
+        """Give the picture a look, change its strength (a new Look), or remove it (None):
+        one undo step."""
+        if look is self.look:
+            return
+        if look is not None and not 0 <= look.strength <= 1:
+            raise InputError(f"a look's strength runs from 0 to 1, not {look.strength}")
+        if look is not None and look.labels is not None and look.labels.shape != look.photo.shape[:2]:
+            raise InputError("the look photo's labels are not its size")
+        self.history.push(State(self.history.current.mask, self.regions, look))
+        self.notify(Change.LOOK)
 
     def add_source(self, key: str, source: Source) -> None:
         """Sources are not part of the undo history: adding one changes no picture."""
@@ -266,7 +298,8 @@ class Document:
         painting goes on (sources are replaced, never changed in place, so sharing is safe)."""
         meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
                 "title": self.title, "regions": [asdict(r) for r in self.regions], **extra_meta}
-        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo, self.photo_edit)
+        return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo, self.photo_edit,
+                               self.look)
 
     @classmethod
     def load(cls, path: str | Path) -> "Document":
@@ -295,6 +328,7 @@ class ProjectSnapshot:
     sources: tuple[tuple[str, Source], ...]
     photo: np.ndarray | None
     photo_edit: PhotoEdit | None = None
+    look: Look | None = None
 
     def to_bytes(self) -> bytes:
         # Entries are named by position: a source's key may be a path, with slashes and colons.
@@ -302,6 +336,8 @@ class ProjectSnapshot:
         if self.photo_edit is not None:
             edit = self.photo_edit
             meta["photo_edit"] = {"framing": edit.framing.to_dict(), "source_key": edit.source_key}
+        if self.look is not None:
+            meta["look"] = {"name": self.look.name, "strength": self.look.strength}
         codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
         codes.update({f"{i}.present": s.style.present for i, (_, s) in enumerate(self.sources)})
         buf = io.BytesIO()
@@ -318,6 +354,10 @@ class ProjectSnapshot:
                     z.writestr(f"thumbnails/{i}.png", png_bytes(s.thumbnail))
             if self.photo_edit is not None:
                 write_photo_edit(z, self.photo_edit)
+            if self.look is not None:
+                z.writestr("look.png", png_bytes(self.look.photo))
+                if self.look.labels is not None:
+                    z.writestr("look_labels.png", png_bytes(self.look.labels))
         return buf.getvalue()
 
 
@@ -355,7 +395,7 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
            or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))
            or not 0 <= r.blend <= 1 for r in regions):
         raise InputError(f"{path}: the project's region styles are damaged")
-    doc.history = History(State(doc.mask.copy(), regions))
+    doc.history = History(State(doc.mask.copy(), regions, read_look(z, meta.get("look"), len(labels))))
     doc.mark_saved()
     return doc, meta
 
@@ -377,6 +417,18 @@ def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple) -> PhotoE
         raise InputError("the photo's own mask does not match the edit's")
     return PhotoEdit(photo_from_bytes(data, "original"), Framing.from_dict(meta["framing"]), photo_mask,
                      str(meta["source_key"]), data)
+
+
+def read_look(z: zipfile.ZipFile, meta: dict | None, num_classes: int) -> Look | None:
+    if meta is None:
+        return None
+    photo = read_image(z, "look.png", "RGB")
+    labels = read_image(z, "look_labels.png", "L") if "look_labels.png" in z.namelist() else None
+    strength = float(meta["strength"])
+    if (labels is not None and (labels.shape != photo.shape[:2] or int(labels.max()) >= num_classes)
+            or not 0 <= strength <= 1):
+        raise InputError("the project's look is damaged")
+    return Look(str(meta["name"]), photo, labels, strength)
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -11,15 +11,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.editor.document import Document, Source
+from app.editor.document import LOOK_SIDE, Document, Look, Source
 from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
-from models.inference.composite import PhotoEdit, composite, render_edit, restyled_classes, start_edit
+from models.inference.composite import PhotoEdit, composite, mask_in_photo, render_edit, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
 from models.inference.styles import StyleMatrix
+from models.inference.stylize import NET_SIDE, StyleFeatures, Stylizer, fit_side, picture_labels
+from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
 from models.inference.weights import available_models, model_schemes
 
 REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
@@ -68,6 +70,8 @@ class EditorSession:
         self._preview: tuple | None = None   # (photo edit, its preview-size copy)
         self._base: tuple | None = None      # (photo edit, own codes, synthesis of its own mask and style)
         self._restyled: tuple | None = None  # (styles per block, own codes, the classes they restyle)
+        self._stylizer: Stylizer | None = None
+        self._look: tuple | None = None      # (the look's photo, its features)
 
     # -- photo edits ------------------------------------------------------------------
     def own_style(self, doc: Document) -> StyleMatrix:
@@ -106,9 +110,64 @@ class EditorSession:
         return cached[2]
 
     def render_photo(self, doc: Document) -> np.ndarray:
-        """A photo edit at the photo's full size (on the engine thread)."""
-        return render_edit(self.engine, doc.photo_edit, doc.mask, doc.styles_per_block(self.engine.mean_style),
-                           self.own_style(doc))
+        """A photo edit at the photo's full size, with its look (on the engine thread)."""
+        image = render_edit(self.engine, doc.photo_edit, doc.mask, doc.styles_per_block(self.engine.mean_style),
+                            self.own_style(doc))
+        if doc.look is None:
+            return image
+        return self.apply_look(doc.look, image, doc.mask, doc.photo_edit.framing, NET_SIDE)
+
+    # -- the look ---------------------------------------------------------------------
+    @property
+    def stylizer(self) -> Stylizer:
+        """Loaded on first use (missing weights: an InputError that says so)."""
+        if self._stylizer is None:
+            self._stylizer = Stylizer.beside(self.engine.weights_dir)
+        return self._stylizer
+
+    def look_from_photo(self, path: str) -> Look:
+        """A photo as a look: at most LOOK_SIDE, and parsed into the model's labels when the
+        model has a parser (so regions take their own class's look); on the engine thread."""
+        photo = load_image(path, max_side=WORKING_SIDE)
+        self.engine.check_photo_suits(photo, path)
+        labels = None
+        if self.engine.has_parser:
+            found, framed = self.engine.frame(photo)
+            labels = mask_in_photo(self.engine.parser.parse(framed), found, photo.shape[:2])
+        small = fit_side(photo, LOOK_SIDE)
+        if labels is not None:
+            labels = cv2.resize(labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+        look = Look(Path(path).name, small, labels)
+        self.look_features(look)   # here, off the GUI thread: the weights load, and any error comes now
+        return look
+
+    def look_features(self, look: Look) -> StyleFeatures:
+        """The look photo's features, kept while its photo stays (a new strength keeps them)."""
+        if self._look is None or self._look[0] is not look.photo:
+            self._look = (look.photo, self.stylizer.style_features(look.photo, look.labels, LOOK_SIDE))
+        return self._look[1]
+
+    def apply_look(self, look: Look, image: np.ndarray, mask: np.ndarray, placement: framing.Framing | None,
+                   side: int) -> np.ndarray:
+        """`image` (the synthesis, or the photo of a photo edit placed by `placement`) given
+        the look, per region when the look photo has labels."""
+        labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
+        return self.stylizer.stylize(image, self.look_features(look), labels, strength=look.strength, side=side)
+
+    def with_look(self, doc: Document, finish: Callable[[np.ndarray], np.ndarray] | None
+                  ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """A frame's finishing work with the document's look added after `finish` (the
+        compositor of a photo edit, or None)."""
+        look = doc.look
+        if look is None:
+            return finish
+        mask = doc.mask.copy()
+        placed = self._preview[2].framing if finish is not None and doc.photo_edit is not None else None
+
+        def finishing(image: np.ndarray) -> np.ndarray:
+            image = finish(image) if finish is not None else image
+            return self.apply_look(look, image, mask, placed, LOOK_PREVIEW_SIDE)
+        return finishing
 
     # -- models -----------------------------------------------------------------------
     @property

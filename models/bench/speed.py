@@ -167,3 +167,26 @@ def device_name(device: str) -> str:
         return torch.cuda.get_device_name(torch.device(device))
     import platform
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def measure_stylize(repeats: int = 5) -> dict:
+    """The shipped stylisation (weights/stylizer.json) on the CPU, on pictures our sample
+    masks' colours make (speed does not depend on the pictures): a 512x512 photo with
+    guided smoothing, the editor's 256 px preview, and encoding a style photo, in ms."""
+    import numpy as np
+
+    from models.inference.stylize import NET_SIDE, PREVIEW_SIDE, Stylizer
+    stylizer = Stylizer.load()
+    rng = np.random.default_rng(0)
+    labels = {side: np.kron(rng.integers(0, 4, (8, 8)), np.ones((side // 8, side // 8))).astype(np.uint8)
+              for side in (PREVIEW_SIDE, NET_SIDE)}
+    photos = {side: (rng.random((side, side, 3)) * 255).astype(np.uint8) for side in labels}
+    look = stylizer.style_features(photos[NET_SIDE], labels[NET_SIDE])
+    none = lambda: None
+    time_of = lambda side, smooth: median_ms(lambda: stylizer.stylize(photos[side], look, labels[side], smooth,
+                                                                      side=side), 1, repeats, none)
+    return {"stylize_512_guided_ms": time_of(NET_SIDE, "guided"), "stylize_512_none_ms": time_of(NET_SIDE, "none"),
+            "stylize_256_preview_ms": time_of(PREVIEW_SIDE, "guided"),
+            "style_photo_512_ms": median_ms(lambda: stylizer.style_features(photos[NET_SIDE], labels[NET_SIDE]),
+                                            1, repeats, none),
+            "decoder_config": stylizer.info.config.to_dict(), "threads": torch.get_num_threads()}

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from models.data.files import check_labels, load_image, load_mask
 from models.data.labels import LabelScheme
+from models.data.mask_noise import hand_drawn
 from models.data.tensors import image_to_tensor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -157,15 +158,18 @@ class FolderDataset(Dataset):
     degrees either way and a zoom out of up to 10% (faces framed from users' photos are
     never as level and centred as an aligned dataset's).
 
+    With `mask_noise` P, "drawn" is the label made to look hand-painted in a share P of
+    the items (the label itself in the rest).
+
     With `scores` (one per pair, or None): a teacher's class scores (h, w, s), covering the
     photo at any resolution, go through the same crop, turn and flip, and come out as
     "scores" (s, S, S) with "distil" saying which items have them.
     """
 
     def __init__(self, pairs: list, scheme: LabelScheme, size: int, augment: bool = False, rotate: float = 0.0,
-                 scores: list[np.ndarray | None] | None = None):
+                 scores: list[np.ndarray | None] | None = None, mask_noise: float = 0.0):
         self.pairs, self.scheme, self.size, self.augment, self.rotate = pairs, scheme, size, augment, rotate
-        self.scores = scores
+        self.scores, self.mask_noise = scores, mask_noise
         self.flip_lut = scheme.flip_lut()
 
     def __len__(self) -> int:
@@ -197,6 +201,10 @@ class FolderDataset(Dataset):
             image, mask = image[:, ::-1], self.flip_lut[mask[:, ::-1]]
         item = {"image": image_to_tensor(image)[0],
                 "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
+        if self.mask_noise:   # the mask as a person might paint it, for the generator (see mask_noise.py)
+            rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+            drawn = hand_drawn(np.ascontiguousarray(mask), rng) if rng.random() < self.mask_noise else mask
+            item["drawn"] = torch.from_numpy(np.ascontiguousarray(drawn)).long()
         if self.scores is not None:
             item["distil"] = torch.tensor(scores is not None)
             item["scores"] = (torch.zeros(self.scheme.num_classes, self.size, self.size) if scores is None

@@ -45,9 +45,10 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tenso
 
     skimage filters with reflect padding and then crops (window - 1) / 2 pixels per side;
     the cropped region only ever sees pixels inside the image, so an unpadded box filter
-    gives exactly the same numbers. Differentiable: training uses it as a loss.
+    gives exactly the same numbers. Differentiable: training uses it as a loss. The box
+    filter is separable (a column, then a row): 2 x 7 additions a pixel instead of 49.
     """
-    box = lambda t: F.avg_pool2d(t, SSIM_WINDOW, stride=1)
+    box = lambda t: F.avg_pool2d(F.avg_pool2d(t, (SSIM_WINDOW, 1), stride=1), (1, SSIM_WINDOW), stride=1)
     n = SSIM_WINDOW ** 2
     cov_norm = n / (n - 1)
     ux, uy = box(x), box(y)

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from models.data.datasets import resize_crop
 from models.data.files import save_image
+from models.data.mask_noise import hand_drawn
 from models.evaluation.metrics import (
     ConfusionMatrix,
     InceptionFeatures,
@@ -23,7 +24,7 @@ FID_BATCH = 16
 
 
 def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
-             progress: bool = True, refine_steps: int = 0) -> dict:
+             progress: bool = True, refine_steps: int = 0, mask_noise: float = 0.0) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
     photos' labels, as the paper's Table 2 measures with its segmentation network; and
@@ -32,6 +33,11 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     Photos are scaled and centre-cropped to the model's size, as in training without
     augmentation. The codes are the encoder's (the paper's protocol), then `refine_steps`
     steps of `StyleRefiner` when asked (what the editor does with a photo).
+
+    With `mask_noise` S > 0 the generator draws from the mask made to look hand-painted
+    at strength S (`models.data.mask_noise`, seeded per photo), as an editor's user gives
+    it; the codes still come from the photo and its own mask, and the parsed output is
+    scored against the painted mask (does the picture follow what was drawn?).
     """
     inception = InceptionFeatures(engine.device) if fid else None
     segmentation = ConfusionMatrix(engine.labels.num_classes) if engine.has_parser else None
@@ -48,7 +54,10 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
 
     for pair in tqdm(pairs, desc="eval", disable=not progress):
         photo, mask = resize_crop(*pair.read(engine.labels), engine.size)
-        fake = engine.synthesize(mask, engine.encode(photo, mask, refine_steps))
+        style = engine.encode(photo, mask, refine_steps)
+        if mask_noise:
+            mask = hand_drawn(mask, np.random.default_rng(len(scores["psnr"])), mask_noise)
+        fake = engine.synthesize(mask, style)
         scores["psnr"].append(psnr(fake, photo))
         scores["ssim"].append(ssim(fake, photo))
         scores["rmse"].append(rmse(fake, photo))
@@ -65,7 +74,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     if inception is not None:
         flush()
     result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
-              "device": str(engine.device), "refine_steps": refine_steps,
+              "device": str(engine.device), "refine_steps": refine_steps, "mask_noise": mask_noise,
               **{k: float(np.mean(v)) for k, v in scores.items()},
               "fid": None, "seg_accuracy": None, "miou": None,
               "regions": regions.table(engine.labels.names)}

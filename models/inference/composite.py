@@ -106,6 +106,13 @@ def to_photo_pixels(image: np.ndarray, to_model: np.ndarray, box: tuple, interpo
                           borderMode=border)
 
 
+def mask_in_photo(mask: np.ndarray, framing: Framing, shape: tuple[int, int]) -> np.ndarray:
+    """A model-square label mask placed on a photo's pixels (nearest): background (0)
+    outside the model's square."""
+    return to_photo_pixels(mask, framing.to_model(mask.shape[0]), (0, shape[0], 0, shape[1]),
+                           cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+
+
 def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited: np.ndarray,
               restyled: np.ndarray) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the

@@ -138,27 +138,43 @@ class SEANNorm(nn.Module):
         lite: the per-class [gamma, beta] table (B, s, 2C), already weighted by the blend."""
         return self.style_proj(codes) * self.blend() if self.per_class_table else codes
 
-    def gamma_beta(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
-                   row_scale: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 2C, H, W): [1 + gamma, beta], blended from the style and mask branches, each
-        row times `row_scale` when given (a folded normalisation)."""
-        a = self.blend()
-        style_weight, mask_weight = a, 1 - a
-        one_for_gamma = torch.cat([torch.ones_like(a[:self.channels]), torch.zeros_like(a[self.channels:])])
+    def folded_rows(self) -> torch.Tensor | None:
+        """At inference the batch norm is a fixed per-channel affine map, folded into
+        [1 + gamma, beta]: gamma's rows scale by 1 / std (None while training)."""
+        if not self.folds_norm():
+            return None
+        inv_std = torch.rsqrt(self.norm.running_var + self.norm.eps)
+        return torch.cat([inv_std, torch.ones_like(inv_std)])
+
+    def mask_part(self, mask_features: torch.Tensor) -> torch.Tensor:
+        """(B, 2C, H, W): the mask branch's share of [1 + gamma, beta], blend-weighted, with
+        the "1 +" (and at inference the folded 1 / std). It depends on the mask alone, so
+        fitting codes to a photo (`StyleRefiner`) makes it once, not every step."""
+        mask_weight = 1 - self.blend()
+        one_for_gamma = torch.cat([torch.ones_like(mask_weight[:self.channels]),
+                                   torch.zeros_like(mask_weight[self.channels:])])
         w = self.mask_proj.weight * mask_weight.view(-1, 1, 1, 1)
         b = self.mask_proj.bias * mask_weight + one_for_gamma
-        if row_scale is not None:
-            w, b, style_weight = w * row_scale.view(-1, 1, 1, 1), b * row_scale, a * row_scale
-        gb = F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
+        rows = self.folded_rows()
+        if rows is not None:
+            w, b = w * rows.view(-1, 1, 1, 1), b * rows
+        return F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
+
+    def _add_style_branch(self, mask_part: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
+                          rows: torch.Tensor | None, in_place: bool) -> torch.Tensor:
         if not self.per_class_table:
+            style_weight = self.blend() if rows is None else self.blend() * rows
             style_map = torch.einsum("bsd,bshw->bdhw", style, seg)   # each region filled with its code
-            return gb + self.style_proj(style_map) * style_weight.view(1, -1, 1, 1)
-        # The table broadcast over the regions, added in place (conv outputs are contiguous,
-        # so flatten is a view; the conv's backward does not need its output). In-place ops
-        # are not autocast, hence the explicit dtype.
-        table = style if row_scale is None else style * row_scale
-        gb.flatten(2).baddbmm_(table.transpose(1, 2).to(gb.dtype), seg.flatten(2).to(gb.dtype))
-        return gb
+            return mask_part + self.style_proj(style_map) * style_weight.view(1, -1, 1, 1)
+        # The table broadcast over the regions. In place when the mask part was made for
+        # this call alone (conv outputs are contiguous, so flatten is a view; the conv's
+        # backward does not need its output). In-place ops are not autocast, hence the dtype.
+        table = (style if rows is None else style * rows).transpose(1, 2).to(mask_part.dtype)
+        regions = seg.flatten(2).to(mask_part.dtype)
+        if in_place:
+            mask_part.flatten(2).baddbmm_(table, regions)
+            return mask_part
+        return torch.baddbmm(mask_part.flatten(2), table, regions).view_as(mask_part)
 
     def folds_norm(self) -> bool:
         """At inference a batch norm is a fixed per-channel affine map: fold it away."""
@@ -177,16 +193,22 @@ class SEANNorm(nn.Module):
     def modulation(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
                    window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
         """(B, 2C, H, W): [1 + gamma, beta]. `style` comes from `prepare_style`. It depends
-        on the mask and the styles, not on x: the engine keeps it from frame to frame.
+        on the mask and the styles, not on x: the engine keeps it from frame to frame."""
+        return self.styled(self.mask_part(mask_features), seg, style, window, in_place=True)
+
+    def styled(self, mask_part: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
+               window: tuple[int, int, int, int] | None = None, in_place: bool = False) -> torch.Tensor:
+        """[1 + gamma, beta] from `mask_part` (see `mask_part`; written over when `in_place`)
+        and the style branch.
 
         At inference the batch norm is folded in too: (x + shift) / std (1 + gamma) + beta
         = x [(1 + gamma) / std] + [beta + shift (1 + gamma) / std], with the constant shift
         = noise * scale - mean. `window` = (top, left, full height, full width) says where
         `seg` lies when it is a crop of the mask, so the crop of the shift is used."""
-        if not self.folds_norm():
-            return self.gamma_beta(seg, style, mask_features)
-        inv_std = torch.rsqrt(self.norm.running_var + self.norm.eps)
-        gb = self.gamma_beta(seg, style, mask_features, torch.cat([inv_std, torch.ones_like(inv_std)]))
+        rows = self.folded_rows()
+        gb = self._add_style_branch(mask_part, seg, style, rows, in_place)
+        if rows is None:
+            return gb
         h, w = seg.shape[-2:]
         top, left, full_h, full_w = window or (0, 0, h, w)
         shift = self.eval_shift((full_h, full_w), gb.device, gb.dtype)[..., top:top + h, left:left + w]
@@ -256,12 +278,21 @@ class SEANResBlk(nn.Module):
         return [norm.prepare_style(h) for norm, h in zip(self.norms(), hidden)]
 
     def modulations(self, seg: torch.Tensor, styles: list[torch.Tensor],
-                    window: tuple[int, int, int, int] | None = None) -> list[torch.Tensor]:
+                    window: tuple[int, int, int, int] | None = None,
+                    mask_parts: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """The norms' [1 + gamma, beta] for the mask `seg` at this block's size (or a crop
-        of it: see SEANNorm.modulation); `styles` comes from `prepare_styles`."""
+        of it: see SEANNorm.styled); `styles` comes from `prepare_styles`; `mask_parts`
+        from `mask_parts` for this `seg`, if kept."""
+        fresh = mask_parts is None
+        parts = self.mask_parts(seg) if fresh else mask_parts
+        return [norm.styled(part, seg, style, window, in_place=fresh)
+                for norm, style, part in zip(self.norms(), styles, parts)]
+
+    def mask_parts(self, seg: torch.Tensor) -> list[torch.Tensor]:
+        """Each norm's `SEANNorm.mask_part` for the mask `seg`."""
         features = [m(seg) for m in self.mask_shared]
         features = features * 3 if len(features) == 1 else features
-        return [norm.modulation(seg, style, f, window) for norm, style, f in zip(self.norms(), styles, features)]
+        return [norm.mask_part(f) for norm, f in zip(self.norms(), features)]
 
     def forward(self, x: torch.Tensor, modulations: list[torch.Tensor]) -> torch.Tensor:
         """`modulations` comes from `modulations`."""
@@ -325,16 +356,28 @@ class SEANGenerator(nn.Module):
                 kept[..., top:bottom, left:right] = fresh[..., top - src_top:bottom - src_top,
                                                           left - src_left:right - src_left]
 
+    def mask_parts(self, seg: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Every norm's mask-branch share of its modulation (`SEANNorm.mask_part`), per
+        block: what depends on the mask alone, for `render` to reuse while codes change."""
+        sizes = self.block_sizes(*seg.shape[-2:])
+        return [block.mask_parts(resize_mask(seg, size)) for block, size in zip(self.blocks, sizes)]
+
     def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]],
-               modulations: list[list[torch.Tensor]] | None = None) -> torch.Tensor:
+               modulations: list[list[torch.Tensor]] | None = None,
+               mask_parts: list[list[torch.Tensor]] | None = None) -> torch.Tensor:
         """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from
-        `prepare_styles`; `modulations` from `modulations` for this mask, if kept."""
+        `prepare_styles`; `modulations` from `modulations` for this mask and these styles,
+        if kept, or else `mask_parts` from `mask_parts` for this mask, if kept."""
         sizes = self.block_sizes(*seg.shape[-2:])
         x = self.fc(resize_mask(seg, sizes[0]))
         for i, (block, size) in enumerate(zip(self.blocks, sizes)):
             if x.shape[-2:] != size:
                 x = F.interpolate(x, size=size, mode="nearest")
-            mods = modulations[i] if modulations is not None else block.modulations(resize_mask(seg, size), prepared[i])
+            if modulations is not None:
+                mods = modulations[i]
+            else:
+                mods = block.modulations(resize_mask(seg, size), prepared[i],
+                                         mask_parts=mask_parts[i] if mask_parts is not None else None)
             x = block(x, mods)
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
 
@@ -351,7 +394,8 @@ class SEAN(nn.Module):
         self.encoder = StyleEncoder(cfg)
         self.generator = SEANGenerator(cfg)
 
-    def forward(self, image: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        """Reconstruction: the image re-synthesised from its own mask and style matrix."""
+    def forward(self, image: torch.Tensor, seg: torch.Tensor, drawn: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstruction: the image re-synthesised from its own mask and style matrix;
+        with `drawn`, from that mask instead (a painted one; training for users' masks)."""
         style, _ = self.encoder(image, seg)
-        return self.generator(seg, style)
+        return self.generator(seg if drawn is None else drawn, style)

@@ -79,6 +79,8 @@ class TrainOptions:
                               "twice the steps per CPU-hour); 0: the training size")
     lambda_l1: float = option(10.0, "weight of L1 (ours: a direct reconstruction signal, fast per CPU-hour)")
     lambda_ssim: float = option(0.0, "weight of 1 - SSIM (ours; 0: off)")
+    mask_noise: float = option(0.0, "the generator draws from a hand-painted-looking mask (models/data/"
+                                    "mask_noise.py) in this share of the images; the encoder sees the true one")
     ndf: int = option(64, "discriminator width")
     num_d: int = option(2, "discriminator scales")
     d_layers: int = option(4, "discriminator layers per scale")
@@ -245,8 +247,14 @@ class Trainer:
         o = self.opts
         image = batch["image"].to(self.device, non_blocking=True)
         seg = one_hot(batch["label"].to(self.device, non_blocking=True), self.scheme.num_classes)
-        with self.autocast():
-            fake = model(image, seg)
+        if "drawn" in batch:   # the generator (and the discriminator) see the painted mask
+            drawn = one_hot(batch["drawn"].to(self.device, non_blocking=True), self.scheme.num_classes)
+            with self.autocast():
+                fake = model(image, seg, drawn)
+            seg = drawn
+        else:
+            with self.autocast():
+                fake = model(image, seg)
         stats = {}
         if self.adversarial:
             loss_d, pred_real = self.discriminator_step(disc, seg, fake, image)
@@ -299,7 +307,8 @@ class Trainer:
         set_learning_rate(self.opt_d, self.opts.lr_d * self.lr_scale())
 
     def loader(self):
-        data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True)
+        data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True,
+                             mask_noise=self.opts.mask_noise)
         if self.dist.world_size > 1:
             sampler = DistributedSampler(data, self.dist.world_size, self.dist.rank, seed=self.opts.seed)
         else:

@@ -63,6 +63,9 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("", "&Mean Style for All Regions", lambda: w.doc.apply_source(MEAN, list(range(w.doc.num_classes))),
              None, False),
             SEPARATOR,
+            ("", "&Look from Photo...", w.choose_look_dialog, "Ctrl+Shift+L", False),
+            ("", "Remove Loo&k", lambda: w.doc.set_look(None), None, False),
+            SEPARATOR,
             ("refine_action", "&Refine Photo Styles", w.remember_refine_choice, None, True),
         ],
     }

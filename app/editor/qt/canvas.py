@@ -114,14 +114,33 @@ class ZoomableView(QWidget):
         return was
 
 
-class ImageView(ZoomableView):
-    """Shows an RGB image (the result, or the original photo), with an optional busy mark."""
+class FileDrops:
+    """Mixed into a widget that has a `files_dropped` signal and accepts drops: the local
+    files dropped on it are emitted."""
 
-    def __init__(self, placeholder: str, parent: QWidget | None = None):
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            self.files_dropped.emit(files)
+            event.acceptProposedAction()
+
+
+class ImageView(FileDrops, ZoomableView):
+    """Shows an RGB image (the result, or the original photo), with an optional busy mark;
+    with `accepts_files`, files dropped on it are passed on (the result takes a look)."""
+
+    files_dropped = pyqtSignal(list)
+
+    def __init__(self, placeholder: str, parent: QWidget | None = None, accepts_files: bool = False):
         super().__init__(parent)
         self.placeholder = placeholder
         self.qimage: QImage | None = None
         self.busy = False
+        self.setAcceptDrops(accepts_files)
 
     def set_image(self, rgb: np.ndarray | None) -> None:
         self.qimage = None if rgb is None else to_qimage(rgb)

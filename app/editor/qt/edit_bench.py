@@ -89,21 +89,31 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
 
 
 def open_photo(app, window, photo: str) -> dict:
-    """File > Open Photo, timed: to the first composited result on screen, to the refined
-    result (the first pass: the status bar says "Refined"), and to the end of refinement."""
+    """File > Open Photo, timed to frames on screen: the first composited result, the
+    refined result (the first frame after the status bar says "Refined"), and the end of
+    refinement (the status bar says "fully")."""
     window.refine_action.setChecked(True)
+    wait_idle(app, window)
+    window.frames_shown.clear()
     start = time.perf_counter()
     window.open_photo(photo)
     first = refined = fully = None
+    refined_after = None   # frames shown when the message came: the next one is the refined picture
+
+    def frame_on_screen(after: int) -> float | None:
+        return window.frames_shown[after][1] - start if len(window.frames_shown) > after else None
+
     while time.perf_counter() - start < 300 and fully is None:
         app.processEvents()
-        now, message = time.perf_counter() - start, window.statusBar().currentMessage()
-        if first is None and window.doc.photo_edit is not None and window.frames_shown:
-            first = now
-        if first is not None and refined is None and "Refined" in message:
-            refined = now
-        if first is not None and "fully" in message:
-            fully = now
+        message = window.statusBar().currentMessage()
+        if first is None and window.doc.photo_edit is not None:
+            first = frame_on_screen(0)
+        if refined_after is None and first is not None and "Refined" in message:
+            refined_after = len(window.frames_shown)
+        if refined is None and refined_after is not None:
+            refined = frame_on_screen(refined_after)
+        if refined is not None and "fully" in message:
+            fully = time.perf_counter() - start
         time.sleep(0.002)
     wait_idle(app, window)
     h, w = window.doc.photo_edit.original.shape[:2]

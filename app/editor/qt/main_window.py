@@ -16,7 +16,7 @@ from app.editor.qt.actions import build_menus
 from app.editor.qt.autosaving import Autosaver
 from app.editor.qt.canvas import ImageView, MaskCanvas, Tool
 from app.editor.qt.files import FileActions
-from app.editor.qt.panels import LabelPalette, RegionPanel, StyleGallery
+from app.editor.qt.panels import LabelPalette, LookPanel, RegionPanel, StyleGallery
 from app.editor.qt.styles import StyleActions
 from app.editor.qt.worker import EngineWorker
 from app.editor.session import PREVIEW_SIDE, EditorSession
@@ -55,7 +55,8 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
     def build_views(self) -> None:
         labels = self.engine.labels
         self.canvas = MaskCanvas(self.doc, labels.palette())
-        self.result_view = ImageView("The synthesised photo appears here")
+        self.result_view = ImageView("The synthesised photo appears here (drop a photo here: its look)",
+                                     accepts_files=True)
         self.photo_view = ImageView("No photo")
         # The mask beside a column of result over photo: each pane stays near square on a
         # wide screen, instead of three narrow panes among dark bands.
@@ -75,9 +76,10 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
                       QLabel("Labels"), self.palette_list, QLabel("Brush size  ([ and ])"), self.brush_size)
         self.gallery = StyleGallery()
         self.region_panel = RegionPanel()
+        self.look_panel = LookPanel()
         self.add_dock("Styles", Qt.DockWidgetArea.RightDockWidgetArea,
                       QLabel("Styles: drag onto a region (Ctrl: that region alone; Shift: all)"),
-                      self.gallery, self.region_panel)
+                      self.gallery, self.region_panel, self.look_panel)
 
         self.status_model = QLabel()
         self.status_time = QLabel("synthesis: -")
@@ -95,6 +97,11 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         self.gallery.files_dropped.connect(self.open_files)
         self.region_panel.changed.connect(lambda changes: self.doc.set_regions(changes))
         self.region_panel.random_requested.connect(self.randomise)
+        for target in (self.look_panel, self.result_view):
+            target.files_dropped.connect(lambda files: self.set_look_photo(files[0]))
+        self.look_panel.choose_requested.connect(self.choose_look_dialog)
+        self.look_panel.strength_changed.connect(self.set_look_strength)
+        self.look_panel.removed.connect(lambda: self.doc.set_look(None))
         self.brush_size.valueChanged.connect(self.set_brush_radius)
         self.result_view.zoom_changed.connect(lambda _: self.doc.photo_edit is not None and self.request_synthesis())
 
@@ -175,6 +182,7 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         self.palette_list.set_labels(labels.names, labels.colors)
         self.gallery.set_sources(doc)
         self.region_panel.show_region(doc, self.canvas.label)
+        self.look_panel.show_look(doc.look)
         self.status_model.setText(f"{self.engine.info.name} on {self.engine.device}")
         self.update_photo_view()
         self.update_title()
@@ -183,8 +191,10 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
     def on_document_change(self, what: Change) -> None:
         if what in (Change.MASK, Change.HISTORY, Change.STYLES):
             self.canvas.refresh()
-        if what in (Change.MASK, Change.HISTORY, Change.STYLES, Change.REFINED):
+        if what in (Change.MASK, Change.HISTORY, Change.STYLES, Change.REFINED, Change.LOOK):
             self.request_synthesis()
+        if what in (Change.LOOK, Change.HISTORY):
+            self.look_panel.show_look(self.doc.look)
         if what == Change.SOURCES:
             self.gallery.set_sources(self.doc)
         if what in (Change.SOURCES, Change.STYLES, Change.HISTORY):
@@ -204,7 +214,7 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         finish = None
         if self.composite_action.isChecked():
             finish = self.session.compositor(self.doc, styles, self.preview_side())
-        self.worker.request_synthesis(self.doc.mask, styles, finish)
+        self.worker.request_synthesis(self.doc.mask, styles, self.session.with_look(self.doc, finish))
 
     def preview_side(self) -> int:
         """How large the live composite is: twice the pane's size (sharp, and cheap to show),

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
-from app.editor.qt.canvas import SOURCE_MIME, drop_scope, source_payload, to_qimage
+from app.editor.qt.canvas import SOURCE_MIME, FileDrops, drop_scope, source_payload, to_qimage
 from models.nets.config import BLOCK_NAMES
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
@@ -225,3 +225,56 @@ class RegionPanel(QGroupBox):
 
     def reset(self) -> None:
         self.changed.emit({c: RegionStyle() for c in self.targets()})
+
+
+class LookPanel(FileDrops, QGroupBox):
+    """The whole picture's look: a reference photo (drop one here, or choose it), its
+    strength, and removing it. The look is applied after synthesis, region by region
+    when the photo could be parsed (see EditorSession.apply_look)."""
+
+    files_dropped = pyqtSignal(list)   # paths: the first becomes the look
+    choose_requested = pyqtSignal()
+    strength_changed = pyqtSignal(float)
+    removed = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Look (drop a photo: its light and colours)", parent)
+        self.setAcceptDrops(True)
+        self.thumbnail = QLabel("No look")
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setMinimumHeight(64)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setToolTip("Strength of the look: 0 keeps the picture as it is")
+        choose, remove = QPushButton("Choose..."), QPushButton("Remove")
+        self.remove_button = remove
+        grid = QGridLayout(self)
+        grid.addWidget(self.thumbnail, 0, 0, 1, 3)
+        grid.addWidget(QLabel("Strength"), 1, 0)
+        grid.addWidget(self.slider, 1, 1, 1, 2)
+        grid.addWidget(choose, 2, 0, 1, 2)
+        grid.addWidget(remove, 2, 2)
+        choose.clicked.connect(self.choose_requested)
+        remove.clicked.connect(self.removed)
+        self.slider.sliderReleased.connect(lambda: self.strength_changed.emit(self.slider.value() / 100))
+        self.slider.valueChanged.connect(self.slider_moved)
+        self.show_look(None)
+
+    def show_look(self, look) -> None:
+        """Show `look` (a document Look, or None)."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(round((look.strength if look else 1.0) * 100))
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(look is not None)
+        self.remove_button.setEnabled(look is not None)
+        if look is None:
+            self.thumbnail.setPixmap(QPixmap())
+            self.thumbnail.setText("No look")
+            return
+        pix = QPixmap.fromImage(to_qimage(look.photo))
+        self.thumbnail.setPixmap(pix.scaledToHeight(64, Qt.TransformationMode.SmoothTransformation))
+        self.thumbnail.setToolTip(f"{look.name}{'' if look.labels is not None else ' (one region: not parsed)'}")
+
+    def slider_moved(self, value: int) -> None:
+        if not self.slider.isSliderDown():   # keyboard or click: commit at once
+            self.strength_changed.emit(value / 100)

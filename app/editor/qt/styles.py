@@ -2,6 +2,7 @@
 the gallery, and refinement run as background work between frames."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog
@@ -127,12 +128,18 @@ class StyleActions:
         refinement = Refinement(engine, photo)
 
         def sliced(codes: StyleMatrix) -> None:
-            if doc is not self.doc or engine is not self.engine or not doc.refine_source(photo.key, codes):
+            if doc is not self.doc or engine is not self.engine or photo.key not in doc.sources:
                 return
+            if not refinement.first_pass_done:
+                # The first pass shows only its end: each frame between would delay the
+                # refined picture by half a slice, and the encoder's picture is on screen.
+                self.statusBar().showMessage(f"Refining the style of {name}: {refinement.progress}", 5000)
+                self.worker.submit(refinement.next_slice, sliced, background=True)
+                return
+            doc.refine_source(photo.key, codes)
             if not refinement.done:
-                message = (f"Refined the style of {name}; fitting it finer: {refinement.progress}"
-                           if refinement.first_pass_done else f"Refining the style of {name}: {refinement.progress}")
-                self.statusBar().showMessage(message, 5000)
+                self.statusBar().showMessage(
+                    f"Refined the style of {name}; fitting it finer: {refinement.progress}", 5000)
                 self.worker.submit(refinement.next_slice, sliced, background=True)
                 return
             if cache_key is not None:
@@ -140,6 +147,31 @@ class StyleActions:
             self.statusBar().showMessage(f"Refined the style of {name} fully", 4000)
 
         self.worker.submit(refinement.next_slice, sliced, background=True)
+
+    # -- the look -------------------------------------------------------------------------
+    def choose_look_dialog(self) -> None:
+        path = self.ask_open_path("Look from photo", IMAGE_FILTER)
+        if path:
+            self.set_look_photo(path)
+
+    def set_look_photo(self, path: str) -> None:
+        """A photo becomes the whole picture's look: read, parsed and encoded on the engine
+        thread; one undo step when it is ready."""
+        doc, name = self.doc, Path(path).name
+        self.statusBar().showMessage(f"Taking the look of {name}...")
+
+        def ready(look) -> None:
+            if doc is not self.doc:
+                return
+            doc.set_look(look)
+            note = "" if look.labels is not None else " (as one region: this model has no parser)"
+            self.statusBar().showMessage(f"The picture takes the look of {name}{note}", 6000)
+
+        self.worker.submit(lambda: self.session.look_from_photo(path), ready)
+
+    def set_look_strength(self, strength: float) -> None:
+        if self.doc.look is not None and strength != self.doc.look.strength:
+            self.doc.set_look(replace(self.doc.look, strength=strength))
 
     def remember_refine_choice(self, on: bool) -> None:
         self.store_setting("refine_photos", on)

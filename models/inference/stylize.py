@@ -1,0 +1,264 @@
+"""Photorealistic stylisation: a picture given the look of a reference photo (light, time
+of day, colour grading) while it stays a photograph, region by region when both have
+label masks. The SPADE + PIS sibling of SEAN's per-region codes: it works on any photo.
+
+Two steps, as in Li et al. (ECCV 2018):
+1. stylisation: whitening and colouring transforms (WCT) of VGG features, decoded by our
+   decoder (`models.nets.stylizer`), at the deepest level and again after each decoder
+   block (PhotoWCT2's progressive way). Per class when both photos have masks; a class
+   is transformed only where both photos have enough of it and the two areas are not
+   wildly different (FastPhotoStyle's rule), the rest keep their look.
+2. smoothing (`models.data.filters`): the output made a locally affine function of the
+   content photo, so its edges are the content's: a guided filter (default), Li et al.'s
+   closed-form affinity solve (exact, for pictures up to about half a megapixel), or none.
+
+The network runs at a working size (`NET_SIDE` by default); the smoothing's local affine
+model carries the result to the content's own size, so a 12-megapixel photo keeps every
+edge, and `strength` blends the result with the content.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.data import filters
+from models.data.files import InputError
+from models.data.framing import Framing
+from models.inference.composite import mask_in_photo
+from models.inference.weights import WEIGHTS_DIR, build_for_weights, load_vgg19, read_weights
+from models.nets.stylizer import StylizerConfig, StylizerDecoder, StylizerEncoder, pad_to_multiple
+
+STYLIZER_NAME = "stylizer"
+NET_SIDE = 512          # the network's working size (longer side), for the command line
+PREVIEW_SIDE = 256      # the editor's live look
+MIN_SIDE = 16
+MIN_SHARE = 0.002       # a class takes the style only if it covers this share of both photos...
+MAX_AREA_RATIO = 100.0  # ...and neither share is more than this many times the other
+MIN_FEATURE_PIXELS = 10 # a level transforms a class only where both have this many feature pixels
+WCT_EPS = 1e-5          # added to the covariances' diagonals (and the smallest eigenvalue kept)
+SMOOTHING = ("guided", "exact", "none")
+EXACT_MAX_PIXELS = 600_000
+
+
+@dataclass(frozen=True)
+class StylizerInfo:
+    """The JSON beside the decoder's weights."""
+    name: str
+    config: StylizerConfig
+    training: dict
+
+    def to_dict(self) -> dict:
+        return {"format": 1, "kind": "stylizer", "name": self.name, "config": self.config.to_dict(),
+                "training": self.training}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StylizerInfo":
+        if d.get("kind") != "stylizer":
+            raise ValueError("not a stylizer's weights")
+        return cls(str(d["name"]), StylizerConfig.from_dict(d["config"]), dict(d.get("training", {})))
+
+
+@dataclass
+class ClassPlan:
+    """Which of the content's classes take the style photo's look, and which keep their own."""
+    styled: list[int]
+    kept: list[int]
+
+
+def class_plan(content_labels: np.ndarray | None, style_labels: np.ndarray | None) -> ClassPlan:
+    """FastPhotoStyle's rule with shares of each photo instead of pixel counts (the two
+    photos may differ in size). Without masks the whole picture is one region (class 0)."""
+    if content_labels is None or style_labels is None:
+        return ClassPlan([0], [])
+    share = lambda labels: np.bincount(labels.ravel(), minlength=256)[:256] / labels.size
+    c, s = share(content_labels), share(style_labels)
+    present = [int(k) for k in np.flatnonzero(c)]
+    ok = lambda k: (c[k] >= MIN_SHARE and s[k] >= MIN_SHARE
+                    and max(c[k] / s[k], s[k] / c[k]) <= MAX_AREA_RATIO)
+    styled = [k for k in present if ok(k)]
+    return ClassPlan(styled, [k for k in present if k not in styled])
+
+
+def whiten_and_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """WCT (Li et al., NeurIPS 2017) of (C, N) content features with (C, M) style ones: the
+    content's covariance whitened away, the style's put in its place, its mean added."""
+    def centred_eig(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mean = f.mean(1, keepdim=True)
+        f = f - mean
+        cov = f @ f.T / max(f.shape[1] - 1, 1) + WCT_EPS * torch.eye(f.shape[0], dtype=f.dtype, device=f.device)
+        values, vectors = torch.linalg.eigh(cov)
+        return mean, values.clamp_min(WCT_EPS), vectors
+    content, style = content.double(), style.double()
+    c_mean, c_values, c_vectors = centred_eig(content)
+    s_mean, s_values, s_vectors = centred_eig(style)
+    whitened = c_vectors @ torch.diag(c_values.rsqrt()) @ c_vectors.T @ (content - c_mean)
+    return (s_vectors @ torch.diag(s_values.sqrt()) @ s_vectors.T @ whitened + s_mean).float()
+
+
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) labels -> a (h, w) long tensor, nearest."""
+    return torch.from_numpy(cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)).long()
+
+
+def transfer(content: torch.Tensor, style: torch.Tensor, content_labels: np.ndarray | None,
+             style_labels: np.ndarray | None, plan: ClassPlan) -> torch.Tensor:
+    """(1, C, H, W) content features given the style's (1, C, h, w) statistics, per planned
+    class (or globally without masks); unplanned regions keep the content's features."""
+    if content_labels is None or style_labels is None:
+        c = content[0].flatten(1)
+        return whiten_and_colour(c, style[0].flatten(1)).view_as(content)
+    c_lab = resize_labels(content_labels, content.shape[-2:]).flatten()
+    s_lab = resize_labels(style_labels, style.shape[-2:]).flatten()
+    c_flat, s_flat = content[0].flatten(1), style[0].flatten(1)
+    out = c_flat.clone()
+    for k in plan.styled:
+        c_where, s_where = c_lab == k, s_lab == k
+        if min(int(c_where.sum()), int(s_where.sum())) >= MIN_FEATURE_PIXELS:
+            out[:, c_where] = whiten_and_colour(c_flat[:, c_where], s_flat[:, s_where])
+    return out.view_as(content)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> (1, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+
+
+def fit_side(image: np.ndarray, side: int) -> np.ndarray:
+    """The image scaled down (never up) so that its longer side is at most `side`."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class StyleFeatures:
+    """A style photo's features at every level, kept while it is the look (the editor
+    reuses them for every frame)."""
+    features: list[torch.Tensor]
+    labels: np.ndarray | None
+
+
+class Stylizer:
+    """The frozen VGG19 encoder and our decoder, with the stylisation and smoothing steps."""
+
+    def __init__(self, decoder: StylizerDecoder, info: StylizerInfo):
+        self.info, self.decoder = info, decoder.eval().requires_grad_(False)
+        self.encoder = StylizerEncoder(load_vgg19(), info.config.depth)
+
+    @classmethod
+    def load(cls, weights_dir: Path = WEIGHTS_DIR) -> "Stylizer":
+        path = weights_dir / f"{STYLIZER_NAME}.json"
+        if not path.is_file():
+            raise InputError(f"no stylisation weights: {path} is missing (train them with "
+                             f"`python main.py train-stylizer`)")
+        info, tensors = read_weights(path, StylizerInfo.from_dict)
+        decoder = build_for_weights(lambda: StylizerDecoder(info.config), tensors, path.name)
+        return cls(decoder, info)
+
+    @classmethod
+    def beside(cls, weights_dir: Path) -> "Stylizer":
+        """The stylisation weights in a model's weights folder (a model of one's own may
+        bring its own), else the shipped ones."""
+        own = (weights_dir / f"{STYLIZER_NAME}.json").is_file()
+        return cls.load(weights_dir if own else WEIGHTS_DIR)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (self.info.config.depth - 1)
+
+    @torch.no_grad()
+    def style_features(self, style: np.ndarray, labels: np.ndarray | None, side: int = NET_SIDE) -> StyleFeatures:
+        check_photo(style, "style photo")
+        check_mask(labels, style, "style mask")
+        image, _ = pad_to_multiple(to_tensor(fit_side(style, side)), self.multiple)
+        return StyleFeatures(self.encoder(image).features, labels)
+
+    @torch.no_grad()
+    def stylize_net(self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None,
+                    plan: ClassPlan) -> np.ndarray:
+        """The stylisation step alone, at `content`'s size: float (H, W, 3) in [0, 1]."""
+        image, (h, w) = pad_to_multiple(to_tensor(content), self.multiple)
+        padded_labels = None
+        if content_labels is not None:   # padded like the image, so each level's labels line up
+            ph, pw = image.shape[-2] - h, image.shape[-1] - w
+            padded_labels = np.pad(content_labels, ((0, ph), (0, pw)), mode="edge")
+        enc = self.encoder(image)
+        depth = self.info.config.depth
+        x = transfer(enc.features[-1], style.features[-1], padded_labels, style.labels, plan)
+        for level in range(depth, 1, -1):
+            x = self.decoder.block(level)(x, enc.residuals[level - 2], enc.indices[level - 2])
+            x = transfer(x, style.features[level - 2], padded_labels, style.labels, plan)
+        out = self.decoder.rgb(x)[0, :, :h, :w].clamp(0, 1)
+        return out.permute(1, 2, 0).numpy()
+
+    def stylize(self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None = None,
+                smooth: str = "guided", strength: float = 1.0, side: int = NET_SIDE) -> np.ndarray:
+        """`content` (H, W, 3) uint8 with the look of `style`: uint8 at the content's size."""
+        check_photo(content, "photo")
+        check_mask(content_labels, content, "mask")
+        if smooth not in SMOOTHING:
+            raise InputError(f"smoothing must be one of {', '.join(SMOOTHING)}, not {smooth!r}")
+        small = fit_side(content, side)
+        small_labels = None if content_labels is None else cv2.resize(
+            content_labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+        plan = class_plan(content_labels, style.labels)
+        styled = self.stylize_net(small, style, small_labels, plan)
+        guide_small = small.astype(np.float32) / 255
+        if smooth == "exact":
+            if guide_small.shape[0] * guide_small.shape[1] > EXACT_MAX_PIXELS:
+                raise InputError(f"exact smoothing takes pictures up to {EXACT_MAX_PIXELS:,} pixels "
+                                 f"at the working size; use a smaller --size or --smooth guided")
+            styled = filters.affinity_smooth(guide_small, styled)
+        if smooth == "none":
+            result = cv2.resize(styled, (content.shape[1], content.shape[0]), interpolation=cv2.INTER_LINEAR)
+        else:   # the local affine model at the working size, applied at the content's own
+            result = filters.guided_upsample(guide_small, styled, content.astype(np.float32) / 255,
+                                             **smoothing_window(small.shape[:2], smooth))
+        mixed = strength * result + (1 - strength) * content.astype(np.float32) / 255
+        return (np.clip(mixed, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def picture_labels(mask: np.ndarray, shape: tuple[int, int], framing: Framing | None) -> np.ndarray:
+    """A model-square mask as the labels of a picture of `shape`: resized when the picture
+    is the synthesis itself, placed through `framing` when it is the photo of a photo edit."""
+    if framing is None:
+        return cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return mask_in_photo(mask, framing, shape)
+
+
+def smoothing_window(size: tuple[int, int], smooth: str) -> dict:
+    """The guided filter's radius and eps at the working size: a wide window and a small
+    eps smooth the network's artefacts (FastPhotoStyle's guided smoothing); after an
+    exact solve only the carrying to full size is left, with a narrow window."""
+    if smooth == "guided":
+        return {"radius": max(2, round(min(size) / 32)), "eps": 2e-3}
+    return {"radius": 1, "eps": 1e-4}
+
+
+def check_photo(image: np.ndarray, what: str) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(f"the {what} must be an RGB image, got shape {image.shape} {image.dtype}")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise InputError(f"the {what} is {image.shape[1]}x{image.shape[0]}: stylisation needs at "
+                         f"least {MIN_SIDE} pixels a side")
+
+
+def check_mask(labels: np.ndarray | None, image: np.ndarray, what: str) -> None:
+    if labels is not None and labels.shape != image.shape[:2]:
+        raise InputError(f"the {what} is {labels.shape[1]}x{labels.shape[0]} but its photo is "
+                         f"{image.shape[1]}x{image.shape[0]}; they must be the same size")
+
+
+def stylizer_available(weights_dir: Path = WEIGHTS_DIR) -> bool:
+    try:
+        StylizerInfo.from_dict(json.loads((weights_dir / f"{STYLIZER_NAME}.json").read_text()))
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

@@ -1,0 +1,173 @@
+"""Training the stylisation decoder block by block (PhotoWCT2's way), the VGG19 frozen.
+
+Stage 1 trains `to_rgb` (relu1_1 -> photo); stage k trains the block that undoes level k
+(relu{k}_1 -> relu{k-1}_1), the blocks below it frozen. Each stage's loss is the
+encoder's own features at the level it reaches (mean squared error, relative to their
+mean square) plus the photo decoded through the frozen blocks below (L1): a block learns
+to invert one stage of the VGG, which takes minutes on a CPU, not days.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from models.data.datasets import split_folders
+from models.data.files import load_image
+from models.inference.stylize import STYLIZER_NAME, StylizerInfo
+from models.inference.weights import load_vgg19, write_weights
+from models.nets.stylizer import StylizerConfig, StylizerDecoder, StylizerEncoder
+from models.training.scaffold import (
+    REQUIRED,
+    infinite,
+    load_checkpoint,
+    new_session,
+    option,
+    run_steps,
+    save_checkpoint,
+    training_device,
+)
+
+RUNS_DIR = Path("runs")
+
+
+@dataclass
+class StylizerTrainOptions:
+    """Every option of the decoder's training; `python main.py train-stylizer` has a flag for each."""
+    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/ (labels only pick the held-out set)")
+    holdout: list[int] = option([], "pairs held out per folder, as for `train` (e.g. 100,200,0,0)")
+    name: str = option("stylizer", "run name: state goes to runs/NAME")
+    depth: int = option(3, "deepest VGG level the decoder starts from: relu{depth}_1", choices=(2, 3, 4))
+    upsampling: str = option("residual", "how a block undoes a pooling", choices=("residual", "unpool"))
+    size: int = option(128, "training crop size")
+    batch_size: int = option(8, "crops per step")
+    stage_iterations: list[int] = option([300, 600, 1500], "iterations of each stage: to_rgb, then the "
+                                                           "blocks of levels 2, 3 (, 4)")
+    lr: float = option(1e-3, "learning rate")
+    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
+    device: str = option("", "cpu, cuda... (default: the best there is)")
+    workers: int = option(2, "data loading processes")
+    seed: int = option(0, "random seed")
+
+
+class PhotoCrops(Dataset):
+    """Random square crops of photos, scaled by 0.5-1.0 of their shorter side, flipped at random."""
+
+    def __init__(self, paths: list[Path], size: int):
+        self.paths, self.size = paths, size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+        image = load_image(self.paths[i])
+        side = min(image.shape[:2])
+        crop = max(self.size, round(side * rng.uniform(0.5, 1.0)))
+        if crop > side:   # a photo smaller than the crop: scaled up to it
+            image = cv2.resize(image, None, fx=crop / side, fy=crop / side, interpolation=cv2.INTER_CUBIC)
+        top = rng.integers(0, image.shape[0] - crop + 1)
+        left = rng.integers(0, image.shape[1] - crop + 1)
+        image = cv2.resize(image[top:top + crop, left:left + crop], (self.size, self.size),
+                           interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
+
+
+def stage_of(step: int, stages: list[int]) -> int:
+    """Which stage a global step belongs to: 1 for to_rgb, k for the block of level k."""
+    total = 0
+    for stage, n in enumerate(stages, start=1):
+        total += n
+        if step < total:
+            return stage
+    return len(stages)
+
+
+def decode_from(decoder: StylizerDecoder, enc, level: int, x: torch.Tensor) -> torch.Tensor:
+    """`x` at relu{level}_1 decoded to a photo through the blocks below."""
+    for k in range(level, 1, -1):
+        x = decoder.block(k)(x, enc.residuals[k - 2], enc.indices[k - 2])
+    return decoder.rgb(x)
+
+
+def stage_loss(decoder: StylizerDecoder, enc, image: torch.Tensor, stage: int) -> tuple[torch.Tensor, dict]:
+    if stage == 1:
+        out = decoder.rgb(enc.features[0])
+        l1 = F.l1_loss(out, image)
+        return l1 + F.mse_loss(out, image), {"pixel": l1.item()}
+    target = enc.features[stage - 2]
+    x = decoder.block(stage)(enc.features[stage - 1], enc.residuals[stage - 2], enc.indices[stage - 2])
+    feature = F.mse_loss(x, target) / target.pow(2).mean().clamp_min(1e-6)
+    pixel = F.l1_loss(decode_from(decoder, enc, stage - 1, x), image)
+    return feature + pixel, {"feature": feature.item(), "pixel": pixel.item()}
+
+
+def train_stylizer(opts: StylizerTrainOptions) -> Path:
+    """Train (or resume) the decoder; returns the checkpoint path."""
+    if len(opts.stage_iterations) != opts.depth:
+        raise ValueError(f"--stage-iterations needs {opts.depth} numbers for depth {opts.depth}")
+    torch.manual_seed(opts.seed)
+    device = training_device(opts.device)
+    run = RUNS_DIR / opts.name
+    run.mkdir(parents=True, exist_ok=True)
+    paths = [p.image for train, _ in split_folders(opts.data, opts.holdout) for p in train]
+    if not paths:
+        raise ValueError("no training photos found")
+    cfg = StylizerConfig(depth=opts.depth, upsampling=opts.upsampling)
+    encoder = StylizerEncoder(load_vgg19(), opts.depth).to(device)
+    decoder = StylizerDecoder(cfg).to(device)
+    ckpt_path = run / "checkpoint.pt"
+    state = load_checkpoint(ckpt_path, device)
+    step, sessions = 0, []
+    if state is not None:
+        decoder.load_state_dict(state["decoder"])
+        step, sessions = state["step"], state["sessions"]
+    sessions.append(new_session(step, photos=len(paths), data=opts.data, device=str(device)))
+    loader = DataLoader(PhotoCrops(paths, opts.size), batch_size=opts.batch_size, num_workers=opts.workers,
+                        sampler=RandomSampler(paths, replacement=True, num_samples=10 ** 8), drop_last=True)
+    batches = infinite(loader, None)
+    optimizers: dict[int, torch.optim.Optimizer] = {}
+
+    def one_step(step: int) -> dict[str, float]:
+        stage = stage_of(step, opts.stage_iterations)
+        if stage not in optimizers:   # a new stage: only its module trains
+            decoder.requires_grad_(False)
+            module = decoder.to_rgb if stage == 1 else decoder.block(stage)
+            module.requires_grad_(True)
+            optimizers[stage] = torch.optim.Adam(module.parameters(), lr=opts.lr)
+        image = next(batches).to(device)
+        with torch.no_grad():
+            enc = encoder(image)
+        loss, parts = stage_loss(decoder, enc, image, stage)
+        optimizers[stage].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[stage].step()
+        return {"stage": stage, **parts}
+
+    def save(step: int) -> None:
+        save_checkpoint(ckpt_path, {"decoder": decoder.state_dict(), "step": step, "sessions": sessions,
+                                    "options": asdict(opts), "config": cfg.to_dict()})
+
+    run_steps(step, sum(opts.stage_iterations), opts.minutes, 100, one_step, save, "train-stylizer")
+    return ckpt_path
+
+
+def export_stylizer(run: Path, out_dir: Path) -> Path:
+    """The shipped decoder (fp16 safetensors + JSON) from a run's checkpoint."""
+    state = load_checkpoint(run / "checkpoint.pt", torch.device("cpu"))
+    if state is None:
+        raise ValueError(f"{run}: no checkpoint.pt")
+    cfg = StylizerConfig.from_dict(state["config"])
+    decoder = StylizerDecoder(cfg)
+    decoder.load_state_dict(state["decoder"])
+    info = StylizerInfo(STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"],
+                                             "options": state["options"]})
+    write_weights(out_dir / STYLIZER_NAME, decoder, info.to_dict())
+    return out_dir / f"{STYLIZER_NAME}.json"

