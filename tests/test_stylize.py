@@ -53,15 +53,18 @@ def test_class_plan_keeps_classes_the_style_lacks_or_barely_has():
     assert class_plan(None, style) == ClassPlan([0], [])
 
 
-def test_transfer_leaves_unplanned_regions_alone():
+def test_transfer_leaves_unplanned_regions_alone_and_keeps_the_styles_transforms():
+    from models.inference.stylize import StyleFeatures
     torch.manual_seed(0)
     content, style = torch.randn(1, 5, 16, 16), torch.randn(1, 5, 12, 12) * 4 + 2
     labels = np.zeros((16, 16), np.uint8)
     labels[:, 8:] = 1
-    style_labels = np.ones((12, 12), np.uint8)
-    out = transfer(content, style, labels, style_labels, ClassPlan([1], [0]))
+    look = StyleFeatures([style], np.ones((12, 12), np.uint8))
+    out = transfer(content, look, 0, labels, ClassPlan([1], [0]))
     assert torch.equal(out[..., :8], content[..., :8])
     assert not torch.allclose(out[..., 8:], content[..., 8:])
+    kept = look.colouring(0, 1)
+    assert look.colouring(0, 1) is kept and look.colouring(0, 0) is None   # the style has no class 0
 
 
 @pytest.mark.parametrize("smooth", ["guided", "exact", "none"])
@@ -120,9 +123,13 @@ def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch
     checkpoint = trainer.train_stylizer(opts)
     assert torch.load(checkpoint, weights_only=True)["step"] == 3
     assert trainer.stage_of(0, [1, 1, 1]) == 1 and trainer.stage_of(2, [1, 1, 1]) == 3
+    before = torch.load(checkpoint, weights_only=True)["decoder"]
+    opts.stage_iterations = [1, 1, 1, 1]      # resumed with the joint stage: every block moves
+    after = torch.load(trainer.train_stylizer(opts), weights_only=True)["decoder"]
+    assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
     (tmp_path / "w").mkdir()
     loaded = Stylizer.load(trainer.export_stylizer(checkpoint.parent, tmp_path / "w").parent)
-    assert loaded.info.config.depth == 3 and loaded.info.training["iterations"] == 3
+    assert loaded.info.config.depth == 3 and loaded.info.training["iterations"] == 4
 
 
 def test_unpooling_decoder_runs_too(tmp_path):
@@ -164,7 +171,8 @@ def test_metrics_and_baselines():
 
 # -- the command line ---------------------------------------------------------------------
 def write_pair(tmp_path: Path) -> dict[str, Path]:
-    paths = {k: tmp_path / f"{k}.png" for k in ("content", "style", "content_mask", "style_mask", "small_mask")}
+    names = ("content", "style", "content_mask", "style_mask", "small_mask", "street_mask")
+    paths = {k: tmp_path / f"{k}.png" for k in names}
     Image.fromarray(toy_photo(toy_mask(48))).save(paths["content"])
     Image.fromarray(toy_photo(toy_mask(40), seed=4)).save(paths["style"])
     Image.fromarray(toy_mask(48)).save(paths["content_mask"])
@@ -172,6 +180,7 @@ def write_pair(tmp_path: Path) -> dict[str, Path]:
     style_mask[style_mask == 2] = 1     # the style photo has no class 2 (an eye)
     Image.fromarray(style_mask).save(paths["style_mask"])
     Image.fromarray(toy_mask(32)).save(paths["small_mask"])
+    Image.fromarray(toy_mask(48) * 6).save(paths["street_mask"])    # labels up to 18: not the toy model's 4
     return paths
 
 
@@ -190,6 +199,7 @@ def test_stylize_command_writes_the_contents_size_and_names_the_classes_that_kee
 
 @pytest.mark.parametrize("case, message", [
     ("wrong size", "must be its photo's size"),
+    ("other model", "label"),
     ("strength", "--strength"),
     ("no parser", "has no parser"),
 ])
@@ -200,6 +210,25 @@ def test_stylize_command_refuses_bad_input_in_one_line(tmp_path, capsys, weights
     args = ["stylize", p["content"], "--style", p["style"], "--out", tmp_path / "o.png", "--model", weights_json]
     args += {"wrong size": ["--content-mask", p["small_mask"], "--style-mask", p["style_mask"]],
              "strength": ["--strength", "1.5"],
+             "other model": ["--content-mask", p["street_mask"], "--style-mask", p["style_mask"]],
              "no parser": ["--content-mask", p["content_mask"]]}[case]
     code, _, err = run(capsys, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_to_rgb_is_solved_by_least_squares_and_gives_photos_back():
+    from models.evaluation.metrics import psnr
+    from models.inference.weights import load_vgg19
+    from models.nets.stylizer import StylizerEncoder
+    from models.training.stylizer_trainer import LinearFit
+    encoder = StylizerEncoder(load_vgg19(), 1)
+    decoder = StylizerDecoder(StylizerConfig(depth=2))
+    photos = [toy_photo(toy_mask(32, shift=s), seed=s) for s in range(4)]
+    images = torch.stack([torch.from_numpy(p).permute(2, 0, 1).float() / 255 for p in photos])
+    fit = LinearFit(64)
+    with torch.no_grad():
+        fit.add(encoder(images).features[0], images)
+        fit.solve_into(decoder)
+        out = decoder.rgb(encoder(images).features[0]).clamp(0, 1)
+    back = (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert psnr(back, photos[0]) > 30

@@ -14,6 +14,7 @@ import time
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from models.data.datasets import resize_crop
@@ -85,13 +86,25 @@ def stylize_pair(stylizer: Stylizer, method: str, content: np.ndarray, style: np
     return stylizer.stylize(content, features, content_labels, smooth, side=max(content.shape[:2]))
 
 
+def reconstruction_psnr(stylizer: Stylizer, photo: np.ndarray) -> float:
+    """The decoder alone: the photo encoded and decoded, no stylisation (dB)."""
+    from models.evaluation.metrics import psnr
+    from models.inference.stylize import to_tensor
+    from models.nets.stylizer import pad_to_multiple
+    with torch.no_grad():
+        image, (h, w) = pad_to_multiple(to_tensor(photo), stylizer.multiple)
+        out = stylizer.decoder(stylizer.encoder(image))[0, :, :h, :w].clamp(0, 1)
+    return psnr((out.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), photo)
+
+
 def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 256,
                          progress: bool = True) -> dict:
     """Each held-out pair i is stylised with pair i + 1 as its style photo (wrapping round),
     both scaled and centre-cropped to `size`; per method the mean of both measures, and
-    the seconds each took."""
+    the seconds each took; and how well the decoder alone gives each photo back."""
     scores = {m: {"edge_correlation": [], "lab_distance": [], "seconds": []} for m in METHODS}
     photos = [resize_crop(*pair.read(scheme), size) for pair in pairs]
+    decoded = [reconstruction_psnr(stylizer, photo) for photo, _ in photos]
     for i in tqdm(range(len(photos)), desc="eval-stylize", disable=not progress):
         (content, c_lab), (style, s_lab) = photos[i], photos[(i + 1) % len(photos)]
         plan = class_plan(c_lab, s_lab)
@@ -104,5 +117,6 @@ def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 25
     unchanged = {"edge_correlation": 1.0,
                  "lab_distance": float(np.nanmean([class_colour_distance(c, s, cl, sl, class_plan(cl, sl))
                                                    for (c, cl), (s, sl) in zip(photos, photos[1:] + photos[:1])]))}
-    return {"pairs": len(photos), "size": size, "content_unchanged": unchanged,
+    return {"pairs": len(photos), "size": size, "decoder_psnr": float(np.mean(decoded)),
+            "content_unchanged": unchanged,
             **{m: {k: float(np.nanmean(v)) for k, v in s.items()} for m, s in scores.items()}}

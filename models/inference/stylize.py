@@ -18,8 +18,7 @@ edge, and `strength` blends the result with the content.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -84,20 +83,38 @@ def class_plan(content_labels: np.ndarray | None, style_labels: np.ndarray | Non
     return ClassPlan(styled, [k for k in present if k not in styled])
 
 
+Colouring = tuple[torch.Tensor, torch.Tensor]   # a style region's mean (C, 1) and colouring matrix (C, C)
+
+
+def eigen(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(C, N) features centred, their mean, and the eigenvalues (at least WCT_EPS) and
+    eigenvectors of their covariance. The pixel-sized work in float32, the C x C
+    decomposition in float64 (near-singular covariances of small regions)."""
+    mean = f.mean(1, keepdim=True)
+    centred = f - mean
+    cov = (centred @ centred.T / max(f.shape[1] - 1, 1)).double()
+    values, vectors = torch.linalg.eigh(cov + WCT_EPS * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
+    return centred, mean, values.clamp_min(WCT_EPS), vectors
+
+
+def colouring(style: torch.Tensor) -> Colouring:
+    """What WCT needs of (C, M) style features: their mean and Sigma^1/2 (float64)."""
+    _, mean, values, vectors = eigen(style)
+    return mean.double(), vectors @ torch.diag(values.sqrt()) @ vectors.T
+
+
+def coloured(content: torch.Tensor, colour: Colouring) -> torch.Tensor:
+    """WCT (Li et al., NeurIPS 2017) of (C, N) content features: their covariance whitened
+    away (Sigma_c^-1/2), the style's put in its place (`colour`), the style's mean added;
+    the two C x C maps are multiplied first, so the pixels are transformed once."""
+    centred, _, values, vectors = eigen(content)
+    transform = colour[1] @ vectors @ torch.diag(values.rsqrt()) @ vectors.T
+    return transform.float() @ centred + colour[0].float()
+
+
 def whiten_and_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """WCT (Li et al., NeurIPS 2017) of (C, N) content features with (C, M) style ones: the
-    content's covariance whitened away, the style's put in its place, its mean added."""
-    def centred_eig(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mean = f.mean(1, keepdim=True)
-        f = f - mean
-        cov = f @ f.T / max(f.shape[1] - 1, 1) + WCT_EPS * torch.eye(f.shape[0], dtype=f.dtype, device=f.device)
-        values, vectors = torch.linalg.eigh(cov)
-        return mean, values.clamp_min(WCT_EPS), vectors
-    content, style = content.double(), style.double()
-    c_mean, c_values, c_vectors = centred_eig(content)
-    s_mean, s_values, s_vectors = centred_eig(style)
-    whitened = c_vectors @ torch.diag(c_values.rsqrt()) @ c_vectors.T @ (content - c_mean)
-    return (s_vectors @ torch.diag(s_values.sqrt()) @ s_vectors.T @ whitened + s_mean).float()
+    """WCT of (C, N) content features with (C, M) style ones."""
+    return coloured(content, colouring(style))
 
 
 def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
@@ -105,21 +122,48 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)).long()
 
 
-def transfer(content: torch.Tensor, style: torch.Tensor, content_labels: np.ndarray | None,
-             style_labels: np.ndarray | None, plan: ClassPlan) -> torch.Tensor:
-    """(1, C, H, W) content features given the style's (1, C, h, w) statistics, per planned
+@dataclass
+class StyleFeatures:
+    """A style photo's features at every level, kept while it is the look; its colouring
+    transforms are worked out once per level and class, on first use (the editor reuses
+    them for every frame)."""
+    features: list[torch.Tensor]
+    labels: np.ndarray | None
+    _colourings: dict = field(default_factory=dict)
+
+    def colouring(self, level: int, label: int | None) -> Colouring | None:
+        """The transform of class `label` (None: the whole photo) at `level` (an index of
+        `features`); None when the photo has too few feature pixels of it there."""
+        key = (level, label)
+        if key not in self._colourings:
+            flat = self.features[level][0].flatten(1)
+            if label is not None:
+                flat = flat[:, resize_labels(self.labels, self.features[level].shape[-2:]).flatten() == label]
+            self._colourings[key] = colouring(flat) if flat.shape[1] >= MIN_FEATURE_PIXELS else None
+        return self._colourings[key]
+
+
+def transfer(content: torch.Tensor, style: StyleFeatures, level: int, content_labels: np.ndarray | None,
+             plan: ClassPlan) -> torch.Tensor:
+    """(1, C, H, W) content features given the style's statistics at `level`, per planned
     class (or globally without masks); unplanned regions keep the content's features."""
-    if content_labels is None or style_labels is None:
-        c = content[0].flatten(1)
-        return whiten_and_colour(c, style[0].flatten(1)).view_as(content)
-    c_lab = resize_labels(content_labels, content.shape[-2:]).flatten()
-    s_lab = resize_labels(style_labels, style.shape[-2:]).flatten()
-    c_flat, s_flat = content[0].flatten(1), style[0].flatten(1)
-    out = c_flat.clone()
+    c_flat = content[0].flatten(1)
+    if content_labels is None or style.labels is None:
+        colour = style.colouring(level, None)
+        return content if colour is None else coloured(c_flat, colour).view_as(content)
+    # Pixels sorted by class once: each class is then a slice, not a masked gather and scatter.
+    labels = resize_labels(content_labels, content.shape[-2:]).flatten()
+    order = torch.argsort(labels, stable=True)
+    counts = torch.bincount(labels, minlength=int(labels.max()) + 1).tolist()
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    by_class = c_flat[:, order]
     for k in plan.styled:
-        c_where, s_where = c_lab == k, s_lab == k
-        if min(int(c_where.sum()), int(s_where.sum())) >= MIN_FEATURE_PIXELS:
-            out[:, c_where] = whiten_and_colour(c_flat[:, c_where], s_flat[:, s_where])
+        colour = style.colouring(level, k)
+        if k < len(counts) and counts[k] >= MIN_FEATURE_PIXELS and colour is not None:
+            part = slice(int(starts[k]), int(starts[k + 1]))
+            by_class[:, part] = coloured(by_class[:, part], colour)
+    out = torch.empty_like(c_flat)
+    out[:, order] = by_class
     return out.view_as(content)
 
 
@@ -135,14 +179,6 @@ def fit_side(image: np.ndarray, side: int) -> np.ndarray:
     if scale >= 1:
         return image
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-
-
-@dataclass
-class StyleFeatures:
-    """A style photo's features at every level, kept while it is the look (the editor
-    reuses them for every frame)."""
-    features: list[torch.Tensor]
-    labels: np.ndarray | None
 
 
 class Stylizer:
@@ -178,23 +214,24 @@ class Stylizer:
         check_photo(style, "style photo")
         check_mask(labels, style, "style mask")
         image, _ = pad_to_multiple(to_tensor(fit_side(style, side)), self.multiple)
-        return StyleFeatures(self.encoder(image).features, labels)
+        return StyleFeatures(self.encoder(image.contiguous(memory_format=torch.channels_last)).features, labels)
 
     @torch.no_grad()
     def stylize_net(self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None,
                     plan: ClassPlan) -> np.ndarray:
         """The stylisation step alone, at `content`'s size: float (H, W, 3) in [0, 1]."""
         image, (h, w) = pad_to_multiple(to_tensor(content), self.multiple)
+        image = image.contiguous(memory_format=torch.channels_last)   # a quarter faster on a CPU
         padded_labels = None
         if content_labels is not None:   # padded like the image, so each level's labels line up
             ph, pw = image.shape[-2] - h, image.shape[-1] - w
             padded_labels = np.pad(content_labels, ((0, ph), (0, pw)), mode="edge")
         enc = self.encoder(image)
         depth = self.info.config.depth
-        x = transfer(enc.features[-1], style.features[-1], padded_labels, style.labels, plan)
+        x = transfer(enc.features[-1], style, depth - 1, padded_labels, plan)
         for level in range(depth, 1, -1):
             x = self.decoder.block(level)(x, enc.residuals[level - 2], enc.indices[level - 2])
-            x = transfer(x, style.features[level - 2], padded_labels, style.labels, plan)
+            x = transfer(x, style, level - 2, padded_labels, plan)
         out = self.decoder.rgb(x)[0, :, :h, :w].clamp(0, 1)
         return out.permute(1, 2, 0).numpy()
 
@@ -254,11 +291,3 @@ def check_mask(labels: np.ndarray | None, image: np.ndarray, what: str) -> None:
     if labels is not None and labels.shape != image.shape[:2]:
         raise InputError(f"the {what} is {labels.shape[1]}x{labels.shape[0]} but its photo is "
                          f"{image.shape[1]}x{image.shape[0]}; they must be the same size")
-
-
-def stylizer_available(weights_dir: Path = WEIGHTS_DIR) -> bool:
-    try:
-        StylizerInfo.from_dict(json.loads((weights_dir / f"{STYLIZER_NAME}.json").read_text()))
-        return True
-    except (OSError, ValueError, KeyError, TypeError):
-        return False

@@ -12,6 +12,7 @@ from app.editor.qt.canvas import read_source_payload
 from app.editor.session import PhotoImport, Refinement, photo_key
 from models.data.files import InputError
 from models.inference.styles import StyleMatrix
+from models.inference.stylize import class_plan
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 MASK_FILTER = "Masks (*.png)"
@@ -164,8 +165,12 @@ class StyleActions:
             if doc is not self.doc:
                 return
             doc.set_look(look)
-            note = "" if look.labels is not None else " (as one region: this model has no parser)"
-            self.statusBar().showMessage(f"The picture takes the look of {name}{note}", 6000)
+            if look.labels is None:
+                note = " (as one region: this model has no parser)"
+            else:
+                kept = ", ".join(doc.label_names[k] for k in class_plan(doc.mask, look.labels).kept)
+                note = f"; it has too little {kept}: those keep theirs" if kept else ""
+            self.statusBar().showMessage(f"The picture takes the look of {name}{note}", 8000)
 
         self.worker.submit(lambda: self.session.look_from_photo(path), ready)
 
