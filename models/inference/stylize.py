@@ -247,6 +247,8 @@ class Stylizer:
         check_mask(content_labels, content, "mask")
         if smooth not in SMOOTHING:
             raise InputError(f"smoothing must be one of {', '.join(SMOOTHING)}, not {smooth!r}")
+        if strength <= 0:   # the editor's slider at 0: the picture as it is, at no cost
+            return content.copy()
         small = fit_side(content, side)
         small_labels = None if content_labels is None else cv2.resize(
             content_labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
