@@ -12,7 +12,7 @@ import numpy as np
 from app.cli.common import int_in, output_image
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
 from models.inference.engine import Engine
-from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, class_plan
+from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, kept_names
 from models.inference.weights import model_schemes
 
 MAX_NET_SIDE = 2048
@@ -31,7 +31,7 @@ def masks_model(args: argparse.Namespace, masks: list[str]) -> str | None:
 def photo_labels(engine: Engine | None, photo: np.ndarray, mask_path: str | None, what: str) -> np.ndarray | None:
     """A photo's labels at its own size: its mask, else (with a model that has a parser)
     parsed from the framed photo and placed back, else None (stylised as one region)."""
-    from models.inference.composite import mask_in_photo
+    from models.inference.composite import parsed_labels
     if mask_path:
         mask = load_mask(mask_path, engine.labels)
         if mask.shape != photo.shape[:2]:
@@ -42,10 +42,10 @@ def photo_labels(engine: Engine | None, photo: np.ndarray, mask_path: str | None
         return None
     if not engine.has_parser:
         raise InputError(f"model '{engine.info.model}' has no parser: give the {what}'s mask too")
-    framing, framed = engine.frame(photo)
-    if not framing.found_face:
+    labels, found_face = parsed_labels(engine, photo)
+    if not found_face:
         print(f"note: no face found in the {what}; parsed its centre square", file=sys.stderr)
-    return mask_in_photo(engine.parser.parse(framed), framing, photo.shape[:2])
+    return labels
 
 
 def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | None:
@@ -53,11 +53,8 @@ def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | 
     little of them), or None."""
     if engine is None or content_labels is None:
         return None
-    kept = class_plan(content_labels, style_labels).kept
-    if not kept:
-        return None
-    names = ", ".join(engine.labels.names[k] for k in kept)
-    return f"note: the style photo has none or too little of {names}; those regions keep their look"
+    names = kept_names(engine.labels.names, content_labels, style_labels)
+    return f"note: the style photo has none or too little of {names}; those regions keep their look" if names else None
 
 
 def load_stylizer(engine: Engine | None) -> Stylizer:

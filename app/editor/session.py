@@ -16,7 +16,7 @@ from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
-from models.inference.composite import PhotoEdit, composite, mask_in_photo, render_edit, restyled_classes, start_edit
+from models.inference.composite import PhotoEdit, composite, parsed_labels, render_edit, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
 from models.inference.styles import StyleMatrix
@@ -130,10 +130,7 @@ class EditorSession:
         model has a parser (so regions take their own class's look); on the engine thread."""
         photo = load_image(path, max_side=WORKING_SIDE)
         self.engine.check_photo_suits(photo, path)
-        labels = None
-        if self.engine.has_parser:
-            found, framed = self.engine.frame(photo)
-            labels = mask_in_photo(self.engine.parser.parse(framed), found, photo.shape[:2])
+        labels = parsed_labels(self.engine, photo)[0] if self.engine.has_parser else None
         small = fit_side(photo, LOOK_SIDE)
         if labels is not None:
             labels = cv2.resize(labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)

@@ -113,6 +113,13 @@ def mask_in_photo(mask: np.ndarray, framing: Framing, shape: tuple[int, int]) ->
                            cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
 
 
+def parsed_labels(engine: Engine, photo: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A photo's labels at its own size, from the model's parser: the photo framed (on its
+    largest face), the square parsed and placed back; and whether a face was found."""
+    framing, framed = engine.frame(photo)
+    return mask_in_photo(engine.parser.parse(framed), framing, photo.shape[:2]), framing.found_face
+
+
 def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited: np.ndarray,
               restyled: np.ndarray) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the

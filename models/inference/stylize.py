@@ -91,6 +91,13 @@ def class_plan(content_labels: np.ndarray | None, style_labels: np.ndarray | Non
 Colouring = tuple[torch.Tensor, torch.Tensor]   # a style region's mean (C, 1) and colouring matrix (C, C)
 
 
+def kept_names(names: tuple[str, ...] | list[str], content_labels: np.ndarray,
+               style_labels: np.ndarray | None) -> str:
+    """The names of the content's classes that keep their look (`class_plan`), comma
+    separated; "" when every class takes the style."""
+    return ", ".join(names[k] for k in class_plan(content_labels, style_labels).kept)
+
+
 def eigen(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(C, N) features centred, their mean, and the eigenvalues (at least WCT_EPS) and
     eigenvectors of their covariance. The pixel-sized work in float32, the C x C

@@ -12,7 +12,7 @@ from app.editor.qt.canvas import read_source_payload
 from app.editor.session import PhotoImport, Refinement, photo_key
 from models.data.files import InputError
 from models.inference.styles import StyleMatrix
-from models.inference.stylize import class_plan
+from models.inference.stylize import kept_names
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 MASK_FILTER = "Masks (*.png)"
@@ -168,7 +168,7 @@ class StyleActions:
             if look.labels is None:
                 note = " (as one region: this model has no parser)"
             else:
-                kept = ", ".join(doc.label_names[k] for k in class_plan(doc.mask, look.labels).kept)
+                kept = kept_names(doc.label_names, doc.mask, look.labels)
                 note = f"; it has too little {kept}: those keep theirs" if kept else ""
             self.statusBar().showMessage(f"The picture takes the look of {name}{note}", 8000)
 
