@@ -488,3 +488,48 @@ def test_a_photo_dropped_on_the_result_or_the_look_slot_becomes_the_look(qtbot, 
     qtbot.waitUntil(lambda: window.doc.look is not None, timeout=20000)
     assert window.doc.look.name == "evening.png" and window.doc.look.labels is None   # no parser: one region
     assert window.doc.can_undo
+
+
+def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undoes(
+        qtbot, window, scene_json, tmp_path, errors):
+    from models.data.bank import SegmentBank
+    from models.data.datasets import find_pairs
+    from tests.test_sims import save_canvas_net, street_mask, write_streets
+    bank = tmp_path / "streets.npz"
+    SegmentBank.build(find_pairs(write_streets(tmp_path / "streets", 6)), STREET, SIZE, "street_32").save(bank)
+    save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
+    window.new_document("street")
+    settle(qtbot, window)
+    window.doc.set_mask(street_mask(3))
+    settle(qtbot, window)
+    before = window.result.copy()
+    window.settings.setValue("bank_path", str(bank))
+    window.fill_from_bank("layout")
+    qtbot.waitUntil(lambda: window.doc.bank is not None, timeout=10000)
+    settle(qtbot, window)
+    assert window.doc.bank.classes is None and not np.array_equal(window.result, before)
+    window.show_canvas_action.trigger()            # the canvas as a view: the retrieved pixels
+    shown = qimage2ndarray.rgb_view(window.result_view.qimage)
+    assert np.array_equal(shown, window.session.last_canvas.image)
+    window.show_canvas_action.trigger()
+    car = np.argwhere(window.doc.mask == 2)[5]
+    window.canvas.last_point = (float(car[1]), float(car[0]))
+    window.next_bank_candidate()                   # N: the car under the cursor takes its second candidate
+    qtbot.waitUntil(lambda: bool(window.doc.bank.choices), timeout=10000)
+    settle(qtbot, window)
+    (key, choice), = window.doc.bank.choices
+    assert key[0] == 2 and choice == 1
+    window.doc.undo()
+    window.doc.undo()
+    settle(qtbot, window)
+    assert window.doc.bank is None and np.array_equal(window.result, before)
+    window.doc.redo()
+    bank.unlink()                                  # the bank moved away: said once, frames go on without it
+    window.session._painters.clear()
+    window.doc.set_mask(street_mask(4))
+    settle(qtbot, window)
+    assert any("no such bank file" in e for e in errors)
+    count = len(errors)
+    window.doc.set_mask(street_mask(5))
+    settle(qtbot, window)
+    assert len(errors) == count and window.result is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli import evaluation, look, photo, synthesis, training
+from app.cli import bank, evaluation, look, photo, synthesis, training
 from app.cli.common import BAD_INPUT, OneLineParser, add_model_args
 from app.editor.launch import run_editor
 from models.data.files import InputError
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.set_defaults(handler=lambda args: run_editor(args.model, args.device, args.files))
 
-    for group in (synthesis, photo, look, training, evaluation):
+    for group in (synthesis, photo, look, bank, training, evaluation):
         group.register(sub)
     return parser
 

@@ -20,6 +20,7 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
+from models.evaluation.reconstruction import GENERATE
 from models.inference.engine import Engine
 from models.inference.weights import find_weights
 
@@ -42,8 +43,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         save_dir.mkdir(parents=True, exist_ok=True)
     if not 0 <= args.mask_noise <= 4:
         raise InputError(f"--mask-noise {args.mask_noise}: give a strength from 0 to 4 (1: a careful painter)")
+    painter = None
+    if args.generate == "bank":
+        if not args.bank:
+            raise InputError("--generate bank needs --bank BANK (made with `python main.py bank`)")
+        from models.inference.sims import BankPainter
+        painter = BankPainter.load(engine, args.bank)
+    elif args.bank:
+        raise InputError("--bank is used only with --generate bank")
+    if args.generate and (steps or args.mask_noise):
+        raise InputError("--generate makes pictures from the masks alone: --refine and --mask-noise do not apply")
     result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir, refine_steps=steps,
-                      mask_noise=args.mask_noise)
+                      mask_noise=args.mask_noise, generate=args.generate, painter=painter)
     if args.record:
         record(args, find_weights(args.model), result)
     if args.json:
@@ -228,6 +239,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-noise", type=float, default=0.0, metavar="S",
                    help="draw from each mask made to look hand-painted at strength S (1: a careful painter; "
                         "0: off): how the model copes with what users paint")
+    p.add_argument("--generate", choices=GENERATE, default="",
+                   help="make each picture from its mask alone instead of re-synthesising the photo: the "
+                        "mean style, random styles, or a segment bank's canvas (with --bank)")
+    p.add_argument("--bank", help="the segment bank for --generate bank (`python main.py bank`)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_refine_arg(p, 0, "each photo's")   # 0: the paper's protocol, the encoder alone
     add_model_args(p)

@@ -68,10 +68,38 @@ def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: i
         cells.append(engine.synthesize(mask, style))
         cells.append(engine.synthesize(mask, swap_region(style, donor, label)))
         cells += [engine.synthesize(mask, interpolate(style, donor, t)) for t in np.linspace(0, 1, steps + 2)[1:]]
-        gap = np.full((engine.size, 4, 3), 255, np.uint8)
-        lines.append(np.concatenate([c for cell in cells for c in (cell, gap)][:-1], axis=1))
-    gap = np.full((4, lines[0].shape[1], 3), 255, np.uint8)
-    save_image(out, np.concatenate([c for line in lines for c in (line, gap)][:-1], axis=0))
+        lines.append(cells)
+    save_image(out, grid(lines))
+
+
+def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
+    """Rows of same-sized pictures joined into one, white gaps between them."""
+    def joined(parts: list[np.ndarray], axis: int) -> np.ndarray:
+        shape = list(parts[0].shape)
+        shape[axis] = gap
+        space = np.full(shape, 255, np.uint8)
+        return np.concatenate([p for part in parts for p in (part, space)][:-1], axis=axis)
+    return joined([joined(cells, 1) for cells in rows], 0)
+
+
+def make_bank_figure(painter, pairs: list, out: Path, show_canvas: bool = False, show_photos: bool = False) -> None:
+    """Rows of: mask | [photo] | canvas | ours from the bank | the mean style, each from
+    the mask alone. The canvas is dataset pixels, so by default it is shown as where
+    segments were pasted (the mask's colours there, grey where the network fills in);
+    `show_canvas` shows the pixels, for looking at locally."""
+    engine = painter.engine
+    lines = []
+    for pair in pairs:
+        photo, mask = photo_and_mask(engine, pair)
+        canvas = painter.canvas(mask)
+        pasted = canvas.image if show_canvas else np.where(canvas.filled[..., None], engine.labels.colorize(
+            cv2.resize(mask, canvas.filled.shape[::-1], interpolation=cv2.INTER_NEAREST)), 96).astype(np.uint8)
+        size = (engine.size, engine.size)
+        cells = [engine.labels.colorize(mask)] + ([photo] if show_photos else [])
+        cells += [cv2.resize(pasted, size, interpolation=cv2.INTER_NEAREST), painter.paint(mask, canvas),
+                  engine.synthesize(mask, engine.mean_style)]
+        lines.append(cells)
+    save_image(out, grid(lines))
 
 
 def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:

@@ -63,7 +63,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     steps = refine_steps(args)
     output_image(args.out)
+    if args.show_canvas and not args.bank:
+        raise InputError("--show-canvas needs --bank: the canvas is what the bank's segments make")
+    output_image(args.show_canvas)
     engine = Engine.load(args.model, args.device)
+    painter = bank_painter(engine, args.bank) if args.bank else None
     mask = load_mask(args.mask, engine.labels)
     style = engine.mean_style
     if args.codes:
@@ -76,7 +80,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         if note:
             print(note, file=sys.stderr)
         style = photo_style.filled_from(style)
-    out = engine.synthesize(mask, style)
+    out = paint_from_bank(painter, mask, style, args.show_canvas) if painter else engine.synthesize(mask, style)
     if args.look:   # SPADE + PIS: the synthesis given a photo's look
         from app.cli.look import describe_plan, load_stylizer, look_of
         from models.inference.stylize import NET_SIDE
@@ -93,6 +97,27 @@ def cmd_synth(args: argparse.Namespace) -> int:
     save_image(args.out, out)
     print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
     return 0
+
+
+def bank_painter(engine: Engine, bank: str):
+    from models.inference.sims import BankPainter
+    painter = BankPainter.load(engine, bank)
+    print(f"bank: {painter.bank.summary()}", file=sys.stderr)
+    return painter
+
+
+def paint_from_bank(painter, mask: np.ndarray, style: StyleMatrix, show_canvas: str | None) -> np.ndarray:
+    """SIMS: the mask's canvas of retrieved segments, painted by the canvas network over the
+    picture `style` gives; regions the bank lacks keep that picture, and a note says which."""
+    canvas = painter.canvas(mask)
+    if canvas.missing:
+        print(f"note: the bank has no {', '.join(canvas.missing)}; those regions keep the style's picture",
+              file=sys.stderr)
+    if show_canvas:
+        save_image(show_canvas, canvas.image)
+        print(f"wrote {show_canvas}: the canvas ({canvas.filled.mean():.0%} of it pasted from "
+              f"{len(canvas.matches)} segments)")
+    return painter.paint(mask, canvas, style)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -168,6 +193,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--look", help="then give the picture this photo's look (photorealistic stylisation, "
                    "region by region: SPADE + PIS)")
     p.add_argument("--look-mask", help="label mask of the --look photo (parsed when the model has a parser)")
+    p.add_argument("--bank", help="paint the mask from real segments of this bank (`python main.py bank`): "
+                   "SIMS's retrieval, canvas and synthesis, over the picture the styles give")
+    p.add_argument("--show-canvas", metavar="CANVAS", help="with --bank: also write the canvas of retrieved segments")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
     p.add_argument("--size", type=int_in(*SYNTH_SIZES), default=None,
                    help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)")

@@ -21,6 +21,7 @@ from PIL import Image
 from models.data.files import InputError, atomic_write, decode, open_image, photo_from_bytes
 from models.data.framing import Framing
 from models.inference.composite import PhotoEdit
+from models.inference.sims import ComponentKey
 from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
 
@@ -32,6 +33,7 @@ class Change(str, Enum):
     SOURCES = "sources"     # a style source joined
     REFINED = "refined"     # a source's codes were refined (no undo step)
     LOOK = "look"           # the look (a whole-picture stylisation) was set, changed or removed
+    BANK = "bank"           # what is painted from a segment bank, or a candidate, changed
     HISTORY = "history"     # undo or redo
     SAVED = "saved"
 
@@ -79,13 +81,60 @@ class Look:
 
 LOOK_SIDE = 512
 
+@dataclass(frozen=True)
+class BankFill:
+    """Regions painted from a segment bank's real segments (SIMS, models/inference/sims.py):
+    whole classes (None: every class of the layout) and single components, and the
+    components shown with another candidate than the best. The bank stays a file of its
+    own (banks are large, and made from datasets with their own licences): a project
+    names it. A component is known by its class and first pixel, so it keeps its choice
+    while strokes leave that pixel alone."""
+    bank: str                                     # path of the bank file
+    classes: frozenset[int] | None = None         # None: the whole layout
+    components: frozenset[ComponentKey] = frozenset()
+    choices: tuple[tuple[ComponentKey, int], ...] = ()   # (component, candidate index), sorted
+
+    def covers(self, label: int, key: ComponentKey) -> bool:
+        return self.classes is None or label in self.classes or key in self.components
+
+    def choice_map(self) -> dict[ComponentKey, int]:
+        return dict(self.choices)
+
+    def with_choice(self, key: ComponentKey, candidate: int) -> "BankFill":
+        return replace(self, choices=tuple(sorted({**self.choice_map(), key: candidate}.items())))
+
+    def adding(self, classes: frozenset[int] | None = None, components: frozenset[ComponentKey] = frozenset()
+               ) -> "BankFill":
+        """This fill with more painted (classes None here: the whole layout)."""
+        whole = classes is None and not components
+        merged = None if whole or self.classes is None else self.classes | (classes or frozenset())
+        return replace(self, classes=merged, components=self.components | components)
+
+    def to_dict(self) -> dict:
+        return {"bank": self.bank, "classes": None if self.classes is None else sorted(self.classes),
+                "components": sorted(list(k) for k in self.components),
+                "choices": [[list(k), n] for k, n in self.choices]}
+
+    @classmethod
+    def from_dict(cls, d: dict, num_classes: int) -> "BankFill":
+        key = lambda k: tuple(int(v) for v in k)
+        fill = cls(str(d["bank"]), None if d["classes"] is None else frozenset(int(c) for c in d["classes"]),
+                   frozenset(key(k) for k in d["components"]),
+                   tuple(sorted((key(k), int(n)) for k, n in d["choices"])))
+        labels = set(fill.classes or ()) | {k[0] for k in fill.components} | {k[0] for k, _ in fill.choices}
+        if any(not 0 <= c < num_classes for c in labels) or any(len(k) != 3 for k in fill.components):
+            raise ValueError("classes out of range")
+        return fill
+
 
 @dataclass(frozen=True)
 class State:
-    """One point in the history: the mask, the region assignments and the look."""
+    """One point in the history: the mask, the region assignments, the look and what is
+    painted from a segment bank."""
     mask: np.ndarray
     regions: tuple[RegionStyle, ...]
     look: Look | None = None
+    bank: BankFill | None = None
 
 
 class History:
@@ -152,6 +201,10 @@ class Document:
         return self.history.current.look
 
     @property
+    def bank(self) -> BankFill | None:
+        return self.history.current.bank
+
+    @property
     def can_undo(self) -> bool:
         return bool(self.history.undo_stack)
 
@@ -206,7 +259,7 @@ class Document:
         """Record the working mask (after a stroke or fill) as one undo step."""
         if np.array_equal(self.mask, self.history.current.mask):
             return False
-        self.history.push(State(self.mask.copy(), self.regions, self.look))
+        self.history.push(replace(self.history.current, mask=self.mask.copy()))
         self.notify(Change.MASK)
         return True
 
@@ -225,7 +278,7 @@ class Document:
             regions[label] = region
         if tuple(regions) == self.regions:
             return
-        self.history.push(State(self.history.current.mask, tuple(regions), self.look))
+        self.history.push(replace(self.history.current, regions=tuple(regions)))
         self.notify(Change.STYLES)
 
     def set_look(self, look: Look | None) -> None:
@@ -237,8 +290,18 @@ class Document:
             raise InputError(f"a look's strength runs from 0 to 1, not {look.strength}")
         if look is not None and look.labels is not None and look.labels.shape != look.photo.shape[:2]:
             raise InputError("the look photo's labels are not its size")
-        self.history.push(State(self.history.current.mask, self.regions, look))
+        self.history.push(replace(self.history.current, look=look))
         self.notify(Change.LOOK)
+
+    def set_bank(self, fill: BankFill | None) -> None:
+        """Paint regions from a segment bank, pick another candidate, or stop (None): one
+        undo step. Only an edit of a mask takes one: a photo edit keeps the user's photo."""
+        if fill == self.bank:
+            return
+        if fill is not None and self.photo_edit is not None:
+            raise InputError("a photo edit keeps your photo's own pixels; fill from a bank in an edit of a mask")
+        self.history.push(replace(self.history.current, bank=fill))
+        self.notify(Change.BANK)
 
     def add_source(self, key: str, source: Source) -> None:
         """Sources are not part of the undo history: adding one changes no picture."""
@@ -298,6 +361,8 @@ class Document:
         painting goes on (sources are replaced, never changed in place, so sharing is safe)."""
         meta = {"format": PROJECT_VERSION, "model": self.model, "labels": list(self.label_names),
                 "title": self.title, "regions": [asdict(r) for r in self.regions], **extra_meta}
+        if self.bank is not None:
+            meta["bank"] = self.bank.to_dict()
         return ProjectSnapshot(meta, self.mask.copy(), tuple(self.sources.items()), self.photo, self.photo_edit,
                                self.look)
 
@@ -395,7 +460,8 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
            or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))
            or not 0 <= r.blend <= 1 for r in regions):
         raise InputError(f"{path}: the project's region styles are damaged")
-    doc.history = History(State(doc.mask.copy(), regions, read_look(z, meta.get("look"), len(labels))))
+    doc.history = History(State(doc.mask.copy(), regions, read_look(z, meta.get("look"), len(labels)),
+                                read_bank_fill(meta.get("bank"), len(labels), path)))
     doc.mark_saved()
     return doc, meta
 
@@ -417,6 +483,15 @@ def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple) -> PhotoE
         raise InputError("the photo's own mask does not match the edit's")
     return PhotoEdit(photo_from_bytes(data, "original"), Framing.from_dict(meta["framing"]), photo_mask,
                      str(meta["source_key"]), data)
+
+
+def read_bank_fill(meta: dict | None, num_classes: int, path: Path) -> BankFill | None:
+    if meta is None:
+        return None
+    try:
+        return BankFill.from_dict(meta, num_classes)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{path}: the project's bank fill is damaged") from None
 
 
 def read_look(z: zipfile.ZipFile, meta: dict | None, num_classes: int) -> Look | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.editor.document import LOOK_SIDE, Document, Look, Source
+from app.editor.document import LOOK_SIDE, BankFill, Document, Look, Source
 from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
@@ -19,6 +19,7 @@ from models.data.labels import LabelScheme
 from models.inference.composite import PhotoEdit, composite, parsed_labels, render_edit, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
+from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
 from models.inference.styles import StyleMatrix
 from models.inference.stylize import NET_SIDE, StyleFeatures, Stylizer, fit_side, picture_labels
 from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
@@ -72,6 +73,9 @@ class EditorSession:
         self._restyled: tuple | None = None  # (styles per block, own codes, the classes they restyle)
         self._stylizer: Stylizer | None = None
         self._look: tuple | None = None      # (the look's photo, its features)
+        self._painters: dict[str, BankPainter] = {}   # bank path -> its painter (bank loaded)
+        self._unusable_banks: set[str] = set()       # banks that failed to load (a moved file...)
+        self.last_canvas: Canvas | None = None       # the bank canvas of the last frame, for its view
 
     # -- photo edits ------------------------------------------------------------------
     def own_style(self, doc: Document) -> StyleMatrix:
@@ -166,6 +170,45 @@ class EditorSession:
             return self.apply_look(look, image, mask, placed, LOOK_PREVIEW_SIDE)
         return finishing
 
+    # -- the segment bank (SIMS) -----------------------------------------------------------
+    def bank_painter(self, path: str) -> BankPainter:
+        """The painter of a bank file, loaded once (on the engine thread: a bank takes a
+        second or two); a bad bank or missing canvas weights are an InputError that says so."""
+        if path not in self._painters:
+            try:
+                self._painters = {path: BankPainter.load(self.engine, path)}   # one bank in memory at a time
+            except InputError as e:
+                self._unusable_banks.add(path)   # said once; later frames go without it
+                raise InputError(f"{e}; the picture is shown without the bank's segments") from None
+            self._unusable_banks.discard(path)
+        return self._painters[path]
+
+    def with_bank(self, doc: Document, finish: Callable[[np.ndarray], np.ndarray] | None
+                  ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """A frame's finishing work with the document's bank fill first: the canvas of the
+        covered components, painted over the synthesis by the canvas network."""
+        fill = doc.bank
+        if fill is None or doc.photo_edit is not None or fill.bank in self._unusable_banks:
+            return finish
+        mask = doc.mask.copy()
+
+        def finishing(image: np.ndarray) -> np.ndarray:
+            painter = self.bank_painter(fill.bank)
+            self.last_canvas = canvas = painter.canvas(mask, choices=fill.choice_map(), covers=fill.covers)
+            image = painter.paint_over(image, mask, canvas)
+            return finish(image) if finish is not None else image
+        return finishing
+
+    def bank_component(self, doc: Document, fill: BankFill, x: float, y: float) -> tuple[ComponentKey, int] | None:
+        """(the key of the mask's component under (x, y), how many candidates `fill`'s bank
+        has for it), or None where no component is (on the engine thread)."""
+        painter = self.bank_painter(fill.bank)
+        comp = painter.component_at(doc.mask, x, y)
+        if comp is None:
+            return None
+        matches, _ = retrieve(painter.bank, painter.layout(doc.mask), covers=lambda _, key: key == component_key(comp))
+        return (component_key(comp), len(matches[0].candidates)) if matches else None
+
     # -- models -----------------------------------------------------------------------
     @property
     def model(self) -> str:
@@ -182,6 +225,7 @@ class EditorSession:
 
     def switch_to(self, engine: Engine) -> None:
         self.engine = engine
+        self._painters = {}   # a bank belongs to one model
 
     def model_schemes(self) -> dict[str, LabelScheme]:
         """Every installed model's labels, the current model first."""

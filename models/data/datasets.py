@@ -51,13 +51,17 @@ class Pack:
     @staticmethod
     def write(path: str | Path, items: list[tuple[str, bytes, bytes]]) -> None:
         """items: (stem, JPEG bytes, PNG bytes)."""
-        def flat(blobs):
-            offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-            return np.frombuffer(b"".join(blobs), np.uint8), offsets
         jpeg, jpeg_offsets = flat([i[1] for i in items])
         png, png_offsets = flat([i[2] for i in items])
         np.savez(path, stems=np.array([i[0] for i in items]), jpeg=jpeg, jpeg_offsets=jpeg_offsets,
                  png=png, png_offsets=png_offsets)
+
+
+def flat(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings as one uint8 array and the offsets between them (blob i is
+    data[offsets[i]:offsets[i + 1]])."""
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    return np.frombuffer(b"".join(blobs), np.uint8), offsets
 
 
 @dataclass(frozen=True, eq=False)

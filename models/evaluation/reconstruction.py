@@ -19,12 +19,30 @@ from models.evaluation.metrics import (
     ssim,
 )
 from models.inference.engine import Engine
+from models.inference.sims import BankPainter
 
 FID_BATCH = 16
 
 
+GENERATE = ("mean", "random", "bank")
+
+
+def generated(engine: Engine, mask: np.ndarray, how: str, rng: np.random.Generator,
+              painter: BankPainter | None = None) -> np.ndarray:
+    """A picture of `mask` from no photo's style: the mean style, a random one (sampled
+    per class from the training codes' spread) or the bank's canvas."""
+    if how == "mean":
+        return engine.synthesize(mask, engine.mean_style)
+    if how == "random":
+        return engine.synthesize(mask, engine.random_style(rng))
+    if painter is None:
+        raise ValueError("generating from a bank needs a BankPainter")
+    return painter.paint(mask, painter.canvas(mask))
+
+
 def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
-             progress: bool = True, refine_steps: int = 0, mask_noise: float = 0.0) -> dict:
+             progress: bool = True, refine_steps: int = 0, mask_noise: float = 0.0,
+             generate: str = "", painter: BankPainter | None = None) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
     photos' labels, as the paper's Table 2 measures with its segmentation network; and
@@ -38,7 +56,12 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     at strength S (`models.data.mask_noise`, seeded per photo), as an editor's user gives
     it; the codes still come from the photo and its own mask, and the parsed output is
     scored against the painted mask (does the picture follow what was drawn?).
+
+    With `generate` (one of GENERATE) each picture is made from the mask alone, as
+    `generated` makes it (SIMS's and SPADE's protocol): FID and the parser's scores are
+    what count then; PSNR and SSIM against the photo are reported but say little.
     """
+    rng = np.random.default_rng(0)
     inception = InceptionFeatures(engine.device) if fid else None
     segmentation = ConfusionMatrix(engine.labels.num_classes) if engine.has_parser else None
     scores = {"psnr": [], "ssim": [], "rmse": []}
@@ -54,10 +77,13 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
 
     for pair in tqdm(pairs, desc="eval", disable=not progress):
         photo, mask = resize_crop(*pair.read(engine.labels), engine.size)
-        style = engine.encode(photo, mask, refine_steps)
-        if mask_noise:
-            mask = hand_drawn(mask, np.random.default_rng(len(scores["psnr"])), mask_noise)
-        fake = engine.synthesize(mask, style)
+        if generate:
+            fake = generated(engine, mask, generate, rng, painter)
+        else:
+            style = engine.encode(photo, mask, refine_steps)
+            if mask_noise:
+                mask = hand_drawn(mask, np.random.default_rng(len(scores["psnr"])), mask_noise)
+            fake = engine.synthesize(mask, style)
         scores["psnr"].append(psnr(fake, photo))
         scores["ssim"].append(ssim(fake, photo))
         scores["rmse"].append(rmse(fake, photo))
@@ -75,6 +101,7 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
         flush()
     result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
               "device": str(engine.device), "refine_steps": refine_steps, "mask_noise": mask_noise,
+              "generate": generate or None,
               **{k: float(np.mean(v)) for k, v in scores.items()},
               "fid": None, "seg_accuracy": None, "miou": None,
               "regions": regions.table(engine.labels.names)}

@@ -103,11 +103,14 @@ class Engine:
         framed = framing.crop(photo, self.size) if self.labels.framing == "face" else stretched_photo(photo, self.size)
         return framing, framed
 
+    def checked_mask(self, mask: np.ndarray, where: str = "mask") -> np.ndarray:
+        """`mask` as uint8 class indices of this model's labels, or an InputError saying what is wrong."""
+        return check_labels(np.asarray(mask), self.labels, where)
+
     def _model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
         """The label mask checked and resized to the model's size (a new array: the engine
         keeps it to see what the next frame's mask changes)."""
-        mask = check_labels(np.asarray(mask), self.labels, where)
-        return cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(self.checked_mask(mask, where), (self.size, self.size), interpolation=cv2.INTER_NEAREST)
 
     def _one_hot(self, mask: np.ndarray) -> torch.Tensor:
         return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)

@@ -72,12 +72,23 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
     exact = weights_dir / f"{model}.json"
     if exact.is_file():
         return exact
-    matches = sorted(p for p in weights_dir.glob(f"{model}_*.json") if not p.stem.endswith("_parser"))
+    # a damaged JSON stays a candidate: loading it then says what is wrong with it
+    matches = sorted(p for p in weights_dir.glob(f"{model}_*.json") if kind_of(p) in ("sean", None))
     if not matches:
         known = sorted({p.stem.rsplit('_', 1)[0] for p in weights_dir.glob('*.json')})
         raise InputError(f"unknown model {model!r}: no weights for it in {weights_dir} "
                          f"(available: {', '.join(known) or 'none'})")
     return matches[-1]
+
+
+def kind_of(json_path: Path) -> str | None:
+    """What a weights JSON describes ("sean", "parser", "canvas", "stylizer"), or None
+    when it cannot be read. SEAN models written before "kind" existed have none."""
+    try:
+        meta = json.loads(json_path.read_text())
+        return str(meta.get("kind", "sean")) if isinstance(meta, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 def record_metrics(json_path: Path, name: str, result: dict, command: str) -> None:
@@ -98,10 +109,11 @@ def model_schemes(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LabelScheme]:
     unreadable descriptions are skipped."""
     schemes = {}
     for path in sorted(weights_dir.glob("*.json")):
+        if kind_of(path) != "sean":
+            continue
         try:
             meta = json.loads(path.read_text())
-            if meta.get("kind", "sean") == "sean":
-                schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
+            schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return dict(sorted(schemes.items()))

@@ -57,6 +57,7 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("show_photo_action", "Show Original &Photo", w.update_photo_view, "Ctrl+Shift+P", True),
             ("composite_action", "Result as the &Whole Photo", w.request_synthesis, "Ctrl+Shift+W", True),
             ("overlay_action", "&Overlay Mask on Photo", w.toggle_overlay, "Ctrl+Shift+O", True),
+            ("show_canvas_action", "Show &Bank Canvas", w.show_last_result, "Ctrl+Shift+K", True),
         ],
         "&Styles": [
             ("", "&Add Style Photo...", w.add_photo_dialog, "Ctrl+Shift+A", False),
@@ -65,6 +66,13 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             SEPARATOR,
             ("", "&Look from Photo...", w.choose_look_dialog, "Ctrl+Shift+L", False),
             ("", "Remove Loo&k", lambda: w.doc.set_look(None), None, False),
+            SEPARATOR,
+            ("", "Fill Layout from &Bank", lambda: w.fill_from_bank("layout"), "Ctrl+Shift+B", False),
+            ("", "Fill Re&gion from Bank", lambda: w.fill_from_bank("region"), None, False),
+            ("", "Fill Com&ponent from Bank", lambda: w.fill_from_bank("component"), None, False),
+            ("", "&Next Bank Candidate", w.next_bank_candidate, "N", False),
+            ("", "Choose Ban&k...", w.choose_bank_dialog, None, False),
+            ("", "Stop Filling from Bank", w.stop_bank_fill, None, False),
             SEPARATOR,
             ("refine_action", "&Refine Photo Styles", w.remember_refine_choice, None, True),
         ],
@@ -100,6 +108,8 @@ def build_menus(w: MainWindow) -> None:
     w.composite_action.setChecked(True)
     w.composite_action.setToolTip("A photo edit: show the photo at its own size with the edit composited in "
                                   "(off: the model's plain 256 px synthesis)")
+    w.show_canvas_action.setToolTip("Show the segments retrieved from the bank, where they go, instead of "
+                                    "the picture made from them")
     w.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "
                                "a few seconds of background work on a CPU")
     w.refine_action.setChecked(w.settings.value("refine_photos", True, type=bool))

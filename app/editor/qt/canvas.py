@@ -196,6 +196,8 @@ class MaskCanvas(ZoomableView):
         self._last: tuple[float, float] | None = None
         self._shape: list[tuple[float, float]] = []
         self._hover: QPointF | None = None
+        self.last_point: tuple[float, float] | None = None   # the last point of the mask under the
+                                                             # cursor, in mask pixels (a menu keeps it)
         self.setMouseTracking(True)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -290,6 +292,8 @@ class MaskCanvas(ZoomableView):
         previous_hover, self._hover = self._hover, event.position()
         pt = self.to_image(event.position())
         label = tools.pick_label(self.doc.mask, pt)
+        if label is not None:
+            self.last_point = pt
         self.cursor_moved.emit("" if label is None else f"{int(pt[0])}, {int(pt[1])}: {label}")
         if self.continue_pan(event):
             return

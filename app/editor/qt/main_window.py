@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSlid
 from app.editor.document import Change, Document
 from app.editor.qt.actions import build_menus
 from app.editor.qt.autosaving import Autosaver
+from app.editor.qt.bank import BankActions
 from app.editor.qt.canvas import ImageView, MaskCanvas, Tool
 from app.editor.qt.files import FileActions
 from app.editor.qt.panels import LabelPalette, LookPanel, RegionPanel, StyleGallery
@@ -27,7 +28,7 @@ SCREEN_SHARE = 0.9   # of the screen a first start's window takes
 MIN_PREVIEW_SIDE = 512
 
 
-class MainWindow(FileActions, StyleActions, QMainWindow):
+class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
     def __init__(self, engine: Engine, settings: QSettings | None = None, separate_process: bool = True,
                  data_folder: Path | None = None):
         super().__init__()
@@ -191,7 +192,7 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
     def on_document_change(self, what: Change) -> None:
         if what in (Change.MASK, Change.HISTORY, Change.STYLES):
             self.canvas.refresh()
-        if what in (Change.MASK, Change.HISTORY, Change.STYLES, Change.REFINED, Change.LOOK):
+        if what in (Change.MASK, Change.HISTORY, Change.STYLES, Change.REFINED, Change.LOOK, Change.BANK):
             self.request_synthesis()
         if what in (Change.LOOK, Change.HISTORY):
             self.look_panel.show_look(self.doc.look)
@@ -214,6 +215,7 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
         finish = None
         if self.composite_action.isChecked():
             finish = self.session.compositor(self.doc, styles, self.preview_side())
+        finish = self.session.with_bank(self.doc, finish)
         self.worker.request_synthesis(self.doc.mask, styles, self.session.with_look(self.doc, finish))
 
     def preview_side(self) -> int:
@@ -227,11 +229,16 @@ class MainWindow(FileActions, StyleActions, QMainWindow):
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
         self.result = image
-        self.result_view.set_image(image)
+        self.result_view.set_image(self.shown_result(image))
         shown_at = time.perf_counter()
         self.frames_shown.append((asked_at, shown_at, compute_ms))
         latency = (shown_at - asked_at) * 1000
         self.status_time.setText(f"synthesis: {compute_ms:.0f} ms (edit to screen {latency:.0f} ms)")
+
+    def show_last_result(self) -> None:
+        """The result pane again (the bank canvas view was switched on or off)."""
+        if self.result is not None:
+            self.result_view.set_image(self.shown_result(self.result))
 
     # -- tools and views ----------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:

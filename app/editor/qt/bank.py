@@ -1,0 +1,99 @@
+"""The window's segment-bank work (SIMS): filling the layout, a region or a component with
+real segments retrieved from a bank, cycling a component's candidates, and the canvas as
+a view. The bank loads and retrieval runs on the engine thread; the choice is a
+`BankFill` in the document, so it is saved with the project and undoes like a stroke."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtWidgets import QFileDialog
+
+from app.editor.document import BankFill
+
+BANK_FILTER = "Segment banks (*.npz)"
+
+
+class BankActions:
+    """Mixed into MainWindow (which gives doc, session, worker, settings, canvas and the views)."""
+
+    def choose_bank_dialog(self) -> str | None:
+        start = str(self.settings.value("bank_path", "") or "")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a Segment Bank", start, BANK_FILTER)
+        if path:
+            self.settings.setValue("bank_path", path)
+        return path or None
+
+    def bank_path(self) -> str | None:
+        """The document's bank, else the last one chosen, else one asked for."""
+        if self.doc.bank is not None:
+            return self.doc.bank.bank
+        remembered = str(self.settings.value("bank_path", "") or "")
+        return remembered if remembered and Path(remembered).is_file() else self.choose_bank_dialog()
+
+    def fill_from_bank(self, scope: str) -> None:
+        """scope: "layout" (every region), "region" (the class being painted) or
+        "component" (the one under the cursor)."""
+        if self.doc.photo_edit is not None:
+            self.show_error("A photo edit keeps your photo's own pixels: fill from a bank in an edit of a mask")
+            return
+        path = self.bank_path()
+        if path is None:
+            return
+        current = self.doc.bank or BankFill(path, classes=frozenset())
+        if scope == "component":
+            self.with_component_under_cursor(path, lambda key, _: self.set_bank_fill(
+                current.adding(components=frozenset({key})), f"{self.doc.label_names[key[0]]} at this point"))
+            return
+        if scope == "region":
+            label = self.canvas.label
+            fill, what = current.adding(classes=frozenset({label})), f"every {self.doc.label_names[label]}"
+        else:
+            fill, what = current.adding(), "the whole layout"
+        self.statusBar().showMessage(f"Loading the bank {Path(path).name}...")
+        self.worker.submit(lambda: self.session.bank_painter(path), lambda _: self.set_bank_fill(fill, what))
+
+    def set_bank_fill(self, fill: BankFill, what: str) -> None:
+        self.doc.set_bank(fill)
+        self.statusBar().showMessage(f"Painting {what} from real segments of {Path(fill.bank).name} "
+                                     "(N: the next candidate for the component under the cursor)", 8000)
+
+    def with_component_under_cursor(self, path: str, then) -> None:
+        """`then(key, candidates)` for the component under the cursor, found on the engine thread."""
+        point = self.canvas.last_point
+        if point is None:
+            self.statusBar().showMessage("Point at a region of the mask first", 5000)
+            return
+        doc = self.doc
+        probe = BankFill(path) if doc.bank is None else doc.bank
+
+        def found(result) -> None:
+            if result is None:
+                self.statusBar().showMessage("No region there large enough to fill from the bank", 5000)
+            elif doc is self.doc:
+                then(*result)
+        self.worker.submit(lambda: self.session.bank_component(doc, probe, *point), found)
+
+    def next_bank_candidate(self) -> None:
+        fill = self.doc.bank
+        if fill is None:
+            self.statusBar().showMessage("Fill from a bank first (Styles > Fill Layout from Bank)", 5000)
+            return
+
+        def cycle(key, candidates: int) -> None:
+            current = self.doc.bank
+            choice = (current.choice_map().get(key, 0) + 1) % candidates
+            covered = current if current.covers(key[0], key) else current.adding(components=frozenset({key}))
+            self.doc.set_bank(covered.with_choice(key, choice))
+            name = self.doc.label_names[key[0]]
+            self.statusBar().showMessage(f"{name}: candidate {choice + 1} of {candidates}", 4000)
+        self.with_component_under_cursor(fill.bank, cycle)
+
+    def stop_bank_fill(self) -> None:
+        self.doc.set_bank(None)
+
+    def shown_result(self, image):
+        """What the result pane shows: the frame, or the bank's canvas when that view is on."""
+        canvas = self.session.last_canvas
+        if self.show_canvas_action.isChecked() and self.doc.bank is not None and canvas is not None:
+            return canvas.image
+        return image
