@@ -269,3 +269,19 @@ def test_a_bank_fill_is_one_undo_step_and_is_saved_with_the_project(tmp_path):
     assert Document.load(tmp_path / "p.sean").bank == doc.bank
     assert doc.undo() and doc.bank == fill and doc.undo() and doc.bank is None
     assert fill.adding().classes is None   # the whole layout
+
+
+def test_bench_and_figure_time_and_show_sims(tmp_path, capsys, scene_json, street_data):
+    from models.bench.speed import measure_bank
+    from tests.test_cli import run
+    bank_path = tmp_path / "b.npz"
+    SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
+    save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
+    result = measure_bank(Engine.load(str(scene_json), "cpu"), str(bank_path), street_mask(40), layouts=2)
+    assert result["components"] >= 2 and result["retrieve_ms"] > 0 and result["segments"] == len(
+        SegmentBank.load(bank_path))
+    out = tmp_path / "figure.png"
+    code, _, err = run(capsys, "figure-bank", "--model", scene_json, "--bank", bank_path, "--images",
+                       street_data / "images", "--labels", street_data / "labels", "--rows", 2, "--out", out)
+    width, height = Image.open(out).size
+    assert code == 0 and height == 2 * SIZE + 4 and width == 4 * SIZE + 12, err

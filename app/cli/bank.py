@@ -14,13 +14,13 @@ def cmd_bank(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from models.data.bank import SegmentBank
-    from models.data.datasets import find_pairs
+    from models.data.datasets import split_folders
     from models.inference.engine import Engine
     engine = Engine.load(args.model, "cpu")
     check_writable(args.out)
-    try:
-        pairs = [p for folder in args.data for p in find_pairs(folder)]
-    except FileNotFoundError as e:
+    try:   # the pairs `train --holdout` trains on: a bank must not hold the photos a model is measured on
+        pairs = [p for train, _ in split_folders(args.data, args.holdout) for p in train]
+    except (FileNotFoundError, ValueError) as e:
         raise InputError(str(e)) from None
     if args.limit:
         pairs = pairs[:args.limit]
@@ -75,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--data", type=comma_list, required=True,
                    help="DIR[,DIR...] each with images/ and labels/ (label maps of the model's classes)")
+    p.add_argument("--holdout", type=comma_ints, default=[],
+                   help="leave out the N pairs per folder that `train --holdout N` holds out (e.g. 100,200)")
     p.add_argument("--out", required=True, help="the bank file to write (.npz)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     p.set_defaults(handler=cmd_bank)

@@ -141,7 +141,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"bench: edit loop, painting for {args.edit_loop:g} s", file=sys.stderr)
         loops["edit_loop"] = measure_edit_loop(engine, args.edit_loop)
     result = {**run_bench(device, args.sizes, args.repeats, args.configs,
-                          progress=lambda msg: print(msg, file=sys.stderr)), **loops, "stylize": None}
+                          progress=lambda msg: print(msg, file=sys.stderr)), **loops, "stylize": None,
+              "bank": None}
+    if args.bank:
+        from app.editor.samples import sample_mask
+        from models.bench.speed import measure_bank
+        engine = Engine.load(args.model, device)
+        print(f"bench: SIMS with the bank {args.bank}", file=sys.stderr)
+        result["bank"] = measure_bank(engine, args.bank, sample_mask(engine.info.model, engine.labels, engine.size))
     if args.stylize:
         from models.bench.speed import in_child
         print("bench: photorealistic stylisation on the CPU", file=sys.stderr)
@@ -184,6 +191,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"stylisation (CPU): 512x512 with guided smoothing {s['stylize_512_guided_ms']:.0f} ms "
                   f"({s['stylize_512_none_ms']:.0f} ms without), 256 px preview {s['stylize_256_preview_ms']:.0f} ms; "
                   f"a 512 px style photo encoded in {s['style_photo_512_ms']:.0f} ms")
+    if result["bank"]:
+        b = result["bank"]
+        print(f"SIMS ({b['segments']:,} segments, {b['device']}): per layout of {b['components']:.0f} components, "
+              f"retrieval {b['retrieve_ms']:.0f} ms, canvas {b['compose_ms']:.0f} ms, canvas network "
+              f"{b['network_ms']:.0f} ms; a brush stroke's frame {b['stroke_frame_ms']:.0f} ms")
     return 0
 
 
@@ -258,6 +270,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "our model makes)")
     p.add_argument("--edit-loop", type=float, default=0, metavar="SECONDS",
                    help="also paint in the real editor (offscreen) this long and time edit -> screen")
+    p.add_argument("--bank", help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
     p.add_argument("--stylize", action="store_true",
                    help="also time photorealistic stylisation (the shipped decoder, on the CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from models.inference.refiner import StyleRefiner
@@ -22,6 +23,7 @@ from models.nets.encoder import StyleContext
 from models.nets.sean import SEAN, SEANConfig, one_hot
 
 if TYPE_CHECKING:
+    from models.inference.engine import Engine
     from models.nets.parser import ParserConfig
 
 SCHEMA_VERSION = 5   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
@@ -175,8 +177,6 @@ def measure_stylize(repeats: int = 5) -> dict:
     picture's size), on random pictures with 64 regions of 12 classes (speed does not
     depend on the pixels): a 512x512 photo with guided smoothing, the editor's view of a
     256 px synthesis, and encoding a 512 px style photo, in ms."""
-    import numpy as np
-
     from models.inference.stylize import NET_SIDE, PREVIEW_SIDE, Stylizer
     stylizer = Stylizer.load()
     rng = np.random.default_rng(0)
@@ -194,3 +194,44 @@ def measure_stylize(repeats: int = 5) -> dict:
                                             1, repeats, none),
             "net_side": NET_SIDE, "preview_side": PREVIEW_SIDE,
             "decoder_config": stylizer.info.config.to_dict(), "threads": torch.get_num_threads()}
+
+
+
+
+def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: int = 8) -> dict:
+    """SIMS with a bank, on the engine's device: per layout, retrieval (every component,
+    nothing remembered), composing the canvas, and the canvas network over SEAN's picture,
+    in ms (medians over `layouts` layouts: `sample`, a mask of the model's, and copies of
+    it made to look painted by hand, so no dataset is needed); and the frame after a brush
+    stroke, when retrieval remembers the components the stroke left alone."""
+    import cv2
+
+    from models.data.mask_noise import hand_drawn
+    from models.inference.sims import BankPainter, Canvas, compose, retrieve
+    painter = BankPainter.load(engine, bank_path)
+    size = painter.bank.size
+    sample = cv2.resize(engine.checked_mask(sample), (size, size), interpolation=cv2.INTER_NEAREST)
+    masks = [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)]
+    times: dict[str, list[float]] = {"retrieve_ms": [], "compose_ms": [], "network_ms": [], "components": []}
+    for mask in masks:
+        start = time.perf_counter()
+        matches, missing = retrieve(painter.bank, mask)
+        retrieved = time.perf_counter()
+        canvas = Canvas(*compose(painter.bank, mask, matches), matches, missing)
+        composed = time.perf_counter()
+        base = engine.synthesize(mask, engine.mean_style)
+        synthesized = time.perf_counter()
+        painter.paint_over(base, mask, canvas)
+        times["retrieve_ms"].append((retrieved - start) * 1000)
+        times["compose_ms"].append((composed - retrieved) * 1000)
+        times["network_ms"].append((time.perf_counter() - synthesized) * 1000)
+        times["components"].append(len(matches))
+    stroke = masks[0].copy()
+    cv2.circle(stroke, (size // 2, size * 3 // 4), max(2, size // 40), 0, -1)
+    painter.canvas(masks[0])
+    start = time.perf_counter()
+    painter.paint_over(engine.synthesize(stroke, engine.mean_style), stroke, painter.canvas(stroke))
+    return {**{k: float(np.median(v)) for k, v in times.items()},
+            "stroke_frame_ms": (time.perf_counter() - start) * 1000,
+            "segments": len(painter.bank), "bank_photos": painter.bank.meta["photos"],
+            "device": str(engine.device), "threads": torch.get_num_threads()}

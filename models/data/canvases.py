@@ -11,11 +11,18 @@ import numpy as np
 from models.data.bank import components, min_area
 
 DROP = 0.15            # share of segments left out (regions the bank has nothing for)
-RECOLOUR = 0.6         # share recoloured like another segment of their class
+RECOLOUR = 0.3         # share recoloured like another segment of their class (the shipped street
+                       # network's first 440 steps used 0.6: its pictures kept the mean style's colours)
 MISALIGN = 0.4         # share shifted and rescaled inside their region
 MAX_SHIFT = 0.06       # of the segment's box, each way
 MAX_RESCALE = 0.15     # +- of its size
 EXTRA_ELISION = 0.5    # chance of eliding one pixel more along every border
+
+
+def simulation_settings() -> dict:
+    """What a training session's canvases were simulated with (kept in its record)."""
+    return {"drop": DROP, "recolour": RECOLOUR, "misalign": MISALIGN, "max_shift": MAX_SHIFT,
+            "max_rescale": MAX_RESCALE, "extra_elision": EXTRA_ELISION}
 
 
 def border_width(size: int) -> int:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm import tqdm
 
 from models.data.bank import SegmentBank
-from models.data.canvases import ColourStats, simulated_canvas
+from models.data.canvases import ColourStats, simulated_canvas, simulation_settings
 from models.data.datasets import resize_crop, split_folders
 from models.data.tensors import image_to_tensor
 from models.inference.engine import Engine
@@ -133,7 +133,8 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step, sessions = state["step"], state["sessions"]
-    sessions.append(new_session(step, photos=len(pairs), data=opts.data, bank=opts.bank, device=str(device)))
+    sessions.append(new_session(step, photos=len(pairs), data=opts.data, bank=opts.bank, device=str(device),
+                                simulation=simulation_settings()))
     loader = DataLoader(CanvasCrops(pairs, engine, bases, colours, opts.size), batch_size=opts.batch_size,
                         num_workers=opts.workers, drop_last=True,
                         sampler=RandomSampler(pairs, replacement=True, num_samples=10 ** 8))
