@@ -92,13 +92,12 @@ def retrieve(bank: SegmentBank, layout: np.ndarray, k: int = TOP_K,
             continue
         mask, context = describe(layout, comp)
         memo = (comp.label, comp.box, mask.tobytes(), context.tobytes(), k)
-        if cache is None or memo not in cache:
+        found = cache.get(memo) if cache is not None else None
+        if found is None:
             found = best_segments(bank.of_label(comp.label), comp, mask, context, k)
-            if cache is None:
-                matches.append(Match(comp, *found))
-                continue
-            cache[memo] = found
-        matches.append(Match(comp, *cache[memo]))
+            if cache is not None:
+                cache[memo] = found
+        matches.append(Match(comp, *found))
     return matches, sorted(missing)
 
 
