@@ -277,9 +277,12 @@ def test_bench_and_figure_time_and_show_sims(tmp_path, capsys, scene_json, stree
     bank_path = tmp_path / "b.npz"
     SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
     save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
-    result = measure_bank(Engine.load(str(scene_json), "cpu"), str(bank_path), street_mask(40), layouts=2)
+    engine = Engine.load(str(scene_json), "cpu")
+    result = measure_bank(engine, str(bank_path), street_mask(40), layouts=2)
     assert result["components"] >= 2 and result["retrieve_ms"] > 0 and result["segments"] == len(
         SegmentBank.load(bank_path))
+    given = measure_bank(engine, str(bank_path), street_mask(40), given=[street_mask(41, cars=3)])
+    assert given["components"] == len(components(street_mask(41, cars=3)))
     out = tmp_path / "figure.png"
     code, _, err = run(capsys, "figure-bank", "--model", scene_json, "--bank", bank_path, "--images",
                        street_data / "images", "--labels", street_data / "labels", "--rows", 2, "--out", out)

@@ -148,7 +148,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from models.bench.speed import measure_bank
         engine = Engine.load(args.model, device)
         print(f"bench: SIMS with the bank {args.bank}", file=sys.stderr)
-        result["bank"] = measure_bank(engine, args.bank, sample_mask(engine.info.model, engine.labels, engine.size))
+        given = None
+        if args.bank_layouts:
+            from models.data.datasets import IMAGE_SUFFIXES
+            from models.data.files import load_mask
+            files = sorted(p for p in Path(args.bank_layouts).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:8]
+            if not files:
+                raise InputError(f"{args.bank_layouts}: no label maps to time SIMS on")
+            given = [load_mask(p, engine.labels) for p in files]
+        result["bank"] = measure_bank(engine, args.bank, sample_mask(engine.info.model, engine.labels, engine.size),
+                                      given=given)
     if args.stylize:
         from models.bench.speed import in_child
         print("bench: photorealistic stylisation on the CPU", file=sys.stderr)
@@ -271,6 +280,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--edit-loop", type=float, default=0, metavar="SECONDS",
                    help="also paint in the real editor (offscreen) this long and time edit -> screen")
     p.add_argument("--bank", help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
+    p.add_argument("--bank-layouts", metavar="DIR",
+                   help="with --bank: time it on the first 8 label maps of DIR (default: the model's sample "
+                        "mask and hand-painted-looking copies of it)")
     p.add_argument("--stylize", action="store_true",
                    help="also time photorealistic stylisation (the shipped decoder, on the CPU)")
     p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")

@@ -198,12 +198,14 @@ def measure_stylize(repeats: int = 5) -> dict:
 
 
 
-def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: int = 8) -> dict:
+def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: int = 8,
+                 given: list[np.ndarray] | None = None) -> dict:
     """SIMS with a bank, on the engine's device: per layout, retrieval (every component,
     nothing remembered), composing the canvas, and the canvas network over SEAN's picture,
-    in ms (medians over `layouts` layouts: `sample`, a mask of the model's, and copies of
-    it made to look painted by hand, so no dataset is needed); and the frame after a brush
-    stroke, when retrieval remembers the components the stroke left alone."""
+    in ms (medians over the `given` layouts, else over `layouts` layouts: `sample`, a mask
+    of the model's, and copies of it made to look painted by hand, so no dataset is
+    needed); and the frame after a brush stroke on the first, when retrieval remembers
+    the components the stroke left alone."""
     import cv2
 
     from models.data.mask_noise import hand_drawn
@@ -211,7 +213,8 @@ def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: 
     painter = BankPainter.load(engine, bank_path)
     size = painter.bank.size
     sample = cv2.resize(engine.checked_mask(sample), (size, size), interpolation=cv2.INTER_NEAREST)
-    masks = [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)]
+    masks = ([cv2.resize(engine.checked_mask(m), (size, size), interpolation=cv2.INTER_NEAREST) for m in given]
+             if given else [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)])
     times: dict[str, list[float]] = {"retrieve_ms": [], "compose_ms": [], "network_ms": [], "components": []}
     for mask in masks:
         start = time.perf_counter()

@@ -16,6 +16,8 @@ BANK_FILTER = "Segment banks (*.npz)"
 class BankActions:
     """Mixed into MainWindow (which gives doc, session, worker, settings, canvas and the views)."""
 
+    bank_missing_said: tuple[str, ...] = ()   # the classes the bank lacks, last said in the status bar
+
     def choose_bank_dialog(self) -> str | None:
         start = str(self.settings.value("bank_path", "") or "")
         path, _ = QFileDialog.getOpenFileName(self, "Choose a Segment Bank", start, BANK_FILTER)
@@ -92,8 +94,14 @@ class BankActions:
         self.doc.set_bank(None)
 
     def shown_result(self, image):
-        """What the result pane shows: the frame, or the bank's canvas when that view is on."""
-        canvas = self.session.last_canvas
-        if self.show_canvas_action.isChecked() and self.doc.bank is not None and canvas is not None:
+        """What the result pane shows: the frame, or the bank's canvas when that view is on;
+        a bank that lacks some of the layout's classes is named in the status bar."""
+        canvas = self.session.last_canvas if self.doc.bank is not None else None
+        missing = tuple(canvas.missing) if canvas is not None else ()
+        if missing and missing != self.bank_missing_said:
+            keep = "those regions keep their" if len(missing) > 1 else "that region keeps its"
+            self.statusBar().showMessage(f"The bank has no {', '.join(missing)}: {keep} style", 8000)
+        self.bank_missing_said = missing
+        if self.show_canvas_action.isChecked() and canvas is not None:
             return canvas.image
         return image
