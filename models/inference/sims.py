@@ -189,8 +189,9 @@ class BankPainter:
 
     @classmethod
     def load(cls, engine: Engine, bank: str | Path | SegmentBank) -> "BankPainter":
+        where = "the bank" if isinstance(bank, SegmentBank) else str(bank)
         bank = bank if isinstance(bank, SegmentBank) else SegmentBank.load(bank)
-        bank.check_fits(engine.info.model, engine.labels)
+        bank.check_fits(engine.info.model, engine.labels, where)
         path = engine.weights_dir / f"{canvas_weights_stem(engine.info.name)}.json"
         if not path.is_file():
             raise InputError(f"model '{engine.info.name}' has no canvas network ({path} is missing); "
