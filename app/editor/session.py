@@ -199,14 +199,14 @@ class EditorSession:
             return finish(image) if finish is not None else image
         return finishing
 
-    def bank_component(self, doc: Document, fill: BankFill, x: float, y: float) -> tuple[ComponentKey, int] | None:
-        """(the key of the mask's component under (x, y), how many candidates `fill`'s bank
+    def bank_component(self, mask: np.ndarray, fill: BankFill, x: float, y: float) -> tuple[ComponentKey, int] | None:
+        """(the key of `mask`'s component under (x, y), how many candidates `fill`'s bank
         has for it), or None where no component is (on the engine thread)."""
         painter = self.bank_painter(fill.bank)
-        comp = painter.component_at(doc.mask, x, y)
+        comp = painter.component_at(mask, x, y)
         if comp is None:
             return None
-        matches, _ = retrieve(painter.bank, painter.layout(doc.mask), covers=lambda _, key: key == component_key(comp))
+        matches, _ = retrieve(painter.bank, painter.layout(mask), covers=lambda _, key: key == component_key(comp))
         return (component_key(comp), len(matches[0].candidates)) if matches else None
 
     # -- models -----------------------------------------------------------------------

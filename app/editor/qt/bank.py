@@ -65,7 +65,7 @@ class BankActions:
         if point is None:
             self.statusBar().showMessage("Point at a region of the mask first", 5000)
             return
-        doc = self.doc
+        doc, mask = self.doc, self.doc.mask.copy()   # the engine thread reads a copy: painting goes on
         probe = BankFill(path) if doc.bank is None else doc.bank
 
         def found(result) -> None:
@@ -73,7 +73,7 @@ class BankActions:
                 self.statusBar().showMessage("No region there large enough to fill from the bank", 5000)
             elif doc is self.doc:
                 then(*result)
-        self.worker.submit(lambda: self.session.bank_component(doc, probe, *point), found)
+        self.worker.submit(lambda: self.session.bank_component(mask, probe, *point), found)
 
     def next_bank_candidate(self) -> None:
         fill = self.doc.bank
