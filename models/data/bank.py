@@ -122,12 +122,6 @@ def describe(labels: np.ndarray, component: Component) -> tuple[np.ndarray, np.n
     return mask.reshape(-1), context.reshape(-1)
 
 
-def bank_photo(image: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A photo and its labels as the bank keeps them: scaled and centre-cropped to the
-    model's size, as evaluation and training see photos."""
-    return resize_crop(image, labels, size)
-
-
 @dataclass(frozen=True)
 class ClassSegments:
     """One class's segments, ready to compare: full descriptors and a coarse copy
@@ -177,7 +171,8 @@ class SegmentBank:
         stems, jpegs, pngs, rows = [], [], [], {k: [] for k in SEGMENT_ARRAYS}
         for pair in progress(pairs):
             image, labels = pair.read(scheme)
-            image, labels = bank_photo(image, check_labels(labels, scheme, pair.stem), size)
+            # scaled and centre-cropped to the model's size, as evaluation and training see photos
+            image, labels = resize_crop(image, check_labels(labels, scheme, pair.stem), size)
             photo = len(stems)
             for comp in components(labels, smallest):
                 mask, context = describe(labels, comp)

@@ -107,7 +107,7 @@ class Engine:
         """`mask` as uint8 class indices of this model's labels, or an InputError saying what is wrong."""
         return check_labels(np.asarray(mask), self.labels, where)
 
-    def _model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
+    def model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
         """The label mask checked and resized to the model's size (a new array: the engine
         keeps it to see what the next frame's mask changes)."""
         return cv2.resize(self.checked_mask(mask, where), (self.size, self.size), interpolation=cv2.INTER_NEAREST)
@@ -123,7 +123,7 @@ class Engine:
         if image.shape[:2] != mask.shape[:2]:
             raise InputError(f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
                              f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
-        seg = self._one_hot(self._model_mask(mask, "style mask"))
+        seg = self._one_hot(self.model_mask(mask, "style mask"))
         img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
         x = image_to_tensor(img).to(self.device, self.dtype)
         return x, seg
@@ -158,7 +158,7 @@ class Engine:
         per_block = styles if isinstance(styles, list) else [styles]
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
-        mask = self._model_mask(mask, "mask")
+        mask = self.model_mask(mask, "mask")
         seg = self._one_hot(mask)
         prepared = self.prepared_styles(per_block)
         out = self.model.generator.render(seg, prepared, self._modulations(mask, seg, prepared))

@@ -232,7 +232,7 @@ class BankPainter:
     def paint_over(self, base: np.ndarray, mask: np.ndarray, canvas: Canvas) -> np.ndarray:
         """The canvas network over `base`, SEAN's picture of `mask` (the model's size)."""
         engine, size = self.engine, self.engine.size
-        layout = cv2.resize(engine.checked_mask(mask), (size, size), interpolation=cv2.INTER_NEAREST)
+        layout = engine.model_mask(mask, "mask")
         image = cv2.resize(canvas.image, (size, size), interpolation=cv2.INTER_LINEAR)
         filled = cv2.resize(canvas.filled.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
         to = {"device": engine.device, "dtype": engine.dtype}

@@ -109,11 +109,10 @@ def model_schemes(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LabelScheme]:
     unreadable descriptions are skipped."""
     schemes = {}
     for path in sorted(weights_dir.glob("*.json")):
-        if kind_of(path) != "sean":
-            continue
         try:
             meta = json.loads(path.read_text())
-            schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
+            if meta.get("kind", "sean") == "sean":
+                schemes[meta["model"]] = LabelScheme.from_dict(meta["labels"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return dict(sorted(schemes.items()))
