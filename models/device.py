@@ -25,6 +25,16 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def device_name(device: str | torch.device) -> str:
+    """The device in words, for results and training records: the GPU's name, or the
+    processor and the threads torch uses."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(device)
+    import platform
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
 # glibc's malloc settings (mallopt's parameter numbers)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 * 1024 * 1024    # the most glibc accepts on 64-bit systems

@@ -205,3 +205,6 @@ def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
     assert main(["pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0
     expected = [p.stem for p in by_stem_hash(find_pairs(folder))]
     assert Pack(out).stems == expected != sorted(expected)
+    shifted = tmp_path / "shifted.npz"
+    assert main(["pack", "--data", str(folder), "--size", "32", "--offset", "4", "--out", str(shifted)]) == 0
+    assert Pack(shifted).stems == expected[4:] + expected[:4]   # the next pack starts with other photos

@@ -6,7 +6,7 @@ import torch
 from models.data.files import InputError
 from models.inference.engine import Engine
 from models.nets.sean import one_hot
-from models.training.export import export_weights
+from models.training.export import export_weights, join_parts, split_for_transfer
 from models.training.sean_trainer import Trainer, TrainOptions
 from tests.helpers import make_dataset, tiny_config
 
@@ -67,6 +67,7 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     assert again.step == 8 and len(again.history) == 2
     assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0, "gan": 1.0, "ssim": 0.0}
     assert [h["vgg_size"] for h in again.history] == [32, 16]
+    assert again.history[-1]["machine"].endswith("threads x1") and again.history[-1]["mask_noise"] == 0
     assert any(not torch.equal(first[k], v) for k, v in again.model.state_dict().items())
 
     info = export_weights(run_dir, tmp_path / "tiny_32", max_images=4)
@@ -77,6 +78,19 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     assert engine.synthesize(mask, engine.mean_style).shape == (32, 32, 3)
     assert np.abs(engine.mean_style.codes[1]).sum() > 0      # skin was seen in training
     assert np.abs(engine.mean_style.codes[13]).sum() == 0    # hair never was
+
+    # the way back from a GPU machine: parts of at most 16 MiB, joined and checked here
+    weights = tmp_path / "tiny_32.safetensors"
+    original = weights.read_bytes()
+    parts = split_for_transfer(weights, part_bytes=len(original) // 3 + 1)
+    assert len(parts) == 3 and not weights.exists()
+    assert join_parts(weights).read_bytes() == original
+    parts[1].write_bytes(parts[1].read_bytes()[:-1])
+    with pytest.raises(ValueError, match="do not add up"):
+        join_parts(weights)
+    parts[2].unlink()
+    with pytest.raises(ValueError, match="do not add up"):
+        join_parts(weights)
 
 
 def test_the_moving_average_follows_the_weights_and_is_checkpointed(tmp_path):
@@ -235,3 +249,12 @@ def test_vgg_loss_at_a_smaller_size_sees_area_resized_images():
     assert torch.allclose(small, VGGLoss(vgg)(half(fake), half(real)))
     assert not torch.allclose(small, VGGLoss(vgg)(fake, real))
     assert torch.equal(VGGLoss(vgg, size=64)(fake, real), VGGLoss(vgg)(fake, real))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without a GPU")
+def test_the_gpu_round_says_it_needs_a_gpu(tmp_path, capsys):
+    from app.cli import main
+    assert main(["gpu-round", "--data", str(tmp_path), "--model-name", "x", "--out", str(tmp_path / "o")]) != 0
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main(["join-parts", str(tmp_path / "w.safetensors")]) != 0
+    assert "no w.safetensors.part0" in capsys.readouterr().err

@@ -41,8 +41,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
-    if not 0 <= args.mask_noise <= 4:
-        raise InputError(f"--mask-noise {args.mask_noise}: give a strength from 0 to 4 (1: a careful painter)")
+    check_mask_noise(args.mask_noise)
     painter = None
     if args.generate == "bank":
         if not args.bank:
@@ -121,6 +120,48 @@ def cmd_figure(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_mask_noise(strength: float) -> None:
+    if not 0 <= strength <= 4:
+        raise InputError(f"--mask-noise {strength}: give a strength from 0 to 4 (1: a careful painter)")
+
+
+def cmd_figure_compare(args: argparse.Namespace) -> int:
+    from app.cli.showcase import make_compare_figure
+    engines = [Engine.load(model, args.device) for model in args.models]
+    if len({engine.info.model for engine in engines}) > 1 or len({engine.size for engine in engines}) > 1:
+        raise InputError("--models must be weights of one kind of model at one size (e.g. face weights "
+                         "before and after a training run)")
+    pairs = labelled_pairs(args)
+    if not all(0 <= i < len(pairs) for i in args.pick):
+        raise InputError(f"--pick takes indices between 0 and {len(pairs) - 1}")
+    check_mask_noise(args.mask_noise)
+    make_compare_figure(engines, [pairs[i] for i in args.pick], Path(args.out), args.mask_noise, args.show_photos)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def print_runs(result: dict) -> None:
+    """The bench's table of configurations (and on CUDA, the recorded frames and steps)."""
+    print(f"device: {result['device_name']} ({result['device']}), torch {result['torch']}")
+    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
+          f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}")
+    for r in result["runs"]:
+        if "error" in r:
+            print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
+            continue
+        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
+              f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
+              f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+    for s in result["speedups"]:
+        print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
+    for r in result["runs"]:
+        if "graph_ms" in r:
+            how = "one CUDA graph" if r["graph_recorded"] else "recording failed, eager"
+            print(f"{r['config']} {r['size']}px {r['dtype']}: recorded frame {r['graph_ms']:.2f} ms ({how}; "
+                  f"largest difference from the eager frame {r['graph_max_diff']:.4f}), refinement step "
+                  f"{r['refine_step_ms']:.1f} ms recorded, {r['refine_eager_step_ms']:.1f} ms eager")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
@@ -165,18 +206,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"device: {result['device_name']} ({device}), torch {result['torch']}")
-    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
-          f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}")
-    for r in result["runs"]:
-        if "error" in r:
-            print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
-            continue
-        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
-              f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
-              f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
-    for s in result["speedups"]:
-        print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
+    print_runs(result)
     if result["parse_ms"] is not None:
         print(f"face parser: {result['parse_ms']:.1f} ms per {result['parser']['size']}px photo")
     if result["edit_loop"]:
@@ -308,6 +338,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_refine_arg(p, 0, "every photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)
+
+    p = sub.add_parser("figure-compare", help="the same photos through several models: mask | each model "
+                                              "(| a painted mask | each model)")
+    add_labelled_folder_args(p)
+    p.add_argument("--models", type=comma_list, required=True, help="weights to compare, e.g. OLD.json,face")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--pick", type=comma_ints, default=[0, 1, 2, 3], help="which labelled photos (indices)")
+    p.add_argument("--mask-noise", type=float, default=0.0, metavar="S",
+                   help="add columns drawn from the masks made to look hand-painted at strength S")
+    p.add_argument("--show-photos", action="store_true",
+                   help="include the dataset photos (for looking at locally; do not commit them)")
+    p.add_argument("--device", default=None)
+    p.set_defaults(handler=cmd_figure_compare)
 
     p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)

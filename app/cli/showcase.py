@@ -82,6 +82,27 @@ def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     return joined([joined(cells, 1) for cells in rows], 0)
 
 
+def make_compare_figure(engines: list[Engine], pairs: list, out: Path, mask_noise: float = 0.0,
+                        show_photos: bool = False) -> None:
+    """The same photos through several models (before and after a training run), rows of:
+    mask | [photo] | each model's reconstruction | and with `mask_noise` S: the mask made
+    to look hand-painted (seeded per row) | each model drawing it, codes from the photo."""
+    from models.data.mask_noise import hand_drawn
+    first = engines[0]
+    lines = []
+    for row, pair in enumerate(pairs):
+        photo, mask = photo_and_mask(first, pair)
+        styles = [engine.encode(photo, mask) for engine in engines]
+        cells = [first.labels.colorize(mask)] + ([photo] if show_photos else [])
+        cells += [engine.synthesize(mask, style) for engine, style in zip(engines, styles)]
+        if mask_noise:
+            painted = hand_drawn(mask, np.random.default_rng(row), mask_noise)
+            cells += [first.labels.colorize(painted)]
+            cells += [engine.synthesize(painted, style) for engine, style in zip(engines, styles)]
+        lines.append(cells)
+    save_image(out, grid(lines))
+
+
 def make_bank_figure(painter, pairs: list, out: Path, show_canvas: bool = False, show_photos: bool = False) -> None:
     """Rows of: mask | [photo] | canvas | ours from the bank | the mean style, each from
     the mask alone. The canvas is dataset pixels, so by default it is shown as where

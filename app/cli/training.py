@@ -1,4 +1,5 @@
-"""Commands that train and ship models: train, export, pack, train-parser, export-parser."""
+"""Commands that train and ship models: train, export, pack, train-parser, export-parser,
+gpu-round and join-parts (a lent GPU's work and the way back)."""
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,53 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise InputError(f"{out.parent}: no such folder")
     try:
         packed, total = pack_folders(args.data, LabelScheme.named(args.labels), args.holdout, args.size,
-                                     out, args.max_mb, args.quality)
+                                     out, args.max_mb, args.quality, args.offset)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(str(e)) from None
     print(f"wrote {out}: {packed} of {total} training pairs ({out.stat().st_size / 2 ** 20:.1f} MiB)")
+    return 0
+
+
+def cmd_gpu_round(args: argparse.Namespace) -> int:
+    """Everything a lent GPU's few minutes are for, in one command, in the order that keeps
+    the most if the time runs out: the CUDA bench (the frame time targets), the adversarial
+    fine-tune (train's options; the defaults are the face recipe), its export, and the
+    weights cut into parts that can travel back (`join-parts` puts them together)."""
+    import json
+
+    from models.bench.speed import run_bench
+    from models.device import pick_device
+    from models.training.export import export_weights, split_for_transfer
+    from models.training.sean_trainer import TrainOptions, train
+    if pick_device(args.device or "cuda").type != "cuda":
+        raise InputError("gpu-round is for a CUDA GPU; train and bench run anywhere")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.bench_sizes:
+        from app.cli.evaluation import print_runs
+        result = run_bench("cuda", args.bench_sizes, args.repeats, configs=("lite",))
+        (out / "bench_cuda.json").write_text(json.dumps(result, indent=1))
+        print_runs(result)
+    opts = options_from(args, TrainOptions)
+    try:
+        train(opts)
+        stem = out / f"{opts.model_name}_{opts.size}"
+        export_weights(opts.run_dir, stem, max_images=args.max_images, device="cuda")
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(str(e)) from None
+    parts = split_for_transfer(stem.with_suffix(".safetensors"))
+    print(f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
+          f"python main.py join-parts {stem}.safetensors")
+    return 0
+
+
+def cmd_join_parts(args: argparse.Namespace) -> int:
+    from models.training.export import join_parts
+    try:
+        path = join_parts(Path(args.file))
+    except (OSError, ValueError) as e:
+        raise InputError(str(e)) from None
+    print(f"wrote {path} ({path.stat().st_size / 2 ** 20:.1f} MiB, checksum matches)")
     return 0
 
 
@@ -105,6 +149,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p, TrainOptions)
     p.set_defaults(handler=cmd_train)
 
+    p = sub.add_parser("gpu-round", help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its "
+                                         "export in parts that can travel back")
+    add_options(p, TrainOptions)
+    p.add_argument("--out", required=True, help="folder for the bench JSON, the weights JSON and parts")
+    p.add_argument("--bench-sizes", type=comma_ints, default=[256, 512], help="bench sizes (empty: no bench)")
+    p.add_argument("--repeats", type=int, default=50, help="bench repeats per measurement")
+    p.add_argument("--max-images", type=int, default=400, help="training photos for the style statistics")
+    # the face recipe (docs/RESULTS.md, The adversarial fine-tune): the paper's losses plus
+    # L1, painted masks for half the images, batch 16 at 256 px
+    p.set_defaults(handler=cmd_gpu_round, init_from="face", context_hidden=512, size=256, batch_size=16,
+                   holdout=[0], minutes=6.0, iterations=1_000_000, lambda_gan=1.0, lambda_feat=10.0,
+                   lambda_vgg=10.0, lambda_l1=10.0, ema_decay=0.999, mask_noise=0.5, workers=12,
+                   checkpoint_every=500, sample_every=1000)
+
+    p = sub.add_parser("join-parts", help="put weights that came back from a GPU in parts together")
+    p.add_argument("file", help="the file to make, e.g. face_gpu_256.safetensors (from FILE.part0...)")
+    p.set_defaults(handler=cmd_join_parts)
+
     p = sub.add_parser("pack", help="pack training pairs into one small .npz (to carry to a GPU machine)")
     p.add_argument("--data", type=comma_list, required=True)
     p.add_argument("--holdout", type=comma_ints, default=[], help="as for train: these pairs stay out")
@@ -112,6 +174,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="shorter side of the stored photos")
     p.add_argument("--max-mb", type=float, default=40)
     p.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    p.add_argument("--offset", type=int, default=0,
+                   help="start each folder this many pairs in (wrapping round): a pack of other photos")
     p.add_argument("--out", required=True, help="PACK.npz; train takes it in --data")
     p.set_defaults(handler=cmd_pack)
 

@@ -17,17 +17,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from models.device import device_name
+from models.inference.graphs import FrameGraph, can_record
 from models.inference.refiner import StyleRefiner
 from models.inference.styles import StyleMatrix
+from models.nets.config import NUM_BLOCKS
 from models.nets.encoder import StyleContext
-from models.nets.sean import SEAN, SEANConfig, one_hot
+from models.nets.sean import SEAN, SEANConfig, SEANGenerator, one_hot
 
 if TYPE_CHECKING:
     from models.inference.engine import Engine
     from models.nets.parser import ParserConfig
 
-SCHEMA_VERSION = 5   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
-                     # 4: refine_step_ms; 5: context_ms
+SCHEMA_VERSION = 6   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
+                     # 4: refine_step_ms; 5: context_ms; 6: CUDA graphs (graph_ms, graph_max_diff,
+                     # refine_eager_step_ms; refine_step_ms is recorded on CUDA)
 SHIPPED_CONTEXT = 512   # the face model's StyleContext width (weights/face_256.json)
 
 
@@ -89,14 +93,33 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
         context = StyleContext(dataclasses.replace(cfg, context_hidden=SHIPPED_CONTEXT)).to(dev, dt).eval()
         context_ms = median_ms(lambda: context(image, seg, style), 2, max(3, repeats // 4), sync)
     peak_mb = peak_memory_mb(dev)   # synthesis's; a refinement step's backward pass needs more
-    refiner = StyleRefiner(model, image, seg, StyleMatrix(style[0].float().cpu().numpy(), present[0].cpu().numpy()))
-    refine_step_ms = median_ms(lambda: refiner.step(1), 1 if slow else 3, 2 if slow else max(3, repeats // 4), sync)
-    return {"config": config, "size": size, "device": str(dev), "dtype": dtype,
+    codes = StyleMatrix(style[0].float().cpu().numpy(), present[0].cpu().numpy())
+    refine_ms = lambda refiner: median_ms(lambda: refiner.step(1), 1 if slow else 3,
+                                          2 if slow else max(3, repeats // 4), sync)
+    # as the engine runs it: recorded on CUDA
+    refine_step_ms = refine_ms(StyleRefiner(model, image, seg, codes))
+    recorded = {}
+    if can_record(dev):
+        recorded = {**measure_recorded(g, mask, style, prepared, seg, repeats, sync),
+                    "refine_eager_step_ms": refine_ms(StyleRefiner(model, image, seg, codes, record=False))}
+    return {**recorded, "config": config, "size": size, "device": str(dev), "dtype": dtype,
             "synth_ms": synth_ms, "paint_ms": paint_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
             "context_ms": context_ms, "refine_step_ms": refine_step_ms,
             "generator_params": sum(p.numel() for p in model.generator.parameters()),
             "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
             "peak_memory_mb": peak_mb}
+
+
+def measure_recorded(generator: SEANGenerator, mask: torch.Tensor, style: torch.Tensor, prepared: list,
+                     seg: torch.Tensor, repeats: int, sync) -> dict:
+    """A frame as the engine runs it on CUDA (`FrameGraph`, one recorded launch; the label
+    mask copied in each time), and how far its picture is from the eager one's."""
+    frame = FrameGraph(generator, tuple(mask.shape[-2:]), seg.device, seg.dtype)
+    codes = style[None].expand(NUM_BLOCKS, -1, -1, -1)
+    with torch.no_grad():
+        graph_ms = median_ms(lambda: frame(mask, codes), 5, repeats, sync)
+        difference = (frame(mask, codes).float() - generator.render(seg, prepared).float()).abs().max()
+    return {"graph_ms": graph_ms, "graph_recorded": frame.recording.recorded, "graph_max_diff": float(difference)}
 
 
 def shipped_parser_config() -> "ParserConfig":
@@ -162,13 +185,6 @@ def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite",
     return {"schema": SCHEMA_VERSION, "device": device, "device_name": device_name(device),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": runs,
             "speedups": speedups, "parser": parser, "parse_ms": parser.get("parse_ms")}
-
-
-def device_name(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(torch.device(device))
-    import platform
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def measure_stylize(repeats: int = 5) -> dict:

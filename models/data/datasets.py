@@ -267,11 +267,13 @@ def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> t
 
 
 def pack_folders(roots: list[str], scheme: LabelScheme, holdout: list[int], size: int, out: Path,
-                 max_mb: float = 40, quality: int = 90) -> tuple[int, int]:
+                 max_mb: float = 40, quality: int = 90, offset: int = 0) -> tuple[int, int]:
     """Write the training pairs, shorter side scaled to `size`, into a pack of at most
     `max_mb`; folders are taken in turn, each in stem-hash order, so a cut-off keeps their
-    mix and is a fair sample of each. -> (packed, total)."""
-    queues = [by_stem_hash(t) for t, _ in split_folders(roots, holdout)]
+    mix and is a fair sample of each. Each folder's order starts `offset` pairs in (and
+    wraps round): successive packs with growing offsets hold other photos. -> (packed, total)."""
+    rotated = lambda q: q[offset % len(q):] + q[:offset % len(q)] if q else q
+    queues = [rotated(by_stem_hash(t)) for t, _ in split_folders(roots, holdout)]
     order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     items, total_bytes = [], 0
     for pair in order:

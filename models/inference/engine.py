@@ -15,6 +15,7 @@ from models.data.files import InputError, check_labels
 from models.data.framing import Framing, frame_photo, looks_like_portrait, stretched_photo
 from models.data.tensors import image_to_tensor, tensor_to_image
 from models.device import pick_device
+from models.inference.graphs import FrameGraph, can_record
 from models.inference.parser import Parser
 from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.styles import StyleMatrix
@@ -45,6 +46,10 @@ class Engine:
         self._parser: Parser | None = None
         self._prepared: tuple | None = None    # (codes, prepared styles) of the last frame
         self._frame: tuple | None = None       # (mask, prepared styles, modulations) of the last frame
+        # On CUDA a frame is one recorded launch (models/inference/graphs.py); elsewhere the
+        # mask-and-style work is kept between frames and redone around a brush stroke.
+        self.graphs = can_record(device)
+        self._frame_graph: FrameGraph | None = None
         s = info.config.num_classes
         self.mean_style = StyleMatrix(style_mean.numpy(), np.ones(s, bool))
         self.style_std = style_std.numpy()
@@ -159,10 +164,20 @@ class Engine:
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
         mask = self.model_mask(mask, "mask")
+        if self.graphs:
+            return tensor_to_image(self._graphed_frame(mask, per_block))[0]
         seg = self._one_hot(mask)
         prepared = self.prepared_styles(per_block)
         out = self.model.generator.render(seg, prepared, self._modulations(mask, seg, prepared))
         return tensor_to_image(out)[0]
+
+    def _graphed_frame(self, mask: np.ndarray, per_block: list[StyleMatrix]) -> torch.Tensor:
+        """The frame as a `FrameGraph` replays it (recorded on CUDA)."""
+        if self._frame_graph is None:
+            self._frame_graph = FrameGraph(self.model.generator, mask.shape, self.device, self.dtype)
+        codes = [s.filled_from(self.mean_style).codes for s in per_block]
+        stacked = np.stack(codes * NUM_BLOCKS if len(codes) == 1 else codes)[:, None]
+        return self._frame_graph(torch.from_numpy(mask)[None], torch.from_numpy(stacked))
 
     def _modulations(self, mask: np.ndarray, seg: torch.Tensor, prepared: list) -> list:
         """The generator's work that depends on the mask and styles alone (every norm's

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from models.evaluation.metrics import ssim_loss
+from models.inference.graphs import Recording, can_record
 from models.inference.styles import StyleMatrix
 from models.nets.sean import SEAN
 
@@ -25,14 +26,18 @@ class StyleRefiner:
     0.710 against 0.681; the encoder's codes: 0.725). Only the classes the photo has move
     (the others get no gradient), and codes stay in [-1, 1], the encoder's tanh range,
     where the generator was trained. `step` may be called in slices, so the editor can
-    show frames in between."""
+    show frames in between. On CUDA the step (forward, backward, Adam, clamp) is recorded
+    as a CUDA graph after its first steps and replayed (models/inference/graphs.py)."""
 
     def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
-                 lr: float = REFINE_LR):
+                 lr: float = REFINE_LR, record: bool = True):
         self.generator, self.x, self.seg = model.generator, x, seg
         self.present = style.present.copy()
         self.codes = torch.tensor(style.codes[None], dtype=torch.float32, device=x.device, requires_grad=True)
-        self.optimizer = torch.optim.Adam([self.codes], lr=lr)
+        # capturable: Adam keeps its step count on the GPU, where a recorded step advances it
+        self.record = record and can_record(x.device)
+        self.optimizer = torch.optim.Adam([self.codes], lr=lr, capturable=self.record)
+        self._recording = Recording(self._step, x.device, self.record)
         self.steps_done = 0
         # Only the codes change from step to step: the mask branch's work is done once
         # (a step costs about a fifth less on a 2-core CPU).
@@ -40,26 +45,33 @@ class StyleRefiner:
             self.mask_parts = self.generator.mask_parts(seg)
 
     def set_lr(self, lr: float) -> None:
+        if all(group["lr"] == lr for group in self.optimizer.param_groups):
+            return
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        # a recorded step has the old rate baked in: record again, after one eager step
+        self._recording = Recording(self._step, self.x.device, self.record, warmup=1)
 
     def step(self, steps: int = 1) -> StyleMatrix:
         """Run `steps` more steps; the codes so far."""
         with torch.enable_grad():
             for _ in range(steps):
-                prepared = self.generator.prepare_styles(self.codes.to(self.x.dtype))
-                fake = self.generator.render(self.seg, prepared, mask_parts=self.mask_parts).float()
-                # Scaled by the number of values: the gradients stay far from fp16's smallest
-                # numbers on CUDA, and Adam does not care about the loss's scale.
-                error = (fake - self.x.float()).pow(2).mean() + REFINE_SSIM * ssim_loss(fake, self.x)
-                loss = self.x.numel() * error
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                with torch.no_grad():
-                    self.codes.clamp_(-1, 1)
+                self._recording()
         self.steps_done += steps
         return self.style
+
+    def _step(self) -> None:
+        prepared = self.generator.prepare_styles(self.codes.to(self.x.dtype))
+        fake = self.generator.render(self.seg, prepared, mask_parts=self.mask_parts).float()
+        # Scaled by the number of values: the gradients stay far from fp16's smallest
+        # numbers on CUDA, and Adam does not care about the loss's scale.
+        error = (fake - self.x.float()).pow(2).mean() + REFINE_SSIM * ssim_loss(fake, self.x)
+        loss = self.x.numel() * error
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            self.codes.clamp_(-1, 1)
 
     @property
     def style(self) -> StyleMatrix:

@@ -1,6 +1,7 @@
 """Training checkpoint -> shipped weights (generator + encoder in fp16, style statistics, JSON)."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -86,3 +87,40 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
                                     for _, other in others]})
     save_weights(out_stem, model, info, mean, std)
     return info
+
+
+PART_BYTES = 15 * 2 ** 20   # files come back from a lent GPU machine in pieces of at most 16 MiB
+
+
+def split_for_transfer(path: Path, part_bytes: int = PART_BYTES) -> list[Path]:
+    """Cut `path` into PATH.part0, PATH.part1... of at most `part_bytes` each, write
+    PATH.sha256 (sha256sum's format, so `cat PATH.part* > PATH; sha256sum -c PATH.sha256`
+    checks it by hand too) and remove `path`. `join_parts` puts it back together."""
+    data = path.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, max(len(data), 1), part_bytes)):
+        part = path.with_name(f"{path.name}.part{i}")
+        part.write_bytes(data[start:start + part_bytes])
+        parts.append(part)
+    path.with_name(f"{path.name}.sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    path.unlink()
+    return parts
+
+
+def join_parts(path: Path) -> Path:
+    """PATH from PATH.part0, PATH.part1..., checked against PATH.sha256; a ValueError
+    names what is missing or damaged."""
+    parts, i = [], 0
+    while path.with_name(f"{path.name}.part{i}").is_file():
+        parts.append(path.with_name(f"{path.name}.part{i}"))
+        i += 1
+    checksum = path.with_name(f"{path.name}.sha256")
+    if not parts or not checksum.is_file():
+        raise ValueError(f"{path}: no {path.name}.part0 with its {checksum.name} beside it")
+    data = b"".join(p.read_bytes() for p in parts)
+    expected = checksum.read_text().split()[0]
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError(f"{path}: the {len(parts)} parts do not add up to the file that was split "
+                         "(a part is missing or damaged): fetch them again")
+    path.write_bytes(data)
+    return path

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
 from models.data.tensors import tensor_to_image
+from models.device import device_name
 from models.evaluation.metrics import ssim_loss
 from models.inference.weights import load_vgg19
 from models.nets.discriminator import MultiscaleDiscriminator
@@ -335,7 +336,9 @@ class Trainer:
                           "ssim": o.lambda_ssim},
             vgg_size=o.vgg_size or o.size, trained="context" if o.only_context else "all", lr=o.lr_g,
             beta1=o.beta1, ema_decay=o.ema_decay, lr_scale=self.lr_scale(),
-            decay_until=o.iterations if o.decay_iterations else None))
+            decay_until=o.iterations if o.decay_iterations else None, mask_noise=o.mask_noise,
+            machine=f"{device_name(self.device)} x{self.dist.world_size}"
+                    + (", bf16 autocast" if self.device.type == "cuda" else "")))
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:
             if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
