@@ -107,6 +107,10 @@ def test_the_moving_average_follows_the_weights_and_is_checkpointed(tmp_path):
     assert torch.equal(state["ema"][name], run.ema.state_dict()[name])
     assert not torch.equal(state["ema"][name], state["model"][name])
     assert Trainer(options(tmp_path, ema_decay=0), tiny_config(19)).ema is None
+    for as_trained, key, kind in ((False, "ema", "moving average"), (True, "model", "as trained")):
+        info = export_weights(run.opts.run_dir, tmp_path / f"w{as_trained:d}", max_images=2, as_trained=as_trained)
+        exported = Engine.load(str(tmp_path / f"w{as_trained:d}.json"), "cpu").model.state_dict()[name]
+        assert torch.allclose(exported, state[key][name].half().float()) and info.training["weights"] == kind
 
 
 def test_learning_rates_decay_linearly_to_zero_at_the_end(tmp_path):

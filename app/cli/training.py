@@ -24,7 +24,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from models.training.export import export_weights
     try:
         info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu",
-                              args.average_with)
+                              args.average_with, args.as_trained)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(str(e)) from None
     print(f"wrote {args.out}.safetensors and {args.out}.json "
@@ -186,5 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=1000)
     p.add_argument("--average-with", type=comma_list, default=[], metavar="WEIGHTS[,WEIGHTS...]",
                    help="earlier exports of the same run to average the checkpoint's weights with")
+    p.add_argument("--as-trained", action="store_true",
+                   help="the weights as trained, not their moving average (which lags a short run)")
     p.add_argument("--device", default=None)
     p.set_defaults(handler=cmd_export)

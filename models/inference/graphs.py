@@ -78,7 +78,9 @@ class Recording:
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph):
+            # thread_local: CUDA work on other threads (none in the engine, which runs all
+            # network work on one thread) would not spoil the recording
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 self.output = self.fn()
         except RuntimeError as error:
             warnings.warn(f"CUDA graph recording failed, running eagerly instead: {error}", stacklevel=3)
