@@ -15,6 +15,7 @@ from models.evaluation.metrics import ConfusionMatrix
 from models.inference.engine import Engine
 from models.inference.parser import Parser, ParserInfo, save_parser
 from models.nets.parser import FaceParser, ParserConfig
+from models.nets.sean import SEAN
 from models.training.losses import parser_loss
 from tests.helpers import SIZE, make_dataset, toy_mask, toy_photo
 
@@ -198,6 +199,22 @@ def test_synth_parses_the_style_photo_when_no_mask_is_given(tmp_path, capsys, we
                  "--style", str(toy_files["photo"]), "--out", str(tmp_path / "o.png")])
     assert code == 0 and "no face found" in capsys.readouterr().err
     assert Engine.load(str(weights_json), "cpu").has_parser
+
+
+def test_weights_kept_elsewhere_parse_with_the_bundled_parser_of_their_labels(tmp_path, weights_json, toy_parser):
+    from models.inference.weights import WEIGHTS_DIR
+    from tests.conftest import save_toy_weights
+    from tests.helpers import tiny_config
+    run = tmp_path / "run"
+    run.mkdir()
+    # a model called "face" from a training run, with no parser beside it: the bundled one
+    face = save_toy_weights(run, "face", LabelScheme.named("face"), SEAN(tiny_config(19)).eval())
+    assert Engine.load(str(face), "cpu").parser_path == WEIGHTS_DIR / "face_parser.json"
+    # a parser of other labels is refused, not used to make a wrong mask
+    toy_parser.rename(run / "face_parser.json")
+    toy_parser.with_suffix(".safetensors").rename(run / "face_parser.safetensors")
+    with pytest.raises(InputError, match="other labels"):
+        Engine.load(str(face), "cpu").frame_and_parse(toy_photo(toy_mask()))
 
 
 def test_train_export_and_evaluate_parser(tmp_path, capsys):

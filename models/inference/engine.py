@@ -85,7 +85,11 @@ class Engine:
             raise InputError(f"model '{self.info.model}' has no parser to turn a photo into a mask; "
                              "give the photo's mask")
         if self._parser is None:
-            self._parser = Parser.load(self.parser_path, self.device)
+            parser = Parser.load(self.parser_path, self.device)
+            if parser.info.labels.names != self.labels.names:
+                raise InputError(f"{self.parser_path}: that parser makes masks of other labels than model "
+                                 f"'{self.info.model}' draws; give the photo's mask")
+            self._parser = parser
         return self._parser
 
     def check_photo_suits(self, photo: np.ndarray, name: str) -> None:

@@ -99,9 +99,11 @@ def record_metrics(json_path: Path, name: str, result: dict, command: str) -> No
 
 
 def find_parser(info: ModelInfo, weights_dir: Path) -> Path | None:
-    """The parser named in the model's JSON, else WEIGHTS_DIR/MODEL_parser.json, if present."""
-    path = weights_dir / f"{info.parser or info.model + '_parser'}.json"
-    return path if path.is_file() else None
+    """The parser named in the model's JSON, else MODEL_parser.json, beside the weights,
+    else the bundled one (weights from a training run, kept elsewhere, parse photos with
+    it too); None if there is none."""
+    name = f"{info.parser or info.model + '_parser'}.json"
+    return next((path for path in (weights_dir / name, WEIGHTS_DIR / name) if path.is_file()), None)
 
 
 def model_schemes(weights_dir: Path = WEIGHTS_DIR) -> dict[str, LabelScheme]:
