@@ -81,3 +81,15 @@ def test_recorded_refinement_follows_the_eager_one_on_cuda(weights_json):
     assert refiners["recorded"]._recording.recorded and not refiners["eager"]._recording.recorded
     assert np.abs(refiners["eager"].style.codes - refiners["recorded"].style.codes).max() < 2e-2
     assert not np.array_equal(refiners["recorded"].style.codes, start.codes)
+
+
+def test_the_bench_measures_a_frame_through_the_graph_buffers(tiny_model):
+    from models.bench.speed import measure_recorded
+    from models.nets.sean import one_hot
+    mask = torch.from_numpy(toy_mask())[None].long()
+    seg = one_hot(mask, tiny_model.cfg.num_classes)
+    style, _ = tiny_model.encoder(torch.rand(1, 3, *mask.shape[-2:]) * 2 - 1, seg)
+    generator = tiny_model.generator
+    with torch.no_grad():
+        result = measure_recorded(generator, mask, style, generator.prepare_styles(style), seg, 3, lambda: None)
+    assert result["graph_max_diff"] < 1e-5 and not result["graph_recorded"] and result["graph_ms"] > 0
