@@ -159,7 +159,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # the face recipe (docs/RESULTS.md, The adversarial fine-tune): the paper's losses plus
     # L1, painted masks for half the images, batch 16 at 256 px
     p.set_defaults(handler=cmd_gpu_round, init_from="face", context_hidden=512, size=256, batch_size=16,
-                   holdout=[0], minutes=6.0, iterations=1_000_000, lambda_gan=1.0, lambda_feat=10.0,
+                   holdout=[0], minutes=5.0, iterations=1_000_000, lambda_gan=1.0, lambda_feat=10.0,
                    lambda_vgg=10.0, lambda_l1=10.0, ema_decay=0.999, mask_noise=0.5, workers=12,
                    checkpoint_every=500, sample_every=1000)
 
