@@ -127,6 +127,7 @@ def check_mask_noise(strength: float) -> None:
 
 def cmd_figure_compare(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_compare_figure
+    check_mask_noise(args.mask_noise)
     engines = [Engine.load(model, args.device) for model in args.models]
     if len({engine.info.model for engine in engines}) > 1 or len({engine.size for engine in engines}) > 1:
         raise InputError("--models must be weights of one kind of model at one size (e.g. face weights "
@@ -134,7 +135,6 @@ def cmd_figure_compare(args: argparse.Namespace) -> int:
     pairs = labelled_pairs(args)
     if not all(0 <= i < len(pairs) for i in args.pick):
         raise InputError(f"--pick takes indices between 0 and {len(pairs) - 1}")
-    check_mask_noise(args.mask_noise)
     make_compare_figure(engines, [pairs[i] for i in args.pick], Path(args.out), args.mask_noise, args.show_photos)
     print(f"wrote {args.out}")
     return 0

@@ -228,9 +228,9 @@ def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: 
     from models.inference.sims import BankPainter, Canvas, compose, retrieve
     painter = BankPainter.load(engine, bank_path)
     size = painter.bank.size
-    sample = cv2.resize(engine.checked_mask(sample), (size, size), interpolation=cv2.INTER_NEAREST)
-    masks = ([cv2.resize(engine.checked_mask(m), (size, size), interpolation=cv2.INTER_NEAREST) for m in given]
-             if given else [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)])
+    sample = painter.layout(sample)
+    masks = ([painter.layout(m) for m in given] if given
+             else [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)])
     times: dict[str, list[float]] = {"retrieve_ms": [], "compose_ms": [], "network_ms": [], "components": []}
     for mask in masks:
         start = time.perf_counter()

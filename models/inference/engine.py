@@ -175,11 +175,15 @@ class Engine:
         out = self.model.generator.render(seg, prepared, self._modulations(mask, seg, prepared))
         return tensor_to_image(out)[0]
 
+    def _filled_codes(self, per_block: list[StyleMatrix]) -> list[np.ndarray]:
+        """Each style's codes, the classes it lacks taking the training set's mean code."""
+        return [s.filled_from(self.mean_style).codes for s in per_block]
+
     def _graphed_frame(self, mask: np.ndarray, per_block: list[StyleMatrix]) -> torch.Tensor:
         """The frame as a `FrameGraph` replays it (recorded on CUDA)."""
         if self._frame_graph is None:
             self._frame_graph = FrameGraph(self.model.generator, mask.shape, self.device, self.dtype)
-        codes = [s.filled_from(self.mean_style).codes for s in per_block]
+        codes = self._filled_codes(per_block)
         stacked = np.stack(codes * NUM_BLOCKS if len(codes) == 1 else codes)[:, None]
         return self._frame_graph(torch.from_numpy(mask)[None], torch.from_numpy(stacked))
 
@@ -204,7 +208,7 @@ class Engine:
     def prepared_styles(self, per_block: list[StyleMatrix]) -> list:
         """The generator's style-only work (per-class transforms, gamma/beta tables), redone
         only when the styles change: painting the mask reuses it frame after frame."""
-        codes = [s.filled_from(self.mean_style).codes for s in per_block]
+        codes = self._filled_codes(per_block)
         cached = self._prepared
         if cached is None or len(cached[0]) != len(codes) or \
                 not all(np.array_equal(a, b) for a, b in zip(cached[0], codes)):

@@ -67,7 +67,8 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
     model = SEAN(cfg)
-    model.load_state_dict((not as_trained and state.get("ema")) or state["model"])   # the moving average, when kept
+    averaged = not as_trained and state.get("ema") is not None   # the moving average, when kept
+    model.load_state_dict(state["ema"] if averaged else state["model"])
     others = [load_weights(find_weights(name))[:2] for name in average_with]
     if any(other.config != cfg for _, other in others):
         raise ValueError("only weights of the run's own config can be averaged with it")
@@ -86,7 +87,7 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
         parser=parser if (out_stem.parent / f"{parser}.json").exists() else None,
         training={"iterations": state["step"], "images_seen": state["images_seen"],
                   "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"],
-                  "weights": "as trained" if as_trained or not state.get("ema") else "moving average",
+                  "weights": "moving average" if averaged else "as trained",
                   "averaged_with": [{"name": other.name, "iterations": other.training.get("iterations")}
                                     for _, other in others]})
     save_weights(out_stem, model, info, mean, std)

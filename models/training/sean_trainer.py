@@ -221,8 +221,12 @@ class Trainer:
             "history": self.history})
 
     # -- one iteration -----------------------------------------------------------------
+    @property
+    def uses_autocast(self) -> bool:
+        return self.device.type == "cuda"
+
     def autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.uses_autocast)
 
     @property
     def adversarial(self) -> bool:
@@ -338,7 +342,7 @@ class Trainer:
             beta1=o.beta1, ema_decay=o.ema_decay, lr_scale=self.lr_scale(),
             decay_until=o.iterations if o.decay_iterations else None, mask_noise=o.mask_noise,
             machine=f"{device_name(self.device)} x{self.dist.world_size}"
-                    + (", bf16 autocast" if self.device.type == "cuda" else "")))
+                    + (", bf16 autocast" if self.uses_autocast else "")))
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:
             if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
