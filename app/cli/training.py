@@ -55,11 +55,16 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
     `--device cpu` rehearses it here (slowly), to check the commands before a GPU's time."""
     import json
 
+    import torch
+
     from models.bench.speed import run_bench
     from models.device import pick_device
     from models.training.export import export_weights, split_for_transfer
     from models.training.sean_trainer import TrainOptions, train
-    device = str(pick_device(args.device or "cuda"))   # says so if there is no CUDA GPU
+    if not args.device and not torch.cuda.is_available():
+        raise InputError("gpu-round is for a CUDA GPU and there is no CUDA GPU here; "
+                         "--device cpu rehearses it (slowly)")
+    device = str(pick_device(args.device or "cuda"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.bench_sizes:
