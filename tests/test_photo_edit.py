@@ -246,6 +246,42 @@ def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_j
     w.worker.stop()
 
 
+def test_painting_on_a_photo_edit_changes_the_result_the_export_and_survives_recovery(
+        qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch):
+    """The working mask is the document's own: a stroke must not repaint the photo's own
+    parsed mask, or the edit never sees a changed shape (it once exported the original)."""
+    from PyQt6.QtCore import Qt
+
+    from tests.test_editor import canvas_point, settle
+    w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
+    settle(qtbot, w)
+    original = np.asarray(Image.open(photo_file))
+    own_mask = w.doc.photo_edit.mask.copy()
+    label = next(c for c in range(4) if not (own_mask[2:8, 2:14] == c).all())
+    w.palette_list.setCurrentRow(label)
+    w.canvas.radius = 3
+    qtbot.mousePress(w.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(w, 3, 4))
+    qtbot.mouseMove(w.canvas, canvas_point(w, 13, 5))
+    qtbot.mouseRelease(w.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(w, 13, 5))
+    settle(qtbot, w)
+    assert (w.doc.mask != own_mask).any()
+    assert np.array_equal(w.doc.photo_edit.mask, own_mask)          # the photo's own mask is untouched
+    assert not np.array_equal(w.result, original)                    # the stroke shows
+    shown = w.result.copy()
+    w.export_photo(str(tmp_path / "out.png"))
+    qtbot.waitUntil(lambda: (tmp_path / "out.png").exists(), timeout=10000)
+    exported = np.asarray(Image.open(tmp_path / "out.png"))
+    assert not np.array_equal(exported, original)
+    assert np.array_equal(exported, shown)                           # what you see is what you get
+    w.doc.save(tmp_path / "p.sean")
+    with zipfile.ZipFile(tmp_path / "p.sean") as z:
+        assert z.read("mask.png") != z.read("photo_mask.png")
+    loaded = Document.load(tmp_path / "p.sean")
+    again = w.session.render_photo(loaded)
+    assert np.array_equal(again, exported)                           # a reopened project renders the same
+    w.worker.stop()
+
+
 def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(qtbot, tmp_path, weights_json, toy_parser,
                                                                           photo_file, monkeypatch):
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41), (5, 5, 30, 30)])

@@ -35,9 +35,17 @@ def process_alive(pid: int) -> bool:
         os.kill(pid, 0)   # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
+    except (OverflowError, ValueError):
+        return False      # no process has such a number: not an autosave of ours
     except (PermissionError, OSError):
         return True       # exists, but belongs to someone else
     return True
+
+
+def is_pid(name: str) -> bool:
+    """Whether a file name could be a process number (what we name autosaves by): plain
+    ASCII digits of a 32-bit number, not '²' or 20 digits someone left in the folder."""
+    return name.isascii() and name.isdigit() and 0 < int(name) < 2 ** 32
 
 
 class Autosave:
@@ -64,5 +72,5 @@ class Autosave:
         if not self.folder.is_dir():
             return []
         found = [p for p in self.folder.glob("*.sean")
-                 if p.stem.isdigit() and p != self.path and not process_alive(int(p.stem))]
+                 if is_pid(p.stem) and p != self.path and not process_alive(int(p.stem))]
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -178,7 +178,9 @@ class Document:
     face: int = 0                    # which of the photo's faces the edit is framed on (0: the largest)
 
     def __post_init__(self) -> None:
-        self.mask = np.ascontiguousarray(self.mask, dtype=np.uint8)
+        # a copy: the working mask is painted in place, and the array handed in may be another
+        # object's (a photo edit's own parsed mask, which must stay the photo's)
+        self.mask = np.array(self.mask, dtype=np.uint8, order="C")
         regions = tuple(RegionStyle() for _ in self.label_names)
         self.history = History(State(self.mask.copy(), regions))
         self.saved_state = self.history.current
@@ -367,9 +369,11 @@ class Document:
                                self.look)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Document":
+    def load(cls, path: str | Path, recovering: bool = False) -> "Document":
         """A project file; anything else (damaged, truncated, another program's zip) is an
-        InputError that says so."""
+        InputError that says so. Only an autosave of our own (`recovering`) may say which
+        project it was made of, and so where Save writes: a project someone sent is saved
+        where it was opened from, whatever its JSON says."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
@@ -381,7 +385,11 @@ class Document:
         except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, EOFError, RuntimeError,
                 NotImplementedError, zipfile.BadZipFile, zlib.error) as e:
             raise InputError(f"{path}: not a SEAN Studio project, or a damaged one ({e})") from None
-        doc.path = Path(meta["autosave_of"]) if meta.get("autosave_of") else path
+        doc.path = path
+        of = meta.get("autosave_of")
+        if recovering and isinstance(of, str) and Path(of).suffix == ".sean" and not Path(of).is_symlink() \
+                and (Path(of).is_file() or not Path(of).exists()):
+            doc.path = Path(of)
         return doc
 
 

@@ -33,13 +33,24 @@ MIN_MASK_SIDE = 8             # a coarse layout scales up; a 1x1 "mask" is a mis
 MAX_MASK_COLOURS = 64         # a mask has one value per class (20 at most here); a photo, thousands
 
 
+# The only formats any file we are handed is read as. Pillow identifies a file by its
+# content, not its name, and some of its readers run other programs: EPS and PS go through
+# Ghostscript, which executes the file's PostScript (an "EPS" named photo.jpg could write
+# files or loop forever). Every reader here is Pillow's own decoder. (JPEG includes the MPO
+# JPEGs that many cameras and phones write, with a second, preview frame.)
+IMAGE_READ_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "PPM", "TGA")
+
+
 def open_image(source: str | Path | io.BytesIO, where: str) -> Image.Image:
     """A PIL image, decoded lazily: its size is checked against MAX_PIXELS before any pixel
-    is decoded (PIL's own bomb check would only warn, and at a lower size)."""
+    is decoded (PIL's own bomb check would only warn, and at a lower size). The one place a
+    file becomes an image: only IMAGE_READ_FORMATS are tried, whatever the file claims."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(source)
+            img = Image.open(source, formats=IMAGE_READ_FORMATS)
+    except UnidentifiedImageError:
+        raise InputError(f"{where}: not an image of a format we read ({', '.join(IMAGE_READ_FORMATS)})") from None
     except Image.DecompressionBombError:
         raise InputError(f"{where}: too many pixels ({MAX_PIXELS // 1_000_000} megapixels at most)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
@@ -273,12 +284,12 @@ def photo_metadata(path: str | Path | io.BytesIO) -> dict:
     """A photo's EXIF (its orientation reset: the pixels are stored turned) and colour
     profile, to write back with an edit of it; {} when it has neither or cannot be read."""
     try:
-        with Image.open(path) as img:
+        with open_image(path, str(path)) as img:
             exif = img.getexif()
             if 0x0112 in exif:
                 exif[0x0112] = 1
             return {"exif": exif.tobytes() if len(exif) else None, "icc_profile": img.info.get("icc_profile")}
-    except (OSError, ValueError, SyntaxError, TypeError):
+    except (InputError, OSError, ValueError, SyntaxError, TypeError):
         return {}
 
 

@@ -82,7 +82,7 @@ class Autosaver(QObject):
         if answer != QMessageBox.StandardButton.Yes:
             return None
         try:
-            doc = Document.load(newest)
+            doc = Document.load(newest, recovering=True)
         except InputError as e:
             return f"The autosaved edit cannot be read, so it was not recovered: {e}"
         if not open_document(doc, newest.name):

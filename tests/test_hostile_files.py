@@ -1,0 +1,122 @@
+"""Files made by an attacker: nothing in them runs code, picks where we write or hangs.
+
+Pillow identifies images by content and would open an EPS through Ghostscript, running
+its PostScript; every image a user hands us is opened through `open_image`, which reads
+only an allowlist of formats decoded by Pillow itself."""
+from __future__ import annotations
+
+import ast
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.editor.document import Document, Source
+from models.data.files import IMAGE_READ_FORMATS, InputError, load_image, load_mask, photo_from_bytes, photo_metadata
+from models.inference.styles import StyleMatrix
+from tests.helpers import TOY, toy_mask, toy_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def eps_body(target: Path) -> bytes:
+    """An EPS whose PostScript writes `target` when Ghostscript runs it."""
+    return (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
+            + f"({target}) (w) file (x) writestring\n".encode() + b"showpage\n%%EOF\n")
+
+
+def test_an_eps_named_like_a_photo_is_refused_and_runs_nothing(tmp_path: Path):
+    pwned = tmp_path / "pwned.txt"
+    for name in ("photo.jpg", "photo.png", "photo.eps"):
+        (tmp_path / name).write_bytes(eps_body(pwned))
+        with pytest.raises(InputError, match="not an image of a format we read"):
+            load_image(tmp_path / name)
+        with pytest.raises(InputError):
+            load_mask(tmp_path / name, TOY)
+        assert photo_metadata(tmp_path / name) == {}
+    with pytest.raises(InputError):
+        photo_from_bytes(eps_body(pwned), "original")
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize("entry", ["mask.png", "photo.png", "thumbnails/0.png"])
+def test_a_project_with_an_eps_entry_is_refused_and_runs_nothing(tmp_path: Path, entry: str):
+    pwned = tmp_path / "pwned.txt"
+    mask = toy_mask()
+    photo = toy_photo(mask)
+    doc = Document("toy", TOY.names, mask, {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32),
+                                                                             np.ones(4, bool)), photo)}, photo)
+    good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
+    crafted = tmp_path / "crafted.sean"
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, eps_body(pwned) if name == entry else good.read(name))
+    with pytest.raises(InputError):
+        Document.load(crafted)
+    assert not pwned.exists()
+
+
+def names_a_file(arg: ast.expr) -> bool:
+    """Whether a Qt image constructor's first argument looks like a file name."""
+    if isinstance(arg, (ast.Constant, ast.JoinedStr)):
+        return isinstance(arg, ast.JoinedStr) or isinstance(arg.value, str)
+    text = ast.unparse(arg).lower()
+    return any(word in text for word in ("path", "file", "name"))
+
+
+def test_every_image_a_file_becomes_goes_through_open_image():
+    """No `Image.open`, `cv2.imread`, `QImage(path)` or `QPixmap(path)` outside the one
+    helper: any other would read formats (EPS, PDF) that run other programs."""
+    offenders = []
+    for path in [ROOT / "main.py", *sorted((ROOT / "app").rglob("*.py")), *sorted((ROOT / "models").rglob("*.py"))]:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            helper = path.name == "files.py" and path.parent.name == "data"
+            if name.endswith("Image.open") and not helper or name in ("cv2.imread", "cv2.imreadmulti"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+            if name in ("QImage", "QPixmap", "QIcon") and node.args and names_a_file(node.args[0]):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}(path)")
+            if name.endswith("QImageReader"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    assert offenders == []
+
+
+def test_the_allowlist_reads_what_users_have_and_nothing_that_runs_programs():
+    assert {"JPEG", "PNG", "WEBP", "TIFF", "BMP"} <= set(IMAGE_READ_FORMATS)
+    assert not {"EPS", "PS", "PDF", "XVThumb", "WMF", "EMF"} & set(IMAGE_READ_FORMATS)
+
+
+def test_a_project_never_chooses_the_file_save_writes(tmp_path: Path):
+    """`autosave_of` in a project names the file an autosave was made of; a crafted one
+    must not make Save overwrite another file (only a real autosave is trusted)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    mask = toy_mask()
+    doc = Document("toy", TOY.names, mask)
+    crafted = tmp_path / "crafted.sean"
+    good = zipfile.ZipFile(io.BytesIO(doc.snapshot(autosave_of=str(victim)).to_bytes()))
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, good.read(name))
+    opened = Document.load(crafted)
+    assert opened.path == crafted
+    meta = json.loads(good.read("project.json"))
+    assert meta["autosave_of"] == str(victim)
+    assert victim.read_text() == "precious"
+    # Even an autosave of ours names only a project file, never a text file.
+    assert Document.load(crafted, recovering=True).path == crafted
+
+
+def test_odd_names_in_the_autosave_folder_are_not_autosaves(tmp_path: Path):
+    from app.editor.autosave import Autosave
+    store = Autosave(tmp_path, pid=1)
+    store.folder.mkdir(parents=True)
+    for name in ("99999999999999999999.sean", "\u00b2.sean", "-1.sean"):
+        (store.folder / name).write_bytes(b"x")
+    assert store.orphans() == []
