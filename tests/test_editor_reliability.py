@@ -156,7 +156,7 @@ def test_autosave_writes_unsaved_edits_and_clean_close_removes_it(qtbot, tmp_pat
     w.doc.set_mask(toy_mask(shift=1))
     w.autosaver.autosave_now()
     w.autosaver.flush()
-    assert Document.load(w.autosaver.store.path, recovering=True).path == tmp_path / "saved.sean"   # recovers as that project
+    assert Document.load(w.autosaver.store.path, recovering=True).path == tmp_path / "saved.sean"   # as that project
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     w.close()
     assert not w.autosaver.store.path.exists()

@@ -53,7 +53,7 @@ def open_image(source: str | Path | io.BytesIO, where: str) -> Image.Image:
         raise InputError(f"{where}: not an image of a format we read ({', '.join(IMAGE_READ_FORMATS)})") from None
     except Image.DecompressionBombError:
         raise InputError(f"{where}: too many pixels ({MAX_PIXELS // 1_000_000} megapixels at most)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
         raise InputError(f"{where}: not a readable image ({e})") from None
     if img.width < 1 or img.height < 1:
         img.close()
