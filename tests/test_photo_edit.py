@@ -1,6 +1,7 @@
 """Photo edits: the result is the user's photo at its own size, changed only where edited."""
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -64,6 +65,56 @@ def test_a_change_of_style_keeps_the_photos_detail():
     assert np.abs(difference[kept] - 40).mean() < 3          # the detail moved by the change, no more
 
 
+def textured_photo(shape=(90, 140), seed: int = 3) -> np.ndarray:
+    """Mid-grey with fine detail everywhere (strands, pores), away from clipping."""
+    rng = np.random.default_rng(seed)
+    return np.clip(110 + rng.normal(0, 18, (*shape, 3)), 0, 255).astype(np.uint8)
+
+
+def test_a_restyle_is_a_colour_map_of_the_photos_own_detail_and_leaves_the_models_speckle():
+    """The synthesis's change is a colour change plus the model's own speckle; the photo
+    takes the colour change on its own pixels and none of the speckle."""
+    photo = textured_photo()
+    edit = toy_edit(photo)
+    mask = toy_mask()
+    base = np.full((SIZE, SIZE, 3), 110, np.uint8)                        # the model's picture of the photo
+    edited = base.copy()
+    skin = mask == 1
+    rng = np.random.default_rng(0)
+    speckle = rng.integers(-40, 41, (int(skin.sum()), 3))
+    edited[skin] = np.clip(np.array([180, 120, 60]) + speckle, 0, 255)    # a new colour, noisily drawn
+    out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
+    inner = (slice(32, 52), slice(52, 72))                                 # deep inside the skin
+    mean = out[inner].reshape(-1, 3).mean(0)
+    assert np.abs(mean - [180, 120, 60]).max() < 12                        # the colour reached
+    detail = lambda im: (im[inner].astype(float) - cv2.blur(im, (5, 5))[inner]).ravel()
+    assert np.corrcoef(detail(out), detail(photo))[0, 1] > 0.9             # the photo's own detail kept
+
+
+def test_a_restyled_region_goes_on_past_the_square_where_the_wider_parse_and_colour_find_it():
+    from models.inference.composite import Surround
+    photo = textured_photo((120, 140))
+    photo[:, :, 0] = np.clip(photo[:, :, 0].astype(int) + 60, 0, 255)    # reddish "skin" everywhere
+    photo[:40] = 30 + photo[:40] // 8                                     # a dark band at the top: background
+    framing = Framing(40.0, 20.0, 64.0, True)
+    mask = toy_mask()
+    mask[:, :] = np.where(mask == 0, 1, mask)                             # skin to the square's edges ...
+    mask[:8] = 0                                                          # ... background at its top
+    wide = framing.widened(2.0)
+    wide_mask = np.ones((SIZE, SIZE), np.uint8)                           # the wider parse: skin all round
+    edit = PhotoEdit(photo, framing, mask, "photo", surround=Surround(wide, wide_mask))
+    base = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    edited = base.copy()
+    edited[mask == 1] = (60, 150, 60)
+    out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
+    changed = (out != photo).any(-1)
+    # the wider parse covers x 8..136, y -12..116; the square x 40..104, y 20..84
+    assert changed[92:110, 110:130].mean() > 0.99                         # skin past the square's corner
+    assert changed[60:110, 12:35].mean() > 0.99                           # and to its left
+    assert not changed[118:].any() and not changed[:, :6].any()           # beyond the wider parse
+    assert not changed[:15].any()                                         # the dark band is not skin by colour
+
+
 def test_a_painted_region_takes_the_synthesis():
     photo = np.full((90, 140, 3), 20, np.uint8)
     edit = toy_edit(photo)
@@ -109,7 +160,7 @@ def photo_file(tmp_path):
     return path
 
 
-def test_restyle_keeps_the_photos_size_and_changes_only_the_face(tmp_path, capsys, weights_json, toy_parser,
+def test_restyle_keeps_the_photos_size_and_changes_only_around_the_face(tmp_path, capsys, weights_json, toy_parser,
                                                                    photo_file, monkeypatch):
     import models.data.framing as framing
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])   # the toy face
@@ -122,8 +173,10 @@ def test_restyle_keeps_the_photos_size_and_changes_only_the_face(tmp_path, capsy
     original, result = np.asarray(Image.open(photo_file)), np.asarray(Image.open(out))
     assert result.shape == original.shape
     changed = (result != original).any(-1)
-    assert 0 < changed.mean() < 0.5
-    assert not changed[:10].any() and not changed[-10:].any()   # far from the face: untouched
+    assert 0 < changed.mean()
+    # regions go on past the model's square as far as the wider parse (twice the square's
+    # side, x 16..143 here) finds them; beyond it, nothing changes
+    assert not changed[:, :14].any() and not changed[:, -14:].any()
 
 
 def test_restyle_with_its_own_codes_returns_the_photo(tmp_path, weights_json, toy_parser, photo_file, monkeypatch):
@@ -236,7 +289,7 @@ def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_j
     w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)   # the training set's mean style
     settle(qtbot, w)
     assert w.result.shape == original.shape and not np.array_equal(w.result, original)
-    assert np.array_equal(w.result[:10], original[:10])   # outside the face's square: untouched
+    assert np.array_equal(w.result[:, :14], original[:, :14])   # beyond the wider parse: untouched
     w.export_photo(str(tmp_path / "out.jpg"), 90)
     qtbot.waitUntil(lambda: (tmp_path / "out.jpg").exists(), timeout=10000)
     assert Image.open(tmp_path / "out.jpg").size == (160, 120)
@@ -360,3 +413,35 @@ def test_zooming_the_result_reaches_the_photos_own_pixels(qtbot, tmp_path, weigh
     assert w.preview_side() == 4000                      # every pixel of the photo, when zoomed in far enough
     w.doc.photo_edit = None
     w.worker.stop()
+
+
+def test_restyle_regions_take_their_group_unless_alone():
+    from types import SimpleNamespace
+
+    from app.cli.photo import region_ids
+    from models.data.files import InputError
+    from tests.helpers import TOY
+    engine = SimpleNamespace(labels=TOY, info=SimpleNamespace(model="toy"))
+    assert region_ids(engine, ["l_eye"]) == [2, 3]              # both eyes, as a drop takes them
+    assert region_ids(engine, ["l_eye"], alone=True) == [2]
+    assert region_ids(engine, []) == [0, 1, 2, 3]
+    with pytest.raises(InputError, match="not a region"):
+        region_ids(engine, ["nose"])
+
+
+def test_region_list_arguments_must_name_something(capsys, weights_json):
+    code = main(["restyle", "p.jpg", "--codes", "c.npz", "--out", "o.png", "--region", ",",
+                 "--model", str(weights_json)])
+    assert code == 2 and "names nothing" in capsys.readouterr().err
+
+
+def test_the_region_panel_changes_the_group_or_one_region_alone(qtbot):
+    from app.editor.qt.panels import RegionPanel
+    from tests.helpers import TOY
+    doc = Document("toy", TOY.names, toy_mask())
+    panel = RegionPanel()
+    qtbot.addWidget(panel)
+    panel.show_region(doc, 2, TOY.group_of(2))
+    assert panel.targets() == [2, 3] and "with r_eye" in panel.title.text()
+    panel.alone.setChecked(True)
+    assert panel.targets() == [2]

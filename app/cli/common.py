@@ -41,7 +41,10 @@ def output_image(path: str | None) -> None:
 
 
 def comma_list(text: str) -> list[str]:
-    return [t for t in text.split(",") if t]
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names and text:   # "" is an unset default; "," names nothing
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing; give names separated by commas")
+    return names
 
 
 def comma_ints(text: str) -> list[int]:

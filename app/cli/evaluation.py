@@ -248,7 +248,9 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
     pairs = limited_pairs(args)
     if len(pairs) < 2:
         raise InputError("eval-edits needs two photos at least (each takes the next one's style)")
-    result = evaluate_photo_edits(engine, pairs, args.region, refine_steps(args))
+    if args.save_dir:
+        Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+    result = evaluate_photo_edits(engine, pairs, args.region, refine_steps(args), save_dir=args.save_dir)
     if args.record:
         record(args, find_weights(args.model), result)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>38}: {v}" for k, v in result.items()))
@@ -273,8 +275,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-edits", help="photo edits on held-out photos: own style gives the photo back; a "
                        "region restyle leaves every pixel beyond its seam untouched")
     add_labelled_folder_args(p)
-    p.add_argument("--region", default="hair", help="the region restyled from the next photo (default hair)")
+    p.add_argument("--region", default="hair", help="the region restyled from the next photo, with its group "
+                   "(default hair; skin takes nose, ears and neck)")
     p.add_argument("--limit", type=int, default=0, help="at most this many photos")
+    p.add_argument("--save-dir", help="also write strips: photo | difference method | ours | Reinhard")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
     p.add_argument("--json", action="store_true")
     add_refine_arg(p, 0, "each photo's")

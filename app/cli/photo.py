@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -14,25 +15,46 @@ from models.inference.refiner import REFINE_STEPS
 from models.inference.styles import StyleMatrix
 
 
-def region_ids(engine: Engine, names: list[str]) -> list[int]:
-    """Class ids of the named regions (all, when none are named)."""
+def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[int]:
+    """Class ids of the named regions (all, when none are named), each with the regions of
+    its group (skin with nose, ears and neck), as a drop in the editor takes them, unless
+    `alone`."""
     if not names:
         return list(range(engine.labels.num_classes))
+    if any(not n for n in names):
+        raise InputError("--region: an empty region name; give names separated by commas, e.g. hair,skin")
     unknown = [n for n in names if n not in engine.labels.names]
     if unknown:
         raise InputError(f"--region {','.join(unknown)}: not a region of model '{engine.info.model}' "
                          f"(regions: {', '.join(engine.labels.names)})")
-    return [engine.labels.names.index(n) for n in names]
+    ids = [engine.labels.names.index(n) for n in names]
+    groups = [(c,) if alone else engine.labels.group_of(c) for c in ids]
+    return list(dict.fromkeys(c for group in groups for c in group))
 
 
 def cmd_restyle(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from models.inference.composite import render_edit, start_edit
     steps = refine_steps(args)
     if bool(args.style) == bool(args.codes):
         raise InputError("give the new style as --style PHOTO2 or --codes CODES.npz (one of them)")
     output_image(args.out)
+    if any(Path(args.out).resolve() == Path(p).resolve() for p in (args.photo, args.style, args.codes) if p):
+        raise InputError(f"--out {args.out} is one of the inputs; write the edit to a new file")
+    # the default refinement takes seconds: say what is being done, stage by stage
+    progress = tqdm(total=5, desc="restyle", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr,
+                    bar_format="{desc} {n}/{total}{postfix} [{elapsed}]")
+
+    started = []
+
+    def stage(name: str) -> None:
+        progress.update(1 if started else 0)
+        started.append(name)
+        progress.set_postfix_str(name)
+    stage("loading the model and the photo")
     engine = Engine.load(args.model, args.device)
-    regions = region_ids(engine, args.region)
+    regions = region_ids(engine, args.region, args.alone)
     original = load_image(args.photo)
     engine.check_photo_suits(original, args.photo)
     mask = load_mask(args.mask, engine.labels) if args.mask else None
@@ -41,10 +63,18 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if mask is not None and mask.shape != original.shape[:2]:
         raise InputError(f"{args.mask} is {mask.shape[1]}x{mask.shape[0]} but the photo is "
                          f"{original.shape[1]}x{original.shape[0]}")
+    stage(f"framing, parsing and fitting the photo's style ({steps} refinement steps)")
     edit, own, _ = start_edit(engine, original, "photo", mask, steps)
     if engine.labels.framing == "face" and not edit.framing.found_face:
         print(f"note: no face found in {args.photo}; editing its centre square", file=sys.stderr)
+    present = set(np.unique(edit.mask).tolist())
+    absent = [engine.labels.names[c] for c in regions if c not in present]
+    if args.region and len(absent) == len(regions):
+        raise InputError(f"{args.photo}: the model finds no {', '.join(absent)} in this photo; nothing to restyle")
+    if args.region and absent:
+        print(f"note: the model finds no {', '.join(absent)} in {args.photo}", file=sys.stderr)
     cfg = engine.info.config
+    stage("reading the new style")
     target = (style_of_photo(engine, args.style, None, steps) if args.style
               else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model))
     codes = own.filled_from(engine.mean_style).codes.copy()
@@ -54,8 +84,12 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if missing:
         print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
               file=sys.stderr)
+    stage("recolouring the photo")
     result = render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present | target.present)], own)
+    stage("writing")
     save_image(args.out, result, args.quality, photo_metadata(args.photo))
+    progress.update(1)
+    progress.close()
     changed = int((result != original).any(-1).sum())
     print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
           f"the pixels changed)")
@@ -85,7 +119,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("photo")
     p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
     p.add_argument("--region", type=comma_list, default=[], metavar="NAME[,NAME...]",
-                   help="the regions to restyle (default: all)")
+                   help="the regions to restyle, each with its group (skin takes nose, ears and neck; "
+                        "default: all)")
+    p.add_argument("--alone", action="store_true", help="restyle the named regions alone, not their groups")
+    p.add_argument("--quiet", action="store_true", help="no progress on the terminal")
     p.add_argument("--style", help="take the new style from this photo (framed and parsed like any photo)")
     p.add_argument("--codes", help="take the new style from these codes (`encode` writes them)")
     p.add_argument("--mask", help="the photo's own mask (for models without a parser)")

@@ -20,7 +20,7 @@ from PIL import Image
 
 from models.data.files import InputError, atomic_write, decode, open_image, photo_from_bytes
 from models.data.framing import Framing
-from models.inference.composite import PhotoEdit
+from models.inference.composite import PhotoEdit, Surround
 from models.inference.sims import ComponentKey
 from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
@@ -409,6 +409,8 @@ class ProjectSnapshot:
         if self.photo_edit is not None:
             edit = self.photo_edit
             meta["photo_edit"] = {"framing": edit.framing.to_dict(), "source_key": edit.source_key}
+            if edit.surround is not None:
+                meta["photo_edit"]["surround"] = edit.surround.framing.to_dict()
         if self.look is not None:
             meta["look"] = {"name": self.look.name, "strength": self.look.strength}
         codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
@@ -460,7 +462,7 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
         sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
                                    read_image(z, thumb, "RGB") if thumb in names else None, str(kind))
     photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
-    photo_edit = read_photo_edit(z, meta["photo_edit"], mask.shape) if meta.get("photo_edit") else None
+    photo_edit = read_photo_edit(z, meta["photo_edit"], mask.shape, len(labels)) if meta.get("photo_edit") else None
     doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")), photo_edit)
     regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
                     for r in meta["regions"])
@@ -482,15 +484,23 @@ def write_photo_edit(z: zipfile.ZipFile, edit: PhotoEdit) -> None:
     else:
         z.writestr("original", png_bytes(edit.original))
     z.writestr("photo_mask.png", png_bytes(edit.mask))
+    if edit.surround is not None:
+        z.writestr("surround_mask.png", png_bytes(edit.surround.mask))
 
 
-def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple) -> PhotoEdit:
+def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple, num_classes: int) -> PhotoEdit:
     data = z.read("original")
     photo_mask = read_image(z, "photo_mask.png", "L")
     if photo_mask.shape != mask_shape:
         raise InputError("the photo's own mask does not match the edit's")
+    surround = None
+    if meta.get("surround") is not None:
+        surround_mask = read_image(z, "surround_mask.png", "L")
+        if surround_mask.shape != mask_shape or int(surround_mask.max()) >= num_classes:
+            raise InputError("the photo's wider mask does not match the edit's")
+        surround = Surround(Framing.from_dict(meta["surround"]), surround_mask)
     return PhotoEdit(photo_from_bytes(data, "original"), Framing.from_dict(meta["framing"]), photo_mask,
-                     str(meta["source_key"]), data)
+                     str(meta["source_key"]), data, surround)
 
 
 def read_bank_fill(meta: dict | None, num_classes: int, path: Path) -> BankFill | None:

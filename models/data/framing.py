@@ -52,6 +52,17 @@ class Framing:
         return cv2.warpAffine(photo, m.astype(np.float32), (size, size), flags=interp,
                               borderMode=cv2.BORDER_REFLECT_101)
 
+    def scaled(self, factor: float) -> "Framing":
+        """The same box on a copy of the photo scaled by `factor`."""
+        return Framing(self.x * factor, self.y * factor, self.side * factor, self.found_face,
+                       None if self.height is None else self.height * factor)
+
+    def widened(self, factor: float) -> "Framing":
+        """A box `factor` times as large about the same centre."""
+        cx, cy = self.x + self.side / 2, self.y + self.box_height / 2
+        side, height = self.side * factor, None if self.height is None else self.height * factor
+        return Framing(cx - side / 2, cy - (height or side) / 2, side, self.found_face, height)
+
     def to_dict(self) -> dict:
         return {"x": self.x, "y": self.y, "side": self.side, "height": self.height, "found_face": self.found_face}
 

@@ -2,13 +2,15 @@
 changed something.
 
 The model works on a 256 px square framed in the photo. Where a region's style changed
-but its shape did not, the change itself is carried back: the difference between the
-synthesis with the new styles and the one with the photo's own styles, brought to the
-photo through the inverse framing and added to the original, so the photo's detail (hair
-strands, skin texture) stays under the new colour. Where the mask changed (a painted
+but its shape did not, the photo's own pixels are recoloured: a locally affine colour map
+from the synthesis with the photo's own styles to the one with the new styles, fitted per
+region at the model's size, carried (its coefficients, not its pixels) to the photo's
+resolution and applied to the original (models/inference/recolour.py), over the whole
+region: past the square, where a wider parse of the photo (the edit's `surround`) finds
+it connected to the edited face. The weight of a region follows the photo's own edges (a
+guided feather, its width scaled to the framed face). Where the mask changed (a painted
 fringe), the synthesised pixels go in, upsampled and filtered with the photo as the guide.
-A soft seam, its width scaled to the framed face, hides the border; every pixel further
-out is the original, bit for bit.
+Every pixel beyond the edited regions and their seam is the original, bit for bit.
 """
 from __future__ import annotations
 
@@ -20,13 +22,36 @@ import numpy as np
 from models.data.filters import guided_filter
 from models.data.framing import Framing, stretched_photo, whole_photo
 from models.inference.engine import Engine
+from models.inference.recolour import (
+    BAND_ROWS,
+    FADE,
+    FIT_RADIUS,
+    WORK_SIDE,
+    affine,
+    apply_coefficients,
+    compose,
+    fit_colour_map,
+    warp,
+)
 from models.inference.styles import StyleMatrix
 
 SEAM = 0.02          # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
 GUIDE_EPS = 1e-3
-EDGE_FADE = 0.08     # of the square's side: edits fade out towards the square's edges, where the
-                     # model's view of the photo ends (hair that goes on past it keeps its look)
+EDGE_FADE = 0.08     # of the square's side: painted shapes fade out towards the square's edges,
+                     # where the model's view of the photo ends
+SURROUND = 2.0       # the wider parse that finds where regions go on: twice the square's side
+FEATHER_EPS = 1e-3   # the guided feather of a region's weight (grey levels in [0, 1])
+CONFIDENCE_SCALE = 2.0   # log-likelihood units over which colour's confidence in a label rises
+UNSURE_RAMP = 3.0    # past the square, the weight follows colour's confidence over this many seams
+
+
+@dataclass(frozen=True)
+class Surround:
+    """The photo parsed at a wider framing than the model's square: where each region goes
+    on past it (hair over the shoulders, the neck, clothes)."""
+    framing: Framing
+    mask: np.ndarray      # at the model's size
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,7 @@ class PhotoEdit:
     mask: np.ndarray
     source_key: str
     file: bytes = b""      # the photo's file as it was read: a project keeps it losslessly, EXIF and all
+    surround: Surround | None = None   # None: regions end at the square (a scene, or an old project)
 
     def scaled(self, max_side: int) -> PhotoEdit:
         """The same edit on a smaller copy of the photo (the editor's live preview)."""
@@ -47,10 +73,8 @@ class PhotoEdit:
         if factor == 1.0:
             return self
         small = cv2.resize(self.original, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
-        f = self.framing
-        framing = replace(f, x=f.x * factor, y=f.y * factor, side=f.side * factor,
-                          height=None if f.height is None else f.height * factor)
-        return replace(self, original=small, framing=framing)
+        surround = self.surround and replace(self.surround, framing=self.surround.framing.scaled(factor))
+        return replace(self, original=small, framing=self.framing.scaled(factor), surround=surround)
 
 
 def restyled_classes(own: StyleMatrix, per_block: list[StyleMatrix]) -> np.ndarray:
@@ -67,11 +91,11 @@ def soft_mask(area: np.ndarray, seam: float) -> np.ndarray:
     return np.clip(0.5 + (inside - outside) / (2 * seam), 0, 1).astype(np.float32)
 
 
-def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4) -> np.ndarray:
+def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4, width: float = EDGE_FADE) -> np.ndarray:
     """(size, size) weights: 1 inside, falling linearly to 0 at the square's edges (top,
     bottom, left, right: those `sides` marks; an edge on or past the photo's border has
     nothing beyond it to blend into, so it needs no fade)."""
-    up = np.clip((np.arange(size) + 0.5) / (EDGE_FADE * size), 0, 1)
+    up = np.clip((np.arange(size) + 0.5) / (width * size), 0, 1)
     top, bottom, left, right = (ramp if on else np.ones(size)
                                 for on, ramp in zip(sides, (up, up[::-1], up, up[::-1])))
     return np.minimum(np.minimum(top, bottom)[:, None], np.minimum(left, right)[None, :]).astype(np.float32)
@@ -125,35 +149,202 @@ def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
     styles, `restyled` the classes whose style changed."""
-    photo, size = edit.original, base.shape[0]
     shape_area = edited_mask != edit.mask
-    style_area = restyled[edited_mask] & ~shape_area
     seam = max(1.5, SEAM * edit.framing.side)
-    box = changed_box(style_area | shape_area, edit.framing.to_photo(size), 2 * seam + 2, photo.shape[:2])
+    result = recoloured(edit, edited_mask, shape_area, base, edited, restyled, seam)
+    if shape_area.any():
+        paint_shapes(result, edit, shape_area, edited, seam)
+    return result
+
+
+class RegionGrid:
+    """The part of the photo that the model's square and the surround cover, at most
+    WORK_SIDE px large: where regions are found and colour maps resampled before they are
+    applied to the photo's own pixels, a band of rows at a time."""
+
+    def __init__(self, edit: PhotoEdit, edited_mask: np.ndarray):
+        h, w = edit.original.shape[:2]
+        boxes = [edit.framing] + ([edit.surround.framing] if edit.surround else [])
+        self.x0 = max(0, int(np.floor(min(f.x for f in boxes))))
+        self.y0 = max(0, int(np.floor(min(f.y for f in boxes))))
+        self.x1 = min(w, int(np.ceil(max(f.x + f.side for f in boxes))))
+        self.y1 = min(h, int(np.ceil(max(f.y + f.box_height for f in boxes))))
+        self.scale = min(1.0, WORK_SIDE / max(self.x1 - self.x0, self.y1 - self.y0, 1))
+        self.shape = (max(1, round((self.y1 - self.y0) * self.scale)),
+                      max(1, round((self.x1 - self.x0) * self.scale)))
+        self.to_grid = affine(self.scale, self.scale, -self.x0 * self.scale, -self.y0 * self.scale)
+        size = edited_mask.shape[0]
+        self.from_model = compose(self.to_grid, edit.framing.to_photo(size))
+        self.in_square = warp(np.ones((size, size), np.uint8), self.from_model, self.shape, cv2.INTER_NEAREST) > 0
+        labels = np.full(self.shape, 255, np.uint8)
+        if edit.surround is not None:
+            s = edit.surround
+            labels = warp(s.mask, compose(self.to_grid, s.framing.to_photo(s.mask.shape[0])), self.shape,
+                          cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = 255
+        own = warp(edited_mask, self.from_model, self.shape, cv2.INTER_NEAREST)
+        labels[self.in_square] = own[self.in_square]
+        self.labels = labels
+        photo = edit.original[self.y0:self.y1, self.x0:self.x1]
+        small = cv2.resize(photo, self.shape[::-1], interpolation=cv2.INTER_AREA) if self.scale < 1 else photo
+        self.grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+        self.lab = cv2.cvtColor(small.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+
+    def in_square_of(self, framing: Framing, size: int) -> np.ndarray:
+        return warp(np.ones((size, size), np.uint8), compose(self.to_grid, framing.to_photo(size)), self.shape,
+                    cv2.INTER_NEAREST) > 0
+
+    def from_model_size(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        return warp(image, self.from_model, self.shape, interpolation)
+
+    def colour_confidence(self, label: int) -> np.ndarray:
+        """(gh, gw) in [0, 1]: 1 inside the square where the edit's mask says `label`; past
+        it, where the wider parse says `label`, how much likelier `label` is by colour than
+        any other class: a Gaussian (in Lab) of each class's pixels inside the square, where
+        the parse is sure. The wider parse sees the face small and misreads flat
+        surroundings (a grey wall as blonde hair); colour tells them apart."""
+        inside = self.in_square
+        confidence = (inside & (self.labels == label)).astype(np.float32)
+        classes = [c for c in np.unique(self.labels[inside]) if (self.labels[inside] == c).sum() >= 50]
+        outside = ~inside & (self.labels == label)
+        if label not in classes or not outside.any():
+            return confidence
+        pixels = self.lab[outside].astype(np.float64)
+        distance = {}
+        for c in classes:
+            own = self.lab[inside & (self.labels == c)].astype(np.float64)
+            cov = np.cov(own.T) + np.eye(3)
+            centred = pixels - own.mean(0)
+            distance[c] = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred) + np.log(np.linalg.det(cov))
+        others = [d for c, d in distance.items() if c != label]
+        margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]
+        confidence[outside] = 1 / (1 + np.exp(-np.clip(margin / CONFIDENCE_SCALE, -30, 30)))
+        return confidence
+
+    def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """The grid's pixels of `label` that connect to `seeds` (model size: the region as
+        the edit sees it in the square), past the square where colour bears the label out."""
+        area = (confidence >= 0.5).astype(np.uint8)
+        count, components = cv2.connectedComponents(area, connectivity=8)
+        seeded = self.from_model_size(seeds.astype(np.uint8), cv2.INTER_NEAREST).astype(bool) & (area > 0)
+        keep = np.unique(components[seeded])
+        return np.isin(components, keep[keep > 0])
+
+    def to_photo(self, area: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A grid area as photo pixels (nearest), False beyond the grid."""
+        out = np.zeros(shape, bool)
+        size = (self.x1 - self.x0, self.y1 - self.y0)
+        out[self.y0:self.y1, self.x0:self.x1] = cv2.resize(area.astype(np.uint8), size,
+                                                           interpolation=cv2.INTER_NEAREST) > 0
+        return out
+
+    def feather(self, region: np.ndarray, seam: float, confidence: np.ndarray) -> np.ndarray:
+        """A region's weight in [0, 1]: a ramp `seam` photo pixels to each side of its
+        border, bent to the photo's own edges (a guided filter with the photo as guide),
+        exactly 1 deep inside and 0 beyond the ramp; past the square, it fades where
+        colour is unsure of the region (smoothly over a wider ramp: no line)."""
+        seam_here = max(1.0, seam * self.scale)
+        ramp = soft_mask(region, seam_here)
+        sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
+        sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here)
+        ramp = np.where(self.in_square, ramp, ramp * sure)
+        bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
+        return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
+
+    def apply(self, photo: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """`photo` with each (coefficients (gh, gw, 12), weight (gh, gw)) layer's colour map
+        applied where its weight is above 0, blended by the weight; the rest bit for bit."""
+        result = photo.copy()
+        width = self.x1 - self.x0
+        for r0 in range(self.y0, self.y1, BAND_ROWS):
+            r1 = min(self.y1, r0 + BAND_ROWS)
+            to_band = affine(1 / self.scale, 1 / self.scale, 0, self.y0 - r0)
+            band = photo[r0:r1, self.x0:self.x1].astype(np.float32) / 255
+            total, touched = np.zeros_like(band), np.zeros(band.shape[:2], bool)
+            for coefficients, weight in layers:
+                w = warp(weight, to_band, (r1 - r0, width), cv2.INTER_LINEAR)
+                here = w > 0
+                if not here.any():
+                    continue
+                c = warp(coefficients, to_band, (r1 - r0, width), cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+                mapped = apply_coefficients(band[here], c[here])
+                total[here] += w[here, None] * (mapped - band[here])
+                touched |= here
+            if touched.any():
+                out = np.clip(np.rint((band[touched] + total[touched]) * 255), 0, 255).astype(np.uint8)
+                result[r0:r1, self.x0:self.x1][touched] = out
+        return result
+
+
+def restyled_area(edit: PhotoEdit, edited_mask: np.ndarray, classes: list[int]) -> np.ndarray:
+    """(H, W) bool at the photo's size: the pixels of `classes` that a restyle of them
+    recolours (before its seam), past the square where they go on."""
+    grid = RegionGrid(edit, edited_mask)
+    area = np.zeros(grid.shape, bool)
+    for c in classes:
+        area |= grid.region(c, edited_mask == c, grid.colour_confidence(c))
+    return grid.to_photo(area, edit.original.shape[:2])
+
+
+def recoloured(edit: PhotoEdit, edited_mask: np.ndarray, shape_area: np.ndarray, base: np.ndarray,
+               edited: np.ndarray, restyled: np.ndarray, seam: float) -> np.ndarray:
+    """The photo with each restyled region's colour map applied to its own pixels, over
+    the whole region (see the module's docstring)."""
+    classes = [int(c) for c in np.flatnonzero(restyled) if ((edited_mask == c) & ~shape_area).any()]
+    if not classes:
+        return edit.original.copy()
+    size = base.shape[0]
+    grid = RegionGrid(edit, edited_mask)
+    x, y = base.astype(np.float32) / 255, edited.astype(np.float32) / 255
+    # where the local maps give way to each region's global one: towards the square's inner edges
+    fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2]), FADE))
+    radius = max(1, round(FIT_RADIUS * size))
+    layers = []
+    for c in classes:
+        inside = (edited_mask == c) & ~shape_area
+        colour_map = fit_colour_map(x, y, inside, radius)
+        confidence = grid.colour_confidence(c)
+        region = grid.region(c, inside, confidence)
+        if not region.any():
+            continue
+        local = grid.from_model_size(colour_map.stacked())
+        coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
+        layers.append((coefficients.astype(np.float32), grid.feather(region, seam, confidence)))
+    return grid.apply(edit.original, layers)
+
+
+def square_weight(edit: PhotoEdit, area: np.ndarray, seam: float) -> tuple[tuple, np.ndarray] | None:
+    """(the photo box around a model-size `area`, its weight there (h, w, 1)): a soft seam
+    `seam` px to each side of its border, faded towards the square's inner edges; None
+    when the area is empty."""
+    photo, size = edit.original, area.shape[0]
+    box = changed_box(area, edit.framing.to_photo(size), 2 * seam + 2, photo.shape[:2])
     if box is None:
-        return photo.copy()
+        return None
     to_model = edit.framing.to_model(size)
-    # The areas end where the model's square ends: nothing outside it was edited.
-    area_at = lambda a: to_photo_pixels(a.astype(np.float32), to_model, box, cv2.INTER_LINEAR,
-                                        cv2.BORDER_CONSTANT) >= 0.5
+    inside = to_photo_pixels(area.astype(np.float32), to_model, box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT) >= 0.5
     fade = to_photo_pixels(edge_fade(size, inner_edges(edit.framing, photo.shape[:2])), to_model, box,
                            cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
-    style_weight = (soft_mask(area_at(style_area), seam) * fade)[..., None]
-    shape_weight = (soft_mask(area_at(shape_area), seam) * fade)[..., None]
+    return box, (soft_mask(inside, seam) * fade)[..., None]
+
+
+def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, edited: np.ndarray,
+                 seam: float) -> None:
+    """The painted shapes (where the mask changed) drawn into `result` in place: the
+    synthesis upsampled and filtered with the photo as the guide, behind a soft seam."""
+    placed = square_weight(edit, shape_area, seam)
+    if placed is None:
+        return
+    box, weight = placed
+    photo, to_model = edit.original, edit.framing.to_model(edited.shape[0])
     y0, y1, x0, x1 = box
-    original = photo[y0:y1, x0:x1].astype(np.float32)
-    delta = to_photo_pixels(edited.astype(np.float32) - base.astype(np.float32), to_model, box, cv2.INTER_LINEAR)
-    out = original + style_weight * delta
-    if shape_area.any():
-        drawn = to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC)
-        guide = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-        radius = max(1, round(GUIDE_RADIUS * edit.framing.side))
-        drawn = guided_filter(guide, drawn, radius, GUIDE_EPS)
-        out = out * (1 - shape_weight) + drawn * shape_weight
-    result = photo.copy()
-    touched = (style_weight[..., 0] > 0) | (shape_weight[..., 0] > 0)
+    drawn = to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC)
+    guide = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    drawn = guided_filter(guide, drawn, max(1, round(GUIDE_RADIUS * edit.framing.side)), GUIDE_EPS)
+    under = result[y0:y1, x0:x1].astype(np.float32)
+    out = under * (1 - weight) + drawn * weight
+    touched = weight[..., 0] > 0
     result[y0:y1, x0:x1][touched] = np.clip(np.rint(out[touched]), 0, 255).astype(np.uint8)
-    return result
 
 
 def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: list[StyleMatrix],
@@ -173,12 +364,16 @@ def start_edit(engine: Engine, original: np.ndarray, source_key: str, mask: np.n
     """A photo as an edit starts from it, its own style, and the photo as the model sees
     it: framed and parsed, or, with the photo's own `mask` (at its size), the whole photo
     stretched to the square as the mask is; encoded, then refined when asked."""
+    surround = None
     if mask is None:
         framing, framed = engine.frame(original, face, faces)
         own_mask = engine.parser.parse(framed)
+        if engine.labels.framing == "face":
+            wide = framing.widened(SURROUND)
+            surround = Surround(wide, engine.parser.parse(wide.crop(original, engine.size)))
     else:
         framing = whole_photo(original)
         framed = stretched_photo(original, engine.size)
         own_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
     own = engine.encode(framed, own_mask, refine_steps)
-    return PhotoEdit(original, framing, own_mask, source_key, file), own, framed
+    return PhotoEdit(original, framing, own_mask, source_key, file, surround), own, framed

@@ -182,7 +182,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         self.canvas.set_document(doc, labels.palette())
         self.palette_list.set_labels(labels.names, labels.colors)
         self.gallery.set_sources(doc)
-        self.region_panel.show_region(doc, self.canvas.label)
+        self.region_panel.show_region(doc, self.canvas.label, self.engine.labels.group_of(self.canvas.label))
         self.look_panel.show_look(doc.look)
         self.status_model.setText(f"{self.engine.info.name} on {self.engine.device}")
         self.update_photo_view()
@@ -199,11 +199,12 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         if what == Change.SOURCES:
             self.gallery.set_sources(self.doc)
         if what in (Change.SOURCES, Change.STYLES, Change.HISTORY):
-            self.region_panel.show_region(self.doc, self.canvas.label)
+            self.region_panel.show_region(self.doc, self.canvas.label, self.engine.labels.group_of(self.canvas.label))
         self.update_title()
 
     def update_title(self) -> None:
-        name = self.doc.path.name if self.doc.path else "Untitled"
+        # an edit not yet saved is named after its photo (doc.title), as other editors do
+        name = self.doc.path.name if self.doc.path else self.doc.title or "Untitled"
         self.setWindowTitle(f"{name}{' *' if self.doc.modified else ''} - SEAN Studio ({self.doc.model})")
         self.undo_action.setEnabled(self.doc.can_undo)
         self.redo_action.setEnabled(self.doc.can_redo)
@@ -251,7 +252,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
 
     def choose_label(self, label: int) -> None:
         self.canvas.label = label
-        self.region_panel.show_region(self.doc, label)
+        self.region_panel.show_region(self.doc, label, self.engine.labels.group_of(label))
 
     def toggle_overlay(self, on: bool) -> None:
         self.canvas.overlay_photo = on

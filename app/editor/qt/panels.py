@@ -125,7 +125,9 @@ class StyleGallery(QListWidget):
 
 
 class RegionPanel(QGroupBox):
-    """Source A, source B, the A-B slider and the per-block crossover for the selected region."""
+    """Source A, source B, the A-B slider and the per-block crossover for the selected region
+    and the regions that belong with it (skin with nose, ears and neck: the label scheme's
+    groups, as drops use them), or for it alone, or for all regions."""
 
     changed = pyqtSignal(dict)      # {label: RegionStyle}
     random_requested = pyqtSignal(list)   # labels
@@ -134,10 +136,12 @@ class RegionPanel(QGroupBox):
         super().__init__("Region style", parent)
         self.doc: Document | None = None
         self.label = 1
+        self.group: tuple[int, ...] = (1,)
         self.source_a, self.source_b = QComboBox(), QComboBox()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
         self.all_regions = QCheckBox("Apply to all regions")
+        self.alone = QCheckBox("This region alone (not its group)")
         self.crossover = [QPushButton("~") for _ in BLOCK_NAMES]
         grid = QGridLayout(self)
         self.title = QLabel()
@@ -165,18 +169,25 @@ class RegionPanel(QGroupBox):
             buttons.addWidget(b)
         grid.addLayout(buttons, 5, 0, 1, 4)
         grid.addWidget(self.all_regions, 6, 0, 1, 4)
+        grid.addWidget(self.alone, 7, 0, 1, 4)
         self.source_a.activated.connect(lambda _: self.emit_change(source_a=self.source_a.currentData()))
         self.source_b.activated.connect(lambda _: self.emit_change(source_b=self.source_b.currentData()))
         self.slider.sliderReleased.connect(lambda: self.emit_change(blend=self.slider.value() / 100))
         self.slider.valueChanged.connect(self.slider_moved)
 
     def targets(self) -> list[int]:
-        return list(range(self.doc.num_classes)) if self.all_regions.isChecked() else [self.label]
+        if self.all_regions.isChecked():
+            return list(range(self.doc.num_classes))
+        return [self.label] if self.alone.isChecked() else list(self.group)
 
-    def show_region(self, doc: Document, label: int) -> None:
-        self.doc, self.label = doc, label
+    def show_region(self, doc: Document, label: int, group: tuple[int, ...] | None = None) -> None:
+        """Show `label`'s style; changes go to `group` (the label first) unless "alone"."""
+        self.doc, self.label, self.group = doc, label, group or (label,)
         region = doc.regions[label]
-        self.title.setText(f"<b>{label}: {doc.label_names[label]}</b>")
+        with_group = ", ".join(doc.label_names[c] for c in self.group[1:])
+        group_note = f" (with {with_group})" if with_group else ""
+        self.title.setText(f"<b>{label}: {doc.label_names[label]}</b>{group_note}")
+        self.alone.setVisible(len(self.group) > 1)
         for combo, current, allow_none in ((self.source_a, region.source_a, False),
                                            (self.source_b, region.source_b, True)):
             combo.blockSignals(True)

@@ -1,0 +1,120 @@
+"""A restyle as a colour transform of the photo's own pixels.
+
+The model draws the photo's mask twice, with the photo's own styles (`base`) and with the
+new ones (`edited`). Per restyled region, a locally affine colour map from `base` to
+`edited` is fitted (3x3 plus offset per pixel, the colour guided filter's local linear
+model, He et al. 2010, section 3.5), regularised towards one affine map for the whole
+region instead of towards a constant, so that a window with little of the region takes
+the region's map and a flat window keeps the photo's detail. Only the map's coefficients
+travel to the photo's resolution, and they are applied to the original's pixels: strands,
+pores and light stay the photo's, the synthesis's speckle and seams do not travel (a
+3x3 map fitted over a window cannot copy them).
+
+Outside the model's square the region's pixels (from a wider parse of the photo, the
+edit's `surround`) take the region's global map; towards the square's edges the local map
+fades into it, so no line marks where the square ends.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.data.filters import box
+
+FIT_RADIUS = 0.04    # of the model's side: the window of the local fit (10 px at 256)
+FIT_EPS = 0.1        # ridge towards the region's global map, chosen by measurement (docs/RESULTS.md)
+GLOBAL_RIDGE = 1e-3  # the global map's ridge towards the identity, per pixel of the region
+WORK_SIDE = 768      # the region's labels and the maps' coefficients are worked out this large
+BAND_ROWS = 256      # photo rows transformed at a time: a 12-megapixel photo in bounded memory
+FADE = 0.08          # of the square's side: where the local map fades into the region's global one
+
+
+@dataclass(frozen=True)
+class ColourMap:
+    """Per pixel y = A x + b: `a` (H, W, 3, 3), output channel first, and `b` (H, W, 3),
+    with the region's global map `a_global` (3, 3), `b_global` (3,)."""
+    a: np.ndarray
+    b: np.ndarray
+    a_global: np.ndarray
+    b_global: np.ndarray
+
+    def stacked(self) -> np.ndarray:
+        """(H, W, 12) float32: the coefficients as channels, to be resampled together."""
+        h, w = self.b.shape[:2]
+        return np.concatenate([self.a.reshape(h, w, 9), self.b], -1).astype(np.float32)
+
+    def global_stacked(self) -> np.ndarray:
+        return np.concatenate([self.a_global.ravel(), self.b_global]).astype(np.float32)
+
+
+def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
+    """The affine colour map (A (3, 3), b (3,)) that takes the colours `x` (N, 3) closest
+    to `y` (N, 3), least squares with a ridge towards the identity."""
+    n = len(x)
+    mx, my = x.mean(0), y.mean(0)
+    xc, yc = x - mx, y - my
+    lhs = xc.T @ xc + ridge * n * np.eye(3)
+    rhs = xc.T @ yc + ridge * n * np.eye(3)
+    a = np.linalg.solve(lhs, rhs).T
+    return a, my - a @ mx
+
+
+def fit_colour_map(base: np.ndarray, edited: np.ndarray, region: np.ndarray, radius: int,
+                   eps: float = FIT_EPS) -> ColourMap:
+    """The locally affine map from `base` to `edited` (float (S, S, 3) in [0, 1]) over the
+    pixels of `region` (S, S) bool: in each window, min over A, b of
+    n * mean_region |A x + b - y|^2 + eps |A - A_global|^2 (n: the window's share of the
+    region), then the coefficients averaged over the windows holding each pixel, as the
+    guided filter does. Outside the region: the global map."""
+    m = region.astype(np.float32)
+    a_g, b_g = global_map(base[region].astype(np.float64), edited[region].astype(np.float64))
+    s = base.shape[0]
+    n = box(m, radius)
+    safe = np.maximum(n, 1e-6)
+    mean = lambda v: box(v * m.reshape(s, -1, *([1] * (v.ndim - 2))), radius) / safe.reshape(
+        s, -1, *([1] * (v.ndim - 2)))
+    mx, my = mean(base), mean(edited)
+    xx = mean((base[..., :, None] * base[..., None, :]).reshape(s, -1, 9)).reshape(s, -1, 3, 3)
+    xy = mean((base[..., :, None] * edited[..., None, :]).reshape(s, -1, 9)).reshape(s, -1, 3, 3)
+    cov_xx = xx - mx[..., :, None] * mx[..., None, :]
+    cov_xy = xy - mx[..., :, None] * my[..., None, :]
+    lhs = n[..., None, None] * cov_xx + eps * np.eye(3, dtype=np.float32)
+    rhs = n[..., None, None] * cov_xy + eps * a_g.T.astype(np.float32)
+    a = np.linalg.solve(lhs, rhs).swapaxes(-1, -2)                 # (S, S, out, in)
+    b = my - np.einsum("hwij,hwj->hwi", a, mx)
+    a = mean(a.reshape(s, -1, 9)).reshape(s, -1, 3, 3)
+    b = mean(b)
+    outside = n < 1e-3
+    a[~region | outside] = a_g
+    b[~region | outside] = b_g
+    return ColourMap(a.astype(np.float32), b.astype(np.float32), a_g.astype(np.float32), b_g.astype(np.float32))
+
+
+def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """float (..., 3) pixels in [0, 1] through per-pixel maps (..., 12) -> float (..., 3)."""
+    a = coefficients[..., :9].reshape(*coefficients.shape[:-1], 3, 3)
+    return np.einsum("...ij,...j->...i", a, pixels) + coefficients[..., 9:]
+
+
+def warp(image: np.ndarray, forward: np.ndarray, shape: tuple[int, int], interpolation: int,
+         border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """`image` resampled by the 2x3 affine map `forward` (its pixels -> the output's) onto
+    an output of `shape`; any number of channels (OpenCV warps at most 4 at a time)."""
+    h, w = shape
+    flat = image.reshape(*image.shape[:2], -1) if image.ndim == 3 else image[..., None]
+    parts = [cv2.warpAffine(np.ascontiguousarray(flat[..., i:i + 4]), forward, (w, h), flags=interpolation,
+                            borderMode=border).reshape(h, w, -1) for i in range(0, flat.shape[-1], 4)]
+    out = np.concatenate(parts, -1)
+    return out if image.ndim == 3 else out[..., 0]
+
+
+def affine(scale_x: float, scale_y: float, dx: float, dy: float) -> np.ndarray:
+    return np.array([[scale_x, 0, dx], [0, scale_y, dy]], np.float64)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 map `outer` after `inner`."""
+    full = lambda m: np.vstack([m, [0, 0, 1]])
+    return (full(outer) @ full(inner))[:2]
