@@ -4,8 +4,9 @@ The model draws the photo's mask twice, with the photo's own styles (`base`) and
 new ones (`edited`). Per restyled region, a locally affine colour map from `base` to
 `edited` is fitted (3x3 plus offset per pixel, the colour guided filter's local linear
 model, He et al. 2010, section 3.5), regularised towards one affine map for the whole
-region instead of towards a constant, so that a window with little of the region takes
-the region's map and a flat window keeps the photo's detail. Only the map's coefficients
+region (the linear map between the two syntheses' colour distributions there) instead of
+towards a constant, so that a window with little of the region takes the region's map
+and a flat window keeps the photo's detail. Only the map's coefficients
 travel to the photo's resolution, and they are applied to the original's pixels: strands,
 pores and light stay the photo's, the synthesis's speckle and seams do not travel (a
 3x3 map fitted over a window cannot copy them).
@@ -25,7 +26,8 @@ from models.data.filters import box
 
 FIT_RADIUS = 0.04    # of the model's side: the window of the local fit (10 px at 256)
 FIT_EPS = 0.1        # ridge towards the region's global map, chosen by measurement (docs/RESULTS.md)
-GLOBAL_RIDGE = 1e-3  # the global map's ridge towards the identity, per pixel of the region
+GLOBAL_RIDGE = 1e-4  # added to the colour covariances of the global map (a deviation of 1% of the range)
+MAX_GAIN = 2.0       # the global map changes the photo's contrast by at most this factor, either way
 WORK_SIDE = 768      # the region's labels and the maps' coefficients are worked out this large
 BAND_ROWS = 256      # photo rows transformed at a time: a 12-megapixel photo in bounded memory
 FADE = 0.08          # of the square's side: where the local map fades into the region's global one
@@ -49,15 +51,27 @@ class ColourMap:
         return np.concatenate([self.a_global.ravel(), self.b_global]).astype(np.float32)
 
 
+def matrix_power(sym: np.ndarray, power: float) -> np.ndarray:
+    values, vectors = np.linalg.eigh(sym)
+    return (vectors * np.maximum(values, 1e-12) ** power) @ vectors.T
+
+
 def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
-    """The affine colour map (A (3, 3), b (3,)) that takes the colours `x` (N, 3) closest
-    to `y` (N, 3), least squares with a ridge towards the identity."""
-    n = len(x)
+    """The affine colour map (A (3, 3), b (3,)) that takes the distribution of the colours
+    `x` (N, 3) to that of `y` (N, 3): their means and covariances, by the linear
+    Monge-Kantorovich map (Pitie and Kokaram 2007). Not a regression of y on x: the two
+    syntheses draw a region's texture differently (other strands), and a regression would
+    shrink the map towards a flat colour wherever the textures do not line up. `ridge`
+    (a variance) keeps it finite for a flat region."""
     mx, my = x.mean(0), y.mean(0)
-    xc, yc = x - mx, y - my
-    lhs = xc.T @ xc + ridge * n * np.eye(3)
-    rhs = xc.T @ yc + ridge * n * np.eye(3)
-    a = np.linalg.solve(lhs, rhs).T
+    cx, cy = np.cov(x.T) + ridge * np.eye(3), np.cov(y.T) + ridge * np.eye(3)
+    root = matrix_power(cx, 0.5)
+    inverse_root = matrix_power(cx, -0.5)
+    a = inverse_root @ matrix_power(root @ cy @ root, 0.5) @ inverse_root
+    # The map is symmetric; its gains are capped: a flat synthesis of the photo's region
+    # against a speckled new one would otherwise multiply the photo's contrast many times.
+    values, vectors = np.linalg.eigh((a + a.T) / 2)
+    a = (vectors * np.clip(values, 1 / MAX_GAIN, MAX_GAIN)) @ vectors.T
     return a, my - a @ mx
 
 
