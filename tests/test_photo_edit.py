@@ -445,3 +445,48 @@ def test_the_region_panel_changes_the_group_or_one_region_alone(qtbot):
     assert panel.targets() == [2, 3] and "with r_eye" in panel.title.text()
     panel.alone.setChecked(True)
     assert panel.targets() == [2]
+
+
+def test_the_memo_keeps_a_value_while_its_key_stays_the_same():
+    from app.editor.memo import Memo
+    memo, made = Memo(), []
+    make = lambda: made.append(1) or len(made)
+    mask, edit = np.zeros((4, 4), np.uint8), object()
+    assert memo.get((edit, mask, 2), make) == 1
+    assert memo.get((edit, mask.copy(), 2), make) == 1          # equal arrays, the same object
+    mask[0, 0] = 1                                              # painted in place: a new key
+    assert memo.get((edit, mask, 2), make) == 2
+    assert memo.get((object(), mask, 2), make) == 3             # another object: by identity
+    assert memo.get((edit, mask, 2.0), make) == 4               # another type
+
+
+def test_painting_a_restyled_photo_edit_recolours_once_per_style_change(tmp_path, weights_json, toy_parser,
+                                                                        monkeypatch):
+    """The recolouring depends on the styles alone: strokes reuse it (a frame stays fast)."""
+    import models.data.framing as framing
+    from app.editor import session as session_module
+    from app.editor.session import EditorSession
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    engine = Engine.load(str(weights_json), "cpu")
+    session = EditorSession(engine)
+    photo = toy_photo(toy_mask(90), seed=4)
+    edit, own, framed = start_edit(engine, np.ascontiguousarray(np.pad(photo, ((0, 0), (30, 30), (0, 0)))), "p")
+    from app.editor.document import Source
+    doc = Document("toy", engine.labels.names, edit.mask, {"p": Source("p", own)}, framed, photo_edit=edit)
+    doc.apply_source("p", list(range(4)))
+    present = [int(c) for c in np.unique(edit.mask)]
+    doc.apply_source("mean", present[:1])                        # a region the parse found, restyled
+    calls = []
+    real = session_module.recolour
+    monkeypatch.setattr(session_module, "recolour", lambda *a: calls.append(1) or real(*a))
+    styles = doc.styles_per_block(engine.mean_style)
+    frames = []
+    for stroke in range(3):
+        doc.mask[2:4, 2 + stroke:6 + stroke] = 2
+        doc.commit_mask()
+        finish = session.compositor(doc, doc.styles_per_block(engine.mean_style))
+        frames.append(finish(engine.synthesize(doc.mask, styles)))
+    assert len(calls) == 1 and frames[0].shape == edit.original.shape
+    doc.apply_source("mean", present)                             # a style change: recoloured again
+    session.compositor(doc, doc.styles_per_block(engine.mean_style))(engine.synthesize(doc.mask, styles))
+    assert len(calls) == 2

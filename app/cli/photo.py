@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.common import add_model_args, add_refine_arg, comma_list, int_in, output_image, refine_steps
+from app.cli.common import Stages, add_model_args, add_refine_arg, comma_list, int_in, output_image, refine_steps
 from app.cli.synthesis import style_of_photo
 from models.data.files import InputError, load_image, load_mask, photo_metadata, save_image
 from models.inference.engine import Engine
@@ -33,8 +33,6 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
 
 
 def cmd_restyle(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from models.inference.composite import render_edit, start_edit
     steps = refine_steps(args)
     if bool(args.style) == bool(args.codes):
@@ -42,16 +40,7 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     output_image(args.out)
     if any(Path(args.out).resolve() == Path(p).resolve() for p in (args.photo, args.style, args.codes) if p):
         raise InputError(f"--out {args.out} is one of the inputs; write the edit to a new file")
-    # the default refinement takes seconds: say what is being done, stage by stage
-    progress = tqdm(total=5, desc="restyle", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr,
-                    bar_format="{desc} {n}/{total}{postfix} [{elapsed}]")
-
-    started = []
-
-    def stage(name: str) -> None:
-        progress.update(1 if started else 0)
-        started.append(name)
-        progress.set_postfix_str(name)
+    stage = Stages("restyle", 5, args.quiet)   # the default refinement takes seconds: say what is done
     stage("loading the model and the photo")
     engine = Engine.load(args.model, args.device)
     regions = region_ids(engine, args.region, args.alone)
@@ -88,8 +77,7 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     result = render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present | target.present)], own)
     stage("writing")
     save_image(args.out, result, args.quality, photo_metadata(args.photo))
-    progress.update(1)
-    progress.close()
+    stage.done()
     changed = int((result != original).any(-1).sum())
     print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
           f"the pixels changed)")

@@ -12,11 +12,20 @@ import cv2
 import numpy as np
 
 from app.editor.document import LOOK_SIDE, BankFill, Document, Look, Source
+from app.editor.memo import Memo
 from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
-from models.inference.composite import PhotoEdit, composite, parsed_labels, render_edit, restyled_classes, start_edit
+from models.inference.composite import (
+    PhotoEdit,
+    composite,
+    parsed_labels,
+    recolour,
+    render_edit,
+    restyled_classes,
+    start_edit,
+)
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
@@ -68,11 +77,13 @@ class EditorSession:
         self.engine = engine
         self.encode_cache: dict[tuple, Source] = {}   # (photo key, mtime, mask path) -> encoded source
         self.random = np.random.default_rng()
-        self._preview: tuple | None = None   # (photo edit, its preview-size copy)
-        self._base: tuple | None = None      # (photo edit, own codes, synthesis of its own mask and style)
-        self._restyled: tuple | None = None  # (styles per block, own codes, the classes they restyle)
+        # derived pictures, each memo kept by the thread that uses it
+        self._preview: Memo[PhotoEdit] = Memo()          # GUI thread: the edit on a preview-size photo
+        self._restyled: Memo[np.ndarray] = Memo()        # GUI thread: the classes the styles restyle
+        self._base: Memo[np.ndarray] = Memo()            # engine: the own mask drawn in its own style
+        self._recoloured: Memo[np.ndarray] = Memo()      # engine: the preview photo, restyled regions recoloured
         self._stylizer: Stylizer | None = None
-        self._look: tuple | None = None      # (the look's photo, its features)
+        self._look: Memo[StyleFeatures] = Memo()         # engine: the look photo's features
         self._painters: dict[str, BankPainter] = {}   # bank path -> its painter (bank loaded)
         self._unusable_banks: set[str] = set()       # banks that failed to load (a moved file...)
         self.last_canvas: Canvas | None = None       # the bank canvas of the last frame, for its view
@@ -87,9 +98,20 @@ class EditorSession:
     def base_synthesis(self, edit: PhotoEdit, own: StyleMatrix) -> np.ndarray:
         """The photo's own mask drawn with its own style (kept until the style changes, as
         refinement does); on the engine thread."""
-        if self._base is None or self._base[0] is not edit or not np.array_equal(self._base[1], own.codes):
-            self._base = (edit, own.codes.copy(), self.engine.synthesize(edit.mask, own))
-        return self._base[2]
+        return self._base.get((edit, own.codes), lambda: self.engine.synthesize(edit.mask, own))
+
+    def recoloured(self, edit: PhotoEdit, preview: PhotoEdit, own: StyleMatrix, per_block: list[StyleMatrix],
+                   restyled: np.ndarray) -> np.ndarray:
+        """The preview photo with its restyled regions recoloured: made again only when the
+        styles change, not at every brush stroke (painted shapes go over it); on the engine
+        thread."""
+        def make() -> np.ndarray:
+            if not restyled.any():
+                return preview.original
+            styles = [s.filled_from(self.engine.mean_style) for s in per_block]
+            synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
+            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled)
+        return self._recoloured.get((preview, own.codes, per_block), make)
 
     def compositor(self, doc: Document, per_block: list[StyleMatrix],
                    max_side: int = PREVIEW_SIDE) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -98,20 +120,21 @@ class EditorSession:
         edit = doc.photo_edit
         if edit is None:
             return None
-        if self._preview is None or self._preview[0] is not edit or self._preview[1] != max_side:
-            self._preview = (edit, max_side, edit.scaled(max_side))
-        preview, own, mask = self._preview[2], self.own_style(doc), doc.mask.copy()
+        preview = self.preview(edit, max_side)
+        own, mask = self.own_style(doc), doc.mask.copy()
         restyled = self.restyled(own, per_block)
-        return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled)
+        return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled,
+                                       self.recoloured(edit, preview, own, per_block, restyled))
+
+    def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
+        """The edit on a copy of the photo at most `max_side` px (the live view)."""
+        return self._preview.get((edit, max_side), lambda: edit.scaled(max_side))
 
     def restyled(self, own: StyleMatrix, per_block: list[StyleMatrix]) -> np.ndarray:
         """The classes the edit restyles; worked out again only when the styles change (the
         document hands out the same list until they do), not at every brush event."""
-        cached = self._restyled
-        if cached is None or cached[0] is not per_block or not np.array_equal(cached[1], own.codes):
-            restyled = restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
-            self._restyled = cached = (per_block, own.codes.copy(), restyled)
-        return cached[2]
+        return self._restyled.get((per_block, own.codes), lambda: restyled_classes(
+            own, [s.filled_from(self.engine.mean_style) for s in per_block]))
 
     def render_photo(self, doc: Document) -> np.ndarray:
         """A photo edit at the photo's full size, with its look (on the engine thread)."""
@@ -144,9 +167,8 @@ class EditorSession:
 
     def look_features(self, look: Look) -> StyleFeatures:
         """The look photo's features, kept while its photo stays (a new strength keeps them)."""
-        if self._look is None or self._look[0] is not look.photo:
-            self._look = (look.photo, self.stylizer.style_features(look.photo, look.labels, LOOK_SIDE))
-        return self._look[1]
+        return self._look.get((look.photo,), lambda: self.stylizer.style_features(look.photo, look.labels,
+                                                                                  LOOK_SIDE))
 
     def apply_look(self, look: Look, image: np.ndarray, mask: np.ndarray, placement: framing.Framing | None,
                    side: int) -> np.ndarray:
@@ -162,11 +184,12 @@ class EditorSession:
         look = doc.look
         if look is None:
             return finish
-        mask = doc.mask.copy()
-        placed = self._preview[2].framing if finish is not None and doc.photo_edit is not None else None
+        mask, edit = doc.mask.copy(), doc.photo_edit if finish is not None else None
 
         def finishing(image: np.ndarray) -> np.ndarray:
             image = finish(image) if finish is not None else image
+            # a photo edit's frame is the photo at some size: the square lies where its framing, scaled, says
+            placed = None if edit is None else edit.framing.scaled(image.shape[1] / edit.original.shape[1])
             return self.apply_look(look, image, mask, placed, LOOK_PREVIEW_SIDE)
         return finishing
 

@@ -128,7 +128,7 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
         styles = StyleMatrix(codes, own.present)
         edited = engine.synthesize(edit.mask, styles)
         restyled = restyled_classes(own, [styles])
-        area = restyled_area(edit, edit.mask, given)
+        area = restyled_area(edit, given)
         seam = max(1.5, SEAM * edit.framing.side)
         core = shrunk(area, seam)
         if core.sum() < 100:

@@ -24,7 +24,6 @@ from models.data.framing import Framing, stretched_photo, whole_photo
 from models.inference.engine import Engine
 from models.inference.recolour import (
     BAND_ROWS,
-    FADE,
     FIT_RADIUS,
     WORK_SIDE,
     affine,
@@ -39,7 +38,8 @@ SEAM = 0.02          # half-width of the seam, as a share of the framed box's si
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
 GUIDE_EPS = 1e-3
 EDGE_FADE = 0.08     # of the square's side: painted shapes fade out towards the square's edges,
-                     # where the model's view of the photo ends
+                     # where the model's view of the photo ends, and a region's local colour
+                     # map fades into its global one
 SURROUND = 2.0       # the wider parse that finds where regions go on: twice the square's side
 FEATHER_EPS = 1e-3   # the guided feather of a region's weight (grey levels in [0, 1])
 CONFIDENCE_SCALE = 2.0   # log-likelihood units over which colour's confidence in a label rises
@@ -91,11 +91,11 @@ def soft_mask(area: np.ndarray, seam: float) -> np.ndarray:
     return np.clip(0.5 + (inside - outside) / (2 * seam), 0, 1).astype(np.float32)
 
 
-def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4, width: float = EDGE_FADE) -> np.ndarray:
+def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4) -> np.ndarray:
     """(size, size) weights: 1 inside, falling linearly to 0 at the square's edges (top,
     bottom, left, right: those `sides` marks; an edge on or past the photo's border has
     nothing beyond it to blend into, so it needs no fade)."""
-    up = np.clip((np.arange(size) + 0.5) / (width * size), 0, 1)
+    up = np.clip((np.arange(size) + 0.5) / (EDGE_FADE * size), 0, 1)
     top, bottom, left, right = (ramp if on else np.ones(size)
                                 for on, ramp in zip(sides, (up, up[::-1], up, up[::-1])))
     return np.minimum(np.minimum(top, bottom)[:, None], np.minimum(left, right)[None, :]).astype(np.float32)
@@ -144,17 +144,28 @@ def parsed_labels(engine: Engine, photo: np.ndarray) -> tuple[np.ndarray, bool]:
     return mask_in_photo(engine.parser.parse(framed), framing, photo.shape[:2]), framing.found_face
 
 
-def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited: np.ndarray,
-              restyled: np.ndarray) -> np.ndarray:
+def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited: np.ndarray | None,
+              restyled: np.ndarray, recoloured: np.ndarray | None = None) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
-    styles, `restyled` the classes whose style changed."""
+    styles, `restyled` the classes whose style changed. `recoloured`: `recolour`'s photo,
+    from the synthesis of the photo's own mask with the edit's styles; a caller that keeps
+    it between frames passes it, and it is made here from `edited` otherwise (the same
+    thing while the mask is the photo's own). `edited` is needed only where the mask was
+    painted, or to make `recoloured`."""
+    if recoloured is None:
+        recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
-    seam = max(1.5, SEAM * edit.framing.side)
-    result = recoloured(edit, edited_mask, shape_area, base, edited, restyled, seam)
-    if shape_area.any():
-        paint_shapes(result, edit, shape_area, edited, seam)
+    if not shape_area.any():
+        return recoloured
+    result = recoloured.copy()
+    paint_shapes(result, edit, shape_area, edited, seam_of(edit))
     return result
+
+
+def seam_of(edit: PhotoEdit) -> float:
+    """The half-width of an edit's seams, in photo pixels."""
+    return max(1.5, SEAM * edit.framing.side)
 
 
 class RegionGrid:
@@ -162,7 +173,7 @@ class RegionGrid:
     WORK_SIDE px large: where regions are found and colour maps resampled before they are
     applied to the photo's own pixels, a band of rows at a time."""
 
-    def __init__(self, edit: PhotoEdit, edited_mask: np.ndarray):
+    def __init__(self, edit: PhotoEdit):
         h, w = edit.original.shape[:2]
         boxes = [edit.framing] + ([edit.surround.framing] if edit.surround else [])
         self.x0 = max(0, int(np.floor(min(f.x for f in boxes))))
@@ -173,16 +184,16 @@ class RegionGrid:
         self.shape = (max(1, round((self.y1 - self.y0) * self.scale)),
                       max(1, round((self.x1 - self.x0) * self.scale)))
         self.to_grid = affine(self.scale, self.scale, -self.x0 * self.scale, -self.y0 * self.scale)
-        size = edited_mask.shape[0]
+        size = edit.mask.shape[0]
         self.from_model = compose(self.to_grid, edit.framing.to_photo(size))
-        self.in_square = warp(np.ones((size, size), np.uint8), self.from_model, self.shape, cv2.INTER_NEAREST) > 0
+        self.in_square = self.in_square_of(edit.framing, size)
         labels = np.full(self.shape, 255, np.uint8)
         if edit.surround is not None:
             s = edit.surround
             labels = warp(s.mask, compose(self.to_grid, s.framing.to_photo(s.mask.shape[0])), self.shape,
                           cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
             labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = 255
-        own = warp(edited_mask, self.from_model, self.shape, cv2.INTER_NEAREST)
+        own = warp(edit.mask, self.from_model, self.shape, cv2.INTER_NEAREST)
         labels[self.in_square] = own[self.in_square]
         self.labels = labels
         photo = edit.original[self.y0:self.y1, self.x0:self.x1]
@@ -276,32 +287,33 @@ class RegionGrid:
         return result
 
 
-def restyled_area(edit: PhotoEdit, edited_mask: np.ndarray, classes: list[int]) -> np.ndarray:
+def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
     """(H, W) bool at the photo's size: the pixels of `classes` that a restyle of them
     recolours (before its seam), past the square where they go on."""
-    grid = RegionGrid(edit, edited_mask)
+    grid = RegionGrid(edit)
     area = np.zeros(grid.shape, bool)
     for c in classes:
-        area |= grid.region(c, edited_mask == c, grid.colour_confidence(c))
+        area |= grid.region(c, edit.mask == c, grid.colour_confidence(c))
     return grid.to_photo(area, edit.original.shape[:2])
 
 
-def recoloured(edit: PhotoEdit, edited_mask: np.ndarray, shape_area: np.ndarray, base: np.ndarray,
-               edited: np.ndarray, restyled: np.ndarray, seam: float) -> np.ndarray:
-    """The photo with each restyled region's colour map applied to its own pixels, over
-    the whole region (see the module's docstring)."""
-    classes = [int(c) for c in np.flatnonzero(restyled) if ((edited_mask == c) & ~shape_area).any()]
+def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, restyled: np.ndarray) -> np.ndarray:
+    """The photo with each restyled region's colour map (from `base`, the synthesis of the
+    photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
+    styles) applied to its own pixels, over the whole region (see the module's docstring).
+    It depends on the styles alone, not on what is painted: painted shapes go over it."""
+    classes = [int(c) for c in np.flatnonzero(restyled) if (edit.mask == c).any()]
     if not classes:
         return edit.original.copy()
-    size = base.shape[0]
-    grid = RegionGrid(edit, edited_mask)
-    x, y = base.astype(np.float32) / 255, edited.astype(np.float32) / 255
+    size, seam = base.shape[0], seam_of(edit)
+    grid = RegionGrid(edit)
+    x, y = base.astype(np.float32) / 255, restyled_synthesis.astype(np.float32) / 255
     # where the local maps give way to each region's global one: towards the square's inner edges
-    fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2]), FADE))
+    fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])))
     radius = max(1, round(FIT_RADIUS * size))
     layers = []
     for c in classes:
-        inside = (edited_mask == c) & ~shape_area
+        inside = edit.mask == c
         colour_map = fit_colour_map(x, y, inside, radius)
         confidence = grid.colour_confidence(c)
         region = grid.region(c, inside, confidence)
@@ -353,9 +365,12 @@ def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: li
     (one, or one per SEAN block), composited into the photo whose own style is `own`."""
     own = own.filled_from(engine.mean_style)
     per_block = [style.filled_from(engine.mean_style) for style in per_block]
+    styles = per_block if len(per_block) > 1 else per_block[0]
     base = engine.synthesize(edit.mask, own)
-    edited = engine.synthesize(mask, per_block if len(per_block) > 1 else per_block[0])
-    return composite(edit, mask, base, edited, restyled_classes(own, per_block))
+    restyled = restyled_classes(own, per_block)
+    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled)
+    edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
+    return composite(edit, mask, base, edited, restyled, recoloured)
 
 
 def start_edit(engine: Engine, original: np.ndarray, source_key: str, mask: np.ndarray | None = None,

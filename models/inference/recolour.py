@@ -30,7 +30,6 @@ GLOBAL_RIDGE = 1e-4  # added to the colour covariances of the global map (a devi
 MAX_GAIN = 2.0       # the global map changes the photo's contrast by at most this factor, either way
 WORK_SIDE = 768      # the region's labels and the maps' coefficients are worked out this large
 BAND_ROWS = 256      # photo rows transformed at a time: a 12-megapixel photo in bounded memory
-FADE = 0.08          # of the square's side: where the local map fades into the region's global one
 
 
 @dataclass(frozen=True)
