@@ -490,3 +490,91 @@ def test_painting_a_restyled_photo_edit_recolours_once_per_style_change(tmp_path
     doc.apply_source("mean", present)                             # a style change: recoloured again
     session.compositor(doc, doc.styles_per_block(engine.mean_style))(engine.synthesize(doc.mask, styles))
     assert len(calls) == 2
+
+
+def test_hand_adjustments_are_affine_colour_maps_with_checked_ranges():
+    from models.inference.recolour import ColourAdjust
+    rgb = np.array([0.8, 0.3, 0.2])
+    m, t = ColourAdjust().affine()
+    assert np.allclose(m @ rgb + t, rgb)
+    m, t = ColourAdjust(saturation=-1).affine()
+    grey = m @ rgb + t
+    assert np.allclose(grey, grey[0])                            # no colour left
+    m, t = ColourAdjust(hue=180).affine()
+    turned = m @ rgb + t
+    assert turned[2] > turned[0]                                  # red-orange turns blue-ish
+    m, t = ColourAdjust(lightness=1).affine()
+    assert np.allclose(m @ rgb + t, 1)
+    for bad in (dict(hue=181), dict(saturation=np.nan), dict(lightness=-1.5)):
+        with pytest.raises(ValueError):
+            ColourAdjust(**bad)
+
+
+def test_a_hand_adjusted_region_changes_there_undoes_and_is_kept_in_projects(tmp_path, weights_json, toy_parser,
+                                                                             photo_file, monkeypatch):
+    from dataclasses import replace
+
+    import models.data.framing as framing
+    from app.editor.document import Source
+    from app.editor.session import EditorSession
+    from models.inference.recolour import ColourAdjust
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    engine = Engine.load(str(weights_json), "cpu")
+    original = np.asarray(Image.open(photo_file))
+    edit, own, framed = start_edit(engine, original, "p", file=photo_file.read_bytes())
+    doc = Document("toy", engine.labels.names, edit.mask, {"p": Source("p", own)}, framed, photo_edit=edit)
+    doc.apply_source("p", list(range(4)))
+    label = int(np.bincount(edit.mask.ravel()).argmax())
+    session = EditorSession(engine)
+    before = session.render_photo(doc)
+    assert np.array_equal(before, original)
+    doc.set_regions({label: replace(doc.regions[label], adjust=ColourAdjust(hue=90, saturation=0.5))})
+    adjusted = session.render_photo(doc)
+    changed = (adjusted != original).any(-1)
+    assert changed.mean() > 0.05
+    doc.save(tmp_path / "p.sean")
+    assert np.array_equal(session.render_photo(Document.load(tmp_path / "p.sean")), adjusted)
+    doc.undo()
+    assert np.array_equal(session.render_photo(doc), original)
+
+
+def test_an_edit_of_a_mask_takes_its_hand_adjustments_in_the_frame(weights_json):
+    from dataclasses import replace
+
+    from app.editor.session import EditorSession
+    from models.inference.recolour import ColourAdjust
+    engine = Engine.load(str(weights_json), "cpu")
+    session = EditorSession(engine)
+    doc = session.new_document(toy_mask())
+    styles = doc.styles_per_block(engine.mean_style)
+    assert session.compositor(doc, styles) is None
+    doc.set_regions({1: replace(doc.regions[1], adjust=ColourAdjust(lightness=1))})
+    frame = engine.synthesize(doc.mask, styles)
+    out = session.compositor(doc, doc.styles_per_block(engine.mean_style))(frame)
+    assert (out[doc.mask == 1] == 255).all() and np.array_equal(out[doc.mask != 1], frame[doc.mask != 1])
+
+
+def test_the_region_panel_sets_a_hand_adjustment_for_the_group(qtbot):
+    from app.editor.qt.panels import RegionPanel
+    from tests.helpers import TOY
+    doc = Document("toy", TOY.names, toy_mask())
+    panel = RegionPanel()
+    qtbot.addWidget(panel)
+    panel.show_region(doc, 2, TOY.group_of(2))
+    changes = []
+    panel.changed.connect(changes.append)
+    panel.adjusters["hue"].setValue(45)
+    assert set(changes[-1]) == {2, 3} and changes[-1][3].adjust.hue == 45
+
+
+def test_restyle_sets_a_colour_by_hand(tmp_path, capsys, weights_json, toy_parser, photo_file, monkeypatch):
+    import models.data.framing as framing
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    out = tmp_path / "out.png"
+    code = main(["restyle", str(photo_file), "--hue", "120", "--out", str(out), "--refine", "0",
+                 "--model", str(weights_json)])
+    assert code == 0, capsys.readouterr().err
+    assert (np.asarray(Image.open(out)) != np.asarray(Image.open(photo_file))).any()
+    assert main(["restyle", str(photo_file), "--hue", "nan", "--out", str(out), "--model", str(weights_json)]) == 2
+    assert main(["restyle", str(photo_file), "--out", str(out), "--model", str(weights_json)]) == 2
+    assert "by hand" in capsys.readouterr().err

@@ -53,6 +53,19 @@ class Stages:
         self.bar.close()
 
 
+def float_in(low: float, high: float):
+    """An argparse type for a finite number in [low, high] whose error names the range."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:   # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} is outside the allowed range {low:g} to {high:g}")
+        return value
+    return parse
+
+
 def output_image(path: str | None) -> None:
     """Check an image to be written, before the work that makes it: a known type, a folder
     that exists and takes files."""

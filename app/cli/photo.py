@@ -7,7 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.common import Stages, add_model_args, add_refine_arg, comma_list, int_in, output_image, refine_steps
+from app.cli.common import (
+    Stages,
+    add_model_args,
+    add_refine_arg,
+    comma_list,
+    float_in,
+    int_in,
+    output_image,
+    refine_steps,
+)
 from app.cli.synthesis import style_of_photo
 from models.data.files import InputError, load_image, load_mask, photo_metadata, save_image
 from models.inference.engine import Engine
@@ -34,9 +43,14 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
 
 def cmd_restyle(args: argparse.Namespace) -> int:
     from models.inference.composite import render_edit, start_edit
+    from models.inference.recolour import ColourAdjust
     steps = refine_steps(args)
-    if bool(args.style) == bool(args.codes):
-        raise InputError("give the new style as --style PHOTO2 or --codes CODES.npz (one of them)")
+    if args.style == "" or args.codes == "":
+        raise InputError("--style and --codes need a file name")
+    adjust = ColourAdjust(args.hue, args.saturation / 100, args.lightness / 100)
+    if args.style and args.codes or not (args.style or args.codes or not adjust.is_identity):
+        raise InputError("give the new style as --style PHOTO2 or --codes CODES.npz (one of them), and/or a "
+                         "colour by hand with --hue, --saturation, --lightness")
     output_image(args.out)
     if any(Path(args.out).resolve() == Path(p).resolve() for p in (args.photo, args.style, args.codes) if p):
         raise InputError(f"--out {args.out} is one of the inputs; write the edit to a new file")
@@ -62,19 +76,11 @@ def cmd_restyle(args: argparse.Namespace) -> int:
         raise InputError(f"{args.photo}: the model finds no {', '.join(absent)} in this photo; nothing to restyle")
     if args.region and absent:
         print(f"note: the model finds no {', '.join(absent)} in {args.photo}", file=sys.stderr)
-    cfg = engine.info.config
     stage("reading the new style")
-    target = (style_of_photo(engine, args.style, None, steps) if args.style
-              else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model))
-    codes = own.filled_from(engine.mean_style).codes.copy()
-    given = [c for c in regions if target.present[c]]
-    codes[given] = target.codes[given]
-    missing = [engine.labels.names[c] for c in regions if not target.present[c] and c in np.unique(edit.mask)]
-    if missing:
-        print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
-              file=sys.stderr)
+    styles = new_styles(args, engine, own, regions, edit.mask, steps)
     stage("recolouring the photo")
-    result = render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present | target.present)], own)
+    adjustments = {} if adjust.is_identity else {c: adjust for c in regions}
+    result = render_edit(engine, edit, edit.mask, [styles], own, adjustments)
     stage("writing")
     save_image(args.out, result, args.quality, photo_metadata(args.photo))
     stage.done()
@@ -82,6 +88,26 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
           f"the pixels changed)")
     return 0
+
+
+def new_styles(args: argparse.Namespace, engine: Engine, own: StyleMatrix, regions: list[int], mask: np.ndarray,
+               steps: int) -> StyleMatrix:
+    """The photo's own style with `regions` taken from --style or --codes (the photo's own
+    alone when neither is given: a colour set by hand only)."""
+    own = own.filled_from(engine.mean_style)
+    if not (args.style or args.codes):
+        return own
+    cfg = engine.info.config
+    target = (style_of_photo(engine, args.style, None, steps) if args.style
+              else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model))
+    codes = own.codes.copy()
+    given = [c for c in regions if target.present[c]]
+    codes[given] = target.codes[given]
+    missing = [engine.labels.names[c] for c in regions if not target.present[c] and c in np.unique(mask)]
+    if missing:
+        print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
+              file=sys.stderr)
+    return StyleMatrix(codes, own.present | target.present)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -113,6 +139,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on the terminal")
     p.add_argument("--style", help="take the new style from this photo (framed and parsed like any photo)")
     p.add_argument("--codes", help="take the new style from these codes (`encode` writes them)")
+    p.add_argument("--hue", type=float_in(-180, 180), default=0.0, metavar="DEG",
+                   help="turn the regions' hue by this many degrees (after the new style, if any)")
+    p.add_argument("--saturation", type=float_in(-100, 100), default=0.0, metavar="PCT",
+                   help="the regions' saturation, -100 (grey) to 100 (twice as saturated)")
+    p.add_argument("--lightness", type=float_in(-100, 100), default=0.0, metavar="PCT",
+                   help="the regions' lightness, -100 (black) to 100 (white)")
     p.add_argument("--mask", help="the photo's own mask (for models without a parser)")
     p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
     add_refine_arg(p, REFINE_STEPS, "the photos'")

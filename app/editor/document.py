@@ -21,6 +21,7 @@ from PIL import Image
 from models.data.files import InputError, atomic_write, decode, open_image, photo_from_bytes
 from models.data.framing import Framing
 from models.inference.composite import PhotoEdit, Surround
+from models.inference.recolour import ColourAdjust
 from models.inference.sims import ComponentKey
 from models.inference.styles import StyleMatrix
 from models.nets.sean import NUM_BLOCKS
@@ -51,6 +52,7 @@ class RegionStyle:
     source_b: str | None = None
     blend: float = 0.0                     # 0: all A, 1: all B
     crossover: tuple[str, ...] = (BLEND,) * NUM_BLOCKS   # per block: BLEND, USE_A or USE_B
+    adjust: ColourAdjust = ColourAdjust()  # hue, saturation and lightness set by hand, after the style
 
     def weight_of_b(self, block: int) -> float:
         if self.source_b is None:
@@ -217,6 +219,10 @@ class Document:
     @property
     def modified(self) -> bool:
         return self.history.current is not self.saved_state
+
+    def adjustments(self) -> dict[int, ColourAdjust]:
+        """The classes whose colour is set by hand, and how."""
+        return {c: r.adjust for c, r in enumerate(self.regions) if not r.adjust.is_identity}
 
     def labels_present(self) -> list[int]:
         return [int(v) for v in np.unique(self.mask)]
@@ -464,7 +470,9 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
     photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
     photo_edit = read_photo_edit(z, meta["photo_edit"], mask.shape, len(labels)) if meta.get("photo_edit") else None
     doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")), photo_edit)
-    regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]))
+    regions = tuple(RegionStyle(r["source_a"], r["source_b"], float(r["blend"]), tuple(r["crossover"]),
+                                ColourAdjust(**{k: float(r.get("adjust", {})[k]) for k in r.get("adjust", {})
+                                                if k in ("hue", "saturation", "lightness")}))
                     for r in meta["regions"])
     if any(len(r.crossover) != NUM_BLOCKS or not set(r.crossover) <= {BLEND, USE_A, USE_B}
            or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))

@@ -27,6 +27,7 @@ from models.inference.composite import (
     start_edit,
 )
 from models.inference.engine import Engine
+from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
 from models.inference.styles import StyleMatrix
@@ -101,30 +102,32 @@ class EditorSession:
         return self._base.get((edit, own.codes), lambda: self.engine.synthesize(edit.mask, own))
 
     def recoloured(self, edit: PhotoEdit, preview: PhotoEdit, own: StyleMatrix, per_block: list[StyleMatrix],
-                   restyled: np.ndarray) -> np.ndarray:
-        """The preview photo with its restyled regions recoloured: made again only when the
-        styles change, not at every brush stroke (painted shapes go over it); on the engine
-        thread."""
+                   restyled: np.ndarray, regions: tuple, adjustments: dict) -> np.ndarray:
+        """The preview photo with its restyled and hand-adjusted regions recoloured: made
+        again only when the styles or `regions` (the document's, compared by identity)
+        change, not at every brush stroke (painted shapes go over it); on the engine thread."""
         def make() -> np.ndarray:
-            if not restyled.any():
+            if not restyled.any() and not adjustments:
                 return preview.original
             styles = [s.filled_from(self.engine.mean_style) for s in per_block]
             synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
-            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled)
-        return self._recoloured.get((preview, own.codes, per_block), make)
+            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments)
+        return self._recoloured.get((preview, own.codes, per_block, regions), make)
 
     def compositor(self, doc: Document, per_block: list[StyleMatrix],
                    max_side: int = PREVIEW_SIDE) -> Callable[[np.ndarray], np.ndarray] | None:
-        """For a photo edit: what turns this frame's synthesis into the photo with the edit
-        in it, at most `max_side` px (the live view); None for an edit of a mask."""
-        edit = doc.photo_edit
+        """What turns this frame's synthesis into the picture: for a photo edit, the photo
+        with the edit in it, at most `max_side` px (the live view); for an edit of a mask,
+        the synthesis with the regions' hand adjustments (None when there are none)."""
+        edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         if edit is None:
-            return None
+            return (lambda image: adjust_regions(image, mask, adjustments)) if adjustments else None
         preview = self.preview(edit, max_side)
-        own, mask = self.own_style(doc), doc.mask.copy()
+        own = self.own_style(doc)
         restyled = self.restyled(own, per_block)
         return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled,
-                                       self.recoloured(edit, preview, own, per_block, restyled))
+                                       self.recoloured(edit, preview, own, per_block, restyled, regions,
+                                                       adjustments))
 
     def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
         """The edit on a copy of the photo at most `max_side` px (the live view)."""
@@ -139,7 +142,7 @@ class EditorSession:
     def render_photo(self, doc: Document) -> np.ndarray:
         """A photo edit at the photo's full size, with its look (on the engine thread)."""
         image = render_edit(self.engine, doc.photo_edit, doc.mask, doc.styles_per_block(self.engine.mean_style),
-                            self.own_style(doc))
+                            self.own_style(doc), doc.adjustments())
         if doc.look is None:
             return image
         return self.apply_look(doc.look, image, doc.mask, doc.photo_edit.framing, NET_SIDE)

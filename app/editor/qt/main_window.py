@@ -214,7 +214,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
         finish = None
-        if self.composite_action.isChecked():
+        if self.composite_action.isChecked() or self.doc.photo_edit is None:   # an edit of a mask: its adjustments
             finish = self.session.compositor(self.doc, styles, self.preview_side())
         finish = self.session.with_bank(self.doc, finish)
         self.worker.request_synthesis(self.doc.mask, styles, self.session.with_look(self.doc, finish))

@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
 
 from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
 from app.editor.qt.canvas import SOURCE_MIME, FileDrops, drop_scope, source_payload, to_qimage
+from models.inference.recolour import ColourAdjust
 from models.nets.config import BLOCK_NAMES
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
@@ -140,6 +141,10 @@ class RegionPanel(QGroupBox):
         self.source_a, self.source_b = QComboBox(), QComboBox()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
+        # the region's colour by hand, through the same colour transform a restyle uses
+        self.adjusters = {"hue": self.adjust_slider(-180, 180, "Hue, degrees"),
+                          "saturation": self.adjust_slider(-100, 100, "Saturation, %"),
+                          "lightness": self.adjust_slider(-100, 100, "Lightness, %")}
         self.all_regions = QCheckBox("Apply to all regions")
         self.alone = QCheckBox("This region alone (not its group)")
         self.crossover = [QPushButton("~") for _ in BLOCK_NAMES]
@@ -168,12 +173,29 @@ class RegionPanel(QGroupBox):
             b.clicked.connect(slot)
             buttons.addWidget(b)
         grid.addLayout(buttons, 5, 0, 1, 4)
-        grid.addWidget(self.all_regions, 6, 0, 1, 4)
-        grid.addWidget(self.alone, 7, 0, 1, 4)
+        for row, (name, slider) in enumerate(self.adjusters.items(), start=6):
+            grid.addWidget(QLabel(name.capitalize()), row, 0)
+            grid.addWidget(slider, row, 1, 1, 3)
+        grid.addWidget(self.all_regions, 9, 0, 1, 4)
+        grid.addWidget(self.alone, 10, 0, 1, 4)
         self.source_a.activated.connect(lambda _: self.emit_change(source_a=self.source_a.currentData()))
         self.source_b.activated.connect(lambda _: self.emit_change(source_b=self.source_b.currentData()))
         self.slider.sliderReleased.connect(lambda: self.emit_change(blend=self.slider.value() / 100))
         self.slider.valueChanged.connect(self.slider_moved)
+
+    def adjust_slider(self, low: int, high: int, tip: str) -> QSlider:
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(low, high)
+        slider.setToolTip(f"{tip} (0: the region's colour as its style gives it)")
+        slider.sliderReleased.connect(self.emit_adjust)
+        slider.valueChanged.connect(lambda _: None if slider.isSliderDown() else self.emit_adjust())
+        return slider
+
+    def emit_adjust(self) -> None:
+        values = {name: s.value() for name, s in self.adjusters.items()}
+        adjust = ColourAdjust(float(values["hue"]), values["saturation"] / 100, values["lightness"] / 100)
+        if adjust != self.doc.regions[self.label].adjust:
+            self.emit_change(adjust=adjust)
 
     def targets(self) -> list[int]:
         if self.all_regions.isChecked():
@@ -202,6 +224,12 @@ class RegionPanel(QGroupBox):
         self.slider.blockSignals(True)
         self.slider.setValue(round(region.blend * 100))
         self.slider.blockSignals(False)
+        adjust = region.adjust
+        for name, value in (("hue", adjust.hue), ("saturation", adjust.saturation * 100),
+                            ("lightness", adjust.lightness * 100)):
+            self.adjusters[name].blockSignals(True)
+            self.adjusters[name].setValue(round(value))
+            self.adjusters[name].blockSignals(False)
         has_b = region.source_b is not None   # blending and crossing over need a B
         self.slider.setEnabled(has_b)
         self.slider.setToolTip("" if has_b else "Choose a source B to blend A with")
