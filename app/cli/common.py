@@ -20,50 +20,26 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(BAD_INPUT, f"error: {message} (see: python {self.prog} --help)\n")
 
 
-def int_in(low: int, high: int):
-    """An argparse type for an integer in [low, high] whose error names the range."""
-    def parse(text: str) -> int:
+def number_in(kind: type, low: float, high: float, what: str):
+    """An argparse type for a `kind` (int or float) in [low, high] whose error names the
+    range (a float must be finite: nan is outside every range)."""
+    def parse(text: str):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range {low}-{high}")
+            raise argparse.ArgumentTypeError(f"{text} is outside the allowed range {low:g}-{high:g}")
         return value
     return parse
 
 
-class Stages:
-    """A long command's progress on a terminal, stage by stage (tqdm; nothing when the
-    output is not a terminal, or with --quiet): `stages(name)` starts the next stage."""
-
-    def __init__(self, what: str, total: int, quiet: bool = False):
-        from tqdm import tqdm
-        self.bar = tqdm(total=total, desc=what, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
-                        bar_format="{desc} {n}/{total}{postfix} [{elapsed}]")
-        self.started = False
-
-    def __call__(self, name: str) -> None:
-        self.bar.update(1 if self.started else 0)
-        self.started = True
-        self.bar.set_postfix_str(name)
-
-    def done(self) -> None:
-        self.bar.update(1)
-        self.bar.close()
+def int_in(low: int, high: int):
+    return number_in(int, low, high, "a whole number")
 
 
 def float_in(low: float, high: float):
-    """An argparse type for a finite number in [low, high] whose error names the range."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not low <= value <= high:   # also refuses nan
-            raise argparse.ArgumentTypeError(f"{text} is outside the allowed range {low:g} to {high:g}")
-        return value
-    return parse
+    return number_in(float, low, high, "a number")
 
 
 def output_image(path: str | None) -> None:
