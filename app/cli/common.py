@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from models.data.files import MIN_SIDE, InputError, check_writable, image_format
@@ -40,6 +39,26 @@ def int_in(low: int, high: int):
 
 def float_in(low: float, high: float):
     return number_in(float, low, high, "a number")
+
+
+class Stages:
+    """A long command's progress on a terminal, stage by stage (tqdm; nothing when the
+    output is not a terminal, or with --quiet): `stages(name)` starts the next stage."""
+
+    def __init__(self, what: str, total: int, quiet: bool = False):
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, desc=what, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
+                        bar_format="{desc} {n}/{total}{postfix} [{elapsed}]")
+        self.started = False
+
+    def __call__(self, name: str) -> None:
+        self.bar.update(1 if self.started else 0)
+        self.started = True
+        self.bar.set_postfix_str(name)
+
+    def done(self) -> None:
+        self.bar.update(1)
+        self.bar.close()
 
 
 def output_image(path: str | None) -> None:
