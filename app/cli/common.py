@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from models.data.files import MIN_SIDE, InputError, check_writable, image_format
