@@ -578,3 +578,42 @@ def test_restyle_sets_a_colour_by_hand(tmp_path, capsys, weights_json, toy_parse
     assert main(["restyle", str(photo_file), "--hue", "nan", "--out", str(out), "--model", str(weights_json)]) == 2
     assert main(["restyle", str(photo_file), "--out", str(out), "--model", str(weights_json)]) == 2
     assert "by hand" in capsys.readouterr().err
+
+
+def test_the_result_pane_shows_the_photo_as_it_was_while_before_is_on(qtbot, tmp_path, weights_json, toy_parser,
+                                                                      photo_file, monkeypatch):
+    from tests.test_editor import settle
+    w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
+    settle(qtbot, w)
+    original = np.asarray(Image.open(photo_file))
+    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)
+    settle(qtbot, w)
+    import qimage2ndarray
+    shown = lambda: qimage2ndarray.rgb_view(w.result_view.qimage)
+    assert not np.array_equal(shown(), original)
+    w.before_action.trigger()
+    assert np.array_equal(shown(), original)
+    w.before_action.trigger()
+    assert np.array_equal(shown(), w.result)
+    w.worker.stop()
+
+
+def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, weights_json, toy_parser,
+                                                                      monkeypatch):
+    import io
+
+    import models.data.framing as framing
+    from models.data.files import jpeg_quality
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    photo = big_photo(shape=(120, 160))
+    for q in (40, 83, 97):
+        buf = io.BytesIO()
+        Image.fromarray(photo).save(buf, "JPEG", quality=q)
+        assert jpeg_quality(io.BytesIO(buf.getvalue())) == q
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "PNG")
+    assert jpeg_quality(io.BytesIO(buf.getvalue())) is None
+    Image.fromarray(photo).save(tmp_path / "p.jpg", quality=83)
+    assert main(["restyle", str(tmp_path / "p.jpg"), "--hue", "30", "--out", str(tmp_path / "o.jpg"),
+                 "--refine", "0", "--model", str(weights_json)]) == 0
+    assert jpeg_quality(tmp_path / "o.jpg") == 83

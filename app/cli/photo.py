@@ -18,7 +18,15 @@ from app.cli.common import (
     refine_steps,
 )
 from app.cli.synthesis import style_of_photo
-from models.data.files import InputError, load_image, load_mask, photo_metadata, save_image
+from models.data.files import (
+    DEFAULT_QUALITY,
+    InputError,
+    jpeg_quality,
+    load_image,
+    load_mask,
+    photo_metadata,
+    save_image,
+)
 from models.inference.engine import Engine
 from models.inference.refiner import REFINE_STEPS
 from models.inference.styles import StyleMatrix
@@ -82,7 +90,8 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     adjustments = {} if adjust.is_identity else {c: adjust for c in regions}
     result = render_edit(engine, edit, edit.mask, [styles], own, adjustments)
     stage("writing")
-    save_image(args.out, result, args.quality, photo_metadata(args.photo))
+    quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY   # a JPEG's own, unless given
+    save_image(args.out, result, quality, photo_metadata(args.photo))
     stage.done()
     changed = int((result != original).any(-1).sum())
     print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
@@ -122,7 +131,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     result = EditorSession(Engine.load(doc.model, args.device)).render_photo(doc)   # the editor's own export
     edit = doc.photo_edit
     metadata = photo_metadata(io.BytesIO(edit.file)) if edit.file else {}
-    save_image(args.out, result, args.quality, metadata)
+    original_quality = jpeg_quality(io.BytesIO(edit.file)) if edit.file else None
+    save_image(args.out, result, args.quality or original_quality or DEFAULT_QUALITY, metadata)
     print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}{', with its look' if doc.look else ''})")
     return 0
 
@@ -146,7 +156,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lightness", type=float_in(-100, 100), default=0.0, metavar="PCT",
                    help="the regions' lightness, -100 (black) to 100 (white)")
     p.add_argument("--mask", help="the photo's own mask (for models without a parser)")
-    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
+    p.add_argument("--quality", type=int_in(1, 100), default=None,
+                   help="JPEG quality (default: the original's, when it is a JPEG; else 95)")
     add_refine_arg(p, REFINE_STEPS, "the photos'")
     add_model_args(p)
     p.set_defaults(handler=cmd_restyle)
@@ -154,6 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="a saved photo edit at the photo's full resolution")
     p.add_argument("project", help="PROJECT.sean, started from a photo")
     p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
-    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
+    p.add_argument("--quality", type=int_in(1, 100), default=None,
+                   help="JPEG quality (default: the original's, when it is a JPEG; else 95)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     p.set_defaults(handler=cmd_render)

@@ -262,6 +262,9 @@ def check_writable(path: str | Path) -> None:
             pass
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
+DEFAULT_QUALITY = 95    # JPEG quality of what we write, unless a photo's own is known
+
+
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
 
 
@@ -272,7 +275,7 @@ def image_format(path: str | Path) -> str:
     return kind
 
 
-def save_image(path: str | Path, rgb: np.ndarray, quality: int = 95, metadata: dict | None = None) -> None:
+def save_image(path: str | Path, rgb: np.ndarray, quality: int = DEFAULT_QUALITY, metadata: dict | None = None) -> None:
     """PNG, JPEG (at `quality`), WebP or BMP by the suffix; `metadata` (from `photo_metadata`:
     EXIF and the colour profile) goes with it where the format keeps it."""
     kind = image_format(path)
@@ -291,6 +294,34 @@ def photo_metadata(path: str | Path | io.BytesIO) -> dict:
             return {"exif": exif.tobytes() if len(exif) else None, "icc_profile": img.info.get("icc_profile")}
     except (InputError, OSError, ValueError, SyntaxError, TypeError):
         return {}
+
+
+# The IJG's standard luminance quantisation table (JPEG Annex K), row by row, as Pillow reports tables
+IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+                 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def jpeg_quality(source: str | Path | io.BytesIO) -> int | None:
+    """The quality (1-100, IJG scale) a JPEG was most likely saved at, read from its
+    luminance quantisation table; None for another format or an unusual table. An edit
+    of a JPEG is offered this quality, so its untouched pixels lose no more than they had."""
+    try:
+        with open_image(source, str(source)) as img:
+            tables = getattr(img, "quantization", None) if img.format in ("JPEG", "MPO") else None
+    except (InputError, OSError, ValueError):
+        return None
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    table = np.array(tables[0], np.float64)
+    std = np.array(IJG_LUMINANCE, np.float64)
+
+    def scaled(q: int) -> np.ndarray:
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        return np.clip(np.floor((std * scale + 50) / 100), 1, 255)
+    errors = [np.abs(scaled(q) - table).mean() for q in range(1, 101)]
+    best = int(np.argmin(errors))
+    return best + 1 if errors[best] < 1.0 else None
 
 
 def save_mask(path: str | Path, mask: np.ndarray, scheme: LabelScheme) -> None:

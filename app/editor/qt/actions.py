@@ -56,6 +56,7 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("", "&Fit", lambda: w.canvas.reset_view(), "Ctrl+0", False),
             ("show_photo_action", "Show Original &Photo", w.update_photo_view, "Ctrl+Shift+P", True),
             ("composite_action", "Result as the &Whole Photo", w.request_synthesis, "Ctrl+Shift+W", True),
+            ("before_action", "Show &Before (the Original)", w.show_last_result, "\\", True),
             ("overlay_action", "&Overlay Mask on Photo", w.toggle_overlay, "Ctrl+Shift+O", True),
             ("show_canvas_action", "Show &Bank Canvas", w.show_last_result, "Ctrl+Shift+K", True),
         ],
@@ -108,6 +109,7 @@ def build_menus(w: MainWindow) -> None:
     w.composite_action.setChecked(True)
     w.composite_action.setToolTip("A photo edit: show the photo at its own size with the edit composited in "
                                   "(off: the model's plain 256 px synthesis)")
+    w.before_action.setToolTip("A photo edit: the result pane shows the photo as it was, to compare (\\)")
     w.show_canvas_action.setToolTip("Show the segments retrieved from the bank, where they go, instead of "
                                     "the picture made from them")
     w.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "

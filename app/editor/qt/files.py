@@ -14,7 +14,16 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from app.editor.document import Document
 from app.editor.qt.styles import CODES_FILTER, IMAGE_FILTER, MASK_FILTER
 from app.editor.session import PhotoImport
-from models.data.files import InputError, image_format, looks_like_label_map, photo_metadata, save_image, save_mask
+from models.data.files import (
+    DEFAULT_QUALITY,
+    InputError,
+    image_format,
+    jpeg_quality,
+    looks_like_label_map,
+    photo_metadata,
+    save_image,
+    save_mask,
+)
 
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
 
@@ -191,9 +200,12 @@ class FileActions:
                                   "JPEG (*.jpg);;PNG (*.png)" if edit else "PNG (*.png);;JPEG (*.jpg)")
         if not path:
             return
-        quality = 95
+        quality = DEFAULT_QUALITY
         if Path(path).suffix.lower() in (".jpg", ".jpeg"):
-            quality, ok = QInputDialog.getInt(self, "Export result", "JPEG quality:", 95, 1, 100)
+            # a JPEG export encodes every pixel again: the original's own quality loses least
+            own = jpeg_quality(io.BytesIO(edit.file)) if edit is not None and edit.file else None
+            label = f"JPEG quality (the original's: {own}):" if own else "JPEG quality:"
+            quality, ok = QInputDialog.getInt(self, "Export result", label, own or DEFAULT_QUALITY, 1, 100)
             if not ok:
                 return
         if choice.startswith("The photo"):
@@ -201,7 +213,7 @@ class FileActions:
         else:
             self.export_result(path, int(choice.split()[0]))
 
-    def export_photo(self, path: str, quality: int = 95) -> None:
+    def export_photo(self, path: str, quality: int = DEFAULT_QUALITY) -> None:
         """A photo edit at the photo's own size, with its EXIF and colour profile; made on
         the engine thread, written when done (the status bar says when)."""
         doc = self.doc

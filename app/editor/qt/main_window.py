@@ -230,7 +230,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
 
     def show_result(self, request_id: int, image: np.ndarray, compute_ms: float, asked_at: float) -> None:
         self.result = image
-        self.result_view.set_image(self.shown_result(image))
+        self.result_view.set_image(self.pane_image(image))
         shown_at = time.perf_counter()
         self.frames_shown.append((asked_at, shown_at, compute_ms))
         latency = (shown_at - asked_at) * 1000
@@ -239,7 +239,17 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
     def show_last_result(self) -> None:
         """The result pane again (the bank canvas view was switched on or off)."""
         if self.result is not None:
-            self.result_view.set_image(self.shown_result(self.result))
+            self.result_view.set_image(self.pane_image(self.result))
+
+    def pane_image(self, image: np.ndarray) -> np.ndarray:
+        """What the result pane shows: the frame, or (View > Show Before, on a photo edit)
+        the photo as it was, at the frame's size, to compare."""
+        edit = self.doc.photo_edit
+        if self.before_action.isChecked() and edit is not None and image.shape[:2] != (self.engine.size,) * 2:
+            before = self.session.preview(edit, max(image.shape[:2])).original
+            if before.shape == image.shape:
+                return before
+        return self.shown_result(image)
 
     # -- tools and views ----------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
