@@ -120,3 +120,105 @@ def test_odd_names_in_the_autosave_folder_are_not_autosaves(tmp_path: Path):
     for name in ("99999999999999999999.sean", "\u00b2.sean", "-1.sean"):
         (store.folder / name).write_bytes(b"x")
     assert store.orphans() == []
+
+
+def npz_declaring(shape: tuple, dtype: str = "<f4", body: bytes = b"") -> bytes:
+    """An .npz whose one array's header declares `shape` but holds only `body`."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1,), np.float32))
+    header.update(shape=shape, descr=dtype)
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, header)
+    npy.write(body)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("codes.npy", npy.getvalue())
+        z.writestr("present.npy", npy.getvalue())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("shape", [(1 << 33, 512), (1 << 62,), (37 << 28,)])
+def test_a_codes_file_declaring_huge_arrays_is_refused_before_allocating(tmp_path, shape):
+    from models.inference.styles import read_codes_file
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(npz_declaring(shape))
+    with pytest.raises(InputError, match="declares|MB"):
+        read_codes_file(path)
+
+
+def test_an_npz_of_pickled_objects_is_refused(tmp_path):
+    from models.inference.styles import read_codes_file
+    path = tmp_path / "pickle.npz"
+    path.write_bytes(npz_declaring((2,), "|O", b"\x80\x04N."))
+    with pytest.raises(InputError, match="pickled"):
+        read_codes_file(path)
+
+
+def test_a_project_entry_that_inflates_past_its_limit_is_refused_without_reading_it(tmp_path, monkeypatch):
+    import app.editor.document as document
+    monkeypatch.setattr(document, "JSON_LIMIT", 1 << 16)
+    mask = toy_mask()
+    doc = Document("toy", TOY.names, mask)
+    good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
+    meta = json.loads(good.read("project.json"))
+    crafted = tmp_path / "bomb.sean"
+    with zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in good.namelist():
+            if name == "project.json":    # megabytes of whitespace: a few kilobytes deflated
+                z.writestr(name, json.dumps(meta) + " " * (1 << 20))
+            else:
+                z.writestr(name, good.read(name))
+    assert crafted.stat().st_size < 64 << 10
+    with pytest.raises(InputError, match="inflates to more than"):
+        Document.load(crafted)
+
+
+def test_a_project_json_nested_without_end_is_refused(tmp_path):
+    mask = toy_mask()
+    good = zipfile.ZipFile(io.BytesIO(Document("toy", TOY.names, mask).to_bytes()))
+    crafted = tmp_path / "deep.sean"
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, "[" * 100_000 + "]" * 100_000 if name == "project.json" else good.read(name))
+    with pytest.raises(InputError):
+        Document.load(crafted)
+
+
+def test_a_huge_thumbnail_in_a_project_is_refused(tmp_path):
+    from PIL import Image
+    mask = toy_mask()
+    photo = toy_photo(mask)
+    doc = Document("toy", TOY.names, mask, {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32),
+                                                                             np.ones(4, bool)), photo)}, photo)
+    good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
+    big = io.BytesIO()
+    Image.new("RGB", (2000, 1000)).save(big, format="PNG")
+    crafted = tmp_path / "thumbs.sean"
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, big.getvalue() if name.startswith("thumbnails/") else good.read(name))
+    with pytest.raises(InputError, match="larger than such an image"):
+        Document.load(crafted)
+
+
+def test_outputs_replace_only_regular_files_and_say_what_they_hold(tmp_path):
+    import os
+
+    from models.data.files import save_image, save_mask
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        save_image(fifo, toy_photo(toy_mask()))
+    assert fifo.exists() and not fifo.is_file()                       # left as it was
+    with pytest.raises(InputError, match="ending in .png"):
+        save_mask(tmp_path / "m.jpg", toy_mask(), TOY)
+    with pytest.raises(InputError, match="ending in .npz"):
+        StyleMatrix(np.zeros((4, 16), np.float32), np.ones(4, bool)).save(tmp_path / "photo.jpg", "toy", TOY.names)
+    with pytest.raises(InputError, match="ending in .sean"):
+        Document("toy", TOY.names, toy_mask()).save(tmp_path / "victim.txt")
+
+
+@pytest.mark.parametrize("name", ["/etc", "/etc/passwd", "a**b", "../weights/face", ""])
+def test_a_model_name_is_a_name_or_a_weights_file(name):
+    from models.inference.weights import find_weights
+    with pytest.raises(InputError):
+        find_weights(name)

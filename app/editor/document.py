@@ -18,7 +18,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.data.files import InputError, atomic_write, decode, open_image, photo_from_bytes
+from models.data.files import (
+    MAX_PIXELS,
+    InputError,
+    atomic_write,
+    check_archive,
+    decode,
+    load_arrays,
+    open_image,
+    photo_from_bytes,
+    read_entry,
+)
 from models.data.framing import Framing
 from models.inference.composite import PhotoEdit, Surround
 from models.inference.recolour import ColourAdjust
@@ -38,6 +48,14 @@ class Change(str, Enum):
     HISTORY = "history"     # undo or redo
     SAVED = "saved"
 
+
+# What a project's entries may inflate to (a crafted zip may declare or inflate to gigabytes):
+PROJECT_LIMIT = 1536 << 20    # all entries together
+ORIGINAL_LIMIT = 768 << 20    # the original photo's file (a 120-megapixel PNG fits)
+IMAGE_LIMIT = 512 << 20       # every other image
+JSON_LIMIT = 16 << 20         # project.json (a few kilobytes)
+CODES_LIMIT = 64 << 20        # codes.npz (some kilobytes per source)
+THUMBNAIL_PIXELS = 1 << 20    # thumbnails are 96 px; a megapixel is already generous
 
 MEAN = "mean"           # the built-in source: the training set's mean code per class
 PROJECT_VERSION = 3     # 3: a photo edit keeps the original photo; 2: entries named by position
@@ -356,7 +374,7 @@ class Document:
     def save(self, path: str | Path) -> None:
         """A project file: a zip of project.json, mask.png, codes.npz, photo.png, thumbnails."""
         path = Path(path)
-        atomic_write(path, lambda p: p.write_bytes(self.to_bytes()))
+        atomic_write(path, lambda p: p.write_bytes(self.to_bytes()), (".sean",))
         self.path = path
         self.mark_saved()
         self.notify(Change.SAVED)
@@ -444,7 +462,8 @@ class ProjectSnapshot:
 
 def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
     """(the document, its project.json) from an open project zip, format 1 or 2."""
-    meta = json.loads(z.read("project.json"))
+    check_archive(z, PROJECT_LIMIT, str(path))
+    meta = json.loads(read_entry(z, "project.json", JSON_LIMIT, str(path)))
     if not isinstance(meta, dict) or meta.get("format") not in READABLE_VERSIONS:
         version = meta.get("format") if isinstance(meta, dict) else None
         raise InputError(f"{path}: project format {version} is not supported")
@@ -452,8 +471,7 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
     mask = read_image(z, "mask.png", "L")
     if mask.ndim != 2 or int(mask.max()) >= len(labels) or len(meta["regions"]) != len(labels):
         raise InputError(f"{path}: the project's mask does not match its labels")
-    with np.load(io.BytesIO(z.read("codes.npz")), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    arrays = load_arrays(read_entry(z, "codes.npz", CODES_LIMIT, str(path)), f"{path}: codes.npz", CODES_LIMIT)
     names = set(z.namelist())
     if meta["format"] == 1:   # sources by key, entries named after the keys
         listed = [(k, v["name"], v["kind"], k) for k, v in meta["sources"].items()]
@@ -466,7 +484,8 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
             raise InputError(f"{path}: the codes of source {name!r} do not match the project's labels")
         thumb = f"thumbnails/{entry}.png"
         sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
-                                   read_image(z, thumb, "RGB") if thumb in names else None, str(kind))
+                                   read_image(z, thumb, "RGB", THUMBNAIL_PIXELS) if thumb in names else None,
+                                   str(kind))
     photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None
     photo_edit = read_photo_edit(z, meta["photo_edit"], mask.shape, len(labels)) if meta.get("photo_edit") else None
     doc = Document(str(meta["model"]), labels, mask, sources, photo, path, str(meta.get("title", "")), photo_edit)
@@ -497,7 +516,7 @@ def write_photo_edit(z: zipfile.ZipFile, edit: PhotoEdit) -> None:
 
 
 def read_photo_edit(z: zipfile.ZipFile, meta: dict, mask_shape: tuple, num_classes: int) -> PhotoEdit:
-    data = z.read("original")
+    data = read_entry(z, "original", ORIGINAL_LIMIT, "the project")
     photo_mask = read_image(z, "photo_mask.png", "L")
     if photo_mask.shape != mask_shape:
         raise InputError("the photo's own mask does not match the edit's")
@@ -538,10 +557,14 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def read_image(z: zipfile.ZipFile, name: str, mode: str) -> np.ndarray:
-    """An image inside a project, with the size limits of any image a user opens (a copy:
-    painting writes to the mask)."""
-    img = decode(open_image(io.BytesIO(z.read(name)), name), name)
+def read_image(z: zipfile.ZipFile, name: str, mode: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An image inside a project, with the size limits of any image a user opens, or the
+    smaller `max_pixels` (a copy: painting writes to the mask)."""
+    img = open_image(io.BytesIO(read_entry(z, name, IMAGE_LIMIT, "the project")), name)
+    if img.width * img.height > max_pixels:
+        img.close()
+        raise InputError(f"{name}: {img.width}x{img.height} is larger than such an image can be")
+    img = decode(img, name)
     if mode == "L" and img.mode not in ("L", "P"):
         raise InputError(f"{name}: not a label mask")
     return np.array(img if mode == "L" else img.convert(mode))

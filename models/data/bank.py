@@ -27,7 +27,6 @@ File format (an .npz without pickles; `BANK_FORMAT` versions it):
 """
 from __future__ import annotations
 
-import io
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -38,7 +37,7 @@ import cv2
 import numpy as np
 
 from models.data.datasets import flat, resize_crop
-from models.data.files import InputError, atomic_write, check_labels
+from models.data.files import InputError, atomic_write, check_labels, load_arrays
 from models.data.labels import LabelScheme
 
 BANK_FORMAT = 1
@@ -151,6 +150,9 @@ def coarse(masks: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return soft.reshape(n, -1), np.ascontiguousarray(sampled).reshape(n, -1)
 
 
+BANK_ARRAY_LIMIT = 4 << 30   # bytes one of a bank's arrays may declare (the street bank's largest: ~100 MB)
+
+
 class SegmentBank:
     """The segments of a set of photos; see the module's docstring for what each array holds."""
 
@@ -202,7 +204,7 @@ class SegmentBank:
         def write(p: Path) -> None:
             with open(p, "wb") as f:
                 np.savez(f, meta=np.array(json.dumps(self.meta)), **self.arrays)
-        atomic_write(path, write)
+        atomic_write(path, write, (".npz",))
 
     # --- loading ------------------------------------------------------------------------
     @classmethod
@@ -214,10 +216,9 @@ class SegmentBank:
             raise InputError(f"{path}: no such bank file (make one with `python main.py bank`)")
         damaged = f"{path}: not a usable segment bank"
         try:
-            with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except Exception as e:   # numpy raises many kinds for a damaged zip or array
-            raise InputError(f"{damaged} (it cannot be read: {e}); build it again") from None
+            arrays = load_arrays(path.read_bytes(), "it", BANK_ARRAY_LIMIT)
+        except InputError as e:
+            raise InputError(f"{damaged} (it cannot be read: {str(e).removeprefix('it: ')}); build it again") from None
         if "meta" not in arrays:
             raise InputError(f"{damaged} (no 'meta' record)")
         try:

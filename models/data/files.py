@@ -9,6 +9,8 @@ import io
 import os
 import tempfile
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -63,6 +65,70 @@ def open_image(source: str | Path | io.BytesIO, where: str) -> Image.Image:
         raise InputError(f"{where}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} megapixels; "
                          f"{MAX_PIXELS // 1_000_000} megapixels at most are accepted")
     return img
+
+
+def read_entry(z: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
+    """One zip entry's bytes, at most `limit` of them: its declared size is checked first,
+    and it is inflated a piece at a time, so an entry that lies about its size (a zip
+    bomb: megabytes that inflate to gigabytes) stops at the limit, not at the memory's."""
+    try:
+        info = z.getinfo(name)
+    except KeyError:
+        raise InputError(f"{where}: no {name!r} in it") from None
+    too_big = InputError(f"{where}: {name!r} inflates to more than {limit / 2 ** 20:.0f} MB; refused")
+    if info.file_size > limit:
+        raise too_big
+    out = io.BytesIO()
+    with z.open(info) as f:
+        while chunk := f.read(1 << 20):
+            out.write(chunk)
+            if out.tell() > limit:
+                raise too_big
+    return out.getvalue()
+
+
+def check_archive(z: zipfile.ZipFile, limit: int, where: str) -> None:
+    """Refuse an archive whose entries together declare more than `limit` bytes."""
+    total = sum(info.file_size for info in z.infolist())
+    if total > limit:
+        raise InputError(f"{where}: its entries inflate to {total / 2 ** 30:.1f} GB; "
+                         f"{limit / 2 ** 30:.1f} GB at most are read")
+
+
+def load_arrays(data: bytes, where: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an .npz held in memory, each header read before anything is
+    allocated: an object (pickled) array, or one whose declared shape needs more than
+    `max_bytes` (a header may declare exabytes in a few bytes), is refused."""
+    try:
+        return read_arrays(data, where, max_bytes)
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+        reason = "pickled data, which is never loaded" if "pickle" in str(e) else e
+        raise InputError(f"{where}: damaged, truncated or not an .npz ({reason})") from None
+
+
+def read_arrays(data: bytes, where: str, max_bytes: int) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        check_archive(z, max_bytes + (1 << 20) * max(1, len(z.infolist())), where)
+        arrays = {}
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+            if dtype.hasobject:
+                raise InputError(f"{where}: {info.filename} holds pickled objects, which are never loaded")
+            size = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if size > max_bytes:
+                raise InputError(f"{where}: {info.filename} declares {size / 2 ** 20:.0f} MB of data; "
+                                 f"{max_bytes / 2 ** 20:.0f} MB at most are read")
+            arrays[info.filename[:-4]] = np.load(io.BytesIO(read_entry(z, info.filename, size + (1 << 16), where)),
+                                                 allow_pickle=False)
+    return arrays
 
 
 def decode(img: Image.Image, where: str) -> Image.Image:
@@ -228,12 +294,24 @@ def check_folder(path: Path) -> None:
         raise InputError(f"{path}: {path.parent} is a file, not a folder")
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def check_target(path: Path, suffixes: tuple[str, ...] = ()) -> None:
+    """What we write replaces only a regular file or nothing: never a device node, a FIFO
+    or a folder (as root, a rename onto /dev/null would replace the device); and, when
+    `suffixes` are given, its name says what it holds (`parse --out m.jpg` is not a PNG)."""
+    check_folder(path)
+    if path.exists() and not path.is_file() or path.is_symlink() and not path.resolve().is_file():
+        raise InputError(f"{path}: not a regular file; give the name of a new file or of a file to replace")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: this writes a {' or '.join(suffixes)} file; give a name ending in "
+                         f"{suffixes[0]}")
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None], suffixes: tuple[str, ...] = ()) -> None:
     """Write through a temporary file in the same folder, then rename: never a half-written
     file, and a file that cannot be written (read-only folder, full disk) is an InputError
-    that says why, with whatever was there before left intact."""
+    that says why, with whatever was there before left intact. See `check_target`."""
     path = Path(path)
-    check_folder(path)
+    check_target(path, suffixes)
     tmp = None
     umask = os.umask(0)
     os.umask(umask)
@@ -257,6 +335,7 @@ def check_writable(path: str | Path) -> None:
     check_folder(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a file name")
+    check_target(path)
     try:
         with tempfile.NamedTemporaryFile(prefix=f".{path.stem}-", dir=path.parent):
             pass
@@ -328,4 +407,4 @@ def save_mask(path: str | Path, mask: np.ndarray, scheme: LabelScheme) -> None:
     """Index PNG whose pixel values are labels, with the scheme's palette so viewers show colours."""
     img = Image.fromarray(mask.astype(np.uint8)).convert("P")  # L -> P keeps the values as indices
     img.putpalette(scheme.palette().ravel().tolist())
-    atomic_write(path, lambda p: img.save(p, format="PNG"))
+    atomic_write(path, lambda p: img.save(p, format="PNG"), (".png",))

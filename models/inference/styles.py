@@ -1,15 +1,14 @@
 """ST, the style matrix: one style code per class, and the codes files `encode` writes."""
 from __future__ import annotations
 
-import io
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from models.data.files import InputError, atomic_write
+from models.data.files import InputError, atomic_write, load_arrays
+
+MAX_CODES_BYTES = 16 << 20   # a codes file is a few kilobytes (19 x 512 floats); more is not codes
 
 
 @dataclass
@@ -28,7 +27,7 @@ class StyleMatrix:
             with open(p, "wb") as f:
                 np.savez(f, codes=self.codes, present=self.present,
                          model=np.array(model), labels=np.array(label_names))
-        atomic_write(path, write)
+        atomic_write(path, write, (".npz",))
 
     @classmethod
     def load(cls, path: str | Path, num_classes: int, style_dim: int, model: str | None = None) -> "StyleMatrix":
@@ -50,19 +49,17 @@ def read_codes_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | Non
     not_codes = f"{path}: not a style-codes file"
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")
+    if Path(path).stat().st_size > MAX_CODES_BYTES:
+        raise InputError(f"{not_codes} (it is {Path(path).stat().st_size / 2 ** 20:.0f} MB; codes are kilobytes)")
+    data = Path(path).read_bytes()
+    if data[:6] == b"\x93NUMPY":
+        raise InputError(f"{not_codes} (a single array, not the .npz that `encode` writes)")
+    f = load_arrays(data, not_codes, MAX_CODES_BYTES)
+    if "codes" not in f or "present" not in f:
+        raise InputError(f"{not_codes} (it has no 'codes' and 'present' arrays)")
     try:
-        loaded = np.load(io.BytesIO(Path(path).read_bytes()), allow_pickle=False)   # no file left open on errors
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise InputError(f"{not_codes} (a single array, not the .npz that `encode` writes)")
-        with loaded as f:
-            if "codes" not in f.files or "present" not in f.files:
-                raise InputError(f"{not_codes} (it has no 'codes' and 'present' arrays)")
-            codes, present = f["codes"].astype(np.float32), f["present"].astype(bool)
-            made_by = str(f["model"]) if "model" in f.files else None
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
-            zlib.error) as e:
-        reason = "pickled data, which is never loaded" if "pickle" in str(e) else e
-        raise InputError(f"{not_codes}: damaged, truncated or of another kind ({reason})") from None
+        codes, present = f["codes"].astype(np.float32), f["present"].astype(bool)
+        made_by = str(f["model"]) if "model" in f else None
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{not_codes} (arrays of the wrong kind: {e})") from None
     return codes, present, made_by

@@ -6,6 +6,7 @@ Only safetensors are ever loaded from a weights file: unlike pickles, they canno
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,9 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
         if not as_path.is_file():
             raise InputError(f"{model}: no such weights file")
         return as_path
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model):
+        raise InputError(f"{model!r} is not a model name (letters, digits, '_', '-', e.g. face) nor a weights "
+                         "JSON file")
     exact = weights_dir / f"{model}.json"
     if exact.is_file():
         return exact
@@ -87,7 +91,7 @@ def kind_of(json_path: Path) -> str | None:
     try:
         meta = json.loads(json_path.read_text())
         return str(meta.get("kind", "sean")) if isinstance(meta, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
