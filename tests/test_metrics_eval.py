@@ -133,3 +133,14 @@ def test_eval_without_the_inception_network_says_how_to_install_it(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "requirements-eval.txt" in err and "--no-fid" in err
+
+
+def test_kid_is_unbiased_near_zero_for_one_distribution_and_grows_with_a_shift():
+    from models.evaluation.metrics import kernel_inception_distance
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 64)), rng.normal(size=(200, 64))
+    same, spread = kernel_inception_distance(a, b, subsets=20, subset_size=100)
+    shifted, _ = kernel_inception_distance(a, b + 0.5, subsets=20, subset_size=100)
+    assert abs(same) < 3 * spread + 1e-6 and shifted > 10 * max(abs(same), spread)
+    with pytest.raises(ValueError):
+        kernel_inception_distance(a[:1], b)

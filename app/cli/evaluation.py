@@ -31,6 +31,17 @@ def limited_pairs(args: argparse.Namespace) -> list:
     return pairs[:args.limit] if args.limit else pairs
 
 
+def floor_pairs(args: argparse.Namespace, count: int) -> list:
+    """As many real photos as are evaluated, from the folder's trained-on ones (disjoint
+    from the held-out pairs), for the real-against-real floor; [] without --holdout or
+    when the folder lacks them."""
+    if not args.holdout or args.trained:
+        return []
+    from models.data.datasets import holdout_split, match_pairs
+    trained_on, _ = holdout_split(match_pairs(args.images, args.labels), args.holdout)
+    return trained_on[-count:] if len(trained_on) >= count else []
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
@@ -53,7 +64,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.generate and (steps or args.mask_noise):
         raise InputError("--generate makes pictures from the masks alone: --refine and --mask-noise do not apply")
     result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir, refine_steps=steps,
-                      mask_noise=args.mask_noise, generate=args.generate, painter=painter)
+                      mask_noise=args.mask_noise, generate=args.generate, painter=painter,
+                      floor_pairs=floor_pairs(args, len(pairs)))
     if args.record:
         record(args, find_weights(args.model), result)
     if args.json:
