@@ -278,8 +278,8 @@ def cmd_figure_edits(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figure-edits", help="full-resolution crops of a photo edit: original | hair | skin tone | "
-                       "a painted fringe (on a photo our model makes)")
+    p = sub.add_parser("figure-edits", help="crops at 100% of a photo edit: original | hair by the method before | "
+                       "hair now | a skin tone (on a photo our model makes)")
     p.add_argument("--out", required=True, help="PNG to write")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure_edits)

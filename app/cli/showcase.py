@@ -146,38 +146,42 @@ def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:
     return path
 
 
-def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style: int = 1) -> None:
-    """Full-resolution crops of a photo edit: original | hair from a sample style | a skin
-    tone from another | a painted fringe. The photo is one our model made (dataset photos
-    stay out of the repository), enlarged into a 12-megapixel frame."""
+def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style: int = 1, crop: int = 384) -> None:
+    """Crops at 100% of a 12-megapixel photo edit: original | hair restyled by the method
+    before (the syntheses' difference added) | hair restyled now (a colour transform of
+    the photo's own pixels) | a skin tone from another sample. The photo is one our model
+    made (dataset photos stay out of the repository); the crop sits where hair meets
+    forehead."""
     from models.data.files import load_image
-    from models.inference.composite import render_edit, start_edit
+    from models.evaluation.photo_edits import difference_composite
+    from models.inference.composite import render_edit, restyled_classes, start_edit
     photo = load_image(synthetic_photo(engine))
     edit, own, _ = start_edit(engine, photo, "own")
     labels = engine.labels
     samples = list(load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim).values())
-    own_codes = own.filled_from(engine.mean_style).codes
+    own = own.filled_from(engine.mean_style)
 
-    def restyled(classes: list[int], sample: int) -> np.ndarray:
+    def styles_of(classes: list[int], sample: int) -> StyleMatrix:
         style = samples[sample].style
         given = [c for c in classes if style.present[c]]   # a class the sample lacks keeps the photo's own
-        codes = own_codes.copy()
+        codes = own.codes.copy()
         codes[given] = style.codes[given]
-        return render_edit(engine, edit, edit.mask, [StyleMatrix(codes, own.present)], own)
+        return StyleMatrix(codes, own.present)
 
     hair, skin = labels.names.index("hair"), labels.names.index("skin")
-    fringe = edit.mask.copy()
-    rows = np.flatnonzero((fringe == skin).any(1))
-    top = rows[0] if rows.size else engine.size // 4
-    band = slice(top, top + engine.size // 10)
-    fringe[band][fringe[band] == skin] = hair
-    panels = [photo, restyled([hair], hair_style), restyled(list(labels.group_of(skin)), skin_style),
-              render_edit(engine, edit, fringe, [own], own)]
-    f = edit.framing
-    y0, x0 = max(int(f.y), 0), max(int(f.x), 0)
-    y1, x1 = min(int(f.y + f.box_height), photo.shape[0]), min(int(f.x + f.side), photo.shape[1])
-    crops = [cv2.resize(p[y0:y1, x0:x1], (THUMB * 3, THUMB * 3), interpolation=cv2.INTER_AREA) for p in panels]
-    save_image(out, np.concatenate(crops, axis=1))
+    new_hair = styles_of([hair], hair_style)
+    before = difference_composite(edit, engine.synthesize(edit.mask, own), engine.synthesize(edit.mask, new_hair),
+                                  restyled_classes(own, [new_hair]))
+    panels = [photo, before, render_edit(engine, edit, edit.mask, [new_hair], own),
+              render_edit(engine, edit, edit.mask, [styles_of(list(labels.group_of(skin)), skin_style)], own)]
+    # the crop: centred on the hair's lowest row above the forehead, in photo pixels
+    rows, cols = np.nonzero(edit.mask == skin)
+    top = rows.min() if rows.size else engine.size // 3
+    cx = cols.mean() if cols.size else engine.size / 2
+    x, y = edit.framing.to_photo(engine.size) @ np.array([cx, top, 1.0])
+    x0 = int(np.clip(x - crop / 2, 0, photo.shape[1] - crop))
+    y0 = int(np.clip(y - crop / 2, 0, photo.shape[0] - crop))
+    save_image(out, np.concatenate([p[y0:y0 + crop, x0:x0 + crop] for p in panels], axis=1))
 
 
 GRADES = {   # made-up looks for the style pictures: per-channel gains and a gamma
