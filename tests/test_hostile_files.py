@@ -222,3 +222,24 @@ def test_a_model_name_is_a_name_or_a_weights_file(name):
     from models.inference.weights import find_weights
     with pytest.raises(InputError):
         find_weights(name)
+
+
+def test_render_refuses_a_project_with_codes_that_do_not_fit_the_model(tmp_path, capsys, weights_json, toy_parser,
+                                                                       monkeypatch):
+    import models.data.framing as framing
+    from app.cli import main
+    from models.inference.composite import start_edit
+    from models.inference.engine import Engine
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
+    engine = Engine.load(str(weights_json), "cpu")
+    from tests.test_photo_edit import big_photo
+    photo = big_photo(shape=(120, 160))
+    edit, own, framed = start_edit(engine, photo, "p")
+    for codes in (np.full_like(own.codes, np.nan), np.zeros((4, 7), np.float32)):
+        doc = Document("toy", TOY.names, edit.mask, {"p": Source("p", StyleMatrix(codes, own.present))}, framed,
+                       photo_edit=edit)
+        doc.save(tmp_path / "p.sean")
+        monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))
+        assert main(["render", str(tmp_path / "p.sean"), "--out", str(tmp_path / "o.png")]) == 2
+        assert "do not fit" in capsys.readouterr().err
+        assert not (tmp_path / "o.png").exists()

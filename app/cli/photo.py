@@ -128,7 +128,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     doc = Document.load(args.project)
     if doc.photo_edit is None:
         raise InputError(f"{args.project}: this edit did not start from a photo; `synth` renders a mask")
-    result = EditorSession(Engine.load(doc.model, args.device)).render_photo(doc)   # the editor's own export
+    session = EditorSession(Engine.load(doc.model, args.device))
+    session.check_fits(doc, args.project)   # codes of another width or NaN: refused, as the editor does
+    result = session.render_photo(doc)   # the editor's own export
     edit = doc.photo_edit
     metadata = photo_metadata(io.BytesIO(edit.file)) if edit.file else {}
     original_quality = jpeg_quality(io.BytesIO(edit.file)) if edit.file else None
