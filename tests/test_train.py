@@ -280,3 +280,16 @@ def test_a_gpu_round_rehearsed_on_the_cpu_trains_exports_and_splits(tmp_path, ca
     engine = Engine.load(str(out / "rehearsal_32.json"), "cpu")
     session = engine.info.training["sessions"][-1]
     assert session["mask_noise"] == 0.5 and session["loss_weights"]["gan"] == 1.0   # the recipe's defaults
+
+
+@pytest.mark.parametrize("flag,value", [("ema_decay", float("nan")), ("iterations", -1), ("minutes", float("nan")),
+                                        ("workers", -5), ("mask_noise", float("nan")), ("lr_g", float("inf")),
+                                        ("checkpoint_every", 0), ("ndf", 0), ("holdout", [-3])])
+def test_training_options_out_of_range_are_refused(tmp_path, flag, value):
+    with pytest.raises(ValueError, match="must be a number"):
+        options(tmp_path, **{flag: value})
+
+
+def test_fewer_pairs_than_a_batch_is_refused_instead_of_waiting_for_ever(tmp_path):
+    with pytest.raises(ValueError, match="fewer than a batch"):
+        Trainer(options(tmp_path, batch_size=8), tiny_config(19))   # 8 pairs, 2 held out

@@ -30,6 +30,7 @@ from models.nets.sean import one_hot
 from models.training.losses import VGGLoss
 from models.training.scaffold import (
     REQUIRED,
+    check_options,
     infinite,
     load_checkpoint,
     new_session,
@@ -64,6 +65,8 @@ class CanvasTrainOptions:
     workers: int = option(1, "data loading processes")
     seed: int = option(0, "random seed")
 
+    def __post_init__(self) -> None:
+        check_options(self)
 
 def base_pictures(engine: Engine, pairs: list, path: Path) -> np.ndarray:
     """SEAN's mean-style picture of every pair's mask (N, S, S, 3) uint8, made once and kept

@@ -26,6 +26,7 @@ from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
 from models.training.scaffold import (
     REQUIRED,
+    check_options,
     decayed,
     infinite,
     load_checkpoint,
@@ -66,6 +67,8 @@ class ParserTrainOptions:
     checkpoint_every: int = option(200, "checkpoint every N steps")
     device: str = option("", "cpu, cuda, cuda:N or mps (default: the best available)")
 
+    def __post_init__(self) -> None:
+        check_options(self)
 
 def jitter(images: torch.Tensor) -> torch.Tensor:
     """Random brightness, contrast and saturation per image: user photos vary more than datasets."""

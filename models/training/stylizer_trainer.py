@@ -27,6 +27,7 @@ from models.inference.weights import load_vgg19, write_weights
 from models.nets.stylizer import PIXEL_SCALE, StylizerConfig, StylizerDecoder, StylizerEncoder
 from models.training.scaffold import (
     REQUIRED,
+    check_options,
     infinite,
     load_checkpoint,
     new_session,
@@ -59,6 +60,8 @@ class StylizerTrainOptions:
     workers: int = option(2, "data loading processes")
     seed: int = option(0, "random seed")
 
+    def __post_init__(self) -> None:
+        check_options(self)
 
 class PhotoCrops(Dataset):
     """Random square crops of photos, scaled by 0.5-1.0 of their shorter side, flipped at random."""
