@@ -23,6 +23,7 @@ from models.inference.engine import Engine
 from models.inference.sims import BankPainter
 
 FID_BATCH = 16
+KID_MIN_IMAGES = 4   # KID's subsets are half the set: two images each at least
 
 
 GENERATE = ("mean", "random", "bank")
@@ -123,8 +124,9 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
     if inception is not None and len(pairs) > 1:
         real, fake = np.concatenate(features["real"]), np.concatenate(features["fake"])
         result["fid"] = frechet_distance(real, fake)
-        result["kid"], result["kid_std"] = kernel_inception_distance(real, fake)
-        if floor_pairs and len(floor_pairs) > 1:
+        if len(pairs) >= KID_MIN_IMAGES:
+            result["kid"], result["kid_std"] = kernel_inception_distance(real, fake)
+        if floor_pairs and len(floor_pairs) >= KID_MIN_IMAGES:
             other = real_features(inception, engine, floor_pairs)
             result["fid_floor"] = frechet_distance(real, other)
             result["kid_floor"] = kernel_inception_distance(real, other)[0]
