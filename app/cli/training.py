@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from app.cli.common import comma_ints, comma_list, parser_path
+from app.cli.common import comma_ints, comma_list, float_in, int_in, parser_path
 from models.data.files import InputError
 
 
@@ -159,8 +159,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p, TrainOptions)
     p.add_argument("--out", required=True, help="folder for the bench JSON, the weights JSON and parts")
     p.add_argument("--bench-sizes", type=comma_ints, default=[256, 512], help="bench sizes (empty: no bench)")
-    p.add_argument("--repeats", type=int, default=50, help="bench repeats per measurement")
-    p.add_argument("--max-images", type=int, default=400, help="training photos for the style statistics")
+    p.add_argument("--repeats", type=int_in(1, 10_000), default=50, help="bench repeats per measurement")
+    p.add_argument("--max-images", type=int_in(1, 10**7), default=400, help="training photos for the style statistics")
     # the face recipe (docs/RESULTS.md, The adversarial fine-tune): the paper's losses plus
     # L1, painted masks for half the images, batch 16 at 256 px
     p.set_defaults(handler=cmd_gpu_round, init_from="face", context_hidden=512, size=256, batch_size=16,
@@ -176,10 +176,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=comma_list, required=True)
     p.add_argument("--holdout", type=comma_ints, default=[], help="as for train: these pairs stay out")
     p.add_argument("--labels", default="face")
-    p.add_argument("--size", type=int, default=256, help="shorter side of the stored photos")
-    p.add_argument("--max-mb", type=float, default=40)
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality")
-    p.add_argument("--offset", type=int, default=0,
+    p.add_argument("--size", type=int_in(32, 4096), default=256, help="shorter side of the stored photos")
+    p.add_argument("--max-mb", type=float_in(1, 10**6), default=40)
+    p.add_argument("--quality", type=int_in(1, 100), default=90, help="JPEG quality")
+    p.add_argument("--offset", type=int_in(0, 10**9), default=0,
                    help="start each folder this many pairs in (wrapping round): a pack of other photos")
     p.add_argument("--out", required=True, help="PACK.npz; train takes it in --data")
     p.set_defaults(handler=cmd_pack)
@@ -188,7 +188,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run", required=True, help="run folder holding checkpoint.pt")
     p.add_argument("--out", required=True, help="weights stem, e.g. weights/face_256")
     p.add_argument("--data", type=comma_list, default=None, help="folders for the style statistics")
-    p.add_argument("--max-images", type=int, default=1000)
+    p.add_argument("--max-images", type=int_in(1, 10**7), default=1000)
     p.add_argument("--average-with", type=comma_list, default=[], metavar="WEIGHTS[,WEIGHTS...]",
                    help="earlier exports of the same run to average the checkpoint's weights with")
     p.add_argument("--as-trained", action="store_true",
