@@ -243,3 +243,18 @@ def test_render_refuses_a_project_with_codes_that_do_not_fit_the_model(tmp_path,
         assert main(["render", str(tmp_path / "p.sean"), "--out", str(tmp_path / "o.png")]) == 2
         assert "do not fit" in capsys.readouterr().err
         assert not (tmp_path / "o.png").exists()
+
+
+def test_a_killed_writes_partial_files_are_removed_by_the_next_write_once_stale(tmp_path):
+    import os
+    import time
+
+    from models.data.files import save_image
+    old, fresh, other = tmp_path / ".out-abcd1234.png", tmp_path / ".out-zzzz9999.png", tmp_path / ".out-mine.png"
+    for f in (old, fresh, other):
+        f.write_bytes(b"partial")
+    hour_ago = time.time() - 7200
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    save_image(tmp_path / "out.png", toy_photo(toy_mask()))
+    assert not old.exists() and fresh.exists() and other.exists()   # only our own name, only when stale

@@ -177,7 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", type=comma_ints, default=[], help="as for train: these pairs stay out")
     p.add_argument("--labels", default="face")
     p.add_argument("--size", type=int_in(32, 4096), default=256, help="shorter side of the stored photos")
-    p.add_argument("--max-mb", type=float_in(1, 10**6), default=40)
+    p.add_argument("--max-mb", type=float_in(0.001, 10**6), default=40)
     p.add_argument("--quality", type=int_in(1, 100), default=90, help="JPEG quality")
     p.add_argument("--offset", type=int_in(0, 10**9), default=0,
                    help="start each folder this many pairs in (wrapping round): a pack of other photos")

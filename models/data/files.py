@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
+import time
 import warnings
 import zipfile
 import zlib
@@ -306,12 +308,32 @@ def check_target(path: Path, suffixes: tuple[str, ...] = ()) -> None:
                          f"{suffixes[0]}")
 
 
+STALE_PARTIAL_SECONDS = 3600   # a temporary file this old is no other writer's work in progress
+
+
+def remove_stale_partials(path: Path) -> None:
+    """The temporary files a killed write to `path` left beside it (named as `atomic_write`
+    names them: '.STEM-' + 8 random characters + the suffix), once they are an hour old:
+    never a file of another name, never one that may still be being written."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}-[a-z0-9_]{{8}}{re.escape(path.suffix)}")
+    now = time.time()
+    try:
+        for other in path.parent.iterdir():
+            stale = pattern.fullmatch(other.name) and other.is_file() and \
+                now - other.stat().st_mtime > STALE_PARTIAL_SECONDS
+            if stale:
+                other.unlink(missing_ok=True)
+    except OSError:
+        pass   # a folder we cannot list or clean: the write itself says what is wrong
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None], suffixes: tuple[str, ...] = ()) -> None:
     """Write through a temporary file in the same folder, then rename: never a half-written
     file, and a file that cannot be written (read-only folder, full disk) is an InputError
     that says why, with whatever was there before left intact. See `check_target`."""
     path = Path(path)
     check_target(path, suffixes)
+    remove_stale_partials(path)
     tmp = None
     umask = os.umask(0)
     os.umask(umask)

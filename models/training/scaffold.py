@@ -76,7 +76,10 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict | None:
-    """A run's checkpoint, or None for a new run. weights_only: the restricted unpickler."""
+    """A run's checkpoint, or None for a new run. weights_only: the restricted unpickler.
+    A half-written checkpoint a killed run left (its .tmp) is removed: the checkpoint
+    itself is whole."""
+    path.with_suffix(".tmp").unlink(missing_ok=True)
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
 
 
