@@ -617,3 +617,28 @@ def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, 
     assert main(["restyle", str(tmp_path / "p.jpg"), "--hue", "30", "--out", str(tmp_path / "o.jpg"),
                  "--refine", "0", "--model", str(weights_json)]) == 0
     assert jpeg_quality(tmp_path / "o.jpg") == 83
+
+
+def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json, toy_parser, monkeypatch):
+    """A frame composited at the photo's own size is the export, look and all: the look's
+    network works at the size the export gives it, scaled with the view (once, the view
+    ran it at 192 px and the export at 384: a fringe looked pale on screen, white exported)."""
+    import models.data.framing as framing
+    from app.editor.document import Source
+    from app.editor.session import EditorSession
+    from tests.test_stylize import save_random_stylizer
+    save_random_stylizer(toy_parser.parent)
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(177, 135, 123, 123)])
+    engine = Engine.load(str(weights_json), "cpu")
+    photo = cv2.resize(big_photo(3, (120, 160)), (480, 360), interpolation=cv2.INTER_CUBIC)
+    edit, own, framed = start_edit(engine, photo, "p")
+    doc = Document("toy", engine.labels.names, edit.mask, {"p": Source("p", own)}, framed, photo_edit=edit)
+    doc.apply_source("p", list(range(4)))
+    doc.apply_source("mean", [int(np.bincount(edit.mask.ravel()).argmax())])
+    session = EditorSession(engine)
+    Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
+    doc.set_look(session.look_from_photo(str(tmp_path / "look.png")))
+    styles = doc.styles_per_block(engine.mean_style)
+    frame = session.with_look(doc, session.compositor(doc, styles, max_side=480))
+    shown = frame(engine.synthesize(doc.mask, styles))
+    assert np.array_equal(shown, session.render_photo(doc))

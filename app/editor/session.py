@@ -43,6 +43,7 @@ REFINE_SLICE = 3   # refinement steps between frames: about half a second on two
 FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600   # the live view of a photo edit is composited at most this large
 THUMBNAIL = 96
+MIN_LOOK_SIDE = 96    # below this the look's network sees too little of a face
 
 
 @dataclass
@@ -71,6 +72,13 @@ def photo_key(path: str | Path) -> str:
 
 def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def look_side(edit: PhotoEdit, picture: np.ndarray) -> int:
+    """The look's working size for a picture of a photo edit: the export's NET_SIDE for the
+    photo at its own size, scaled with the picture, so that the view is the export's
+    pipeline at the view's size (the same look, not a different network's)."""
+    return max(MIN_LOOK_SIDE, round(NET_SIDE * max(picture.shape[:2]) / max(edit.original.shape[:2])))
 
 
 class EditorSession:
@@ -145,7 +153,7 @@ class EditorSession:
                             self.own_style(doc), doc.adjustments())
         if doc.look is None:
             return image
-        return self.apply_look(doc.look, image, doc.mask, doc.photo_edit.framing, NET_SIDE)
+        return self.apply_look(doc.look, image, doc.mask, doc.photo_edit.framing, look_side(doc.photo_edit, image))
 
     # -- the look ---------------------------------------------------------------------
     @property
@@ -191,9 +199,11 @@ class EditorSession:
 
         def finishing(image: np.ndarray) -> np.ndarray:
             image = finish(image) if finish is not None else image
+            if edit is None:   # an edit of a mask: the view is what exports
+                return self.apply_look(look, image, mask, None, LOOK_PREVIEW_SIDE)
             # a photo edit's frame is the photo at some size: the square lies where its framing, scaled, says
-            placed = None if edit is None else edit.framing.scaled(image.shape[1] / edit.original.shape[1])
-            return self.apply_look(look, image, mask, placed, LOOK_PREVIEW_SIDE)
+            placed = edit.framing.scaled(image.shape[1] / edit.original.shape[1])
+            return self.apply_look(look, image, mask, placed, look_side(edit, image))
         return finishing
 
     # -- the segment bank (SIMS) -----------------------------------------------------------
