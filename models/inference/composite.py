@@ -44,7 +44,8 @@ EDGE_FADE = 0.08     # of the square's side: painted shapes fade out towards the
                      # map fades into its global one
 SURROUND = 2.0       # the wider parse that finds where regions go on: twice the square's side
 FEATHER_EPS = 1e-3   # the guided feather of a region's weight (grey levels in [0, 1])
-CONFIDENCE_SCALE = 2.0   # log-likelihood units over which colour's confidence in a label rises
+PARSE_PRIOR = 0.8    # how likely the wider parse's label is before colour is looked at: where
+                     # colour cannot tell (black hair on a dark wall) the parse stands
 UNSURE_RAMP = 3.0    # past the square, the weight follows colour's confidence over this many seams
 
 
@@ -212,9 +213,9 @@ class RegionGrid:
 
     def colour_confidence(self, label: int) -> np.ndarray:
         """(gh, gw) in [0, 1]: 1 inside the square where the edit's mask says `label`; past
-        it, where the wider parse says `label`, how much likelier `label` is by colour than
-        any other class: a Gaussian (in Lab) of each class's pixels inside the square, where
-        the parse is sure. The wider parse sees the face small and misreads flat
+        it, where the wider parse says `label`, the posterior of `label` against the likeliest
+        other class by colour (a Gaussian in Lab of each class's pixels inside the square,
+        where the parse is sure), with the parse's label as the prior. The wider parse sees the face small and misreads flat
         surroundings (a grey wall as blonde hair); colour tells them apart."""
         inside = self.in_square
         confidence = (inside & (self.labels == label)).astype(np.float32)
@@ -231,7 +232,9 @@ class RegionGrid:
             distance[c] = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred) + np.log(np.linalg.det(cov))
         others = [d for c, d in distance.items() if c != label]
         margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]
-        confidence[outside] = 1 / (1 + np.exp(-np.clip(margin / CONFIDENCE_SCALE, -30, 30)))
+        # margin is twice the log-likelihood ratio (Gaussians' -2 log densities): the posterior's log-odds
+        log_odds = margin / 2 + np.log(PARSE_PRIOR / (1 - PARSE_PRIOR))
+        confidence[outside] = 1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))
         return confidence
 
     def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
