@@ -484,11 +484,11 @@ def test_painting_a_restyled_photo_edit_recolours_once_per_style_change(tmp_path
     for stroke in range(3):
         doc.mask[2:4, 2 + stroke:6 + stroke] = 2
         doc.commit_mask()
-        finish = session.compositor(doc, doc.styles_per_block(engine.mean_style))
+        finish = session.frame_pipeline(doc, doc.styles_per_block(engine.mean_style))
         frames.append(finish(engine.synthesize(doc.mask, styles)))
     assert len(calls) == 1 and frames[0].shape == edit.original.shape
     doc.apply_source("mean", present)                             # a style change: recoloured again
-    session.compositor(doc, doc.styles_per_block(engine.mean_style))(engine.synthesize(doc.mask, styles))
+    session.frame_pipeline(doc, doc.styles_per_block(engine.mean_style))(engine.synthesize(doc.mask, styles))
     assert len(calls) == 2
 
 
@@ -547,10 +547,12 @@ def test_an_edit_of_a_mask_takes_its_hand_adjustments_in_the_frame(weights_json)
     session = EditorSession(engine)
     doc = session.new_document(toy_mask())
     styles = doc.styles_per_block(engine.mean_style)
-    assert session.compositor(doc, styles) is None
+    assert session.frame_pipeline(doc, styles).steps == ()
     doc.set_regions({1: replace(doc.regions[1], adjust=ColourAdjust(lightness=1))})
     frame = engine.synthesize(doc.mask, styles)
-    out = session.compositor(doc, doc.styles_per_block(engine.mean_style))(frame)
+    pipeline = session.frame_pipeline(doc, doc.styles_per_block(engine.mean_style))
+    assert pipeline.names == ("adjust",)
+    out = pipeline(frame)
     assert (out[doc.mask == 1] == 255).all() and np.array_equal(out[doc.mask != 1], frame[doc.mask != 1])
 
 
@@ -639,6 +641,7 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
     doc.set_look(session.look_from_photo(str(tmp_path / "look.png")))
     styles = doc.styles_per_block(engine.mean_style)
-    frame = session.with_look(doc, session.compositor(doc, styles, max_side=480))
+    frame = session.frame_pipeline(doc, styles, max_side=480)
+    assert frame.names == ("composite", "look")
     shown = frame(engine.synthesize(doc.mask, styles))
     assert np.array_equal(shown, session.render_photo(doc))

@@ -13,19 +13,12 @@ import numpy as np
 
 from app.editor.document import LOOK_SIDE, BankFill, Document, Look, Source
 from app.editor.memo import Memo
+from app.editor.pipeline import PICTURE, SYNTHESIS, FramePipeline, Step
 from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
-from models.inference.composite import (
-    PhotoEdit,
-    composite,
-    parsed_labels,
-    recolour,
-    render_edit,
-    restyled_classes,
-    start_edit,
-)
+from models.inference.composite import PhotoEdit, composite, parsed_labels, recolour, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
@@ -81,6 +74,14 @@ def look_side(edit: PhotoEdit, picture: np.ndarray) -> int:
     return max(MIN_LOOK_SIDE, round(NET_SIDE * max(picture.shape[:2]) / max(edit.original.shape[:2])))
 
 
+def adjust_step(doc: Document) -> Step | None:
+    """An edit of a mask's hand adjustments on its synthesis (a photo edit's go through the
+    composite's colour transform)."""
+    adjustments, mask = doc.adjustments(), doc.mask.copy()
+    return Step("adjust", PICTURE, PICTURE, lambda image: adjust_regions(image, mask, adjustments)) \
+        if adjustments else None
+
+
 class EditorSession:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -110,32 +111,45 @@ class EditorSession:
         return self._base.get((edit, own.codes), lambda: self.engine.synthesize(edit.mask, own))
 
     def recoloured(self, edit: PhotoEdit, preview: PhotoEdit, own: StyleMatrix, per_block: list[StyleMatrix],
-                   restyled: np.ndarray, regions: tuple, adjustments: dict) -> np.ndarray:
-        """The preview photo with its restyled and hand-adjusted regions recoloured: made
-        again only when the styles or `regions` (the document's, compared by identity)
-        change, not at every brush stroke (painted shapes go over it); on the engine thread."""
+                   restyled: np.ndarray, regions: tuple, adjustments: dict, keep: bool = True) -> np.ndarray:
+        """The preview photo with its restyled and hand-adjusted regions recoloured: for the
+        view (`keep`), made again only when the styles or `regions` (the document's,
+        compared by identity) change, not at every brush stroke (painted shapes go over
+        it); an export's is made once and not kept. On the engine thread."""
         def make() -> np.ndarray:
             if not restyled.any() and not adjustments:
                 return preview.original
             styles = [s.filled_from(self.engine.mean_style) for s in per_block]
             synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
             return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments)
-        return self._recoloured.get((preview, own.codes, per_block, regions), make)
+        return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
 
-    def compositor(self, doc: Document, per_block: list[StyleMatrix],
-                   max_side: int = PREVIEW_SIDE) -> Callable[[np.ndarray], np.ndarray] | None:
-        """What turns this frame's synthesis into the picture: for a photo edit, the photo
-        with the edit in it, at most `max_side` px (the live view); for an edit of a mask,
-        the synthesis with the regions' hand adjustments (None when there are none)."""
+    def frame_pipeline(self, doc: Document, per_block: list[StyleMatrix], max_side: int | None = PREVIEW_SIDE,
+                       as_photo: bool = True) -> FramePipeline:
+        """The steps that turn a frame's synthesis into the picture, in order: the bank's
+        segments (an edit of a mask), the photo with the edit in it at most `max_side` px
+        (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
+        plain synthesis instead) or the regions' hand adjustments (an edit of a mask), then
+        the look. Built on the GUI thread from copies of what it needs; run on the engine thread."""
+        steps = [self.bank_step(doc)]
+        if doc.photo_edit is not None and as_photo:
+            steps.append(self.composite_step(doc, per_block, max_side))
+        elif doc.photo_edit is None:
+            steps.append(adjust_step(doc))
+        steps.append(self.look_step(doc, as_photo))
+        return FramePipeline(tuple(step for step in steps if step is not None))
+
+    def composite_step(self, doc: Document, per_block: list[StyleMatrix], max_side: int | None) -> Step:
+        """The photo with the edit in it: its regions recoloured (kept between frames of the
+        view), painted shapes drawn in."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
-        if edit is None:
-            return (lambda image: adjust_regions(image, mask, adjustments)) if adjustments else None
-        preview = self.preview(edit, max_side)
+        preview = edit if max_side is None else self.preview(edit, max_side)
         own = self.own_style(doc)
         restyled = self.restyled(own, per_block)
-        return lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled,
-                                       self.recoloured(edit, preview, own, per_block, restyled, regions,
-                                                       adjustments))
+        recoloured = lambda: self.recoloured(edit, preview, own, per_block, restyled, regions, adjustments,
+                                             keep=max_side is not None)
+        return Step("composite", SYNTHESIS, PICTURE, lambda image: composite(
+            preview, mask, self.base_synthesis(edit, own), image, restyled, recoloured()))
 
     def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
         """The edit on a copy of the photo at most `max_side` px (the live view)."""
@@ -148,12 +162,10 @@ class EditorSession:
             own, [s.filled_from(self.engine.mean_style) for s in per_block]))
 
     def render_photo(self, doc: Document) -> np.ndarray:
-        """A photo edit at the photo's full size, with its look (on the engine thread)."""
-        image = render_edit(self.engine, doc.photo_edit, doc.mask, doc.styles_per_block(self.engine.mean_style),
-                            self.own_style(doc), doc.adjustments())
-        if doc.look is None:
-            return image
-        return self.apply_look(doc.look, image, doc.mask, doc.photo_edit.framing, look_side(doc.photo_edit, image))
+        """A photo edit at the photo's full size, with its look: the view's pipeline at the
+        photo's own size (on the engine thread)."""
+        styles = doc.styles_per_block(self.engine.mean_style)
+        return self.frame_pipeline(doc, styles, max_side=None)(self.engine.synthesize(doc.mask, styles))
 
     # -- the look ---------------------------------------------------------------------
     @property
@@ -188,23 +200,20 @@ class EditorSession:
         labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
         return self.stylizer.stylize(image, self.look_features(look), labels, strength=look.strength, side=side)
 
-    def with_look(self, doc: Document, finish: Callable[[np.ndarray], np.ndarray] | None
-                  ) -> Callable[[np.ndarray], np.ndarray] | None:
-        """A frame's finishing work with the document's look added after `finish` (the
-        compositor of a photo edit, or None)."""
+    def look_step(self, doc: Document, as_photo: bool = True) -> Step | None:
+        """The document's look over the picture, per region when the look photo has labels."""
         look = doc.look
         if look is None:
-            return finish
-        mask, edit = doc.mask.copy(), doc.photo_edit if finish is not None else None
+            return None
+        mask, edit = doc.mask.copy(), doc.photo_edit if as_photo else None
 
-        def finishing(image: np.ndarray) -> np.ndarray:
-            image = finish(image) if finish is not None else image
-            if edit is None:   # an edit of a mask: the view is what exports
+        def run(image: np.ndarray) -> np.ndarray:
+            if edit is None:   # a synthesis (an edit of a mask, or the plain view): the view is what exports
                 return self.apply_look(look, image, mask, None, LOOK_PREVIEW_SIDE)
-            # a photo edit's frame is the photo at some size: the square lies where its framing, scaled, says
+            # a photo edit's picture is the photo at some size: the square lies where its framing, scaled, says
             placed = edit.framing.scaled(image.shape[1] / edit.original.shape[1])
             return self.apply_look(look, image, mask, placed, look_side(edit, image))
-        return finishing
+        return Step("look", PICTURE, PICTURE, run)
 
     # -- the segment bank (SIMS) -----------------------------------------------------------
     def bank_painter(self, path: str) -> BankPainter:
@@ -219,21 +228,19 @@ class EditorSession:
             self._unusable_banks.discard(path)
         return self._painters[path]
 
-    def with_bank(self, doc: Document, finish: Callable[[np.ndarray], np.ndarray] | None
-                  ) -> Callable[[np.ndarray], np.ndarray] | None:
-        """A frame's finishing work with the document's bank fill first: the canvas of the
-        covered components, painted over the synthesis by the canvas network."""
+    def bank_step(self, doc: Document) -> Step | None:
+        """The bank fill: the canvas of the covered components, painted over the synthesis
+        by the canvas network (an edit of a mask only: a photo edit keeps its pixels)."""
         fill = doc.bank
         if fill is None or doc.photo_edit is not None or fill.bank in self._unusable_banks:
-            return finish
+            return None
         mask = doc.mask.copy()
 
-        def finishing(image: np.ndarray) -> np.ndarray:
+        def run(image: np.ndarray) -> np.ndarray:
             painter = self.bank_painter(fill.bank)
             self.last_canvas = canvas = painter.canvas(mask, choices=fill.choice_map(), covers=fill.covers)
-            image = painter.paint_over(image, mask, canvas)
-            return finish(image) if finish is not None else image
-        return finishing
+            return painter.paint_over(image, mask, canvas)
+        return Step("bank", SYNTHESIS, SYNTHESIS, run)
 
     def bank_component(self, mask: np.ndarray, fill: BankFill, x: float, y: float) -> tuple[ComponentKey, int] | None:
         """(the key of `mask`'s component under (x, y), how many candidates `fill`'s bank

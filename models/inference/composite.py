@@ -215,8 +215,9 @@ class RegionGrid:
         """(gh, gw) in [0, 1]: 1 inside the square where the edit's mask says `label`; past
         it, where the wider parse says `label`, the posterior of `label` against the likeliest
         other class by colour (a Gaussian in Lab of each class's pixels inside the square,
-        where the parse is sure), with the parse's label as the prior. The wider parse sees the face small and misreads flat
-        surroundings (a grey wall as blonde hair); colour tells them apart."""
+        where the parse is sure), with the parse's label as the prior. The wider parse sees
+        the face small and misreads flat surroundings (a grey wall as blonde hair); colour
+        tells them apart."""
         inside = self.in_square
         confidence = (inside & (self.labels == label)).astype(np.float32)
         classes = [c for c in np.unique(self.labels[inside]) if (self.labels[inside] == c).sum() >= 50]

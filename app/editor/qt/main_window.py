@@ -213,11 +213,9 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
     def request_synthesis(self) -> None:
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
-        finish = None
-        if self.composite_action.isChecked() or self.doc.photo_edit is None:   # an edit of a mask: its adjustments
-            finish = self.session.compositor(self.doc, styles, self.preview_side())
-        finish = self.session.with_bank(self.doc, finish)
-        self.worker.request_synthesis(self.doc.mask, styles, self.session.with_look(self.doc, finish))
+        pipeline = self.session.frame_pipeline(self.doc, styles, self.preview_side(),
+                                               as_photo=self.composite_action.isChecked())
+        self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 
     def preview_side(self) -> int:
         """How large the live composite is: twice the pane's size (sharp, and cheap to show),
