@@ -8,7 +8,8 @@ from PIL import Image
 
 from app.cli import main
 from models.data.files import InputError
-from models.evaluation.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim, ssim_loss
+from models.evaluation.metrics import RegionError, frechet_distance, inception_path, psnr, rmse, ssim
+from models.nets.ssim import ssim_loss
 from tests.helpers import toy_mask, toy_photo
 
 

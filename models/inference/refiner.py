@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from models.evaluation.metrics import ssim_loss
 from models.inference.graphs import Recording, can_record
 from models.inference.styles import StyleMatrix
 from models.nets.sean import SEAN
+from models.nets.ssim import ssim_loss
 
 REFINE_STEPS = 30    # StyleRefiner steps the editor and `encode` give a photo
 REFINE_LR = 0.03

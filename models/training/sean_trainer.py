@@ -29,10 +29,10 @@ from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
 from models.data.tensors import tensor_to_image
 from models.device import device_name
-from models.evaluation.metrics import ssim_loss
 from models.inference.weights import load_vgg19
 from models.nets.discriminator import MultiscaleDiscriminator
 from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
+from models.nets.ssim import ssim_loss
 from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.training.scaffold import (
     REQUIRED,
