@@ -321,7 +321,7 @@ def write_format_1_project(path: Path, doc: Document, key: str) -> Path:
     import json
     from dataclasses import asdict
 
-    from app.editor.document import png_bytes
+    from app.editor.project_file import png_bytes
     source = doc.sources[key]
     meta = {"format": 1, "model": doc.model, "labels": list(doc.label_names),
             "regions": [asdict(r) for r in doc.regions], "sources": {key: {"name": source.name, "kind": source.kind}}}

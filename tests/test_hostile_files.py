@@ -154,8 +154,8 @@ def test_an_npz_of_pickled_objects_is_refused(tmp_path):
 
 
 def test_a_project_entry_that_inflates_past_its_limit_is_refused_without_reading_it(tmp_path, monkeypatch):
-    import app.editor.document as document
-    monkeypatch.setattr(document, "JSON_LIMIT", 1 << 16)
+    import app.editor.project_file as project_file
+    monkeypatch.setattr(project_file, "JSON_LIMIT", 1 << 16)
     mask = toy_mask()
     doc = Document("toy", TOY.names, mask)
     good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))

@@ -13,7 +13,8 @@ from PyQt6.QtCore import QObject, QSettings, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QMessageBox, QWidget
 
 from app.editor.autosave import AUTOSAVE_SECONDS, Autosave
-from app.editor.document import Document, ProjectSnapshot
+from app.editor.document import Document
+from app.editor.project_file import ProjectSnapshot
 from models.data.files import InputError
 
 
