@@ -248,7 +248,7 @@ def test_regions_that_belong_together_take_a_dropped_style_together(qtbot, windo
     drop(window, key, (11, 11))                       # l_eye: both eyes take it
     assert window.doc.regions[2].source_a == key and window.doc.regions[3].source_a == key
     assert window.doc.regions[1].source_a != key
-    assert window.canvas.label == 2 and "2: l_eye" in window.region_panel.title.text()   # panel follows
+    assert window.canvas.label == 2 and "2: left eye" in window.region_panel.title.text()   # panel follows
     window.doc.undo()
     mime = QMimeData()
     mime.setData(SOURCE_MIME, source_payload("toy", key))
@@ -343,3 +343,13 @@ def test_a_first_start_sizes_the_window_to_the_screen(qtbot, tmp_path, weights_j
     sizes = w.splitter.sizes()
     assert min(sizes) > 0.3 * sum(sizes)   # mask and views share the width
     w.worker.stop()
+
+
+def test_the_recovery_dialog_names_the_edit_it_recovers(tmp_path):
+    from app.editor.qt.autosaving import described
+    doc = Document("toy", ("background", "skin", "l_eye", "r_eye"), toy_mask())
+    autosave = tmp_path / "123.sean"
+    doc.path, doc.title = autosave, "portrait"
+    assert described(doc, autosave) == "an unsaved edit of “portrait”"
+    doc.path = tmp_path / "wedding.sean"
+    assert described(doc, autosave) == "“wedding.sean”"

@@ -442,7 +442,7 @@ def test_the_region_panel_changes_the_group_or_one_region_alone(qtbot):
     panel = RegionPanel()
     qtbot.addWidget(panel)
     panel.show_region(doc, 2, TOY.group_of(2))
-    assert panel.targets() == [2, 3] and "with r_eye" in panel.title.text()
+    assert panel.targets() == [2, 3] and "with right eye" in panel.title.text()
     panel.alone.setChecked(True)
     assert panel.targets() == [2]
 

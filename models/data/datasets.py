@@ -87,6 +87,8 @@ class PackedPair:
 def find_pairs(root: str | Path) -> list[Pair]:
     """Image/label pairs of one dataset folder (images/ and labels/ inside)."""
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
     if not (root / "images").is_dir() or not (root / "labels").is_dir():
         raise FileNotFoundError(f"{root}: a dataset folder needs images/ and labels/ inside")
     return match_pairs(root / "images", root / "labels")

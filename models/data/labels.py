@@ -13,6 +13,17 @@ FRAMINGS = ("face", "stretch")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
+# How the editor shows a class whose name is a dataset's code (CelebAMask-HQ's): a user
+# reads "eyeglasses", not "eye_g". Names not listed are shown with spaces for underscores.
+DISPLAY_NAMES = {"eye_g": "eyeglasses", "ear_r": "earring", "neck_l": "necklace", "l_eye": "left eye",
+                 "r_eye": "right eye", "l_brow": "left brow", "r_brow": "right brow", "l_ear": "left ear",
+                 "r_ear": "right ear", "u_lip": "upper lip", "l_lip": "lower lip", "mouth": "mouth (inside)"}
+
+
+def display_name(name: str) -> str:
+    return DISPLAY_NAMES.get(name, name.replace("_", " "))
+
+
 @dataclass(frozen=True)
 class LabelScheme:
     name: str

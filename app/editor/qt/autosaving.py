@@ -18,6 +18,13 @@ from app.editor.project_file import ProjectSnapshot
 from models.data.files import InputError
 
 
+def described(doc: Document, autosave: Path) -> str:
+    """How the recovery dialog names an autosaved edit: its project, or its photo."""
+    if doc.path != autosave:
+        return f"“{doc.path.name}”"
+    return f"an unsaved edit of “{doc.title}”" if doc.title else "an unsaved edit"
+
+
 class Autosaver(QObject):
     """Every AUTOSAVE_SECONDS, an edit with unsaved changes is written to the app's data
     folder; a saved or discarded edit leaves nothing there."""
@@ -73,19 +80,22 @@ class Autosaver(QObject):
             return None
         newest = orphans[0]
         when = time.strftime("%d %b %Y %H:%M", time.localtime(newest.stat().st_mtime))
+        try:
+            doc = Document.load(newest, recovering=True)
+        except InputError as e:
+            doc, unreadable = None, e
+        what = "an edit it could not read back" if doc is None else described(doc, newest)
         answer = QMessageBox.question(
             self.window, "Recover unsaved work",
-            f"SEAN Studio did not close properly; it had autosaved an edit at {when}.\n\n"
+            f"SEAN Studio did not close properly; it had autosaved {what} at {when}.\n\n"
             "Yes: recover it. Discard: delete it. Cancel: decide on the next start.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Discard:
             newest.unlink(missing_ok=True)
         if answer != QMessageBox.StandardButton.Yes:
             return None
-        try:
-            doc = Document.load(newest, recovering=True)
-        except InputError as e:
-            return f"The autosaved edit cannot be read, so it was not recovered: {e}"
+        if doc is None:
+            return f"The autosaved edit cannot be read, so it was not recovered: {unreadable}"
         if not open_document(doc, newest.name):
             return None
         doc.mark_unsaved()

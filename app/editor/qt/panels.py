@@ -1,6 +1,8 @@
 """Side panels: the label palette, the style gallery and the per-region style editor."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PyQt6.QtCore import QMimeData, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QDrag, QIcon, QPixmap
 from PyQt6.QtWidgets import (
@@ -19,10 +21,19 @@ from PyQt6.QtWidgets import (
 
 from app.editor.document import BLEND, MEAN, USE_A, USE_B, Document, RegionStyle
 from app.editor.qt.canvas import SOURCE_MIME, FileDrops, drop_scope, source_payload, to_qimage
+from models.data.labels import display_name
 from models.inference.recolour import ColourAdjust
 from models.nets.config import BLOCK_NAMES
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def value_label(slider: QSlider, text: Callable[[int], str]) -> QLabel:
+    """A label that shows a slider's value as it moves (a slider alone shows none)."""
+    label = QLabel(text(slider.value()))
+    label.setMinimumWidth(44)
+    slider.valueChanged.connect(lambda v: label.setText(text(v)))
+    return label
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -48,7 +59,9 @@ class LabelPalette(QListWidget):
         self.blockSignals(True)
         self.clear()
         for i, (name, color) in enumerate(zip(names, colors)):
-            self.addItem(QListWidgetItem(swatch(color), f"{i:2d}  {name}"))
+            item = QListWidgetItem(swatch(color), f"{i:2d}  {display_name(name)}")
+            item.setToolTip(f"class {i}: {name}")   # the dataset's own code, as masks and the command line use it
+            self.addItem(item)
         self.blockSignals(False)
         self.setCurrentRow(min(1, self.count() - 1))
 
@@ -157,13 +170,14 @@ class RegionPanel(QGroupBox):
         grid.addWidget(self.source_b, 2, 1, 1, 3)
         grid.addWidget(QLabel("A"), 3, 0)
         grid.addWidget(self.slider, 3, 1, 1, 2)
-        grid.addWidget(QLabel("B"), 3, 3)
+        grid.addWidget(value_label(self.slider, lambda v: f"B {v}%"), 3, 3)
         row = QHBoxLayout()
         row.addWidget(QLabel("Blocks"))
         for i, button in enumerate(self.crossover):
             button.setFixedWidth(28)
-            button.setToolTip(f"SEAN block {i + 1} ({BLOCK_NAMES[i]}): ~ blend, A or B. "
-                              "Early blocks set coarse structure, late blocks colour and texture.")
+            button.setToolTip(f"SEAN block {i + 1} ({BLOCK_NAMES[i]}): click to cycle ~ (the A-B blend), "
+                              "A alone, B alone. Early blocks set coarse structure, late blocks colour and "
+                              "texture.")
             button.clicked.connect(lambda _, i=i: self.cycle_block(i))
             row.addWidget(button)
         grid.addLayout(row, 4, 0, 1, 4)
@@ -175,7 +189,9 @@ class RegionPanel(QGroupBox):
         grid.addLayout(buttons, 5, 0, 1, 4)
         for row, (name, slider) in enumerate(self.adjusters.items(), start=6):
             grid.addWidget(QLabel(name.capitalize()), row, 0)
-            grid.addWidget(slider, row, 1, 1, 3)
+            grid.addWidget(slider, row, 1, 1, 2)
+            unit = "\u00b0" if name == "hue" else "%"
+            grid.addWidget(value_label(slider, lambda v, unit=unit: f"{v:+d}{unit}"), row, 3)
         grid.addWidget(self.all_regions, 9, 0, 1, 4)
         grid.addWidget(self.alone, 10, 0, 1, 4)
         self.source_a.activated.connect(lambda _: self.emit_change(source_a=self.source_a.currentData()))
@@ -206,9 +222,9 @@ class RegionPanel(QGroupBox):
         """Show `label`'s style; changes go to `group` (the label first) unless "alone"."""
         self.doc, self.label, self.group = doc, label, group or (label,)
         region = doc.regions[label]
-        with_group = ", ".join(doc.label_names[c] for c in self.group[1:])
+        with_group = ", ".join(display_name(doc.label_names[c]) for c in self.group[1:])
         group_note = f" (with {with_group})" if with_group else ""
-        self.title.setText(f"<b>{label}: {doc.label_names[label]}</b>{group_note}")
+        self.title.setText(f"<b>{label}: {display_name(doc.label_names[label])}</b>{group_note}")
         self.alone.setVisible(len(self.group) > 1)
         for combo, current, allow_none in ((self.source_a, region.source_a, False),
                                            (self.source_b, region.source_b, True)):
@@ -290,7 +306,8 @@ class LookPanel(FileDrops, QGroupBox):
         grid = QGridLayout(self)
         grid.addWidget(self.thumbnail, 0, 0, 1, 3)
         grid.addWidget(QLabel("Strength"), 1, 0)
-        grid.addWidget(self.slider, 1, 1, 1, 2)
+        grid.addWidget(self.slider, 1, 1)
+        grid.addWidget(value_label(self.slider, lambda v: f"{v}%"), 1, 2)
         grid.addWidget(choose, 2, 0, 1, 2)
         grid.addWidget(remove, 2, 2)
         choose.clicked.connect(self.choose_requested)
