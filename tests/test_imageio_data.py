@@ -181,7 +181,7 @@ def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     from models.data.datasets import Pack
     a, b = make_dataset(tmp_path / "a", 5, size=40), make_dataset(tmp_path / "b", 3, size=40)
     out = tmp_path / "p.npz"
-    assert main(["pack", "--data", f"{a},{b}", "--holdout", "1,1", "--size", "32", "--out", str(out)]) == 0
+    assert main(["lab", "pack", "--data", f"{a},{b}", "--holdout", "1,1", "--size", "32", "--out", str(out)]) == 0
     assert "6 of 6 training pairs" in capsys.readouterr().out
     pairs = Pack(out).pairs()
     assert len(pairs) == 6
@@ -191,7 +191,7 @@ def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     assert len(train) == 6 and not val
     item = FolderDataset(train, LabelScheme.named("face"), 32, augment=True)[3]
     assert item["image"].shape == (3, 32, 32)
-    assert main(["pack", "--data", str(a), "--max-mb", "0.001", "--out", str(tmp_path / "tiny.npz")]) == 0
+    assert main(["lab", "pack", "--data", str(a), "--max-mb", "0.001", "--out", str(tmp_path / "tiny.npz")]) == 0
     assert "0 of 5" in capsys.readouterr().out
 
 
@@ -202,9 +202,9 @@ def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
     from models.data.datasets import Pack, by_stem_hash, find_pairs
     folder = make_dataset(tmp_path / "a", 6, size=40)
     out = tmp_path / "p.npz"
-    assert main(["pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0
+    assert main(["lab", "pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0
     expected = [p.stem for p in by_stem_hash(find_pairs(folder))]
     assert Pack(out).stems == expected != sorted(expected)
     shifted = tmp_path / "shifted.npz"
-    assert main(["pack", "--data", str(folder), "--size", "32", "--offset", "4", "--out", str(shifted)]) == 0
+    assert main(["lab", "pack", "--data", str(folder), "--size", "32", "--offset", "4", "--out", str(shifted)]) == 0
     assert Pack(shifted).stems == expected[4:] + expected[:4]   # the next pack starts with other photos

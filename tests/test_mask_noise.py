@@ -42,11 +42,12 @@ def test_eval_reports_clean_and_painted_masks(tmp_path, capsys, weights_json):
     folder = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels")]
     results = {}
     for noise in ("0", "1.5"):
-        assert main(["eval", "--model", str(weights_json), *folder, "--no-fid", "--json", "--mask-noise", noise]) == 0
+        assert main(["lab", "eval",
+                     "--model", str(weights_json), *folder, "--no-fid", "--json", "--mask-noise", noise]) == 0
         results[noise] = json.loads(capsys.readouterr().out)
     assert results["0"]["mask_noise"] == 0 and results["1.5"]["mask_noise"] == 1.5
     assert results["1.5"]["psnr"] != results["0"]["psnr"]
-    assert main(["eval", "--model", str(weights_json), *folder, "--mask-noise", "9"]) == 2
+    assert main(["lab", "eval", "--model", str(weights_json), *folder, "--mask-noise", "9"]) == 2
     assert "--mask-noise" in capsys.readouterr().err
 
 

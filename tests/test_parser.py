@@ -236,7 +236,7 @@ def test_train_export_and_evaluate_parser(tmp_path, capsys):
     from models.data.datasets import find_pairs
     result = evaluate_parser(parser, find_pairs(root)[:2], fasseg_labels=root / "labels", progress=False)
     assert 0 <= result["miou"] <= 1 and set(result["fasseg"]) == {"pixel_accuracy", "miou", "iou_per_class"}
-    assert main(["eval-parser", "--model", str(tmp_path / "face_parser.json"), "--images", str(root / "images"),
+    assert main(["lab", "eval-parser", "--model", str(tmp_path / "face_parser.json"), "--images", str(root / "images"),
                  "--labels", str(root / "labels"), "--size", "32", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 6
 

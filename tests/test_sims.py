@@ -210,7 +210,7 @@ def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monk
     code, stdout, err = run(capsys, *args, "--show-canvas", canvas)
     assert code == 0 and Image.open(out).size == (SIZE, SIZE) and Image.open(canvas).size == (SIZE, SIZE), err
     assert "pasted from" in stdout
-    code, stdout, err = run(capsys, "eval", "--model", scene_json, "--images", street_data / "images",
+    code, stdout, err = run(capsys, "lab", "eval", "--model", scene_json, "--images", street_data / "images",
                             "--labels", street_data / "labels", "--generate", "bank", "--bank", bank_path,
                             "--no-fid", "--json")
     assert code == 0 and '"generate": "bank"' in stdout, err
@@ -238,7 +238,7 @@ def test_bank_commands_refuse_bad_input_in_one_line(tmp_path, capsys, scene_json
         Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "p.png")
         args = synth + ["--model", weights_json, "--bank", bank_path]
     elif case == "generate without bank":
-        args = ["eval", "--model", scene_json, "--images", street_data / "images", "--labels",
+        args = ["lab", "eval", "--model", scene_json, "--images", street_data / "images", "--labels",
                 street_data / "labels", "--generate", "bank", "--no-fid"]
     else:
         args = synth + ["--model", scene_json, "--show-canvas", tmp_path / "c.png"]
@@ -284,7 +284,7 @@ def test_bench_and_figure_time_and_show_sims(tmp_path, capsys, scene_json, stree
     given = measure_bank(engine, str(bank_path), street_mask(40), given=[street_mask(41, cars=3)])
     assert given["components"] == len(components(street_mask(41, cars=3)))
     out = tmp_path / "figure.png"
-    code, _, err = run(capsys, "figure-bank", "--model", scene_json, "--bank", bank_path, "--images",
+    code, _, err = run(capsys, "lab", "figure-bank", "--model", scene_json, "--bank", bank_path, "--images",
                        street_data / "images", "--labels", street_data / "labels", "--rows", 2, "--out", out)
     width, height = Image.open(out).size
     assert code == 0 and height == 2 * SIZE + 4 and width == 4 * SIZE + 12, err

@@ -258,9 +258,9 @@ def test_vgg_loss_at_a_smaller_size_sees_area_resized_images():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without a GPU")
 def test_the_gpu_round_says_it_needs_a_gpu(tmp_path, capsys):
     from app.cli import main
-    assert main(["gpu-round", "--data", str(tmp_path), "--model-name", "x", "--out", str(tmp_path / "o")]) != 0
+    assert main(["lab", "gpu-round", "--data", str(tmp_path), "--model-name", "x", "--out", str(tmp_path / "o")]) != 0
     assert "no CUDA GPU" in capsys.readouterr().err
-    assert main(["join-parts", str(tmp_path / "w.safetensors")]) != 0
+    assert main(["lab", "join-parts", str(tmp_path / "w.safetensors")]) != 0
     assert "no w.safetensors.part0" in capsys.readouterr().err
 
 
@@ -268,7 +268,7 @@ def test_a_gpu_round_rehearsed_on_the_cpu_trains_exports_and_splits(tmp_path, ca
     from app.cli import main
     data = make_dataset(tmp_path / "data", 4, size=40)
     out = tmp_path / "out"
-    assert main(["gpu-round", "--device", "cpu", "--data", str(data), "--model-name", "rehearsal",
+    assert main(["lab", "gpu-round", "--device", "cpu", "--data", str(data), "--model-name", "rehearsal",
                  "--runs-dir", str(tmp_path / "runs"), "--out", str(out), "--init-from", "", "--context", "0",
                  "--size", "32", "--batch-size", "2", "--iterations", "2", "--workers", "0", "--lambda-vgg", "0",
                  "--bench-sizes", "", "--max-images", "4"]) == 0
@@ -276,7 +276,7 @@ def test_a_gpu_round_rehearsed_on_the_cpu_trains_exports_and_splits(tmp_path, ca
     assert sorted(p.name for p in out.iterdir()) == [   # the lite network, 25 MB in fp16: two parts of 15 MiB
         "rehearsal_32.json", "rehearsal_32.safetensors.part0", "rehearsal_32.safetensors.part1",
         "rehearsal_32.safetensors.sha256"]
-    assert main(["join-parts", str(out / "rehearsal_32.safetensors")]) == 0
+    assert main(["lab", "join-parts", str(out / "rehearsal_32.safetensors")]) == 0
     engine = Engine.load(str(out / "rehearsal_32.json"), "cpu")
     session = engine.info.training["sessions"][-1]
     assert session["mask_noise"] == 0.5 and session["loss_weights"]["gan"] == 1.0   # the recipe's defaults

@@ -26,8 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.set_defaults(handler=lambda args: run_editor(args.model, args.device, args.files))
 
+    # the research tools (evaluation, figures, benchmarks, data packs, GPU rounds) apart
+    # from what a user runs: `python main.py lab COMMAND`
+    lab = sub.add_parser("lab", help="research tools: evaluation, figures, benchmarks, data packs, GPU rounds "
+                         "(python main.py lab --help)").add_subparsers(dest="lab_command", metavar="LAB_COMMAND",
+                                                                       parser_class=OneLineParser)
     for group in (synthesis, photo, look, bank, training, evaluation):
-        group.register(sub)
+        group.register(sub, lab)
     return parser
 
 

@@ -67,7 +67,7 @@ def cmd_figure_bank(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     from app.cli.training import add_options
     from models.training.canvas_trainer import CanvasTrainOptions
 
@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p, CanvasTrainOptions)
     p.set_defaults(handler=cmd_train_canvas)
 
-    p = sub.add_parser("figure-bank", help="figure: mask | canvas | ours from the bank | mean style")
+    p = lab.add_parser("figure-bank", help="figure: mask | canvas | ours from the bank | mean style")
     add_labelled_folder_args(p)
     add_model_args(p)
     p.add_argument("--bank", required=True)

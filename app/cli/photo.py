@@ -139,7 +139,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restyle", help="give regions of a photo another style; the photo comes back at its "
                        "own size, changed only there")
     p.add_argument("photo")

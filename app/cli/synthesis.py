@@ -176,7 +176,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="style codes of a photo under its mask")
     p.add_argument("image")
     p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")

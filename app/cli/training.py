@@ -81,7 +81,7 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
         raise InputError(str(e)) from None
     parts = split_for_transfer(stem.with_suffix(".safetensors"))
     print(f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
-          f"python main.py join-parts {stem}.safetensors")
+          f"python main.py lab join-parts {stem}.safetensors")
     return 0
 
 
@@ -137,7 +137,7 @@ def options_from(args: argparse.Namespace, options: type):
     return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     from models.training.parser_trainer import ParserTrainOptions
     p = sub.add_parser("train-parser", help="train the face parser (resumes from runs/NAME)")
     add_options(p, ParserTrainOptions)
@@ -154,7 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p, TrainOptions)
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("gpu-round", help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its "
+    p = lab.add_parser("gpu-round", help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its "
                                          "export in parts that can travel back")
     add_options(p, TrainOptions)
     p.add_argument("--out", required=True, help="folder for the bench JSON, the weights JSON and parts")
@@ -168,11 +168,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    lambda_vgg=10.0, lambda_l1=10.0, ema_decay=0.999, mask_noise=0.5, workers=12,
                    checkpoint_every=500, sample_every=1000)
 
-    p = sub.add_parser("join-parts", help="put weights that came back from a GPU in parts together")
+    p = lab.add_parser("join-parts", help="put weights that came back from a GPU in parts together")
     p.add_argument("file", help="the file to make, e.g. face_gpu_256.safetensors (from FILE.part0...)")
     p.set_defaults(handler=cmd_join_parts)
 
-    p = sub.add_parser("pack", help="pack training pairs into one small .npz (to carry to a GPU machine)")
+    p = lab.add_parser("pack", help="pack training pairs into one small .npz (to carry to a GPU machine)")
     p.add_argument("--data", type=comma_list, required=True)
     p.add_argument("--holdout", type=comma_ints, default=[], help="as for train: these pairs stay out")
     p.add_argument("--labels", default="face")

@@ -3,7 +3,7 @@
 In one process the engine thread and the GUI thread share the interpreter lock: each of
 a frame's few hundred tensor operations can wait for the GUI's Python code, which made
 frames about a third slower while painting (98 ms instead of 74 ms on two cores,
-`python main.py bench --edit-loop`). A child process has its own interpreter. It loads
+`python main.py lab bench --edit-loop`). A child process has its own interpreter. It loads
 the same weights file and answers (mask, styles) -> image over a pipe; nothing here
 imports Qt, so the child starts light.
 """

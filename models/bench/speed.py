@@ -1,4 +1,4 @@
-"""Speed and memory of the engine: `python main.py bench`.
+"""Speed and memory of the engine: `python main.py lab bench`.
 
 Every configuration is measured in its own child process (so peak memory is its own),
 on the same inputs (a fixed mask and style), with warm-up runs and the median of

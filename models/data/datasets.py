@@ -37,7 +37,7 @@ class Pair:
 
 class Pack:
     """A packed dataset: JPEG photos and PNG labels as bytes in one .npz (no pickles), small
-    enough to carry to a GPU machine. `python main.py pack` writes it."""
+    enough to carry to a GPU machine. `python main.py lab pack` writes it."""
 
     def __init__(self, path: str | Path):
         with np.load(path, allow_pickle=False) as f:
