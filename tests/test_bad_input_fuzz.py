@@ -197,3 +197,66 @@ def test_weights_reader(toy_weights, path, value, delete, damage, data):
         model, info, mean, std = loaded
         assert mean.shape == (info.config.num_classes, info.config.style_dim) == std.shape
         assert info.labels.num_classes == info.config.num_classes
+
+
+# -- crafted files: what an attacker would send --------------------------------------------
+def npz_with_header(shape: tuple, descr: str) -> bytes:
+    """An .npz whose 'codes' and 'present' arrays declare `shape` and `descr` but hold a few bytes."""
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1,), np.float32))
+    header.update(shape=shape, descr=descr)
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, header)
+    npy.write(b"\0" * 64)
+    buf = io.BytesIO()
+    import zipfile
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("codes.npy", npy.getvalue())
+        z.writestr("present.npy", npy.getvalue())
+    return buf.getvalue()
+
+
+@FUZZ
+@given(st.lists(st.integers(0, 2 ** 62), min_size=1, max_size=3), st.sampled_from(["<f4", "<f8", "|b1", "|O", "<i8"]))
+def test_codes_reader_with_crafted_headers(shape, descr):
+    """Headers declaring any shape (up to exabytes) or pickled objects: refused or read,
+    never allocated beyond the limit, never a crash."""
+    style = read(npz_with_header(tuple(shape), descr), ".npz", lambda p: StyleMatrix.load(p, 4, STYLE_DIM, "toy"))
+    assert style is None or style.codes.shape == (4, STYLE_DIM)
+
+
+@FUZZ
+@given(st.sampled_from(["photo.jpg", "photo.png", "photo.tif", "photo.eps"]),
+       st.binary(max_size=200), st.sampled_from([b"%!PS-Adobe-3.0 EPSF-3.0\n", b"%PDF-1.4\n", b"\xc5\xd0\xd3\xc6"]))
+def test_postscript_and_pdf_bodies_are_never_read_as_images(name, body, magic):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(magic + b"(x) (w) file " + body)
+        with pytest.raises(InputError):
+            load_image(path)
+        assert sorted(p.name for p in Path(tmp).iterdir()) == [name]   # it wrote nothing
+
+
+@FUZZ
+@given(st.integers(1, 200_000), st.sampled_from(["[", "{\"a\":"]))
+def test_project_json_of_any_depth(depth, opener):
+    import zipfile
+    good = zipfile.ZipFile(io.BytesIO(VALID["project"]))
+    closer = "]" if opener == "[" else "}"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in good.namelist():
+            z.writestr(name, opener * depth + "1" + closer * depth if name == "project.json" else good.read(name))
+    assert read(buf.getvalue(), ".sean", Document.load) is None
+
+
+@FUZZ
+@given(st.sampled_from(["--count", "--rows", "--limit", "--repeats", "--edit-loop", "--mask-noise"]),
+       st.one_of(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e300", "", "x"]), st.integers().map(str)))
+def test_numeric_flags_take_a_value_in_range_or_say_why(flag, value):
+    from app.cli import main
+    command = {"--count": ["lab", "samples"], "--rows": ["lab", "figure"], "--edit-loop": ["lab", "bench"],
+               "--repeats": ["lab", "bench"]}.get(flag, ["lab", "eval"])
+    code = main([*command, flag, value, "--help"])   # a value in range reaches --help (0); any other, 2
+    assert code in (0, 2)
+    if value in ("nan", "inf", "-inf", "", "x", "1e300") or value.startswith("-"):
+        assert code == 2
