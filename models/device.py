@@ -13,6 +13,10 @@ def pick_device(name: str | None = None) -> torch.device:
             device = torch.device(name)
         except RuntimeError:
             raise InputError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
+        if device.type not in ("cpu", "cuda", "mps"):   # meta, xpu, hpu...: torch names them, we do not run there
+            raise InputError(f"device {name!r} is not one this program runs on; use cpu, cuda, cuda:N or mps")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"--device {name}: there is no such GPU ({torch.cuda.device_count()} available)")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise InputError("--device cuda asked for, but no CUDA GPU is available")
         if device.type == "mps" and not torch.backends.mps.is_available():

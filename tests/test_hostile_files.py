@@ -258,3 +258,52 @@ def test_a_killed_writes_partial_files_are_removed_by_the_next_write_once_stale(
     os.utime(other, (hour_ago, hour_ago))
     save_image(tmp_path / "out.png", toy_photo(toy_mask()))
     assert not old.exists() and fresh.exists() and other.exists()   # only our own name, only when stale
+
+
+@pytest.mark.parametrize("name", ["meta", "xpu", "hpu", "cuda:99"])
+def test_devices_we_do_not_run_on_are_refused(name):
+    from models.device import pick_device
+    with pytest.raises(InputError):
+        pick_device(name)
+
+
+def test_a_photo_longer_than_opencv_reaches_is_refused_before_decoding(tmp_path):
+    from tests.test_cli import huge_png
+    with pytest.raises(InputError, match="too long a side"):
+        load_image(huge_png(tmp_path / "long.png", 40000, 40))
+
+
+@pytest.mark.parametrize("framing", [{"x": float("inf"), "y": 0, "side": 10, "found_face": True},
+                                     {"x": 0, "y": 0, "side": 1e300, "found_face": True},
+                                     {"x": 0, "y": 0, "side": -5, "found_face": True}])
+def test_absurd_framings_are_refused(framing):
+    from models.data.framing import Framing
+    with pytest.raises(ValueError):
+        Framing.from_dict(framing)
+
+
+def test_a_project_naming_a_style_it_does_not_hold_is_refused(tmp_path):
+    doc = Document("toy", TOY.names, toy_mask())
+    good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
+    meta = json.loads(good.read("project.json"))
+    meta["regions"][1]["source_a"] = "photo:/somewhere/else.jpg"
+    crafted = tmp_path / "ghost.sean"
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            z.writestr(name, json.dumps(meta) if name == "project.json" else good.read(name))
+    with pytest.raises(InputError, match="does not hold"):
+        Document.load(crafted)
+
+
+@pytest.mark.parametrize("poison", ["nan", "int8"])
+def test_weights_that_are_not_finite_floats_are_refused(tmp_path, weights_json, poison):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from models.inference.weights import load_weights
+    tensors = load_file(weights_json.with_suffix(".safetensors"))
+    key = next(iter(tensors))
+    tensors[key] = tensors[key].fill_(float("nan")) if poison == "nan" else tensors[key].to(torch.int8)
+    save_file(tensors, weights_json.with_suffix(".safetensors"))
+    with pytest.raises(InputError, match="not finite floating-point"):
+        load_weights(weights_json)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.editor.document import BLEND, USE_A, USE_B, BankFill, Document, History, Look, RegionStyle, Source, State
+from app.editor.document import BLEND, MEAN, USE_A, USE_B, BankFill, Document, History, Look, RegionStyle, Source, State
 from models.data.files import (
     MAX_PIXELS,
     InputError,
@@ -158,6 +158,10 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
            or not isinstance(r.source_a, str) or not isinstance(r.source_b, (str, type(None)))
            or not 0 <= r.blend <= 1 for r in regions):
         raise InputError(f"{path}: the project's region styles are damaged")
+    known = set(sources) | {MEAN}
+    unknown = {name for r in regions for name in (r.source_a, r.source_b) if name is not None and name not in known}
+    if unknown:   # a style named but not held: it would silently become the mean style
+        raise InputError(f"{path}: the project's regions name {len(unknown)} style(s) it does not hold")
     doc.history = History(State(doc.mask.copy(), regions, read_look(z, meta.get("look"), len(labels)),
                                 read_bank_fill(meta.get("bank"), len(labels), path)))
     doc.mark_saved()

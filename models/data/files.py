@@ -32,6 +32,7 @@ class InputError(ValueError):
 MIN_SIDE = 32                 # pixels: a smaller picture holds nothing a 256 px model can use
 MAX_PIXELS = 120_000_000      # 120 megapixels: above any camera's full frame (a 102 MP medium
                               # format included); a 12000 x 12000 picture is refused, not decoded
+MAX_SIDE = 32_767            # pixels on a side: OpenCV's remap and resize go no further
 WORKING_SIDE = 2048           # photos that are only framed and parsed are decoded no larger
 MIN_MASK_SIDE = 8             # a coarse layout scales up; a 1x1 "mask" is a mistake
 MAX_MASK_COLOURS = 64         # a mask has one value per class (20 at most here); a photo, thousands
@@ -154,8 +155,11 @@ def _open(path: str | Path) -> Image.Image:
 
 
 def check_size(width: int, height: int, where: str) -> None:
-    """One rule for every photo a user hands in: MIN_SIDE pixels on each side at least.
-    (Masks have their own, smaller limit: a coarse layout scales to the model's size.)"""
+    """One rule for every photo a user hands in: MIN_SIDE pixels on each side at least,
+    MAX_SIDE at most (OpenCV's warps and resizes address 32,767 pixels a side). (Masks
+    have their own, smaller limit: a coarse layout scales to the model's size.)"""
+    if max(width, height) > MAX_SIDE:
+        raise InputError(f"{where}: {width}x{height} is too long a side ({MAX_SIDE} px at most)")
     if min(width, height) < MIN_SIDE:
         raise InputError(f"{where}: {width}x{height} is too small ({MIN_SIDE} px on each side at least)")
 
@@ -251,6 +255,8 @@ def load_mask(path: str | Path, scheme: LabelScheme) -> np.ndarray:
     """An index PNG (grey or palette mode: the values are labels) or a colour-coded PNG."""
     with _open(path) as img:
         mask = mask_from_image(img, scheme, str(path))
+    if max(mask.shape) > MAX_SIDE:
+        raise InputError(f"{path}: {mask.shape[1]}x{mask.shape[0]} is too long a side ({MAX_SIDE} px at most)")
     if min(mask.shape) < MIN_MASK_SIDE:
         raise InputError(f"{path}: {mask.shape[1]}x{mask.shape[0]} is too small for a mask "
                          f"({MIN_MASK_SIDE} px on each side at least)")

@@ -16,6 +16,7 @@ FACE_WIDTH = 0.646      # detector box width / frame side, in CelebA-HQ
 FACE_DROP = 0.052       # (box centre y - frame centre y) / frame side, in CelebA-HQ
 MIN_FACE = 24           # pixels: smaller detections are noise
 DETECT_SIDE = 800       # faces are searched for in a copy of the photo no larger than this
+MAX_FRAMING = 1e6       # pixels: no photo (32,767 px a side at most) has its square further out or larger
 PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a photo a portrait;
                         # no Cityscapes val photo comes near it, every detected face photo passes it
 
@@ -71,8 +72,10 @@ class Framing:
         height = d.get("height")
         framing = cls(float(d["x"]), float(d["y"]), float(d["side"]), bool(d["found_face"]),
                       None if height is None else float(height))
-        if not (framing.side > 0 and framing.box_height > 0 and np.isfinite([framing.x, framing.y]).all()):
-            raise ValueError("a framing needs a box of positive size")
+        values = [framing.x, framing.y, framing.side, framing.box_height]
+        if not (np.isfinite(values).all() and framing.side > 0 and framing.box_height > 0
+                and max(abs(v) for v in values) <= MAX_FRAMING):
+            raise ValueError("a framing needs a finite box of positive size, within the photo's reach")
         return framing
 
 

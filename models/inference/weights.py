@@ -195,6 +195,11 @@ def build_for_weights(build: Callable[[], nn.Module], tensors: dict[str, torch.T
         other = len(found.keys() - expected.keys()) + sum(found[k] != v for k, v in expected.items() if k in found)
         raise InputError(f"{where}: the weights do not match the network described "
                          f"({missing} missing, {other} unexpected or of another shape)")
+    floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    odd = [k for k, v in tensors.items() if v.dtype not in floats or not torch.isfinite(v.float()).all()]
+    if odd:   # int8 or bool weights, NaN or infinite ones: the pictures would come out black or grey
+        raise InputError(f"{where}: {len(odd)} of the weights are not finite floating-point numbers "
+                         f"(e.g. {odd[0]}); the file is damaged or not ours")
     net = build()
     net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     return net.eval()
