@@ -235,7 +235,7 @@ def test_render_refuses_a_project_with_codes_that_do_not_fit_the_model(tmp_path,
     from tests.test_photo_edit import big_photo
     photo = big_photo(shape=(120, 160))
     edit, own, framed = start_edit(engine, photo, "p")
-    for codes in (np.full_like(own.codes, np.nan), np.zeros((4, 7), np.float32)):
+    for codes in (np.full_like(own.codes, np.nan), np.full_like(own.codes, 50.0), np.zeros((4, 7), np.float32)):
         doc = Document("toy", TOY.names, edit.mask, {"p": Source("p", StyleMatrix(codes, own.present))}, framed,
                        photo_edit=edit)
         doc.save(tmp_path / "p.sean")
@@ -307,3 +307,10 @@ def test_weights_that_are_not_finite_floats_are_refused(tmp_path, weights_json, 
     save_file(tensors, weights_json.with_suffix(".safetensors"))
     with pytest.raises(InputError, match="not finite floating-point"):
         load_weights(weights_json)
+
+
+def test_codes_far_outside_the_encoders_range_are_refused(tmp_path):
+    path = tmp_path / "loud.npz"
+    np.savez(path, codes=np.full((4, 16), 1e6, np.float32), present=np.ones(4, bool))
+    with pytest.raises(InputError, match="within"):
+        StyleMatrix.load(path, 4, 16)

@@ -23,7 +23,7 @@ from models.inference.engine import Engine
 from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
-from models.inference.styles import StyleMatrix
+from models.inference.styles import CODE_RANGE, StyleMatrix
 from models.inference.stylize import NET_SIDE, StyleFeatures, Stylizer, fit_side, picture_labels
 from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
 from models.inference.weights import available_models, model_schemes
@@ -307,7 +307,7 @@ class EditorSession:
             raise InputError(f"{name} was made with other labels than model '{doc.model}' has")
         style_shape = (len(doc.label_names), self.engine.info.config.style_dim)
         if any(s.style.codes.shape != style_shape or not np.isfinite(s.style.codes).all()
-               for s in doc.sources.values()):
+               or np.abs(s.style.codes).max(initial=0) > CODE_RANGE for s in doc.sources.values()):
             raise InputError(f"{name} holds style codes that do not fit model '{doc.model}' (another version?)")
 
     def photo_document(self, photo: PhotoImport) -> Document:

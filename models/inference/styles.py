@@ -8,6 +8,7 @@ import numpy as np
 
 from models.data.files import InputError, atomic_write, load_arrays
 
+CODE_RANGE = 1.0 + 1e-3     # codes are the encoder's tanh outputs, and refinement keeps them there
 MAX_CODES_BYTES = 16 << 20   # a codes file is a few kilobytes (19 x 512 floats); more is not codes
 
 
@@ -40,6 +41,9 @@ class StyleMatrix:
                              f"({num_classes}, {style_dim}); were they made with another model?")
         if not np.isfinite(codes).all():
             raise InputError(f"{path}: the codes hold values that are not numbers (NaN or infinite)")
+        if np.abs(codes).max(initial=0) > CODE_RANGE:
+            raise InputError(f"{path}: the codes reach {np.abs(codes).max():.3g}; style codes lie within "
+                             f"[-1, 1] (the encoder's tanh), so these would paint black or white")
         return cls(codes, present)
 
 
