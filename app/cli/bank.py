@@ -6,10 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli.common import add_labelled_folder_args, add_model_args, comma_ints, comma_list, int_in, output_image
+from app.cli.common import (
+    add_labelled_folder_args,
+    add_model_args,
+    comma_ints,
+    comma_list,
+    int_in,
+    library_errors_are_input,
+    output_image,
+)
 from models.data.files import InputError, check_writable
 
 
+@library_errors_are_input
 def cmd_bank(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -18,10 +27,8 @@ def cmd_bank(args: argparse.Namespace) -> int:
     from models.inference.engine import Engine
     engine = Engine.load(args.model, "cpu")
     check_writable(args.out)
-    try:   # the pairs `train --holdout` trains on: a bank must not hold the photos a model is measured on
-        pairs = [p for train, _ in split_folders(args.data, args.holdout) for p in train]
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    # the pairs `train --holdout` trains on: a bank must not hold the photos a model is measured on
+    pairs = [p for train, _ in split_folders(args.data, args.holdout) for p in train]
     if args.limit:
         pairs = pairs[:args.limit]
     bank = SegmentBank.build(pairs, engine.labels, engine.size, engine.info.name,
@@ -32,13 +39,11 @@ def cmd_bank(args: argparse.Namespace) -> int:
     return 0
 
 
+@library_errors_are_input
 def cmd_train_canvas(args: argparse.Namespace) -> int:
     from app.cli.training import options_from
     from models.training.canvas_trainer import CanvasTrainOptions, train_canvas
-    try:
-        print(f"checkpoint: {train_canvas(options_from(args, CanvasTrainOptions))}")
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    print(f"checkpoint: {train_canvas(options_from(args, CanvasTrainOptions))}")
     return 0
 
 

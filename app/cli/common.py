@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from models.data.files import MIN_SIDE, InputError, check_writable, image_format
+from models.data.files import DEFAULT_QUALITY, MIN_SIDE, InputError, check_writable, image_format
 from models.device import pick_device
 
 BAD_INPUT = 2
@@ -18,6 +20,19 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(BAD_INPUT, f"error: {message} (see: python {self.prog} --help)\n")
+
+
+def library_errors_are_input(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A command whose library calls say what is wrong with the user's data by raising
+    FileNotFoundError or ValueError (trainers, exports, packs): those become one-line
+    InputErrors (exit 2), in this one place."""
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (FileNotFoundError, ValueError) as e:
+            raise InputError(str(e)) from None
+    return run
 
 
 def number_in(kind: type, low: float, high: float, what: str):
@@ -84,10 +99,19 @@ def comma_ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def add_device_arg(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--device", default=None, help=f"cpu, cuda, cuda:N or mps (default: best available){note}")
+
+
+def add_quality_arg(p: argparse.ArgumentParser, default: int | None = DEFAULT_QUALITY, what: str = "") -> None:
+    shown = what or f"default {default}"
+    p.add_argument("--quality", type=int_in(1, 100), default=default, help=f"JPEG quality ({shown})")
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="face",
                    help="model name (face), weights stem (face_256) or weights JSON path (default: face)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    add_device_arg(p)
 
 
 def add_refine_arg(p: argparse.ArgumentParser, default: int, what: str) -> None:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app.cli.common import (
+    add_device_arg,
     add_labelled_folder_args,
     add_model_args,
     add_refine_arg,
@@ -367,7 +368,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
                    help="add columns drawn from the masks made to look hand-painted at strength S")
     p.add_argument("--show-photos", action="store_true",
                    help="include the dataset photos (for looking at locally; do not commit them)")
-    p.add_argument("--device", default=None)
+    add_device_arg(p)
     p.set_defaults(handler=cmd_figure_compare)
 
     p = lab.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")

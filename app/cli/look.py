@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.common import float_in, int_in, output_image
+from app.cli.common import add_device_arg, add_quality_arg, float_in, int_in, library_errors_are_input, output_image
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
 from models.inference.engine import Engine
 from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, kept_names
@@ -86,13 +86,11 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
+@library_errors_are_input
 def cmd_train_stylizer(args: argparse.Namespace) -> int:
     from app.cli.training import options_from
     from models.training.stylizer_trainer import StylizerTrainOptions, train_stylizer
-    try:
-        print(f"checkpoint: {train_stylizer(options_from(args, StylizerTrainOptions))}")
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    print(f"checkpoint: {train_stylizer(options_from(args, StylizerTrainOptions))}")
     return 0
 
 
@@ -156,8 +154,8 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--size", type=int_in(32, MAX_NET_SIDE), default=NET_SIDE,
                    help=f"the network's working size, longer side (default {NET_SIDE}); the output keeps "
                         "the content's own size")
-    p.add_argument("--quality", type=int_in(1, 100), default=95, help="JPEG quality (default 95)")
-    p.add_argument("--device", default=None, help="for parsing: cpu, cuda... (stylisation runs on the CPU)")
+    add_quality_arg(p)
+    add_device_arg(p, "; for parsing: stylisation runs on the CPU")
     p.set_defaults(handler=cmd_stylize)
 
     p = sub.add_parser("train-stylizer", help="train the stylisation decoder block by block (resumes from runs/NAME)")

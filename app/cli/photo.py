@@ -9,11 +9,12 @@ import numpy as np
 
 from app.cli.common import (
     Stages,
+    add_device_arg,
     add_model_args,
+    add_quality_arg,
     add_refine_arg,
     comma_list,
     float_in,
-    int_in,
     output_image,
     refine_steps,
 )
@@ -158,8 +159,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--lightness", type=float_in(-100, 100), default=0.0, metavar="PCT",
                    help="the regions' lightness, -100 (black) to 100 (white)")
     p.add_argument("--mask", help="the photo's own mask (for models without a parser)")
-    p.add_argument("--quality", type=int_in(1, 100), default=None,
-                   help="JPEG quality (default: the original's, when it is a JPEG; else 95)")
+    add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
     add_refine_arg(p, REFINE_STEPS, "the photos'")
     add_model_args(p)
     p.set_defaults(handler=cmd_restyle)
@@ -167,7 +167,6 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p = sub.add_parser("render", help="a saved photo edit at the photo's full resolution")
     p.add_argument("project", help="PROJECT.sean, started from a photo")
     p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
-    p.add_argument("--quality", type=int_in(1, 100), default=None,
-                   help="JPEG quality (default: the original's, when it is a JPEG; else 95)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
+    add_device_arg(p)
     p.set_defaults(handler=cmd_render)

@@ -6,47 +6,51 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from app.cli.common import comma_ints, comma_list, float_in, int_in, parser_path
+from app.cli.common import (
+    add_device_arg,
+    add_quality_arg,
+    comma_ints,
+    comma_list,
+    float_in,
+    int_in,
+    library_errors_are_input,
+    parser_path,
+)
 from models.data.files import InputError
 
 
+@library_errors_are_input
 def cmd_train(args: argparse.Namespace) -> int:
     from models.training.sean_trainer import TrainOptions, train  # imports the losses; keeps other commands light
-    try:
-        path = train(options_from(args, TrainOptions))
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    path = train(options_from(args, TrainOptions))
     print(f"checkpoint: {path}")
     return 0
 
 
+@library_errors_are_input
 def cmd_export(args: argparse.Namespace) -> int:
     from models.training.export import export_weights
-    try:
-        info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu",
-                              args.average_with, args.as_trained)
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu",
+                          args.average_with, args.as_trained)
     print(f"wrote {args.out}.safetensors and {args.out}.json "
           f"({info.training['iterations']} iterations, {info.image_size}px)")
     return 0
 
 
+@library_errors_are_input
 def cmd_pack(args: argparse.Namespace) -> int:
     from models.data.datasets import pack_folders
     from models.data.labels import LabelScheme
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"{out.parent}: no such folder")
-    try:
-        packed, total = pack_folders(args.data, LabelScheme.named(args.labels), args.holdout, args.size,
-                                     out, args.max_mb, args.quality, args.offset)
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    packed, total = pack_folders(args.data, LabelScheme.named(args.labels), args.holdout, args.size,
+                                 out, args.max_mb, args.quality, args.offset)
     print(f"wrote {out}: {packed} of {total} training pairs ({out.stat().st_size / 2 ** 20:.1f} MiB)")
     return 0
 
 
+@library_errors_are_input
 def cmd_gpu_round(args: argparse.Namespace) -> int:
     """Everything a lent GPU's few minutes are for, in one command, in the order that keeps
     the most if the time runs out: the CUDA bench (the frame time targets), the adversarial
@@ -73,12 +77,9 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
         (out / f"bench_{device.split(':')[0]}.json").write_text(json.dumps(result, indent=1))
         print_runs(result)
     opts = options_from(args, TrainOptions)
-    try:
-        train(opts)
-        stem = out / f"{opts.model_name}_{opts.size}"
-        export_weights(opts.run_dir, stem, max_images=args.max_images, device=device)
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    train(opts)
+    stem = out / f"{opts.model_name}_{opts.size}"
+    export_weights(opts.run_dir, stem, max_images=args.max_images, device=device)
     parts = split_for_transfer(stem.with_suffix(".safetensors"))
     print(f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
           f"python main.py lab join-parts {stem}.safetensors")
@@ -95,14 +96,12 @@ def cmd_join_parts(args: argparse.Namespace) -> int:
     return 0
 
 
+@library_errors_are_input
 def cmd_train_parser(args: argparse.Namespace) -> int:
     from models.training.parser_trainer import ParserTrainOptions, train_parser
     if args.init_from:
         args.init_from = str(parser_path(args.init_from))   # a model name becomes its parser's JSON
-    try:
-        print(f"checkpoint: {train_parser(options_from(args, ParserTrainOptions))}")
-    except (FileNotFoundError, ValueError) as e:
-        raise InputError(str(e)) from None
+    print(f"checkpoint: {train_parser(options_from(args, ParserTrainOptions))}")
     return 0
 
 
@@ -178,7 +177,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--labels", default="face")
     p.add_argument("--size", type=int_in(32, 4096), default=256, help="shorter side of the stored photos")
     p.add_argument("--max-mb", type=float_in(0.001, 10**6), default=40)
-    p.add_argument("--quality", type=int_in(1, 100), default=90, help="JPEG quality")
+    add_quality_arg(p, 90)
     p.add_argument("--offset", type=int_in(0, 10**9), default=0,
                    help="start each folder this many pairs in (wrapping round): a pack of other photos")
     p.add_argument("--out", required=True, help="PACK.npz; train takes it in --data")
@@ -193,5 +192,5 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
                    help="earlier exports of the same run to average the checkpoint's weights with")
     p.add_argument("--as-trained", action="store_true",
                    help="the weights as trained, not their moving average (which lags a short run)")
-    p.add_argument("--device", default=None)
+    add_device_arg(p)
     p.set_defaults(handler=cmd_export)
