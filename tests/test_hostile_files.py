@@ -314,3 +314,10 @@ def test_codes_far_outside_the_encoders_range_are_refused(tmp_path):
     np.savez(path, codes=np.full((4, 16), 1e6, np.float32), present=np.ones(4, bool))
     with pytest.raises(InputError, match="within"):
         StyleMatrix.load(path, 4, 16)
+
+
+def test_a_weights_description_nested_without_end_is_refused(tmp_path, weights_json):
+    from models.inference.weights import load_weights
+    weights_json.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deep"):
+        load_weights(weights_json)

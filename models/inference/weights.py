@@ -142,11 +142,18 @@ def write_weights(stem: str | Path, net: nn.Module, description: dict,
     atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(description, indent=1)))
 
 
+MAX_JSON_BYTES = 16 << 20   # a weights description is kilobytes (its training history included)
+
+
 def read_weights(json_path: Path, parse: Callable[[dict], T]) -> tuple[T, dict[str, torch.Tensor]]:
     """(`parse` of the JSON, the tensors) of STEM.json + STEM.safetensors; a missing,
     damaged or foreign file is an InputError."""
     try:
+        if json_path.stat().st_size > MAX_JSON_BYTES:
+            raise ValueError(f"{json_path.stat().st_size / 2 ** 20:.0f} MB; a description is kilobytes")
         description = parse(json.loads(json_path.read_text()))
+    except RecursionError:
+        raise InputError(f"{json_path}: not a valid weights description (nested too deep)") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise InputError(f"{json_path}: not a valid weights description ({e})") from None
     tensor_path = json_path.with_suffix(".safetensors")
