@@ -218,10 +218,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from models.bench.speed import in_child
         print("bench: photorealistic stylisation on the CPU", file=sys.stderr)
         result["stylize"] = in_child("measure_stylize()", {})
+    failed = [r["error"] for r in result["runs"] if "error" in r]
     if args.json:
         print(json.dumps(result))
+    else:
+        print_runs(result)
+    if failed and len(failed) == len(result["runs"]):   # nothing was measured: not a result
+        raise InputError(f"every measurement failed ({failed[0]})")
+    if args.json:
         return 0
-    print_runs(result)
     if result["parse_ms"] is not None:
         print(f"face parser: {result['parse_ms']:.1f} ms per {result['parser']['size']}px photo")
     if result["edit_loop"]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from models.inference.engine import Engine
     from models.nets.parser import ParserConfig
 
+ROOT = Path(__file__).resolve().parents[2]   # the repository: where `models` is importable from
 SCHEMA_VERSION = 6   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
                      # 4: refine_step_ms; 5: context_ms; 6: CUDA graphs (graph_ms, graph_max_diff,
                      # refine_eager_step_ms; refine_step_ms is recorded on CUDA)
@@ -153,7 +156,9 @@ def measure_parser(size: int, device: str, repeats: int) -> dict:
 def in_child(call: str, failure: dict) -> dict:
     """Run `models.bench.speed.<call>` in a fresh interpreter and return its JSON."""
     code = f"import json; from models.bench import speed; print(json.dumps(speed.{call}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    # the child imports this package from the repository, wherever the command was started
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     if out.returncode != 0:
         return {**failure, "error": (out.stderr.strip().splitlines() or ["unknown error"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
