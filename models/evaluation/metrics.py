@@ -103,11 +103,12 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_S
                               subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID (Binkowski et al., ICLR 2018) x 1000, and its spread over subsets: the unbiased
     squared MMD between two feature sets under the cubic polynomial kernel
-    k(x, y) = (x.y / d + 1)^3, averaged over random subsets of at most `subset_size` of
-    each. Unlike FID it has no bias that grows as the sets shrink, so a few hundred photos
-    give a figure that compares across sample sizes."""
+    k(x, y) = (x.y / d + 1)^3, averaged over random subsets of `subset_size` of each (half
+    of the smaller set when it has fewer than twice that, so the subsets differ and their
+    spread means something). Unlike FID it has no bias that grows as the sets shrink, so a
+    few hundred photos give a figure that compares across sample sizes."""
     rng = np.random.default_rng(seed)
-    m = min(len(a), len(b), subset_size)
+    m = min(subset_size, min(len(a), len(b)) // 2)
     if m < 2:
         raise ValueError("KID needs two images at least in each set")
     d = a.shape[1]
