@@ -145,7 +145,8 @@ class EditorSession:
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         preview = edit if max_side is None else self.preview(edit, max_side)
         own = self.own_style(doc)
-        restyled = self.restyled(own, per_block)
+        # an export's pipeline is built on the engine thread: it keeps nothing in the GUI thread's memos
+        restyled = self.restyled(own, per_block, keep=max_side is not None)
         recoloured = lambda: self.recoloured(edit, preview, own, per_block, restyled, regions, adjustments,
                                              keep=max_side is not None)
         return Step("composite", SYNTHESIS, PICTURE, lambda image: composite(
@@ -155,11 +156,12 @@ class EditorSession:
         """The edit on a copy of the photo at most `max_side` px (the live view)."""
         return self._preview.get((edit, max_side), lambda: edit.scaled(max_side))
 
-    def restyled(self, own: StyleMatrix, per_block: list[StyleMatrix]) -> np.ndarray:
-        """The classes the edit restyles; worked out again only when the styles change (the
-        document hands out the same list until they do), not at every brush event."""
-        return self._restyled.get((per_block, own.codes), lambda: restyled_classes(
-            own, [s.filled_from(self.engine.mean_style) for s in per_block]))
+    def restyled(self, own: StyleMatrix, per_block: list[StyleMatrix], keep: bool = True) -> np.ndarray:
+        """The classes the edit restyles; for the view (`keep`, GUI thread) worked out again
+        only when the styles change (the document hands out the same list until they do),
+        not at every brush event."""
+        make = lambda: restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
+        return self._restyled.get((per_block, own.codes), make) if keep else make()
 
     def render_photo(self, doc: Document) -> np.ndarray:
         """A photo edit at the photo's full size, with its look: the view's pipeline at the
