@@ -85,6 +85,14 @@ def output_image(path: str | None) -> None:
         check_writable(path)
 
 
+def file_name(text: str) -> str:
+    """An argparse type for a file the user names: an empty name (`--codes ""`) is a
+    mistake, not "none" (it used to be ignored silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty file name")
+    return text
+
+
 def comma_list(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names and text:   # "" is an unset default; "," names nothing

@@ -12,6 +12,7 @@ from app.cli.common import (
     add_refine_arg,
     comma_ints,
     comma_list,
+    file_name,
     float_in,
     int_in,
     labelled_pairs,
@@ -317,7 +318,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--generate", choices=GENERATE, default="",
                    help="make each picture from its mask alone instead of re-synthesising the photo: the "
                         "mean style, random styles, or a segment bank's canvas (with --bank)")
-    p.add_argument("--bank", help="the segment bank for --generate bank (`python main.py bank`)")
+    p.add_argument("--bank", type=file_name, help="the segment bank for --generate bank (`python main.py bank`)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_refine_arg(p, 0, "each photo's")   # 0: the paper's protocol, the encoder alone
     add_model_args(p)
@@ -333,7 +334,8 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
                         "our model makes)")
     p.add_argument("--edit-loop", type=float_in(0, 3600), default=0, metavar="SECONDS",
                    help="also paint in the real editor (offscreen) this long and time edit -> screen")
-    p.add_argument("--bank", help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
+    p.add_argument("--bank", type=file_name,
+                   help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
     p.add_argument("--bank-layouts", metavar="DIR",
                    help="with --bank: time it on the first 8 label maps of DIR (default: the model's sample "
                         "mask and hand-painted-looking copies of it)")

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from app.cli.common import add_device_arg, add_quality_arg, float_in, int_in, library_errors_are_input, output_image
+from app.cli.common import (
+    add_device_arg,
+    add_quality_arg,
+    file_name,
+    float_in,
+    int_in,
+    library_errors_are_input,
+    output_image,
+)
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
 from models.inference.engine import Engine
 from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, kept_names
@@ -144,8 +152,8 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("content", help="the photo to restyle; the output has its size")
     p.add_argument("--style", required=True, help="the photo whose look it takes")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--content-mask", help="the content's label PNG (of one model, the photo's size)")
-    p.add_argument("--style-mask", help="the style photo's label PNG")
+    p.add_argument("--content-mask", type=file_name, help="the content's label PNG (of one model, the photo's size)")
+    p.add_argument("--style-mask", type=file_name, help="the style photo's label PNG")
     p.add_argument("--model", default=None, help="the model whose labels the masks hold (default: the one "
                    "they fit); with a parser (face), photos without a mask are parsed")
     p.add_argument("--smooth", choices=SMOOTHING, default="guided",

@@ -14,6 +14,7 @@ from app.cli.common import (
     add_quality_arg,
     add_refine_arg,
     comma_list,
+    file_name,
     float_in,
     output_image,
     refine_steps,
@@ -150,15 +151,16 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
                         "default: all)")
     p.add_argument("--alone", action="store_true", help="restyle the named regions alone, not their groups")
     p.add_argument("--quiet", action="store_true", help="no progress on the terminal")
-    p.add_argument("--style", help="take the new style from this photo (framed and parsed like any photo)")
-    p.add_argument("--codes", help="take the new style from these codes (`encode` writes them)")
+    p.add_argument("--style", type=file_name,
+                   help="take the new style from this photo (framed and parsed like any photo)")
+    p.add_argument("--codes", type=file_name, help="take the new style from these codes (`encode` writes them)")
     p.add_argument("--hue", type=float_in(-180, 180), default=0.0, metavar="DEG",
                    help="turn the regions' hue by this many degrees (after the new style, if any)")
     p.add_argument("--saturation", type=float_in(-100, 100), default=0.0, metavar="PCT",
                    help="the regions' saturation, -100 (grey) to 100 (twice as saturated)")
     p.add_argument("--lightness", type=float_in(-100, 100), default=0.0, metavar="PCT",
                    help="the regions' lightness, -100 (black) to 100 (white)")
-    p.add_argument("--mask", help="the photo's own mask (for models without a parser)")
+    p.add_argument("--mask", type=file_name, help="the photo's own mask (for models without a parser)")
     add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
     add_refine_arg(p, REFINE_STEPS, "the photos'")
     add_model_args(p)

@@ -13,6 +13,7 @@ from app.cli.common import (
     SYNTH_SIZES,
     add_model_args,
     add_refine_arg,
+    file_name,
     int_in,
     load_parser,
     output_image,
@@ -187,13 +188,17 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
 
     p = sub.add_parser("synth", help="synthesise a photo from a mask and styles")
     p.add_argument("--mask", required=True, help="target label mask (index or colour PNG)")
-    p.add_argument("--style", help="style photo; its codes override --codes where it has the region")
-    p.add_argument("--style-mask", help="label mask of the style photo")
-    p.add_argument("--codes", help="style codes from `encode`; regions neither gives use the mean style")
-    p.add_argument("--look", help="then give the picture this photo's look (photorealistic stylisation, "
+    p.add_argument("--style", type=file_name, help="style photo; its codes override --codes where it has the region")
+    p.add_argument("--style-mask", type=file_name, help="label mask of the style photo")
+    p.add_argument("--codes", type=file_name,
+                   help="style codes from `encode`; regions neither gives use the mean style")
+    p.add_argument("--look", type=file_name,
+                   help="then give the picture this photo's look (photorealistic stylisation, "
                    "region by region: SPADE + PIS)")
-    p.add_argument("--look-mask", help="label mask of the --look photo (parsed when the model has a parser)")
-    p.add_argument("--bank", help="paint the mask from real segments of this bank (`python main.py bank`): "
+    p.add_argument("--look-mask", type=file_name,
+                   help="label mask of the --look photo (parsed when the model has a parser)")
+    p.add_argument("--bank", type=file_name,
+                   help="paint the mask from real segments of this bank (`python main.py bank`): "
                    "SIMS's retrieval, canvas and synthesis, over the picture the styles give")
     p.add_argument("--show-canvas", metavar="CANVAS", help="with --bank: also write the canvas of retrieved segments")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
