@@ -645,3 +645,13 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     assert frame.names == ("composite", "look")
     shown = frame(engine.synthesize(doc.mask, styles))
     assert np.array_equal(shown, session.render_photo(doc))
+
+
+def test_slider_values_show_what_the_document_holds(qtbot):
+    from app.editor.qt.panels import LookPanel
+    panel = LookPanel()
+    qtbot.addWidget(panel)
+    panel.show_look(None)
+    assert panel.slider.value() == 100
+    shown = [w.text() for w in panel.findChildren(__import__("PyQt6.QtWidgets", fromlist=["QLabel"]).QLabel)]
+    assert "100%" in shown

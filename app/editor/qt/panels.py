@@ -33,7 +33,18 @@ def value_label(slider: QSlider, text: Callable[[int], str]) -> QLabel:
     label = QLabel(text(slider.value()))
     label.setMinimumWidth(44)
     slider.valueChanged.connect(lambda v: label.setText(text(v)))
+    slider.shown_value = lambda: label.setText(text(slider.value()))   # for `set_quietly`
     return label
+
+
+def set_quietly(slider: QSlider, value: int) -> None:
+    """Show a value the document holds without reporting it as the user's change (its
+    signals blocked); the slider's value label follows all the same."""
+    slider.blockSignals(True)
+    slider.setValue(value)
+    slider.blockSignals(False)
+    if hasattr(slider, "shown_value"):
+        slider.shown_value()
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -237,15 +248,11 @@ class RegionPanel(QGroupBox):
                 combo.addItem(source.name, key)
             combo.setCurrentIndex(max(0, combo.findData(current)))
             combo.blockSignals(False)
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(region.blend * 100))
-        self.slider.blockSignals(False)
+        set_quietly(self.slider, round(region.blend * 100))
         adjust = region.adjust
         for name, value in (("hue", adjust.hue), ("saturation", adjust.saturation * 100),
                             ("lightness", adjust.lightness * 100)):
-            self.adjusters[name].blockSignals(True)
-            self.adjusters[name].setValue(round(value))
-            self.adjusters[name].blockSignals(False)
+            set_quietly(self.adjusters[name], round(value))
         has_b = region.source_b is not None   # blending and crossing over need a B
         self.slider.setEnabled(has_b)
         self.slider.setToolTip("" if has_b else "Choose a source B to blend A with")
@@ -318,9 +325,7 @@ class LookPanel(FileDrops, QGroupBox):
 
     def show_look(self, look) -> None:
         """Show `look` (a document Look, or None)."""
-        self.slider.blockSignals(True)
-        self.slider.setValue(round((look.strength if look else 1.0) * 100))
-        self.slider.blockSignals(False)
+        set_quietly(self.slider, round((look.strength if look else 1.0) * 100))
         self.slider.setEnabled(look is not None)
         self.remove_button.setEnabled(look is not None)
         if look is None:
