@@ -302,7 +302,7 @@ def test_project_entries_are_portable_and_old_projects_still_open(window, tmp_pa
     assert all(":" not in n and not n.startswith("/") and "//" not in n for n in names), names
     assert "thumbnails/0.png" in names
     with np.load(_codes(tmp_path / "p.sean")) as npz:
-        assert set(npz.files) == {"0.codes", "0.present"}
+        assert set(npz.files) == {"0.codes", "0.present", "0.colours"}   # the photo's colours beside its codes
     old = write_format_1_project(tmp_path / "old.sean", window.doc, key)
     loaded = Document.load(old)
     assert loaded.sources[key].name == window.doc.sources[key].name

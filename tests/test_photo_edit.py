@@ -246,6 +246,7 @@ def test_a_project_keeps_the_original_and_renders_at_full_size(tmp_path, weights
     loaded = Document.load(tmp_path / "p.sean")
     assert np.array_equal(loaded.photo_edit.original, original)
     assert loaded.photo_edit.framing == edit.framing
+    assert np.array_equal(loaded.sources["photo:x"].style.colours, own.colours, equal_nan=True)
     monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))   # the project's model "toy"
     out = tmp_path / "render.png"
     assert main(["render", str(tmp_path / "p.sean"), "--out", str(out)]) == 0
@@ -655,3 +656,71 @@ def test_slider_values_show_what_the_document_holds(qtbot):
     assert panel.slider.value() == 100
     shown = [w.text() for w in panel.findChildren(__import__("PyQt6.QtWidgets", fromlist=["QLabel"]).QLabel)]
     assert "100%" in shown
+
+
+def test_a_restyle_from_a_photo_takes_that_photos_colours_of_the_region():
+    """The model's synthesis of a new style is a few Lab units off the style photo; where
+    the style knows the style photo's colours of a region, the region ends with them
+    (its mean and spread), and keeps the photo's own detail."""
+    from models.inference.composite import recolour
+    from models.inference.styles import region_colours
+    photo = textured_photo()
+    edit = toy_edit(photo)
+    mask = toy_mask()
+    base = np.full((SIZE, SIZE, 3), 110, np.uint8)
+    edited = base.copy()
+    edited[mask == 1] = [150, 110, 90]                                # the model's (wrong) idea of the style
+    style_photo = np.full((SIZE, SIZE, 3), 110, np.uint8)
+    style_photo[mask == 1] = [200, 60, 40]                            # what the style photo's skin really is
+    style_photo = np.clip(style_photo + np.random.default_rng(1).normal(0, 10, style_photo.shape), 0, 255)
+    targets = region_colours(style_photo.astype(np.uint8), mask, 4)
+    restyled = np.array([False, True, False, False])
+    inner = (slice(32, 52), slice(52, 72))
+    model_only = recolour(edit, base, edited, restyled)[inner].reshape(-1, 3).mean(0)
+    anchored_out = recolour(edit, base, edited, restyled, targets=targets)
+    anchored = anchored_out[inner].reshape(-1, 3).mean(0)
+    assert np.abs(model_only - [150, 110, 90]).max() < 10               # without: the model's colour
+    assert np.abs(anchored - [200, 60, 40]).max() < 10                  # with: the style photo's
+    detail = lambda im: (im[inner].astype(float) - cv2.blur(im, (5, 5))[inner]).ravel()
+    assert np.corrcoef(detail(anchored_out), detail(photo))[0, 1] > 0.9
+    unknown = targets.copy()
+    unknown[1] = np.nan                                                 # a class the style photo lacked
+    assert np.array_equal(recolour(edit, base, edited, restyled, targets=unknown),
+                          recolour(edit, base, edited, restyled))
+
+
+def test_a_styles_colours_follow_it_through_files_mixes_and_refinement(tmp_path, weights_json):
+    from models.inference.styles import blended_colours, mixed_colours
+    engine = Engine.load(str(weights_json), "cpu")
+    mask = toy_mask()
+    style = engine.encode(toy_photo(mask), mask)
+    known = np.isfinite(style.colours).all(1)
+    assert known[1] and not np.isfinite(style.colours[3]).any()       # the eye has too few pixels at 32 px
+    assert np.allclose(style.colours[1, :3], toy_photo(mask)[mask == 1].mean(0) / 255, atol=0.02)
+    style.save(tmp_path / "s.npz", engine.info.model, engine.labels.names)
+    cfg = engine.info.config
+    back = StyleMatrix.load(tmp_path / "s.npz", cfg.num_classes, cfg.style_dim)
+    assert np.array_equal(back.colours, style.colours, equal_nan=True)
+    refined = engine.encode(toy_photo(mask), mask, refine_steps=2)
+    assert np.array_equal(refined.colours, style.colours, equal_nan=True)
+    filled = StyleMatrix(style.codes, np.array([False, True, True, True]), style.colours).filled_from(engine.mean_style)
+    assert not np.isfinite(filled.colours[0]).any()                    # the mean style has no photo behind it
+    a, b = style.colours[1], np.full(12, 0.5, np.float32)
+    assert np.array_equal(mixed_colours(a, b, 0), a) and np.array_equal(mixed_colours(a, b, 1), b)
+    assert np.allclose(mixed_colours(a, b, 0.5), (a + b) / 2)
+    assert np.allclose(blended_colours([style, back])[1], style.colours[1])
+
+
+@pytest.mark.parametrize("colours, reason", [
+    (np.zeros((3, 12)), "shape"),
+    (np.full((4, 12), 2.0), "outside"),
+    (np.concatenate([np.full((4, 1), np.nan), np.zeros((4, 11))], 1), "missing"),
+    (np.full((4, 12), np.inf), "infinite"),
+    (np.array(["a"] * 48).reshape(4, 12), "wrong kind"),
+])
+def test_colour_statistics_from_a_file_are_checked(tmp_path, colours, reason):
+    from models.data.files import InputError
+    path = tmp_path / "c.npz"
+    np.savez(path, codes=np.zeros((4, 16), np.float32), present=np.ones(4, bool), colours=colours)
+    with pytest.raises(InputError, match=reason):
+        StyleMatrix.load(path, 4, 16)

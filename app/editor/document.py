@@ -18,7 +18,7 @@ from models.data.files import InputError, atomic_write
 from models.inference.composite import PhotoEdit
 from models.inference.recolour import ColourAdjust
 from models.inference.sims import ComponentKey
-from models.inference.styles import StyleMatrix
+from models.inference.styles import StyleMatrix, mixed_colours
 from models.nets.sean import NUM_BLOCKS
 
 if TYPE_CHECKING:   # the file format imports the document, not the other way round
@@ -232,17 +232,20 @@ class Document:
         return self._styles[2]
 
     def _mix_styles(self, mean: StyleMatrix) -> list[StyleMatrix]:
-        codes_of = {k: s.style.filled_from(mean).codes for k, s in self.sources.items()}
-        codes_of[MEAN] = mean.codes
+        filled = {k: s.style.filled_from(mean) for k, s in self.sources.items()}
+        codes_of = {k: s.codes for k, s in filled.items()} | {MEAN: mean.codes}
+        colours_of = {k: s.colour_rows() for k, s in filled.items()} | {MEAN: mean.colour_rows()}
         matrices = []
         for block in range(NUM_BLOCKS):
-            codes = mean.codes.copy()
+            codes, colours = mean.codes.copy(), mean.colour_rows().copy()
             for c, region in enumerate(self.regions):
                 codes[c] = codes_of.get(region.source_a, mean.codes)[c]
+                colours[c] = colours_of.get(region.source_a, colours_of[MEAN])[c]
                 w = region.weight_of_b(block)
                 if w > 0 and region.source_b in codes_of:
                     codes[c] = (1 - w) * codes[c] + w * codes_of[region.source_b][c]
-            matrices.append(StyleMatrix(codes, np.ones(self.num_classes, bool)))
+                    colours[c] = mixed_colours(colours[c], colours_of[region.source_b][c], w)
+            matrices.append(StyleMatrix(codes, np.ones(self.num_classes, bool), colours))
         return matrices
 
     # -- changing ---------------------------------------------------------------------

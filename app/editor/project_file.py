@@ -29,7 +29,7 @@ from models.data.files import (
 from models.data.framing import Framing
 from models.inference.composite import PhotoEdit, Surround
 from models.inference.recolour import ColourAdjust
-from models.inference.styles import StyleMatrix
+from models.inference.styles import StyleMatrix, checked_colours
 from models.nets.sean import NUM_BLOCKS
 
 # What a project's entries may inflate to (a crafted zip may declare or inflate to gigabytes):
@@ -100,6 +100,8 @@ class ProjectSnapshot:
             meta["look"] = {"name": self.look.name, "strength": self.look.strength}
         codes = {f"{i}.codes": s.style.codes for i, (_, s) in enumerate(self.sources)}
         codes.update({f"{i}.present": s.style.present for i, (_, s) in enumerate(self.sources)})
+        codes.update({f"{i}.colours": s.style.colours for i, (_, s) in enumerate(self.sources)
+                      if s.style.colours is not None})
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("project.json", json.dumps(meta, indent=1))
@@ -143,8 +145,11 @@ def read_project(z: zipfile.ZipFile, path: Path) -> tuple[Document, dict]:
         codes, present = arrays[f"{entry}.codes"].astype(np.float32), arrays[f"{entry}.present"].astype(bool)
         if codes.ndim != 2 or codes.shape[0] != len(labels) or present.shape != (len(labels),):
             raise InputError(f"{path}: the codes of source {name!r} do not match the project's labels")
+        colours = arrays.get(f"{entry}.colours")
+        if colours is not None:
+            colours = checked_colours(colours, len(labels), f"{path}: the colours of source {name!r}")
         thumb = f"thumbnails/{entry}.png"
-        sources[str(key)] = Source(str(name), StyleMatrix(codes, present),
+        sources[str(key)] = Source(str(name), StyleMatrix(codes, present, colours),
                                    read_image(z, thumb, "RGB", THUMBNAIL_PIXELS) if thumb in names else None,
                                    str(kind))
     photo = read_image(z, "photo.png", "RGB") if "photo.png" in names else None

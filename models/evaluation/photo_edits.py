@@ -2,15 +2,17 @@
 would frame a face (mirrored borders: hair and shoulders go on past the model's square).
 
 * A restyle with the photo's own style must give the photo back, bit for bit.
-* A restyle of one region (hair, or the skin group) from the next photo, by three methods:
-  `transform` (ours: the region's colour map applied to the photo's own pixels,
-  models/inference/recolour.py), `difference` (the change of the synthesis added to the
+* A restyle of one region (hair, or the skin group) from the next photo, by four methods:
+  `anchored` (ours: the region's colour map applied to the photo's own pixels,
+  models/inference/recolour.py, anchored to the style photo's colours of the region),
+  `transform` (the same from the model's syntheses alone, as for codes without a photo),
+  `difference` (the change of the synthesis added to the
   photo, as before, inside the square) and `reinhard` (a per-region Lab transfer from the
   style photo's region, Reinhard et al. 2001). Per method: the Lab distance between the
   restyled region's mean colour and the style photo's (CIE76, 0 best), the correlation of
   the region's luminance Laplacians with the original's (detail kept, 1 best), and the
   share of the region's pixels that changed, inside and outside the model's square.
-* For ours, the share of pixels beyond the restyled regions and their seam that stay
+* For ours (anchored), the share of pixels beyond the restyled regions and their seam that stay
   bit-identical (the bar: 100%).
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from models.inference.composite import (
     SEAM,
     PhotoEdit,
     composite,
+    recolour,
     restyled_area,
     restyled_classes,
     square_weight,
@@ -36,7 +39,7 @@ from models.inference.engine import Engine
 from models.inference.styles import StyleMatrix
 
 CANVAS = (0.35, 0.2)   # border added on each side, as a share of the photo's width and height
-METHODS = ("transform", "difference", "reinhard")
+METHODS = ("anchored", "transform", "difference", "reinhard")
 
 
 def on_canvas(photo: np.ndarray) -> np.ndarray:
@@ -137,7 +140,10 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
         donor_area = np.isin(donor_edit.mask, given)
         target = region_lab(donor_framed, donor_area)
         lab_before.append(float(np.linalg.norm(region_lab(photo, core) - target)))
-        outputs = {"transform": composite(edit, edit.mask, base, edited, restyled),
+        targets = own.colour_rows().copy()
+        targets[given] = donor_style.colour_rows()[given]
+        outputs = {"anchored": recolour(edit, base, edited, restyled, targets=targets),
+                   "transform": composite(edit, edit.mask, base, edited, restyled),
                    "difference": difference_composite(edit, base, edited, restyled),
                    "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area)}
         for method, out in outputs.items():
@@ -148,13 +154,13 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
             s["changed_past_square"].append(float(changed[core & ~square].mean()) if (core & ~square).sum() > 50
                                             else np.nan)
-        changed = (outputs["transform"] != photo).any(-1)
+        changed = (outputs["anchored"] != photo).any(-1)
         outside.append(float(1 - changed[~grown(area, 2 * seam + 2)].mean()))
         region_past.append(float((core & ~square).sum() / core.sum()))
         sizes.append(photo.shape[:2])
         if save_dir is not None:
             from models.data.files import save_image
-            strip = np.concatenate([photo, outputs["difference"], outputs["transform"], outputs["reinhard"]], 1)
+            strip = np.concatenate([photo, outputs["difference"], outputs["anchored"], outputs["reinhard"]], 1)
             save_image(f"{save_dir}/{i:03d}_{region}.jpg", strip, 90)
     finite = lambda v: [x for x in v if np.isfinite(x)]
     summary = lambda v: {"mean": float(np.mean(finite(v))), "min": float(np.min(finite(v)))} if finite(v) else None

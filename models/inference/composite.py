@@ -29,12 +29,14 @@ from models.inference.recolour import (
     WORK_SIDE,
     ColourAdjust,
     affine,
+    anchor_map,
     apply_coefficients,
     compose,
     fit_colour_map,
+    then_affine,
     warp,
 )
-from models.inference.styles import StyleMatrix
+from models.inference.styles import StyleMatrix, blended_colours
 
 SEAM = 0.02          # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
@@ -304,12 +306,14 @@ def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
 
 
 def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, restyled: np.ndarray,
-             adjustments: dict[int, ColourAdjust] | None = None) -> np.ndarray:
+             adjustments: dict[int, ColourAdjust] | None = None, targets: np.ndarray | None = None) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
     styles) applied to its own pixels, over the whole region (see the module's docstring),
-    followed by the region's hand adjustment (`adjustments`: class -> ColourAdjust) if
-    any. It depends on the styles alone, not on what is painted: painted shapes go over it."""
+    anchored to the style photo's colours of the region where `targets` (s, COLOUR_STATS:
+    the new styles' `colour_rows()`) knows them, and followed by the region's hand
+    adjustment (`adjustments`: class -> ColourAdjust) if any. It depends on the styles
+    alone, not on what is painted: painted shapes go over it."""
     adjustments = {c: a for c, a in (adjustments or {}).items() if not a.is_identity}
     classes = [int(c) for c in range(len(restyled)) if (restyled[c] or c in adjustments) and (edit.mask == c).any()]
     if not classes:
@@ -320,6 +324,7 @@ def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, 
     # where the local maps give way to each region's global one: towards the square's inner edges
     fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])))
     radius = max(1, round(FIT_RADIUS * size))
+    framed = None
     layers = []
     for c in classes:
         inside = edit.mask == c
@@ -331,6 +336,12 @@ def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, 
             colour_map = fit_colour_map(x, y, inside, radius)
             local = grid.from_model_size(colour_map.stacked())
             coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
+            if targets is not None and np.isfinite(targets[c]).all():
+                # the photo's region as the model sees it, at the model's size: the scale
+                # at which the style photo's colours were measured
+                framed = edit.framing.crop(edit.original, size) if framed is None else framed
+                m, t = anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[c])
+                coefficients = then_affine(coefficients, m, t)
         else:
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
@@ -383,7 +394,8 @@ def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: li
     styles = per_block if len(per_block) > 1 else per_block[0]
     base = engine.synthesize(edit.mask, own)
     restyled = restyled_classes(own, per_block)
-    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments)
+    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments,
+                          blended_colours(per_block))
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     return composite(edit, mask, base, edited, restyled, recoloured)
 

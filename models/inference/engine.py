@@ -18,7 +18,7 @@ from models.device import pick_device
 from models.inference.graphs import FrameGraph, can_record
 from models.inference.parser import Parser
 from models.inference.refiner import REFINE_LR, StyleRefiner
-from models.inference.styles import StyleMatrix
+from models.inference.styles import StyleMatrix, region_colours
 from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
 
@@ -124,26 +124,33 @@ class Engine:
     def _one_hot(self, mask: np.ndarray) -> torch.Tensor:
         return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)
 
-    def _model_input(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """A style photo and its mask as the networks take them: (1, 3, S, S) in [-1, 1] and
-        (1, s, S, S) one-hot, at the model's size S."""
+    def _style_photo(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A style photo and its mask checked and resized to the model's size S: (S, S, 3)
+        uint8 and (S, S) class indices."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"style image must be RGB (H, W, 3), got shape {image.shape}")
         if image.shape[:2] != mask.shape[:2]:
             raise InputError(f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
                              f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
-        seg = self._one_hot(self.model_mask(mask, "style mask"))
-        img = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        x = image_to_tensor(img).to(self.device, self.dtype)
-        return x, seg
+        small_mask = self.model_mask(mask, "style mask")
+        return cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA), small_mask
+
+    def _model_input(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """A style photo and its mask as the networks take them: (1, 3, S, S) in [-1, 1] and
+        (1, s, S, S) one-hot."""
+        img, small_mask = self._style_photo(image, mask)
+        return image_to_tensor(img).to(self.device, self.dtype), self._one_hot(small_mask)
 
     def encode(self, image: np.ndarray, mask: np.ndarray, refine_steps: int = 0) -> StyleMatrix:
         """Style matrix of `image` under its label `mask` (same height and width): the
-        encoder's, then `refine_steps` steps of `StyleRefiner` when asked."""
-        x, seg = self._model_input(image, mask)
+        encoder's, then `refine_steps` steps of `StyleRefiner` when asked; with the colour
+        statistics of the photo's regions, at the model's size."""
+        img, small_mask = self._style_photo(image, mask)
+        x, seg = image_to_tensor(img).to(self.device, self.dtype), self._one_hot(small_mask)
         with torch.no_grad():
             codes, present = self.model.encoder(x, seg)
-        style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy())
+        colours = region_colours(img, small_mask, self.info.config.num_classes)
+        style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy(), colours)
         return StyleRefiner(self.model, x, seg, style).step(refine_steps) if refine_steps else style
 
     def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix,

@@ -92,11 +92,15 @@ class ColourAdjust:
 
     def applied_after(self, coefficients: np.ndarray) -> np.ndarray:
         """Per-pixel maps (..., 12) followed by this adjustment: (M A, M b + t)."""
-        m, t = self.affine()
-        a = coefficients[..., :9].reshape(*coefficients.shape[:-1], 3, 3)
-        out = np.concatenate([np.einsum("ij,...jk->...ik", m, a).reshape(*coefficients.shape[:-1], 9),
-                              np.einsum("ij,...j->...i", m, coefficients[..., 9:]) + t], -1)
-        return out.astype(np.float32)
+        return then_affine(coefficients, *self.affine())
+
+
+def then_affine(coefficients: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per-pixel maps (..., 12) followed by the affine map y = m x + t: (m A, m b + t)."""
+    a = coefficients[..., :9].reshape(*coefficients.shape[:-1], 3, 3)
+    out = np.concatenate([np.einsum("ij,...jk->...ik", m, a).reshape(*coefficients.shape[:-1], 9),
+                          np.einsum("ij,...j->...i", m, coefficients[..., 9:]) + t], -1)
+    return out.astype(np.float32)
 
 
 def adjust_regions(image: np.ndarray, labels: np.ndarray, adjustments: dict[int, ColourAdjust]) -> np.ndarray:
@@ -117,13 +121,19 @@ IDENTITY = np.concatenate([np.eye(3).ravel(), np.zeros(3)]).astype(np.float32)  
 
 def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
     """The affine colour map (A (3, 3), b (3,)) that takes the distribution of the colours
-    `x` (N, 3) to that of `y` (N, 3): their means and covariances, by the linear
-    Monge-Kantorovich map (Pitie and Kokaram 2007). Not a regression of y on x: the two
-    syntheses draw a region's texture differently (other strands), and a regression would
-    shrink the map towards a flat colour wherever the textures do not line up. `ridge`
-    (a variance) keeps it finite for a flat region."""
-    mx, my = x.mean(0), y.mean(0)
-    cx, cy = np.cov(x.T) + ridge * np.eye(3), np.cov(y.T) + ridge * np.eye(3)
+    `x` (N, 3) to that of `y` (N, 3): `distribution_map` of their means and covariances.
+    Not a regression of y on x: the two syntheses draw a region's texture differently
+    (other strands), and a regression would shrink the map towards a flat colour wherever
+    the textures do not line up."""
+    return distribution_map(x.mean(0), np.cov(x.T), y.mean(0), np.cov(y.T), ridge)
+
+
+def distribution_map(mx: np.ndarray, cx: np.ndarray, my: np.ndarray, cy: np.ndarray,
+                     ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
+    """The linear Monge-Kantorovich map (Pitie and Kokaram 2007) from colours of mean `mx`
+    and covariance `cx` to colours of mean `my` and covariance `cy`: (A (3, 3), b (3,)).
+    `ridge` (a variance) keeps it finite for a flat region."""
+    cx, cy = cx + ridge * np.eye(3), cy + ridge * np.eye(3)
     root = matrix_power(cx, 0.5)
     inverse_root = matrix_power(cx, -0.5)
     a = inverse_root @ matrix_power(root @ cy @ root, 0.5) @ inverse_root
@@ -163,6 +173,17 @@ def fit_colour_map(base: np.ndarray, edited: np.ndarray, region: np.ndarray, rad
     a[~region | outside] = a_g
     b[~region | outside] = b_g
     return ColourMap(a.astype(np.float32), b.astype(np.float32), a_g.astype(np.float32), b_g.astype(np.float32))
+
+
+def anchor_map(pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The affine map (m, t) that, after the per-pixel maps `coefficients` (N, 12), gives a
+    region's `pixels` (N, 3, in [0, 1]) the colour distribution `target` (the mean and
+    covariance of the style photo's region: models/inference/styles.py). The model's map
+    says how the region's colours change from place to place; its synthesis of the new
+    style is off by a few Lab units from the style photo, which this takes away."""
+    mapped = apply_coefficients(pixels, coefficients).astype(np.float64)
+    return distribution_map(mapped.mean(0), np.cov(mapped.T), target[:3].astype(np.float64),
+                            target[3:].reshape(3, 3).astype(np.float64))
 
 
 def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarray:

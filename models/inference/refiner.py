@@ -8,7 +8,6 @@ from models.inference.styles import StyleMatrix
 from models.nets.sean import SEAN
 from models.nets.ssim import ssim_loss
 
-REFINE_STEPS = 30    # StyleRefiner steps the editor and `encode` give a photo
 REFINE_LR = 0.03
 REFINE_SSIM = 0.3    # weight of 1 - SSIM beside the squared error (see StyleRefiner)
 
@@ -32,7 +31,7 @@ class StyleRefiner:
     def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
                  lr: float = REFINE_LR, record: bool = True):
         self.generator, self.x, self.seg = model.generator, x, seg
-        self.present = style.present.copy()
+        self.initial = style
         self.codes = torch.tensor(style.codes[None], dtype=torch.float32, device=x.device, requires_grad=True)
         # capturable: Adam keeps its step count on the GPU, where a recorded step advances it
         self.record = record and can_record(x.device)
@@ -75,4 +74,4 @@ class StyleRefiner:
 
     @property
     def style(self) -> StyleMatrix:
-        return StyleMatrix(self.codes.detach()[0].cpu().numpy().copy(), self.present.copy())
+        return self.initial.with_codes(self.codes.detach()[0].cpu().numpy().copy())
