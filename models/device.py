@@ -1,13 +1,17 @@
 """Which device the networks run on: the one asked for, else CUDA, then Apple MPS, then the CPU."""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from models.data.files import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def pick_device(name: str | None = None) -> torch.device:
     """The requested device, else CUDA, then Apple MPS, then the CPU."""
+    import torch  # here, not above: building the command line loads no networks
     if name:
         try:
             device = torch.device(name)
@@ -32,6 +36,7 @@ def pick_device(name: str | None = None) -> torch.device:
 def device_name(device: str | torch.device) -> str:
     """The device in words, for results and training records: the GPU's name, or the
     processor and the threads torch uses."""
+    import torch
     device = torch.device(device)
     if device.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_name(device)

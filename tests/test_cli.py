@@ -169,8 +169,7 @@ def test_main_py_runs_as_a_program(tmp_path, weights_json, toy_files):
 def test_every_training_option_has_a_flag():
     """Options are declared once (the dataclasses); the command line reaches all of them."""
     from app.cli import build_parser
-    from models.training.parser_trainer import ParserTrainOptions
-    from models.training.sean_trainer import TrainOptions
+    from models.training.options import ParserTrainOptions, TrainOptions
     parser = build_parser()
     args = parser.parse_args(["train", "--data", "a,b", "--model-name", "m", "--lr-d", "0.001", "--beta2", "0.99",
                               "--seed", "7", "--lr", "0.0002", "--context", "64", "--holdout", "3,4"])
@@ -181,3 +180,35 @@ def test_every_training_option_has_a_flag():
     args = parser.parse_args(["train-parser", "--data", "d", "--teacher-sizes", "512,0", "--rare-boost", "3"])
     parser_opts = options_from(args, ParserTrainOptions)
     assert parser_opts.teacher_sizes == [512, 0] and parser_opts.rare_boost == 3.0
+    assert parser_opts.name == "face_parser" and parser_opts.run_dir == Path("runs/face_parser")
+
+
+def test_a_preset_is_a_recipe_that_given_flags_override():
+    import dataclasses
+
+    from app.cli import build_parser
+    from app.cli.training import options_from
+    from models.training.options import TrainOptions
+    from models.training.presets import PRESETS, preset
+    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    for name, recipe in PRESETS.items():
+        assert set(recipe) <= fields, f"preset {name} sets what TrainOptions lacks"
+        TrainOptions(data=["d"], name="n", **preset(name))      # each builds valid options
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "d", "--model-name", "m", "--preset", "face-gpu-round",
+                              "--batch-size", "4", "--lambda-vgg", "10"])
+    opts = options_from(args, TrainOptions, preset(args.preset))
+    assert opts.batch_size == 4 and opts.lambda_vgg == 10           # given flags win, even at the preset's value
+    assert opts.init_from == "face" and opts.lambda_l1 == 10.0      # the rest from the recipe
+    assert opts.lr_g == TrainOptions.lr_g                           # what the recipe leaves: the default
+    args = parser.parse_args(["lab", "gpu-round", "--data", "d", "--model-name", "m", "--out", "o"])
+    assert args.preset == "face-gpu-round"
+    with pytest.raises(ValueError, match="there are: face-gpu-round"):
+        preset("nope")
+
+
+def test_building_the_command_line_loads_no_networks():
+    """`python main.py --help` answers at once: no torch, no OpenCV until a command runs."""
+    code = "import sys, app.cli; app.cli.build_parser(); print(sorted({'torch', 'cv2'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

@@ -140,10 +140,9 @@ def test_an_untrained_canvas_network_returns_seans_picture():
 
 def test_canvas_network_trains_resumes_exports_and_paints(tmp_path, monkeypatch, scene_json, street_data):
     from models.training import canvas_trainer as trainer
-    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
     bank_path = tmp_path / "b.npz"
     SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
-    opts = trainer.CanvasTrainOptions(data=[str(street_data)], model=str(scene_json), bank=str(bank_path),
+    opts = trainer.CanvasTrainOptions(data=[str(street_data)], runs_dir=str(tmp_path / "runs"), model=str(scene_json), bank=str(bank_path),
                                       width=4, size=16, batch_size=2, iterations=2, workers=0)
     checkpoint = trainer.train_canvas(opts)
     state = torch.load(checkpoint, weights_only=True)
@@ -202,9 +201,8 @@ def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monk
     args = ["synth", "--model", scene_json, "--mask", mask, "--bank", bank_path, "--out", out]
     code, _, err = run(capsys, *args)
     assert code == 2 and "has no canvas network" in err and "train-canvas" in err
-    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
     checkpoint = trainer.train_canvas(trainer.CanvasTrainOptions(
-        data=[str(street_data)], model=str(scene_json), width=4, size=16, batch_size=2, iterations=1,
+        data=[str(street_data)], runs_dir=str(tmp_path / "runs"), model=str(scene_json), width=4, size=16, batch_size=2, iterations=1,
         workers=0, lambda_vgg=0))
     trainer.export_canvas(checkpoint.parent, scene_json.parent)
     code, stdout, err = run(capsys, *args, "--show-canvas", canvas)

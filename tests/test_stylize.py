@@ -116,9 +116,8 @@ def test_exact_smoothing_keeps_an_edge_and_flattens_noise():
 def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch):
     from models.training import stylizer_trainer as trainer
     from tests.helpers import make_dataset
-    monkeypatch.setattr(trainer, "RUNS_DIR", tmp_path / "runs")
     data = make_dataset(tmp_path / "set", 6)
-    opts = trainer.StylizerTrainOptions(data=[str(data)], holdout=[2], size=32, batch_size=2,
+    opts = trainer.StylizerTrainOptions(data=[str(data)], runs_dir=str(tmp_path / "runs"), holdout=[2], size=32, batch_size=2,
                                         stage_iterations=[1, 1, 1], workers=0)
     checkpoint = trainer.train_stylizer(opts)
     assert torch.load(checkpoint, weights_only=True)["step"] == 3

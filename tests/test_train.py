@@ -15,7 +15,7 @@ def options(tmp_path, **kw) -> TrainOptions:
     root = tmp_path / "data"
     if not root.exists():
         make_dataset(root, 8)
-    base = dict(data=[str(root)], model_name="tiny", size=32, holdout=[2], batch_size=4,
+    base = dict(data=[str(root)], name="tiny", size=32, holdout=[2], batch_size=4,
                 ndf=8, num_d=2, runs_dir=str(tmp_path / "runs"), sample_every=5,
                 checkpoint_every=5, device="cpu")
     return TrainOptions(**{**base, **kw})
@@ -101,7 +101,7 @@ def test_the_moving_average_follows_the_weights_and_is_checkpointed(tmp_path):
     name, trained = "generator.fc.weight", trainer.model.state_dict()["generator.fc.weight"]
     assert not torch.equal(trained, start[name])
     assert torch.allclose(trainer.ema.state_dict()[name], 0.1 * start[name] + 0.9 * trained)
-    run = Trainer(options(tmp_path, model_name="run", iterations=2), tiny_config(19))
+    run = Trainer(options(tmp_path, name="run", iterations=2), tiny_config(19))
     run.run()
     state = torch.load(run.checkpoint_path, weights_only=True)
     assert torch.equal(state["ema"][name], run.ema.state_dict()[name])
@@ -123,7 +123,7 @@ def test_learning_rates_decay_linearly_to_zero_at_the_end(tmp_path):
     assert rates[:7] == [(o.lr_g, o.lr_d)] * 7
     expected = [(o.lr_g * f, o.lr_d * f) for f in (0.75, 0.5, 0.25)]
     assert [r for pair in rates[7:] for r in pair] == pytest.approx([r for pair in expected for r in pair])
-    steady = Trainer(options(tmp_path, model_name="steady", iterations=10), tiny_config(19))
+    steady = Trainer(options(tmp_path, name="steady", iterations=10), tiny_config(19))
     steady.step = 9
     assert steady.lr_scale() == 1.0
 
@@ -193,7 +193,7 @@ def test_a_new_run_can_start_from_shipped_weights(tmp_path):
     for k, v in shipped.state_dict().items():
         assert torch.allclose(trainer.model.state_dict()[k].float(), v.float(), atol=1e-2), k
     with pytest.raises(ValueError, match="another config"):
-        Trainer(options(tmp_path, init_from=str(tmp_path / "face_32.json"), model_name="other"),
+        Trainer(options(tmp_path, init_from=str(tmp_path / "face_32.json"), name="other"),
                 tiny_config(19, ngf=4))
 
 
@@ -227,7 +227,7 @@ def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
 def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
     """The street-scene path: Cityscapes labels from their JSON, no parser, photos stretched."""
     from models.data.labels import LabelScheme
-    opts = options(tmp_path, labels="cityscapes", model_name="scene", iterations=3, batch_size=2)
+    opts = options(tmp_path, labels="cityscapes", name="scene", iterations=3, batch_size=2)
     Trainer(opts, tiny_config(20)).run()
     info = export_weights(opts.run_dir, tmp_path / "cityscapes_32", max_images=4)
     assert info.model == "cityscapes" and info.labels == LabelScheme.named("cityscapes")

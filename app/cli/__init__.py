@@ -11,12 +11,18 @@ import sys
 
 from app.cli import bank, evaluation, look, photo, synthesis, training
 from app.cli.common import BAD_INPUT, OneLineParser, add_model_args
-from app.editor.launch import run_editor
 from models.data.files import InputError
 from models.device import keep_freed_memory
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    from app.editor.launch import run_editor   # here: Qt and the networks load only for the editor
+    return run_editor(args.model, args.device, args.files)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Every command's arguments; building it loads no networks (the commands import
+    what they need when they run)."""
     parser = OneLineParser(prog="main.py", description="SEAN Studio engine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
@@ -24,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="a project (.sean), a mask or photos to open; "
                    "a project or mask picks its own model")
     add_model_args(p)
-    p.set_defaults(handler=lambda args: run_editor(args.model, args.device, args.files))
+    p.set_defaults(handler=cmd_edit)
 
     # the research tools (evaluation, figures, benchmarks, data packs, GPU rounds) apart
     # from what a user runs: `python main.py lab COMMAND`
@@ -46,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = " ".join(["python", "main.py", *argv])
     keep_freed_memory()
     if not getattr(args, "handler", None):
+        from app.editor.launch import run_editor
         return run_editor()
     try:
         return args.handler(args)

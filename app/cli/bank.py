@@ -16,6 +16,7 @@ from app.cli.common import (
     output_image,
 )
 from models.data.files import InputError, check_writable
+from models.training.options import CanvasTrainOptions
 
 
 @library_errors_are_input
@@ -42,7 +43,7 @@ def cmd_bank(args: argparse.Namespace) -> int:
 @library_errors_are_input
 def cmd_train_canvas(args: argparse.Namespace) -> int:
     from app.cli.training import options_from
-    from models.training.canvas_trainer import CanvasTrainOptions, train_canvas
+    from models.training.canvas_trainer import train_canvas
     print(f"checkpoint: {train_canvas(options_from(args, CanvasTrainOptions))}")
     return 0
 
@@ -74,7 +75,6 @@ def cmd_figure_bank(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     from app.cli.training import add_options
-    from models.training.canvas_trainer import CanvasTrainOptions
 
     p = sub.add_parser("bank", help="build a bank of real segments from labelled photos (for synth --bank)")
     add_model_args(p)

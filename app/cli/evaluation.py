@@ -24,9 +24,7 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
-from models.evaluation.reconstruction import GENERATE
-from models.inference.engine import Engine
-from models.inference.weights import find_weights
+from models.settings import GENERATE
 
 
 def limited_pairs(args: argparse.Namespace) -> list:
@@ -50,6 +48,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
     from models.evaluation.reconstruction import evaluate
+    from models.inference.engine import Engine
+    from models.inference.weights import find_weights
     steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
     pairs = limited_pairs(args)
@@ -111,6 +111,7 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_samples
     from app.editor.samples import SAMPLES_DIR
+    from models.inference.engine import Engine
     engine = Engine.load(args.model, args.device)
     out = Path(args.out) if args.out else SAMPLES_DIR / engine.info.model
     written = make_samples(engine, labelled_pairs(args), args.count, out)
@@ -120,6 +121,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 def cmd_figure(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_figure
+    from models.inference.engine import Engine
     engine = Engine.load(args.model, args.device)
     if args.swap not in engine.labels.names:
         raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
@@ -143,6 +145,7 @@ def check_mask_noise(strength: float) -> None:
 
 def cmd_figure_compare(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_compare_figure
+    from models.inference.engine import Engine
     check_mask_noise(args.mask_noise)
     engines = [Engine.load(model, args.device) for model in args.models]
     if len({engine.info.model for engine in engines}) > 1 or len({engine.size for engine in engines}) > 1:
@@ -182,6 +185,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
     from models.bench.speed import run_bench
+    from models.inference.engine import Engine
     device = str(pick_device(args.device))
     # The editor's loops first, in a process that has done nothing else yet, as a user's
     # editor has not: after the synthesis benchmarks' hundreds of MB of short-lived
@@ -263,6 +267,8 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
     import json
 
     from models.evaluation.photo_edits import evaluate_photo_edits
+    from models.inference.engine import Engine
+    from models.inference.weights import find_weights
     engine = Engine.load(args.model, args.device)
     if args.region not in engine.labels.names:
         raise InputError(f"--region {args.region!r} is not a region of model '{engine.info.model}'")
@@ -280,6 +286,7 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
 
 def cmd_figure_edits(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_edit_figure
+    from models.inference.engine import Engine
     output_image(args.out)
     make_edit_figure(Engine.load(args.model, args.device), Path(args.out))
     print(f"wrote {args.out}")
@@ -287,7 +294,7 @@ def cmd_figure_edits(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
-    p = lab.add_parser("figure-edits", help="crops at 100% of a photo edit: original | hair by the method before | "
+    p = lab.add_parser("figure-edits", help="crops at 100%% of a photo edit: original | hair by the method before | "
                        "hair now | a skin tone (on a photo our model makes)")
     p.add_argument("--out", required=True, help="PNG to write")
     add_model_args(p)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,15 +20,19 @@ from app.cli.common import (
     output_image,
 )
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
-from models.inference.engine import Engine
-from models.inference.stylize import NET_SIDE, SMOOTHING, StyleFeatures, Stylizer, kept_names
-from models.inference.weights import model_schemes
+from models.settings import NET_SIDE, SMOOTHING
+from models.training.options import StylizerTrainOptions
+
+if TYPE_CHECKING:
+    from models.inference.engine import Engine
+    from models.inference.stylize import StyleFeatures, Stylizer
 
 MAX_NET_SIDE = 2048
 
 
 def masks_model(args: argparse.Namespace, masks: list[str]) -> str | None:
     """The model whose labels the masks hold: --model, else the first the first mask fits."""
+    from models.inference.weights import model_schemes
     if args.model or not masks:
         return args.model
     fits = schemes_fitting_mask(masks[0], model_schemes())
@@ -59,6 +64,7 @@ def photo_labels(engine: Engine | None, photo: np.ndarray, mask_path: str | None
 def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | None:
     """A note naming the content's classes that keep their look (the style photo has too
     little of them), or None."""
+    from models.inference.stylize import kept_names
     if engine is None or content_labels is None:
         return None
     names = kept_names(engine.labels.names, content_labels, style_labels)
@@ -66,6 +72,7 @@ def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | 
 
 
 def load_stylizer(engine: Engine | None) -> Stylizer:
+    from models.inference.stylize import Stylizer
     return Stylizer.beside(engine.weights_dir) if engine is not None else Stylizer.load()
 
 
@@ -76,6 +83,7 @@ def look_of(stylizer: Stylizer, engine: Engine | None, style_path: str, style_ma
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
+    from models.inference.engine import Engine
     output_image(args.out)
     if not 0 <= args.strength <= 1:
         raise InputError(f"--strength {args.strength}: give a number from 0 to 1")
@@ -97,7 +105,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 @library_errors_are_input
 def cmd_train_stylizer(args: argparse.Namespace) -> int:
     from app.cli.training import options_from
-    from models.training.stylizer_trainer import StylizerTrainOptions, train_stylizer
+    from models.training.stylizer_trainer import train_stylizer
     print(f"checkpoint: {train_stylizer(options_from(args, StylizerTrainOptions))}")
     return 0
 
@@ -116,6 +124,7 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
 
     from app.cli.common import labelled_pairs
     from models.evaluation.stylization import evaluate_stylization
+    from models.inference.engine import Engine
     engine = Engine.load(args.model, "cpu")
     pairs = labelled_pairs(args)[:args.pairs]
     if len(pairs) < 2:
@@ -136,6 +145,8 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
 
 def cmd_figure_stylize(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_stylize_figure
+    from models.inference.engine import Engine
+    from models.inference.stylize import Stylizer
     output_image(args.out)
     make_stylize_figure(Stylizer.load(), [Engine.load(m, "cpu") for m in args.models], Path(args.out), args.seed)
     print(f"wrote {args.out}")
@@ -145,7 +156,6 @@ def cmd_figure_stylize(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     from app.cli.common import add_labelled_folder_args
     from app.cli.training import add_options
-    from models.training.stylizer_trainer import StylizerTrainOptions
 
     p = sub.add_parser("stylize", help="give a photo the look of another (light, colour grading), "
                        "region by region; photorealistic stylisation")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,9 +30,11 @@ from models.data.files import (
     photo_metadata,
     save_image,
 )
-from models.inference.engine import Engine
-from models.inference.refiner import REFINE_STEPS
 from models.inference.styles import StyleMatrix
+from models.settings import REFINE_STEPS
+
+if TYPE_CHECKING:
+    from models.inference.engine import Engine
 
 
 def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[int]:
@@ -53,6 +56,7 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
 
 def cmd_restyle(args: argparse.Namespace) -> int:
     from models.inference.composite import render_edit, start_edit
+    from models.inference.engine import Engine
     from models.inference.recolour import ColourAdjust
     steps = refine_steps(args)
     if args.style == "" or args.codes == "":
@@ -118,7 +122,9 @@ def new_styles(args: argparse.Namespace, engine: Engine, own: StyleMatrix, regio
     if missing:
         print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
               file=sys.stderr)
-    return StyleMatrix(codes, own.present | target.present)
+    colours = own.colour_rows().copy()
+    colours[given] = target.colour_rows()[given]
+    return StyleMatrix(codes, own.present | target.present, colours)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -126,6 +132,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     from app.editor.document import Document
     from app.editor.session import EditorSession
+    from models.inference.engine import Engine
     output_image(args.out)
     doc = Document.load(args.project)
     if doc.photo_edit is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from app.cli.common import (
@@ -20,9 +20,11 @@ from app.cli.common import (
     refine_steps,
 )
 from models.data.files import WORKING_SIDE, InputError, check_writable, load_image, load_mask, save_image, save_mask
-from models.inference.engine import Engine
-from models.inference.refiner import REFINE_STEPS
 from models.inference.styles import StyleMatrix
+from models.settings import REFINE_STEPS
+
+if TYPE_CHECKING:
+    from models.inference.engine import Engine
 
 
 def style_of_photo(engine: Engine, image_path: str, mask_path: str | None, refine: int) -> StyleMatrix:
@@ -50,6 +52,7 @@ def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from models.inference.engine import Engine
     steps = refine_steps(args)
     check_writable(args.out)
     engine = Engine.load(args.model, args.device)
@@ -62,6 +65,9 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    import cv2
+
+    from models.inference.engine import Engine
     steps = refine_steps(args)
     output_image(args.out)
     if args.show_canvas and not args.bank:
@@ -84,7 +90,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out = paint_from_bank(painter, mask, style, args.show_canvas) if painter else engine.synthesize(mask, style)
     if args.look:   # SPADE + PIS: the synthesis given a photo's look
         from app.cli.look import describe_plan, load_stylizer, look_of
-        from models.inference.stylize import NET_SIDE
+        from models.settings import NET_SIDE
         stylizer = load_stylizer(engine)
         look = look_of(stylizer, engine, args.look, args.look_mask, NET_SIDE)
         model_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)

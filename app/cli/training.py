@@ -17,12 +17,14 @@ from app.cli.common import (
     parser_path,
 )
 from models.data.files import InputError
+from models.training.options import ParserTrainOptions, TrainOptions
+from models.training.presets import PRESETS, preset
 
 
 @library_errors_are_input
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.training.sean_trainer import TrainOptions, train  # imports the losses; keeps other commands light
-    path = train(options_from(args, TrainOptions))
+    from models.training.sean_trainer import train  # imports the losses; keeps other commands light
+    path = train(options_from(args, TrainOptions, preset(args.preset) if args.preset else {}))
     print(f"checkpoint: {path}")
     return 0
 
@@ -64,11 +66,12 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
     from models.bench.speed import run_bench
     from models.device import pick_device
     from models.training.export import export_weights, split_for_transfer
-    from models.training.sean_trainer import TrainOptions, train
-    if not args.device and not torch.cuda.is_available():
+    from models.training.sean_trainer import train
+    opts = options_from(args, TrainOptions, preset(args.preset))
+    if not opts.device and not torch.cuda.is_available():
         raise InputError("gpu-round is for a CUDA GPU and there is no CUDA GPU here; "
                          "--device cpu rehearses it (slowly)")
-    device = str(pick_device(args.device or "cuda"))
+    device = str(pick_device(opts.device or "cuda"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.bench_sizes:
@@ -76,9 +79,8 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
         result = run_bench(device, args.bench_sizes, args.repeats, configs=("lite",))
         (out / f"bench_{device.split(':')[0]}.json").write_text(json.dumps(result, indent=1))
         print_runs(result)
-    opts = options_from(args, TrainOptions)
     train(opts)
-    stem = out / f"{opts.model_name}_{opts.size}"
+    stem = out / f"{opts.name}_{opts.size}"
     export_weights(opts.run_dir, stem, max_images=args.max_images, device=device)
     parts = split_for_transfer(stem.with_suffix(".safetensors"))
     print(f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
@@ -98,10 +100,11 @@ def cmd_join_parts(args: argparse.Namespace) -> int:
 
 @library_errors_are_input
 def cmd_train_parser(args: argparse.Namespace) -> int:
-    from models.training.parser_trainer import ParserTrainOptions, train_parser
-    if args.init_from:
-        args.init_from = str(parser_path(args.init_from))   # a model name becomes its parser's JSON
-    print(f"checkpoint: {train_parser(options_from(args, ParserTrainOptions))}")
+    from models.training.parser_trainer import train_parser
+    opts = options_from(args, ParserTrainOptions)
+    if opts.init_from:
+        opts.init_from = str(parser_path(opts.init_from))   # a model name becomes its parser's JSON
+    print(f"checkpoint: {train_parser(opts)}")
     return 0
 
 
@@ -116,28 +119,36 @@ def cmd_export_parser(args: argparse.Namespace) -> int:
 
 
 def add_options(p: argparse.ArgumentParser, options: type) -> None:
-    """A flag for every field of an options dataclass, with the field's help, default and
-    type (see `option` in models/training/scaffold.py): each option is declared once."""
+    """A flag for every field of an options dataclass, with the field's help and type (see
+    `option` in models/training/options.py): each option is declared once. A flag left out
+    is left out of the parsed arguments too, so that `options_from` can tell it from one
+    given with its default's value (a preset's value gives way only to a given flag)."""
     kinds = {"int": int, "float": float, "str": str, "list[str]": comma_list, "list[int]": comma_ints}
     for f in dataclasses.fields(options):
         meta = f.metadata
         flag = "--" + (meta.get("flag") or f.name).replace("_", "-")
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = None if required else (f.default_factory() if f.default is dataclasses.MISSING else f.default)
         if f.type == "bool":
-            p.add_argument(flag, dest=f.name, action="store_true", help=meta.get("help"))
+            p.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta.get("help"))
             continue
-        p.add_argument(flag, dest=f.name, type=kinds[f.type], default=default, required=required,
+        p.add_argument(flag, dest=f.name, type=kinds[f.type], default=argparse.SUPPRESS, required=required,
                        choices=meta.get("choices") or None, help=meta.get("help"))
 
 
-def options_from(args: argparse.Namespace, options: type):
-    """The options dataclass filled from parsed flags (add_options made one for each field)."""
-    return options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(options)})
+def options_from(args: argparse.Namespace, options: type, recipe: dict | None = None):
+    """The options dataclass from parsed flags: each option as given, else the `recipe`'s
+    (a preset's) value, else its default."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(options) if hasattr(args, f.name)}
+    return options(**{**(recipe or {}), **given})
+
+
+def add_preset_arg(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), default=default,
+                   help="start from a named recipe (models/training/presets.py); flags given win over it"
+                        + (f" (default {default})" if default else ""))
 
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
-    from models.training.parser_trainer import ParserTrainOptions
     p = sub.add_parser("train-parser", help="train the face parser (resumes from runs/NAME)")
     add_options(p, ParserTrainOptions)
     p.set_defaults(handler=cmd_train_parser)
@@ -148,9 +159,9 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--model", default="face", help="the model whose labels it produces")
     p.set_defaults(handler=cmd_export_parser)
 
-    from models.training.sean_trainer import TrainOptions
     p = sub.add_parser("train", help="train a SEAN model (resumes from runs/NAME)")
     add_options(p, TrainOptions)
+    add_preset_arg(p, None)
     p.set_defaults(handler=cmd_train)
 
     p = lab.add_parser("gpu-round", help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its "
@@ -160,12 +171,8 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--bench-sizes", type=comma_ints, default=[256, 512], help="bench sizes (empty: no bench)")
     p.add_argument("--repeats", type=int_in(1, 10_000), default=50, help="bench repeats per measurement")
     p.add_argument("--max-images", type=int_in(1, 10**7), default=400, help="training photos for the style statistics")
-    # the face recipe (docs/RESULTS.md, The adversarial fine-tune): the paper's losses plus
-    # L1, painted masks for half the images, batch 16 at 256 px
-    p.set_defaults(handler=cmd_gpu_round, init_from="face", context_hidden=512, size=256, batch_size=16,
-                   holdout=[0], minutes=5.0, iterations=1_000_000, lambda_gan=1.0, lambda_feat=10.0,
-                   lambda_vgg=10.0, lambda_l1=10.0, ema_decay=0.999, mask_noise=0.5, workers=12,
-                   checkpoint_every=500, sample_every=1000)
+    add_preset_arg(p, "face-gpu-round")
+    p.set_defaults(handler=cmd_gpu_round)
 
     p = lab.add_parser("join-parts", help="put weights that came back from a GPU in parts together")
     p.add_argument("file", help="the file to make, e.g. face_gpu_256.safetensors (from FILE.part0...)")

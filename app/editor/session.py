@@ -21,12 +21,13 @@ from models.data.labels import LabelScheme
 from models.inference.composite import PhotoEdit, composite, parsed_labels, recolour, restyled_classes, start_edit
 from models.inference.engine import Engine
 from models.inference.recolour import adjust_regions
-from models.inference.refiner import REFINE_LR, REFINE_STEPS, StyleRefiner
+from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
-from models.inference.styles import CODE_RANGE, StyleMatrix
-from models.inference.stylize import NET_SIDE, StyleFeatures, Stylizer, fit_side, picture_labels
+from models.inference.styles import CODE_RANGE, StyleMatrix, blended_colours
 from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
+from models.inference.stylize import StyleFeatures, Stylizer, fit_side, picture_labels
 from models.inference.weights import available_models, model_schemes
+from models.settings import NET_SIDE, REFINE_STEPS
 
 REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
 # The editor's schedule: a first pass of FAST_STEPS at twice the rate reaches a refined
@@ -121,7 +122,8 @@ class EditorSession:
                 return preview.original
             styles = [s.filled_from(self.engine.mean_style) for s in per_block]
             synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
-            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments)
+            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments,
+                            blended_colours(styles))
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
 
     def frame_pipeline(self, doc: Document, per_block: list[StyleMatrix], max_side: int | None = PREVIEW_SIDE,

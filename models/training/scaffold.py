@@ -4,8 +4,6 @@ a deadline or on SIGTERM, always with a checkpoint. The SEAN trainer and the par
 give it their own step."""
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import signal
 import time
@@ -17,34 +15,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from models.device import pick_device
-
-REQUIRED = dataclasses.MISSING
-
-
-def option(default, help: str, *, flag: str = "", choices: tuple = (), low: float = 0, high: float = math.inf):
-    """A training option: its default (a list is copied for each use; REQUIRED: none), the
-    help and flag name the command line builds its flag from (app/cli/training.py), and
-    for a number the range it must lie in (`check_options`: 0 or more by default)."""
-    metadata = {"help": help, "flag": flag, "choices": choices, "low": low, "high": high}
-    if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def check_options(opts) -> None:
-    """Every number of an options dataclass finite and in its option's range (each item of
-    a list too): ValueError naming the flag and the range. A NaN learning rate or moving
-    average would train NaN weights; a negative count would silently mean something else."""
-    for f in dataclasses.fields(opts):
-        value = getattr(opts, f.name)
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) or not values:
-            continue
-        low, high = f.metadata.get("low", 0), f.metadata.get("high", math.inf)
-        if not all(math.isfinite(v) and low <= v <= high for v in values):
-            flag = "--" + (f.metadata.get("flag") or f.name).replace("_", "-")
-            upper = "" if high == math.inf else f" to {high:g}"
-            raise ValueError(f"{flag} {value}: must be a number from {low:g}{upper}")
 
 
 def training_device(requested: str, local_rank: int = 0) -> torch.device:

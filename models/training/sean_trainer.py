@@ -34,79 +34,17 @@ from models.nets.discriminator import MultiscaleDiscriminator
 from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
 from models.nets.ssim import ssim_loss
 from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
+from models.training.options import TrainOptions
 from models.training.scaffold import (
-    REQUIRED,
-    check_options,
     decayed,
     infinite,
     load_checkpoint,
     new_session,
-    option,
     run_steps,
     save_checkpoint,
     set_learning_rate,
     training_device,
 )
-
-
-@dataclass
-class TrainOptions:
-    """Every training option; `python main.py train` has a flag for each (its help below)."""
-    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/, or packs (.npz)")
-    model_name: str = option(REQUIRED, "run name: state goes to RUNS_DIR/NAME")
-    size: int = option(256, "training size; may change between resumes (128 first, then 256)", low=32, high=4096)
-    config: str = option("lite", "network preset", choices=("lite", "paper"))
-    context_hidden: int = option(0, "add our StyleContext to the encoder, its MLP N wide (0: the paper's "
-                                    "encoder)", flag="context", low=0, high=8192)
-    only_context: bool = option(False, "train the StyleContext alone; generator and encoder keep their weights "
-                                       "(with --init-from: a trained model gains the branch)")
-    labels: str = option("face", "label scheme (models/data/schemes/NAME.json)")
-    holdout: list[int] = option([], "pairs held out per folder, e.g. 100,200,0")
-    batch_size: int = option(4, "images per step (per GPU)", low=1, high=65536)
-    iterations: int = option(100_000, "total iterations across resumes", low=1, high=1000000000)
-    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)", low=0, high=1000000)
-    lr_g: float = option(1e-4, "learning rate of encoder and generator (the paper's 1e-4)", flag="lr", low=1e-9, high=1)
-    lr_d: float = option(4e-4, "learning rate of the discriminator (the paper's TTUR: 4e-4)", low=1e-9, high=1)
-    decay_iterations: int = option(0, "learning rates fall linearly to 0 over the last N of --iterations "
-                                      "(the paper's schedule; 0: constant rates)", low=0, high=1000000000)
-    ema_decay: float = option(0.999, "export a moving average of the weights with this decay (0: the weights "
-                                     "as trained)", low=0, high=0.99999)
-    beta1: float = option(0.0, "Adam's beta1 (the paper's 0 steadies the GAN; 0.9 suits a session without one)",
-                   low=0, high=0.9999)
-    beta2: float = option(0.999, "Adam's beta2", low=0, high=0.99999)
-    lambda_gan: float = option(1.0, "weight of the hinge GAN loss (0 with --lambda-feat 0: no discriminator, "
-                                    "a session for faithful reconstruction)")
-    lambda_feat: float = option(10.0, "weight of discriminator feature matching")
-    lambda_vgg: float = option(10.0, "weight of the VGG19 perceptual loss")
-    vgg_size: int = option(0, "the VGG loss sees both images resized to N x N (e.g. 128 at --size 256: about "
-                              "twice the steps per CPU-hour); 0: the training size", low=0, high=4096)
-    lambda_l1: float = option(10.0, "weight of L1 (ours: a direct reconstruction signal, fast per CPU-hour)")
-    lambda_ssim: float = option(0.0, "weight of 1 - SSIM (ours; 0: off)")
-    mask_noise: float = option(0.0, "the generator draws from a hand-painted-looking mask (models/data/"
-                                    "mask_noise.py) in this share of the images; the encoder sees the true one",
-                   low=0, high=4)
-    disc: str = option("patch", "the discriminator: the paper's multi-scale PatchGAN, or a projected one "
-                                "(frozen EfficientNet-Lite0 features, random mixing, conditioned heads, "
-                                "DiffAugment: models/nets/projected.py)", choices=("patch", "projected"))
-    ndf: int = option(64, "discriminator width (projected: its heads' width)", low=1, high=1024)
-    num_d: int = option(2, "discriminator scales (patch)", low=1, high=8)
-    d_layers: int = option(4, "discriminator layers per scale (projected: per head, 2 by the paper's design)",
-                   low=1, high=8)
-    runs_dir: str = option("runs", "where runs keep their state")
-    init_from: str = option("", "shipped weights (e.g. face) to start from when the run has no checkpoint")
-    sample_every: int = option(250, "write a sample grid every N steps", low=1, high=1000000000)
-    checkpoint_every: int = option(250, "checkpoint every N steps", low=1, high=1000000000)
-    workers: int = option(-1, "data loader processes (-1: 0 on the CPU, whose cores are training; 4 on a GPU)",
-                   low=-1, high=256)
-    device: str = option("", "cpu, cuda, cuda:N or mps (default: the best available)")
-    seed: int = option(0, "random seed (per process: seed + rank)")
-
-    def __post_init__(self) -> None:
-        check_options(self)
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.runs_dir) / self.model_name
 
 
 @dataclass
@@ -394,7 +332,7 @@ class Trainer:
 
         try:
             run_steps(self.step, o.iterations, o.minutes, o.checkpoint_every, one_step, lambda _: self.save(),
-                      o.model_name, show=self.dist.main)
+                      o.name, show=self.dist.main)
         finally:
             if log:
                 log.close()

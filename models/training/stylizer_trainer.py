@@ -11,7 +11,7 @@ that the small errors of the blocks do not add up along the chain.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -25,43 +25,9 @@ from models.data.files import load_image
 from models.inference.stylize import STYLIZER_NAME, StylizerInfo
 from models.inference.weights import load_vgg19, write_weights
 from models.nets.stylizer import PIXEL_SCALE, StylizerConfig, StylizerDecoder, StylizerEncoder
-from models.training.scaffold import (
-    REQUIRED,
-    check_options,
-    infinite,
-    load_checkpoint,
-    new_session,
-    option,
-    run_steps,
-    save_checkpoint,
-    training_device,
-)
+from models.training.options import StylizerTrainOptions
+from models.training.scaffold import infinite, load_checkpoint, new_session, run_steps, save_checkpoint, training_device
 
-RUNS_DIR = Path("runs")
-
-
-@dataclass
-class StylizerTrainOptions:
-    """Every option of the decoder's training; `python main.py train-stylizer` has a flag for each."""
-    data: list[str] = option(REQUIRED, "DIR[,DIR...] each with images/ and labels/ (labels only pick the held-out set)")
-    holdout: list[int] = option([], "pairs held out per folder, as for `train` (e.g. 100,200,0,0)")
-    name: str = option("stylizer", "run name: state goes to runs/NAME")
-    depth: int = option(3, "deepest VGG level the decoder starts from: relu{depth}_1", choices=(2, 3, 4))
-    upsampling: str = option("residual", "how a block undoes a pooling", choices=("residual", "unpool"))
-    size: int = option(128, "training crop size")
-    batch_size: int = option(8, "crops per step")
-    stage_iterations: list[int] = option([50, 400, 800, 300], "iterations of each stage: to_rgb (batches "
-                                                                "summed for its least squares), then the "
-                                                                "blocks of levels 2, 3 (, 4), then (optional) "
-                                                                "all of them together")
-    lr: float = option(1e-3, "learning rate (a tenth of it in the joint stage, which starts from trained blocks)")
-    minutes: float = option(0.0, "stop with a checkpoint after this long (0: no limit)")
-    device: str = option("", "cpu, cuda... (default: the best there is)")
-    workers: int = option(2, "data loading processes")
-    seed: int = option(0, "random seed")
-
-    def __post_init__(self) -> None:
-        check_options(self)
 
 class PhotoCrops(Dataset):
     """Random square crops of photos, scaled by 0.5-1.0 of their shorter side, flipped at random."""
@@ -158,7 +124,7 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
                          f"(or {opts.depth + 1}, with the joint stage)")
     torch.manual_seed(opts.seed)
     device = training_device(opts.device)
-    run = RUNS_DIR / opts.name
+    run = opts.run_dir
     run.mkdir(parents=True, exist_ok=True)
     paths = [p.image for train, _ in split_folders(opts.data, opts.holdout) for p in train]
     if not paths:
