@@ -1,4 +1,5 @@
 """SEAN Studio: `python main.py COMMAND` runs the engine from the command line."""
+
 import sys
 
 from app.cli import main

@@ -1,4 +1,5 @@
 """Which device the networks run on: the one asked for, else CUDA, then Apple MPS, then the CPU."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -12,12 +13,13 @@ if TYPE_CHECKING:
 def pick_device(name: str | None = None) -> torch.device:
     """The requested device, else CUDA, then Apple MPS, then the CPU."""
     import torch  # here, not above: building the command line loads no networks
+
     if name:
         try:
             device = torch.device(name)
         except RuntimeError:
             raise InputError(f"unknown device {name!r}; use cpu, cuda, cuda:N or mps") from None
-        if device.type not in ("cpu", "cuda", "mps"):   # meta, xpu, hpu...: torch names them, we do not run there
+        if device.type not in ("cpu", "cuda", "mps"):  # meta, xpu, hpu...: torch names them, we do not run there
             raise InputError(f"device {name!r} is not one this program runs on; use cpu, cuda, cuda:N or mps")
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
             raise InputError(f"--device {name}: there is no such GPU ({torch.cuda.device_count()} available)")
@@ -37,16 +39,18 @@ def device_name(device: str | torch.device) -> str:
     """The device in words, for results and training records: the GPU's name, or the
     processor and the threads torch uses."""
     import torch
+
     device = torch.device(device)
     if device.type == "cuda" and torch.cuda.is_available():
         return torch.cuda.get_device_name(device)
     import platform
+
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 # glibc's malloc settings (mallopt's parameter numbers)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 * 1024 * 1024    # the most glibc accepts on 64-bit systems
+MMAP_THRESHOLD = 32 * 1024 * 1024  # the most glibc accepts on 64-bit systems
 TRIM_THRESHOLD = 1024 * 1024 * 1024
 
 
@@ -59,10 +63,11 @@ def keep_freed_memory() -> bool:
     import ctypes
     import ctypes.util
     import platform
+
     if platform.system() != "Linux":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    except (OSError, AttributeError):   # not glibc (musl has no mallopt)
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False

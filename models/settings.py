@@ -1,8 +1,9 @@
 """Defaults that the commands' help shows and the engine uses, in a module that loads no
 networks: building the command line (`python main.py --help`) imports this, not torch."""
+
 from __future__ import annotations
 
-REFINE_STEPS = 30                         # StyleRefiner steps the editor and `encode` give a photo
-NET_SIDE = 384                            # the look's working size: the command line and exports
-SMOOTHING = ("guided", "exact", "none")   # how a look's result is smoothed (models/inference/stylize.py)
-GENERATE = ("mean", "random", "bank")     # what `eval --generate` draws a mask's styles from
+REFINE_STEPS = 30  # StyleRefiner steps the editor and `encode` give a photo
+NET_SIDE = 384  # the look's working size: the command line and exports
+SMOOTHING = ("guided", "exact", "none")  # how a look's result is smoothed (models/inference/stylize.py)
+GENERATE = ("mean", "random", "bank")  # what `eval --generate` draws a mask's styles from

@@ -1,4 +1,5 @@
 """Shared fixtures; the data they use is generated in tests/helpers.py."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,9 @@ def tiny_model() -> SEAN:
 
 def save_toy_weights(folder: Path, model: str, labels, net: SEAN) -> Path:
     """`net` saved as MODEL_32 in `folder`, with made-up style statistics."""
-    info = ModelInfo(name=f"{model}_{SIZE}", model=model, labels=labels, image_size=SIZE,
-                     config_name="lite", config=net.cfg)
+    info = ModelInfo(
+        name=f"{model}_{SIZE}", model=model, labels=labels, image_size=SIZE, config_name="lite", config=net.cfg
+    )
     torch.manual_seed(1)
     mean = torch.rand(labels.num_classes, net.cfg.style_dim) * 0.5
     save_weights(folder / info.name, net, info, mean, torch.full_like(mean, 0.1))
@@ -53,6 +55,7 @@ def toy_parser(weights_json: Path) -> Path:
     """A tiny untrained parser beside the toy model, found by the toy_parser.json convention."""
     from models.inference.parser import ParserInfo, save_parser
     from models.nets.parser import FaceParser, ParserConfig
+
     torch.manual_seed(2)
     net = FaceParser(ParserConfig(num_classes=4, widths=(4, 8, 8, 8, 8), input_size=SIZE)).eval()
     stem = weights_json.parent / "toy_parser"
@@ -64,8 +67,7 @@ def toy_parser(weights_json: Path) -> Path:
 def toy_files(tmp_path: Path) -> dict[str, Path]:
     """A style photo with its index mask, and a target mask, as PNG files."""
     mask = toy_mask()
-    paths = {"photo": tmp_path / "photo.png", "mask": tmp_path / "mask.png",
-             "target": tmp_path / "target.png"}
+    paths = {"photo": tmp_path / "photo.png", "mask": tmp_path / "mask.png", "target": tmp_path / "target.png"}
     Image.fromarray(toy_photo(mask)).save(paths["photo"])
     Image.fromarray(mask).save(paths["mask"])
     Image.fromarray(toy_mask(shift=3)).save(paths["target"])

@@ -1,4 +1,5 @@
 """Tiny data generated in code: the suite never needs ../shared or shipped weights."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +10,17 @@ from PIL import Image
 from models.data.labels import LabelScheme
 from models.nets.sean import SEANConfig
 
-TOY = LabelScheme(name="toy", names=("background", "skin", "l_eye", "r_eye"),
-                  colors=("#000000", "#cc0000", "#3333ff", "#cc00cc"), flip_pairs=((2, 3),), framing="face",
-                  groups=((2, 3),))   # both eyes take a dropped style together
-STREET = LabelScheme(name="street", names=("road", "sky", "car"), colors=("#804080", "#4682b4", "#00008e"),
-                     flip_pairs=())   # a toy scene model: no parser, photos are stretched
+TOY = LabelScheme(
+    name="toy",
+    names=("background", "skin", "l_eye", "r_eye"),
+    colors=("#000000", "#cc0000", "#3333ff", "#cc00cc"),
+    flip_pairs=((2, 3),),
+    framing="face",
+    groups=((2, 3),),
+)  # both eyes take a dropped style together
+STREET = LabelScheme(
+    name="street", names=("road", "sky", "car"), colors=("#804080", "#4682b4", "#00008e"), flip_pairs=()
+)  # a toy scene model: no parser, photos are stretched
 SIZE = 32
 
 
@@ -28,9 +35,9 @@ def toy_mask(size: int = SIZE, shift: int = 0) -> np.ndarray:
     """Background, a face rectangle and two eyes: every class of TOY appears."""
     m = np.zeros((size, size), np.uint8)
     q = size // 4
-    m[q:3 * q, q + shift:3 * q + shift] = 1
-    m[q + 2:q + 5, q + 2 + shift:q + 5 + shift] = 2
-    m[q + 2:q + 5, 3 * q - 5 + shift:3 * q - 2 + shift] = 3
+    m[q : 3 * q, q + shift : 3 * q + shift] = 1
+    m[q + 2 : q + 5, q + 2 + shift : q + 5 + shift] = 2
+    m[q + 2 : q + 5, 3 * q - 5 + shift : 3 * q - 2 + shift] = 3
     return m
 
 

@@ -7,6 +7,7 @@ never another exception.
 tries 2000 inputs per reader (the README's reliability section gives the last such run);
 CI tries fewer.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,16 +47,27 @@ def valid_files() -> dict[str, bytes]:
     photo = toy_photo(mask)
     codes = io.BytesIO()
     np.savez(codes, codes=np.zeros((4, STYLE_DIM), np.float32), present=np.ones(4, bool), model=np.array("toy"))
-    doc = Document("toy", TOY.names, mask, {"s": Source("s", StyleMatrix(np.zeros((4, STYLE_DIM), np.float32),
-                                                                             np.ones(4, bool)), photo, "photo")},
-                   photo)
+    doc = Document(
+        "toy",
+        TOY.names,
+        mask,
+        {"s": Source("s", StyleMatrix(np.zeros((4, STYLE_DIM), np.float32), np.ones(4, bool)), photo, "photo")},
+        photo,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         huge = huge_png(Path(tmp) / "huge.png", 12000, 12000).read_bytes()
-    return {"png": image_bytes(photo, "PNG"), "jpeg": image_bytes(photo, "JPEG", quality=90),
-            "grey16": image_bytes((photo[..., 0].astype(np.uint16) * 257), "PNG"),
-            "mask": image_bytes(mask, "PNG"), "colour mask": image_bytes(TOY.colorize(mask), "PNG"),
-            "codes": codes.getvalue(), "project": doc.to_bytes(), "huge": huge, "text": b"hello\n",
-            "empty": b""}
+    return {
+        "png": image_bytes(photo, "PNG"),
+        "jpeg": image_bytes(photo, "JPEG", quality=90),
+        "grey16": image_bytes((photo[..., 0].astype(np.uint16) * 257), "PNG"),
+        "mask": image_bytes(mask, "PNG"),
+        "colour mask": image_bytes(TOY.colorize(mask), "PNG"),
+        "codes": codes.getvalue(),
+        "project": doc.to_bytes(),
+        "huge": huge,
+        "text": b"hello\n",
+        "empty": b"",
+    }
 
 
 VALID = valid_files()
@@ -71,11 +83,13 @@ def damaged(data: bytes) -> st.SearchStrategy[bytes]:
         for at, value in changes:
             out[at % n] = value
         return bytes(out)
+
     return st.one_of(
         st.integers(0, n).map(lambda k: data[:k]),
         st.lists(st.tuples(st.integers(0, 10 * n), st.integers(0, 255)), min_size=1, max_size=24).map(flip),
-        st.tuples(st.integers(0, n), st.binary(min_size=1, max_size=64))
-        .map(lambda t: data[:t[0]] + t[1] + data[t[0]:]),
+        st.tuples(st.integers(0, n), st.binary(min_size=1, max_size=64)).map(
+            lambda t: data[: t[0]] + t[1] + data[t[0] :]
+        ),
         st.binary(max_size=512),
         st.sampled_from(sorted(VALID.values())),
     )
@@ -139,15 +153,18 @@ def test_project_reader(data):
         assert doc.mask.ndim == 2 and int(doc.mask.max()) < doc.num_classes
         assert len(doc.regions) == doc.num_classes
         assert all(s.style.codes.shape[0] == doc.num_classes for s in doc.sources.values())
-        assert read(doc.to_bytes(), ".sean", Document.load) is not None   # saved again, it opens again
+        assert read(doc.to_bytes(), ".sean", Document.load) is not None  # saved again, it opens again
 
 
 def json_values() -> st.SearchStrategy:
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 40, 2 ** 40), st.floats(allow_nan=True),
-                       st.text(max_size=8))
-    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6),
-                                                                                             inner, max_size=3),
-                        max_leaves=6)
+    leaves = st.one_of(
+        st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=True), st.text(max_size=8)
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=6,
+    )
 
 
 def edited(tree, path: list, value, delete: bool):
@@ -172,6 +189,7 @@ def toy_weights(tmp_path_factory):
     from models.nets.sean import SEAN
     from tests.conftest import save_toy_weights
     from tests.helpers import tiny_config
+
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("weights")
     json_path = save_toy_weights(folder, "toy", TOY, SEAN(tiny_config()).eval())
@@ -179,8 +197,13 @@ def toy_weights(tmp_path_factory):
 
 
 @FUZZ
-@given(st.lists(st.integers(0, 50), min_size=1, max_size=5), json_values(), st.booleans(),
-       st.sampled_from(["json", "json bytes", "tensors"]), st.data())
+@given(
+    st.lists(st.integers(0, 50), min_size=1, max_size=5),
+    json_values(),
+    st.booleans(),
+    st.sampled_from(["json", "json bytes", "tensors"]),
+    st.data(),
+)
 def test_weights_reader(toy_weights, path, value, delete, damage, data):
     meta, tensors = toy_weights
     text = json.dumps(edited(meta, path, value, delete)) if damage == "json" else json.dumps(meta)
@@ -209,6 +232,7 @@ def npz_with_header(shape: tuple, descr: str) -> bytes:
     npy.write(b"\0" * 64)
     buf = io.BytesIO()
     import zipfile
+
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("codes.npy", npy.getvalue())
         z.writestr("present.npy", npy.getvalue())
@@ -216,7 +240,7 @@ def npz_with_header(shape: tuple, descr: str) -> bytes:
 
 
 @FUZZ
-@given(st.lists(st.integers(0, 2 ** 62), min_size=1, max_size=3), st.sampled_from(["<f4", "<f8", "|b1", "|O", "<i8"]))
+@given(st.lists(st.integers(0, 2**62), min_size=1, max_size=3), st.sampled_from(["<f4", "<f8", "|b1", "|O", "<i8"]))
 def test_codes_reader_with_crafted_headers(shape, descr):
     """Headers declaring any shape (up to exabytes) or pickled objects: refused or read,
     never allocated beyond the limit, never a crash."""
@@ -225,21 +249,25 @@ def test_codes_reader_with_crafted_headers(shape, descr):
 
 
 @FUZZ
-@given(st.sampled_from(["photo.jpg", "photo.png", "photo.tif", "photo.eps"]),
-       st.binary(max_size=200), st.sampled_from([b"%!PS-Adobe-3.0 EPSF-3.0\n", b"%PDF-1.4\n", b"\xc5\xd0\xd3\xc6"]))
+@given(
+    st.sampled_from(["photo.jpg", "photo.png", "photo.tif", "photo.eps"]),
+    st.binary(max_size=200),
+    st.sampled_from([b"%!PS-Adobe-3.0 EPSF-3.0\n", b"%PDF-1.4\n", b"\xc5\xd0\xd3\xc6"]),
+)
 def test_postscript_and_pdf_bodies_are_never_read_as_images(name, body, magic):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(magic + b"(x) (w) file " + body)
         with pytest.raises(InputError):
             load_image(path)
-        assert sorted(p.name for p in Path(tmp).iterdir()) == [name]   # it wrote nothing
+        assert sorted(p.name for p in Path(tmp).iterdir()) == [name]  # it wrote nothing
 
 
 @FUZZ
-@given(st.integers(1, 200_000), st.sampled_from(["[", "{\"a\":"]))
+@given(st.integers(1, 200_000), st.sampled_from(["[", '{"a":']))
 def test_project_json_of_any_depth(depth, opener):
     import zipfile
+
     good = zipfile.ZipFile(io.BytesIO(VALID["project"]))
     closer = "]" if opener == "[" else "}"
     buf = io.BytesIO()
@@ -250,13 +278,20 @@ def test_project_json_of_any_depth(depth, opener):
 
 
 @FUZZ
-@given(st.sampled_from(["--count", "--rows", "--limit", "--repeats", "--edit-loop", "--mask-noise"]),
-       st.one_of(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e300", "", "x"]), st.integers().map(str)))
+@given(
+    st.sampled_from(["--count", "--rows", "--limit", "--repeats", "--edit-loop", "--mask-noise"]),
+    st.one_of(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e300", "", "x"]), st.integers().map(str)),
+)
 def test_numeric_flags_take_a_value_in_range_or_say_why(flag, value):
     from app.cli import main
-    command = {"--count": ["lab", "samples"], "--rows": ["lab", "figure"], "--edit-loop": ["lab", "bench"],
-               "--repeats": ["lab", "bench"]}.get(flag, ["lab", "eval"])
-    code = main([*command, flag, value, "--help"])   # a value in range reaches --help (0); any other, 2
+
+    command = {
+        "--count": ["lab", "samples"],
+        "--rows": ["lab", "figure"],
+        "--edit-loop": ["lab", "bench"],
+        "--repeats": ["lab", "bench"],
+    }.get(flag, ["lab", "eval"])
+    code = main([*command, flag, value, "--help"])  # a value in range reaches --help (0); any other, 2
     assert code in (0, 2)
     if value in ("nan", "inf", "-inf", "", "x", "1e300") or value.startswith("-"):
         assert code == 2

@@ -1,4 +1,5 @@
 """The command line round trip and its answers to bad input (exit 2, one line)."""
+
 import subprocess
 import sys
 import warnings
@@ -22,29 +23,64 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 def test_encode_then_synth(tmp_path, capsys, weights_json, toy_files):
     codes = tmp_path / "codes.npz"
-    code, out, _ = run(capsys, "encode", toy_files["photo"], "--mask", toy_files["mask"],
-                       "--out", codes, "--model", weights_json)
+    code, out, _ = run(
+        capsys, "encode", toy_files["photo"], "--mask", toy_files["mask"], "--out", codes, "--model", weights_json
+    )
     assert code == 0 and codes.exists() and "4 regions" in out
 
     out_png = tmp_path / "out.png"
-    code, _, _ = run(capsys, "synth", "--model", weights_json, "--mask", toy_files["target"],
-                     "--style", toy_files["photo"], "--style-mask", toy_files["mask"], "--out", out_png)
+    code, _, _ = run(
+        capsys,
+        "synth",
+        "--model",
+        weights_json,
+        "--mask",
+        toy_files["target"],
+        "--style",
+        toy_files["photo"],
+        "--style-mask",
+        toy_files["mask"],
+        "--out",
+        out_png,
+    )
     assert code == 0
     from_photo = np.asarray(Image.open(out_png))
     assert from_photo.shape == (SIZE, SIZE, 3)
 
     from_codes = tmp_path / "codes.png"
-    code, _, _ = run(capsys, "synth", "--model", weights_json, "--mask", toy_files["target"],
-                     "--codes", codes, "--out", from_codes, "--size", 64)
+    code, _, _ = run(
+        capsys,
+        "synth",
+        "--model",
+        weights_json,
+        "--mask",
+        toy_files["target"],
+        "--codes",
+        codes,
+        "--out",
+        from_codes,
+        "--size",
+        64,
+    )
     assert code == 0 and Image.open(from_codes).size == (64, 64)
     same_size = tmp_path / "codes32.png"
-    run(capsys, "synth", "--model", weights_json, "--mask", toy_files["target"], "--codes", codes,
-        "--out", same_size)
+    run(capsys, "synth", "--model", weights_json, "--mask", toy_files["target"], "--codes", codes, "--out", same_size)
     assert np.array_equal(np.asarray(Image.open(same_size)), from_photo)
 
     encoder_only = tmp_path / "encoder.npz"
-    run(capsys, "encode", toy_files["photo"], "--mask", toy_files["mask"], "--out", encoder_only,
-        "--model", weights_json, "--refine", 0)
+    run(
+        capsys,
+        "encode",
+        toy_files["photo"],
+        "--mask",
+        toy_files["mask"],
+        "--out",
+        encoder_only,
+        "--model",
+        weights_json,
+        "--refine",
+        0,
+    )
     assert not np.array_equal(np.load(encoder_only)["codes"], np.load(codes)["codes"])
 
 
@@ -52,9 +88,20 @@ def test_style_without_some_regions_is_reported(tmp_path, capsys, weights_json, 
     no_eyes = np.asarray(Image.open(toy_files["mask"])).copy()
     no_eyes[no_eyes >= 2] = 1
     Image.fromarray(no_eyes).save(tmp_path / "noeyes.png")
-    code, _, err = run(capsys, "synth", "--model", weights_json, "--mask", toy_files["target"],
-                       "--style", toy_files["photo"], "--style-mask", tmp_path / "noeyes.png",
-                       "--out", tmp_path / "o.png")
+    code, _, err = run(
+        capsys,
+        "synth",
+        "--model",
+        weights_json,
+        "--mask",
+        toy_files["target"],
+        "--style",
+        toy_files["photo"],
+        "--style-mask",
+        tmp_path / "noeyes.png",
+        "--out",
+        tmp_path / "o.png",
+    )
     assert code == 0 and "no l_eye, r_eye" in err
 
 
@@ -71,8 +118,20 @@ def bad_inputs(tmp_path: Path, files: dict[str, Path]) -> dict[str, tuple[list, 
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
     codes = tmp_path / "codes.npz"
-    main(["encode", str(files["photo"]), "--mask", str(files["mask"]), "--out", str(codes), "--refine", "0",
-          "--model", str(files["weights"])])
+    main(
+        [
+            "encode",
+            str(files["photo"]),
+            "--mask",
+            str(files["mask"]),
+            "--out",
+            str(codes),
+            "--refine",
+            "0",
+            "--model",
+            str(files["weights"]),
+        ]
+    )
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(codes.read_bytes()[:300])
     text = tmp_path / "text.npz"
@@ -117,18 +176,41 @@ def huge_png(path: Path, width: int, height: int) -> Path:
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path
 
 
-BAD_INPUT_CASES = ["unreadable image", "label out of range", "size mismatch", "no style mask", "missing codes",
-                   "truncated codes", "text as codes", "bad output type", "negative size", "size 0", "size 7",
-                   "size too big", "size not a number", "bad refine", "1x1 style photo", "1x1 photo to parse",
-                   "12000x12000 photo", "synth to /proc", "synth into a file", "parse to /proc",
-                   "parse into a file", "parse --color to /proc", "parse --color into a file",
-                   "encode to /proc", "encode into a file"]
+BAD_INPUT_CASES = [
+    "unreadable image",
+    "label out of range",
+    "size mismatch",
+    "no style mask",
+    "missing codes",
+    "truncated codes",
+    "text as codes",
+    "bad output type",
+    "negative size",
+    "size 0",
+    "size 7",
+    "size too big",
+    "size not a number",
+    "bad refine",
+    "1x1 style photo",
+    "1x1 photo to parse",
+    "12000x12000 photo",
+    "synth to /proc",
+    "synth into a file",
+    "parse to /proc",
+    "parse into a file",
+    "parse --color to /proc",
+    "parse --color into a file",
+    "encode to /proc",
+    "encode into a file",
+]
 
 
 @pytest.mark.parametrize("case", BAD_INPUT_CASES)
@@ -141,7 +223,7 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, weights_json, t
     capsys.readouterr()
     args, reason = cases[case]
     with warnings.catch_warnings():
-        warnings.simplefilter("error")   # no library's warning reaches the user either
+        warnings.simplefilter("error")  # no library's warning reaches the user either
         code, out, err = run(capsys, *args, "--model", model)
     assert code == 2, out
     assert reason in err and len(err.strip().splitlines()) == 1, err
@@ -149,20 +231,47 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys, weights_json, t
 
 
 def test_unknown_model_exits_2(tmp_path, capsys, toy_files):
-    code, _, err = run(capsys, "synth", "--model", "no_such_model", "--mask", toy_files["target"],
-                       "--out", tmp_path / "o.png")
+    code, _, err = run(
+        capsys, "synth", "--model", "no_such_model", "--mask", toy_files["target"], "--out", tmp_path / "o.png"
+    )
     assert code == 2 and "unknown model 'no_such_model'" in err
 
 
 def test_main_py_runs_as_a_program(tmp_path, weights_json, toy_files):
     """The real entry point, in a fresh interpreter: exit codes reach the shell."""
-    ok = subprocess.run([sys.executable, "main.py", "synth", "--model", str(weights_json), "--mask",
-                         str(toy_files["target"]), "--out", str(tmp_path / "o.png")],
-                        cwd=ROOT, capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "synth",
+            "--model",
+            str(weights_json),
+            "--mask",
+            str(toy_files["target"]),
+            "--out",
+            str(tmp_path / "o.png"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([sys.executable, "main.py", "synth", "--model", str(weights_json), "--mask",
-                          str(tmp_path / "missing.png"), "--out", str(tmp_path / "o.png")],
-                         cwd=ROOT, capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "synth",
+            "--model",
+            str(weights_json),
+            "--mask",
+            str(tmp_path / "missing.png"),
+            "--out",
+            str(tmp_path / "o.png"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "no such file" in bad.stderr
 
 
@@ -170,10 +279,31 @@ def test_every_training_option_has_a_flag():
     """Options are declared once (the dataclasses); the command line reaches all of them."""
     from app.cli import build_parser
     from models.training.options import ParserTrainOptions, TrainOptions
+
     parser = build_parser()
-    args = parser.parse_args(["train", "--data", "a,b", "--model-name", "m", "--lr-d", "0.001", "--beta2", "0.99",
-                              "--seed", "7", "--lr", "0.0002", "--context", "64", "--holdout", "3,4"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--data",
+            "a,b",
+            "--model-name",
+            "m",
+            "--lr-d",
+            "0.001",
+            "--beta2",
+            "0.99",
+            "--seed",
+            "7",
+            "--lr",
+            "0.0002",
+            "--context",
+            "64",
+            "--holdout",
+            "3,4",
+        ]
+    )
     from app.cli.training import options_from
+
     opts = options_from(args, TrainOptions)
     assert (opts.lr_d, opts.beta2, opts.seed, opts.lr_g, opts.context_hidden) == (0.001, 0.99, 7, 0.0002, 64)
     assert opts.data == ["a", "b"] and opts.holdout == [3, 4] and opts.batch_size == TrainOptions.batch_size
@@ -190,17 +320,31 @@ def test_a_preset_is_a_recipe_that_given_flags_override():
     from app.cli.training import options_from
     from models.training.options import TrainOptions
     from models.training.presets import PRESETS, preset
+
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
     for name, recipe in PRESETS.items():
         assert set(recipe) <= fields, f"preset {name} sets what TrainOptions lacks"
-        TrainOptions(data=["d"], name="n", **preset(name))      # each builds valid options
+        TrainOptions(data=["d"], name="n", **preset(name))  # each builds valid options
     parser = build_parser()
-    args = parser.parse_args(["train", "--data", "d", "--model-name", "m", "--preset", "face-gpu-round",
-                              "--batch-size", "4", "--lambda-vgg", "10"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--data",
+            "d",
+            "--model-name",
+            "m",
+            "--preset",
+            "face-gpu-round",
+            "--batch-size",
+            "4",
+            "--lambda-vgg",
+            "10",
+        ]
+    )
     opts = options_from(args, TrainOptions, preset(args.preset))
-    assert opts.batch_size == 4 and opts.lambda_vgg == 10           # given flags win, even at the preset's value
-    assert opts.init_from == "face" and opts.lambda_l1 == 10.0      # the rest from the recipe
-    assert opts.lr_g == TrainOptions.lr_g                           # what the recipe leaves: the default
+    assert opts.batch_size == 4 and opts.lambda_vgg == 10  # given flags win, even at the preset's value
+    assert opts.init_from == "face" and opts.lambda_l1 == 10.0  # the rest from the recipe
+    assert opts.lr_g == TrainOptions.lr_g  # what the recipe leaves: the default
     args = parser.parse_args(["lab", "gpu-round", "--data", "d", "--model-name", "m", "--out", "o"])
     assert args.preset == "face-gpu-round"
     with pytest.raises(ValueError, match="there are: face-gpu-round"):

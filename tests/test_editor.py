@@ -1,4 +1,5 @@
 """The editor, driven through its real widgets offscreen (pytest-qt)."""
+
 import threading
 
 import numpy as np
@@ -26,8 +27,7 @@ from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 def errors(monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     return shown
 
 
@@ -73,7 +73,7 @@ def test_photo_styles_are_refined_in_the_background(qtbot, window, tmp_path):
     plain, refined = window.engine.encode(photo, mask), window.doc.sources[key].style
     error = lambda style: np.mean((window.engine.synthesize(mask, style).astype(float) - photo) ** 2)
     assert error(refined) < error(plain)
-    assert len(window.doc.history.undo_stack) == undo_depth   # no edit of the user's to undo
+    assert len(window.doc.history.undo_stack) == undo_depth  # no edit of the user's to undo
 
 
 def test_background_work_waits_for_frames_and_other_work(qtbot, weights_json):
@@ -81,7 +81,7 @@ def test_background_work_waits_for_frames_and_other_work(qtbot, weights_json):
     worker = EngineWorker(engine)
     gate, order = threading.Event(), []
     worker.synthesized.connect(lambda *_: order.append("frame"))
-    worker.submit(gate.wait, lambda _: None)   # holds the engine thread while the rest queues
+    worker.submit(gate.wait, lambda _: None)  # holds the engine thread while the rest queues
     worker.submit(lambda: None, lambda _: order.append("background"), background=True)
     worker.request_synthesis(toy_mask(), [engine.mean_style])
     worker.submit(lambda: None, lambda _: order.append("task"))
@@ -148,7 +148,7 @@ def test_fill_rect_lasso_and_picker(qtbot, window):
     window.set_tool(Tool.PICKER)
     qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=canvas_point(window, 16, 16))
     assert window.canvas.label == toy_mask()[16, 16] and window.palette_list.currentRow() == window.canvas.label
-    assert len(window.doc.history.undo_stack) == 4   # set_mask, fill, rectangle, lasso
+    assert len(window.doc.history.undo_stack) == 4  # set_mask, fill, rectangle, lasso
 
 
 def test_undo_redo_restore_exactly(qtbot, window, tmp_path):
@@ -177,15 +177,16 @@ def drop(window, key, label_xy, shift=False, model="toy"):
     mime = QMimeData()
     mime.setData(SOURCE_MIME, source_payload(model, key))
     mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
-    event = QDropEvent(QPointF(window.canvas.to_widget(label_xy)), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, mods)
+    event = QDropEvent(
+        QPointF(window.canvas.to_widget(label_xy)), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, mods
+    )
     window.canvas.dropEvent(event)
 
 
 def test_drop_changes_only_that_region(qtbot, window, tmp_path):
     key = add_photo_source(window, qtbot, tmp_path)
     before = window.doc.regions
-    drop(window, key, (16, 16))            # skin
+    drop(window, key, (16, 16))  # skin
     after = window.doc.regions
     assert after[1].source_a == key
     assert [r for i, r in enumerate(after) if i != 1] == [r for i, r in enumerate(before) if i != 1]
@@ -220,8 +221,8 @@ def test_slider_and_crossover_change_the_image(qtbot, window, tmp_path):
     only_b = window.result.copy()
     assert not np.array_equal(only_a, only_b)
     window.region_panel.slider.setValue(0)
-    window.region_panel.crossover[6].click()   # blend -> A
-    window.region_panel.crossover[6].click()   # A -> B for the last block
+    window.region_panel.crossover[6].click()  # blend -> A
+    window.region_panel.crossover[6].click()  # A -> B for the last block
     assert window.doc.regions[1].crossover[6] == USE_B
     settle(qtbot, window)
     assert not np.array_equal(window.result, only_a) and not np.array_equal(window.result, only_b)
@@ -266,6 +267,7 @@ def test_bad_files_show_an_error_and_leave_the_document(qtbot, window, tmp_path,
 
 def test_document_model_has_no_qt():
     import app.editor.document as document
+
     source = open(document.__file__).read()
     assert "PyQt" not in source and "qimage2ndarray" not in source
     doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
@@ -277,13 +279,13 @@ def test_a_refined_source_is_no_undo_step_but_outdates_the_saved_project(tmp_pat
     codes = lambda value: StyleMatrix(np.full((2, 3), value, np.float32), np.array([True, True]))
     doc = Document("toy", ("a", "b"), np.zeros((4, 4), np.uint8))
     doc.add_source("s", Source("s", codes(0.0)))
-    assert doc.refine_source("s", codes(0.2)) and not doc.modified   # a new, unsaved edit: nothing to lose
+    assert doc.refine_source("s", codes(0.2)) and not doc.modified  # a new, unsaved edit: nothing to lose
     doc.apply_source("s", [0, 1])
     doc.save(tmp_path / "p.sean")
     told, undo_depth = [], len(doc.history.undo_stack)
     doc.listeners.append(told.append)
     assert doc.refine_source("s", codes(0.5)) and told == ["refined"]
-    assert doc.modified and len(doc.history.undo_stack) == undo_depth   # the file holds the old codes
+    assert doc.modified and len(doc.history.undo_stack) == undo_depth  # the file holds the old codes
     assert np.array_equal(doc.styles_per_block(codes(0.0))[0].codes, codes(0.5).codes)
     assert not doc.refine_source("gone", codes(0.5))
 
@@ -294,13 +296,12 @@ def test_new_blank_document(qtbot, window):
     settle(qtbot, window)
 
 
-def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_path, weights_json, toy_parser,
-                                                                   errors):
+def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_path, weights_json, toy_parser, errors):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False)
     qtbot.addWidget(w)
     Image.fromarray(toy_photo(np.kron(toy_mask(), np.ones((3, 3), np.uint8)))).save(tmp_path / "big.png")
-    w.add_photos([str(tmp_path / "big.png")])              # as a drop from the file manager
+    w.add_photos([str(tmp_path / "big.png")])  # as a drop from the file manager
     qtbot.waitUntil(lambda: any(k.startswith("photo:") for k in w.doc.sources), timeout=10000)
     assert "centre square" in w.statusBar().currentMessage()
     w.open_photo(str(tmp_path / "big.png"))
@@ -323,6 +324,7 @@ def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
 
 def test_editor_without_weights_says_so(monkeypatch, capsys):
     from app.editor.launch import run_editor
+
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
     assert run_editor("no_such_model") == 2
@@ -331,9 +333,9 @@ def test_editor_without_weights_says_so(monkeypatch, capsys):
 
 # -- more than one model ----------------------------------------------------------------
 def street_mask() -> np.ndarray:
-    m = np.ones((SIZE, SIZE), np.uint8)     # sky
-    m[SIZE // 2:] = 0                       # road
-    m[12:20, 8:20] = 2                      # car
+    m = np.ones((SIZE, SIZE), np.uint8)  # sky
+    m[SIZE // 2 :] = 0  # road
+    m[12:20, 8:20] = 2  # car
     return m
 
 
@@ -349,7 +351,7 @@ def test_a_new_edit_takes_the_chosen_models_labels(qtbot, window, scene_json):
 
 
 def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, tmp_path):
-    save_mask(tmp_path / "street.png", street_mask(), STREET)       # carries the street palette
+    save_mask(tmp_path / "street.png", street_mask(), STREET)  # carries the street palette
     Image.fromarray(STREET.colorize(np.roll(street_mask(), 4, axis=1))).save(tmp_path / "street_colour.png")
     window.open_files([str(tmp_path / "street.png")])
     settle(qtbot, window)
@@ -363,23 +365,24 @@ def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, t
     window.open_project(str(tmp_path / "scene.sean"))
     settle(qtbot, window)
     assert window.doc.model == "street" and window.palette_list.count() == 3
-    window.open_mask(str(tmp_path / "street_colour.png"))          # same model: just the mask, undoable
+    window.open_mask(str(tmp_path / "street_colour.png"))  # same model: just the mask, undoable
     assert window.doc.model == "street" and len(window.doc.history.undo_stack) == 1
     assert np.array_equal(window.doc.mask, np.roll(street_mask(), 4, axis=1))
 
 
 def test_styles_cannot_cross_models(qtbot, window, scene_json, tmp_path, errors):
     from app.editor.samples import SAMPLES_DIR
+
     toy_key = add_photo_source(window, qtbot, tmp_path)
     window.engine.mean_style.save(tmp_path / "toy_codes.npz", "toy", TOY.names)
     save_mask(tmp_path / "toy_mask.png", toy_mask(), TOY)
     Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "toy_photo.png")
     window.new_document("street")
     settle(qtbot, window)
-    drop(window, toy_key, (16, 4), model="toy")                     # another window's toy style
+    drop(window, toy_key, (16, 4), model="toy")  # another window's toy style
     window.open_files([str(tmp_path / "toy_codes.npz")])
     window.add_photo(str(tmp_path / "toy_photo.png"), str(tmp_path / "toy_mask.png"))
-    portrait = SAMPLES_DIR / "face" / "style_01.png"                 # a face our face model made
+    portrait = SAMPLES_DIR / "face" / "style_01.png"  # a face our face model made
     Image.fromarray(np.zeros(load_shape(portrait), np.uint8)).save(tmp_path / "portrait_mask.png")
     window.add_photo(str(portrait), str(tmp_path / "portrait_mask.png"))
     qtbot.waitUntil(lambda: len(errors) == 4, timeout=10000)
@@ -398,18 +401,20 @@ def load_shape(path) -> tuple[int, int]:
 
 def test_a_scene_photo_asks_for_its_mask(qtbot, window, scene_json, tmp_path, monkeypatch):
     from PyQt6.QtWidgets import QFileDialog
+
     window.new_document("street")
     photo = toy_photo(street_mask(), seed=3)
     Image.fromarray(np.kron(photo, np.ones((2, 1, 1), np.uint8))).save(tmp_path / "scene.jpg")
     Image.fromarray(np.kron(street_mask(), np.ones((2, 1), np.uint8))).save(tmp_path / "scene_mask.png")
     asked = []
     answers = iter([str(tmp_path / "scene.jpg"), str(tmp_path / "scene_mask.png")])
-    monkeypatch.setattr(QFileDialog, "getOpenFileName",
-                        lambda parent, caption, *a: (asked.append(caption), next(answers), "")[1:])
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda parent, caption, *a: (asked.append(caption), next(answers), "")[1:]
+    )
     window.open_photo_dialog()
     qtbot.waitUntil(lambda: window.doc.photo is not None, timeout=10000)
     assert "no photo parser" in asked[1] and "scene.jpg" in asked[1]
-    assert window.doc.photo.shape == (SIZE, SIZE, 3)          # a 64x32 photo stretched, as the model trained
+    assert window.doc.photo.shape == (SIZE, SIZE, 3)  # a 64x32 photo stretched, as the model trained
     assert np.array_equal(window.doc.mask, street_mask())
     assert all(window.doc.regions[c].source_a.startswith("photo:") for c in range(3))
 
@@ -417,7 +422,7 @@ def test_a_scene_photo_asks_for_its_mask(qtbot, window, scene_json, tmp_path, mo
 def test_frames_from_the_engine_process_match_and_survive_its_death(qtbot, tmp_path, weights_json, errors):
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     engine = Engine.load(str(weights_json), "cpu")
-    w = MainWindow(engine, settings)                       # frames made in a child process
+    w = MainWindow(engine, settings)  # frames made in a child process
     qtbot.addWidget(w)
     w.doc.set_mask(toy_mask())
     settle(qtbot, w)
@@ -436,9 +441,10 @@ def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path
     """A photo dropped as the look: parsed (the toy model has a parser), the result
     changes, the strength slider and removal are undo steps, and a project keeps it."""
     from tests.test_stylize import save_random_stylizer
+
     w = window
     save_random_stylizer(toy_parser.parent)
-    w.session.engine = Engine.load(str(toy_parser.parent / "toy_32.json"), "cpu")   # now with its parser
+    w.session.engine = Engine.load(str(toy_parser.parent / "toy_32.json"), "cpu")  # now with its parser
     before = w.result.copy()
     Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
     w.set_look_photo(str(tmp_path / "look.png"))
@@ -448,10 +454,10 @@ def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path
     assert look.labels is not None and look.labels.shape == look.photo.shape[:2]
     assert w.result.shape == before.shape and not np.array_equal(w.result, before)
     assert w.look_panel.slider.isEnabled() and w.look_panel.slider.value() == 100
-    w.look_panel.slider.setValue(0)                 # keyboard or click: one undo step
+    w.look_panel.slider.setValue(0)  # keyboard or click: one undo step
     settle(qtbot, w)
     assert w.doc.look.strength == 0 and w.doc.look.photo is look.photo
-    assert np.array_equal(w.result, before)         # strength 0: the picture as it was
+    assert np.array_equal(w.result, before)  # strength 0: the picture as it was
     w.doc.undo()
     assert w.doc.look is look and w.look_panel.slider.value() == 100
     w.doc.save(tmp_path / "look.sean")
@@ -465,6 +471,7 @@ def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path
 
 def test_a_look_without_weights_says_so(qtbot, window, tmp_path, errors, monkeypatch):
     import models.inference.stylize as stylize
+
     monkeypatch.setattr(stylize, "WEIGHTS_DIR", tmp_path / "none")
     Image.fromarray(toy_photo(toy_mask(48))).save(tmp_path / "look.png")
     window.set_look_photo(str(tmp_path / "look.png"))
@@ -478,23 +485,27 @@ def test_a_photo_dropped_on_the_result_or_the_look_slot_becomes_the_look(qtbot, 
     from PyQt6.QtCore import QUrl
 
     from tests.test_stylize import save_random_stylizer
+
     save_random_stylizer(window.engine.weights_dir)
     Image.fromarray(toy_photo(toy_mask(48), seed=2)).save(tmp_path / "evening.png")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "evening.png"))])
-    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     getattr(window, target).dropEvent(event)
     qtbot.waitUntil(lambda: window.doc.look is not None, timeout=20000)
-    assert window.doc.look.name == "evening.png" and window.doc.look.labels is None   # no parser: one region
+    assert window.doc.look.name == "evening.png" and window.doc.look.labels is None  # no parser: one region
     assert window.doc.can_undo
 
 
 def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undoes(
-        qtbot, window, scene_json, tmp_path, errors):
+    qtbot, window, scene_json, tmp_path, errors
+):
     from models.data.bank import SegmentBank
     from models.data.datasets import find_pairs
     from tests.test_sims import save_canvas_net, street_mask, write_streets
+
     bank = tmp_path / "streets.npz"
     SegmentBank.build(find_pairs(write_streets(tmp_path / "streets", 6)), STREET, SIZE, "street_32").save(bank)
     save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
@@ -508,23 +519,23 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     qtbot.waitUntil(lambda: window.doc.bank is not None, timeout=10000)
     settle(qtbot, window)
     assert window.doc.bank.classes is None and not np.array_equal(window.result, before)
-    window.show_canvas_action.trigger()            # the canvas as a view: the retrieved pixels
+    window.show_canvas_action.trigger()  # the canvas as a view: the retrieved pixels
     shown = qimage2ndarray.rgb_view(window.result_view.qimage)
     assert np.array_equal(shown, window.session.last_canvas.image)
     window.show_canvas_action.trigger()
     car = np.argwhere(window.doc.mask == 2)[5]
     window.canvas.last_point = (float(car[1]), float(car[0]))
-    window.next_bank_candidate()                   # N: the car under the cursor takes its second candidate
+    window.next_bank_candidate()  # N: the car under the cursor takes its second candidate
     qtbot.waitUntil(lambda: bool(window.doc.bank.choices), timeout=10000)
     settle(qtbot, window)
-    (key, choice), = window.doc.bank.choices
+    ((key, choice),) = window.doc.bank.choices
     assert key[0] == 2 and choice == 1
     window.doc.undo()
     window.doc.undo()
     settle(qtbot, window)
     assert window.doc.bank is None and np.array_equal(window.result, before)
     window.doc.redo()
-    bank.unlink()                                  # the bank moved away: said once, frames go on without it
+    bank.unlink()  # the bank moved away: said once, frames go on without it
     window.session._painters.clear()
     window.doc.set_mask(street_mask(4))
     settle(qtbot, window)

@@ -1,6 +1,7 @@
 """CUDA graphs (models/inference/graphs.py): a recorded frame or refinement step gives
 what the eager one gives. On the CPU nothing is recorded, but the same buffers are used
 (the reference path); the tests that record need CUDA and skip without it."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,14 +22,16 @@ def frames(engine: Engine) -> list[np.ndarray]:
     b = engine.random_style(np.random.default_rng(0))
     stroke = mask.copy()
     stroke[4:12, 6:20] = 3
-    return [engine.synthesize(m, s) for m, s in
-            [(mask, a), (stroke, a), (stroke, b), (mask, [b] + [a] * (NUM_BLOCKS - 1)), (mask, a), (stroke, a)]]
+    return [
+        engine.synthesize(m, s)
+        for m, s in [(mask, a), (stroke, a), (stroke, b), (mask, [b] + [a] * (NUM_BLOCKS - 1)), (mask, a), (stroke, a)]
+    ]
 
 
 def test_frames_through_the_graph_buffers_match_the_eager_engine(weights_json):
     eager = Engine.load(str(weights_json), "cpu")
     buffered = Engine.load(str(weights_json), "cpu")
-    assert not eager.graphs   # the CPU path keeps its incremental frames
+    assert not eager.graphs  # the CPU path keeps its incremental frames
     buffered.graphs = True
     for plain, through_buffers in zip(frames(eager), frames(buffered)):
         assert np.abs(plain.astype(int) - through_buffers).max() <= 1
@@ -40,6 +43,7 @@ def test_a_recording_does_what_its_function_does_once_per_call():
     def add_one() -> torch.Tensor:
         count.add_(1)
         return count
+
     recording = Recording(add_one, torch.device("cpu"))
     for expected in (1, 2, 3):
         assert recording().item() == expected
@@ -72,11 +76,13 @@ def test_recorded_refinement_follows_the_eager_one_on_cuda(weights_json):
     mask = toy_mask()
     photo = toy_photo(mask, seed=3)
     start = engine.encode(photo, mask)
-    refiners = {"eager": StyleRefiner(engine.model, *engine._model_input(photo, mask), start, record=False),
-                "recorded": engine.refiner(photo, mask, start)}
+    refiners = {
+        "eager": StyleRefiner(engine.model, *engine._model_input(photo, mask), start, record=False),
+        "recorded": engine.refiner(photo, mask, start),
+    }
     for refiner in refiners.values():
         refiner.step(6)
-        refiner.set_lr(0.01)   # a new rate: the step is recorded again
+        refiner.set_lr(0.01)  # a new rate: the step is recorded again
         refiner.step(6)
     assert refiners["recorded"]._recording.recorded and not refiners["eager"]._recording.recorded
     assert np.abs(refiners["eager"].style.codes - refiners["recorded"].style.codes).max() < 2e-2
@@ -86,6 +92,7 @@ def test_recorded_refinement_follows_the_eager_one_on_cuda(weights_json):
 def test_the_bench_measures_a_frame_through_the_graph_buffers(tiny_model):
     from models.bench.speed import measure_recorded
     from models.nets.sean import one_hot
+
     mask = torch.from_numpy(toy_mask())[None].long()
     seg = one_hot(mask, tiny_model.cfg.num_classes)
     style, _ = tiny_model.encoder(torch.rand(1, 3, *mask.shape[-2:]) * 2 - 1, seg)

@@ -3,6 +3,7 @@
 Pillow identifies images by content and would open an EPS through Ghostscript, running
 its PostScript; every image a user hands us is opened through `open_image`, which reads
 only an allowlist of formats decoded by Pillow itself."""
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def eps_body(target: Path) -> bytes:
     """An EPS whose PostScript writes `target` when Ghostscript runs it."""
-    return (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
-            + f"({target}) (w) file (x) writestring\n".encode() + b"showpage\n%%EOF\n")
+    return (
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
+        + f"({target}) (w) file (x) writestring\n".encode()
+        + b"showpage\n%%EOF\n"
+    )
 
 
 def test_an_eps_named_like_a_photo_is_refused_and_runs_nothing(tmp_path: Path):
@@ -47,8 +51,13 @@ def test_a_project_with_an_eps_entry_is_refused_and_runs_nothing(tmp_path: Path,
     pwned = tmp_path / "pwned.txt"
     mask = toy_mask()
     photo = toy_photo(mask)
-    doc = Document("toy", TOY.names, mask, {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32),
-                                                                             np.ones(4, bool)), photo)}, photo)
+    doc = Document(
+        "toy",
+        TOY.names,
+        mask,
+        {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32), np.ones(4, bool)), photo)},
+        photo,
+    )
     good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
     crafted = tmp_path / "crafted.sean"
     with zipfile.ZipFile(crafted, "w") as z:
@@ -115,6 +124,7 @@ def test_a_project_never_chooses_the_file_save_writes(tmp_path: Path):
 
 def test_odd_names_in_the_autosave_folder_are_not_autosaves(tmp_path: Path):
     from app.editor.autosave import Autosave
+
     store = Autosave(tmp_path, pid=1)
     store.folder.mkdir(parents=True)
     for name in ("99999999999999999999.sean", "\u00b2.sean", "-1.sean"):
@@ -139,6 +149,7 @@ def npz_declaring(shape: tuple, dtype: str = "<f4", body: bytes = b"") -> bytes:
 @pytest.mark.parametrize("shape", [(1 << 33, 512), (1 << 62,), (37 << 28,)])
 def test_a_codes_file_declaring_huge_arrays_is_refused_before_allocating(tmp_path, shape):
     from models.inference.styles import read_codes_file
+
     path = tmp_path / "bomb.npz"
     path.write_bytes(npz_declaring(shape))
     with pytest.raises(InputError, match="declares|MB"):
@@ -147,6 +158,7 @@ def test_a_codes_file_declaring_huge_arrays_is_refused_before_allocating(tmp_pat
 
 def test_an_npz_of_pickled_objects_is_refused(tmp_path):
     from models.inference.styles import read_codes_file
+
     path = tmp_path / "pickle.npz"
     path.write_bytes(npz_declaring((2,), "|O", b"\x80\x04N."))
     with pytest.raises(InputError, match="pickled"):
@@ -155,6 +167,7 @@ def test_an_npz_of_pickled_objects_is_refused(tmp_path):
 
 def test_a_project_entry_that_inflates_past_its_limit_is_refused_without_reading_it(tmp_path, monkeypatch):
     import app.editor.project_file as project_file
+
     monkeypatch.setattr(project_file, "JSON_LIMIT", 1 << 16)
     mask = toy_mask()
     doc = Document("toy", TOY.names, mask)
@@ -163,7 +176,7 @@ def test_a_project_entry_that_inflates_past_its_limit_is_refused_without_reading
     crafted = tmp_path / "bomb.sean"
     with zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as z:
         for name in good.namelist():
-            if name == "project.json":    # megabytes of whitespace: a few kilobytes deflated
+            if name == "project.json":  # megabytes of whitespace: a few kilobytes deflated
                 z.writestr(name, json.dumps(meta) + " " * (1 << 20))
             else:
                 z.writestr(name, good.read(name))
@@ -185,10 +198,16 @@ def test_a_project_json_nested_without_end_is_refused(tmp_path):
 
 def test_a_huge_thumbnail_in_a_project_is_refused(tmp_path):
     from PIL import Image
+
     mask = toy_mask()
     photo = toy_photo(mask)
-    doc = Document("toy", TOY.names, mask, {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32),
-                                                                             np.ones(4, bool)), photo)}, photo)
+    doc = Document(
+        "toy",
+        TOY.names,
+        mask,
+        {"s": Source("s", StyleMatrix(np.zeros((4, 16), np.float32), np.ones(4, bool)), photo)},
+        photo,
+    )
     good = zipfile.ZipFile(io.BytesIO(doc.to_bytes()))
     big = io.BytesIO()
     Image.new("RGB", (2000, 1000)).save(big, format="PNG")
@@ -204,11 +223,12 @@ def test_outputs_replace_only_regular_files_and_say_what_they_hold(tmp_path):
     import os
 
     from models.data.files import save_image, save_mask
+
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a regular file"):
         save_image(fifo, toy_photo(toy_mask()))
-    assert fifo.exists() and not fifo.is_file()                       # left as it was
+    assert fifo.exists() and not fifo.is_file()  # left as it was
     with pytest.raises(InputError, match="ending in .png"):
         save_mask(tmp_path / "m.jpg", toy_mask(), TOY)
     with pytest.raises(InputError, match="ending in .npz"):
@@ -220,24 +240,29 @@ def test_outputs_replace_only_regular_files_and_say_what_they_hold(tmp_path):
 @pytest.mark.parametrize("name", ["/etc", "/etc/passwd", "a**b", "../weights/face", ""])
 def test_a_model_name_is_a_name_or_a_weights_file(name):
     from models.inference.weights import find_weights
+
     with pytest.raises(InputError):
         find_weights(name)
 
 
-def test_render_refuses_a_project_with_codes_that_do_not_fit_the_model(tmp_path, capsys, weights_json, toy_parser,
-                                                                       monkeypatch):
+def test_render_refuses_a_project_with_codes_that_do_not_fit_the_model(
+    tmp_path, capsys, weights_json, toy_parser, monkeypatch
+):
     import models.data.framing as framing
     from app.cli import main
     from models.inference.composite import start_edit
     from models.inference.engine import Engine
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     engine = Engine.load(str(weights_json), "cpu")
     from tests.test_photo_edit import big_photo
+
     photo = big_photo(shape=(120, 160))
     edit, own, framed = start_edit(engine, photo, "p")
     for codes in (np.full_like(own.codes, np.nan), np.full_like(own.codes, 50.0), np.zeros((4, 7), np.float32)):
-        doc = Document("toy", TOY.names, edit.mask, {"p": Source("p", StyleMatrix(codes, own.present))}, framed,
-                       photo_edit=edit)
+        doc = Document(
+            "toy", TOY.names, edit.mask, {"p": Source("p", StyleMatrix(codes, own.present))}, framed, photo_edit=edit
+        )
         doc.save(tmp_path / "p.sean")
         monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))
         assert main(["render", str(tmp_path / "p.sean"), "--out", str(tmp_path / "o.png")]) == 2
@@ -250,6 +275,7 @@ def test_a_killed_writes_partial_files_are_removed_by_the_next_write_once_stale(
     import time
 
     from models.data.files import save_image
+
     old, fresh, other = tmp_path / ".out-abcd1234.png", tmp_path / ".out-zzzz9999.png", tmp_path / ".out-mine.png"
     for f in (old, fresh, other):
         f.write_bytes(b"partial")
@@ -257,27 +283,35 @@ def test_a_killed_writes_partial_files_are_removed_by_the_next_write_once_stale(
     os.utime(old, (hour_ago, hour_ago))
     os.utime(other, (hour_ago, hour_ago))
     save_image(tmp_path / "out.png", toy_photo(toy_mask()))
-    assert not old.exists() and fresh.exists() and other.exists()   # only our own name, only when stale
+    assert not old.exists() and fresh.exists() and other.exists()  # only our own name, only when stale
 
 
 @pytest.mark.parametrize("name", ["meta", "xpu", "hpu", "cuda:99"])
 def test_devices_we_do_not_run_on_are_refused(name):
     from models.device import pick_device
+
     with pytest.raises(InputError):
         pick_device(name)
 
 
 def test_a_photo_longer_than_opencv_reaches_is_refused_before_decoding(tmp_path):
     from tests.test_cli import huge_png
+
     with pytest.raises(InputError, match="too long a side"):
         load_image(huge_png(tmp_path / "long.png", 40000, 40))
 
 
-@pytest.mark.parametrize("framing", [{"x": float("inf"), "y": 0, "side": 10, "found_face": True},
-                                     {"x": 0, "y": 0, "side": 1e300, "found_face": True},
-                                     {"x": 0, "y": 0, "side": -5, "found_face": True}])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        {"x": float("inf"), "y": 0, "side": 10, "found_face": True},
+        {"x": 0, "y": 0, "side": 1e300, "found_face": True},
+        {"x": 0, "y": 0, "side": -5, "found_face": True},
+    ],
+)
 def test_absurd_framings_are_refused(framing):
     from models.data.framing import Framing
+
     with pytest.raises(ValueError):
         Framing.from_dict(framing)
 
@@ -301,6 +335,7 @@ def test_weights_that_are_not_finite_floats_are_refused(tmp_path, weights_json, 
     from safetensors.torch import load_file, save_file
 
     from models.inference.weights import load_weights
+
     tensors = load_file(weights_json.with_suffix(".safetensors"))
     key = next(iter(tensors))
     tensors[key] = tensors[key].fill_(float("nan")) if poison == "nan" else tensors[key].to(torch.int8)
@@ -318,6 +353,7 @@ def test_codes_far_outside_the_encoders_range_are_refused(tmp_path):
 
 def test_a_weights_description_nested_without_end_is_refused(tmp_path, weights_json):
     from models.inference.weights import load_weights
+
     weights_json.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(InputError, match="nested too deep"):
         load_weights(weights_json)

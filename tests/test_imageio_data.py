@@ -1,4 +1,5 @@
 """Reading odd images and masks, and the training dataset's split and augmentation."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,13 +21,13 @@ def test_odd_images_become_rgb(tmp_path):
     grey = tmp_path / "g.jpg"
     Image.new("L", (48, 36), 100).save(grey)
     cmyk = tmp_path / "cmyk.jpg"
-    Image.new("CMYK", (40, 40), (0, 255, 255, 0)).save(cmyk)   # red in print colours
+    Image.new("CMYK", (40, 40), (0, 255, 255, 0)).save(cmyk)  # red in print colours
     turned = tmp_path / "turned.jpg"
     exif = Image.Exif()
-    exif[0x0112] = 6   # orientation: shown turned 90 degrees clockwise
+    exif[0x0112] = 6  # orientation: shown turned 90 degrees clockwise
     Image.new("RGB", (64, 40), (0, 0, 200)).save(turned, exif=exif)
     assert load_image(grey16).shape == (64, 64, 3)
-    assert load_image(rgba)[0, 0].tolist() == [255, 255, 255]   # transparent -> white
+    assert load_image(rgba)[0, 0].tolist() == [255, 255, 255]  # transparent -> white
     assert load_image(grey).shape == (36, 48, 3)
     red = load_image(cmyk)[20, 20]
     assert red[0] > 200 and red[1] < 60 and red[2] < 60
@@ -35,6 +36,7 @@ def test_odd_images_become_rgb(tmp_path):
 
 def test_one_size_rule_for_every_photo(tmp_path):
     from tests.test_cli import huge_png
+
     Image.new("RGB", (31, 400)).save(tmp_path / "thin.png")
     with pytest.raises(InputError, match="31x400 is too small"):
         load_image(tmp_path / "thin.png")
@@ -96,14 +98,16 @@ def test_schemes_load_from_json():
 
 def test_a_mask_file_tells_which_model_it_belongs_to(tmp_path):
     from app.editor.samples import face_mask, street_mask
+
     face, city = LabelScheme.named("face"), LabelScheme.named("cityscapes")
-    save_mask(tmp_path / "street.png", street_mask(), city)                   # carries its palette
+    save_mask(tmp_path / "street.png", street_mask(), city)  # carries its palette
     Image.fromarray(face.colorize(face_mask())).save(tmp_path / "face_colour.png")
-    Image.fromarray(street_mask()).save(tmp_path / "plain.png")               # labels 0-13: either
+    Image.fromarray(street_mask()).save(tmp_path / "plain.png")  # labels 0-13: either
     Image.fromarray(np.full((8, 8), 19, np.uint8)).save(tmp_path / "label19.png")
     Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "photo.png")
     fits = lambda name, order=("face", "cityscapes"): schemes_fitting_mask(
-        tmp_path / name, {n: {"face": face, "cityscapes": city}[n] for n in order})
+        tmp_path / name, {n: {"face": face, "cityscapes": city}[n] for n in order}
+    )
     assert fits("street.png") == ["cityscapes", "face"]
     assert fits("face_colour.png") == ["face"]
     assert fits("plain.png") == ["face", "cityscapes"] and fits("plain.png", ("cityscapes", "face"))[0] == "cityscapes"
@@ -130,21 +134,22 @@ def test_flip_swaps_left_and_right(tmp_path):
         label = data[0]["label"].numpy()
         left_eye_cols = np.nonzero((label == 2).any(0))[0]
         right_eye_cols = np.nonzero((label == 3).any(0))[0]
-        assert left_eye_cols.mean() < right_eye_cols.mean()   # l_eye stays on the left after a flip
+        assert left_eye_cols.mean() < right_eye_cols.mean()  # l_eye stays on the left after a flip
         seen_flip |= not np.array_equal(label, data.load(0)[1][:32, :32])
     assert seen_flip
 
 
 def test_turns_and_zooms_move_photo_and_labels_together():
     from models.data.datasets import rotate_zoom
-    tiles = np.indices((64, 64)).sum(0) // 8 % 4          # diagonal stripes of 4 classes, 8 px wide
+
+    tiles = np.indices((64, 64)).sum(0) // 8 % 4  # diagonal stripes of 4 classes, 8 px wide
     mask = tiles.astype(np.uint8)
     palette = np.array([[0, 0, 0], [250, 0, 0], [0, 250, 0], [0, 0, 250]], np.uint8)
     image, turned = rotate_zoom(palette[mask], mask, degrees=9, zoom=0.92)
     assert image.shape == (64, 64, 3) and turned.shape == (64, 64) and set(np.unique(turned)) <= {0, 1, 2, 3}
-    assert (turned != mask).mean() > 0.2                   # it did move
+    assert (turned != mask).mean() > 0.2  # it did move
     nearest = np.abs(image[:, :, None].astype(int) - palette).sum(-1).argmin(-1)
-    assert (nearest == turned).mean() > 0.95               # the photo moved the same way (edges blend)
+    assert (nearest == turned).mean() > 0.95  # the photo moved the same way (edges blend)
 
 
 def test_dataset_items(tmp_path):
@@ -156,19 +161,21 @@ def test_dataset_items(tmp_path):
 
 def test_bundled_sample_masks_are_valid():
     from app.editor.samples import MASK_MAKERS, sample_mask
+
     for model, make in MASK_MAKERS.items():
         scheme = LabelScheme.named(model)
         mask = sample_mask(model, scheme, 128)
         assert mask.shape == (128, 128) and mask.max() < scheme.num_classes
-        assert len(np.unique(make())) >= 8       # a real scene, not a blank
+        assert len(np.unique(make())) >= 8  # a real scene, not a blank
 
 
 def test_sample_face_is_symmetric_with_the_persons_left_on_the_image_right():
     from app.editor.samples import face_mask
+
     scheme = LabelScheme.named("face")
     mask = face_mask()
     mirrored = scheme.flip_lut()[mask[:, ::-1]]
-    assert (mirrored == mask).mean() > 0.98     # a label on the wrong side would break this
+    assert (mirrored == mask).mean() > 0.98  # a label on the wrong side would break this
     names = scheme.names
     for left, right in (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear")):
         assert np.nonzero(mask == names.index(left))[1].mean() > 128 > np.nonzero(mask == names.index(right))[1].mean()
@@ -179,6 +186,7 @@ def test_sample_face_is_symmetric_with_the_persons_left_on_the_image_right():
 def test_pack_round_trip_and_training_from_a_pack(tmp_path, capsys):
     from app.cli import main
     from models.data.datasets import Pack
+
     a, b = make_dataset(tmp_path / "a", 5, size=40), make_dataset(tmp_path / "b", 3, size=40)
     out = tmp_path / "p.npz"
     assert main(["lab", "pack", "--data", f"{a},{b}", "--holdout", "1,1", "--size", "32", "--out", str(out)]) == 0
@@ -200,6 +208,7 @@ def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
     (UTKFace's names start with the age)."""
     from app.cli import main
     from models.data.datasets import Pack, by_stem_hash, find_pairs
+
     folder = make_dataset(tmp_path / "a", 6, size=40)
     out = tmp_path / "p.npz"
     assert main(["lab", "pack", "--data", str(folder), "--size", "32", "--out", str(out)]) == 0
@@ -207,4 +216,4 @@ def test_pack_takes_each_folder_in_stem_hash_order(tmp_path):
     assert Pack(out).stems == expected != sorted(expected)
     shifted = tmp_path / "shifted.npz"
     assert main(["lab", "pack", "--data", str(folder), "--size", "32", "--offset", "4", "--out", str(shifted)]) == 0
-    assert Pack(shifted).stems == expected[4:] + expected[:4]   # the next pack starts with other photos
+    assert Pack(shifted).stems == expected[4:] + expected[:4]  # the next pack starts with other photos

@@ -1,4 +1,5 @@
 """Hand-painted-looking masks: what they change, and the evaluation and training that use them."""
+
 import json
 
 import numpy as np
@@ -13,9 +14,9 @@ from tests.test_metrics_eval import write_folder
 
 def face_like(size: int = 128) -> np.ndarray:
     m = np.zeros((size, size), np.uint8)
-    m[size // 4:, size // 4:3 * size // 4] = 1
-    m[size // 2:size // 2 + 8, size // 3:size // 3 + 10] = 2
-    m[3, 3] = 3            # a speck
+    m[size // 4 :, size // 4 : 3 * size // 4] = 1
+    m[size // 2 : size // 2 + 8, size // 3 : size // 3 + 10] = 2
+    m[3, 3] = 3  # a speck
     return m
 
 
@@ -23,10 +24,10 @@ def test_a_painted_mask_moves_boundaries_keeps_the_regions_and_drops_specks():
     mask = face_like()
     drawn = hand_drawn(mask, np.random.default_rng(0))
     changed = (drawn != mask).mean()
-    assert 0.005 < changed < 0.2                         # boundaries moved, the picture the same
+    assert 0.005 < changed < 0.2  # boundaries moved, the picture the same
     assert set(np.unique(drawn)) <= set(np.unique(mask)) and 3 not in drawn
     assert np.array_equal(hand_drawn(mask, np.random.default_rng(0), 0.0), mask)
-    assert np.array_equal(drawn, hand_drawn(mask, np.random.default_rng(0)))     # seeded: reproducible
+    assert np.array_equal(drawn, hand_drawn(mask, np.random.default_rng(0)))  # seeded: reproducible
     assert (hand_drawn(mask, np.random.default_rng(0), 2.0) != mask).mean() > changed
 
 
@@ -42,8 +43,10 @@ def test_eval_reports_clean_and_painted_masks(tmp_path, capsys, weights_json):
     folder = ["--images", str(tmp_path / "set" / "images"), "--labels", str(tmp_path / "set" / "labels")]
     results = {}
     for noise in ("0", "1.5"):
-        assert main(["lab", "eval",
-                     "--model", str(weights_json), *folder, "--no-fid", "--json", "--mask-noise", noise]) == 0
+        assert (
+            main(["lab", "eval", "--model", str(weights_json), *folder, "--no-fid", "--json", "--mask-noise", noise])
+            == 0
+        )
         results[noise] = json.loads(capsys.readouterr().out)
     assert results["0"]["mask_noise"] == 0 and results["1.5"]["mask_noise"] == 1.5
     assert results["1.5"]["psnr"] != results["0"]["psnr"]
@@ -55,6 +58,7 @@ def test_training_with_painted_masks_gives_the_generator_the_painted_one(tmp_pat
     from models.training.sean_trainer import Trainer
     from tests.helpers import tiny_config
     from tests.test_train import options
+
     torch.manual_seed(0)
     trainer = Trainer(options(tmp_path, mask_noise=1.0), tiny_config(19))
     batch = next(trainer.loader())

@@ -1,4 +1,5 @@
 """Photo edits: the result is the user's photo at its own size, changed only where edited."""
+
 import zipfile
 
 import cv2
@@ -39,7 +40,7 @@ def test_a_restyled_region_changes_there_and_nowhere_else():
     edit = toy_edit(photo)
     base = toy_photo(toy_mask())
     edited = base.copy()
-    edited[toy_mask() == 1] = 255 - edited[toy_mask() == 1]   # skin restyled
+    edited[toy_mask() == 1] = 255 - edited[toy_mask() == 1]  # skin restyled
     restyled = np.array([False, True, False, False])
     out = composite(edit, toy_mask(), base, edited, restyled)
     changed = (out != photo).any(-1)
@@ -47,8 +48,8 @@ def test_a_restyled_region_changes_there_and_nowhere_else():
     assert changed[30:54, 50:74].mean() > 0.9
     seam = 2 * max(1.5, 0.02 * 64) + 2
     outside = np.ones_like(changed)
-    outside[int(26 - seam):int(58 + seam), int(46 - seam):int(78 + seam)] = False
-    assert not changed[outside].any()                      # bit-identical beyond the seam
+    outside[int(26 - seam) : int(58 + seam), int(46 - seam) : int(78 + seam)] = False
+    assert not changed[outside].any()  # bit-identical beyond the seam
     assert out.shape == photo.shape
 
 
@@ -57,12 +58,12 @@ def test_a_change_of_style_keeps_the_photos_detail():
     photo = big_photo()
     edit = toy_edit(photo)
     base = toy_photo(toy_mask())
-    edited = np.clip(base.astype(int) + 40, 0, 255).astype(np.uint8)   # everything 40 brighter
+    edited = np.clip(base.astype(int) + 40, 0, 255).astype(np.uint8)  # everything 40 brighter
     out = composite(edit, toy_mask(), base, edited, np.ones(4, bool))
     inner = (slice(30, 54), slice(50, 74))
     difference = out[inner].astype(int) - photo[inner].astype(int)
-    kept = photo[inner] < 200                               # away from clipping
-    assert np.abs(difference[kept] - 40).mean() < 3          # the detail moved by the change, no more
+    kept = photo[inner] < 200  # away from clipping
+    assert np.abs(difference[kept] - 40).mean() < 3  # the detail moved by the change, no more
 
 
 def textured_photo(shape=(90, 140), seed: int = 3) -> np.ndarray:
@@ -77,31 +78,32 @@ def test_a_restyle_is_a_colour_map_of_the_photos_own_detail_and_leaves_the_model
     photo = textured_photo()
     edit = toy_edit(photo)
     mask = toy_mask()
-    base = np.full((SIZE, SIZE, 3), 110, np.uint8)                        # the model's picture of the photo
+    base = np.full((SIZE, SIZE, 3), 110, np.uint8)  # the model's picture of the photo
     edited = base.copy()
     skin = mask == 1
     rng = np.random.default_rng(0)
     speckle = rng.integers(-40, 41, (int(skin.sum()), 3))
-    edited[skin] = np.clip(np.array([180, 120, 60]) + speckle, 0, 255)    # a new colour, noisily drawn
+    edited[skin] = np.clip(np.array([180, 120, 60]) + speckle, 0, 255)  # a new colour, noisily drawn
     out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
-    inner = (slice(32, 52), slice(52, 72))                                 # deep inside the skin
+    inner = (slice(32, 52), slice(52, 72))  # deep inside the skin
     mean = out[inner].reshape(-1, 3).mean(0)
-    assert np.abs(mean - [180, 120, 60]).max() < 12                        # the colour reached
+    assert np.abs(mean - [180, 120, 60]).max() < 12  # the colour reached
     detail = lambda im: (im[inner].astype(float) - cv2.blur(im, (5, 5))[inner]).ravel()
-    assert np.corrcoef(detail(out), detail(photo))[0, 1] > 0.9             # the photo's own detail kept
+    assert np.corrcoef(detail(out), detail(photo))[0, 1] > 0.9  # the photo's own detail kept
 
 
 def test_a_restyled_region_goes_on_past_the_square_where_the_wider_parse_and_colour_find_it():
     from models.inference.composite import Surround
+
     photo = textured_photo((120, 140))
-    photo[:, :, 0] = np.clip(photo[:, :, 0].astype(int) + 60, 0, 255)    # reddish "skin" everywhere
-    photo[:40] = 30 + photo[:40] // 8                                     # a dark band at the top: background
+    photo[:, :, 0] = np.clip(photo[:, :, 0].astype(int) + 60, 0, 255)  # reddish "skin" everywhere
+    photo[:40] = 30 + photo[:40] // 8  # a dark band at the top: background
     framing = Framing(40.0, 20.0, 64.0, True)
     mask = toy_mask()
-    mask[:, :] = np.where(mask == 0, 1, mask)                             # skin to the square's edges ...
-    mask[:8] = 0                                                          # ... background at its top
+    mask[:, :] = np.where(mask == 0, 1, mask)  # skin to the square's edges ...
+    mask[:8] = 0  # ... background at its top
     wide = framing.widened(2.0)
-    wide_mask = np.ones((SIZE, SIZE), np.uint8)                           # the wider parse: skin all round
+    wide_mask = np.ones((SIZE, SIZE), np.uint8)  # the wider parse: skin all round
     edit = PhotoEdit(photo, framing, mask, "photo", surround=Surround(wide, wide_mask))
     base = np.full((SIZE, SIZE, 3), 120, np.uint8)
     edited = base.copy()
@@ -109,10 +111,10 @@ def test_a_restyled_region_goes_on_past_the_square_where_the_wider_parse_and_col
     out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
     changed = (out != photo).any(-1)
     # the wider parse covers x 8..136, y -12..116; the square x 40..104, y 20..84
-    assert changed[92:110, 110:130].mean() > 0.99                         # skin past the square's corner
-    assert changed[60:110, 12:35].mean() > 0.99                           # and to its left
-    assert not changed[118:].any() and not changed[:, :6].any()           # beyond the wider parse
-    assert not changed[:15].any()                                         # the dark band is not skin by colour
+    assert changed[92:110, 110:130].mean() > 0.99  # skin past the square's corner
+    assert changed[60:110, 12:35].mean() > 0.99  # and to its left
+    assert not changed[118:].any() and not changed[:, :6].any()  # beyond the wider parse
+    assert not changed[:15].any()  # the dark band is not skin by colour
 
 
 def test_a_painted_region_takes_the_synthesis():
@@ -122,7 +124,7 @@ def test_a_painted_region_takes_the_synthesis():
     painted[2:8, 2:30] = 3
     edited = np.full((SIZE, SIZE, 3), 230, np.uint8)
     out = composite(edit, painted, toy_photo(toy_mask()), edited, np.zeros(4, bool))
-    assert out[10 + 10, 30 + 30].mean() > 150               # model (30, 10) -> photo (90, 30)... inside the stroke
+    assert out[10 + 10, 30 + 30].mean() > 150  # model (30, 10) -> photo (90, 30)... inside the stroke
     assert np.array_equal(out[80:, :], photo[80:, :])
 
 
@@ -160,15 +162,29 @@ def photo_file(tmp_path):
     return path
 
 
-def test_restyle_keeps_the_photos_size_and_changes_only_around_the_face(tmp_path, capsys, weights_json, toy_parser,
-                                                                   photo_file, monkeypatch):
+def test_restyle_keeps_the_photos_size_and_changes_only_around_the_face(
+    tmp_path, capsys, weights_json, toy_parser, photo_file, monkeypatch
+):
     import models.data.framing as framing
-    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])   # the toy face
+
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])  # the toy face
     style = tmp_path / "style.png"
     Image.fromarray(toy_photo(toy_mask(), seed=9)).save(style)
     out = tmp_path / "out.png"
-    code = main(["restyle", str(photo_file), "--style", str(style), "--out", str(out),
-                 "--refine", "0", "--model", str(weights_json)])   # every region the (untrained) parser found
+    code = main(
+        [
+            "restyle",
+            str(photo_file),
+            "--style",
+            str(style),
+            "--out",
+            str(out),
+            "--refine",
+            "0",
+            "--model",
+            str(weights_json),
+        ]
+    )  # every region the (untrained) parser found
     assert code == 0, capsys.readouterr().err
     original, result = np.asarray(Image.open(photo_file)), np.asarray(Image.open(out))
     assert result.shape == original.shape
@@ -181,76 +197,126 @@ def test_restyle_keeps_the_photos_size_and_changes_only_around_the_face(tmp_path
 
 def test_restyle_with_its_own_codes_returns_the_photo(tmp_path, weights_json, toy_parser, photo_file, monkeypatch):
     import models.data.framing as framing
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     engine = Engine.load(str(weights_json), "cpu")
     original = np.asarray(Image.open(photo_file))
     _, own, _ = start_edit(engine, original, "photo")
     own.save(tmp_path / "own.npz", "toy", engine.labels.names)
     out = tmp_path / "same.png"
-    assert main(["restyle", str(photo_file), "--codes", str(tmp_path / "own.npz"), "--out", str(out),
-                 "--refine", "0", "--model", str(weights_json)]) == 0
+    assert (
+        main(
+            [
+                "restyle",
+                str(photo_file),
+                "--codes",
+                str(tmp_path / "own.npz"),
+                "--out",
+                str(out),
+                "--refine",
+                "0",
+                "--model",
+                str(weights_json),
+            ]
+        )
+        == 0
+    )
     assert np.array_equal(np.asarray(Image.open(out)), original)
 
 
-@pytest.mark.parametrize("args, reason", [
-    (["--region", "wings"], "not a region of model"),
-    ([], "one of them"),
-])
+@pytest.mark.parametrize("args, reason", [(["--region", "wings"], "not a region of model"), ([], "one of them")])
 def test_restyle_bad_input(tmp_path, capsys, weights_json, toy_parser, photo_file, args, reason):
-    code = main(["restyle", str(photo_file), "--out", str(tmp_path / "o.png"), "--model", str(weights_json),
-                 *(["--codes", "x.npz"] if args else []), *args])
+    code = main(
+        [
+            "restyle",
+            str(photo_file),
+            "--out",
+            str(tmp_path / "o.png"),
+            "--model",
+            str(weights_json),
+            *(["--codes", "x.npz"] if args else []),
+            *args,
+        ]
+    )
     assert code == 2 and reason in capsys.readouterr().err
 
 
 def test_restyle_keeps_exif_and_takes_odd_photos(tmp_path, weights_json, toy_parser, monkeypatch):
     """EXIF-rotated, CMYK, 16-bit, grey and transparent photos come back at their size."""
     import models.data.framing as framing
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [])
     base = np.kron(toy_photo(toy_mask()), np.ones((2, 2, 1), np.uint8))
     exif = Image.Exif()
     exif[0x0112] = 6
     exif[0x010F] = "TestCam"
-    photos = {"turned.jpg": (Image.fromarray(base[:, :48]), {"exif": exif}),
-              "cmyk.jpg": (Image.fromarray(base).convert("CMYK"), {}),
-              "grey16.png": (Image.fromarray(base[..., 0].astype(np.uint16) * 257), {}),
-              "grey.png": (Image.fromarray(base[..., 0]), {}),
-              "alpha.png": (Image.fromarray(np.dstack([base, np.full(base.shape[:2], 128, np.uint8)])), {})}
+    photos = {
+        "turned.jpg": (Image.fromarray(base[:, :48]), {"exif": exif}),
+        "cmyk.jpg": (Image.fromarray(base).convert("CMYK"), {}),
+        "grey16.png": (Image.fromarray(base[..., 0].astype(np.uint16) * 257), {}),
+        "grey.png": (Image.fromarray(base[..., 0]), {}),
+        "alpha.png": (Image.fromarray(np.dstack([base, np.full(base.shape[:2], 128, np.uint8)])), {}),
+    }
     codes = tmp_path / "c.npz"
     Engine.load(str(weights_json), "cpu").mean_style.save(codes, "toy", ("background", "skin", "l_eye", "r_eye"))
     for name, (img, options) in photos.items():
         img.save(tmp_path / name, **options)
         out = tmp_path / f"out_{name.split('.')[0]}.jpg"
-        assert main(["restyle", str(tmp_path / name), "--codes", str(codes), "--out", str(out), "--refine", "0",
-                     "--model", str(weights_json)]) == 0, name
+        assert (
+            main(
+                [
+                    "restyle",
+                    str(tmp_path / name),
+                    "--codes",
+                    str(codes),
+                    "--out",
+                    str(out),
+                    "--refine",
+                    "0",
+                    "--model",
+                    str(weights_json),
+                ]
+            )
+            == 0
+        ), name
         with Image.open(out) as result:
-            expected = (48, 64) if name == "turned.jpg" else (64, 64)   # (h, w) as seen: turned upright
+            expected = (48, 64) if name == "turned.jpg" else (64, 64)  # (h, w) as seen: turned upright
             assert result.size[::-1] == expected, name
             if name == "turned.jpg":
                 assert result.getexif().get(0x010F) == "TestCam" and result.getexif().get(0x0112, 1) == 1
 
 
-def test_a_project_keeps_the_original_and_renders_at_full_size(tmp_path, weights_json, toy_parser, photo_file,
-                                                              monkeypatch):
+def test_a_project_keeps_the_original_and_renders_at_full_size(
+    tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     import models.data.framing as framing
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     engine = Engine.load(str(weights_json), "cpu")
     original = np.asarray(Image.open(photo_file))
     edit, own, framed = start_edit(engine, original, "photo:x", file=photo_file.read_bytes())
     from app.editor.document import Source
-    doc = Document("toy", engine.labels.names, edit.mask.copy(), {"photo:x": Source("x", own, None, "photo")},
-                   framed, photo_edit=edit)
+
+    doc = Document(
+        "toy",
+        engine.labels.names,
+        edit.mask.copy(),
+        {"photo:x": Source("x", own, None, "photo")},
+        framed,
+        photo_edit=edit,
+    )
     doc.apply_source("photo:x", list(range(4)))
     doc.save(tmp_path / "p.sean")
     with zipfile.ZipFile(tmp_path / "p.sean") as z:
-        assert z.read("original") == photo_file.read_bytes()      # losslessly: the file itself
+        assert z.read("original") == photo_file.read_bytes()  # losslessly: the file itself
     loaded = Document.load(tmp_path / "p.sean")
     assert np.array_equal(loaded.photo_edit.original, original)
     assert loaded.photo_edit.framing == edit.framing
     assert np.array_equal(loaded.sources["photo:x"].style.colours, own.colours, equal_nan=True)
-    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))   # the project's model "toy"
+    monkeypatch.setattr(Engine, "load", classmethod(lambda cls, *a, **k: engine))  # the project's model "toy"
     out = tmp_path / "render.png"
     assert main(["render", str(tmp_path / "p.sean"), "--out", str(out)]) == 0
-    assert np.array_equal(np.asarray(Image.open(out)), original)   # its own style: the photo itself
+    assert np.array_equal(np.asarray(Image.open(out)), original)  # its own style: the photo itself
 
 
 def test_render_refuses_an_edit_of_a_mask(tmp_path, capsys):
@@ -268,6 +334,7 @@ def photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, faces: 
 
     import models.data.framing as framing
     from app.editor.qt.main_window import MainWindow
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: faces)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: pytest.fail(f"error shown: {a[2]}"))
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
@@ -280,33 +347,37 @@ def photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, faces: 
     return w
 
 
-def test_the_editor_shows_and_exports_the_whole_photo(qtbot, tmp_path, weights_json, toy_parser, photo_file,
-                                                      monkeypatch):
+def test_the_editor_shows_and_exports_the_whole_photo(
+    qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     from tests.test_editor import settle
+
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
-    assert np.array_equal(w.result, original)            # its own style: the photo, at its own size
-    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)   # the training set's mean style
+    assert np.array_equal(w.result, original)  # its own style: the photo, at its own size
+    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)  # the training set's mean style
     settle(qtbot, w)
     assert w.result.shape == original.shape and not np.array_equal(w.result, original)
-    assert np.array_equal(w.result[:, :14], original[:, :14])   # beyond the wider parse: untouched
+    assert np.array_equal(w.result[:, :14], original[:, :14])  # beyond the wider parse: untouched
     w.export_photo(str(tmp_path / "out.jpg"), 90)
     qtbot.waitUntil(lambda: (tmp_path / "out.jpg").exists(), timeout=10000)
     assert Image.open(tmp_path / "out.jpg").size == (160, 120)
-    w.composite_action.trigger()                         # the plain synthesis, as before
+    w.composite_action.trigger()  # the plain synthesis, as before
     settle(qtbot, w)
     assert w.result.shape == (SIZE, SIZE, 3)
     w.worker.stop()
 
 
 def test_painting_on_a_photo_edit_changes_the_result_the_export_and_survives_recovery(
-        qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch):
+    qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     """The working mask is the document's own: a stroke must not repaint the photo's own
     parsed mask, or the edit never sees a changed shape (it once exported the original)."""
     from PyQt6.QtCore import Qt
 
     from tests.test_editor import canvas_point, settle
+
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
@@ -319,25 +390,26 @@ def test_painting_on_a_photo_edit_changes_the_result_the_export_and_survives_rec
     qtbot.mouseRelease(w.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(w, 13, 5))
     settle(qtbot, w)
     assert (w.doc.mask != own_mask).any()
-    assert np.array_equal(w.doc.photo_edit.mask, own_mask)          # the photo's own mask is untouched
-    assert not np.array_equal(w.result, original)                    # the stroke shows
+    assert np.array_equal(w.doc.photo_edit.mask, own_mask)  # the photo's own mask is untouched
+    assert not np.array_equal(w.result, original)  # the stroke shows
     shown = w.result.copy()
     w.export_photo(str(tmp_path / "out.png"))
     qtbot.waitUntil(lambda: (tmp_path / "out.png").exists(), timeout=10000)
     exported = np.asarray(Image.open(tmp_path / "out.png"))
     assert not np.array_equal(exported, original)
-    assert np.array_equal(exported, shown)                           # what you see is what you get
+    assert np.array_equal(exported, shown)  # what you see is what you get
     w.doc.save(tmp_path / "p.sean")
     with zipfile.ZipFile(tmp_path / "p.sean") as z:
         assert z.read("mask.png") != z.read("photo_mask.png")
     loaded = Document.load(tmp_path / "p.sean")
     again = w.session.render_photo(loaded)
-    assert np.array_equal(again, exported)                           # a reopened project renders the same
+    assert np.array_equal(again, exported)  # a reopened project renders the same
     w.worker.stop()
 
 
-def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(qtbot, tmp_path, weights_json, toy_parser,
-                                                                          photo_file, monkeypatch):
+def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(
+    qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41), (5, 5, 30, 30)])
     first = w.doc.photo_edit.framing
     assert "face 1 of 2" in w.statusBar().currentMessage()
@@ -349,6 +421,7 @@ def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(qtbot, 
 
 def test_a_photo_without_a_face_is_edited_on_its_centre_square(tmp_path, weights_json, toy_parser, monkeypatch):
     import models.data.framing as framing
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [])
     engine = Engine.load(str(weights_json), "cpu")
     edit, _, _ = start_edit(engine, big_photo(shape=(100, 160)), "p")
@@ -357,12 +430,14 @@ def test_a_photo_without_a_face_is_edited_on_its_centre_square(tmp_path, weights
 
 def test_a_face_at_the_border_frames_past_the_edge_and_still_composites(weights_json, toy_parser, monkeypatch):
     import models.data.framing as framing
-    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(0, 0, 40, 40)])   # in the corner
+
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(0, 0, 40, 40)])  # in the corner
     engine = Engine.load(str(weights_json), "cpu")
     photo = big_photo(shape=(100, 160))
     edit, own, _ = start_edit(engine, photo, "p")
-    assert edit.framing.x < 0 and edit.framing.y < 0                              # reaches past the edges
+    assert edit.framing.x < 0 and edit.framing.y < 0  # reaches past the edges
     from models.inference.composite import render_edit
+
     out = render_edit(engine, edit, edit.mask, [engine.mean_style], own)
     assert out.shape == photo.shape and np.array_equal(out[60:, 100:], photo[60:, 100:])
 
@@ -373,28 +448,57 @@ def test_a_street_photo_is_edited_through_the_stretched_framing(tmp_path, scene_
     rng = np.random.default_rng(5)
     photo = rng.integers(0, 256, (48, 96, 3), dtype=np.uint8)
     mask = np.zeros((48, 96), np.uint8)
-    mask[:16] = 1           # sky
-    mask[30:, 40:70] = 2    # a car
+    mask[:16] = 1  # sky
+    mask[30:, 40:70] = 2  # a car
     Image.fromarray(photo).save(tmp_path / "street.png")
     Image.fromarray(mask).save(tmp_path / "street_mask.png")
     engine = Engine.load(str(scene_json), "cpu")
     random = engine.random_style(np.random.default_rng(1))
     random.save(tmp_path / "r.npz", "street", engine.labels.names)
     out = tmp_path / "out.png"
-    assert main(["restyle", str(tmp_path / "street.png"), "--mask", str(tmp_path / "street_mask.png"),
-                 "--codes", str(tmp_path / "r.npz"), "--region", "car", "--out", str(out), "--refine", "0",
-                 "--model", str(scene_json)]) == 0
+    assert (
+        main(
+            [
+                "restyle",
+                str(tmp_path / "street.png"),
+                "--mask",
+                str(tmp_path / "street_mask.png"),
+                "--codes",
+                str(tmp_path / "r.npz"),
+                "--region",
+                "car",
+                "--out",
+                str(out),
+                "--refine",
+                "0",
+                "--model",
+                str(scene_json),
+            ]
+        )
+        == 0
+    )
     result = np.asarray(Image.open(out))
     changed = (result != photo).any(-1)
     # (a toy network: some of its small changes round away)
     assert result.shape == photo.shape and changed[34:, 48:62].mean() > 0.5
-    assert not changed[:20].any() and not changed[:, :30].any()   # sky and the road far from the car
+    assert not changed[:20].any() and not changed[:, :30].any()  # sky and the road far from the car
 
 
 def test_restyle_refuses_a_photo_over_the_pixel_limit(tmp_path, capsys, weights_json):
     from tests.test_cli import huge_png
-    code = main(["restyle", str(huge_png(tmp_path / "huge.png", 12000, 12000)), "--codes", "c.npz",
-                 "--out", str(tmp_path / "o.png"), "--model", str(weights_json)])
+
+    code = main(
+        [
+            "restyle",
+            str(huge_png(tmp_path / "huge.png", 12000, 12000)),
+            "--codes",
+            "c.npz",
+            "--out",
+            str(tmp_path / "o.png"),
+            "--model",
+            str(weights_json),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "120 megapixels at most" in err and len(err.strip().splitlines()) == 1
 
@@ -403,6 +507,7 @@ def test_zooming_the_result_reaches_the_photos_own_pixels(qtbot, tmp_path, weigh
     from PyQt6.QtCore import QSettings
 
     from app.editor.qt.main_window import MainWindow
+
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
     qtbot.addWidget(w)
@@ -411,7 +516,7 @@ def test_zooming_the_result_reaches_the_photos_own_pixels(qtbot, tmp_path, weigh
     fitted = w.preview_side()
     assert 512 <= fitted <= 1600
     w.result_view.set_zoom(16)
-    assert w.preview_side() == 4000                      # every pixel of the photo, when zoomed in far enough
+    assert w.preview_side() == 4000  # every pixel of the photo, when zoomed in far enough
     w.doc.photo_edit = None
     w.worker.stop()
 
@@ -422,8 +527,9 @@ def test_restyle_regions_take_their_group_unless_alone():
     from app.cli.photo import region_ids
     from models.data.files import InputError
     from tests.helpers import TOY
+
     engine = SimpleNamespace(labels=TOY, info=SimpleNamespace(model="toy"))
-    assert region_ids(engine, ["l_eye"]) == [2, 3]              # both eyes, as a drop takes them
+    assert region_ids(engine, ["l_eye"]) == [2, 3]  # both eyes, as a drop takes them
     assert region_ids(engine, ["l_eye"], alone=True) == [2]
     assert region_ids(engine, []) == [0, 1, 2, 3]
     with pytest.raises(InputError, match="not a region"):
@@ -431,14 +537,16 @@ def test_restyle_regions_take_their_group_unless_alone():
 
 
 def test_region_list_arguments_must_name_something(capsys, weights_json):
-    code = main(["restyle", "p.jpg", "--codes", "c.npz", "--out", "o.png", "--region", ",",
-                 "--model", str(weights_json)])
+    code = main(
+        ["restyle", "p.jpg", "--codes", "c.npz", "--out", "o.png", "--region", ",", "--model", str(weights_json)]
+    )
     assert code == 2 and "names nothing" in capsys.readouterr().err
 
 
 def test_the_region_panel_changes_the_group_or_one_region_alone(qtbot):
     from app.editor.qt.panels import RegionPanel
     from tests.helpers import TOY
+
     doc = Document("toy", TOY.names, toy_mask())
     panel = RegionPanel()
     qtbot.addWidget(panel)
@@ -450,60 +558,65 @@ def test_the_region_panel_changes_the_group_or_one_region_alone(qtbot):
 
 def test_the_memo_keeps_a_value_while_its_key_stays_the_same():
     from app.editor.memo import Memo
+
     memo, made = Memo(), []
     make = lambda: made.append(1) or len(made)
     mask, edit = np.zeros((4, 4), np.uint8), object()
     assert memo.get((edit, mask, 2), make) == 1
-    assert memo.get((edit, mask.copy(), 2), make) == 1          # equal arrays, the same object
-    mask[0, 0] = 1                                              # painted in place: a new key
+    assert memo.get((edit, mask.copy(), 2), make) == 1  # equal arrays, the same object
+    mask[0, 0] = 1  # painted in place: a new key
     assert memo.get((edit, mask, 2), make) == 2
-    assert memo.get((object(), mask, 2), make) == 3             # another object: by identity
-    assert memo.get((edit, mask, 2.0), make) == 4               # another type
+    assert memo.get((object(), mask, 2), make) == 3  # another object: by identity
+    assert memo.get((edit, mask, 2.0), make) == 4  # another type
 
 
-def test_painting_a_restyled_photo_edit_recolours_once_per_style_change(tmp_path, weights_json, toy_parser,
-                                                                        monkeypatch):
+def test_painting_a_restyled_photo_edit_recolours_once_per_style_change(
+    tmp_path, weights_json, toy_parser, monkeypatch
+):
     """The recolouring depends on the styles alone: strokes reuse it (a frame stays fast)."""
     import models.data.framing as framing
     from app.editor import session as session_module
     from app.editor.session import EditorSession
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     engine = Engine.load(str(weights_json), "cpu")
     session = EditorSession(engine)
     photo = toy_photo(toy_mask(90), seed=4)
     edit, own, framed = start_edit(engine, np.ascontiguousarray(np.pad(photo, ((0, 0), (30, 30), (0, 0)))), "p")
     from app.editor.document import Source
+
     doc = Document("toy", engine.labels.names, edit.mask, {"p": Source("p", own)}, framed, photo_edit=edit)
     doc.apply_source("p", list(range(4)))
     present = [int(c) for c in np.unique(edit.mask)]
-    doc.apply_source("mean", present[:1])                        # a region the parse found, restyled
+    doc.apply_source("mean", present[:1])  # a region the parse found, restyled
     calls = []
     real = session_module.recolour
     monkeypatch.setattr(session_module, "recolour", lambda *a: calls.append(1) or real(*a))
     styles = doc.styles_per_block(engine.mean_style)
     frames = []
     for stroke in range(3):
-        doc.mask[2:4, 2 + stroke:6 + stroke] = 2
+        doc.mask[2:4, 2 + stroke : 6 + stroke] = 2
         doc.commit_mask()
         finish = session.frame_pipeline(doc, doc.styles_per_block(engine.mean_style))
         frames.append(finish(engine.synthesize(doc.mask, styles)))
     assert len(calls) == 1 and frames[0].shape == edit.original.shape
-    doc.apply_source("mean", present)                             # a style change: recoloured again
+    doc.apply_source("mean", present)  # a style change: recoloured again
     session.frame_pipeline(doc, doc.styles_per_block(engine.mean_style))(engine.synthesize(doc.mask, styles))
     assert len(calls) == 2
 
 
 def test_hand_adjustments_are_affine_colour_maps_with_checked_ranges():
     from models.inference.recolour import ColourAdjust
+
     rgb = np.array([0.8, 0.3, 0.2])
     m, t = ColourAdjust().affine()
     assert np.allclose(m @ rgb + t, rgb)
     m, t = ColourAdjust(saturation=-1).affine()
     grey = m @ rgb + t
-    assert np.allclose(grey, grey[0])                            # no colour left
+    assert np.allclose(grey, grey[0])  # no colour left
     m, t = ColourAdjust(hue=180).affine()
     turned = m @ rgb + t
-    assert turned[2] > turned[0]                                  # red-orange turns blue-ish
+    assert turned[2] > turned[0]  # red-orange turns blue-ish
     m, t = ColourAdjust(lightness=1).affine()
     assert np.allclose(m @ rgb + t, 1)
     for bad in (dict(hue=181), dict(saturation=np.nan), dict(lightness=-1.5)):
@@ -511,14 +624,16 @@ def test_hand_adjustments_are_affine_colour_maps_with_checked_ranges():
             ColourAdjust(**bad)
 
 
-def test_a_hand_adjusted_region_changes_there_undoes_and_is_kept_in_projects(tmp_path, weights_json, toy_parser,
-                                                                             photo_file, monkeypatch):
+def test_a_hand_adjusted_region_changes_there_undoes_and_is_kept_in_projects(
+    tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     from dataclasses import replace
 
     import models.data.framing as framing
     from app.editor.document import Source
     from app.editor.session import EditorSession
     from models.inference.recolour import ColourAdjust
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     engine = Engine.load(str(weights_json), "cpu")
     original = np.asarray(Image.open(photo_file))
@@ -544,6 +659,7 @@ def test_an_edit_of_a_mask_takes_its_hand_adjustments_in_the_frame(weights_json)
 
     from app.editor.session import EditorSession
     from models.inference.recolour import ColourAdjust
+
     engine = Engine.load(str(weights_json), "cpu")
     session = EditorSession(engine)
     doc = session.new_document(toy_mask())
@@ -560,6 +676,7 @@ def test_an_edit_of_a_mask_takes_its_hand_adjustments_in_the_frame(weights_json)
 def test_the_region_panel_sets_a_hand_adjustment_for_the_group(qtbot):
     from app.editor.qt.panels import RegionPanel
     from tests.helpers import TOY
+
     doc = Document("toy", TOY.names, toy_mask())
     panel = RegionPanel()
     qtbot.addWidget(panel)
@@ -572,10 +689,12 @@ def test_the_region_panel_sets_a_hand_adjustment_for_the_group(qtbot):
 
 def test_restyle_sets_a_colour_by_hand(tmp_path, capsys, weights_json, toy_parser, photo_file, monkeypatch):
     import models.data.framing as framing
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     out = tmp_path / "out.png"
-    code = main(["restyle", str(photo_file), "--hue", "120", "--out", str(out), "--refine", "0",
-                 "--model", str(weights_json)])
+    code = main(
+        ["restyle", str(photo_file), "--hue", "120", "--out", str(out), "--refine", "0", "--model", str(weights_json)]
+    )
     assert code == 0, capsys.readouterr().err
     assert (np.asarray(Image.open(out)) != np.asarray(Image.open(photo_file))).any()
     assert main(["restyle", str(photo_file), "--hue", "nan", "--out", str(out), "--model", str(weights_json)]) == 2
@@ -583,15 +702,18 @@ def test_restyle_sets_a_colour_by_hand(tmp_path, capsys, weights_json, toy_parse
     assert "by hand" in capsys.readouterr().err
 
 
-def test_the_result_pane_shows_the_photo_as_it_was_while_before_is_on(qtbot, tmp_path, weights_json, toy_parser,
-                                                                      photo_file, monkeypatch):
+def test_the_result_pane_shows_the_photo_as_it_was_while_before_is_on(
+    qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
     from tests.test_editor import settle
+
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
     w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)
     settle(qtbot, w)
     import qimage2ndarray
+
     shown = lambda: qimage2ndarray.rgb_view(w.result_view.qimage)
     assert not np.array_equal(shown(), original)
     w.before_action.trigger()
@@ -601,12 +723,12 @@ def test_the_result_pane_shows_the_photo_as_it_was_while_before_is_on(qtbot, tmp
     w.worker.stop()
 
 
-def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, weights_json, toy_parser,
-                                                                      monkeypatch):
+def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, weights_json, toy_parser, monkeypatch):
     import io
 
     import models.data.framing as framing
     from models.data.files import jpeg_quality
+
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(59, 45, 41, 41)])
     photo = big_photo(shape=(120, 160))
     for q in (40, 83, 97):
@@ -617,8 +739,23 @@ def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, 
     Image.fromarray(photo).save(buf, "PNG")
     assert jpeg_quality(io.BytesIO(buf.getvalue())) is None
     Image.fromarray(photo).save(tmp_path / "p.jpg", quality=83)
-    assert main(["restyle", str(tmp_path / "p.jpg"), "--hue", "30", "--out", str(tmp_path / "o.jpg"),
-                 "--refine", "0", "--model", str(weights_json)]) == 0
+    assert (
+        main(
+            [
+                "restyle",
+                str(tmp_path / "p.jpg"),
+                "--hue",
+                "30",
+                "--out",
+                str(tmp_path / "o.jpg"),
+                "--refine",
+                "0",
+                "--model",
+                str(weights_json),
+            ]
+        )
+        == 0
+    )
     assert jpeg_quality(tmp_path / "o.jpg") == 83
 
 
@@ -630,6 +767,7 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     from app.editor.document import Source
     from app.editor.session import EditorSession
     from tests.test_stylize import save_random_stylizer
+
     save_random_stylizer(toy_parser.parent)
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(177, 135, 123, 123)])
     engine = Engine.load(str(weights_json), "cpu")
@@ -650,6 +788,7 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
 
 def test_slider_values_show_what_the_document_holds(qtbot):
     from app.editor.qt.panels import LookPanel
+
     panel = LookPanel()
     qtbot.addWidget(panel)
     panel.show_look(None)
@@ -664,14 +803,15 @@ def test_a_restyle_from_a_photo_takes_that_photos_colours_of_the_region():
     (its mean and spread), and keeps the photo's own detail."""
     from models.inference.composite import recolour
     from models.inference.styles import region_colours
+
     photo = textured_photo()
     edit = toy_edit(photo)
     mask = toy_mask()
     base = np.full((SIZE, SIZE, 3), 110, np.uint8)
     edited = base.copy()
-    edited[mask == 1] = [150, 110, 90]                                # the model's (wrong) idea of the style
+    edited[mask == 1] = [150, 110, 90]  # the model's (wrong) idea of the style
     style_photo = np.full((SIZE, SIZE, 3), 110, np.uint8)
-    style_photo[mask == 1] = [200, 60, 40]                            # what the style photo's skin really is
+    style_photo[mask == 1] = [200, 60, 40]  # what the style photo's skin really is
     style_photo = np.clip(style_photo + np.random.default_rng(1).normal(0, 10, style_photo.shape), 0, 255)
     targets = region_colours(style_photo.astype(np.uint8), mask, 4)
     restyled = np.array([False, True, False, False])
@@ -679,23 +819,25 @@ def test_a_restyle_from_a_photo_takes_that_photos_colours_of_the_region():
     model_only = recolour(edit, base, edited, restyled)[inner].reshape(-1, 3).mean(0)
     anchored_out = recolour(edit, base, edited, restyled, targets=targets)
     anchored = anchored_out[inner].reshape(-1, 3).mean(0)
-    assert np.abs(model_only - [150, 110, 90]).max() < 10               # without: the model's colour
-    assert np.abs(anchored - [200, 60, 40]).max() < 10                  # with: the style photo's
+    assert np.abs(model_only - [150, 110, 90]).max() < 10  # without: the model's colour
+    assert np.abs(anchored - [200, 60, 40]).max() < 10  # with: the style photo's
     detail = lambda im: (im[inner].astype(float) - cv2.blur(im, (5, 5))[inner]).ravel()
     assert np.corrcoef(detail(anchored_out), detail(photo))[0, 1] > 0.9
     unknown = targets.copy()
-    unknown[1] = np.nan                                                 # a class the style photo lacked
-    assert np.array_equal(recolour(edit, base, edited, restyled, targets=unknown),
-                          recolour(edit, base, edited, restyled))
+    unknown[1] = np.nan  # a class the style photo lacked
+    assert np.array_equal(
+        recolour(edit, base, edited, restyled, targets=unknown), recolour(edit, base, edited, restyled)
+    )
 
 
 def test_a_styles_colours_follow_it_through_files_mixes_and_refinement(tmp_path, weights_json):
     from models.inference.styles import blended_colours, mixed_colours
+
     engine = Engine.load(str(weights_json), "cpu")
     mask = toy_mask()
     style = engine.encode(toy_photo(mask), mask)
     known = np.isfinite(style.colours).all(1)
-    assert known[1] and not np.isfinite(style.colours[3]).any()       # the eye has too few pixels at 32 px
+    assert known[1] and not np.isfinite(style.colours[3]).any()  # the eye has too few pixels at 32 px
     assert np.allclose(style.colours[1, :3], toy_photo(mask)[mask == 1].mean(0) / 255, atol=0.02)
     style.save(tmp_path / "s.npz", engine.info.model, engine.labels.names)
     cfg = engine.info.config
@@ -704,22 +846,26 @@ def test_a_styles_colours_follow_it_through_files_mixes_and_refinement(tmp_path,
     refined = engine.encode(toy_photo(mask), mask, refine_steps=2)
     assert np.array_equal(refined.colours, style.colours, equal_nan=True)
     filled = StyleMatrix(style.codes, np.array([False, True, True, True]), style.colours).filled_from(engine.mean_style)
-    assert not np.isfinite(filled.colours[0]).any()                    # the mean style has no photo behind it
+    assert not np.isfinite(filled.colours[0]).any()  # the mean style has no photo behind it
     a, b = style.colours[1], np.full(12, 0.5, np.float32)
     assert np.array_equal(mixed_colours(a, b, 0), a) and np.array_equal(mixed_colours(a, b, 1), b)
     assert np.allclose(mixed_colours(a, b, 0.5), (a + b) / 2)
     assert np.allclose(blended_colours([style, back])[1], style.colours[1])
 
 
-@pytest.mark.parametrize("colours, reason", [
-    (np.zeros((3, 12)), "shape"),
-    (np.full((4, 12), 2.0), "outside"),
-    (np.concatenate([np.full((4, 1), np.nan), np.zeros((4, 11))], 1), "missing"),
-    (np.full((4, 12), np.inf), "infinite"),
-    (np.array(["a"] * 48).reshape(4, 12), "wrong kind"),
-])
+@pytest.mark.parametrize(
+    "colours, reason",
+    [
+        (np.zeros((3, 12)), "shape"),
+        (np.full((4, 12), 2.0), "outside"),
+        (np.concatenate([np.full((4, 1), np.nan), np.zeros((4, 11))], 1), "missing"),
+        (np.full((4, 12), np.inf), "infinite"),
+        (np.array(["a"] * 48).reshape(4, 12), "wrong kind"),
+    ],
+)
 def test_colour_statistics_from_a_file_are_checked(tmp_path, colours, reason):
     from models.data.files import InputError
+
     path = tmp_path / "c.npz"
     np.savez(path, codes=np.zeros((4, 16), np.float32), present=np.ones(4, bool), colours=colours)
     with pytest.raises(InputError, match=reason):

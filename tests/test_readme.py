@@ -1,4 +1,5 @@
 """The README's commands are the ones CI runs."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,4 +26,5 @@ def test_every_dependency_has_a_tested_range():
 
 def test_readme_lists_the_system_packages_the_editor_needs():
     from app.editor.display_check import APT_PACKAGES
-    assert readme_command("apt-get install") == f"apt-get install {APT_PACKAGES}"   # no sudo: a root shell lacks it
+
+    assert readme_command("apt-get install") == f"apt-get install {APT_PACKAGES}"  # no sudo: a root shell lacks it

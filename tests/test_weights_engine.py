@@ -1,4 +1,5 @@
 """Shipped-weights format and the engine API."""
+
 import json
 
 import numpy as np
@@ -19,15 +20,20 @@ def test_save_load_gives_identical_outputs(weights_json, tiny_model):
     reloaded = Engine.load(str(weights_json), "cpu")
     assert np.array_equal(engine.synthesize(mask, style), reloaded.synthesize(mask, style))
     # fp16 storage: the reloaded model matches the original within half precision
-    original = Engine(tiny_model, engine.info, torch.from_numpy(engine.mean_style.codes),
-                      torch.from_numpy(engine.style_std), engine.device)
+    original = Engine(
+        tiny_model,
+        engine.info,
+        torch.from_numpy(engine.mean_style.codes),
+        torch.from_numpy(engine.style_std),
+        engine.device,
+    )
     diff = np.abs(original.synthesize(mask, style).astype(int) - engine.synthesize(mask, style))
     assert diff.mean() < 2
 
 
 def test_synthesize_is_deterministic_and_sized(weights_json):
     engine = Engine.load(str(weights_json), "cpu")
-    big_mask = np.kron(toy_mask(), np.ones((3, 3), np.uint8))   # any size is resized to the model's
+    big_mask = np.kron(toy_mask(), np.ones((3, 3), np.uint8))  # any size is resized to the model's
     out = engine.synthesize(big_mask, engine.mean_style)
     assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
     assert np.array_equal(out, engine.synthesize(big_mask, engine.mean_style))
@@ -100,6 +106,7 @@ def test_bad_mask_and_image_rejected(weights_json):
 def test_half_precision_path_stays_close(weights_json):
     """CUDA runs in fp16; the same reduced-precision path (bf16 here, on the CPU) must agree."""
     from models.inference.weights import load_weights
+
     half = Engine(*load_weights(weights_json), torch.device("cpu"), dtype=torch.bfloat16)
     full = Engine.load(str(weights_json), "cpu")
     mask = toy_mask()
@@ -119,7 +126,7 @@ def test_the_engine_redoes_style_work_only_when_styles_change(weights_json):
     assert not np.array_equal(engine.synthesize(toy_mask(shift=2), a), engine.synthesize(mask, a))
     crossover = engine.synthesize(mask, [a] * 3 + [b] * 4)
     assert not np.array_equal(crossover, first)
-    with torch.inference_mode():      # the plain generator call, no engine caching
+    with torch.inference_mode():  # the plain generator call, no engine caching
         seg = one_hot(torch.from_numpy(mask)[None], engine.info.config.num_classes)
         direct = engine.model.generator(seg, torch.from_numpy(a.filled_from(engine.mean_style).codes)[None])
     direct = direct[0].permute(1, 2, 0).add(1).mul(127.5).round().clamp(0, 255).byte().numpy()
@@ -135,20 +142,21 @@ def test_frames_while_painting_equal_frames_made_afresh(weights_json):
     engine.synthesize(mask, style)
     for top, left, label in [(3, 4, 1), (3, 6, 2), (20, 25, 3), (0, 0, 0), (0, 0, 0)]:
         mask = mask.copy()
-        mask[top:top + 4, left:left + 5] = label
+        mask[top : top + 4, left : left + 5] = label
         fresh = Engine.load(str(weights_json), "cpu")
         assert np.array_equal(engine.synthesize(mask, style), fresh.synthesize(mask, style))
     everything = np.full_like(mask, 2)
-    assert np.array_equal(engine.synthesize(everything, style),
-                          Engine.load(str(weights_json), "cpu").synthesize(everything, style))
+    assert np.array_equal(
+        engine.synthesize(everything, style), Engine.load(str(weights_json), "cpu").synthesize(everything, style)
+    )
 
 
 def test_refining_brings_the_codes_closer_to_the_photo(weights_json):
     engine = Engine.load(str(weights_json), "cpu")
     mask = toy_mask()
-    mask[mask == 3] = 2   # no r_eye: a class the photo lacks
+    mask[mask == 3] = 2  # no r_eye: a class the photo lacks
     photo = toy_photo(mask, seed=3)
-    engine.synthesize(mask, engine.mean_style)   # a frame first: its kept constants must not block backward
+    engine.synthesize(mask, engine.mean_style)  # a frame first: its kept constants must not block backward
     plain = engine.encode(photo, mask)
     refiner = engine.refiner(photo, mask, plain)
     refined = refiner.step(20)

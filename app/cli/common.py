@@ -1,4 +1,5 @@
 """What every command shares: argument types and groups, the photo and parser helpers."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ from models.data.files import DEFAULT_QUALITY, MIN_SIDE, InputError, check_writa
 from models.device import pick_device
 
 BAD_INPUT = 2
-SYNTH_SIZES = (MIN_SIDE, 4096)   # --size of a synthesised image: the model's 256 px up or down
+SYNTH_SIZES = (MIN_SIDE, 4096)  # --size of a synthesised image: the model's 256 px up or down
 FRAMED_SIZES = (MIN_SIDE, 2048)  # --size of a framed photo for parse and label
 
 
@@ -26,18 +27,21 @@ def library_errors_are_input(handler: Callable[[argparse.Namespace], int]) -> Ca
     """A command whose library calls say what is wrong with the user's data by raising
     FileNotFoundError or ValueError (trainers, exports, packs): those become one-line
     InputErrors (exit 2), in this one place."""
+
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
         except (FileNotFoundError, ValueError) as e:
             raise InputError(str(e)) from None
+
     return run
 
 
 def number_in(kind: type, low: float, high: float, what: str):
     """An argparse type for a `kind` (int or float) in [low, high] whose error names the
     range (a float must be finite: nan is outside every range)."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -46,6 +50,7 @@ def number_in(kind: type, low: float, high: float, what: str):
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is outside the allowed range {low:g}-{high:g}")
         return value
+
     return parse
 
 
@@ -63,8 +68,14 @@ class Stages:
 
     def __init__(self, what: str, total: int, quiet: bool = False):
         from tqdm import tqdm
-        self.bar = tqdm(total=total, desc=what, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
-                        bar_format="{desc} {n}/{total}{postfix} [{elapsed}]")
+
+        self.bar = tqdm(
+            total=total,
+            desc=what,
+            disable=quiet or not sys.stderr.isatty(),
+            file=sys.stderr,
+            bar_format="{desc} {n}/{total}{postfix} [{elapsed}]",
+        )
         self.started = False
 
     def __call__(self, name: str) -> None:
@@ -95,7 +106,7 @@ def file_name(text: str) -> str:
 
 def comma_list(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names and text:   # "" is an unset default; "," names nothing
+    if not names and text:  # "" is an unset default; "," names nothing
         raise argparse.ArgumentTypeError(f"{text!r} names nothing; give names separated by commas")
     return names
 
@@ -117,15 +128,23 @@ def add_quality_arg(p: argparse.ArgumentParser, default: int | None = DEFAULT_QU
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="face",
-                   help="model name (face), weights stem (face_256) or weights JSON path (default: face)")
+    p.add_argument(
+        "--model",
+        default="face",
+        help="model name (face), weights stem (face_256) or weights JSON path (default: face)",
+    )
     add_device_arg(p)
 
 
 def add_refine_arg(p: argparse.ArgumentParser, default: int, what: str) -> None:
-    p.add_argument("--refine", type=int, default=default, metavar="STEPS",
-                   help=f"fit {what} style codes to the photo with STEPS steps after the encoder "
-                        f"(0: the encoder's codes alone; default {default})")
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=default,
+        metavar="STEPS",
+        help=f"fit {what} style codes to the photo with STEPS steps after the encoder "
+        f"(0: the encoder's codes alone; default {default})",
+    )
 
 
 def refine_steps(args: argparse.Namespace) -> int:
@@ -137,15 +156,23 @@ def refine_steps(args: argparse.Namespace) -> int:
 def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", required=True, help="folder of photos")
     p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
-    p.add_argument("--holdout", type=int_in(0, 10**9), default=0,
-                   help="use only the N pairs `train --holdout N` keeps out of this folder")
-    p.add_argument("--trained", action="store_true",
-                   help="with --holdout: the pairs training used instead (how closely the model "
-                        "fits what it saw, against the held-out ones)")
+    p.add_argument(
+        "--holdout",
+        type=int_in(0, 10**9),
+        default=0,
+        help="use only the N pairs `train --holdout N` keeps out of this folder",
+    )
+    p.add_argument(
+        "--trained",
+        action="store_true",
+        help="with --holdout: the pairs training used instead (how closely the model "
+        "fits what it saw, against the held-out ones)",
+    )
 
 
 def labelled_pairs(args: argparse.Namespace):
     from models.data.datasets import holdout_split, match_pairs
+
     try:
         pairs = match_pairs(args.images, args.labels)
     except FileNotFoundError as e:
@@ -159,6 +186,7 @@ def labelled_pairs(args: argparse.Namespace):
 def parser_path(model: str) -> Path:
     """The parser JSON of a model name ("face"), or a parser JSON path as given."""
     from models.inference.weights import WEIGHTS_DIR
+
     path = Path(model) if model.endswith(".json") else WEIGHTS_DIR / f"{model}_parser.json"
     if not path.is_file():
         raise InputError(f"no parser for model '{model}' ({path} is missing)")
@@ -167,10 +195,12 @@ def parser_path(model: str) -> Path:
 
 def load_parser(model: str, device: str | None):
     from models.inference.parser import Parser
+
     return Parser.load(parser_path(model), pick_device(device))
 
 
 def record(args: argparse.Namespace, json_path: Path, result: dict) -> None:
     """Store a result in the weights JSON, with the command line that made it."""
     from models.inference.weights import record_metrics
+
     record_metrics(json_path, args.record, result, args.command_line)

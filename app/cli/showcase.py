@@ -4,6 +4,7 @@ Only images our model synthesised, and masks, end up in the repository: dataset 
 are research data under non-commercial terms, so the figure leaves them out unless
 asked (`--show-photos`, for looking at locally).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,13 +54,21 @@ def swap_region(base: StyleMatrix, donor: StyleMatrix, label: int) -> StyleMatri
     return StyleMatrix(codes, base.present)
 
 
-def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: int = 3,
-                steps: int = 3, show_photos: bool = False, refine_steps: int = 0) -> None:
+def make_figure(
+    engine: Engine,
+    pairs: list,
+    swap_label: str,
+    out: Path,
+    rows: int = 3,
+    steps: int = 3,
+    show_photos: bool = False,
+    refine_steps: int = 0,
+) -> None:
     """Rows of: mask | [photo] | reconstruction | `swap_label` from the next row's photo |
     interpolation steps towards the next photo's style | the next photo's reconstruction.
     The codes are the encoder's, refined by `refine_steps` steps when asked."""
     label = engine.labels.names.index(swap_label)
-    data = [photo_and_mask(engine, p) for p in pairs[:rows + 1]]
+    data = [photo_and_mask(engine, p) for p in pairs[: rows + 1]]
     styles = [engine.encode(photo, mask, refine_steps).filled_from(engine.mean_style) for photo, mask in data]
     lines = []
     for r in range(rows):
@@ -74,20 +83,24 @@ def make_figure(engine: Engine, pairs: list, swap_label: str, out: Path, rows: i
 
 def grid(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
     """Rows of same-sized pictures joined into one, white gaps between them."""
+
     def joined(parts: list[np.ndarray], axis: int) -> np.ndarray:
         shape = list(parts[0].shape)
         shape[axis] = gap
         space = np.full(shape, 255, np.uint8)
         return np.concatenate([p for part in parts for p in (part, space)][:-1], axis=axis)
+
     return joined([joined(cells, 1) for cells in rows], 0)
 
 
-def make_compare_figure(engines: list[Engine], pairs: list, out: Path, mask_noise: float = 0.0,
-                        show_photos: bool = False) -> None:
+def make_compare_figure(
+    engines: list[Engine], pairs: list, out: Path, mask_noise: float = 0.0, show_photos: bool = False
+) -> None:
     """The same photos through several models (before and after a training run), rows of:
     mask | [photo] | each model's reconstruction | and with `mask_noise` S: the mask made
     to look hand-painted (seeded per row) | each model drawing it, codes from the photo."""
     from models.data.mask_noise import hand_drawn
+
     first = engines[0]
     lines = []
     for row, pair in enumerate(pairs):
@@ -113,12 +126,22 @@ def make_bank_figure(painter, pairs: list, out: Path, show_canvas: bool = False,
     for pair in pairs:
         photo, mask = photo_and_mask(engine, pair)
         canvas = painter.canvas(mask)
-        pasted = canvas.image if show_canvas else np.where(canvas.filled[..., None], engine.labels.colorize(
-            cv2.resize(mask, canvas.filled.shape[::-1], interpolation=cv2.INTER_NEAREST)), 96).astype(np.uint8)
+        pasted = (
+            canvas.image
+            if show_canvas
+            else np.where(
+                canvas.filled[..., None],
+                engine.labels.colorize(cv2.resize(mask, canvas.filled.shape[::-1], interpolation=cv2.INTER_NEAREST)),
+                96,
+            ).astype(np.uint8)
+        )
         size = (engine.size, engine.size)
         cells = [engine.labels.colorize(mask)] + ([photo] if show_photos else [])
-        cells += [cv2.resize(pasted, size, interpolation=cv2.INTER_NEAREST), painter.paint(mask, canvas),
-                  engine.synthesize(mask, engine.mean_style)]
+        cells += [
+            cv2.resize(pasted, size, interpolation=cv2.INTER_NEAREST),
+            painter.paint(mask, canvas),
+            engine.synthesize(mask, engine.mean_style),
+        ]
         lines.append(cells)
     save_image(out, grid(lines))
 
@@ -130,6 +153,7 @@ def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:
     import tempfile
 
     from PIL import Image
+
     labels = engine.labels
     samples = load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim)
     style = next(iter(samples.values())).style if samples else engine.mean_style
@@ -139,8 +163,9 @@ def synthetic_photo(engine: Engine, megapixels: float = 12.0) -> str:
     rng = np.random.default_rng(0)
     photo = np.clip(rng.normal(110, 12, (h, w, 3)), 0, 255).astype(np.uint8)
     side = h * 2 // 3
-    photo[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2] = cv2.resize(face, (side, side),
-                                                                                          interpolation=cv2.INTER_CUBIC)
+    photo[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2] = cv2.resize(
+        face, (side, side), interpolation=cv2.INTER_CUBIC
+    )
     path = os.path.join(tempfile.mkdtemp(), "photo.jpg")
     Image.fromarray(photo).save(path, quality=92)
     return path
@@ -155,6 +180,7 @@ def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style:
     from models.data.files import load_image
     from models.evaluation.photo_edits import difference_composite
     from models.inference.composite import render_edit, restyled_classes, start_edit
+
     photo = load_image(synthetic_photo(engine))
     edit, own, _ = start_edit(engine, photo, "own")
     labels = engine.labels
@@ -163,17 +189,25 @@ def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style:
 
     def styles_of(classes: list[int], sample: int) -> StyleMatrix:
         style = samples[sample].style
-        given = [c for c in classes if style.present[c]]   # a class the sample lacks keeps the photo's own
+        given = [c for c in classes if style.present[c]]  # a class the sample lacks keeps the photo's own
         codes = own.codes.copy()
         codes[given] = style.codes[given]
         return StyleMatrix(codes, own.present)
 
     hair, skin = labels.names.index("hair"), labels.names.index("skin")
     new_hair = styles_of([hair], hair_style)
-    before = difference_composite(edit, engine.synthesize(edit.mask, own), engine.synthesize(edit.mask, new_hair),
-                                  restyled_classes(own, [new_hair]))
-    panels = [photo, before, render_edit(engine, edit, edit.mask, [new_hair], own),
-              render_edit(engine, edit, edit.mask, [styles_of(list(labels.group_of(skin)), skin_style)], own)]
+    before = difference_composite(
+        edit,
+        engine.synthesize(edit.mask, own),
+        engine.synthesize(edit.mask, new_hair),
+        restyled_classes(own, [new_hair]),
+    )
+    panels = [
+        photo,
+        before,
+        render_edit(engine, edit, edit.mask, [new_hair], own),
+        render_edit(engine, edit, edit.mask, [styles_of(list(labels.group_of(skin)), skin_style)], own),
+    ]
     # the crop: centred on the hair's lowest row above the forehead, in photo pixels
     rows, cols = np.nonzero(edit.mask == skin)
     top = rows.min() if rows.size else engine.size // 3
@@ -181,10 +215,10 @@ def make_edit_figure(engine: Engine, out: Path, hair_style: int = 3, skin_style:
     x, y = edit.framing.to_photo(engine.size) @ np.array([cx, top, 1.0])
     x0 = int(np.clip(x - crop / 2, 0, photo.shape[1] - crop))
     y0 = int(np.clip(y - crop / 2, 0, photo.shape[0] - crop))
-    save_image(out, np.concatenate([p[y0:y0 + crop, x0:x0 + crop] for p in panels], axis=1))
+    save_image(out, np.concatenate([p[y0 : y0 + crop, x0 : x0 + crop] for p in panels], axis=1))
 
 
-GRADES = {   # made-up looks for the style pictures: per-channel gains and a gamma
+GRADES = {  # made-up looks for the style pictures: per-channel gains and a gamma
     "sunset": ((1.25, 0.92, 0.65), 1.25),
     "blue hour": ((0.62, 0.78, 1.15), 1.45),
 }
@@ -204,6 +238,7 @@ def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 
     pictures our models made, none from a dataset."""
     from models.evaluation.stylization import reinhard_per_class
     from models.inference.stylize import class_plan
+
     rows = []
     for engine, grade in zip(engines, GRADES):
         labels = engine.labels

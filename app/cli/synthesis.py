@@ -1,4 +1,5 @@
 """Commands that make pictures and masks: encode, synth, parse, label."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def style_of_photo(engine: Engine, image_path: str, mask_path: str | None, refin
     if mask_path:
         return engine.encode(photo, load_mask(mask_path, engine.labels), refine)
     if not engine.has_parser:
-        raise InputError(f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
-                         "parser to make one from the photo; pass --style-mask MASK.png")
+        raise InputError(
+            f"{image_path}: no --style-mask given, and model '{engine.info.model}' has no "
+            "parser to make one from the photo; pass --style-mask MASK.png"
+        )
     framed, mask, found = engine.frame_and_parse(photo)
     if not found:
         print(f"note: no face found in {image_path}; using its centre square", file=sys.stderr)
@@ -53,6 +56,7 @@ def describe_missing(engine: Engine, style: StyleMatrix, mask) -> str | None:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from models.inference.engine import Engine
+
     steps = refine_steps(args)
     check_writable(args.out)
     engine = Engine.load(args.model, args.device)
@@ -68,6 +72,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     import cv2
 
     from models.inference.engine import Engine
+
     steps = refine_steps(args)
     output_image(args.out)
     if args.show_canvas and not args.bank:
@@ -88,9 +93,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
             print(note, file=sys.stderr)
         style = photo_style.filled_from(style)
     out = paint_from_bank(painter, mask, style, args.show_canvas) if painter else engine.synthesize(mask, style)
-    if args.look:   # SPADE + PIS: the synthesis given a photo's look
+    if args.look:  # SPADE + PIS: the synthesis given a photo's look
         from app.cli.look import describe_plan, load_stylizer, look_of
         from models.settings import NET_SIDE
+
         stylizer = load_stylizer(engine)
         look = look_of(stylizer, engine, args.look, args.look_mask, NET_SIDE)
         model_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
@@ -108,6 +114,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def bank_painter(engine: Engine, bank: str):
     from models.inference.sims import BankPainter
+
     painter = BankPainter.load(engine, bank)
     print(f"bank: {painter.bank.summary()}", file=sys.stderr)
     return painter
@@ -118,17 +125,22 @@ def paint_from_bank(painter, mask: np.ndarray, style: StyleMatrix, show_canvas: 
     picture `style` gives; regions the bank lacks keep that picture, and a note says which."""
     canvas = painter.canvas(mask)
     if canvas.missing:
-        print(f"note: the bank has no {', '.join(canvas.missing)}; those regions keep the style's picture",
-              file=sys.stderr)
+        print(
+            f"note: the bank has no {', '.join(canvas.missing)}; those regions keep the style's picture",
+            file=sys.stderr,
+        )
     if show_canvas:
         save_image(show_canvas, canvas.image)
-        print(f"wrote {show_canvas}: the canvas ({canvas.filled.mean():.0%} of it pasted from "
-              f"{len(canvas.matches)} segments)")
+        print(
+            f"wrote {show_canvas}: the canvas ({canvas.filled.mean():.0%} of it pasted from "
+            f"{len(canvas.matches)} segments)"
+        )
     return painter.paint(mask, canvas, style)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from models.data.framing import model_input
+
     check_writable(args.out)
     for path in (args.color, args.framed):
         output_image(path)
@@ -155,6 +167,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 
     from models.data.datasets import IMAGE_SUFFIXES
     from models.data.framing import model_input
+
     parser = load_parser(args.model, args.device)
     source, out = Path(args.photos), Path(args.out)
     if not source.is_dir():
@@ -196,20 +209,31 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--mask", required=True, help="target label mask (index or colour PNG)")
     p.add_argument("--style", type=file_name, help="style photo; its codes override --codes where it has the region")
     p.add_argument("--style-mask", type=file_name, help="label mask of the style photo")
-    p.add_argument("--codes", type=file_name,
-                   help="style codes from `encode`; regions neither gives use the mean style")
-    p.add_argument("--look", type=file_name,
-                   help="then give the picture this photo's look (photorealistic stylisation, "
-                   "region by region: SPADE + PIS)")
-    p.add_argument("--look-mask", type=file_name,
-                   help="label mask of the --look photo (parsed when the model has a parser)")
-    p.add_argument("--bank", type=file_name,
-                   help="paint the mask from real segments of this bank (`python main.py bank`): "
-                   "SIMS's retrieval, canvas and synthesis, over the picture the styles give")
+    p.add_argument(
+        "--codes", type=file_name, help="style codes from `encode`; regions neither gives use the mean style"
+    )
+    p.add_argument(
+        "--look",
+        type=file_name,
+        help="then give the picture this photo's look (photorealistic stylisation, region by region: SPADE + PIS)",
+    )
+    p.add_argument(
+        "--look-mask", type=file_name, help="label mask of the --look photo (parsed when the model has a parser)"
+    )
+    p.add_argument(
+        "--bank",
+        type=file_name,
+        help="paint the mask from real segments of this bank (`python main.py bank`): "
+        "SIMS's retrieval, canvas and synthesis, over the picture the styles give",
+    )
     p.add_argument("--show-canvas", metavar="CANVAS", help="with --bank: also write the canvas of retrieved segments")
     p.add_argument("--out", required=True, help="output image (.png or .jpg)")
-    p.add_argument("--size", type=int_in(*SYNTH_SIZES), default=None,
-                   help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)")
+    p.add_argument(
+        "--size",
+        type=int_in(*SYNTH_SIZES),
+        default=None,
+        help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)",
+    )
     add_refine_arg(p, REFINE_STEPS, "the --style photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_synth)
@@ -220,15 +244,23 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--color", help="also write a colour visualisation here")
     p.add_argument("--framed", help="also write the framed photo the mask belongs to")
     p.add_argument("--no-frame", action="store_true", help="parse the photo as given (already framed)")
-    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
-                   help=f"framed image size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
+    p.add_argument(
+        "--size",
+        type=int_in(*FRAMED_SIZES),
+        default=256,
+        help=f"framed image size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)",
+    )
     add_model_args(p)
     p.set_defaults(handler=cmd_parse)
 
     p = sub.add_parser("label", help="frame and parse a folder of photos into a training dataset")
     p.add_argument("photos")
     p.add_argument("--out", required=True, help="dataset folder (gets images/ and labels/)")
-    p.add_argument("--size", type=int_in(*FRAMED_SIZES), default=256,
-                   help=f"framed photo size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)")
+    p.add_argument(
+        "--size",
+        type=int_in(*FRAMED_SIZES),
+        default=256,
+        help=f"framed photo size, {FRAMED_SIZES[0]}-{FRAMED_SIZES[1]} (default 256)",
+    )
     add_model_args(p)
     p.set_defaults(handler=cmd_label)

@@ -1,5 +1,6 @@
 """Commands that train and ship models: train, export, pack, train-parser, export-parser,
 gpu-round and join-parts (a lent GPU's work and the way back)."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ from models.training.presets import PRESETS, preset
 @library_errors_are_input
 def cmd_train(args: argparse.Namespace) -> int:
     from models.training.sean_trainer import train  # imports the losses; keeps other commands light
+
     path = train(options_from(args, TrainOptions, preset(args.preset) if args.preset else {}))
     print(f"checkpoint: {path}")
     return 0
@@ -32,10 +34,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 @library_errors_are_input
 def cmd_export(args: argparse.Namespace) -> int:
     from models.training.export import export_weights
-    info = export_weights(args.run, args.out, args.data, args.max_images, args.device or "cpu",
-                          args.average_with, args.as_trained)
-    print(f"wrote {args.out}.safetensors and {args.out}.json "
-          f"({info.training['iterations']} iterations, {info.image_size}px)")
+
+    info = export_weights(
+        args.run, args.out, args.data, args.max_images, args.device or "cpu", args.average_with, args.as_trained
+    )
+    print(
+        f"wrote {args.out}.safetensors and {args.out}.json "
+        f"({info.training['iterations']} iterations, {info.image_size}px)"
+    )
     return 0
 
 
@@ -43,12 +49,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_pack(args: argparse.Namespace) -> int:
     from models.data.datasets import pack_folders
     from models.data.labels import LabelScheme
+
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"{out.parent}: no such folder")
-    packed, total = pack_folders(args.data, LabelScheme.named(args.labels), args.holdout, args.size,
-                                 out, args.max_mb, args.quality, args.offset)
-    print(f"wrote {out}: {packed} of {total} training pairs ({out.stat().st_size / 2 ** 20:.1f} MiB)")
+    packed, total = pack_folders(
+        args.data, LabelScheme.named(args.labels), args.holdout, args.size, out, args.max_mb, args.quality, args.offset
+    )
+    print(f"wrote {out}: {packed} of {total} training pairs ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 
@@ -67,15 +75,18 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
     from models.device import pick_device
     from models.training.export import export_weights, split_for_transfer
     from models.training.sean_trainer import train
+
     opts = options_from(args, TrainOptions, preset(args.preset))
     if not opts.device and not torch.cuda.is_available():
-        raise InputError("gpu-round is for a CUDA GPU and there is no CUDA GPU here; "
-                         "--device cpu rehearses it (slowly)")
+        raise InputError(
+            "gpu-round is for a CUDA GPU and there is no CUDA GPU here; --device cpu rehearses it (slowly)"
+        )
     device = str(pick_device(opts.device or "cuda"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.bench_sizes:
         from app.cli.evaluation import print_runs
+
         result = run_bench(device, args.bench_sizes, args.repeats, configs=("lite",))
         (out / f"bench_{device.split(':')[0]}.json").write_text(json.dumps(result, indent=1))
         print_runs(result)
@@ -83,33 +94,38 @@ def cmd_gpu_round(args: argparse.Namespace) -> int:
     stem = out / f"{opts.name}_{opts.size}"
     export_weights(opts.run_dir, stem, max_images=args.max_images, device=device)
     parts = split_for_transfer(stem.with_suffix(".safetensors"))
-    print(f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
-          f"python main.py lab join-parts {stem}.safetensors")
+    print(
+        f"wrote {stem}.json and {stem.name}.safetensors in {len(parts)} parts: "
+        f"python main.py lab join-parts {stem}.safetensors"
+    )
     return 0
 
 
 def cmd_join_parts(args: argparse.Namespace) -> int:
     from models.training.export import join_parts
+
     try:
         path = join_parts(Path(args.file))
     except (OSError, ValueError) as e:
         raise InputError(str(e)) from None
-    print(f"wrote {path} ({path.stat().st_size / 2 ** 20:.1f} MiB, checksum matches)")
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB, checksum matches)")
     return 0
 
 
 @library_errors_are_input
 def cmd_train_parser(args: argparse.Namespace) -> int:
     from models.training.parser_trainer import train_parser
+
     opts = options_from(args, ParserTrainOptions)
     if opts.init_from:
-        opts.init_from = str(parser_path(opts.init_from))   # a model name becomes its parser's JSON
+        opts.init_from = str(parser_path(opts.init_from))  # a model name becomes its parser's JSON
     print(f"checkpoint: {train_parser(opts)}")
     return 0
 
 
 def cmd_export_parser(args: argparse.Namespace) -> int:
     from models.training.parser_trainer import export_parser
+
     try:
         info = export_parser(args.run, args.out, args.model)
     except (FileNotFoundError, KeyError) as e:
@@ -131,8 +147,15 @@ def add_options(p: argparse.ArgumentParser, options: type) -> None:
         if f.type == "bool":
             p.add_argument(flag, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta.get("help"))
             continue
-        p.add_argument(flag, dest=f.name, type=kinds[f.type], default=argparse.SUPPRESS, required=required,
-                       choices=meta.get("choices") or None, help=meta.get("help"))
+        p.add_argument(
+            flag,
+            dest=f.name,
+            type=kinds[f.type],
+            default=argparse.SUPPRESS,
+            required=required,
+            choices=meta.get("choices") or None,
+            help=meta.get("help"),
+        )
 
 
 def options_from(args: argparse.Namespace, options: type, recipe: dict | None = None):
@@ -143,9 +166,13 @@ def options_from(args: argparse.Namespace, options: type, recipe: dict | None = 
 
 
 def add_preset_arg(p: argparse.ArgumentParser, default: str | None) -> None:
-    p.add_argument("--preset", choices=list(PRESETS), default=default,
-                   help="start from a named recipe (models/training/presets.py); flags given win over it"
-                        + (f" (default {default})" if default else ""))
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=default,
+        help="start from a named recipe (models/training/presets.py); flags given win over it"
+        + (f" (default {default})" if default else ""),
+    )
 
 
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
@@ -164,8 +191,10 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     add_preset_arg(p, None)
     p.set_defaults(handler=cmd_train)
 
-    p = lab.add_parser("gpu-round", help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its "
-                                         "export in parts that can travel back")
+    p = lab.add_parser(
+        "gpu-round",
+        help="on a lent CUDA GPU: the CUDA bench, an adversarial fine-tune, its export in parts that can travel back",
+    )
     add_options(p, TrainOptions)
     p.add_argument("--out", required=True, help="folder for the bench JSON, the weights JSON and parts")
     p.add_argument("--bench-sizes", type=comma_ints, default=[256, 512], help="bench sizes (empty: no bench)")
@@ -185,8 +214,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--size", type=int_in(32, 4096), default=256, help="shorter side of the stored photos")
     p.add_argument("--max-mb", type=float_in(0.001, 10**6), default=40)
     add_quality_arg(p, 90)
-    p.add_argument("--offset", type=int_in(0, 10**9), default=0,
-                   help="start each folder this many pairs in (wrapping round): a pack of other photos")
+    p.add_argument(
+        "--offset",
+        type=int_in(0, 10**9),
+        default=0,
+        help="start each folder this many pairs in (wrapping round): a pack of other photos",
+    )
     p.add_argument("--out", required=True, help="PACK.npz; train takes it in --data")
     p.set_defaults(handler=cmd_pack)
 
@@ -195,9 +228,17 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--out", required=True, help="weights stem, e.g. weights/face_256")
     p.add_argument("--data", type=comma_list, default=None, help="folders for the style statistics")
     p.add_argument("--max-images", type=int_in(1, 10**7), default=1000)
-    p.add_argument("--average-with", type=comma_list, default=[], metavar="WEIGHTS[,WEIGHTS...]",
-                   help="earlier exports of the same run to average the checkpoint's weights with")
-    p.add_argument("--as-trained", action="store_true",
-                   help="the weights as trained, not their moving average (which lags a short run)")
+    p.add_argument(
+        "--average-with",
+        type=comma_list,
+        default=[],
+        metavar="WEIGHTS[,WEIGHTS...]",
+        help="earlier exports of the same run to average the checkpoint's weights with",
+    )
+    p.add_argument(
+        "--as-trained",
+        action="store_true",
+        help="the weights as trained, not their moving average (which lags a short run)",
+    )
     add_device_arg(p)
     p.set_defaults(handler=cmd_export)

@@ -5,6 +5,7 @@ kill, a power cut) leaves its file behind, and the next start offers to recover 
 Each running editor writes `autosave/<pid>.sean`; a file whose process is gone is an
 orphan, left by an editor that did not close. No Qt here.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,20 +33,20 @@ def process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
-        os.kill(pid, 0)   # signal 0: only asks whether the process exists
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except (OverflowError, ValueError):
-        return False      # no process has such a number: not an autosave of ours
+        return False  # no process has such a number: not an autosave of ours
     except (PermissionError, OSError):
-        return True       # exists, but belongs to someone else
+        return True  # exists, but belongs to someone else
     return True
 
 
 def is_pid(name: str) -> bool:
     """Whether a file name could be a process number (what we name autosaves by): plain
     ASCII digits of a 32-bit number, not '²' or 20 digits someone left in the folder."""
-    return name.isascii() and name.isdigit() and 0 < int(name) < 2 ** 32
+    return name.isascii() and name.isdigit() and 0 < int(name) < 2**32
 
 
 class Autosave:
@@ -71,6 +72,9 @@ class Autosave:
         """Autosaves of editors that are no longer running, newest first."""
         if not self.folder.is_dir():
             return []
-        found = [p for p in self.folder.glob("*.sean")
-                 if is_pid(p.stem) and p != self.path and not process_alive(int(p.stem))]
+        found = [
+            p
+            for p in self.folder.glob("*.sean")
+            if is_pid(p.stem) and p != self.path and not process_alive(int(p.stem))
+        ]
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

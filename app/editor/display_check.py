@@ -5,6 +5,7 @@ the wrong package (it always suggests xcb-cursor0) and aborts the process (exit 
 `ldd` on the plugin names exactly what is missing, so the editor can say it in one line.
 No Qt here: importing PyQt6's widgets is what this check guards.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,9 +18,11 @@ from pathlib import Path
 
 # The one line the README gives; it installs everything the xcb plugin links against that a
 # minimal Debian 12 / Ubuntu 22.04+ lacks.
-APT_PACKAGES = ("libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 "
-                "libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 "
-                "libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1")
+APT_PACKAGES = (
+    "libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 "
+    "libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 "
+    "libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1"
+)
 NOT_FOUND = re.compile(r"^\s*(\S+) => not found", re.MULTILINE)
 PACKAGE_EXCEPTIONS = {"libglib-2.0.so.0": "libglib2.0-0", "libgthread-2.0.so.0": "libglib2.0-0"}
 
@@ -45,8 +48,7 @@ def missing_libraries(plugin: Path, qt_lib_dir: Path) -> list[str]:
             continue
         env = {**os.environ, "LD_LIBRARY_PATH": f"{qt_lib_dir}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
         try:
-            out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, env=env,
-                                 timeout=10).stdout
+            out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, env=env, timeout=10).stdout
         except (OSError, subprocess.SubprocessError):
             return []
         missing += NOT_FOUND.findall(out)
@@ -68,9 +70,11 @@ def display_problem() -> str | None:
     if not uses_xcb():
         return None
     if not os.environ.get("DISPLAY"):
-        return ("no display to open the editor on (DISPLAY is not set): run it in a desktop session, "
-                "or under a virtual screen with `xvfb-run python main.py`")
-    spec = importlib.util.find_spec("PyQt6")   # found, not imported: no Qt library is loaded
+        return (
+            "no display to open the editor on (DISPLAY is not set): run it in a desktop session, "
+            "or under a virtual screen with `xvfb-run python main.py`"
+        )
+    spec = importlib.util.find_spec("PyQt6")  # found, not imported: no Qt library is loaded
     if spec is None or not spec.submodule_search_locations:
         return "PyQt6 is not installed: pip install -r requirements.txt"
     qt = Path(list(spec.submodule_search_locations)[0]) / "Qt6"
@@ -78,6 +82,8 @@ def display_problem() -> str | None:
     if not missing:
         return None
     packages = sorted({debian_package(name) for name in missing})
-    return (f"Qt's window system plugin (xcb) cannot load: {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} missing; on Debian or Ubuntu: "
-            f"sudo apt-get install {' '.join(packages)} (the README lists all the editor needs)")
+    return (
+        f"Qt's window system plugin (xcb) cannot load: {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} missing; on Debian or Ubuntu: "
+        f"sudo apt-get install {' '.join(packages)} (the README lists all the editor needs)"
+    )

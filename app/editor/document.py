@@ -5,6 +5,7 @@ one code per class), and for every class a `RegionStyle`: source A, optional sou
 a blend weight and a per-SEAN-block crossover choice. Every change goes through
 `History`, so mask strokes and style edits undo and redo alike.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -21,33 +22,35 @@ from models.inference.sims import ComponentKey
 from models.inference.styles import StyleMatrix, mixed_colours
 from models.nets.sean import NUM_BLOCKS
 
-if TYPE_CHECKING:   # the file format imports the document, not the other way round
+if TYPE_CHECKING:  # the file format imports the document, not the other way round
     from app.editor.project_file import ProjectSnapshot
 
 
 class Change(str, Enum):
     """What a document tells its listeners changed (a str, so logs and old listeners read it)."""
-    MASK = "mask"           # a stroke or fill was committed
-    STYLES = "styles"       # region assignments changed
-    SOURCES = "sources"     # a style source joined
-    REFINED = "refined"     # a source's codes were refined (no undo step)
-    LOOK = "look"           # the look (a whole-picture stylisation) was set, changed or removed
-    BANK = "bank"           # what is painted from a segment bank, or a candidate, changed
-    HISTORY = "history"     # undo or redo
+
+    MASK = "mask"  # a stroke or fill was committed
+    STYLES = "styles"  # region assignments changed
+    SOURCES = "sources"  # a style source joined
+    REFINED = "refined"  # a source's codes were refined (no undo step)
+    LOOK = "look"  # the look (a whole-picture stylisation) was set, changed or removed
+    BANK = "bank"  # what is painted from a segment bank, or a candidate, changed
+    HISTORY = "history"  # undo or redo
     SAVED = "saved"
 
 
-MEAN = "mean"           # the built-in source: the training set's mean code per class
-BLEND, USE_A, USE_B = "blend", "A", "B"   # what a SEAN block takes for a region
+MEAN = "mean"  # the built-in source: the training set's mean code per class
+BLEND, USE_A, USE_B = "blend", "A", "B"  # what a SEAN block takes for a region
 
 
 @dataclass(frozen=True)
 class RegionStyle:
     """Where one class's style comes from."""
+
     source_a: str = MEAN
     source_b: str | None = None
-    blend: float = 0.0                     # 0: all A, 1: all B
-    crossover: tuple[str, ...] = (BLEND,) * NUM_BLOCKS   # per block: BLEND, USE_A or USE_B
+    blend: float = 0.0  # 0: all A, 1: all B
+    crossover: tuple[str, ...] = (BLEND,) * NUM_BLOCKS  # per block: BLEND, USE_A or USE_B
     adjust: ColourAdjust = ColourAdjust()  # hue, saturation and lightness set by hand, after the style
 
     def weight_of_b(self, block: int) -> float:
@@ -60,10 +63,11 @@ class RegionStyle:
 @dataclass
 class Source:
     """A style the document can use: a photo's codes, a sample, a random draw."""
+
     name: str
     style: StyleMatrix
-    thumbnail: np.ndarray | None = None   # small RGB preview
-    kind: str = "photo"                   # "photo", "sample", "random", "mean"
+    thumbnail: np.ndarray | None = None  # small RGB preview
+    kind: str = "photo"  # "photo", "sample", "random", "mean"
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,13 +75,15 @@ class Look:
     """A reference photo whose look (light, colour grading) the whole picture takes, by
     photorealistic stylisation (models/inference/stylize.py), region by region when the
     photo has labels. Compared by identity: a new look is a new object."""
+
     name: str
-    photo: np.ndarray                # RGB, at most LOOK_SIDE on its longer side
-    labels: np.ndarray | None        # its label mask (the document's labels), or None
-    strength: float = 1.0            # 0: the picture as it is, 1: the full look
+    photo: np.ndarray  # RGB, at most LOOK_SIDE on its longer side
+    labels: np.ndarray | None  # its label mask (the document's labels), or None
+    strength: float = 1.0  # 0: the picture as it is, 1: the full look
 
 
 LOOK_SIDE = 512
+
 
 @dataclass(frozen=True)
 class BankFill:
@@ -87,10 +93,11 @@ class BankFill:
     own (banks are large, and made from datasets with their own licences): a project
     names it. A component is known by its class and first pixel, so it keeps its choice
     while strokes leave that pixel alone."""
-    bank: str                                     # path of the bank file
-    classes: frozenset[int] | None = None         # None: the whole layout
+
+    bank: str  # path of the bank file
+    classes: frozenset[int] | None = None  # None: the whole layout
     components: frozenset[ComponentKey] = frozenset()
-    choices: tuple[tuple[ComponentKey, int], ...] = ()   # (component, candidate index), sorted
+    choices: tuple[tuple[ComponentKey, int], ...] = ()  # (component, candidate index), sorted
 
     def covers(self, label: int, key: ComponentKey) -> bool:
         return self.classes is None or label in self.classes or key in self.components
@@ -101,24 +108,31 @@ class BankFill:
     def with_choice(self, key: ComponentKey, candidate: int) -> "BankFill":
         return replace(self, choices=tuple(sorted({**self.choice_map(), key: candidate}.items())))
 
-    def adding(self, classes: frozenset[int] | None = None, components: frozenset[ComponentKey] = frozenset()
-               ) -> "BankFill":
+    def adding(
+        self, classes: frozenset[int] | None = None, components: frozenset[ComponentKey] = frozenset()
+    ) -> "BankFill":
         """This fill with more painted (classes None here: the whole layout)."""
         whole = classes is None and not components
         merged = None if whole or self.classes is None else self.classes | (classes or frozenset())
         return replace(self, classes=merged, components=self.components | components)
 
     def to_dict(self) -> dict:
-        return {"bank": self.bank, "classes": None if self.classes is None else sorted(self.classes),
-                "components": sorted(list(k) for k in self.components),
-                "choices": [[list(k), n] for k, n in self.choices]}
+        return {
+            "bank": self.bank,
+            "classes": None if self.classes is None else sorted(self.classes),
+            "components": sorted(list(k) for k in self.components),
+            "choices": [[list(k), n] for k, n in self.choices],
+        }
 
     @classmethod
     def from_dict(cls, d: dict, num_classes: int) -> "BankFill":
         key = lambda k: tuple(int(v) for v in k)
-        fill = cls(str(d["bank"]), None if d["classes"] is None else frozenset(int(c) for c in d["classes"]),
-                   frozenset(key(k) for k in d["components"]),
-                   tuple(sorted((key(k), int(n)) for k, n in d["choices"])))
+        fill = cls(
+            str(d["bank"]),
+            None if d["classes"] is None else frozenset(int(c) for c in d["classes"]),
+            frozenset(key(k) for k in d["components"]),
+            tuple(sorted((key(k), int(n)) for k, n in d["choices"])),
+        )
         labels = set(fill.classes or ()) | {k[0] for k in fill.components} | {k[0] for k, _ in fill.choices}
         if any(not 0 <= c < num_classes for c in labels) or any(len(k) != 3 for k in fill.components):
             raise ValueError("classes out of range")
@@ -129,6 +143,7 @@ class BankFill:
 class State:
     """One point in the history: the mask, the region assignments, the look and what is
     painted from a segment bank."""
+
     mask: np.ndarray
     regions: tuple[RegionStyle, ...]
     look: Look | None = None
@@ -165,15 +180,15 @@ class History:
 
 @dataclass
 class Document:
-    model: str                       # engine model name, e.g. "face"
+    model: str  # engine model name, e.g. "face"
     label_names: tuple[str, ...]
-    mask: np.ndarray                 # (size, size) uint8: the working copy painted on
+    mask: np.ndarray  # (size, size) uint8: the working copy painted on
     sources: dict[str, Source] = field(default_factory=dict)
     photo: np.ndarray | None = None  # the original photo, when the edit started from one
-    path: Path | None = None         # where it was last saved
-    title: str = ""                  # what file names offered for it start with (the photo's name)
-    photo_edit: PhotoEdit | None = None   # the user's photo at full size, when the edit is of a photo
-    face: int = 0                    # which of the photo's faces the edit is framed on (0: the largest)
+    path: Path | None = None  # where it was last saved
+    title: str = ""  # what file names offered for it start with (the photo's name)
+    photo_edit: PhotoEdit | None = None  # the user's photo at full size, when the edit is of a photo
+    face: int = 0  # which of the photo's faces the edit is framed on (0: the largest)
 
     def __post_init__(self) -> None:
         # a copy: the working mask is painted in place, and the array handed in may be another
@@ -182,9 +197,9 @@ class Document:
         regions = tuple(RegionStyle() for _ in self.label_names)
         self.history = History(State(self.mask.copy(), regions))
         self.saved_state = self.history.current
-        self.listeners: list = []    # callables(what: Change) told after every change
-        self.revision = 0            # counts changes, so autosave knows whether there is news
-        self._styles: tuple | None = None   # (regions and sources seen, mean, styles_per_block)
+        self.listeners: list = []  # callables(what: Change) told after every change
+        self.revision = 0  # counts changes, so autosave knows whether there is news
+        self._styles: tuple | None = None  # (regions and sources seen, mean, styles_per_block)
         self._sources_changes = 0
 
     # -- reading ----------------------------------------------------------------------
@@ -272,8 +287,9 @@ class Document:
 
     def set_mask(self, mask: np.ndarray) -> None:
         if mask.shape != self.mask.shape:
-            raise InputError(f"mask is {mask.shape[1]}x{mask.shape[0]}, the document is "
-                             f"{self.mask.shape[1]}x{self.mask.shape[0]}")
+            raise InputError(
+                f"mask is {mask.shape[1]}x{mask.shape[0]}, the document is {self.mask.shape[1]}x{self.mask.shape[0]}"
+            )
         if int(mask.max()) >= self.num_classes:
             raise InputError(f"mask holds label {int(mask.max())}; this model has {self.num_classes} classes")
         self.mask[...] = mask
@@ -334,8 +350,11 @@ class Document:
         source has no code for, which keep their previous style."""
         style = self.sources[key].style if key != MEAN else None
         has = lambda c: style is None or bool(style.present[c])
-        changes = {c: replace(self.regions[c], **({"source_a": key} if slot == "a" else {"source_b": key}))
-                   for c in labels if has(c)}
+        changes = {
+            c: replace(self.regions[c], **({"source_a": key} if slot == "a" else {"source_b": key}))
+            for c in labels
+            if has(c)
+        }
         self.set_regions(changes)
         return [c for c in labels if not has(c)]
 
@@ -367,10 +386,12 @@ class Document:
         """What a project file holds, copied now: it can be written on another thread while
         painting goes on (the format: app/editor/project_file.py)."""
         from app.editor.project_file import snapshot_of
+
         return snapshot_of(self, **extra_meta)
 
     @classmethod
     def load(cls, path: str | Path, recovering: bool = False) -> "Document":
         """A project file (see app/editor/project_file.py: `load_project`)."""
         from app.editor.project_file import load_project
+
         return load_project(path, recovering)

@@ -7,6 +7,7 @@ frames about a third slower while painting (98 ms instead of 74 ms on two cores,
 the same weights file and answers (mask, styles) -> image over a pipe; nothing here
 imports Qt, so the child starts light.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -31,7 +32,7 @@ def serve(conn, json_path: str, device: str) -> None:
     while True:
         try:
             request = conn.recv()
-        except EOFError:   # the parent went away
+        except EOFError:  # the parent went away
             return
         if request is None:
             return
@@ -50,10 +51,11 @@ class EngineProcess:
     failed to start or has stopped."""
 
     def __init__(self, json_path: Path, device: str):
-        context = multiprocessing.get_context("spawn")   # never fork a process that runs Qt and threads
+        context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and threads
         self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=serve, args=(child_conn, str(json_path), device),
-                                       name="sean-engine", daemon=True)
+        self.process = context.Process(
+            target=serve, args=(child_conn, str(json_path), device), name="sean-engine", daemon=True
+        )
         self.process.start()
         child_conn.close()
         self.ready = False

@@ -1,4 +1,5 @@
 """`python main.py` with no command: the editor on the bundled face model."""
+
 from __future__ import annotations
 
 import sys

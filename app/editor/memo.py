@@ -1,6 +1,7 @@
 """One small cache for the editor's derived pictures: the last value made, kept while the
 values it was made from stay the same. Each memo belongs to one thread (the one that
 calls `get`), so it needs no lock."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,8 +16,7 @@ def same(a: object, b: object) -> bool:
     """Arrays by their contents; numbers and strings by value; anything else (a photo
     edit, a list of styles the document hands out until they change) by identity."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and \
-            np.array_equal(a, b)
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
     if isinstance(a, (int, float, str, bytes, type(None))):
         return type(a) is type(b) and a == b
     return a is b

@@ -3,6 +3,7 @@ the result pane shows, and, the same steps at the photo's own size, the export. 
 says what it takes and what it gives; the session builds the list for a document
 (`EditorSession.frame_pipeline`) on the GUI thread, from values copied there, and the
 engine thread runs it. No Qt here."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SYNTHESIS = "synthesis"   # the model's picture of the mask, at its size
-PICTURE = "picture"       # what is shown: the synthesis finished, or the user's photo with the edit in it
+SYNTHESIS = "synthesis"  # the model's picture of the mask, at its size
+PICTURE = "picture"  # what is shown: the synthesis finished, or the user's photo with the edit in it
 
 
 @dataclass(frozen=True)
 class Step:
-    name: str                                  # "bank", "composite", "adjust", "look"
+    name: str  # "bank", "composite", "adjust", "look"
     takes: str
     gives: str
     run: Callable[[np.ndarray], np.ndarray]

@@ -2,6 +2,7 @@
 documents, working out which model a mask belongs to, importing photos (read, framed,
 parsed, encoded: the work the engine thread runs), the encode cache, and refinement cut
 into slices. The window (app/editor/qt/) asks, shows and schedules; this decides."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,28 +30,29 @@ from models.inference.stylize import StyleFeatures, Stylizer, fit_side, picture_
 from models.inference.weights import available_models, model_schemes
 from models.settings import NET_SIDE, REFINE_STEPS
 
-REFINE_SLICE = 3   # refinement steps between frames: about half a second on two CPU cores
+REFINE_SLICE = 3  # refinement steps between frames: about half a second on two CPU cores
 # The editor's schedule: a first pass of FAST_STEPS at twice the rate reaches a refined
 # picture in under a quarter of the steps (8 held-out CelebA-HQ photos: 21.19 dB after 7
 # steps, against 20.99 at the usual rate; the encoder alone 18.21), then the rest at the
 # usual rate ends where 30 steps do (23.10 dB, against 23.18).
 FAST_STEPS, FAST_LR = 7, 0.06
-PREVIEW_SIDE = 1600   # the live view of a photo edit is composited at most this large
+PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
 THUMBNAIL = 96
-MIN_LOOK_SIDE = 96    # below this the look's network sees too little of a face
+MIN_LOOK_SIDE = 96  # below this the look's network sees too little of a face
 
 
 @dataclass
 class PhotoImport:
     """A photo as the model sees it: framed, its mask, whether a face was found, its codes."""
+
     path: Path
     framed: np.ndarray
     mask: np.ndarray
     found_face: bool
     style: StyleMatrix
-    edit: PhotoEdit | None = None   # kept when the photo starts an edit: the original at full size
-    face: int = 0                   # which face (0: the largest) ...
-    faces: int = 0                  # ... of how many found
+    edit: PhotoEdit | None = None  # kept when the photo starts an edit: the original at full size
+    face: int = 0  # which face (0: the largest) ...
+    faces: int = 0  # ... of how many found
 
     @property
     def key(self) -> str:
@@ -79,25 +81,28 @@ def adjust_step(doc: Document) -> Step | None:
     """An edit of a mask's hand adjustments on its synthesis (a photo edit's go through the
     composite's colour transform)."""
     adjustments, mask = doc.adjustments(), doc.mask.copy()
-    return Step("adjust", PICTURE, PICTURE, lambda image: adjust_regions(image, mask, adjustments)) \
-        if adjustments else None
+    return (
+        Step("adjust", PICTURE, PICTURE, lambda image: adjust_regions(image, mask, adjustments))
+        if adjustments
+        else None
+    )
 
 
 class EditorSession:
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.encode_cache: dict[tuple, Source] = {}   # (photo key, mtime, mask path) -> encoded source
+        self.encode_cache: dict[tuple, Source] = {}  # (photo key, mtime, mask path) -> encoded source
         self.random = np.random.default_rng()
         # derived pictures, each memo kept by the thread that uses it
-        self._preview: Memo[PhotoEdit] = Memo()          # GUI thread: the edit on a preview-size photo
-        self._restyled: Memo[np.ndarray] = Memo()        # GUI thread: the classes the styles restyle
-        self._base: Memo[np.ndarray] = Memo()            # engine: the own mask drawn in its own style
-        self._recoloured: Memo[np.ndarray] = Memo()      # engine: the preview photo, restyled regions recoloured
+        self._preview: Memo[PhotoEdit] = Memo()  # GUI thread: the edit on a preview-size photo
+        self._restyled: Memo[np.ndarray] = Memo()  # GUI thread: the classes the styles restyle
+        self._base: Memo[np.ndarray] = Memo()  # engine: the own mask drawn in its own style
+        self._recoloured: Memo[np.ndarray] = Memo()  # engine: the preview photo, restyled regions recoloured
         self._stylizer: Stylizer | None = None
-        self._look: Memo[StyleFeatures] = Memo()         # engine: the look photo's features
-        self._painters: dict[str, BankPainter] = {}   # bank path -> its painter (bank loaded)
-        self._unusable_banks: set[str] = set()       # banks that failed to load (a moved file...)
-        self.last_canvas: Canvas | None = None       # the bank canvas of the last frame, for its view
+        self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
+        self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (bank loaded)
+        self._unusable_banks: set[str] = set()  # banks that failed to load (a moved file...)
+        self.last_canvas: Canvas | None = None  # the bank canvas of the last frame, for its view
 
     # -- photo edits ------------------------------------------------------------------
     def own_style(self, doc: Document) -> StyleMatrix:
@@ -111,23 +116,36 @@ class EditorSession:
         refinement does); on the engine thread."""
         return self._base.get((edit, own.codes), lambda: self.engine.synthesize(edit.mask, own))
 
-    def recoloured(self, edit: PhotoEdit, preview: PhotoEdit, own: StyleMatrix, per_block: list[StyleMatrix],
-                   restyled: np.ndarray, regions: tuple, adjustments: dict, keep: bool = True) -> np.ndarray:
+    def recoloured(
+        self,
+        edit: PhotoEdit,
+        preview: PhotoEdit,
+        own: StyleMatrix,
+        per_block: list[StyleMatrix],
+        restyled: np.ndarray,
+        regions: tuple,
+        adjustments: dict,
+        keep: bool = True,
+    ) -> np.ndarray:
         """The preview photo with its restyled and hand-adjusted regions recoloured: for the
         view (`keep`), made again only when the styles or `regions` (the document's,
         compared by identity) change, not at every brush stroke (painted shapes go over
         it); an export's is made once and not kept. On the engine thread."""
+
         def make() -> np.ndarray:
             if not restyled.any() and not adjustments:
                 return preview.original
             styles = [s.filled_from(self.engine.mean_style) for s in per_block]
             synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
-            return recolour(preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments,
-                            blended_colours(styles))
+            return recolour(
+                preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments, blended_colours(styles)
+            )
+
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
 
-    def frame_pipeline(self, doc: Document, per_block: list[StyleMatrix], max_side: int | None = PREVIEW_SIDE,
-                       as_photo: bool = True) -> FramePipeline:
+    def frame_pipeline(
+        self, doc: Document, per_block: list[StyleMatrix], max_side: int | None = PREVIEW_SIDE, as_photo: bool = True
+    ) -> FramePipeline:
         """The steps that turn a frame's synthesis into the picture, in order: the bank's
         segments (an edit of a mask), the photo with the edit in it at most `max_side` px
         (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
@@ -149,10 +167,15 @@ class EditorSession:
         own = self.own_style(doc)
         # an export's pipeline is built on the engine thread: it keeps nothing in the GUI thread's memos
         restyled = self.restyled(own, per_block, keep=max_side is not None)
-        recoloured = lambda: self.recoloured(edit, preview, own, per_block, restyled, regions, adjustments,
-                                             keep=max_side is not None)
-        return Step("composite", SYNTHESIS, PICTURE, lambda image: composite(
-            preview, mask, self.base_synthesis(edit, own), image, restyled, recoloured()))
+        recoloured = lambda: self.recoloured(
+            edit, preview, own, per_block, restyled, regions, adjustments, keep=max_side is not None
+        )
+        return Step(
+            "composite",
+            SYNTHESIS,
+            PICTURE,
+            lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled, recoloured()),
+        )
 
     def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
         """The edit on a copy of the photo at most `max_side` px (the live view)."""
@@ -189,16 +212,16 @@ class EditorSession:
         if labels is not None:
             labels = cv2.resize(labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
         look = Look(Path(path).name, small, labels)
-        self.look_features(look)   # here, off the GUI thread: the weights load, and any error comes now
+        self.look_features(look)  # here, off the GUI thread: the weights load, and any error comes now
         return look
 
     def look_features(self, look: Look) -> StyleFeatures:
         """The look photo's features, kept while its photo stays (a new strength keeps them)."""
-        return self._look.get((look.photo,), lambda: self.stylizer.style_features(look.photo, look.labels,
-                                                                                  LOOK_SIDE))
+        return self._look.get((look.photo,), lambda: self.stylizer.style_features(look.photo, look.labels, LOOK_SIDE))
 
-    def apply_look(self, look: Look, image: np.ndarray, mask: np.ndarray, placement: framing.Framing | None,
-                   side: int) -> np.ndarray:
+    def apply_look(
+        self, look: Look, image: np.ndarray, mask: np.ndarray, placement: framing.Framing | None, side: int
+    ) -> np.ndarray:
         """`image` (the synthesis, or the photo of a photo edit placed by `placement`) given
         the look, per region when the look photo has labels."""
         labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
@@ -212,11 +235,12 @@ class EditorSession:
         mask, edit = doc.mask.copy(), doc.photo_edit if as_photo else None
 
         def run(image: np.ndarray) -> np.ndarray:
-            if edit is None:   # a synthesis (an edit of a mask, or the plain view): the view is what exports
+            if edit is None:  # a synthesis (an edit of a mask, or the plain view): the view is what exports
                 return self.apply_look(look, image, mask, None, LOOK_PREVIEW_SIDE)
             # a photo edit's picture is the photo at some size: the square lies where its framing, scaled, says
             placed = edit.framing.scaled(image.shape[1] / edit.original.shape[1])
             return self.apply_look(look, image, mask, placed, look_side(edit, image))
+
         return Step("look", PICTURE, PICTURE, run)
 
     # -- the segment bank (SIMS) -----------------------------------------------------------
@@ -225,9 +249,9 @@ class EditorSession:
         second or two); a bad bank or missing canvas weights are an InputError that says so."""
         if path not in self._painters:
             try:
-                self._painters = {path: BankPainter.load(self.engine, path)}   # one bank in memory at a time
+                self._painters = {path: BankPainter.load(self.engine, path)}  # one bank in memory at a time
             except InputError as e:
-                self._unusable_banks.add(path)   # said once; later frames go without it
+                self._unusable_banks.add(path)  # said once; later frames go without it
                 raise InputError(f"{e}; the picture is shown without the bank's segments") from None
             self._unusable_banks.discard(path)
         return self._painters[path]
@@ -244,6 +268,7 @@ class EditorSession:
             painter = self.bank_painter(fill.bank)
             self.last_canvas = canvas = painter.canvas(mask, choices=fill.choice_map(), covers=fill.covers)
             return painter.paint_over(image, mask, canvas)
+
         return Step("bank", SYNTHESIS, SYNTHESIS, run)
 
     def bank_component(self, mask: np.ndarray, fill: BankFill, x: float, y: float) -> tuple[ComponentKey, int] | None:
@@ -272,7 +297,7 @@ class EditorSession:
 
     def switch_to(self, engine: Engine) -> None:
         self.engine = engine
-        self._painters = {}   # a bank belongs to one model
+        self._painters = {}  # a bank belongs to one model
 
     def model_schemes(self) -> dict[str, LabelScheme]:
         """Every installed model's labels, the current model first."""
@@ -310,8 +335,12 @@ class EditorSession:
         if doc.label_names != self.engine.labels.names:
             raise InputError(f"{name} was made with other labels than model '{doc.model}' has")
         style_shape = (len(doc.label_names), self.engine.info.config.style_dim)
-        if any(s.style.codes.shape != style_shape or not np.isfinite(s.style.codes).all()
-               or np.abs(s.style.codes).max(initial=0) > CODE_RANGE for s in doc.sources.values()):
+        if any(
+            s.style.codes.shape != style_shape
+            or not np.isfinite(s.style.codes).all()
+            or np.abs(s.style.codes).max(initial=0) > CODE_RANGE
+            for s in doc.sources.values()
+        ):
             raise InputError(f"{name} holds style codes that do not fit model '{doc.model}' (another version?)")
 
     def photo_document(self, photo: PhotoImport) -> Document:
@@ -321,13 +350,14 @@ class EditorSession:
         doc.add_source(photo.key, photo.source())
         doc.apply_source(photo.key, list(range(doc.num_classes)))
         doc.title = photo.path.stem
-        doc.mark_saved()   # nothing of the user's to lose yet
+        doc.mark_saved()  # nothing of the user's to lose yet
         return doc
 
     def random_source(self, doc: Document) -> tuple[str, Source]:
         number = sum(s.kind == "random" for s in doc.sources.values()) + 1
-        return f"random-{number}-{self.random.integers(1 << 30)}", \
-            Source(f"Random {number}", self.engine.random_style(self.random), None, "random")
+        return f"random-{number}-{self.random.integers(1 << 30)}", Source(
+            f"Random {number}", self.engine.random_style(self.random), None, "random"
+        )
 
     def codes_source(self, path: str) -> tuple[str, Source]:
         cfg = self.engine.info.config
@@ -340,8 +370,10 @@ class EditorSession:
         scene edit): that photo's styles would mean nothing here."""
         other = self.models_fitting_mask(mask_path)
         if other and other[0] != self.model:
-            raise InputError(f"{Path(mask_path).name} is a '{other[0]}' mask: styles from a {other[0]} photo "
-                             f"cannot be used on this '{self.model}' edit")
+            raise InputError(
+                f"{Path(mask_path).name} is a '{other[0]}' mask: styles from a {other[0]} photo "
+                f"cannot be used on this '{self.model}' edit"
+            )
         return load_mask(mask_path, self.engine.labels)
 
     def cache_key(self, path: str, mask_path: str | None) -> tuple | None:
@@ -350,8 +382,9 @@ class EditorSession:
         except OSError:
             return None
 
-    def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False,
-                     face: int = 0) -> Callable[[], PhotoImport]:
+    def photo_import(
+        self, path: str, mask_path: str | None, for_edit: bool = False, face: int = 0
+    ) -> Callable[[], PhotoImport]:
         """The engine-thread work that reads a photo, frames and parses it (without a mask)
         and encodes it. A style photo is scaled down as it is decoded; a photo that starts
         an edit is kept whole (`for_edit`). The mask is read here, so that its errors come
@@ -362,16 +395,28 @@ class EditorSession:
         def work() -> PhotoImport:
             photo = load_image(path, max_side=None if mask is not None or for_edit else WORKING_SIDE)
             if mask is not None and photo.shape[:2] != mask.shape:
-                raise InputError(f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
-                                 f"{mask.shape[1]}x{mask.shape[0]}")
+                raise InputError(
+                    f"{Path(path).name} is {photo.shape[1]}x{photo.shape[0]} but its mask is "
+                    f"{mask.shape[1]}x{mask.shape[0]}"
+                )
             engine.check_photo_suits(photo, Path(path).name)
             file = Path(path).read_bytes() if for_edit else b""
             faces = framing.detect_faces(photo) if mask is None and engine.labels.framing == "face" else []
             face_index = face % len(faces) if faces else 0
-            edit, style, framed = start_edit(engine, photo, photo_key(path), mask, file=file, face=face_index,
-                                             faces=faces)
-            return PhotoImport(Path(path), framed, edit.mask, edit.framing.found_face, style,
-                               edit if for_edit else None, face_index, len(faces))
+            edit, style, framed = start_edit(
+                engine, photo, photo_key(path), mask, file=file, face=face_index, faces=faces
+            )
+            return PhotoImport(
+                Path(path),
+                framed,
+                edit.mask,
+                edit.framing.found_face,
+                style,
+                edit if for_edit else None,
+                face_index,
+                len(faces),
+            )
+
         return work
 
 

@@ -1,11 +1,12 @@
 """Mask painting operations on uint8 label arrays (no Qt): what the canvas tools do."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-Point = tuple[float, float]   # (x, y) in mask pixels
-Box = tuple[int, int, int, int]   # (x0, y0, x1, y1) in mask pixels, end-exclusive
+Point = tuple[float, float]  # (x, y) in mask pixels
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in mask pixels, end-exclusive
 
 
 def paint_line(mask: np.ndarray, p0: Point, p1: Point, radius: float, label: int) -> Box:
@@ -15,13 +16,17 @@ def paint_line(mask: np.ndarray, p0: Point, p1: Point, radius: float, label: int
     a = (int(round(p0[0])), int(round(p0[1])))
     b = (int(round(p1[0])), int(round(p1[1])))
     reach = thickness // 2 + 1
-    box = (max(0, min(a[0], b[0]) - reach), max(0, min(a[1], b[1]) - reach),
-           min(mask.shape[1], max(a[0], b[0]) + reach + 1), min(mask.shape[0], max(a[1], b[1]) + reach + 1))
+    box = (
+        max(0, min(a[0], b[0]) - reach),
+        max(0, min(a[1], b[1]) - reach),
+        min(mask.shape[1], max(a[0], b[0]) + reach + 1),
+        min(mask.shape[0], max(a[1], b[1]) + reach + 1),
+    )
     if thickness == 1:
         cv2.line(mask, a, b, int(label), 1)
     else:
         cv2.line(mask, a, b, int(label), thickness, lineType=cv2.LINE_8)
-        cv2.circle(mask, a, thickness // 2, int(label), -1)   # round caps
+        cv2.circle(mask, a, thickness // 2, int(label), -1)  # round caps
         cv2.circle(mask, b, thickness // 2, int(label), -1)
     return box
 

@@ -4,6 +4,7 @@ Every configuration is measured in its own child process (so peak memory is its 
 on the same inputs (a fixed mask and style), with warm-up runs and the median of
 repeated runs. Random weights are used: speed does not depend on their values.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,11 +32,11 @@ if TYPE_CHECKING:
     from models.inference.engine import Engine
     from models.nets.parser import ParserConfig
 
-ROOT = Path(__file__).resolve().parents[2]   # the repository: where `models` is importable from
-SCHEMA_VERSION = 6   # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
-                     # 4: refine_step_ms; 5: context_ms; 6: CUDA graphs (graph_ms, graph_max_diff,
-                     # refine_eager_step_ms; refine_step_ms is recorded on CUDA)
-SHIPPED_CONTEXT = 512   # the face model's StyleContext width (weights/face_256.json)
+ROOT = Path(__file__).resolve().parents[2]  # the repository: where `models` is importable from
+SCHEMA_VERSION = 6  # 2: synth_ms as the engine runs (styles prepared), style_change_ms; 3: paint_ms;
+# 4: refine_step_ms; 5: context_ms; 6: CUDA graphs (graph_ms, graph_max_diff,
+# refine_eager_step_ms; refine_step_ms is recorded on CUDA)
+SHIPPED_CONTEXT = 512  # the face model's StyleContext width (weights/face_256.json)
 
 
 def median_ms(fn, warmup: int, repeats: int, sync) -> float:
@@ -53,9 +54,10 @@ def median_ms(fn, warmup: int, repeats: int, sync) -> float:
 
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+        return torch.cuda.max_memory_allocated(device) / 2**20
     import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux reports KiB
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_classes: int = 19) -> dict:
@@ -75,12 +77,13 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
     image = (torch.rand(1, 3, size, size, generator=gen) * 2 - 1).to(dev, dt)
     g = model.generator
     slow = config == "paper"
-    with torch.no_grad():   # as the engine runs it
+    with torch.no_grad():  # as the engine runs it
         style, present = model.encoder(image, seg)
         prepared = g.prepare_styles(style)
         # As the engine runs: style work once per style change, then frame after frame.
-        synth_ms = median_ms(lambda: g.render(seg, prepared), 2 if slow else 5,
-                             max(3, repeats // 4) if slow else repeats, sync)
+        synth_ms = median_ms(
+            lambda: g.render(seg, prepared), 2 if slow else 5, max(3, repeats // 4) if slow else repeats, sync
+        )
         # While painting: the mask-and-style work of the last frame is kept and redone
         # around the brush only (a 24-pixel dab in the middle).
         modulations = g.modulations(seg, prepared)
@@ -89,32 +92,53 @@ def measure(config: str, size: int, device: str, dtype: str, repeats: int, num_c
         def paint_frame() -> torch.Tensor:
             g.update_modulations(modulations, seg, prepared, dab)
             return g.render(seg, prepared, modulations)
+
         paint_ms = median_ms(paint_frame, 2 if slow else 5, max(3, repeats // 4) if slow else repeats, sync)
         style_change_ms = median_ms(lambda: g.prepare_styles(style), 2, max(3, repeats // 4), sync)
         encode_ms = median_ms(lambda: model.encoder(image, seg), 2, max(3, repeats // 4), sync)
         # Our StyleContext (random weights, the face model's width): what it adds to an encode.
         context = StyleContext(dataclasses.replace(cfg, context_hidden=SHIPPED_CONTEXT)).to(dev, dt).eval()
         context_ms = median_ms(lambda: context(image, seg, style), 2, max(3, repeats // 4), sync)
-    peak_mb = peak_memory_mb(dev)   # synthesis's; a refinement step's backward pass needs more
+    peak_mb = peak_memory_mb(dev)  # synthesis's; a refinement step's backward pass needs more
     codes = StyleMatrix(style[0].float().cpu().numpy(), present[0].cpu().numpy())
-    refine_ms = lambda refiner: median_ms(lambda: refiner.step(1), 1 if slow else 3,
-                                          2 if slow else max(3, repeats // 4), sync)
+    refine_ms = lambda refiner: median_ms(
+        lambda: refiner.step(1), 1 if slow else 3, 2 if slow else max(3, repeats // 4), sync
+    )
     # as the engine runs it: recorded on CUDA
     refine_step_ms = refine_ms(StyleRefiner(model, image, seg, codes))
     recorded = {}
     if can_record(dev):
-        recorded = {**measure_recorded(g, mask, style, prepared, seg, repeats, sync),
-                    "refine_eager_step_ms": refine_ms(StyleRefiner(model, image, seg, codes, record=False))}
-    return {**recorded, "config": config, "size": size, "device": str(dev), "dtype": dtype,
-            "synth_ms": synth_ms, "paint_ms": paint_ms, "style_change_ms": style_change_ms, "encode_ms": encode_ms,
-            "context_ms": context_ms, "refine_step_ms": refine_step_ms,
-            "generator_params": sum(p.numel() for p in model.generator.parameters()),
-            "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
-            "peak_memory_mb": peak_mb}
+        recorded = {
+            **measure_recorded(g, mask, style, prepared, seg, repeats, sync),
+            "refine_eager_step_ms": refine_ms(StyleRefiner(model, image, seg, codes, record=False)),
+        }
+    return {
+        **recorded,
+        "config": config,
+        "size": size,
+        "device": str(dev),
+        "dtype": dtype,
+        "synth_ms": synth_ms,
+        "paint_ms": paint_ms,
+        "style_change_ms": style_change_ms,
+        "encode_ms": encode_ms,
+        "context_ms": context_ms,
+        "refine_step_ms": refine_step_ms,
+        "generator_params": sum(p.numel() for p in model.generator.parameters()),
+        "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
+        "peak_memory_mb": peak_mb,
+    }
 
 
-def measure_recorded(generator: SEANGenerator, mask: torch.Tensor, style: torch.Tensor, prepared: list,
-                     seg: torch.Tensor, repeats: int, sync) -> dict:
+def measure_recorded(
+    generator: SEANGenerator,
+    mask: torch.Tensor,
+    style: torch.Tensor,
+    prepared: list,
+    seg: torch.Tensor,
+    repeats: int,
+    sync,
+) -> dict:
     """A frame as the engine runs it on CUDA (`FrameGraph`, one recorded launch; the label
     mask copied in each time), and how far its picture is from the eager one's."""
     frame = FrameGraph(generator, tuple(mask.shape[-2:]), seg.device, seg.dtype)
@@ -130,6 +154,7 @@ def shipped_parser_config() -> "ParserConfig":
     from models.inference.parser import ParserInfo
     from models.inference.weights import WEIGHTS_DIR
     from models.nets.parser import ParserConfig
+
     try:
         return ParserInfo.from_dict(json.loads((WEIGHTS_DIR / "face_parser.json").read_text())).config
     except (OSError, ValueError, KeyError):
@@ -142,15 +167,23 @@ def measure_parser(size: int, device: str, repeats: int) -> dict:
     from models.data.labels import LabelScheme
     from models.inference.parser import Parser, ParserInfo
     from models.nets.parser import FaceParser
+
     dev = torch.device(device)
     torch.manual_seed(0)
     cfg = shipped_parser_config()
     parser = Parser(FaceParser(cfg), ParserInfo("bench", "face", LabelScheme.named("face"), cfg), dev)
     photo = (torch.rand(size, size, 3, generator=torch.Generator().manual_seed(0)) * 255).byte().numpy()
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
-    return {"config": "parser", "size": size, "input_size": cfg.input_size, "device": str(dev), "dtype": "fp32",
-            "parse_ms": median_ms(lambda: parser.parse(photo), 3, repeats, sync),
-            "params": sum(p.numel() for p in parser.net.parameters()), "peak_memory_mb": peak_memory_mb(dev)}
+    return {
+        "config": "parser",
+        "size": size,
+        "input_size": cfg.input_size,
+        "device": str(dev),
+        "dtype": "fp32",
+        "parse_ms": median_ms(lambda: parser.parse(photo), 3, repeats, sync),
+        "params": sum(p.numel() for p in parser.net.parameters()),
+        "peak_memory_mb": peak_memory_mb(dev),
+    }
 
 
 def in_child(call: str, failure: dict) -> dict:
@@ -165,12 +198,13 @@ def in_child(call: str, failure: dict) -> dict:
 
 
 def measure_in_child(config: str, size: int, device: str, dtype: str, repeats: int) -> dict:
-    return in_child(f"measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})",
-                    {"config": config, "size": size, "device": device, "dtype": dtype})
+    return in_child(
+        f"measure({config!r}, {size}, {device!r}, {dtype!r}, {repeats})",
+        {"config": config, "size": size, "device": device, "dtype": dtype},
+    )
 
 
-def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite", "paper"),
-              progress=print) -> dict:
+def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite", "paper"), progress=print) -> dict:
     dtypes = ["fp32"] + (["fp16", "bf16"] if device.startswith("cuda") else [])
     runs = []
     for size in sizes:
@@ -183,13 +217,26 @@ def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite",
         for dtype in dtypes:
             pair = {r["config"]: r for r in runs if r["size"] == size and r["dtype"] == dtype and "error" not in r}
             if "lite" in pair and "paper" in pair:
-                speedups.append({"size": size, "dtype": dtype,
-                                 "paper_over_lite": pair["paper"]["synth_ms"] / pair["lite"]["synth_ms"]})
+                speedups.append(
+                    {
+                        "size": size,
+                        "dtype": dtype,
+                        "paper_over_lite": pair["paper"]["synth_ms"] / pair["lite"]["synth_ms"],
+                    }
+                )
     progress(f"bench: face parser on {device}")
     parser = in_child(f"measure_parser({sizes[0]}, {device!r}, {repeats})", {"config": "parser"})
-    return {"schema": SCHEMA_VERSION, "device": device, "device_name": device_name(device),
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": runs,
-            "speedups": speedups, "parser": parser, "parse_ms": parser.get("parse_ms")}
+    return {
+        "schema": SCHEMA_VERSION,
+        "device": device,
+        "device_name": device_name(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "runs": runs,
+        "speedups": speedups,
+        "parser": parser,
+        "parse_ms": parser.get("parse_ms"),
+    }
 
 
 def measure_stylize(repeats: int = 5) -> dict:
@@ -200,28 +247,34 @@ def measure_stylize(repeats: int = 5) -> dict:
     256 px synthesis, and encoding a 512 px style photo, in ms."""
     from models.inference.stylize import PREVIEW_SIDE, Stylizer
     from models.settings import NET_SIDE
+
     stylizer = Stylizer.load()
     rng = np.random.default_rng(0)
-    labels = {size: np.kron(rng.integers(0, 12, (8, 8)), np.ones((size // 8, size // 8))).astype(np.uint8)
-              for size in (256, 512)}
+    labels = {
+        size: np.kron(rng.integers(0, 12, (8, 8)), np.ones((size // 8, size // 8))).astype(np.uint8)
+        for size in (256, 512)
+    }
     photos = {size: (rng.random((size, size, 3)) * 255).astype(np.uint8) for size in labels}
     look = stylizer.style_features(photos[512], labels[512])
     none = lambda: None
     time_of = lambda size, side, smooth: median_ms(
-        lambda: stylizer.stylize(photos[size], look, labels[size], smooth, side=side), 1, repeats, none)
-    return {"stylize_512_guided_ms": time_of(512, NET_SIDE, "guided"),
-            "stylize_512_none_ms": time_of(512, NET_SIDE, "none"),
-            "stylize_256_preview_ms": time_of(256, PREVIEW_SIDE, "guided"),
-            "style_photo_512_ms": median_ms(lambda: stylizer.style_features(photos[512], labels[512]),
-                                            1, repeats, none),
-            "net_side": NET_SIDE, "preview_side": PREVIEW_SIDE,
-            "decoder_config": stylizer.info.config.to_dict(), "threads": torch.get_num_threads()}
+        lambda: stylizer.stylize(photos[size], look, labels[size], smooth, side=side), 1, repeats, none
+    )
+    return {
+        "stylize_512_guided_ms": time_of(512, NET_SIDE, "guided"),
+        "stylize_512_none_ms": time_of(512, NET_SIDE, "none"),
+        "stylize_256_preview_ms": time_of(256, PREVIEW_SIDE, "guided"),
+        "style_photo_512_ms": median_ms(lambda: stylizer.style_features(photos[512], labels[512]), 1, repeats, none),
+        "net_side": NET_SIDE,
+        "preview_side": PREVIEW_SIDE,
+        "decoder_config": stylizer.info.config.to_dict(),
+        "threads": torch.get_num_threads(),
+    }
 
 
-
-
-def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: int = 8,
-                 given: list[np.ndarray] | None = None) -> dict:
+def measure_bank(
+    engine: "Engine", bank_path: str, sample: np.ndarray, layouts: int = 8, given: list[np.ndarray] | None = None
+) -> dict:
     """SIMS with a bank, on the engine's device: per layout, retrieval (every component,
     nothing remembered), composing the canvas, and the canvas network over SEAN's picture,
     in ms (medians over the `given` layouts, else over `layouts` layouts: `sample`, a mask
@@ -232,11 +285,15 @@ def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: 
 
     from models.data.mask_noise import hand_drawn
     from models.inference.sims import BankPainter, Canvas, compose, retrieve
+
     painter = BankPainter.load(engine, bank_path)
     size = painter.bank.size
     sample = painter.layout(sample)
-    masks = ([painter.layout(m) for m in given] if given
-             else [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)])
+    masks = (
+        [painter.layout(m) for m in given]
+        if given
+        else [sample] + [hand_drawn(sample, np.random.default_rng(i), 1.0) for i in range(1, layouts)]
+    )
     times: dict[str, list[float]] = {"retrieve_ms": [], "compose_ms": [], "network_ms": [], "components": []}
     for mask in masks:
         start = time.perf_counter()
@@ -256,7 +313,11 @@ def measure_bank(engine: "Engine", bank_path: str, sample: np.ndarray, layouts: 
     painter.canvas(masks[0])
     start = time.perf_counter()
     painter.paint_over(engine.synthesize(stroke, engine.mean_style), stroke, painter.canvas(stroke))
-    return {**{k: float(np.median(v)) for k, v in times.items()},
-            "stroke_frame_ms": (time.perf_counter() - start) * 1000,
-            "segments": len(painter.bank), "bank_photos": painter.bank.meta["photos"],
-            "device": str(engine.device), "threads": torch.get_num_threads()}
+    return {
+        **{k: float(np.median(v)) for k, v in times.items()},
+        "stroke_frame_ms": (time.perf_counter() - start) * 1000,
+        "segments": len(painter.bank),
+        "bank_photos": painter.bank.meta["photos"],
+        "device": str(engine.device),
+        "threads": torch.get_num_threads(),
+    }

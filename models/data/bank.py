@@ -25,6 +25,7 @@ File format (an .npz without pickles; `BANK_FORMAT` versions it):
     seg_mask         (N, D*D/8) uint8  the component's mask in its box at D x D, bit-packed
     seg_context      (N, D*D) uint8    the labels of the grown box at D x D (OUTSIDE off the photo)
 """
+
 from __future__ import annotations
 
 import json
@@ -41,28 +42,37 @@ from models.data.files import InputError, atomic_write, check_labels, load_array
 from models.data.labels import LabelScheme
 
 BANK_FORMAT = 1
-DESCRIPTOR = 16        # masks and contexts are compared at 16 x 16
-COARSE = 8             # ... after a shortlist made at 8 x 8
-CONTEXT_GROW = 0.25    # the context box is the component's box grown by a quarter (SIMS)
-OUTSIDE = 255          # context label for the part of a grown box beyond the photo
-MIN_AREA_SHARE = 1 / 4096   # components below this share of the photo (16 px at 256) are not kept
+DESCRIPTOR = 16  # masks and contexts are compared at 16 x 16
+COARSE = 8  # ... after a shortlist made at 8 x 8
+CONTEXT_GROW = 0.25  # the context box is the component's box grown by a quarter (SIMS)
+OUTSIDE = 255  # context label for the part of a grown box beyond the photo
+MIN_AREA_SHARE = 1 / 4096  # components below this share of the photo (16 px at 256) are not kept
 # In-memory cost of a segment for retrieval (descriptors unpacked) and the bound on it:
 # a bank past it is refused with the number, rather than swapping the machine to a halt.
 BYTES_PER_SEGMENT = 2 * DESCRIPTOR * DESCRIPTOR + 5 * COARSE * COARSE + 64
-MAX_BANK_BYTES = 6 * 2 ** 30
-PHOTO_CACHE = 256      # decoded photos kept (about 64 MB at 256 px)
-SEGMENT_ARRAYS = {"seg_photo": np.int32, "seg_label": np.uint8, "seg_box": np.int16, "seg_seed": np.int16,
-                  "seg_area": np.int32, "seg_mean": np.uint8, "seg_std": np.uint8, "seg_mask": np.uint8,
-                  "seg_context": np.uint8}
+MAX_BANK_BYTES = 6 * 2**30
+PHOTO_CACHE = 256  # decoded photos kept (about 64 MB at 256 px)
+SEGMENT_ARRAYS = {
+    "seg_photo": np.int32,
+    "seg_label": np.uint8,
+    "seg_box": np.int16,
+    "seg_seed": np.int16,
+    "seg_area": np.int32,
+    "seg_mean": np.uint8,
+    "seg_std": np.uint8,
+    "seg_mask": np.uint8,
+    "seg_context": np.uint8,
+}
 
 
 @dataclass(frozen=True)
 class Component:
     """One connected component of one class in a label map."""
+
     label: int
-    box: tuple[int, int, int, int]   # top, bottom, left, right
-    seed: tuple[int, int]            # (y, x) inside it
-    mask: np.ndarray                 # bool, the box's size: which of the box's pixels it covers
+    box: tuple[int, int, int, int]  # top, bottom, left, right
+    seed: tuple[int, int]  # (y, x) inside it
+    mask: np.ndarray  # bool, the box's size: which of the box's pixels it covers
 
     @property
     def area(self) -> int:
@@ -87,7 +97,7 @@ def component(label: int, ids: np.ndarray, stats: np.ndarray, i: int) -> Compone
     """Component i of connectedComponentsWithStats' answer; its seed is its first pixel in
     reading order, so the same component has the same seed however it was found."""
     x, y, w, h, _ = stats[i]
-    mask = ids[y:y + h, x:x + w] == i
+    mask = ids[y : y + h, x : x + w] == i
     sy, sx = np.unravel_index(np.argmax(mask), mask.shape)
     return Component(label, (int(y), int(y + h), int(x), int(x + w)), (int(y + sy), int(x + sx)), mask)
 
@@ -113,10 +123,11 @@ def describe(labels: np.ndarray, component: Component) -> tuple[np.ndarray, np.n
     mask = cv2.resize(component.mask.astype(np.float32), d, interpolation=cv2.INTER_AREA) >= 0.5
     top, bottom, left, right = grown_box(component.box)
     h, w = labels.shape
-    padded = cv2.copyMakeBorder(labels, max(0, -top), max(0, bottom - h), max(0, -left), max(0, right - w),
-                                cv2.BORDER_CONSTANT, value=OUTSIDE)
+    padded = cv2.copyMakeBorder(
+        labels, max(0, -top), max(0, bottom - h), max(0, -left), max(0, right - w), cv2.BORDER_CONSTANT, value=OUTSIDE
+    )
     oy, ox = max(0, -top), max(0, -left)
-    context = padded[top + oy:bottom + oy, left + ox:right + ox]
+    context = padded[top + oy : bottom + oy, left + ox : right + ox]
     context = cv2.resize(context, d, interpolation=cv2.INTER_NEAREST)
     return mask.reshape(-1), context.reshape(-1)
 
@@ -125,12 +136,13 @@ def describe(labels: np.ndarray, component: Component) -> tuple[np.ndarray, np.n
 class ClassSegments:
     """One class's segments, ready to compare: full descriptors and a coarse copy
     (COARSE x COARSE, a quarter of the work) that shortlists before the full comparison."""
-    index: np.ndarray          # (n,) bank segment indices
-    masks: np.ndarray          # (n, D*D) bool
-    contexts: np.ndarray       # (n, D*D) uint8
-    coarse_masks: np.ndarray   # (n, C*C) float32, the share of each coarse cell covered
+
+    index: np.ndarray  # (n,) bank segment indices
+    masks: np.ndarray  # (n, D*D) bool
+    contexts: np.ndarray  # (n, D*D) uint8
+    coarse_masks: np.ndarray  # (n, C*C) float32, the share of each coarse cell covered
     coarse_contexts: np.ndarray  # (n, C*C) uint8, every other row and column
-    log_aspects: np.ndarray    # (n,) log(height / width) of their boxes
+    log_aspects: np.ndarray  # (n,) log(height / width) of their boxes
 
     @classmethod
     def of(cls, arrays: dict[str, np.ndarray], label: int) -> "ClassSegments":
@@ -138,8 +150,9 @@ class ClassSegments:
         masks = np.unpackbits(arrays["seg_mask"][index], axis=1).astype(bool)
         contexts = arrays["seg_context"][index]
         box = arrays["seg_box"][index].astype(np.float32)
-        return cls(index, masks, contexts, *coarse(masks, contexts),
-                   np.log((box[:, 1] - box[:, 0]) / (box[:, 3] - box[:, 2])))
+        return cls(
+            index, masks, contexts, *coarse(masks, contexts), np.log((box[:, 1] - box[:, 0]) / (box[:, 3] - box[:, 2]))
+        )
 
 
 def coarse(masks: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +163,7 @@ def coarse(masks: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return soft.reshape(n, -1), np.ascontiguousarray(sampled).reshape(n, -1)
 
 
-BANK_ARRAY_LIMIT = 4 << 30   # bytes one of a bank's arrays may declare (the street bank's largest: ~100 MB)
+BANK_ARRAY_LIMIT = 4 << 30  # bytes one of a bank's arrays may declare (the street bank's largest: ~100 MB)
 
 
 class SegmentBank:
@@ -161,12 +174,18 @@ class SegmentBank:
         self.arrays = arrays
         self.stems = [str(s) for s in arrays["stems"]]
         self._by_label: dict[int, ClassSegments] = {}
-        self._photos: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()   # recently decoded
+        self._photos: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # recently decoded
 
     # --- building -------------------------------------------------------------------------
     @classmethod
-    def build(cls, pairs: Iterable, scheme: LabelScheme, size: int, model: str,
-              progress: Callable[[Iterable], Iterable] = lambda it: it) -> "SegmentBank":
+    def build(
+        cls,
+        pairs: Iterable,
+        scheme: LabelScheme,
+        size: int,
+        model: str,
+        progress: Callable[[Iterable], Iterable] = lambda it: it,
+    ) -> "SegmentBank":
         """A bank of every component of every pair (objects with `.stem` and `.read(scheme)`);
         photos are scaled and cropped to `size`."""
         smallest = min_area(size)
@@ -178,15 +197,25 @@ class SegmentBank:
             photo = len(stems)
             for comp in components(labels, smallest):
                 mask, context = describe(labels, comp)
-                pixels = image[comp.box[0]:comp.box[1], comp.box[2]:comp.box[3]][comp.mask]
-                for key, value in (("seg_photo", photo), ("seg_label", comp.label), ("seg_box", comp.box),
-                                   ("seg_seed", comp.seed), ("seg_area", comp.area),
-                                   ("seg_mean", pixels.mean(0).round()), ("seg_std", pixels.std(0).round()),
-                                   ("seg_mask", np.packbits(mask)), ("seg_context", context)):
+                pixels = image[comp.box[0] : comp.box[1], comp.box[2] : comp.box[3]][comp.mask]
+                for key, value in (
+                    ("seg_photo", photo),
+                    ("seg_label", comp.label),
+                    ("seg_box", comp.box),
+                    ("seg_seed", comp.seed),
+                    ("seg_area", comp.area),
+                    ("seg_mean", pixels.mean(0).round()),
+                    ("seg_std", pixels.std(0).round()),
+                    ("seg_mask", np.packbits(mask)),
+                    ("seg_context", context),
+                ):
                     rows[key].append(value)
             stems.append(pair.stem)
-            jpegs.append(cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                                      [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
+            jpegs.append(
+                cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])[
+                    1
+                ].tobytes()
+            )
             pngs.append(cv2.imencode(".png", labels)[1].tobytes())
         if not stems:
             raise InputError("no labelled photos to build a bank from")
@@ -195,15 +224,24 @@ class SegmentBank:
         arrays["png"], arrays["png_offsets"] = flat(pngs)
         for key, dtype in SEGMENT_ARRAYS.items():
             arrays[key] = np.array(rows[key], dtype=dtype)
-        meta = {"format": BANK_FORMAT, "model": model, "labels": {"name": scheme.name, "names": list(scheme.names)},
-                "size": size, "descriptor": DESCRIPTOR, "context_grow": CONTEXT_GROW, "min_area": smallest,
-                "photos": len(stems), "segments": len(rows["seg_label"])}
+        meta = {
+            "format": BANK_FORMAT,
+            "model": model,
+            "labels": {"name": scheme.name, "names": list(scheme.names)},
+            "size": size,
+            "descriptor": DESCRIPTOR,
+            "context_grow": CONTEXT_GROW,
+            "min_area": smallest,
+            "photos": len(stems),
+            "segments": len(rows["seg_label"]),
+        }
         return cls(meta, arrays)
 
     def save(self, path: str | Path) -> None:
         def write(p: Path) -> None:
             with open(p, "wb") as f:
                 np.savez(f, meta=np.array(json.dumps(self.meta)), **self.arrays)
+
         atomic_write(path, write, (".npz",))
 
     # --- loading ------------------------------------------------------------------------
@@ -226,8 +264,10 @@ class SegmentBank:
         except ValueError:
             raise InputError(f"{damaged} (its 'meta' record is not JSON)") from None
         if not isinstance(meta, dict) or meta.get("format") != BANK_FORMAT:
-            raise InputError(f"{damaged} (format {meta.get('format') if isinstance(meta, dict) else '?'}, "
-                             f"this version reads format {BANK_FORMAT}); build it again")
+            raise InputError(
+                f"{damaged} (format {meta.get('format') if isinstance(meta, dict) else '?'}, "
+                f"this version reads format {BANK_FORMAT}); build it again"
+            )
         bank = cls(meta, arrays)
         bank.check(damaged)
         return bank
@@ -245,33 +285,47 @@ class SegmentBank:
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{damaged} (its 'meta' record lacks segments, photos, descriptor or labels)") from None
         if d != DESCRIPTOR:
-            raise InputError(f"{damaged} (descriptors of {d} px, this version compares {DESCRIPTOR} px); "
-                             "build it again")
-        shapes = {"seg_box": (n, 4), "seg_seed": (n, 2), "seg_mean": (n, 3), "seg_std": (n, 3),
-                  "seg_mask": (n, d * d // 8), "seg_context": (n, d * d)}
+            raise InputError(
+                f"{damaged} (descriptors of {d} px, this version compares {DESCRIPTOR} px); build it again"
+            )
+        shapes = {
+            "seg_box": (n, 4),
+            "seg_seed": (n, 2),
+            "seg_mean": (n, 3),
+            "seg_std": (n, 3),
+            "seg_mask": (n, d * d // 8),
+            "seg_context": (n, d * d),
+        }
         for key, dtype in SEGMENT_ARRAYS.items():
             if a[key].dtype != dtype or a[key].shape != shapes.get(key, (n,)):
-                raise InputError(f"{damaged} ({key} is {a[key].dtype} {a[key].shape}, "
-                                 f"expected {np.dtype(dtype)} {shapes.get(key, (n,))})")
+                raise InputError(
+                    f"{damaged} ({key} is {a[key].dtype} {a[key].shape}, "
+                    f"expected {np.dtype(dtype)} {shapes.get(key, (n,))})"
+                )
         for blob, offsets in (("jpeg", "jpeg_offsets"), ("png", "png_offsets")):
             o = a[offsets]
             if o.shape != (photos + 1,) or o[0] != 0 or o[-1] != a[blob].size or np.any(np.diff(o) < 0):
                 raise InputError(f"{damaged} ({offsets} do not match the {photos} photos it records)")
-        if len(a["stems"]) != photos or (n and (a["seg_photo"].min() < 0 or a["seg_photo"].max() >= photos
-                                                 or a["seg_label"].max() >= len(names))):
+        if len(a["stems"]) != photos or (
+            n and (a["seg_photo"].min() < 0 or a["seg_photo"].max() >= photos or a["seg_label"].max() >= len(names))
+        ):
             raise InputError(f"{damaged} (segments point at photos or classes it does not have)")
         if n * BYTES_PER_SEGMENT > MAX_BANK_BYTES:
-            raise InputError(f"{damaged.replace('not a usable', 'too large a')}: {n:,} segments would take "
-                             f"{n * BYTES_PER_SEGMENT / 2 ** 30:.1f} GiB to search, more than the "
-                             f"{MAX_BANK_BYTES / 2 ** 30:.0f} GiB allowed; build it from fewer photos")
+            raise InputError(
+                f"{damaged.replace('not a usable', 'too large a')}: {n:,} segments would take "
+                f"{n * BYTES_PER_SEGMENT / 2**30:.1f} GiB to search, more than the "
+                f"{MAX_BANK_BYTES / 2**30:.0f} GiB allowed; build it from fewer photos"
+            )
 
     def check_fits(self, model: str, scheme: LabelScheme, where: str = "bank") -> None:
         """Refuse a bank made for other labels: its segments would go to the wrong regions."""
         names = tuple(self.meta["labels"]["names"])
         if names != scheme.names:
-            raise InputError(f"{where} was built for model '{self.meta.get('model')}' with labels "
-                             f"'{self.meta['labels'].get('name')}' ({len(names)} classes); model '{model}' "
-                             f"uses '{scheme.name}' ({scheme.num_classes} classes)")
+            raise InputError(
+                f"{where} was built for model '{self.meta.get('model')}' with labels "
+                f"'{self.meta['labels'].get('name')}' ({len(names)} classes); model '{model}' "
+                f"uses '{scheme.name}' ({scheme.num_classes} classes)"
+            )
 
     # --- use -------------------------------------------------------------------------------
     @property
@@ -307,8 +361,8 @@ class SegmentBank:
 
     def decode_photo(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         a = self.arrays
-        jpeg = a["jpeg"][a["jpeg_offsets"][i]:a["jpeg_offsets"][i + 1]]
-        png = a["png"][a["png_offsets"][i]:a["png_offsets"][i + 1]]
+        jpeg = a["jpeg"][a["jpeg_offsets"][i] : a["jpeg_offsets"][i + 1]]
+        png = a["png"][a["png_offsets"][i] : a["png_offsets"][i + 1]]
         image, labels = cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
         if image is None or labels is None or image.shape[:2] != labels.shape:
             raise InputError(f"bank photo {self.stems[i]!r} is damaged; build the bank again")
@@ -326,6 +380,7 @@ class SegmentBank:
         names = self.label_names()
         counts = np.bincount(self.arrays["seg_label"], minlength=len(names))
         shown = ", ".join(f"{names[c]} {counts[c]}" for c in np.argsort(-counts) if counts[c])
-        return (f"{self.meta['photos']} photos, {len(self):,} segments at {self.size} px "
-                f"(model '{self.meta['model']}'): {shown}")
-
+        return (
+            f"{self.meta['photos']} photos, {len(self):,} segments at {self.size} px "
+            f"(model '{self.meta['model']}'): {shown}"
+        )

@@ -3,6 +3,7 @@ makes them from retrieved segments; training simulates them from a photo itself,
 does (its section 3.4): each segment stenciled from the photo by its own mask, some
 dropped, some moved and rescaled a little (retrieval never fits exactly), some recoloured
 with the statistics of another segment of the same class, and the borders elided."""
+
 from __future__ import annotations
 
 import cv2
@@ -10,19 +11,25 @@ import numpy as np
 
 from models.data.bank import components, min_area
 
-DROP = 0.15            # share of segments left out (regions the bank has nothing for)
-RECOLOUR = 0.3         # share recoloured like another segment of their class (the shipped street
-                       # network's first 440 steps used 0.6: its pictures kept the mean style's colours)
-MISALIGN = 0.4         # share shifted and rescaled inside their region
-MAX_SHIFT = 0.06       # of the segment's box, each way
-MAX_RESCALE = 0.15     # +- of its size
-EXTRA_ELISION = 0.5    # chance of eliding one pixel more along every border
+DROP = 0.15  # share of segments left out (regions the bank has nothing for)
+RECOLOUR = 0.3  # share recoloured like another segment of their class (the shipped street
+# network's first 440 steps used 0.6: its pictures kept the mean style's colours)
+MISALIGN = 0.4  # share shifted and rescaled inside their region
+MAX_SHIFT = 0.06  # of the segment's box, each way
+MAX_RESCALE = 0.15  # +- of its size
+EXTRA_ELISION = 0.5  # chance of eliding one pixel more along every border
 
 
 def simulation_settings() -> dict:
     """What a training session's canvases were simulated with (kept in its record)."""
-    return {"drop": DROP, "recolour": RECOLOUR, "misalign": MISALIGN, "max_shift": MAX_SHIFT,
-            "max_rescale": MAX_RESCALE, "extra_elision": EXTRA_ELISION}
+    return {
+        "drop": DROP,
+        "recolour": RECOLOUR,
+        "misalign": MISALIGN,
+        "max_shift": MAX_SHIFT,
+        "max_rescale": MAX_RESCALE,
+        "extra_elision": EXTRA_ELISION,
+    }
 
 
 def border_width(size: int) -> int:
@@ -45,8 +52,10 @@ class ColourStats:
     a bank's `seg_mean` and `seg_std`."""
 
     def __init__(self, labels: np.ndarray, means: np.ndarray, stds: np.ndarray):
-        self.by_label = {int(c): (means[labels == c].astype(np.float32), stds[labels == c].astype(np.float32))
-                         for c in np.unique(labels)}
+        self.by_label = {
+            int(c): (means[labels == c].astype(np.float32), stds[labels == c].astype(np.float32))
+            for c in np.unique(labels)
+        }
 
     def sample(self, label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
         if label not in self.by_label:
@@ -73,8 +82,9 @@ def misaligned(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(crop, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def simulated_canvas(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                     colours: ColourStats | None = None) -> tuple[np.ndarray, np.ndarray]:
+def simulated_canvas(
+    image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, colours: ColourStats | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(canvas, filled) made from a photo and its labels the way retrieval's would look."""
     canvas = np.zeros_like(image)
     filled = np.zeros(labels.shape, bool)

@@ -1,4 +1,5 @@
 """Folder datasets: DIR/images/X.jpg with DIR/labels/X.png (uint8 class indices)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 @dataclass(frozen=True)
 class Pair:
     """A photo and its label file."""
+
     image: Path
     label: Path
 
@@ -53,8 +55,14 @@ class Pack:
         """items: (stem, JPEG bytes, PNG bytes)."""
         jpeg, jpeg_offsets = flat([i[1] for i in items])
         png, png_offsets = flat([i[2] for i in items])
-        np.savez(path, stems=np.array([i[0] for i in items]), jpeg=jpeg, jpeg_offsets=jpeg_offsets,
-                 png=png, png_offsets=png_offsets)
+        np.savez(
+            path,
+            stems=np.array([i[0] for i in items]),
+            jpeg=jpeg,
+            jpeg_offsets=jpeg_offsets,
+            png=png,
+            png_offsets=png_offsets,
+        )
 
 
 def flat(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,13 +83,13 @@ class PackedPair:
 
     def read(self, scheme: LabelScheme) -> tuple[np.ndarray, np.ndarray]:
         p, i = self.pack, self.index
-        jpeg = p.jpeg[p.jpeg_offsets[i]:p.jpeg_offsets[i + 1]]
+        jpeg = p.jpeg[p.jpeg_offsets[i] : p.jpeg_offsets[i + 1]]
         image = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         return image, self.read_mask(scheme)
 
     def read_mask(self, scheme: LabelScheme) -> np.ndarray:
         p, i = self.pack, self.index
-        return cv2.imdecode(p.png[p.png_offsets[i]:p.png_offsets[i + 1]], cv2.IMREAD_UNCHANGED)
+        return cv2.imdecode(p.png[p.png_offsets[i] : p.png_offsets[i + 1]], cv2.IMREAD_UNCHANGED)
 
 
 def find_pairs(root: str | Path) -> list[Pair]:
@@ -101,8 +109,11 @@ def match_pairs(images: str | Path, labels: str | Path) -> list[Pair]:
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder")
     by_stem = {p.stem: p for p in labels.glob("*.png")}
-    pairs = [Pair(p, by_stem[p.stem]) for p in sorted(images.iterdir())
-             if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in by_stem]
+    pairs = [
+        Pair(p, by_stem[p.stem])
+        for p in sorted(images.iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in by_stem
+    ]
     if not pairs:
         raise FileNotFoundError(f"{images}: no images with matching labels in {labels}")
     return pairs
@@ -122,22 +133,24 @@ def holdout_split(pairs: list, n_val: int) -> tuple[list, list]:
     return [p for p in pairs if p.stem not in val], [p for p in pairs if p.stem in val]
 
 
-def crop_window(height: int, width: int, size: int, scale: float = 1.0,
-                offset: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int, int, int]:
+def crop_window(
+    height: int, width: int, size: int, scale: float = 1.0, offset: tuple[float, float] = (0.5, 0.5)
+) -> tuple[int, int, int, int]:
     """Where resize_crop cuts: the scaled size (nh, nw) and the crop's top left corner."""
     f = size * scale / min(height, width)
     nh, nw = max(size, round(height * f)), max(size, round(width * f))
     return nh, nw, round((nh - size) * offset[0]), round((nw - size) * offset[1])
 
 
-def resize_crop(image: np.ndarray, mask: np.ndarray, size: int, scale: float = 1.0,
-                offset: tuple[float, float] = (0.5, 0.5)) -> tuple[np.ndarray, np.ndarray]:
+def resize_crop(
+    image: np.ndarray, mask: np.ndarray, size: int, scale: float = 1.0, offset: tuple[float, float] = (0.5, 0.5)
+) -> tuple[np.ndarray, np.ndarray]:
     """Resize so the shorter side is size * scale, then crop size x size at the relative offset."""
     nh, nw, top, left = crop_window(*mask.shape, size, scale, offset)
     interp = cv2.INTER_AREA if size * scale < min(mask.shape) else cv2.INTER_CUBIC
     image = cv2.resize(image, (nw, nh), interpolation=interp)
     mask = cv2.resize(mask, (nw, nh), interpolation=cv2.INTER_NEAREST)
-    return image[top:top + size, left:left + size], mask[top:top + size, left:left + size]
+    return image[top : top + size, left : left + size], mask[top : top + size, left : left + size]
 
 
 def rotation(height: int, width: int, degrees: float, zoom: float) -> np.ndarray:
@@ -172,8 +185,16 @@ class FolderDataset(Dataset):
     "scores" (s, S, S) with "distil" saying which items have them.
     """
 
-    def __init__(self, pairs: list, scheme: LabelScheme, size: int, augment: bool = False, rotate: float = 0.0,
-                 scores: list[np.ndarray | None] | None = None, mask_noise: float = 0.0):
+    def __init__(
+        self,
+        pairs: list,
+        scheme: LabelScheme,
+        size: int,
+        augment: bool = False,
+        rotate: float = 0.0,
+        scores: list[np.ndarray | None] | None = None,
+        mask_noise: float = 0.0,
+    ):
         self.pairs, self.scheme, self.size, self.augment, self.rotate = pairs, scheme, size, augment, rotate
         self.scores, self.mask_noise = scores, mask_noise
         self.flip_lut = scheme.flip_lut()
@@ -194,7 +215,7 @@ class FolderDataset(Dataset):
         scale, offset, flip, turn_by = 1.0, (0.5, 0.5), False, None
         if self.augment:
             # Seeded from torch, which the DataLoader seeds differently in every worker.
-            rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+            rng = np.random.default_rng(int(torch.randint(2**31, ())))
             scale, offset = rng.uniform(1.0, 1.15), tuple(rng.uniform(0, 1, 2))
             if self.rotate:
                 turn_by = rng.uniform(-self.rotate, self.rotate), rng.uniform(0.9, 1.0)
@@ -205,24 +226,27 @@ class FolderDataset(Dataset):
             image, mask = rotate_zoom(image, mask, *turn_by)
         if flip:
             image, mask = image[:, ::-1], self.flip_lut[mask[:, ::-1]]
-        item = {"image": image_to_tensor(image)[0],
-                "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
-        if self.mask_noise:   # the mask as a person might paint it, for the generator (see mask_noise.py)
-            rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+        item = {"image": image_to_tensor(image)[0], "label": torch.from_numpy(np.ascontiguousarray(mask)).long()}
+        if self.mask_noise:  # the mask as a person might paint it, for the generator (see mask_noise.py)
+            rng = np.random.default_rng(int(torch.randint(2**31, ())))
             drawn = hand_drawn(np.ascontiguousarray(mask), rng) if rng.random() < self.mask_noise else mask
             item["drawn"] = torch.from_numpy(np.ascontiguousarray(drawn)).long()
         if self.scores is not None:
             item["distil"] = torch.tensor(scores is not None)
-            item["scores"] = (torch.zeros(self.scheme.num_classes, self.size, self.size) if scores is None
-                              else torch.from_numpy(self.place_scores(scores, window, turn_by, flip)).permute(2, 0, 1))
+            item["scores"] = (
+                torch.zeros(self.scheme.num_classes, self.size, self.size)
+                if scores is None
+                else torch.from_numpy(self.place_scores(scores, window, turn_by, flip)).permute(2, 0, 1)
+            )
         return item
 
-    def place_scores(self, scores: np.ndarray, window: tuple[int, int, int, int],
-                     turn_by: tuple[float, float] | None, flip: bool) -> np.ndarray:
+    def place_scores(
+        self, scores: np.ndarray, window: tuple[int, int, int, int], turn_by: tuple[float, float] | None, flip: bool
+    ) -> np.ndarray:
         """Teacher scores through the photo's crop, turn and flip (left/right classes swapped)."""
         nh, nw, top, left = window
         scores = cv2.resize(scores.astype(np.float32), (nw, nh), interpolation=cv2.INTER_LINEAR)
-        scores = scores[top:top + self.size, left:left + self.size]
+        scores = scores[top : top + self.size, left : left + self.size]
         if turn_by:
             scores = turn(scores, rotation(self.size, self.size, *turn_by))
         if flip:
@@ -258,8 +282,10 @@ def per_folder(values: list[int], folders: int, default: int, flag: str) -> list
 def split_folders(roots: list[str], holdout: list[int]) -> list[tuple[list, list]]:
     """(train, val) per folder (or pack, *.npz); holdout[i] pairs of folder i are held out."""
     counts = per_folder(holdout, len(roots), 0, "--holdout")
-    return [holdout_split(Pack(root).pairs() if str(root).endswith(".npz") else find_pairs(root), n)
-            for root, n in zip(roots, counts)]
+    return [
+        holdout_split(Pack(root).pairs() if str(root).endswith(".npz") else find_pairs(root), n)
+        for root, n in zip(roots, counts)
+    ]
 
 
 def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> tuple[list, list]:
@@ -268,13 +294,21 @@ def load_folders(roots: list[str], scheme: LabelScheme, holdout: list[int]) -> t
     return [p for t, _ in splits for p in t], [p for _, v in splits for p in v]
 
 
-def pack_folders(roots: list[str], scheme: LabelScheme, holdout: list[int], size: int, out: Path,
-                 max_mb: float = 40, quality: int = 90, offset: int = 0) -> tuple[int, int]:
+def pack_folders(
+    roots: list[str],
+    scheme: LabelScheme,
+    holdout: list[int],
+    size: int,
+    out: Path,
+    max_mb: float = 40,
+    quality: int = 90,
+    offset: int = 0,
+) -> tuple[int, int]:
     """Write the training pairs, shorter side scaled to `size`, into a pack of at most
     `max_mb`; folders are taken in turn, each in stem-hash order, so a cut-off keeps their
     mix and is a fair sample of each. Each folder's order starts `offset` pairs in (and
     wraps round): successive packs with growing offsets hold other photos. -> (packed, total)."""
-    rotated = lambda q: q[offset % len(q):] + q[:offset % len(q)] if q else q
+    rotated = lambda q: q[offset % len(q) :] + q[: offset % len(q)] if q else q
     queues = [rotated(by_stem_hash(t)) for t, _ in split_folders(roots, holdout)]
     order = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     items, total_bytes = [], 0
@@ -286,7 +320,7 @@ def pack_folders(roots: list[str], scheme: LabelScheme, holdout: list[int], size
         mask = cv2.resize(check_labels(mask, scheme, pair.stem), shape, interpolation=cv2.INTER_NEAREST)
         jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
         png = cv2.imencode(".png", mask)[1]
-        if total_bytes + jpeg.nbytes + png.nbytes > max_mb * 2 ** 20:
+        if total_bytes + jpeg.nbytes + png.nbytes > max_mb * 2**20:
             break
         total_bytes += jpeg.nbytes + png.nbytes
         items.append((pair.stem, jpeg.tobytes(), png.tobytes()))

@@ -3,6 +3,7 @@
 Everything a user hands us goes through here, so the engine itself only ever sees
 uint8 RGB images (H, W, 3) and uint8 index masks (H, W).
 """
+
 from __future__ import annotations
 
 import io
@@ -29,13 +30,13 @@ class InputError(ValueError):
     """Bad user input: the message is one line a user can act on."""
 
 
-MIN_SIDE = 32                 # pixels: a smaller picture holds nothing a 256 px model can use
-MAX_PIXELS = 120_000_000      # 120 megapixels: above any camera's full frame (a 102 MP medium
-                              # format included); a 12000 x 12000 picture is refused, not decoded
-MAX_SIDE = 32_767            # pixels on a side: OpenCV's remap and resize go no further
-WORKING_SIDE = 2048           # photos that are only framed and parsed are decoded no larger
-MIN_MASK_SIDE = 8             # a coarse layout scales up; a 1x1 "mask" is a mistake
-MAX_MASK_COLOURS = 64         # a mask has one value per class (20 at most here); a photo, thousands
+MIN_SIDE = 32  # pixels: a smaller picture holds nothing a 256 px model can use
+MAX_PIXELS = 120_000_000  # 120 megapixels: above any camera's full frame (a 102 MP medium
+# format included); a 12000 x 12000 picture is refused, not decoded
+MAX_SIDE = 32_767  # pixels on a side: OpenCV's remap and resize go no further
+WORKING_SIDE = 2048  # photos that are only framed and parsed are decoded no larger
+MIN_MASK_SIDE = 8  # a coarse layout scales up; a 1x1 "mask" is a mistake
+MAX_MASK_COLOURS = 64  # a mask has one value per class (20 at most here); a photo, thousands
 
 
 # The only formats any file we are handed is read as. Pillow identifies a file by its
@@ -65,8 +66,10 @@ def open_image(source: str | Path | io.BytesIO, where: str) -> Image.Image:
         raise InputError(f"{where}: image is empty")
     if img.width * img.height > MAX_PIXELS:
         img.close()
-        raise InputError(f"{where}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} megapixels; "
-                         f"{MAX_PIXELS // 1_000_000} megapixels at most are accepted")
+        raise InputError(
+            f"{where}: {img.width}x{img.height} is {img.width * img.height / 1e6:.0f} megapixels; "
+            f"{MAX_PIXELS // 1_000_000} megapixels at most are accepted"
+        )
     return img
 
 
@@ -78,7 +81,7 @@ def read_entry(z: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
         info = z.getinfo(name)
     except KeyError:
         raise InputError(f"{where}: no {name!r} in it") from None
-    too_big = InputError(f"{where}: {name!r} inflates to more than {limit / 2 ** 20:.0f} MB; refused")
+    too_big = InputError(f"{where}: {name!r} inflates to more than {limit / 2**20:.0f} MB; refused")
     if info.file_size > limit:
         raise too_big
     out = io.BytesIO()
@@ -94,8 +97,9 @@ def check_archive(z: zipfile.ZipFile, limit: int, where: str) -> None:
     """Refuse an archive whose entries together declare more than `limit` bytes."""
     total = sum(info.file_size for info in z.infolist())
     if total > limit:
-        raise InputError(f"{where}: its entries inflate to {total / 2 ** 30:.1f} GB; "
-                         f"{limit / 2 ** 30:.1f} GB at most are read")
+        raise InputError(
+            f"{where}: its entries inflate to {total / 2**30:.1f} GB; {limit / 2**30:.1f} GB at most are read"
+        )
 
 
 def load_arrays(data: bytes, where: str, max_bytes: int) -> dict[str, np.ndarray]:
@@ -120,17 +124,21 @@ def read_arrays(data: bytes, where: str, max_bytes: int) -> dict[str, np.ndarray
                 continue
             with z.open(info) as f:
                 version = np.lib.format.read_magic(f)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                    np.lib.format.read_array_header_2_0
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
                 shape, _, dtype = read_header(f)
             if dtype.hasobject:
                 raise InputError(f"{where}: {info.filename} holds pickled objects, which are never loaded")
             size = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if size > max_bytes:
-                raise InputError(f"{where}: {info.filename} declares {size / 2 ** 20:.0f} MB of data; "
-                                 f"{max_bytes / 2 ** 20:.0f} MB at most are read")
-            arrays[info.filename[:-4]] = np.load(io.BytesIO(read_entry(z, info.filename, size + (1 << 16), where)),
-                                                 allow_pickle=False)
+                raise InputError(
+                    f"{where}: {info.filename} declares {size / 2**20:.0f} MB of data; "
+                    f"{max_bytes / 2**20:.0f} MB at most are read"
+                )
+            arrays[info.filename[:-4]] = np.load(
+                io.BytesIO(read_entry(z, info.filename, size + (1 << 16), where)), allow_pickle=False
+            )
     return arrays
 
 
@@ -140,8 +148,16 @@ def decode(img: Image.Image, where: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError, ZeroDivisionError,
-            Image.DecompressionBombError) as e:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        TypeError,
+        EOFError,
+        MemoryError,
+        ZeroDivisionError,
+        Image.DecompressionBombError,
+    ) as e:
         img.close()
         raise InputError(f"{where}: not a readable image ({e})") from None
     return img
@@ -169,7 +185,7 @@ def to_rgb(img: Image.Image) -> np.ndarray:
     img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(img, dtype=np.float64)
-        a = a / 257.0 if a.max() > 255 else a   # 16-bit grey -> 8-bit
+        a = a / 257.0 if a.max() > 255 else a  # 16-bit grey -> 8-bit
         img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
@@ -201,7 +217,7 @@ def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
         img.close()
         raise
     if max_side and max(img.size) > max_side:
-        scale = max(max_side / max(img.size), MIN_SIDE / min(img.size))   # never below the size rule
+        scale = max(max_side / max(img.size), MIN_SIDE / min(img.size))  # never below the size rule
         box = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
         readable(lambda: img.draft("RGB", box), str(path))
         img = decode(img, str(path))
@@ -227,8 +243,10 @@ def mask_from_colors(rgb: np.ndarray, scheme: LabelScheme, where: str = "mask") 
     unknown = [int(c) for c in colours if int(c) not in lookup]
     if unknown:
         shown = ", ".join(f"#{c:06x}" for c in unknown[:3])
-        raise InputError(f"{where}: {len(unknown)} colour(s) that are not {scheme.name} label colours "
-                         f"(e.g. {shown}); save it as an index PNG or use the palette colours")
+        raise InputError(
+            f"{where}: {len(unknown)} colour(s) that are not {scheme.name} label colours "
+            f"(e.g. {shown}); save it as an index PNG or use the palette colours"
+        )
     return np.array([lookup[int(c)] for c in colours], np.uint8)[inverse].reshape(rgb.shape[:2])
 
 
@@ -237,8 +255,10 @@ def check_labels(mask: np.ndarray, scheme: LabelScheme, where: str = "mask") -> 
         raise InputError(f"{where}: expected a single-channel label map, got shape {mask.shape}")
     top = int(mask.max()) if mask.size else 0
     if top >= scheme.num_classes:
-        raise InputError(f"{where}: holds label {top} but model '{scheme.name}' has "
-                         f"{scheme.num_classes} classes (0-{scheme.num_classes - 1})")
+        raise InputError(
+            f"{where}: holds label {top} but model '{scheme.name}' has "
+            f"{scheme.num_classes} classes (0-{scheme.num_classes - 1})"
+        )
     return mask.astype(np.uint8)
 
 
@@ -258,8 +278,10 @@ def load_mask(path: str | Path, scheme: LabelScheme) -> np.ndarray:
     if max(mask.shape) > MAX_SIDE:
         raise InputError(f"{path}: {mask.shape[1]}x{mask.shape[0]} is too long a side ({MAX_SIDE} px at most)")
     if min(mask.shape) < MIN_MASK_SIDE:
-        raise InputError(f"{path}: {mask.shape[1]}x{mask.shape[0]} is too small for a mask "
-                         f"({MIN_MASK_SIDE} px on each side at least)")
+        raise InputError(
+            f"{path}: {mask.shape[1]}x{mask.shape[0]} is too small for a mask "
+            f"({MIN_MASK_SIDE} px on each side at least)"
+        )
     return mask
 
 
@@ -277,8 +299,11 @@ def carries_palette(img: Image.Image, scheme: LabelScheme) -> bool:
     """Whether a palette PNG holds exactly the scheme's colours, as `save_mask` writes it."""
     palette = img.getpalette() if img.mode == "P" else None
     n = scheme.num_classes
-    return palette is not None and len(palette) >= 3 * n and \
-        np.array_equal(np.array(palette[:3 * n]).reshape(n, 3), scheme.palette())
+    return (
+        palette is not None
+        and len(palette) >= 3 * n
+        and np.array_equal(np.array(palette[: 3 * n]).reshape(n, 3), scheme.palette())
+    )
 
 
 def schemes_fitting_mask(path: str | Path, schemes: dict[str, LabelScheme]) -> list[str]:
@@ -310,11 +335,10 @@ def check_target(path: Path, suffixes: tuple[str, ...] = ()) -> None:
     if path.exists() and not path.is_file() or path.is_symlink() and not path.resolve().is_file():
         raise InputError(f"{path}: not a regular file; give the name of a new file or of a file to replace")
     if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"{path}: this writes a {' or '.join(suffixes)} file; give a name ending in "
-                         f"{suffixes[0]}")
+        raise InputError(f"{path}: this writes a {' or '.join(suffixes)} file; give a name ending in {suffixes[0]}")
 
 
-STALE_PARTIAL_SECONDS = 3600   # a temporary file this old is no other writer's work in progress
+STALE_PARTIAL_SECONDS = 3600  # a temporary file this old is no other writer's work in progress
 
 
 def remove_stale_partials(path: Path) -> None:
@@ -325,12 +349,15 @@ def remove_stale_partials(path: Path) -> None:
     now = time.time()
     try:
         for other in path.parent.iterdir():
-            stale = pattern.fullmatch(other.name) and other.is_file() and \
-                now - other.stat().st_mtime > STALE_PARTIAL_SECONDS
+            stale = (
+                pattern.fullmatch(other.name)
+                and other.is_file()
+                and now - other.stat().st_mtime > STALE_PARTIAL_SECONDS
+            )
             if stale:
                 other.unlink(missing_ok=True)
     except OSError:
-        pass   # a folder we cannot list or clean: the write itself says what is wrong
+        pass  # a folder we cannot list or clean: the write itself says what is wrong
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], suffixes: tuple[str, ...] = ()) -> None:
@@ -347,7 +374,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], suffixes: tupl
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
         os.close(fd)
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes it private; a saved file should not be
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a saved file should not be
         os.replace(tmp, path)
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
@@ -369,7 +396,9 @@ def check_writable(path: str | Path) -> None:
             pass
     except OSError as e:
         raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
-DEFAULT_QUALITY = 95    # JPEG quality of what we write, unless a photo's own is known
+
+
+DEFAULT_QUALITY = 95  # JPEG quality of what we write, unless a photo's own is known
 
 
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
@@ -404,9 +433,72 @@ def photo_metadata(path: str | Path | io.BytesIO) -> dict:
 
 
 # The IJG's standard luminance quantisation table (JPEG Annex K), row by row, as Pillow reports tables
-IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-                 14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+IJG_LUMINANCE = (
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
+)
 
 
 def jpeg_quality(source: str | Path | io.BytesIO) -> int | None:
@@ -426,6 +518,7 @@ def jpeg_quality(source: str | Path | io.BytesIO) -> int | None:
     def scaled(q: int) -> np.ndarray:
         scale = 5000 / q if q < 50 else 200 - 2 * q
         return np.clip(np.floor((std * scale + 50) / 100), 1, 255)
+
     errors = [np.abs(scaled(q) - table).mean() for q in range(1, 101)]
     best = int(np.argmin(errors))
     return best + 1 if errors[best] < 1.0 else None

@@ -1,5 +1,6 @@
 """Edge-aware filtering with box filters (numpy and OpenCV's core: `cv2.ximgproc` is only
 in the contrib build)."""
+
 from __future__ import annotations
 
 import cv2
@@ -35,23 +36,24 @@ def guided_affine(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     that the filtered output is a @ guide + b. `guide` (H, W, 3) and `source` (H, W, C)
     are float in [0, 1]."""
     guide, source = guide.astype(np.float32), source.astype(np.float32)
-    mean_i = box(guide, radius)                                             # (H, W, 3)
-    products = guide[..., :, None] * guide[..., None, :]                    # (H, W, 3, 3)
+    mean_i = box(guide, radius)  # (H, W, 3)
+    products = guide[..., :, None] * guide[..., None, :]  # (H, W, 3, 3)
     cov_i = box(products.reshape(*guide.shape[:2], 9), radius).reshape(products.shape)
     cov_i -= mean_i[..., :, None] * mean_i[..., None, :]
     inverse = np.linalg.inv(cov_i + eps * np.eye(3, dtype=np.float32))
-    mean_p = box(source, radius)                                            # (H, W, C)
+    mean_p = box(source, radius)  # (H, W, C)
     a = np.empty((*source.shape, 3), np.float32)
     for c in range(source.shape[2]):
-        cov_ip = box(guide * source[..., c:c + 1], radius) - mean_i * mean_p[..., c:c + 1]
+        cov_ip = box(guide * source[..., c : c + 1], radius) - mean_i * mean_p[..., c : c + 1]
         a[..., c, :] = np.einsum("hwij,hwj->hwi", inverse, cov_ip)
     b = mean_p - np.einsum("hwcj,hwj->hwc", a, mean_i)
     a_mean = box(a.reshape(*source.shape[:2], -1), radius).reshape(a.shape)
     return a_mean, box(b, radius)
 
 
-def guided_upsample(guide: np.ndarray, source: np.ndarray, full_guide: np.ndarray,
-                    radius: int, eps: float) -> np.ndarray:
+def guided_upsample(
+    guide: np.ndarray, source: np.ndarray, full_guide: np.ndarray, radius: int, eps: float
+) -> np.ndarray:
     """The colour-guided filter of `source` by `guide` (both at a working size), its local
     affine model carried to `full_guide`'s size and applied there (He and Sun's fast
     guided filter): the output has the full-size photo's edges. Float (H, W, C).
@@ -67,8 +69,8 @@ def guided_upsample(guide: np.ndarray, source: np.ndarray, full_guide: np.ndarra
     return out
 
 
-MATTING_EPS = 1e-7       # the matting affinity's regulariser (Levin et al.)
-SMOOTH_LAMBDA = 1e-4     # Li et al.'s lambda: alpha = 1 / (1 + lambda)
+MATTING_EPS = 1e-7  # the matting affinity's regulariser (Levin et al.)
+SMOOTH_LAMBDA = 1e-4  # Li et al.'s lambda: alpha = 1 / (1 + lambda)
 
 
 def matting_affinity(image: np.ndarray, eps: float = MATTING_EPS):
@@ -76,6 +78,7 @@ def matting_affinity(image: np.ndarray, eps: float = MATTING_EPS):
     3x3 windows: W_ij = sum over the windows k holding i and j of
     (1 + (I_i - mu_k)^T (Sigma_k + eps / 9 U)^-1 (I_j - mu_k)) / 9."""
     from scipy import sparse
+
     h, w, _ = image.shape
     index = np.arange(h * w).reshape(h, w)
     # every 3x3 window: its 9 pixel indices (n, 9) and colours (n, 9, 3)
@@ -102,6 +105,7 @@ def affinity_smooth(image: np.ndarray, source: np.ndarray, lam: float = SMOOTH_L
     factorisation serves every channel."""
     from scipy.sparse import diags
     from scipy.sparse.linalg import factorized
+
     h, w, channels = source.shape
     affinity = matting_affinity(image)
     degree = np.asarray(affinity.sum(axis=1)).ravel()

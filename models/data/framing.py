@@ -5,6 +5,7 @@ Detection uses the Haar cascade that opencv-python 4.x ships in `cv2.data` (noth
 downloaded). Measured on CelebA-HQ photos, the cascade's box is 0.646 of the frame wide
 and its centre sits 0.052 of the frame below the frame's centre; framing inverts that.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,13 +13,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-FACE_WIDTH = 0.646      # detector box width / frame side, in CelebA-HQ
-FACE_DROP = 0.052       # (box centre y - frame centre y) / frame side, in CelebA-HQ
-MIN_FACE = 24           # pixels: smaller detections are noise
-DETECT_SIDE = 800       # faces are searched for in a copy of the photo no larger than this
-MAX_FRAMING = 1e6       # pixels: no photo (32,767 px a side at most) has its square further out or larger
-PORTRAIT_FACE = 0.4     # a face this wide (of the photo's shorter side) makes a photo a portrait;
-                        # no Cityscapes val photo comes near it, every detected face photo passes it
+FACE_WIDTH = 0.646  # detector box width / frame side, in CelebA-HQ
+FACE_DROP = 0.052  # (box centre y - frame centre y) / frame side, in CelebA-HQ
+MIN_FACE = 24  # pixels: smaller detections are noise
+DETECT_SIDE = 800  # faces are searched for in a copy of the photo no larger than this
+MAX_FRAMING = 1e6  # pixels: no photo (32,767 px a side at most) has its square further out or larger
+PORTRAIT_FACE = 0.4  # a face this wide (of the photo's shorter side) makes a photo a portrait;
+# no Cityscapes val photo comes near it, every detected face photo passes it
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,12 @@ class Framing:
     """Where the model's square lies in a photo: a box (x, y, side, and height when it is
     not square) in photo pixels; it may reach past the photo's edges. A face framing is a
     square around the face; a scene's is the whole photo, stretched to the square."""
+
     x: float
     y: float
     side: float
     found_face: bool
-    height: float | None = None   # None: a square of `side`
+    height: float | None = None  # None: a square of `side`
 
     @property
     def box_height(self) -> float:
@@ -50,13 +52,19 @@ class Framing:
         """The framed box, scaled to size x size; outside the photo, mirrored edges."""
         m = self.to_model(size)
         interp = cv2.INTER_AREA if m[0, 0] < 1 or m[1, 1] < 1 else cv2.INTER_CUBIC
-        return cv2.warpAffine(photo, m.astype(np.float32), (size, size), flags=interp,
-                              borderMode=cv2.BORDER_REFLECT_101)
+        return cv2.warpAffine(
+            photo, m.astype(np.float32), (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT_101
+        )
 
     def scaled(self, factor: float) -> "Framing":
         """The same box on a copy of the photo scaled by `factor`."""
-        return Framing(self.x * factor, self.y * factor, self.side * factor, self.found_face,
-                       None if self.height is None else self.height * factor)
+        return Framing(
+            self.x * factor,
+            self.y * factor,
+            self.side * factor,
+            self.found_face,
+            None if self.height is None else self.height * factor,
+        )
 
     def widened(self, factor: float) -> "Framing":
         """A box `factor` times as large about the same centre."""
@@ -70,11 +78,20 @@ class Framing:
     @classmethod
     def from_dict(cls, d: dict) -> "Framing":
         height = d.get("height")
-        framing = cls(float(d["x"]), float(d["y"]), float(d["side"]), bool(d["found_face"]),
-                      None if height is None else float(height))
+        framing = cls(
+            float(d["x"]),
+            float(d["y"]),
+            float(d["side"]),
+            bool(d["found_face"]),
+            None if height is None else float(height),
+        )
         values = [framing.x, framing.y, framing.side, framing.box_height]
-        if not (np.isfinite(values).all() and framing.side > 0 and framing.box_height > 0
-                and max(abs(v) for v in values) <= MAX_FRAMING):
+        if not (
+            np.isfinite(values).all()
+            and framing.side > 0
+            and framing.box_height > 0
+            and max(abs(v) for v in values) <= MAX_FRAMING
+        ):
             raise ValueError("a framing needs a finite box of positive size, within the photo's reach")
         return framing
 
@@ -120,7 +137,7 @@ def frame_photo(photo: np.ndarray, framing: str, face: int = 0, faces: list | No
 def model_input(photo: np.ndarray, size: int, framing: str) -> tuple[np.ndarray, bool]:
     """(the photo as a model with this framing was trained on it; False when a face framing
     found no face and fell back to the centre square)."""
-    if framing != "face":   # a plain resize: area-averaged as the training photos were
+    if framing != "face":  # a plain resize: area-averaged as the training photos were
         return stretched_photo(photo, size), True
     box = frame_face(photo)
     return box.crop(photo, size), box.found_face

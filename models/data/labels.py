@@ -1,4 +1,5 @@
 """Label schemes (class names, colours, left/right pairs) are data: models/schemes/*.json."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,20 @@ COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 
 # How the editor shows a class whose name is a dataset's code (CelebAMask-HQ's): a user
 # reads "eyeglasses", not "eye_g". Names not listed are shown with spaces for underscores.
-DISPLAY_NAMES = {"eye_g": "eyeglasses", "ear_r": "earring", "neck_l": "necklace", "l_eye": "left eye",
-                 "r_eye": "right eye", "l_brow": "left brow", "r_brow": "right brow", "l_ear": "left ear",
-                 "r_ear": "right ear", "u_lip": "upper lip", "l_lip": "lower lip", "mouth": "mouth (inside)"}
+DISPLAY_NAMES = {
+    "eye_g": "eyeglasses",
+    "ear_r": "earring",
+    "neck_l": "necklace",
+    "l_eye": "left eye",
+    "r_eye": "right eye",
+    "l_brow": "left brow",
+    "r_brow": "right brow",
+    "l_ear": "left ear",
+    "r_ear": "right ear",
+    "u_lip": "upper lip",
+    "l_lip": "lower lip",
+    "mouth": "mouth (inside)",
+}
 
 
 def display_name(name: str) -> str:
@@ -28,26 +40,28 @@ def display_name(name: str) -> str:
 class LabelScheme:
     name: str
     names: tuple[str, ...]
-    colors: tuple[str, ...]                    # "#rrggbb", one per class
-    flip_pairs: tuple[tuple[int, int], ...]    # classes a horizontal flip swaps (left/right eye...)
-    framing: str = "stretch"   # how a photo becomes a model input: "face" (found and framed as in
-                               # CelebA-HQ) or "stretch" (scaled whole, as pix2pix's Cityscapes)
-    groups: tuple[tuple[int, ...], ...] = ()   # regions that take a dropped style together (skin
-                                               # with nose, ears and neck; both eyes...)
+    colors: tuple[str, ...]  # "#rrggbb", one per class
+    flip_pairs: tuple[tuple[int, int], ...]  # classes a horizontal flip swaps (left/right eye...)
+    framing: str = "stretch"  # how a photo becomes a model input: "face" (found and framed as in
+    # CelebA-HQ) or "stretch" (scaled whole, as pix2pix's Cityscapes)
+    groups: tuple[tuple[int, ...], ...] = ()  # regions that take a dropped style together (skin
+    # with nose, ears and neck; both eyes...)
 
     def __post_init__(self) -> None:
         if not self.names or not all(isinstance(n, str) for n in self.names):
             raise ValueError(f"label scheme {self.name!r}: names must be a list of strings")
         if not all(isinstance(c, str) and COLOUR.fullmatch(c) for c in self.colors):
             raise ValueError(f"label scheme {self.name!r}: colours must be '#rrggbb' strings")
-        if not all(len(p) == 2 and all(isinstance(c, int) and 0 <= c < len(self.names) for c in p)
-                   for p in self.flip_pairs):
+        if not all(
+            len(p) == 2 and all(isinstance(c, int) and 0 <= c < len(self.names) for c in p) for p in self.flip_pairs
+        ):
             raise ValueError(f"label scheme {self.name!r}: flip pairs must be pairs of its classes")
         if len(self.names) != len(self.colors):
             raise ValueError(f"label scheme {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
         if self.framing not in FRAMINGS:
-            raise ValueError(f"label scheme {self.name!r}: framing {self.framing!r} is not one of "
-                             f"{', '.join(FRAMINGS)}")
+            raise ValueError(
+                f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}"
+            )
         for group in self.groups:
             if not all(0 <= c < len(self.names) for c in group):
                 raise ValueError(f"label scheme {self.name!r}: group {list(group)} names a class it does not have")
@@ -66,7 +80,7 @@ class LabelScheme:
         names = tuple(d["names"])
         groups = d.get("groups")
         index = {n: i for i, n in enumerate(names)}
-        if groups is None:   # weights made before groups existed: the scheme of the same name has them
+        if groups is None:  # weights made before groups existed: the scheme of the same name has them
             path = SCHEMES_DIR / f"{d['name']}.json"
             known = json.loads(path.read_text()).get("groups", []) if path.is_file() else []
             groups = [g for g in known if all(n in index for n in g)]
@@ -74,9 +88,14 @@ class LabelScheme:
             groups = tuple(tuple(index[n] for n in g) for g in groups)
         except KeyError as e:
             raise ValueError(f"label scheme {d['name']!r}: group names unknown class {e}") from None
-        return cls(name=d["name"], names=names, colors=tuple(d["colors"]),
-                   flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())),
-                   framing=d.get("framing", "stretch"), groups=groups)
+        return cls(
+            name=d["name"],
+            names=names,
+            colors=tuple(d["colors"]),
+            flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())),
+            framing=d.get("framing", "stretch"),
+            groups=groups,
+        )
 
     @classmethod
     def named(cls, name: str) -> "LabelScheme":
@@ -87,13 +106,18 @@ class LabelScheme:
         return cls.from_dict(json.loads(path.read_text()))
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "names": list(self.names), "colors": list(self.colors),
-                "flip_pairs": [list(p) for p in self.flip_pairs], "framing": self.framing,
-                "groups": [[self.names[c] for c in g] for g in self.groups]}
+        return {
+            "name": self.name,
+            "names": list(self.names),
+            "colors": list(self.colors),
+            "flip_pairs": [list(p) for p in self.flip_pairs],
+            "framing": self.framing,
+            "groups": [[self.names[c] for c in g] for g in self.groups],
+        }
 
     def palette(self) -> np.ndarray:
         """(num_classes, 3) uint8 RGB."""
-        return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in self.colors], np.uint8)
+        return np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in self.colors], np.uint8)
 
     def flip_lut(self) -> np.ndarray:
         """Lookup table that relabels a horizontally flipped mask (left <-> right)."""

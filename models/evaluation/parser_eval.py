@@ -1,5 +1,6 @@
 """The parser's evaluation: pixel accuracy and mIoU against label maps (and, for FASSEG,
 against its human 6-class labels after mapping ours onto them)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,9 @@ def square(image: np.ndarray, size: int, interpolation: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=interpolation) if size else image
 
 
-def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = None, size: int = 0,
-                    progress: bool = True) -> dict:
+def evaluate_parser(
+    parser: Parser, pairs: list, fasseg_labels: Path | None = None, size: int = 0, progress: bool = True
+) -> dict:
     """Pixel accuracy and mIoU against the label files (per class too); with
     `fasseg_labels`, also against FASSEG's human 6-class labels after mapping ours down.
     With `size`, photos and labels are first scaled to size x size (the face-parsing
@@ -39,13 +41,21 @@ def evaluate_parser(parser: Parser, pairs: list, fasseg_labels: Path | None = No
         pred = parser.parse(photo)
         full.add(labels, pred)
         if fasseg_labels is not None:
-            human = square(np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png", fasseg_scheme)), size,
-                           cv2.INTER_NEAREST)
+            human = square(
+                np.asarray(load_mask(fasseg_labels / f"{pair.stem}.png", fasseg_scheme)), size, cv2.INTER_NEAREST
+            )
             fasseg.add(human, TO_FASSEG[pred])
-    result = {"images": len(pairs), "size": size or None, "pixel_accuracy": full.pixel_accuracy(),
-              "miou": full.mean_iou(),
-              "iou_per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(scheme.names, full.iou())}}
+    result = {
+        "images": len(pairs),
+        "size": size or None,
+        "pixel_accuracy": full.pixel_accuracy(),
+        "miou": full.mean_iou(),
+        "iou_per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(scheme.names, full.iou())},
+    }
     if fasseg_labels is not None:
-        result["fasseg"] = {"pixel_accuracy": fasseg.pixel_accuracy(), "miou": fasseg.mean_iou(),
-                            "iou_per_class": dict(zip(FASSEG_NAMES, map(float, fasseg.iou())))}
+        result["fasseg"] = {
+            "pixel_accuracy": fasseg.pixel_accuracy(),
+            "miou": fasseg.mean_iou(),
+            "iou_per_class": dict(zip(FASSEG_NAMES, map(float, fasseg.iou()))),
+        }
     return result

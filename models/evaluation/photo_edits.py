@@ -15,6 +15,7 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
 * For ours (anchored), the share of pixels beyond the restyled regions and their seam that stay
   bit-identical (the bar: 100%).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -38,7 +39,7 @@ from models.inference.composite import (
 from models.inference.engine import Engine
 from models.inference.styles import StyleMatrix
 
-CANVAS = (0.35, 0.2)   # border added on each side, as a share of the photo's width and height
+CANVAS = (0.35, 0.2)  # border added on each side, as a share of the photo's width and height
 METHODS = ("anchored", "transform", "difference", "reinhard")
 
 
@@ -100,17 +101,28 @@ def laplacian_correlation(a: np.ndarray, b: np.ndarray, area: np.ndarray) -> flo
 def square_area(edit: PhotoEdit) -> np.ndarray:
     h, w = edit.original.shape[:2]
     size = edit.mask.shape[0]
-    return to_photo_pixels(np.ones((size, size), np.float32), edit.framing.to_model(size), (0, h, 0, w),
-                           cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
+    return (
+        to_photo_pixels(
+            np.ones((size, size), np.float32),
+            edit.framing.to_model(size),
+            (0, h, 0, w),
+            cv2.INTER_NEAREST,
+            cv2.BORDER_CONSTANT,
+        )
+        > 0
+    )
 
 
-def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refine_steps: int = 0,
-                         progress: bool = True, save_dir=None) -> dict:
+def evaluate_photo_edits(
+    engine: Engine, pairs: list, region: str = "hair", refine_steps: int = 0, progress: bool = True, save_dir=None
+) -> dict:
     """Each held-out photo restyled in `region` (and the regions of its group) from the next."""
     labels = list(engine.labels.group_of(engine.labels.names.index(region)))
     photos = [on_canvas(load_image(p.image)) for p in pairs]
-    scores = {m: {"lab_distance": [], "detail_correlation": [], "changed_in_square": [], "changed_past_square": []}
-              for m in METHODS}
+    scores = {
+        m: {"lab_distance": [], "detail_correlation": [], "changed_in_square": [], "changed_past_square": []}
+        for m in METHODS
+    }
     own_psnr, own_identical, outside, region_past = [], [], [], []
     lab_before, sizes = [], []
     for i, photo in enumerate(tqdm(photos, desc="photo edits", disable=not progress)):
@@ -120,10 +132,12 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
         same = composite(edit, edit.mask, base, base, np.zeros(engine.labels.num_classes, bool))
         own_identical.append(bool(np.array_equal(same, photo)))
         own_psnr.append(psnr(same, photo))
-        donor_edit, donor_style, donor_framed = start_edit(engine, photos[(i + 1) % len(photos)], "donor",
-                                                           refine_steps=refine_steps)
-        given = [c for c in labels if donor_style.present[c] and (edit.mask == c).any()
-                 and (donor_edit.mask == c).sum() > 50]
+        donor_edit, donor_style, donor_framed = start_edit(
+            engine, photos[(i + 1) % len(photos)], "donor", refine_steps=refine_steps
+        )
+        given = [
+            c for c in labels if donor_style.present[c] and (edit.mask == c).any() and (donor_edit.mask == c).sum() > 50
+        ]
         if not given:
             continue
         codes = own.codes.copy()
@@ -142,35 +156,44 @@ def evaluate_photo_edits(engine: Engine, pairs: list, region: str = "hair", refi
         lab_before.append(float(np.linalg.norm(region_lab(photo, core) - target)))
         targets = own.colour_rows().copy()
         targets[given] = donor_style.colour_rows()[given]
-        outputs = {"anchored": recolour(edit, base, edited, restyled, targets=targets),
-                   "transform": composite(edit, edit.mask, base, edited, restyled),
-                   "difference": difference_composite(edit, base, edited, restyled),
-                   "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area)}
+        outputs = {
+            "anchored": recolour(edit, base, edited, restyled, targets=targets),
+            "transform": composite(edit, edit.mask, base, edited, restyled),
+            "difference": difference_composite(edit, base, edited, restyled),
+            "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area),
+        }
         for method, out in outputs.items():
             changed = (out != photo).any(-1)
             s = scores[method]
             s["lab_distance"].append(float(np.linalg.norm(region_lab(out, core) - target)))
             s["detail_correlation"].append(laplacian_correlation(photo, out, core))
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
-            s["changed_past_square"].append(float(changed[core & ~square].mean()) if (core & ~square).sum() > 50
-                                            else np.nan)
+            s["changed_past_square"].append(
+                float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
+            )
         changed = (outputs["anchored"] != photo).any(-1)
         outside.append(float(1 - changed[~grown(area, 2 * seam + 2)].mean()))
         region_past.append(float((core & ~square).sum() / core.sum()))
         sizes.append(photo.shape[:2])
         if save_dir is not None:
             from models.data.files import save_image
+
             strip = np.concatenate([photo, outputs["difference"], outputs["anchored"], outputs["reinhard"]], 1)
             save_image(f"{save_dir}/{i:03d}_{region}.jpg", strip, 90)
     finite = lambda v: [x for x in v if np.isfinite(x)]
     summary = lambda v: {"mean": float(np.mean(finite(v))), "min": float(np.min(finite(v)))} if finite(v) else None
-    return {"images": len(photos), "restyled": len(outside), "region": region,
-            "regions": [engine.labels.names[c] for c in labels], "refine_steps": refine_steps,
-            "photo_size": [int(np.mean([s[1] for s in sizes])), int(np.mean([s[0] for s in sizes]))] if sizes else None,
-            "own_style_identical": float(np.mean(own_identical)),
-            # PSNR of the own-style restyle; None when every photo came back bit for bit (infinite)
-            "own_style_psnr_min": None if np.isinf(np.min(own_psnr)) else float(np.min(own_psnr)),
-            "outside_regions_and_seam_identical": summary(outside),
-            "share_of_region_past_square": summary(region_past),
-            "lab_distance_unchanged": float(np.mean(lab_before)) if lab_before else None,
-            **{m: {k: summary(v) for k, v in s.items()} for m, s in scores.items()}}
+    return {
+        "images": len(photos),
+        "restyled": len(outside),
+        "region": region,
+        "regions": [engine.labels.names[c] for c in labels],
+        "refine_steps": refine_steps,
+        "photo_size": [int(np.mean([s[1] for s in sizes])), int(np.mean([s[0] for s in sizes]))] if sizes else None,
+        "own_style_identical": float(np.mean(own_identical)),
+        # PSNR of the own-style restyle; None when every photo came back bit for bit (infinite)
+        "own_style_psnr_min": None if np.isinf(np.min(own_psnr)) else float(np.min(own_psnr)),
+        "outside_regions_and_seam_identical": summary(outside),
+        "share_of_region_past_square": summary(region_past),
+        "lab_distance_unchanged": float(np.mean(lab_before)) if lab_before else None,
+        **{m: {k: summary(v) for k, v in s.items()} for m, s in scores.items()},
+    }

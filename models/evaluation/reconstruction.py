@@ -1,6 +1,7 @@
 """Reconstruction evaluation, as in the SEAN paper: each photo is re-synthesised from its
 own mask and its own style codes, then compared with the photo (PSNR, SSIM, RMSE) and,
 as a set, with the real photos (FID)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,13 +24,12 @@ from models.inference.engine import Engine
 from models.inference.sims import BankPainter
 
 FID_BATCH = 16
-KID_MIN_IMAGES = 4   # KID's subsets are half the set: two images each at least
+KID_MIN_IMAGES = 4  # KID's subsets are half the set: two images each at least
 
 
-
-
-def generated(engine: Engine, mask: np.ndarray, how: str, rng: np.random.Generator,
-              painter: BankPainter | None = None) -> np.ndarray:
+def generated(
+    engine: Engine, mask: np.ndarray, how: str, rng: np.random.Generator, painter: BankPainter | None = None
+) -> np.ndarray:
     """A picture of `mask` from no photo's style: the mean style, a random one (sampled
     per class from the training codes' spread) or the bank's canvas."""
     if how == "mean":
@@ -44,12 +44,21 @@ def generated(engine: Engine, mask: np.ndarray, how: str, rng: np.random.Generat
 def real_features(inception: InceptionFeatures, engine: Engine, pairs: list) -> np.ndarray:
     """Inception features of the photos of `pairs`, prepared as the evaluation's are."""
     photos = [resize_crop(*pair.read(engine.labels), engine.size)[0] for pair in pairs]
-    return np.concatenate([inception(photos[i:i + FID_BATCH]) for i in range(0, len(photos), FID_BATCH)])
+    return np.concatenate([inception(photos[i : i + FID_BATCH]) for i in range(0, len(photos), FID_BATCH)])
 
 
-def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
-             progress: bool = True, refine_steps: int = 0, mask_noise: float = 0.0,
-             generate: str = "", painter: BankPainter | None = None, floor_pairs: list | None = None) -> dict:
+def evaluate(
+    engine: Engine,
+    pairs: list,
+    fid: bool = True,
+    save_dir=None,
+    progress: bool = True,
+    refine_steps: int = 0,
+    mask_noise: float = 0.0,
+    generate: str = "",
+    painter: BankPainter | None = None,
+    floor_pairs: list | None = None,
+) -> dict:
     """Mean PSNR / SSIM / RMSE over `pairs`, the FID of the reconstructions, and (when the
     model has a parser) pixel accuracy and mIoU of the parsed reconstructions against the
     photos' labels, as the paper's Table 2 measures with its segmentation network; and
@@ -111,13 +120,24 @@ def evaluate(engine: Engine, pairs: list, fid: bool = True, save_dir=None,
                 flush()
     if inception is not None:
         flush()
-    result = {"model": engine.info.name, "images": len(pairs), "size": engine.size,
-              "device": str(engine.device), "refine_steps": refine_steps, "mask_noise": mask_noise,
-              "generate": generate or None,
-              **{k: float(np.mean(v)) for k, v in scores.items()},
-              "fid": None, "kid": None, "kid_std": None, "fid_floor": None, "kid_floor": None,
-              "seg_accuracy": None, "miou": None,
-              "regions": regions.table(engine.labels.names)}
+    result = {
+        "model": engine.info.name,
+        "images": len(pairs),
+        "size": engine.size,
+        "device": str(engine.device),
+        "refine_steps": refine_steps,
+        "mask_noise": mask_noise,
+        "generate": generate or None,
+        **{k: float(np.mean(v)) for k, v in scores.items()},
+        "fid": None,
+        "kid": None,
+        "kid_std": None,
+        "fid_floor": None,
+        "kid_floor": None,
+        "seg_accuracy": None,
+        "miou": None,
+        "regions": regions.table(engine.labels.names),
+    }
     if segmentation is not None:
         result["seg_accuracy"], result["miou"] = segmentation.pixel_accuracy(), segmentation.mean_iou()
     if inception is not None and len(pairs) > 1:

@@ -8,6 +8,7 @@ with label masks) against two baselines computed the same way:
 * baselines: Reinhard et al.'s colour transfer (Lab means and deviations) over the whole
   picture, and per class under the same class plan.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,17 +43,24 @@ def edge_correlation(content: np.ndarray, output: np.ndarray) -> float:
     return float((a * b).sum() / denominator) if denominator > 0 else 0.0
 
 
-def class_colour_distance(output: np.ndarray, style: np.ndarray, content_labels: np.ndarray,
-                          style_labels: np.ndarray, plan: ClassPlan) -> float:
+def class_colour_distance(
+    output: np.ndarray, style: np.ndarray, content_labels: np.ndarray, style_labels: np.ndarray, plan: ClassPlan
+) -> float:
     """Mean over the planned classes of |mean Lab of the output there - the style's there|."""
     out_lab, style_lab = to_lab(output), to_lab(style)
-    distances = [np.linalg.norm(out_lab[content_labels == k].mean(0) - style_lab[style_labels == k].mean(0))
-                 for k in plan.styled]
+    distances = [
+        np.linalg.norm(out_lab[content_labels == k].mean(0) - style_lab[style_labels == k].mean(0)) for k in plan.styled
+    ]
     return float(np.mean(distances)) if distances else float("nan")
 
 
-def reinhard(content: np.ndarray, style: np.ndarray, content_area: np.ndarray | None = None,
-             style_area: np.ndarray | None = None, into: np.ndarray | None = None) -> np.ndarray:
+def reinhard(
+    content: np.ndarray,
+    style: np.ndarray,
+    content_area: np.ndarray | None = None,
+    style_area: np.ndarray | None = None,
+    into: np.ndarray | None = None,
+) -> np.ndarray:
     """Reinhard et al. (2001): the content's Lab means and deviations made the style's, over
     the whole pictures or over the given areas (written into `into`, float Lab)."""
     c_lab, s_lab = to_lab(content), to_lab(style)
@@ -67,16 +75,24 @@ def reinhard(content: np.ndarray, style: np.ndarray, content_area: np.ndarray | 
     return out
 
 
-def reinhard_per_class(content: np.ndarray, style: np.ndarray, content_labels: np.ndarray,
-                       style_labels: np.ndarray, plan: ClassPlan) -> np.ndarray:
+def reinhard_per_class(
+    content: np.ndarray, style: np.ndarray, content_labels: np.ndarray, style_labels: np.ndarray, plan: ClassPlan
+) -> np.ndarray:
     out = to_lab(content)
     for k in plan.styled:
         reinhard(content, style, content_labels == k, style_labels == k, into=out)
     return from_lab(out)
 
 
-def stylize_pair(stylizer: Stylizer, method: str, content: np.ndarray, style: np.ndarray,
-                 content_labels: np.ndarray, style_labels: np.ndarray, plan: ClassPlan) -> np.ndarray:
+def stylize_pair(
+    stylizer: Stylizer,
+    method: str,
+    content: np.ndarray,
+    style: np.ndarray,
+    content_labels: np.ndarray,
+    style_labels: np.ndarray,
+    plan: ClassPlan,
+) -> np.ndarray:
     if method == "reinhard_global":
         return from_lab(reinhard(content, style))
     if method == "reinhard_per_class":
@@ -91,14 +107,14 @@ def reconstruction_psnr(stylizer: Stylizer, photo: np.ndarray) -> float:
     from models.evaluation.metrics import psnr
     from models.inference.stylize import to_tensor
     from models.nets.stylizer import pad_to_multiple
+
     with torch.no_grad():
         image, (h, w) = pad_to_multiple(to_tensor(photo), stylizer.multiple)
         out = stylizer.decoder(stylizer.encoder(image))[0, :, :h, :w].clamp(0, 1)
     return psnr((out.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), photo)
 
 
-def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 256,
-                         progress: bool = True) -> dict:
+def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 256, progress: bool = True) -> dict:
     """Each held-out pair i is stylised with pair i + 1 as its style photo (wrapping round),
     both scaled and centre-cropped to `size`; per method the mean of both measures, and
     the seconds each took; and how well the decoder alone gives each photo back."""
@@ -114,9 +130,21 @@ def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 25
             scores[method]["seconds"].append(time.perf_counter() - start)
             scores[method]["edge_correlation"].append(edge_correlation(content, out))
             scores[method]["lab_distance"].append(class_colour_distance(out, style, c_lab, s_lab, plan))
-    unchanged = {"edge_correlation": 1.0,
-                 "lab_distance": float(np.nanmean([class_colour_distance(c, s, cl, sl, class_plan(cl, sl))
-                                                   for (c, cl), (s, sl) in zip(photos, photos[1:] + photos[:1])]))}
-    return {"pairs": len(photos), "size": size, "decoder_psnr": float(np.mean(decoded)),
-            "content_unchanged": unchanged,
-            **{m: {k: float(np.nanmean(v)) for k, v in s.items()} for m, s in scores.items()}}
+    unchanged = {
+        "edge_correlation": 1.0,
+        "lab_distance": float(
+            np.nanmean(
+                [
+                    class_colour_distance(c, s, cl, sl, class_plan(cl, sl))
+                    for (c, cl), (s, sl) in zip(photos, photos[1:] + photos[:1])
+                ]
+            )
+        ),
+    }
+    return {
+        "pairs": len(photos),
+        "size": size,
+        "decoder_psnr": float(np.mean(decoded)),
+        "content_unchanged": unchanged,
+        **{m: {k: float(np.nanmean(v)) for k, v in s.items()} for m, s in scores.items()},
+    }

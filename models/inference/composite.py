@@ -12,6 +12,7 @@ guided feather, its width scaled to the framed face). Where the mask changed (a 
 fringe), the synthesised pixels go in, upsampled and filtered with the photo as the guide.
 Every pixel beyond the edited regions and their seam is the original, bit for bit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -38,25 +39,26 @@ from models.inference.recolour import (
 )
 from models.inference.styles import StyleMatrix, blended_colours
 
-SEAM = 0.02          # half-width of the seam, as a share of the framed box's side
+SEAM = 0.02  # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
 GUIDE_EPS = 1e-3
-EDGE_FADE = 0.08     # of the square's side: painted shapes fade out towards the square's edges,
-                     # where the model's view of the photo ends, and a region's local colour
-                     # map fades into its global one
-SURROUND = 2.0       # the wider parse that finds where regions go on: twice the square's side
-FEATHER_EPS = 1e-3   # the guided feather of a region's weight (grey levels in [0, 1])
-PARSE_PRIOR = 0.8    # how likely the wider parse's label is before colour is looked at: where
-                     # colour cannot tell (black hair on a dark wall) the parse stands
-UNSURE_RAMP = 3.0    # past the square, the weight follows colour's confidence over this many seams
+EDGE_FADE = 0.08  # of the square's side: painted shapes fade out towards the square's edges,
+# where the model's view of the photo ends, and a region's local colour
+# map fades into its global one
+SURROUND = 2.0  # the wider parse that finds where regions go on: twice the square's side
+FEATHER_EPS = 1e-3  # the guided feather of a region's weight (grey levels in [0, 1])
+PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is looked at: where
+# colour cannot tell (black hair on a dark wall) the parse stands
+UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
 
 
 @dataclass(frozen=True)
 class Surround:
     """The photo parsed at a wider framing than the model's square: where each region goes
     on past it (hair over the shoulders, the neck, clothes)."""
+
     framing: Framing
-    mask: np.ndarray      # at the model's size
+    mask: np.ndarray  # at the model's size
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,13 @@ class PhotoEdit:
     """A user's photo as an edit starts from it: the original at full resolution, where
     the model's square lies in it, the photo's own mask (as parsed, at the model's size)
     and the key of the source holding its own style codes."""
+
     original: np.ndarray
     framing: Framing
     mask: np.ndarray
     source_key: str
-    file: bytes = b""      # the photo's file as it was read: a project keeps it losslessly, EXIF and all
-    surround: Surround | None = None   # None: regions end at the square (a scene, or an old project)
+    file: bytes = b""  # the photo's file as it was read: a project keeps it losslessly, EXIF and all
+    surround: Surround | None = None  # None: regions end at the square (a scene, or an old project)
 
     def scaled(self, max_side: int) -> PhotoEdit:
         """The same edit on a smaller copy of the photo (the editor's live preview)."""
@@ -84,8 +87,12 @@ class PhotoEdit:
 
 def restyled_classes(own: StyleMatrix, per_block: list[StyleMatrix]) -> np.ndarray:
     """(s,) bool: the classes whose code differs from the photo's own in any SEAN block."""
-    return np.array([any(not np.allclose(block.codes[c], own.codes[c], atol=1e-6) for block in per_block)
-                     for c in range(len(own.codes))])
+    return np.array(
+        [
+            any(not np.allclose(block.codes[c], own.codes[c], atol=1e-6) for block in per_block)
+            for c in range(len(own.codes))
+        ]
+    )
 
 
 def soft_mask(area: np.ndarray, seam: float) -> np.ndarray:
@@ -101,8 +108,7 @@ def edge_fade(size: int, sides: tuple[bool, bool, bool, bool] = (True,) * 4) -> 
     bottom, left, right: those `sides` marks; an edge on or past the photo's border has
     nothing beyond it to blend into, so it needs no fade)."""
     up = np.clip((np.arange(size) + 0.5) / (EDGE_FADE * size), 0, 1)
-    top, bottom, left, right = (ramp if on else np.ones(size)
-                                for on, ramp in zip(sides, (up, up[::-1], up, up[::-1])))
+    top, bottom, left, right = (ramp if on else np.ones(size) for on, ramp in zip(sides, (up, up[::-1], up, up[::-1])))
     return np.minimum(np.minimum(top, bottom)[:, None], np.minimum(left, right)[None, :]).astype(np.float32)
 
 
@@ -124,22 +130,23 @@ def changed_box(area: np.ndarray, to_photo: np.ndarray, margin: float, shape: tu
     return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else None
 
 
-def to_photo_pixels(image: np.ndarray, to_model: np.ndarray, box: tuple, interpolation: int,
-                    border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+def to_photo_pixels(
+    image: np.ndarray, to_model: np.ndarray, box: tuple, interpolation: int, border: int = cv2.BORDER_REPLICATE
+) -> np.ndarray:
     """A model-size image resampled onto the photo pixels of `box` (outside the model's
     square: its edge replicated, or zeros with BORDER_CONSTANT)."""
     y0, y1, x0, x1 = box
     m = to_model.copy()
-    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)   # photo pixel (x0, y0) is the box's origin
-    return cv2.warpAffine(image, m, (x1 - x0, y1 - y0), flags=interpolation | cv2.WARP_INVERSE_MAP,
-                          borderMode=border)
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # photo pixel (x0, y0) is the box's origin
+    return cv2.warpAffine(image, m, (x1 - x0, y1 - y0), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=border)
 
 
 def mask_in_photo(mask: np.ndarray, framing: Framing, shape: tuple[int, int]) -> np.ndarray:
     """A model-square label mask placed on a photo's pixels (nearest): background (0)
     outside the model's square."""
-    return to_photo_pixels(mask, framing.to_model(mask.shape[0]), (0, shape[0], 0, shape[1]),
-                           cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+    return to_photo_pixels(
+        mask, framing.to_model(mask.shape[0]), (0, shape[0], 0, shape[1]), cv2.INTER_NEAREST, cv2.BORDER_CONSTANT
+    )
 
 
 def parsed_labels(engine: Engine, photo: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -149,8 +156,14 @@ def parsed_labels(engine: Engine, photo: np.ndarray) -> tuple[np.ndarray, bool]:
     return mask_in_photo(engine.parser.parse(framed), framing, photo.shape[:2]), framing.found_face
 
 
-def composite(edit: PhotoEdit, edited_mask: np.ndarray, base: np.ndarray, edited: np.ndarray | None,
-              restyled: np.ndarray, recoloured: np.ndarray | None = None) -> np.ndarray:
+def composite(
+    edit: PhotoEdit,
+    edited_mask: np.ndarray,
+    base: np.ndarray,
+    edited: np.ndarray | None,
+    restyled: np.ndarray,
+    recoloured: np.ndarray | None = None,
+) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
     styles, `restyled` the classes whose style changed. `recoloured`: `recolour`'s photo,
@@ -186,8 +199,7 @@ class RegionGrid:
         self.x1 = min(w, int(np.ceil(max(f.x + f.side for f in boxes))))
         self.y1 = min(h, int(np.ceil(max(f.y + f.box_height for f in boxes))))
         self.scale = min(1.0, WORK_SIDE / max(self.x1 - self.x0, self.y1 - self.y0, 1))
-        self.shape = (max(1, round((self.y1 - self.y0) * self.scale)),
-                      max(1, round((self.x1 - self.x0) * self.scale)))
+        self.shape = (max(1, round((self.y1 - self.y0) * self.scale)), max(1, round((self.x1 - self.x0) * self.scale)))
         self.to_grid = affine(self.scale, self.scale, -self.x0 * self.scale, -self.y0 * self.scale)
         size = edit.mask.shape[0]
         self.from_model = compose(self.to_grid, edit.framing.to_photo(size))
@@ -195,20 +207,32 @@ class RegionGrid:
         labels = np.full(self.shape, 255, np.uint8)
         if edit.surround is not None:
             s = edit.surround
-            labels = warp(s.mask, compose(self.to_grid, s.framing.to_photo(s.mask.shape[0])), self.shape,
-                          cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            labels = warp(
+                s.mask,
+                compose(self.to_grid, s.framing.to_photo(s.mask.shape[0])),
+                self.shape,
+                cv2.INTER_NEAREST,
+                cv2.BORDER_CONSTANT,
+            )
             labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = 255
         own = warp(edit.mask, self.from_model, self.shape, cv2.INTER_NEAREST)
         labels[self.in_square] = own[self.in_square]
         self.labels = labels
-        photo = edit.original[self.y0:self.y1, self.x0:self.x1]
+        photo = edit.original[self.y0 : self.y1, self.x0 : self.x1]
         small = cv2.resize(photo, self.shape[::-1], interpolation=cv2.INTER_AREA) if self.scale < 1 else photo
         self.grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
         self.lab = cv2.cvtColor(small.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
 
     def in_square_of(self, framing: Framing, size: int) -> np.ndarray:
-        return warp(np.ones((size, size), np.uint8), compose(self.to_grid, framing.to_photo(size)), self.shape,
-                    cv2.INTER_NEAREST) > 0
+        return (
+            warp(
+                np.ones((size, size), np.uint8),
+                compose(self.to_grid, framing.to_photo(size)),
+                self.shape,
+                cv2.INTER_NEAREST,
+            )
+            > 0
+        )
 
     def from_model_size(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         return warp(image, self.from_model, self.shape, interpolation)
@@ -253,8 +277,9 @@ class RegionGrid:
         """A grid area as photo pixels (nearest), False beyond the grid."""
         out = np.zeros(shape, bool)
         size = (self.x1 - self.x0, self.y1 - self.y0)
-        out[self.y0:self.y1, self.x0:self.x1] = cv2.resize(area.astype(np.uint8), size,
-                                                           interpolation=cv2.INTER_NEAREST) > 0
+        out[self.y0 : self.y1, self.x0 : self.x1] = (
+            cv2.resize(area.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        )
         return out
 
     def feather(self, region: np.ndarray, seam: float, confidence: np.ndarray) -> np.ndarray:
@@ -278,7 +303,7 @@ class RegionGrid:
         for r0 in range(self.y0, self.y1, BAND_ROWS):
             r1 = min(self.y1, r0 + BAND_ROWS)
             to_band = affine(1 / self.scale, 1 / self.scale, 0, self.y0 - r0)
-            band = photo[r0:r1, self.x0:self.x1].astype(np.float32) / 255
+            band = photo[r0:r1, self.x0 : self.x1].astype(np.float32) / 255
             total, touched = np.zeros_like(band), np.zeros(band.shape[:2], bool)
             for coefficients, weight in layers:
                 w = warp(weight, to_band, (r1 - r0, width), cv2.INTER_LINEAR)
@@ -291,7 +316,7 @@ class RegionGrid:
                 touched |= here
             if touched.any():
                 out = np.clip(np.rint((band[touched] + total[touched]) * 255), 0, 255).astype(np.uint8)
-                result[r0:r1, self.x0:self.x1][touched] = out
+                result[r0:r1, self.x0 : self.x1][touched] = out
         return result
 
 
@@ -305,8 +330,14 @@ def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
     return grid.to_photo(area, edit.original.shape[:2])
 
 
-def recolour(edit: PhotoEdit, base: np.ndarray, restyled_synthesis: np.ndarray, restyled: np.ndarray,
-             adjustments: dict[int, ColourAdjust] | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+def recolour(
+    edit: PhotoEdit,
+    base: np.ndarray,
+    restyled_synthesis: np.ndarray,
+    restyled: np.ndarray,
+    adjustments: dict[int, ColourAdjust] | None = None,
+    targets: np.ndarray | None = None,
+) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
     styles) applied to its own pixels, over the whole region (see the module's docstring),
@@ -360,13 +391,17 @@ def square_weight(edit: PhotoEdit, area: np.ndarray, seam: float) -> tuple[tuple
         return None
     to_model = edit.framing.to_model(size)
     inside = to_photo_pixels(area.astype(np.float32), to_model, box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT) >= 0.5
-    fade = to_photo_pixels(edge_fade(size, inner_edges(edit.framing, photo.shape[:2])), to_model, box,
-                           cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    fade = to_photo_pixels(
+        edge_fade(size, inner_edges(edit.framing, photo.shape[:2])),
+        to_model,
+        box,
+        cv2.INTER_LINEAR,
+        cv2.BORDER_CONSTANT,
+    )
     return box, (soft_mask(inside, seam) * fade)[..., None]
 
 
-def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, edited: np.ndarray,
-                 seam: float) -> None:
+def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, edited: np.ndarray, seam: float) -> None:
     """The painted shapes (where the mask changed) drawn into `result` in place: the
     synthesis upsampled and filtered with the photo as the guide, behind a soft seam."""
     placed = square_weight(edit, shape_area, seam)
@@ -384,8 +419,14 @@ def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, ed
     result[y0:y1, x0:x1][touched] = np.clip(np.rint(out[touched]), 0, 255).astype(np.uint8)
 
 
-def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: list[StyleMatrix],
-                own: StyleMatrix, adjustments: dict[int, ColourAdjust] | None = None) -> np.ndarray:
+def render_edit(
+    engine: Engine,
+    edit: PhotoEdit,
+    mask: np.ndarray,
+    per_block: list[StyleMatrix],
+    own: StyleMatrix,
+    adjustments: dict[int, ColourAdjust] | None = None,
+) -> np.ndarray:
     """The edited photo at the size of `edit.original`: `mask` with `per_block` styles
     (one, or one per SEAN block), composited into the photo whose own style is `own`,
     with the regions' hand `adjustments` (class -> ColourAdjust)."""
@@ -394,15 +435,23 @@ def render_edit(engine: Engine, edit: PhotoEdit, mask: np.ndarray, per_block: li
     styles = per_block if len(per_block) > 1 else per_block[0]
     base = engine.synthesize(edit.mask, own)
     restyled = restyled_classes(own, per_block)
-    recoloured = recolour(edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments,
-                          blended_colours(per_block))
+    recoloured = recolour(
+        edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments, blended_colours(per_block)
+    )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     return composite(edit, mask, base, edited, restyled, recoloured)
 
 
-def start_edit(engine: Engine, original: np.ndarray, source_key: str, mask: np.ndarray | None = None,
-               refine_steps: int = 0, file: bytes = b"", face: int = 0,
-               faces: list | None = None) -> tuple[PhotoEdit, StyleMatrix, np.ndarray]:
+def start_edit(
+    engine: Engine,
+    original: np.ndarray,
+    source_key: str,
+    mask: np.ndarray | None = None,
+    refine_steps: int = 0,
+    file: bytes = b"",
+    face: int = 0,
+    faces: list | None = None,
+) -> tuple[PhotoEdit, StyleMatrix, np.ndarray]:
     """A photo as an edit starts from it, its own style, and the photo as the model sees
     it: framed and parsed, or, with the photo's own `mask` (at its size), the whole photo
     stretched to the square as the mask is; encoded, then refined when asked."""

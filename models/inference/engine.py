@@ -3,6 +3,7 @@
 No Qt here.  Images are uint8 RGB (H, W, 3) numpy arrays and masks uint8 (H, W) index
 arrays; styles are `StyleMatrix` objects (the paper's ST, one 512-d code per class).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,19 +34,27 @@ def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] |
 
 
 class Engine:
-    def __init__(self, model: SEAN, info: ModelInfo, style_mean: torch.Tensor,
-                 style_std: torch.Tensor, device: torch.device, parser_path: Path | None = None,
-                 dtype: torch.dtype | None = None, json_path: Path | None = None):
+    def __init__(
+        self,
+        model: SEAN,
+        info: ModelInfo,
+        style_mean: torch.Tensor,
+        style_std: torch.Tensor,
+        device: torch.device,
+        parser_path: Path | None = None,
+        dtype: torch.dtype | None = None,
+        json_path: Path | None = None,
+    ):
         # Half precision on CUDA (the weights ship in fp16 anyway); fp32 elsewhere.
         self.dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-        self.model = model.to(device, self.dtype).eval().requires_grad_(False)   # never trained here
+        self.model = model.to(device, self.dtype).eval().requires_grad_(False)  # never trained here
         self.info = info
         self.device = device
         self.parser_path = parser_path
-        self.json_path = json_path   # the weights it came from, if any: another process can load them too
+        self.json_path = json_path  # the weights it came from, if any: another process can load them too
         self._parser: Parser | None = None
-        self._prepared: tuple | None = None    # (codes, prepared styles) of the last frame
-        self._frame: tuple | None = None       # (mask, prepared styles, modulations) of the last frame
+        self._prepared: tuple | None = None  # (codes, prepared styles) of the last frame
+        self._frame: tuple | None = None  # (mask, prepared styles, modulations) of the last frame
         # On CUDA a frame is one recorded launch (models/inference/graphs.py); elsewhere the
         # mask-and-style work is kept between frames and redone around a brush stroke.
         self.graphs = can_record(device)
@@ -59,8 +68,7 @@ class Engine:
         """`model` is a name ("face"), a weights stem ("face_256") or a weights JSON path."""
         json_path = find_weights(model, weights_dir)
         net, info, mean, std = load_weights(json_path)
-        return cls(net, info, mean, std, pick_device(device), find_parser(info, json_path.parent),
-                   json_path=json_path)
+        return cls(net, info, mean, std, pick_device(device), find_parser(info, json_path.parent), json_path=json_path)
 
     @property
     def weights_dir(self) -> Path:
@@ -82,21 +90,26 @@ class Engine:
     @property
     def parser(self) -> Parser:
         if self.parser_path is None:
-            raise InputError(f"model '{self.info.model}' has no parser to turn a photo into a mask; "
-                             "give the photo's mask")
+            raise InputError(
+                f"model '{self.info.model}' has no parser to turn a photo into a mask; give the photo's mask"
+            )
         if self._parser is None:
             parser = Parser.load(self.parser_path, self.device)
             if parser.info.labels.names != self.labels.names:
-                raise InputError(f"{self.parser_path}: that parser makes masks of other labels than model "
-                                 f"'{self.info.model}' draws; give the photo's mask")
+                raise InputError(
+                    f"{self.parser_path}: that parser makes masks of other labels than model "
+                    f"'{self.info.model}' draws; give the photo's mask"
+                )
             self._parser = parser
         return self._parser
 
     def check_photo_suits(self, photo: np.ndarray, name: str) -> None:
         """Refuse a portrait as a style photo for a model that does not make faces."""
         if self.labels.framing != "face" and looks_like_portrait(photo):
-            raise InputError(f"{name} looks like a face photo; model '{self.info.model}' does not make faces, "
-                             "so its styles cannot be used here (open it in a face edit instead)")
+            raise InputError(
+                f"{name} looks like a face photo; model '{self.info.model}' does not make faces, "
+                "so its styles cannot be used here (open it in a face edit instead)"
+            )
 
     def frame_and_parse(self, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """(the photo framed as the model's training photos, its label mask, False when a
@@ -130,8 +143,10 @@ class Engine:
         if image.ndim != 3 or image.shape[2] != 3:
             raise InputError(f"style image must be RGB (H, W, 3), got shape {image.shape}")
         if image.shape[:2] != mask.shape[:2]:
-            raise InputError(f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
-                             f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size")
+            raise InputError(
+                f"style image is {image.shape[1]}x{image.shape[0]} but its mask is "
+                f"{mask.shape[1]}x{mask.shape[0]}; they must be the same size"
+            )
         small_mask = self.model_mask(mask, "style mask")
         return cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA), small_mask
 
@@ -153,8 +168,7 @@ class Engine:
         style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy(), colours)
         return StyleRefiner(self.model, x, seg, style).step(refine_steps) if refine_steps else style
 
-    def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix,
-                lr: float = REFINE_LR) -> "StyleRefiner":
+    def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix, lr: float = REFINE_LR) -> "StyleRefiner":
         """A `StyleRefiner` that fits `style` (the encoder's codes of `image`) to `image`."""
         return StyleRefiner(self.model, *self._model_input(image, mask), style, lr)
 
@@ -198,7 +212,7 @@ class Engine:
         """The generator's work that depends on the mask and styles alone (every norm's
         [1 + gamma, beta]), kept between frames: after a brush stroke only the part around
         the stroke is redone."""
-        last, self._frame = self._frame, None   # no stale maps survive a failure halfway
+        last, self._frame = self._frame, None  # no stale maps survive a failure halfway
         generator = self.model.generator
         if last is None or last[1] is not prepared:
             modulations = generator.modulations(seg, prepared)
@@ -206,7 +220,7 @@ class Engine:
             modulations = last[2]
             box = changed_box(last[0], mask)
             if box is not None and (box[1] - box[0]) * (box[3] - box[2]) > mask.size // 2:
-                modulations = generator.modulations(seg, prepared)   # as fast as patching most of it
+                modulations = generator.modulations(seg, prepared)  # as fast as patching most of it
             elif box is not None:
                 generator.update_modulations(modulations, seg, prepared, box)
         self._frame = (mask, prepared, modulations)
@@ -217,9 +231,14 @@ class Engine:
         only when the styles change: painting the mask reuses it frame after frame."""
         codes = self._filled_codes(per_block)
         cached = self._prepared
-        if cached is None or len(cached[0]) != len(codes) or \
-                not all(np.array_equal(a, b) for a, b in zip(cached[0], codes)):
+        if (
+            cached is None
+            or len(cached[0]) != len(codes)
+            or not all(np.array_equal(a, b) for a, b in zip(cached[0], codes))
+        ):
             matrices = [torch.from_numpy(c)[None].to(self.device, self.dtype) for c in codes]
-            self._prepared = cached = (codes, self.model.generator.prepare_styles(
-                matrices if len(matrices) > 1 else matrices[0]))
+            self._prepared = cached = (
+                codes,
+                self.model.generator.prepare_styles(matrices if len(matrices) > 1 else matrices[0]),
+            )
         return cached[1]

@@ -13,6 +13,7 @@ picture. `StyleRefiner` records its step with the same `Recording`. Only CUDA re
 with `record=False` the same function runs eagerly on the same buffers (the reference
 path the CPU tests use to check what goes in and out).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,7 +24,7 @@ import torch
 from models.nets.config import NUM_BLOCKS
 from models.nets.sean import SEANGenerator
 
-WARMUP_CALLS = 2   # eager calls before recording: lazy set-ups (cuDNN plans, cached constants) happen outside it
+WARMUP_CALLS = 2  # eager calls before recording: lazy set-ups (cuDNN plans, cached constants) happen outside it
 
 
 def can_record(device: torch.device) -> bool:
@@ -40,8 +41,7 @@ class Recording:
     the failure is reported once as a warning and `fn` keeps running eagerly: slower, not
     broken."""
 
-    def __init__(self, fn: Callable[[], object], device: torch.device, record: bool = True,
-                 warmup: int = WARMUP_CALLS):
+    def __init__(self, fn: Callable[[], object], device: torch.device, record: bool = True, warmup: int = WARMUP_CALLS):
         self.fn, self.device, self.warmup = fn, device, warmup
         self.record = record and can_record(device)
         self.calls = 0
@@ -62,9 +62,9 @@ class Recording:
             self.calls += 1
             return self._on_side_stream()
         self._capture()
-        if self.graph is None:    # could not record: stay eager
+        if self.graph is None:  # could not record: stay eager
             return self.fn()
-        self.graph.replay()       # capturing ran nothing: this is the call's effect
+        self.graph.replay()  # capturing ran nothing: this is the call's effect
         return self.output
 
     def _on_side_stream(self) -> object:
@@ -95,8 +95,14 @@ class FrameGraph:
     -> picture (1, 3, H, W) in [-1, 1]. Styles are prepared inside the frame too: recorded,
     that costs a few tiny kernels, less than copying prepared tables in would."""
 
-    def __init__(self, generator: SEANGenerator, size: tuple[int, int], device: torch.device,
-                 dtype: torch.dtype, record: bool = True):
+    def __init__(
+        self,
+        generator: SEANGenerator,
+        size: tuple[int, int],
+        device: torch.device,
+        dtype: torch.dtype,
+        record: bool = True,
+    ):
         cfg = generator.cfg
         self.generator, self.dtype = generator, dtype
         self.labels = torch.zeros(1, *size, dtype=torch.uint8, device=device)

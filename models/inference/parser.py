@@ -1,6 +1,7 @@
 """The face parser at work: load its weights (the same safetensors + JSON format as the
 SEAN models, "kind": "parser") and turn a photo into a label mask. The network is
 models/nets/parser.py."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -20,20 +21,33 @@ from models.nets.parser import FaceParser, ParserConfig
 @dataclass
 class ParserInfo:
     name: str
-    model: str                     # the SEAN model whose labels it produces, e.g. "face"
+    model: str  # the SEAN model whose labels it produces, e.g. "face"
     labels: LabelScheme
     config: ParserConfig
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"kind": "parser", "name": self.name, "model": self.model, "labels": self.labels.to_dict(),
-                "config": asdict(self.config), "training": self.training, "metrics": self.metrics}
+        return {
+            "kind": "parser",
+            "name": self.name,
+            "model": self.model,
+            "labels": self.labels.to_dict(),
+            "config": asdict(self.config),
+            "training": self.training,
+            "metrics": self.metrics,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ParserInfo":
-        return cls(d["name"], d["model"], LabelScheme.from_dict(d["labels"]), ParserConfig.from_dict(d["config"]),
-                   d.get("training", {}), d.get("metrics", {}))
+        return cls(
+            d["name"],
+            d["model"],
+            LabelScheme.from_dict(d["labels"]),
+            ParserConfig.from_dict(d["config"]),
+            d.get("training", {}),
+            d.get("metrics", {}),
+        )
 
 
 def save_parser(stem: str | Path, net: FaceParser, info: ParserInfo) -> None:

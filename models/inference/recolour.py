@@ -15,6 +15,7 @@ Outside the model's square the region's pixels (from a wider parse of the photo,
 edit's `surround`) take the region's global map; towards the square's edges the local map
 fades into it, so no line marks where the square ends.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,18 +25,19 @@ import numpy as np
 
 from models.data.filters import box
 
-FIT_RADIUS = 0.04    # of the model's side: the window of the local fit (10 px at 256)
-FIT_EPS = 0.1        # ridge towards the region's global map, chosen by measurement (docs/RESULTS.md)
+FIT_RADIUS = 0.04  # of the model's side: the window of the local fit (10 px at 256)
+FIT_EPS = 0.1  # ridge towards the region's global map, chosen by measurement (docs/RESULTS.md)
 GLOBAL_RIDGE = 1e-4  # added to the colour covariances of the global map (a deviation of 1% of the range)
-MAX_GAIN = 2.0       # the global map changes the photo's contrast by at most this factor, either way
-WORK_SIDE = 768      # the region's labels and the maps' coefficients are worked out this large
-BAND_ROWS = 256      # photo rows transformed at a time: a 12-megapixel photo in bounded memory
+MAX_GAIN = 2.0  # the global map changes the photo's contrast by at most this factor, either way
+WORK_SIDE = 768  # the region's labels and the maps' coefficients are worked out this large
+BAND_ROWS = 256  # photo rows transformed at a time: a 12-megapixel photo in bounded memory
 
 
 @dataclass(frozen=True)
 class ColourMap:
     """Per pixel y = A x + b: `a` (H, W, 3, 3), output channel first, and `b` (H, W, 3),
     with the region's global map `a_global` (3, 3), `b_global` (3,)."""
+
     a: np.ndarray
     b: np.ndarray
     a_global: np.ndarray
@@ -62,15 +64,22 @@ class ColourAdjust:
     lightness moved towards white (`lightness` > 0) or black (< 0). Each is an affine map
     of RGB, so it composes with a restyle's colour map and acts through the same
     transform of the photo's own pixels."""
+
     hue: float = 0.0
     saturation: float = 0.0
     lightness: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (np.isfinite([self.hue, self.saturation, self.lightness]).all() and -180 <= self.hue <= 180
-                and -1 <= self.saturation <= 1 and -1 <= self.lightness <= 1):
-            raise ValueError(f"hue runs from -180 to 180 degrees, saturation and lightness from -1 to 1 "
-                             f"(got {self.hue}, {self.saturation}, {self.lightness})")
+        if not (
+            np.isfinite([self.hue, self.saturation, self.lightness]).all()
+            and -180 <= self.hue <= 180
+            and -1 <= self.saturation <= 1
+            and -1 <= self.lightness <= 1
+        ):
+            raise ValueError(
+                f"hue runs from -180 to 180 degrees, saturation and lightness from -1 to 1 "
+                f"(got {self.hue}, {self.saturation}, {self.lightness})"
+            )
 
     @property
     def is_identity(self) -> bool:
@@ -80,9 +89,13 @@ class ColourAdjust:
         """(M (3, 3), t (3,)) with adjusted = M @ rgb + t, rgb in [0, 1]: the hue rotation
         and saturation matrices of SVG's feColorMatrix (Rec. 709 luminance), then lightness."""
         c, s = np.cos(np.radians(self.hue)), np.sin(np.radians(self.hue))
-        hue = np.array([[0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
-                        [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
-                        [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072]])
+        hue = np.array(
+            [
+                [0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928],
+                [0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283],
+                [0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072],
+            ]
+        )
         k = 1 + self.saturation
         grey = np.array([0.213, 0.715, 0.072])
         saturation = np.outer(np.ones(3), grey) * (1 - k) + np.eye(3) * k
@@ -98,8 +111,13 @@ class ColourAdjust:
 def then_affine(coefficients: np.ndarray, m: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Per-pixel maps (..., 12) followed by the affine map y = m x + t: (m A, m b + t)."""
     a = coefficients[..., :9].reshape(*coefficients.shape[:-1], 3, 3)
-    out = np.concatenate([np.einsum("ij,...jk->...ik", m, a).reshape(*coefficients.shape[:-1], 9),
-                          np.einsum("ij,...j->...i", m, coefficients[..., 9:]) + t], -1)
+    out = np.concatenate(
+        [
+            np.einsum("ij,...jk->...ik", m, a).reshape(*coefficients.shape[:-1], 9),
+            np.einsum("ij,...j->...i", m, coefficients[..., 9:]) + t,
+        ],
+        -1,
+    )
     return out.astype(np.float32)
 
 
@@ -116,7 +134,7 @@ def adjust_regions(image: np.ndarray, labels: np.ndarray, adjustments: dict[int,
     return out
 
 
-IDENTITY = np.concatenate([np.eye(3).ravel(), np.zeros(3)]).astype(np.float32)   # y = x, as 12 coefficients
+IDENTITY = np.concatenate([np.eye(3).ravel(), np.zeros(3)]).astype(np.float32)  # y = x, as 12 coefficients
 
 
 def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +146,9 @@ def global_map(x: np.ndarray, y: np.ndarray, ridge: float = GLOBAL_RIDGE) -> tup
     return distribution_map(x.mean(0), np.cov(x.T), y.mean(0), np.cov(y.T), ridge)
 
 
-def distribution_map(mx: np.ndarray, cx: np.ndarray, my: np.ndarray, cy: np.ndarray,
-                     ridge: float = GLOBAL_RIDGE) -> tuple[np.ndarray, np.ndarray]:
+def distribution_map(
+    mx: np.ndarray, cx: np.ndarray, my: np.ndarray, cy: np.ndarray, ridge: float = GLOBAL_RIDGE
+) -> tuple[np.ndarray, np.ndarray]:
     """The linear Monge-Kantorovich map (Pitie and Kokaram 2007) from colours of mean `mx`
     and covariance `cx` to colours of mean `my` and covariance `cy`: (A (3, 3), b (3,)).
     `ridge` (a variance) keeps it finite for a flat region."""
@@ -144,8 +163,9 @@ def distribution_map(mx: np.ndarray, cx: np.ndarray, my: np.ndarray, cy: np.ndar
     return a, my - a @ mx
 
 
-def fit_colour_map(base: np.ndarray, edited: np.ndarray, region: np.ndarray, radius: int,
-                   eps: float = FIT_EPS) -> ColourMap:
+def fit_colour_map(
+    base: np.ndarray, edited: np.ndarray, region: np.ndarray, radius: int, eps: float = FIT_EPS
+) -> ColourMap:
     """The locally affine map from `base` to `edited` (float (S, S, 3) in [0, 1]) over the
     pixels of `region` (S, S) bool: in each window, min over A, b of
     n * mean_region |A x + b - y|^2 + eps |A - A_global|^2 (n: the window's share of the
@@ -156,8 +176,9 @@ def fit_colour_map(base: np.ndarray, edited: np.ndarray, region: np.ndarray, rad
     s = base.shape[0]
     n = box(m, radius)
     safe = np.maximum(n, 1e-6)
-    mean = lambda v: box(v * m.reshape(s, -1, *([1] * (v.ndim - 2))), radius) / safe.reshape(
-        s, -1, *([1] * (v.ndim - 2)))
+    mean = lambda v: (
+        box(v * m.reshape(s, -1, *([1] * (v.ndim - 2))), radius) / safe.reshape(s, -1, *([1] * (v.ndim - 2)))
+    )
     mx, my = mean(base), mean(edited)
     xx = mean((base[..., :, None] * base[..., None, :]).reshape(s, -1, 9)).reshape(s, -1, 3, 3)
     xy = mean((base[..., :, None] * edited[..., None, :]).reshape(s, -1, 9)).reshape(s, -1, 3, 3)
@@ -165,7 +186,7 @@ def fit_colour_map(base: np.ndarray, edited: np.ndarray, region: np.ndarray, rad
     cov_xy = xy - mx[..., :, None] * my[..., None, :]
     lhs = n[..., None, None] * cov_xx + eps * np.eye(3, dtype=np.float32)
     rhs = n[..., None, None] * cov_xy + eps * a_g.T.astype(np.float32)
-    a = np.linalg.solve(lhs, rhs).swapaxes(-1, -2)                 # (S, S, out, in)
+    a = np.linalg.solve(lhs, rhs).swapaxes(-1, -2)  # (S, S, out, in)
     b = my - np.einsum("hwij,hwj->hwi", a, mx)
     a = mean(a.reshape(s, -1, 9)).reshape(s, -1, 3, 3)
     b = mean(b)
@@ -182,8 +203,9 @@ def anchor_map(pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray)
     says how the region's colours change from place to place; its synthesis of the new
     style is off by a few Lab units from the style photo, which this takes away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64)
-    return distribution_map(mapped.mean(0), np.cov(mapped.T), target[:3].astype(np.float64),
-                            target[3:].reshape(3, 3).astype(np.float64))
+    return distribution_map(
+        mapped.mean(0), np.cov(mapped.T), target[:3].astype(np.float64), target[3:].reshape(3, 3).astype(np.float64)
+    )
 
 
 def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
@@ -192,14 +214,23 @@ def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarr
     return np.einsum("...ij,...j->...i", a, pixels) + coefficients[..., 9:]
 
 
-def warp(image: np.ndarray, forward: np.ndarray, shape: tuple[int, int], interpolation: int,
-         border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+def warp(
+    image: np.ndarray,
+    forward: np.ndarray,
+    shape: tuple[int, int],
+    interpolation: int,
+    border: int = cv2.BORDER_CONSTANT,
+) -> np.ndarray:
     """`image` resampled by the 2x3 affine map `forward` (its pixels -> the output's) onto
     an output of `shape`; any number of channels (OpenCV warps at most 4 at a time)."""
     h, w = shape
     flat = image.reshape(*image.shape[:2], -1) if image.ndim == 3 else image[..., None]
-    parts = [cv2.warpAffine(np.ascontiguousarray(flat[..., i:i + 4]), forward, (w, h), flags=interpolation,
-                            borderMode=border).reshape(h, w, -1) for i in range(0, flat.shape[-1], 4)]
+    parts = [
+        cv2.warpAffine(
+            np.ascontiguousarray(flat[..., i : i + 4]), forward, (w, h), flags=interpolation, borderMode=border
+        ).reshape(h, w, -1)
+        for i in range(0, flat.shape[-1], 4)
+    ]
     out = np.concatenate(parts, -1)
     return out if image.ndim == 3 else out[..., 0]
 

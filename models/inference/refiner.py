@@ -1,4 +1,5 @@
 """Style refinement: a photo's style codes fitted to the photo itself, the generator fixed."""
+
 from __future__ import annotations
 
 import torch
@@ -9,7 +10,7 @@ from models.nets.sean import SEAN
 from models.nets.ssim import ssim_loss
 
 REFINE_LR = 0.03
-REFINE_SSIM = 0.3    # weight of 1 - SSIM beside the squared error (see StyleRefiner)
+REFINE_SSIM = 0.3  # weight of 1 - SSIM beside the squared error (see StyleRefiner)
 
 
 class StyleRefiner:
@@ -28,8 +29,15 @@ class StyleRefiner:
     show frames in between. On CUDA the step (forward, backward, Adam, clamp) is recorded
     as a CUDA graph after its first steps and replayed (models/inference/graphs.py)."""
 
-    def __init__(self, model: SEAN, x: torch.Tensor, seg: torch.Tensor, style: StyleMatrix,
-                 lr: float = REFINE_LR, record: bool = True):
+    def __init__(
+        self,
+        model: SEAN,
+        x: torch.Tensor,
+        seg: torch.Tensor,
+        style: StyleMatrix,
+        lr: float = REFINE_LR,
+        record: bool = True,
+    ):
         self.generator, self.x, self.seg = model.generator, x, seg
         self.initial = style
         self.codes = torch.tensor(style.codes[None], dtype=torch.float32, device=x.device, requires_grad=True)

@@ -11,6 +11,7 @@ segments for keep SEAN's picture. (Reading the canvas with SEAN's encoder instea
 regions' codes taken from the pasted pixels, was measured first and lost to the mean
 style: docs/RESULTS.md.)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -32,19 +33,20 @@ from models.nets.canvas import CanvasConfig, CanvasNet
 from models.nets.sean import one_hot
 
 TOP_K = 5
-CACHE_LIMIT = 20_000   # components whose candidates a painter remembers (a few MB)
-SHORTLIST = 256        # candidates kept from the coarse pass for the full comparison
-ASPECT_WEIGHT = 0.25   # score lost per unit of |log(aspect ratio / bank's aspect ratio)|: a
-                       # segment squeezed to half its width looks wrong whatever its IoU
+CACHE_LIMIT = 20_000  # components whose candidates a painter remembers (a few MB)
+SHORTLIST = 256  # candidates kept from the coarse pass for the full comparison
+ASPECT_WEIGHT = 0.25  # score lost per unit of |log(aspect ratio / bank's aspect ratio)|: a
+# segment squeezed to half its width looks wrong whatever its IoU
 
 
 @dataclass
 class Match:
     """The bank's best segments for one component of a layout, best first, and the one used."""
+
     component: Component
-    candidates: np.ndarray       # bank segment indices
-    scores: np.ndarray           # IoU(mask) + IoU(context) - aspect penalty, each candidate
-    choice: int = 0              # index into candidates
+    candidates: np.ndarray  # bank segment indices
+    scores: np.ndarray  # IoU(mask) + IoU(context) - aspect penalty, each candidate
+    choice: int = 0  # index into candidates
 
     @property
     def segment(self) -> int:
@@ -54,22 +56,27 @@ class Match:
 @dataclass
 class Canvas:
     """What retrieval made of a layout: the pasted pixels and which were pasted."""
-    image: np.ndarray            # (H, W, 3) uint8, black where nothing was pasted
-    filled: np.ndarray           # (H, W) bool
+
+    image: np.ndarray  # (H, W, 3) uint8, black where nothing was pasted
+    filled: np.ndarray  # (H, W) bool
     matches: list[Match]
-    missing: list[str] = field(default_factory=list)   # classes of the layout the bank lacks
+    missing: list[str] = field(default_factory=list)  # classes of the layout the bank lacks
 
 
-ComponentKey = tuple[int, int, int]   # (class, y, x of its first pixel): a component across frames
+ComponentKey = tuple[int, int, int]  # (class, y, x of its first pixel): a component across frames
 
 
 def component_key(comp: Component) -> ComponentKey:
     return (comp.label, *comp.seed)
 
 
-def retrieve(bank: SegmentBank, layout: np.ndarray, k: int = TOP_K,
-             covers: Callable[[int, ComponentKey], bool] | None = None,
-             cache: dict | None = None) -> tuple[list[Match], list[str]]:
+def retrieve(
+    bank: SegmentBank,
+    layout: np.ndarray,
+    k: int = TOP_K,
+    covers: Callable[[int, ComponentKey], bool] | None = None,
+    cache: dict | None = None,
+) -> tuple[list[Match], list[str]]:
     """(one Match per component of `layout` that the bank has segments of its class for,
     the names of the layout's classes the bank has none of). `layout` is at the bank's size;
     with `covers`, only the components it accepts. `cache` (a dict the caller keeps)
@@ -101,17 +108,24 @@ def retrieve(bank: SegmentBank, layout: np.ndarray, k: int = TOP_K,
     return matches, sorted(missing)
 
 
-def best_segments(segments: ClassSegments, comp: Component, mask: np.ndarray, context: np.ndarray,
-                  k: int) -> tuple[np.ndarray, np.ndarray]:
+def best_segments(
+    segments: ClassSegments, comp: Component, mask: np.ndarray, context: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(the k best of a class's segments for a component, their scores), best first."""
     coarse_mask, coarse_context = coarse(mask[None], context[None])
     top, bottom, left, right = comp.box
     penalty = ASPECT_WEIGHT * np.abs(segments.log_aspects - np.log((bottom - top) / (right - left)))
-    rough = (soft_iou(segments.coarse_masks, coarse_mask[0]) +
-             context_iou(segments.coarse_contexts, coarse_context[0]) - penalty)
+    rough = (
+        soft_iou(segments.coarse_masks, coarse_mask[0])
+        + context_iou(segments.coarse_contexts, coarse_context[0])
+        - penalty
+    )
     shortlist = best_of(rough, SHORTLIST)
-    score = (soft_iou(segments.masks[shortlist], mask) +
-             context_iou(segments.contexts[shortlist], context) - penalty[shortlist])
+    score = (
+        soft_iou(segments.masks[shortlist], mask)
+        + context_iou(segments.contexts[shortlist], context)
+        - penalty[shortlist]
+    )
     best = best_of(score, k)
     return segments.index[shortlist[best]], score[best].astype(np.float32)
 
@@ -156,15 +170,22 @@ def compose(bank: SegmentBank, layout: np.ndarray, matches: Iterable[Match]) -> 
     return canvas, filled
 
 
-def make_canvas(bank: SegmentBank, layout: np.ndarray, k: int = TOP_K,
-                choices: dict[ComponentKey, int] | None = None,
-                covers: Callable[[int, ComponentKey], bool] | None = None, cache: dict | None = None) -> Canvas:
+def make_canvas(
+    bank: SegmentBank,
+    layout: np.ndarray,
+    k: int = TOP_K,
+    choices: dict[ComponentKey, int] | None = None,
+    covers: Callable[[int, ComponentKey], bool] | None = None,
+    cache: dict | None = None,
+) -> Canvas:
     """Retrieve and compose for `layout` (at the bank's size). `choices` maps a component to
     the candidate to use instead of the best (the editor's "next candidate"); `covers` and
     `cache` are `retrieve`'s."""
     if layout.shape != (bank.size, bank.size):
-        raise InputError(f"layout is {layout.shape[1]}x{layout.shape[0]}, the bank's photos are "
-                         f"{bank.size}x{bank.size}; resize it first")
+        raise InputError(
+            f"layout is {layout.shape[1]}x{layout.shape[0]}, the bank's photos are "
+            f"{bank.size}x{bank.size}; resize it first"
+        )
     matches, missing = retrieve(bank, layout, k, covers, cache)
     for match in matches:
         key = component_key(match.component)
@@ -184,7 +205,7 @@ class BankPainter:
 
     def __init__(self, engine: Engine, bank: SegmentBank, net: CanvasNet):
         self.engine, self.bank = engine, bank
-        self._retrieved: dict = {}   # retrieve's cache: strokes retrieve only what they change
+        self._retrieved: dict = {}  # retrieve's cache: strokes retrieve only what they change
         self.net = net.to(engine.device, engine.dtype).eval().requires_grad_(False)
 
     @classmethod
@@ -194,21 +215,31 @@ class BankPainter:
         bank.check_fits(engine.info.model, engine.labels, where)
         path = engine.weights_dir / f"{canvas_weights_stem(engine.info.name)}.json"
         if not path.is_file():
-            raise InputError(f"model '{engine.info.name}' has no canvas network ({path} is missing); "
-                             f"train one with `python main.py train-canvas --model {engine.info.model} ...`")
+            raise InputError(
+                f"model '{engine.info.name}' has no canvas network ({path} is missing); "
+                f"train one with `python main.py train-canvas --model {engine.info.model} ...`"
+            )
         info, tensors = read_weights(path, CanvasInfo.from_dict)
         if info.config.num_classes != engine.labels.num_classes:
-            raise InputError(f"{path}: made for {info.config.num_classes} classes, model "
-                             f"'{engine.info.name}' has {engine.labels.num_classes}")
+            raise InputError(
+                f"{path}: made for {info.config.num_classes} classes, model "
+                f"'{engine.info.name}' has {engine.labels.num_classes}"
+            )
         return cls(engine, bank, build_for_weights(lambda: CanvasNet(info.config), tensors, path.name))
 
     def layout(self, mask: np.ndarray) -> np.ndarray:
         """`mask` checked and resized to the bank's size, where retrieval works."""
-        return cv2.resize(self.engine.checked_mask(mask), (self.bank.size, self.bank.size),
-                          interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(
+            self.engine.checked_mask(mask), (self.bank.size, self.bank.size), interpolation=cv2.INTER_NEAREST
+        )
 
-    def canvas(self, mask: np.ndarray, k: int = TOP_K, choices: dict | None = None,
-               covers: Callable[[int, ComponentKey], bool] | None = None) -> Canvas:
+    def canvas(
+        self,
+        mask: np.ndarray,
+        k: int = TOP_K,
+        choices: dict | None = None,
+        covers: Callable[[int, ComponentKey], bool] | None = None,
+    ) -> Canvas:
         """The canvas of `mask` (any size); `make_canvas` says what the rest means."""
         return make_canvas(self.bank, self.layout(mask), k, choices, covers, self._retrieved)
 
@@ -221,8 +252,9 @@ class BankPainter:
         comp = component_at(layout, int(layout[point]), point)
         return comp if comp.area >= min_area(self.bank.size) else None
 
-    def paint(self, mask: np.ndarray, canvas: Canvas,
-              style: StyleMatrix | list[StyleMatrix] | None = None) -> np.ndarray:
+    def paint(
+        self, mask: np.ndarray, canvas: Canvas, style: StyleMatrix | list[StyleMatrix] | None = None
+    ) -> np.ndarray:
         """The photo (model size) of `mask` from `canvas`: the canvas network over SEAN's
         picture of the mask in `style` (default: the mean style)."""
         base = self.engine.synthesize(mask, self.engine.mean_style if style is None else style)
@@ -236,22 +268,32 @@ class BankPainter:
         image = cv2.resize(canvas.image, (size, size), interpolation=cv2.INTER_LINEAR)
         filled = cv2.resize(canvas.filled.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
         to = {"device": engine.device, "dtype": engine.dtype}
-        out = self.net(image_to_tensor(base).to(**to), image_to_tensor(image).to(**to),
-                       torch.from_numpy(filled)[None, None].to(**to),
-                       one_hot(torch.from_numpy(layout)[None], engine.labels.num_classes).to(**to))
+        out = self.net(
+            image_to_tensor(base).to(**to),
+            image_to_tensor(image).to(**to),
+            torch.from_numpy(filled)[None, None].to(**to),
+            one_hot(torch.from_numpy(layout)[None], engine.labels.num_classes).to(**to),
+        )
         return tensor_to_image(out)[0]
 
 
 @dataclass
 class CanvasInfo:
     """The JSON beside the canvas network's weights."""
-    model: str                 # the SEAN weights (their name) whose pictures it was trained on
+
+    model: str  # the SEAN weights (their name) whose pictures it was trained on
     config: CanvasConfig
     training: dict
 
     def to_dict(self) -> dict:
-        return {"format": 1, "kind": "canvas", "name": canvas_weights_stem(self.model), "model": self.model,
-                "config": self.config.to_dict(), "training": self.training}
+        return {
+            "format": 1,
+            "kind": "canvas",
+            "name": canvas_weights_stem(self.model),
+            "model": self.model,
+            "config": self.config.to_dict(),
+            "training": self.training,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "CanvasInfo":

@@ -1,4 +1,5 @@
 """ST, the style matrix: one style code per class, and the codes files `encode` writes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +9,10 @@ import numpy as np
 
 from models.data.files import InputError, atomic_write, load_arrays
 
-CODE_RANGE = 1.0 + 1e-3     # codes are the encoder's tanh outputs, and refinement keeps them there
-MAX_CODES_BYTES = 16 << 20   # a codes file is a few kilobytes (19 x 512 floats); more is not codes
-COLOUR_STATS = 12          # per class: the mean RGB (3) and its covariance (3 x 3), RGB in [0, 1]
-MIN_COLOUR_PIXELS = 64     # fewer pixels of a class than this say too little of its colours
+CODE_RANGE = 1.0 + 1e-3  # codes are the encoder's tanh outputs, and refinement keeps them there
+MAX_CODES_BYTES = 16 << 20  # a codes file is a few kilobytes (19 x 512 floats); more is not codes
+COLOUR_STATS = 12  # per class: the mean RGB (3) and its covariance (3 x 3), RGB in [0, 1]
+MIN_COLOUR_PIXELS = 64  # fewer pixels of a class than this say too little of its colours
 
 
 @dataclass
@@ -20,9 +21,10 @@ class StyleMatrix:
     `colours`, when the style came from a photo: per class, the statistics of that
     photo's pixels of the class (NaN where it had too few), which a restyle of a photo
     anchors its colours to (models/inference/composite.py)."""
-    codes: np.ndarray     # (s, 512) float32
-    present: np.ndarray   # (s,) bool
-    colours: np.ndarray | None = None   # (s, COLOUR_STATS) float32, or None: no photo behind it
+
+    codes: np.ndarray  # (s, 512) float32
+    present: np.ndarray  # (s,) bool
+    colours: np.ndarray | None = None  # (s, COLOUR_STATS) float32, or None: no photo behind it
 
     def colour_rows(self) -> np.ndarray:
         """(s, COLOUR_STATS): the colours, NaN where none are known."""
@@ -46,8 +48,15 @@ class StyleMatrix:
         def write(p: Path) -> None:
             with open(p, "wb") as f:
                 colours = {} if self.colours is None else {"colours": self.colours}
-                np.savez(f, codes=self.codes, present=self.present,
-                         model=np.array(model), labels=np.array(label_names), **colours)
+                np.savez(
+                    f,
+                    codes=self.codes,
+                    present=self.present,
+                    model=np.array(model),
+                    labels=np.array(label_names),
+                    **colours,
+                )
+
         atomic_write(path, write, (".npz",))
 
     @classmethod
@@ -57,13 +66,17 @@ class StyleMatrix:
         if model and made_by and made_by != model:
             raise InputError(f"{path}: these are '{made_by}' styles; they cannot be used with model '{model}'")
         if codes.shape != (num_classes, style_dim) or present.shape != (num_classes,):
-            raise InputError(f"{path}: codes have shape {codes.shape}, this model needs "
-                             f"({num_classes}, {style_dim}); were they made with another model?")
+            raise InputError(
+                f"{path}: codes have shape {codes.shape}, this model needs "
+                f"({num_classes}, {style_dim}); were they made with another model?"
+            )
         if not np.isfinite(codes).all():
             raise InputError(f"{path}: the codes hold values that are not numbers (NaN or infinite)")
         if np.abs(codes).max(initial=0) > CODE_RANGE:
-            raise InputError(f"{path}: the codes reach {np.abs(codes).max():.3g}; style codes lie within "
-                             f"[-1, 1] (the encoder's tanh), so these would paint black or white")
+            raise InputError(
+                f"{path}: the codes reach {np.abs(codes).max():.3g}; style codes lie within "
+                f"[-1, 1] (the encoder's tanh), so these would paint black or white"
+            )
         return cls(codes, present, None if colours is None else checked_colours(colours, num_classes, str(path)))
 
 
@@ -103,8 +116,9 @@ def checked_colours(colours: np.ndarray, num_classes: int, where: str) -> np.nda
     except (ValueError, TypeError):
         raise InputError(f"{where}: colour statistics that are not numbers") from None
     if colours.shape != (num_classes, COLOUR_STATS):
-        raise InputError(f"{where}: colour statistics of shape {colours.shape}, expected "
-                         f"({num_classes}, {COLOUR_STATS})")
+        raise InputError(
+            f"{where}: colour statistics of shape {colours.shape}, expected ({num_classes}, {COLOUR_STATS})"
+        )
     known = np.isfinite(colours)
     if not (known.all(1) | ~known.any(1)).all() or np.isinf(colours).any():
         raise InputError(f"{where}: colour statistics with missing or infinite values")
@@ -121,7 +135,7 @@ def read_codes_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, str | Non
     if not Path(path).is_file():
         raise InputError(f"{path}: no such file")
     if Path(path).stat().st_size > MAX_CODES_BYTES:
-        raise InputError(f"{not_codes} (it is {Path(path).stat().st_size / 2 ** 20:.0f} MB; codes are kilobytes)")
+        raise InputError(f"{not_codes} (it is {Path(path).stat().st_size / 2**20:.0f} MB; codes are kilobytes)")
     data = Path(path).read_bytes()
     if data[:6] == b"\x93NUMPY":
         raise InputError(f"{not_codes} (a single array, not the .npz that `encode` writes)")

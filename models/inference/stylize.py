@@ -16,6 +16,7 @@ The network runs at a working size (`NET_SIDE` by default); the smoothing's loca
 model carries the result to the content's own size, so a 12-megapixel photo keeps every
 edge, and `strength` blends the result with the content.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,25 +40,31 @@ STYLIZER_NAME = "stylizer"
 # and colour 2.59 Lab units from the style's with the network at 384, against 0.876 and
 # 2.53 at 512, in 0.94 s instead of 2.08; at 256 px, 192 against 256: 0.892 / 2.95
 # against 0.896 / 2.65, in 0.27 s instead of 0.60.
-PREVIEW_SIDE = 192      # the editor's live look
+PREVIEW_SIDE = 192  # the editor's live look
 MIN_SIDE = 16
-MIN_SHARE = 0.0002      # a class takes the style only if it covers this share of both photos...
+MIN_SHARE = 0.0002  # a class takes the style only if it covers this share of both photos...
 MAX_AREA_RATIO = 100.0  # ...and neither share is more than this many times the other
-MIN_FEATURE_PIXELS = 10 # a level transforms a class only where both have this many feature pixels
-WCT_EPS = 1e-5          # added to the covariances' diagonals (and the smallest eigenvalue kept)
+MIN_FEATURE_PIXELS = 10  # a level transforms a class only where both have this many feature pixels
+WCT_EPS = 1e-5  # added to the covariances' diagonals (and the smallest eigenvalue kept)
 EXACT_MAX_PIXELS = 600_000
 
 
 @dataclass(frozen=True)
 class StylizerInfo:
     """The JSON beside the decoder's weights."""
+
     name: str
     config: StylizerConfig
     training: dict
 
     def to_dict(self) -> dict:
-        return {"format": 1, "kind": "stylizer", "name": self.name, "config": self.config.to_dict(),
-                "training": self.training}
+        return {
+            "format": 1,
+            "kind": "stylizer",
+            "name": self.name,
+            "config": self.config.to_dict(),
+            "training": self.training,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "StylizerInfo":
@@ -69,6 +76,7 @@ class StylizerInfo:
 @dataclass
 class ClassPlan:
     """Which of the content's classes take the style photo's look, and which keep their own."""
+
     styled: list[int]
     kept: list[int]
 
@@ -81,17 +89,15 @@ def class_plan(content_labels: np.ndarray | None, style_labels: np.ndarray | Non
     share = lambda labels: np.bincount(labels.ravel(), minlength=256)[:256] / labels.size
     c, s = share(content_labels), share(style_labels)
     present = [int(k) for k in np.flatnonzero(c)]
-    ok = lambda k: (c[k] >= MIN_SHARE and s[k] >= MIN_SHARE
-                    and max(c[k] / s[k], s[k] / c[k]) <= MAX_AREA_RATIO)
+    ok = lambda k: c[k] >= MIN_SHARE and s[k] >= MIN_SHARE and max(c[k] / s[k], s[k] / c[k]) <= MAX_AREA_RATIO
     styled = [k for k in present if ok(k)]
     return ClassPlan(styled, [k for k in present if k not in styled])
 
 
-Colouring = tuple[torch.Tensor, torch.Tensor]   # a style region's mean (C, 1) and colouring matrix (C, C)
+Colouring = tuple[torch.Tensor, torch.Tensor]  # a style region's mean (C, 1) and colouring matrix (C, C)
 
 
-def kept_names(names: tuple[str, ...] | list[str], content_labels: np.ndarray,
-               style_labels: np.ndarray | None) -> str:
+def kept_names(names: tuple[str, ...] | list[str], content_labels: np.ndarray, style_labels: np.ndarray | None) -> str:
     """The names of the content's classes that keep their look (`class_plan`), comma
     separated; "" when every class takes the style."""
     return ", ".join(names[k] for k in class_plan(content_labels, style_labels).kept)
@@ -138,6 +144,7 @@ class StyleFeatures:
     """A style photo's features at every level, kept while it is the look; its colouring
     transforms are worked out once per level and class, on first use (the editor reuses
     them for every frame)."""
+
     features: list[torch.Tensor]
     labels: np.ndarray | None
     _colourings: dict = field(default_factory=dict)
@@ -154,8 +161,9 @@ class StyleFeatures:
         return self._colourings[key]
 
 
-def transfer(content: torch.Tensor, style: StyleFeatures, level: int, content_labels: np.ndarray | None,
-             plan: ClassPlan) -> torch.Tensor:
+def transfer(
+    content: torch.Tensor, style: StyleFeatures, level: int, content_labels: np.ndarray | None, plan: ClassPlan
+) -> torch.Tensor:
     """(1, C, H, W) content features given the style's statistics at `level`, per planned
     class (or globally without masks); unplanned regions keep the content's features."""
     c_flat = content[0].flatten(1)
@@ -203,8 +211,9 @@ class Stylizer:
     def load(cls, weights_dir: Path = WEIGHTS_DIR) -> "Stylizer":
         path = weights_dir / f"{STYLIZER_NAME}.json"
         if not path.is_file():
-            raise InputError(f"no stylisation weights: {path} is missing (train them with "
-                             f"`python main.py train-stylizer`)")
+            raise InputError(
+                f"no stylisation weights: {path} is missing (train them with `python main.py train-stylizer`)"
+            )
         info, tensors = read_weights(path, StylizerInfo.from_dict)
         decoder = build_for_weights(lambda: StylizerDecoder(info.config), tensors, path.name)
         return cls(decoder, info)
@@ -228,13 +237,14 @@ class Stylizer:
         return StyleFeatures(self.encoder(image.contiguous(memory_format=torch.channels_last)).features, labels)
 
     @torch.no_grad()
-    def stylize_net(self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None,
-                    plan: ClassPlan) -> np.ndarray:
+    def stylize_net(
+        self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None, plan: ClassPlan
+    ) -> np.ndarray:
         """The stylisation step alone, at `content`'s size: float (H, W, 3) in [0, 1]."""
         image, (h, w) = pad_to_multiple(to_tensor(content), self.multiple)
-        image = image.contiguous(memory_format=torch.channels_last)   # a quarter faster on a CPU
+        image = image.contiguous(memory_format=torch.channels_last)  # a quarter faster on a CPU
         padded_labels = None
-        if content_labels is not None:   # padded like the image, so each level's labels line up
+        if content_labels is not None:  # padded like the image, so each level's labels line up
             ph, pw = image.shape[-2] - h, image.shape[-1] - w
             padded_labels = np.pad(content_labels, ((0, ph), (0, pw)), mode="edge")
         enc = self.encoder(image)
@@ -246,31 +256,44 @@ class Stylizer:
         out = self.decoder.rgb(x)[0, :, :h, :w].clamp(0, 1)
         return out.permute(1, 2, 0).numpy()
 
-    def stylize(self, content: np.ndarray, style: StyleFeatures, content_labels: np.ndarray | None = None,
-                smooth: str = "guided", strength: float = 1.0, side: int = NET_SIDE) -> np.ndarray:
+    def stylize(
+        self,
+        content: np.ndarray,
+        style: StyleFeatures,
+        content_labels: np.ndarray | None = None,
+        smooth: str = "guided",
+        strength: float = 1.0,
+        side: int = NET_SIDE,
+    ) -> np.ndarray:
         """`content` (H, W, 3) uint8 with the look of `style`: uint8 at the content's size."""
         check_photo(content, "photo")
         check_mask(content_labels, content, "mask")
         if smooth not in SMOOTHING:
             raise InputError(f"smoothing must be one of {', '.join(SMOOTHING)}, not {smooth!r}")
-        if strength <= 0:   # the editor's slider at 0: the picture as it is, at no cost
+        if strength <= 0:  # the editor's slider at 0: the picture as it is, at no cost
             return content.copy()
         small = fit_side(content, side)
-        small_labels = None if content_labels is None else cv2.resize(
-            content_labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+        small_labels = (
+            None
+            if content_labels is None
+            else cv2.resize(content_labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+        )
         plan = class_plan(content_labels, style.labels)
         styled = self.stylize_net(small, style, small_labels, plan)
         guide_small = small.astype(np.float32) / 255
         if smooth == "exact":
             if guide_small.shape[0] * guide_small.shape[1] > EXACT_MAX_PIXELS:
-                raise InputError(f"exact smoothing takes pictures up to {EXACT_MAX_PIXELS:,} pixels "
-                                 f"at the working size; use a smaller --size or --smooth guided")
+                raise InputError(
+                    f"exact smoothing takes pictures up to {EXACT_MAX_PIXELS:,} pixels "
+                    f"at the working size; use a smaller --size or --smooth guided"
+                )
             styled = filters.affinity_smooth(guide_small, styled)
         if smooth == "none":
             result = cv2.resize(styled, (content.shape[1], content.shape[0]), interpolation=cv2.INTER_LINEAR)
-        else:   # the local affine model at the working size, applied at the content's own
-            result = filters.guided_upsample(guide_small, styled, content.astype(np.float32) / 255,
-                                             **smoothing_window(small.shape[:2], smooth))
+        else:  # the local affine model at the working size, applied at the content's own
+            result = filters.guided_upsample(
+                guide_small, styled, content.astype(np.float32) / 255, **smoothing_window(small.shape[:2], smooth)
+            )
         mixed = strength * result + (1 - strength) * content.astype(np.float32) / 255
         return (np.clip(mixed, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -298,11 +321,14 @@ def check_photo(image: np.ndarray, what: str) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"the {what} must be an RGB image, got shape {image.shape} {image.dtype}")
     if min(image.shape[:2]) < MIN_SIDE:
-        raise InputError(f"the {what} is {image.shape[1]}x{image.shape[0]}: stylisation needs at "
-                         f"least {MIN_SIDE} pixels a side")
+        raise InputError(
+            f"the {what} is {image.shape[1]}x{image.shape[0]}: stylisation needs at least {MIN_SIDE} pixels a side"
+        )
 
 
 def check_mask(labels: np.ndarray | None, image: np.ndarray, what: str) -> None:
     if labels is not None and labels.shape != image.shape[:2]:
-        raise InputError(f"the {what} is {labels.shape[1]}x{labels.shape[0]} but its photo is "
-                         f"{image.shape[1]}x{image.shape[0]}; they must be the same size")
+        raise InputError(
+            f"the {what} is {labels.shape[1]}x{labels.shape[0]} but its photo is "
+            f"{image.shape[1]}x{image.shape[0]}; they must be the same size"
+        )

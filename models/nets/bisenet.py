@@ -5,6 +5,7 @@ served its own training). Built from scratch: its weights are loaded by
 models/training/teacher.py, never downloaded. Scores come out at 1/8 of the input, in the
 teacher's own class order.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,11 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                           if cin != cout or stride != 1 else None)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            if cin != cout or stride != 1
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))

@@ -13,6 +13,7 @@ base, and close the borders and holes the canvas leaves. A small U-Net:
 
 Its last conv starts at zero: untrained, it returns SEAN's picture unchanged.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -25,8 +26,8 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class CanvasConfig:
     num_classes: int
-    width: int = 32        # channels at full size, doubled at 1/2, 4x below
-    levels: int = 3        # downsamplings
+    width: int = 32  # channels at full size, doubled at 1/2, 4x below
+    levels: int = 3  # downsamplings
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,12 +37,16 @@ class CanvasConfig:
         return cls(int(d["num_classes"]), int(d["width"]), int(d["levels"]))
 
     def widths(self) -> list[int]:
-        return [self.width * min(2 ** i, 4) for i in range(self.levels + 1)]
+        return [self.width * min(2**i, 4) for i in range(self.levels + 1)]
 
 
 def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2),
-                         nn.Conv2d(cout, cout, 3, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(cout, cout, 3, padding=1, padding_mode="reflect"),
+        nn.LeakyReLU(0.2),
+    )
 
 
 class CanvasNet(nn.Module):
@@ -49,8 +54,10 @@ class CanvasNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = cfg.widths()
-        self.down = nn.ModuleList([conv_block(7 + cfg.num_classes, widths[0])] +
-                                  [conv_block(widths[i], widths[i + 1], 2) for i in range(cfg.levels)])
+        self.down = nn.ModuleList(
+            [conv_block(7 + cfg.num_classes, widths[0])]
+            + [conv_block(widths[i], widths[i + 1], 2) for i in range(cfg.levels)]
+        )
         self.up = nn.ModuleList([conv_block(widths[i + 1] + widths[i], widths[i]) for i in range(cfg.levels)])
         self.to_rgb = nn.Conv2d(widths[0], 3, 1)
         nn.init.zeros_(self.to_rgb.weight)
@@ -59,10 +66,11 @@ class CanvasNet(nn.Module):
     @property
     def multiple(self) -> int:
         """Height and width must be multiples of this."""
-        return 2 ** self.cfg.levels
+        return 2**self.cfg.levels
 
-    def forward(self, base: torch.Tensor, canvas: torch.Tensor, filled: torch.Tensor,
-                seg: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, base: torch.Tensor, canvas: torch.Tensor, filled: torch.Tensor, seg: torch.Tensor
+    ) -> torch.Tensor:
         """base, canvas (B, 3, H, W) in [-1, 1], filled (B, 1, H, W) in {0, 1}, seg (B, s, H, W)
         one-hot -> the photo (B, 3, H, W) in [-1, 1]. Unfilled canvas pixels are ignored."""
         x = torch.cat([base, canvas * filled, filled, seg], dim=1)

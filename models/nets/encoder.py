@@ -1,5 +1,6 @@
 """SEAN's style encoder (the paper's), and our StyleContext beside it: photo + mask -> the
 style matrix ST, one code per region."""
+
 from __future__ import annotations
 
 import torch
@@ -28,24 +29,30 @@ class StyleContext(nn.Module):
 
     def __init__(self, cfg: SEANConfig):
         super().__init__()
-        layers, cin = [], 5   # RGB + x, y
+        layers, cin = [], 5  # RGB + x, y
         for width in CONTEXT_WIDTHS:
-            layers.append(nn.Sequential(nn.Conv2d(cin, width, 3, 2, padding=1, padding_mode="reflect"),
-                                        nn.LeakyReLU(0.2)))
+            layers.append(
+                nn.Sequential(nn.Conv2d(cin, width, 3, 2, padding=1, padding_mode="reflect"), nn.LeakyReLU(0.2))
+            )
             cin = width
         self.layers = nn.ModuleList(layers)
         self.class_embedding = nn.Embedding(cfg.num_classes, CONTEXT_CLASS_DIM)
         self.mlp = nn.Sequential(
             nn.Linear(sum(CONTEXT_WIDTHS) + cfg.style_dim + CONTEXT_CLASS_DIM, cfg.context_hidden),
-            nn.LeakyReLU(0.2), nn.Linear(cfg.context_hidden, cfg.style_dim))
+            nn.LeakyReLU(0.2),
+            nn.Linear(cfg.context_hidden, cfg.style_dim),
+        )
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
     def forward(self, image: torch.Tensor, seg: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """The correction (B, s, 512) to the encoder's `codes` of `image` under `seg`."""
         b, _, h, w = image.shape
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, device=image.device, dtype=image.dtype),
-                                torch.linspace(-1, 1, w, device=image.device, dtype=image.dtype), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.linspace(-1, 1, h, device=image.device, dtype=image.dtype),
+            torch.linspace(-1, 1, w, device=image.device, dtype=image.dtype),
+            indexing="ij",
+        )
         features = torch.cat([image, xs.expand(b, 1, h, w), ys.expand(b, 1, h, w)], dim=1)
         pooled = []
         for layer in self.layers:
@@ -73,14 +80,22 @@ class StyleEncoder(nn.Module):
         n = cfg.enc_ngf
 
         def conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"),
-                    nn.InstanceNorm2d(cout), nn.LeakyReLU(0.2)]
+            return [
+                nn.Conv2d(cin, cout, 3, stride, padding=1, padding_mode="reflect"),
+                nn.InstanceNorm2d(cout),
+                nn.LeakyReLU(0.2),
+            ]
 
         self.net = nn.Sequential(
-            *conv(3, n), *conv(n, 2 * n, 2), *conv(2 * n, 4 * n, 2),
+            *conv(3, n),
+            *conv(n, 2 * n, 2),
+            *conv(2 * n, 4 * n, 2),
             nn.ConvTranspose2d(4 * n, 8 * n, 3, stride=2, padding=1, output_padding=1),
-            nn.InstanceNorm2d(8 * n), nn.LeakyReLU(0.2),
-            nn.Conv2d(8 * n, cfg.style_dim, 3, padding=1, padding_mode="reflect"), nn.Tanh())
+            nn.InstanceNorm2d(8 * n),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(8 * n, cfg.style_dim, 3, padding=1, padding_mode="reflect"),
+            nn.Tanh(),
+        )
         self.context = StyleContext(cfg) if cfg.context_hidden else None
 
     def forward(self, image: torch.Tensor, seg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,6 +12,7 @@ inference the photo and its mirror image are parsed together and their scores av
 
 Its runtime (weights, photo in, mask out) is models/inference/parser.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,19 +25,24 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class ParserConfig:
     num_classes: int = 19
-    widths: tuple[int, ...] = (16, 32, 64, 128, 128)   # encoder levels at 1/2 ... 1/32
-    input_size: int = 256                              # photos are scaled to this to be parsed (the training size)
+    widths: tuple[int, ...] = (16, 32, 64, 128, 128)  # encoder levels at 1/2 ... 1/32
+    input_size: int = 256  # photos are scaled to this to be parsed (the training size)
     encoder_blocks: tuple[int, ...] = (0, 1, 1, 2, 2)  # residual blocks after each encoder level
-    decoder_blocks: tuple[int, ...] = (1, 1, 1, 1)     # ... and after each decoder merge, 1/2 ... 1/16
-    flip_average: bool = True                          # parse the mirror image too, average the scores
+    decoder_blocks: tuple[int, ...] = (1, 1, 1, 1)  # ... and after each decoder merge, 1/2 ... 1/16
+    flip_average: bool = True  # parse the mirror image too, average the scores
 
     @classmethod
     def from_dict(cls, d: dict) -> "ParserConfig":
         """Weights from before residual blocks and flip averaging load as they were trained."""
         levels = len(d["widths"])
-        return cls(d["num_classes"], tuple(d["widths"]), d["input_size"],
-                   tuple(d.get("encoder_blocks", (0,) * levels)),
-                   tuple(d.get("decoder_blocks", (0,) * (levels - 1))), d.get("flip_average", False))
+        return cls(
+            d["num_classes"],
+            tuple(d["widths"]),
+            d["input_size"],
+            tuple(d.get("encoder_blocks", (0,) * levels)),
+            tuple(d.get("decoder_blocks", (0,) * (levels - 1))),
+            d.get("flip_average", False),
+        )
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -49,8 +55,11 @@ class ResBlock(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.body = nn.Sequential(conv_bn_relu(channels, channels),
-                                  nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+        self.body = nn.Sequential(
+            conv_bn_relu(channels, channels),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
         nn.init.zeros_(self.body[-1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,15 +77,19 @@ class FaceParser(nn.Module):
         w = cfg.widths
         self.down = nn.ModuleList(
             nn.Sequential(conv_bn_relu(cin, cout, 2), conv_bn_relu(cout, cout), *res_blocks(cout, n))
-            for cin, cout, n in zip((3,) + w[:-1], w, cfg.encoder_blocks))
+            for cin, cout, n in zip((3,) + w[:-1], w, cfg.encoder_blocks)
+        )
         decoder_widths = [max(c, 32) for c in w[:-1]]
         from_below = decoder_widths[1:] + [w[-1]]
         # up[i] merges what comes up from level i+1 with the skip at level i. conv_bn_relu is
         # unpacked so that weights saved before there were residual blocks keep their names.
         self.up = nn.ModuleList(
-            nn.Sequential(*conv_bn_relu(from_below[i] + w[i], decoder_widths[i]),
-                          *res_blocks(decoder_widths[i], cfg.decoder_blocks[i]))
-            for i in range(len(w) - 1))
+            nn.Sequential(
+                *conv_bn_relu(from_below[i] + w[i], decoder_widths[i]),
+                *res_blocks(decoder_widths[i], cfg.decoder_blocks[i]),
+            )
+            for i in range(len(w) - 1)
+        )
         self.head = nn.Conv2d(decoder_widths[0], cfg.num_classes, 1)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

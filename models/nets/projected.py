@@ -13,6 +13,7 @@ features, then its logits), so the hinge loss and feature matching take either.
 DiffAugment (Zhao et al. 2020: colour, translation, cutout), applied alike to real and
 fake images before the discriminator, keeps it from memorising a small face set.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,8 @@ from torch.nn.utils import spectral_norm
 
 from models.nets.efficientnet_lite import FEATURE_CHANNELS, EfficientNetLite0
 
-MIXED_CHANNELS = (64, 128, 256, 512)   # what CCM projects each scale to (Projected GAN's)
-PROJECTION_SEED = 0                     # the fixed random mixing is the same on every machine
+MIXED_CHANNELS = (64, 128, 256, 512)  # what CCM projects each scale to (Projected GAN's)
+PROJECTION_SEED = 0  # the fixed random mixing is the same on every machine
 
 
 def fixed_conv(cin: int, cout: int, kernel: int, generator: torch.Generator) -> nn.Conv2d:
@@ -43,8 +44,9 @@ class Projection(nn.Module):
         super().__init__()
         g = torch.Generator().manual_seed(PROJECTION_SEED)
         self.ccm = nn.ModuleList(fixed_conv(c, m, 1, g) for c, m in zip(FEATURE_CHANNELS, MIXED_CHANNELS))
-        self.coarser = nn.ModuleList(fixed_conv(MIXED_CHANNELS[i + 1], MIXED_CHANNELS[i], 1, g)
-                                     for i in range(len(MIXED_CHANNELS) - 1))
+        self.coarser = nn.ModuleList(
+            fixed_conv(MIXED_CHANNELS[i + 1], MIXED_CHANNELS[i], 1, g) for i in range(len(MIXED_CHANNELS) - 1)
+        )
         self.csm = nn.ModuleList(fixed_conv(m, m, 3, g) for m in MIXED_CHANNELS)
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -77,8 +79,9 @@ class Head(nn.Module):
         return out
 
 
-def diff_augment(image: torch.Tensor, seg: torch.Tensor, generator: torch.Generator | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def diff_augment(
+    image: torch.Tensor, seg: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """DiffAugment's colour (brightness, saturation, contrast), translation (1/8 of the side)
     and cutout (1/4 of the side) on a batch, differentiable; the label map moves and is cut
     with the image, so the condition stays aligned."""
@@ -108,8 +111,9 @@ class ProjectedDiscriminator(nn.Module):
     """`forward(seg, image)` -> per scale [head features..., patch logits], as
     MultiscaleDiscriminator gives them. `augment`: DiffAugment in training mode."""
 
-    def __init__(self, num_classes: int, features: EfficientNetLite0, width: int = 64, layers: int = 2,
-                 augment: bool = True):
+    def __init__(
+        self, num_classes: int, features: EfficientNetLite0, width: int = 64, layers: int = 2, augment: bool = True
+    ):
         super().__init__()
         self.features = features.eval().requires_grad_(False)
         self.projection = Projection()
@@ -124,7 +128,7 @@ class ProjectedDiscriminator(nn.Module):
 
     def train(self, mode: bool = True) -> "ProjectedDiscriminator":
         super().train(mode)
-        self.features.eval()   # frozen: its batch norms keep the ImageNet statistics
+        self.features.eval()  # frozen: its batch norms keep the ImageNet statistics
         return self
 
     def forward(self, seg: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:

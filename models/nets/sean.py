@@ -43,6 +43,7 @@ style change (`prepare_styles`), keeps each norm's [1 + gamma, beta] maps, which
 on the mask and styles only (`modulations`), redoing them around a brush stroke alone
 (`update_modulations`), and `render`s frame after frame.
 """
+
 from __future__ import annotations
 
 import torch
@@ -63,13 +64,18 @@ def resize_mask(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return seg if seg.shape[-2:] == size else F.interpolate(seg, size=size, mode="nearest")
 
 
-def scaled_box(box: tuple[int, int, int, int], factor: int, size: tuple[int, int],
-               margin: int) -> tuple[int, int, int, int]:
+def scaled_box(
+    box: tuple[int, int, int, int], factor: int, size: tuple[int, int], margin: int
+) -> tuple[int, int, int, int]:
     """A (top, bottom, left, right) box of mask pixels as a box of a map `factor` times
     smaller (nearest resizing), grown by `margin` and clipped to the map's `size`."""
     top, bottom, left, right = box
-    return (max(top // factor - margin, 0), min(-(-bottom // factor) + margin, size[0]),
-            max(left // factor - margin, 0), min(-(-right // factor) + margin, size[1]))
+    return (
+        max(top // factor - margin, 0),
+        min(-(-bottom // factor) + margin, size[0]),
+        max(left // factor - margin, 0),
+        min(-(-right // factor) + margin, size[1]),
+    )
 
 
 class StyleTransform(nn.Module):
@@ -77,7 +83,7 @@ class StyleTransform(nn.Module):
 
     def __init__(self, num_classes: int, dim_in: int, dim_out: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(num_classes, dim_in, dim_out) * dim_in ** -0.5)
+        self.weight = nn.Parameter(torch.randn(num_classes, dim_in, dim_out) * dim_in**-0.5)
         self.bias = nn.Parameter(torch.zeros(num_classes, dim_out))
 
     def forward(self, style: torch.Tensor) -> torch.Tensor:  # (B, s, dim_in) -> (B, s, dim_out)
@@ -90,15 +96,15 @@ class SEANNorm(nn.Module):
     def __init__(self, channels: int, cfg: SEANConfig):
         super().__init__()
         self.channels = channels
-        self.norm = (nn.BatchNorm2d(channels, affine=False) if cfg.norm == "batch"
-                     else nn.InstanceNorm2d(channels, affine=False))
+        self.norm = (
+            nn.BatchNorm2d(channels, affine=False) if cfg.norm == "batch" else nn.InstanceNorm2d(channels, affine=False)
+        )
         self.noise_scale = nn.Parameter(torch.zeros(channels))
         if cfg.proj_kernel == 1:
             self.style_proj = nn.Linear(cfg.style_hidden, 2 * channels)
         else:
             self.style_proj = nn.Conv2d(cfg.style_hidden, 2 * channels, 3, padding=1)
-        self.mask_proj = nn.Conv2d(cfg.mask_hidden, 2 * channels, cfg.proj_kernel,
-                                   padding=cfg.proj_kernel // 2)
+        self.mask_proj = nn.Conv2d(cfg.mask_hidden, 2 * channels, cfg.proj_kernel, padding=cfg.proj_kernel // 2)
         # Blend weights start at sigmoid(0) = 0.5, as in the paper's code.
         self.blend_gamma = nn.Parameter(torch.zeros(1))
         self.blend_beta = nn.Parameter(torch.zeros(1))
@@ -129,8 +135,7 @@ class SEANNorm(nn.Module):
     def blend(self) -> torch.Tensor:
         """Style-branch weight per output channel of the 2C gamma/beta stack."""
         c = self.channels
-        return torch.cat([torch.sigmoid(self.blend_gamma).expand(c),
-                          torch.sigmoid(self.blend_beta).expand(c)])
+        return torch.cat([torch.sigmoid(self.blend_gamma).expand(c), torch.sigmoid(self.blend_beta).expand(c)])
 
     def prepare_style(self, codes: torch.Tensor) -> torch.Tensor:
         """What this norm needs of the transformed codes A(ST) (B, s, hidden); it depends on
@@ -151,8 +156,9 @@ class SEANNorm(nn.Module):
         the "1 +" (and at inference the folded 1 / std). It depends on the mask alone, so
         fitting codes to a photo (`StyleRefiner`) makes it once, not every step."""
         mask_weight = 1 - self.blend()
-        one_for_gamma = torch.cat([torch.ones_like(mask_weight[:self.channels]),
-                                   torch.zeros_like(mask_weight[self.channels:])])
+        one_for_gamma = torch.cat(
+            [torch.ones_like(mask_weight[: self.channels]), torch.zeros_like(mask_weight[self.channels :])]
+        )
         w = self.mask_proj.weight * mask_weight.view(-1, 1, 1, 1)
         b = self.mask_proj.bias * mask_weight + one_for_gamma
         rows = self.folded_rows()
@@ -160,11 +166,12 @@ class SEANNorm(nn.Module):
             w, b = w * rows.view(-1, 1, 1, 1), b * rows
         return F.conv2d(mask_features, w, b, padding=self.mask_proj.padding)
 
-    def _add_style_branch(self, mask_part: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
-                          rows: torch.Tensor | None, in_place: bool) -> torch.Tensor:
+    def _add_style_branch(
+        self, mask_part: torch.Tensor, seg: torch.Tensor, style: torch.Tensor, rows: torch.Tensor | None, in_place: bool
+    ) -> torch.Tensor:
         if not self.per_class_table:
             style_weight = self.blend() if rows is None else self.blend() * rows
-            style_map = torch.einsum("bsd,bshw->bdhw", style, seg)   # each region filled with its code
+            style_map = torch.einsum("bsd,bshw->bdhw", style, seg)  # each region filled with its code
             return mask_part + self.style_proj(style_map) * style_weight.view(1, -1, 1, 1)
         # The table broadcast over the regions. In place when the mask part was made for
         # this call alone (conv outputs are contiguous, so flatten is a view; the conv's
@@ -185,19 +192,31 @@ class SEANNorm(nn.Module):
         again if the parameters change, as when training samples in eval mode)."""
         key = (tuple(size), device, dtype, self.noise_scale._version, self.norm.running_mean._version)
         if self._eval_shift is None or self._eval_shift[0] != key:
-            shift = (self.fixed_noise(size, device, dtype) * self.noise_scale.view(1, -1, 1, 1)
-                     - self.norm.running_mean.view(1, -1, 1, 1))
+            shift = self.fixed_noise(size, device, dtype) * self.noise_scale.view(
+                1, -1, 1, 1
+            ) - self.norm.running_mean.view(1, -1, 1, 1)
             self._eval_shift = (key, shift.to(dtype))
         return self._eval_shift[1]
 
-    def modulation(self, seg: torch.Tensor, style: torch.Tensor, mask_features: torch.Tensor,
-                   window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    def modulation(
+        self,
+        seg: torch.Tensor,
+        style: torch.Tensor,
+        mask_features: torch.Tensor,
+        window: tuple[int, int, int, int] | None = None,
+    ) -> torch.Tensor:
         """(B, 2C, H, W): [1 + gamma, beta]. `style` comes from `prepare_style`. It depends
         on the mask and the styles, not on x: the engine keeps it from frame to frame."""
         return self.styled(self.mask_part(mask_features), seg, style, window, in_place=True)
 
-    def styled(self, mask_part: torch.Tensor, seg: torch.Tensor, style: torch.Tensor,
-               window: tuple[int, int, int, int] | None = None, in_place: bool = False) -> torch.Tensor:
+    def styled(
+        self,
+        mask_part: torch.Tensor,
+        seg: torch.Tensor,
+        style: torch.Tensor,
+        window: tuple[int, int, int, int] | None = None,
+        in_place: bool = False,
+    ) -> torch.Tensor:
         """[1 + gamma, beta] from `mask_part` (see `mask_part`; written over when `in_place`)
         and the style branch.
 
@@ -211,15 +230,16 @@ class SEANNorm(nn.Module):
             return gb
         h, w = seg.shape[-2:]
         top, left, full_h, full_w = window or (0, 0, h, w)
-        shift = self.eval_shift((full_h, full_w), gb.device, gb.dtype)[..., top:top + h, left:left + w]
+        shift = self.eval_shift((full_h, full_w), gb.device, gb.dtype)[..., top : top + h, left : left + w]
         gamma1, beta = gb.chunk(2, dim=1)
-        if gb.requires_grad:   # autograd refuses in-place changes to a view
+        if gb.requires_grad:  # autograd refuses in-place changes to a view
             return torch.cat([gamma1, torch.addcmul(beta, shift, gamma1)], dim=1)
-        beta.addcmul_(shift, gamma1)   # a view of gb: gb changes with it, no copy
+        beta.addcmul_(shift, gamma1)  # a view of gb: gb changes with it, no copy
         return gb
 
-    def reference_forward(self, x: torch.Tensor, seg: torch.Tensor, hidden: torch.Tensor,
-                          mask_features: torch.Tensor) -> torch.Tensor:
+    def reference_forward(
+        self, x: torch.Tensor, seg: torch.Tensor, hidden: torch.Tensor, mask_features: torch.Tensor
+    ) -> torch.Tensor:
         """The paper's equations one by one (SEAN, Fig. 3), beside the fast path for reading
         and for the tests that compare the two. `hidden` is A(ST), the per-class transformed
         codes (B, s, style_hidden); `mask_features` the mask branch's shared features.
@@ -227,14 +247,15 @@ class SEANNorm(nn.Module):
         projections, lite's style branch as a per-class table, and at inference the batch
         norm and noise folded into [1 + gamma, beta]."""
         normalized = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
-        style_map = torch.einsum("bsd,bshw->bdhw", hidden, seg)       # each region filled with its code
-        if self.per_class_table:   # lite's projection is 1x1: the Linear applied at every pixel
-            gamma_beta_s = (torch.einsum("bdhw,ed->behw", style_map, self.style_proj.weight)
-                            + self.style_proj.bias.view(1, -1, 1, 1))
+        style_map = torch.einsum("bsd,bshw->bdhw", hidden, seg)  # each region filled with its code
+        if self.per_class_table:  # lite's projection is 1x1: the Linear applied at every pixel
+            gamma_beta_s = torch.einsum("bdhw,ed->behw", style_map, self.style_proj.weight) + self.style_proj.bias.view(
+                1, -1, 1, 1
+            )
         else:
             gamma_beta_s = self.style_proj(style_map)
-        gamma_s, beta_s = gamma_beta_s.chunk(2, dim=1)                # from the style codes
-        gamma_o, beta_o = self.mask_proj(mask_features).chunk(2, dim=1)   # from the mask alone
+        gamma_s, beta_s = gamma_beta_s.chunk(2, dim=1)  # from the style codes
+        gamma_o, beta_o = self.mask_proj(mask_features).chunk(2, dim=1)  # from the mask alone
         alpha_gamma, alpha_beta = torch.sigmoid(self.blend_gamma), torch.sigmoid(self.blend_beta)
         gamma = alpha_gamma * gamma_s + (1 - alpha_gamma) * gamma_o
         beta = alpha_beta * beta_s + (1 - alpha_beta) * beta_o
@@ -243,7 +264,7 @@ class SEANNorm(nn.Module):
     def forward(self, x: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
         """x' (1 + gamma) + beta, with `modulation` from `modulation`."""
         gamma1, beta = modulation.chunk(2, dim=1)
-        if self.folds_norm():   # the norm is inside the modulation
+        if self.folds_norm():  # the norm is inside the modulation
             return torch.addcmul(beta, x, gamma1)
         x = self.norm(x + self.noise(x) * self.noise_scale.view(1, -1, 1, 1))
         return torch.addcmul(beta, x, gamma1)
@@ -263,10 +284,11 @@ class SEANResBlk(nn.Module):
         # Per-class transform A and the mask branch's first conv: one per norm, or one per block.
         copies = 1 if cfg.block_shared else 2 + self.learned_shortcut
         self.transforms = nn.ModuleList(
-            StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden) for _ in range(copies))
+            StyleTransform(cfg.num_classes, cfg.style_dim, cfg.style_hidden) for _ in range(copies)
+        )
         self.mask_shared = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(cfg.num_classes, cfg.mask_hidden, 3, padding=1), nn.ReLU())
-            for _ in range(copies))
+            nn.Sequential(nn.Conv2d(cfg.num_classes, cfg.mask_hidden, 3, padding=1), nn.ReLU()) for _ in range(copies)
+        )
 
     def norms(self) -> list[SEANNorm]:
         return [self.norm_0, self.norm_1] + ([self.norm_s] if self.learned_shortcut else [])
@@ -277,16 +299,22 @@ class SEANResBlk(nn.Module):
         hidden = hidden * 3 if len(hidden) == 1 else hidden
         return [norm.prepare_style(h) for norm, h in zip(self.norms(), hidden)]
 
-    def modulations(self, seg: torch.Tensor, styles: list[torch.Tensor],
-                    window: tuple[int, int, int, int] | None = None,
-                    mask_parts: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    def modulations(
+        self,
+        seg: torch.Tensor,
+        styles: list[torch.Tensor],
+        window: tuple[int, int, int, int] | None = None,
+        mask_parts: list[torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]:
         """The norms' [1 + gamma, beta] for the mask `seg` at this block's size (or a crop
         of it: see SEANNorm.styled); `styles` comes from `prepare_styles`; `mask_parts`
         from `mask_parts` for this `seg`, if kept."""
         fresh = mask_parts is None
         parts = self.mask_parts(seg) if fresh else mask_parts
-        return [norm.styled(part, seg, style, window, in_place=fresh)
-                for norm, style, part in zip(self.norms(), styles, parts)]
+        return [
+            norm.styled(part, seg, style, window, in_place=fresh)
+            for norm, style, part in zip(self.norms(), styles, parts)
+        ]
 
     def mask_parts(self, seg: torch.Tensor) -> list[torch.Tensor]:
         """Each norm's `SEANNorm.mask_part` for the mask `seg`."""
@@ -334,11 +362,18 @@ class SEANGenerator(nn.Module):
     def modulations(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
         """Every norm's [1 + gamma, beta] (per block, per norm): all the work that depends on
         the mask and styles but not on the features. `render` can reuse them."""
-        return [block.modulations(resize_mask(seg, size), styles)
-                for block, size, styles in zip(self.blocks, self.block_sizes(*seg.shape[-2:]), prepared)]
+        return [
+            block.modulations(resize_mask(seg, size), styles)
+            for block, size, styles in zip(self.blocks, self.block_sizes(*seg.shape[-2:]), prepared)
+        ]
 
-    def update_modulations(self, modulations: list[list[torch.Tensor]], seg: torch.Tensor,
-                           prepared: list[list[torch.Tensor]], box: tuple[int, int, int, int]) -> None:
+    def update_modulations(
+        self,
+        modulations: list[list[torch.Tensor]],
+        seg: torch.Tensor,
+        prepared: list[list[torch.Tensor]],
+        box: tuple[int, int, int, int],
+    ) -> None:
         """Bring `modulations` up to date, in place, after the mask changed only inside `box`
         (top, bottom, left, right in mask pixels); `seg` is the new mask. Exact: a norm's
         [1 + gamma, beta] at a pixel depends on the mask within `reach` pixels of it (the
@@ -348,13 +383,14 @@ class SEANGenerator(nn.Module):
         h = seg.shape[-2]
         for block, size, styles, old in zip(self.blocks, self.block_sizes(*seg.shape[-2:]), prepared, modulations):
             factor = h // size[0]
-            top, bottom, left, right = scaled_box(box, factor, size, reach)             # what changes
-            src_top, src_bottom, src_left, src_right = scaled_box(box, factor, size, 2 * reach)   # what it reads
+            top, bottom, left, right = scaled_box(box, factor, size, reach)  # what changes
+            src_top, src_bottom, src_left, src_right = scaled_box(box, factor, size, 2 * reach)  # what it reads
             crop = resize_mask(seg, size)[..., src_top:src_bottom, src_left:src_right]
             new = block.modulations(crop, styles, (src_top, src_left, *size))
             for kept, fresh in zip(old, new):
-                kept[..., top:bottom, left:right] = fresh[..., top - src_top:bottom - src_top,
-                                                          left - src_left:right - src_left]
+                kept[..., top:bottom, left:right] = fresh[
+                    ..., top - src_top : bottom - src_top, left - src_left : right - src_left
+                ]
 
     def mask_parts(self, seg: torch.Tensor) -> list[list[torch.Tensor]]:
         """Every norm's mask-branch share of its modulation (`SEANNorm.mask_part`), per
@@ -362,9 +398,13 @@ class SEANGenerator(nn.Module):
         sizes = self.block_sizes(*seg.shape[-2:])
         return [block.mask_parts(resize_mask(seg, size)) for block, size in zip(self.blocks, sizes)]
 
-    def render(self, seg: torch.Tensor, prepared: list[list[torch.Tensor]],
-               modulations: list[list[torch.Tensor]] | None = None,
-               mask_parts: list[list[torch.Tensor]] | None = None) -> torch.Tensor:
+    def render(
+        self,
+        seg: torch.Tensor,
+        prepared: list[list[torch.Tensor]],
+        modulations: list[list[torch.Tensor]] | None = None,
+        mask_parts: list[list[torch.Tensor]] | None = None,
+    ) -> torch.Tensor:
         """seg: (B, s, H, W) one-hot, H and W multiples of 32; `prepared` from
         `prepare_styles`; `modulations` from `modulations` for this mask and these styles,
         if kept, or else `mask_parts` from `mask_parts` for this mask, if kept."""
@@ -376,8 +416,9 @@ class SEANGenerator(nn.Module):
             if modulations is not None:
                 mods = modulations[i]
             else:
-                mods = block.modulations(resize_mask(seg, size), prepared[i],
-                                         mask_parts=mask_parts[i] if mask_parts is not None else None)
+                mods = block.modulations(
+                    resize_mask(seg, size), prepared[i], mask_parts=mask_parts[i] if mask_parts is not None else None
+                )
             x = block(x, mods)
         return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
 

@@ -18,6 +18,7 @@ encoder's own features (`models.training.stylizer_trainer`). Stylising (in
 `models.inference.stylize`) whitens and colours the features at the deepest level and
 again after every block, per semantic class when both photos have masks.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -36,9 +37,9 @@ PIXEL_SCALE = 255.0
 
 @dataclass(frozen=True)
 class StylizerConfig:
-    depth: int = 3                  # deepest VGG level: relu{depth}_1 (3 or 4)
-    upsampling: str = "residual"    # "residual" (PhotoWCT2's skips) or "unpool" (PhotoWCT's indices)
-    convs_after: tuple[int, ...] = (1, 1, 1)   # convs after the upsampling in blocks 2, 3, 4
+    depth: int = 3  # deepest VGG level: relu{depth}_1 (3 or 4)
+    upsampling: str = "residual"  # "residual" (PhotoWCT2's skips) or "unpool" (PhotoWCT's indices)
+    convs_after: tuple[int, ...] = (1, 1, 1)  # convs after the upsampling in blocks 2, 3, 4
 
     def __post_init__(self):
         if self.depth not in (2, 3, 4):
@@ -68,8 +69,9 @@ def conv(cin: int, cout: int) -> nn.Sequential:
 class Encoded:
     """What the encoder leaves for the decoder: relu1_1 .. relu{depth}_1, and per pooling
     (below each level but the first) its high-frequency residual and max-pooling indices."""
-    features: list[torch.Tensor]       # [relu1_1, relu2_1, ...]
-    residuals: list[torch.Tensor]      # [a1 - up(pool(a1)), ...]: a1 = relu1_2, a2 = relu2_2, a3 = relu3_4
+
+    features: list[torch.Tensor]  # [relu1_1, relu2_1, ...]
+    residuals: list[torch.Tensor]  # [a1 - up(pool(a1)), ...]: a1 = relu1_2, a2 = relu2_2, a3 = relu3_4
     indices: list[torch.Tensor]
 
 
@@ -82,9 +84,9 @@ class StylizerEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> Encoded:
         """image (B, 3, H, W) RGB in [0, 1], H and W multiples of 2 ** (depth - 1)."""
-        x = (image.flip(1) * 255) - self.vgg.mean   # Caffe: BGR, 0-255, mean subtracted
+        x = (image.flip(1) * 255) - self.vgg.mean  # Caffe: BGR, 0-255, mean subtracted
         out = Encoded([], [], [])
-        for stage in self.vgg.slices[:self.depth]:
+        for stage in self.vgg.slices[: self.depth]:
             for layer in stage:
                 if isinstance(layer, nn.MaxPool2d):
                     pooled, index = F.max_pool2d(x, 2, return_indices=True)
@@ -104,7 +106,7 @@ class DecoderBlock(nn.Module):
         super().__init__()
         cin, cout = level_channels(level), level_channels(level - 1)
         self.upsampling = upsampling
-        self.to_pooled = conv(cin, cout)     # back to the pooled features (what entered conv{level}_1)
+        self.to_pooled = conv(cin, cout)  # back to the pooled features (what entered conv{level}_1)
         self.refine = nn.Sequential(*[conv(cout, cout) for _ in range(convs_after)])
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -123,8 +125,9 @@ class StylizerDecoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         # blocks[0] undoes level 2, blocks[1] level 3...
-        self.blocks = nn.ModuleList(DecoderBlock(level, cfg.convs_after[level - 2], cfg.upsampling)
-                                    for level in range(2, cfg.depth + 1))
+        self.blocks = nn.ModuleList(
+            DecoderBlock(level, cfg.convs_after[level - 2], cfg.upsampling) for level in range(2, cfg.depth + 1)
+        )
         self.to_rgb = nn.Conv2d(level_channels(1), 3, 3, padding=1, padding_mode="reflect")
 
     def block(self, level: int) -> DecoderBlock:

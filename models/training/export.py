@@ -1,4 +1,5 @@
 """Training checkpoint -> shipped weights (generator + encoder in fp16, style statistics, JSON)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ from models.nets.sean import SEAN, SEANConfig, one_hot
 
 
 @torch.no_grad()
-def style_statistics(model: SEAN, pairs: list, scheme: LabelScheme, size: int,
-                     device: torch.device, batch_size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+def style_statistics(
+    model: SEAN, pairs: list, scheme: LabelScheme, size: int, device: torch.device, batch_size: int = 8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-class mean and standard deviation of the style codes over `pairs`.
 
     Only images that contain a class count towards that class; a class never seen keeps
@@ -32,10 +34,10 @@ def style_statistics(model: SEAN, pairs: list, scheme: LabelScheme, size: int,
         codes, present = model.encoder(batch["image"].to(device), seg)
         codes, w = codes.double().cpu(), present.double().cpu().unsqueeze(-1)
         total += (codes * w).sum(0)
-        total_sq += (codes ** 2 * w).sum(0)
+        total_sq += (codes**2 * w).sum(0)
         count += w.sum(0)
     mean = total / count.clamp(min=1)
-    std = (total_sq / count.clamp(min=1) - mean ** 2).clamp(min=0).sqrt()
+    std = (total_sq / count.clamp(min=1) - mean**2).clamp(min=0).sqrt()
     return mean.float(), std.float()
 
 
@@ -50,9 +52,15 @@ def average_weights(model: SEAN, others: list[SEAN]) -> None:
                 tensor.add_(sum(state[name].to(tensor) for state in states)).div_(len(states) + 1)
 
 
-def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | None = None,
-                   max_images: int = 1000, device: str = "cpu", average_with: list[str] = (),
-                   as_trained: bool = False) -> ModelInfo:
+def export_weights(
+    run_dir: str | Path,
+    out_stem: str | Path,
+    data: list[str] | None = None,
+    max_images: int = 1000,
+    device: str = "cpu",
+    average_with: list[str] = (),
+    as_trained: bool = False,
+) -> ModelInfo:
     """Write OUT_STEM.safetensors + OUT_STEM.json from RUN_DIR/checkpoint.pt.
 
     The style statistics come from the training pairs of the last session (its data
@@ -67,7 +75,7 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
     model = SEAN(cfg)
-    averaged = not as_trained and state.get("ema") is not None   # the moving average, when kept
+    averaged = not as_trained and state.get("ema") is not None  # the moving average, when kept
     model.load_state_dict(state["ema"] if averaged else state["model"])
     others = [load_weights(find_weights(name))[:2] for name in average_with]
     if any(other.config != cfg for _, other in others):
@@ -77,24 +85,36 @@ def export_weights(run_dir: str | Path, out_stem: str | Path, data: list[str] | 
     model.to(device).eval()
     last = state["history"][-1]
     train_pairs, _ = load_folders(data or last["data"], scheme, [] if data else last["holdout"])
-    mean, std = style_statistics(model, train_pairs[:: max(1, len(train_pairs) // max_images)],
-                                 scheme, last["size"], torch.device(device))
+    mean, std = style_statistics(
+        model, train_pairs[:: max(1, len(train_pairs) // max_images)], scheme, last["size"], torch.device(device)
+    )
     out_stem = Path(out_stem)
     parser = f"{scheme.name}_parser"
     info = ModelInfo(
-        name=out_stem.name, model=scheme.name, labels=scheme, image_size=last["size"],
-        config_name=state["config_name"], config=cfg,
+        name=out_stem.name,
+        model=scheme.name,
+        labels=scheme,
+        image_size=last["size"],
+        config_name=state["config_name"],
+        config=cfg,
         parser=parser if (out_stem.parent / f"{parser}.json").exists() else None,
-        training={"iterations": state["step"], "images_seen": state["images_seen"],
-                  "data": data or last["data"], "held_out_per_folder": last["holdout"], "sessions": state["history"],
-                  "weights": "moving average" if averaged else "as trained",
-                  "averaged_with": [{"name": other.name, "iterations": other.training.get("iterations")}
-                                    for _, other in others]})
+        training={
+            "iterations": state["step"],
+            "images_seen": state["images_seen"],
+            "data": data or last["data"],
+            "held_out_per_folder": last["holdout"],
+            "sessions": state["history"],
+            "weights": "moving average" if averaged else "as trained",
+            "averaged_with": [
+                {"name": other.name, "iterations": other.training.get("iterations")} for _, other in others
+            ],
+        },
+    )
     save_weights(out_stem, model, info, mean, std)
     return info
 
 
-PART_BYTES = 15 * 2 ** 20   # files come back from a lent GPU machine in pieces of at most 16 MiB
+PART_BYTES = 15 * 2**20  # files come back from a lent GPU machine in pieces of at most 16 MiB
 
 
 def split_for_transfer(path: Path, part_bytes: int = PART_BYTES) -> list[Path]:
@@ -105,7 +125,7 @@ def split_for_transfer(path: Path, part_bytes: int = PART_BYTES) -> list[Path]:
     parts = []
     for i, start in enumerate(range(0, max(len(data), 1), part_bytes)):
         part = path.with_name(f"{path.name}.part{i}")
-        part.write_bytes(data[start:start + part_bytes])
+        part.write_bytes(data[start : start + part_bytes])
         parts.append(part)
     path.with_name(f"{path.name}.sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
     path.unlink()
@@ -125,7 +145,9 @@ def join_parts(path: Path) -> Path:
     data = b"".join(p.read_bytes() for p in parts)
     expected = checksum.read_text().split()[0]
     if hashlib.sha256(data).hexdigest() != expected:
-        raise ValueError(f"{path}: the {len(parts)} parts do not add up to the file that was split "
-                         "(a part is missing or damaged): fetch them again")
+        raise ValueError(
+            f"{path}: the {len(parts)} parts do not add up to the file that was split "
+            "(a part is missing or damaged): fetch them again"
+        )
     path.write_bytes(data)
     return path

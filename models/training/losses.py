@@ -5,6 +5,7 @@ signal early on a small compute budget, and SSIM (models/evaluation/metrics.py) 
 sessions that train for faithful reconstruction. For the face parser: cross-entropy with
 soft Dice, and distillation towards the BiSeNet teacher.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Training and evaluating the face parser (see parser.py) on folder datasets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,16 +47,18 @@ def jitter(images: torch.Tensor) -> torch.Tensor:
     grey = images.mean(1, keepdim=True)
     saturation = 1 + (torch.rand(b, 1, 1, 1) - 0.5) * 0.6
     images = grey + (images - grey) * saturation
-    return ((images - images.mean((1, 2, 3), keepdim=True)) * contrast
-            + images.mean((1, 2, 3), keepdim=True) + brightness).clamp(-1, 1)
+    return (
+        (images - images.mean((1, 2, 3), keepdim=True)) * contrast + images.mean((1, 2, 3), keepdim=True) + brightness
+    ).clamp(-1, 1)
 
 
 def checkpoint_config(options: dict, num_classes: int) -> ParserConfig:
     """The architecture a checkpoint was trained with (runs from before it was recorded had
     the default widths and no residual blocks)."""
-    return ParserConfig.from_dict(options.get("config") or
-                                  {"num_classes": num_classes, "widths": ParserConfig.widths,
-                                   "input_size": ParserConfig.input_size})
+    return ParserConfig.from_dict(
+        options.get("config")
+        or {"num_classes": num_classes, "widths": ParserConfig.widths, "input_size": ParserConfig.input_size}
+    )
 
 
 def grown_from(json_path: str, scheme: LabelScheme, size: int) -> tuple[FaceParser, int, list]:
@@ -74,8 +77,13 @@ def grown_from(json_path: str, scheme: LabelScheme, size: int) -> tuple[FacePars
     return net, training.get("iterations", 0), list(training.get("sessions", []))
 
 
-def teacher_scores(opts: ParserTrainOptions, splits: list[tuple[list, list]], sizes: list[int],
-                   scheme: LabelScheme, device: torch.device) -> list:
+def teacher_scores(
+    opts: ParserTrainOptions,
+    splits: list[tuple[list, list]],
+    sizes: list[int],
+    scheme: LabelScheme,
+    device: torch.device,
+) -> list:
     """The teacher's scores for every training pair (None where a folder's size is 0), kept
     in runs/teacher/ so that later sessions (and repeated folders) reuse them."""
     teacher = Teacher(opts.teacher, device)
@@ -85,15 +93,21 @@ def teacher_scores(opts: ParserTrainOptions, splits: list[tuple[list, list]], si
         if (root, size) not in done:
             tag = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:8]
             cache = Path(opts.runs_dir) / "teacher" / f"{Path(root).name}-{tag}-{size}"
-            done[root, size] = [None] * len(pairs) if not size else [
-                cached_teacher_scores(teacher, pair, scheme, size, cache)
-                for pair in tqdm(pairs, desc=f"teacher on {Path(root).name}")]
+            done[root, size] = (
+                [None] * len(pairs)
+                if not size
+                else [
+                    cached_teacher_scores(teacher, pair, scheme, size, cache)
+                    for pair in tqdm(pairs, desc=f"teacher on {Path(root).name}")
+                ]
+            )
         scores += done[root, size]
     return scores
 
 
-def cached_teacher_scores(teacher: Teacher, pair: Pair | PackedPair, scheme: LabelScheme, size: int,
-                          cache: Path) -> np.ndarray:
+def cached_teacher_scores(
+    teacher: Teacher, pair: Pair | PackedPair, scheme: LabelScheme, size: int, cache: Path
+) -> np.ndarray:
     path = cache / f"{pair.stem}.npy"
     if path.exists():
         return np.load(path)
@@ -116,9 +130,15 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         net = FaceParser(checkpoint_config(state["options"], scheme.num_classes))
         net.load_state_dict(state["net"])
         step = state["step"]
-        sessions = state.get("sessions") or [   # a run from before sessions were recorded
-            {"start_step": 0, "end_step": step, "data": state["options"]["data"],
-             "holdout": state["options"]["holdout"], "note": "earlier sessions, not recorded one by one"}]
+        sessions = state.get("sessions") or [  # a run from before sessions were recorded
+            {
+                "start_step": 0,
+                "end_step": step,
+                "data": state["options"]["data"],
+                "holdout": state["options"]["holdout"],
+                "note": "earlier sessions, not recorded one by one",
+            }
+        ]
     elif opts.init_from:
         net, step, sessions = grown_from(opts.init_from, scheme, opts.size)
     else:
@@ -128,8 +148,17 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     if state:
         opt.load_state_dict(state["opt"])
     # One entry per training session: what data (folders may repeat, to weigh them), from which step.
-    sessions.append(new_session(step, data=opts.data, holdout=opts.holdout, size=opts.size, lr=opts.lr,
-                                decay_until=opts.iterations if opts.decay_iterations else None, rotate=opts.rotate))
+    sessions.append(
+        new_session(
+            step,
+            data=opts.data,
+            holdout=opts.holdout,
+            size=opts.size,
+            lr=opts.lr,
+            decay_until=opts.iterations if opts.decay_iterations else None,
+            rotate=opts.rotate,
+        )
+    )
     if opts.init_from and not state:
         sessions[-1]["init_from"] = Path(opts.init_from).name
     splits = split_folders(opts.data, opts.holdout)
@@ -145,15 +174,28 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
         sampler = WeightedRandomSampler(weights, len(data))
         sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
-    batches = infinite(DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True,
-                                  num_workers=opts.workers), None)
+    batches = infinite(
+        DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=opts.workers), None
+    )
 
     def save(step: int) -> None:
         sessions[-1]["end_step"] = step
-        save_checkpoint(checkpoint, {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
-                                     "sessions": sessions,
-                                     "options": {"data": opts.data, "holdout": opts.holdout, "size": opts.size,
-                                                 "labels": scheme.to_dict(), "config": asdict(net.cfg)}})
+        save_checkpoint(
+            checkpoint,
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "step": step,
+                "sessions": sessions,
+                "options": {
+                    "data": opts.data,
+                    "holdout": opts.holdout,
+                    "size": opts.size,
+                    "labels": scheme.to_dict(),
+                    "config": asdict(net.cfg),
+                },
+            },
+        )
 
     def one_step(step: int) -> dict[str, float]:
         set_learning_rate(opt, opts.lr * decayed(step, opts.iterations, opts.decay_iterations))
@@ -161,8 +203,9 @@ def train_parser(opts: ParserTrainOptions) -> Path:
         logits = net(jitter(batch["image"]).to(device))
         loss = parser_loss(logits, batch["label"].to(device))
         if scores is not None:
-            loss = loss + opts.distil * distillation_loss(logits, batch["scores"].to(device),
-                                                          batch["distil"].to(device))
+            loss = loss + opts.distil * distillation_loss(
+                logits, batch["scores"].to(device), batch["distil"].to(device)
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -179,9 +222,18 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
     scheme = LabelScheme.from_dict(options["labels"])
     net = FaceParser(checkpoint_config(options, scheme.num_classes))
     net.load_state_dict(state["net"])
-    info = ParserInfo(Path(out_stem).name, model, scheme, net.cfg,
-                      training={"iterations": state["step"], "data": options["data"],
-                                "held_out_per_folder": options["holdout"], "size": options["size"],
-                                "sessions": state.get("sessions", [])})
+    info = ParserInfo(
+        Path(out_stem).name,
+        model,
+        scheme,
+        net.cfg,
+        training={
+            "iterations": state["step"],
+            "data": options["data"],
+            "held_out_per_folder": options["holdout"],
+            "size": options["size"],
+            "sessions": state.get("sessions", []),
+        },
+    )
     save_parser(out_stem, net, info)
     return info

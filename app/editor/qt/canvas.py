@@ -1,4 +1,5 @@
 """Views: the mask canvas the user paints on, and a plain image view for results."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -12,7 +13,7 @@ from PyQt6.QtWidgets import QWidget
 from app.editor import tools
 from app.editor.document import Document
 
-SOURCE_MIME = "application/x-sean-style-source"   # drag payload: "MODEL\nKEY", a style source of an edit
+SOURCE_MIME = "application/x-sean-style-source"  # drag payload: "MODEL\nKEY", a style source of an edit
 
 
 def source_payload(model: str, key: str) -> bytes:
@@ -29,8 +30,7 @@ def read_source_payload(payload: str) -> tuple[str, str]:
 def drop_scope(modifiers: Qt.KeyboardModifier) -> tuple[bool, bool]:
     """(to every region, to the region alone) for a style drop: Shift gives it to all,
     Ctrl to the one region without those that belong with it; neither, to its group."""
-    return (bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
-            bool(modifiers & Qt.KeyboardModifier.ControlModifier))
+    return (bool(modifiers & Qt.KeyboardModifier.ShiftModifier), bool(modifiers & Qt.KeyboardModifier.ControlModifier))
 
 
 class Tool(Enum):
@@ -55,7 +55,7 @@ class ZoomableView(QWidget):
         super().__init__(parent)
         self.zoom = 1.0
         self.pan = QPointF(0, 0)
-        self.image_size = (256, 256)   # (width, height) of what is shown
+        self.image_size = (256, 256)  # (width, height) of what is shown
         self._pan_from: QPointF | None = None
         self.space_down = False
         self.setMinimumSize(160, 160)
@@ -69,8 +69,7 @@ class ZoomableView(QWidget):
 
     def to_image(self, pos: QPointF) -> tuple[float, float]:
         r = self.image_rect()
-        return ((pos.x() - r.x()) * self.image_size[0] / r.width(),
-                (pos.y() - r.y()) * self.image_size[1] / r.height())
+        return ((pos.x() - r.x()) * self.image_size[0] / r.width(), (pos.y() - r.y()) * self.image_size[1] / r.height())
 
     def set_zoom(self, zoom: float) -> None:
         self.zoom = float(np.clip(zoom, 0.25, 16))
@@ -88,14 +87,16 @@ class ZoomableView(QWidget):
         self.set_zoom(self.zoom * factor)
         # keep the point under the cursor where it was
         r = self.image_rect()
-        after = QPointF(r.x() + before[0] * r.width() / self.image_size[0],
-                        r.y() + before[1] * r.height() / self.image_size[1])
+        after = QPointF(
+            r.x() + before[0] * r.width() / self.image_size[0], r.y() + before[1] * r.height() / self.image_size[1]
+        )
         self.pan += event.position() - after
         self.update()
 
     def start_pan(self, event) -> bool:
         if event.button() == Qt.MouseButton.MiddleButton or (
-                self.space_down and event.button() == Qt.MouseButton.LeftButton):
+            self.space_down and event.button() == Qt.MouseButton.LeftButton
+        ):
             self._pan_from = event.position()
             return True
         return False
@@ -161,7 +162,7 @@ class ImageView(FileDrops, ZoomableView):
         else:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(self.image_rect(), self.qimage)
-        if self.busy:   # a small dot in the corner: working, not blocking
+        if self.busy:  # a small dot in the corner: working, not blocking
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setBrush(QColor(255, 196, 0))
             p.setPen(Qt.PenStyle.NoPen)
@@ -180,11 +181,11 @@ class ImageView(FileDrops, ZoomableView):
 class MaskCanvas(ZoomableView):
     """Paints the document's mask with the current tool; accepts style drops on regions."""
 
-    mask_edited = pyqtSignal()            # the working mask changed (mid-stroke too)
+    mask_edited = pyqtSignal()  # the working mask changed (mid-stroke too)
     label_picked = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool, bool)   # payload, label under the drop, to all, alone
+    style_dropped = pyqtSignal(str, int, bool, bool)  # payload, label under the drop, to all, alone
     files_dropped = pyqtSignal(list)
-    cursor_moved = pyqtSignal(str)        # "x, y: label" for the status bar
+    cursor_moved = pyqtSignal(str)  # "x, y: label" for the status bar
 
     def __init__(self, doc: Document, palette: np.ndarray, parent: QWidget | None = None):
         super().__init__(parent)
@@ -196,8 +197,8 @@ class MaskCanvas(ZoomableView):
         self._last: tuple[float, float] | None = None
         self._shape: list[tuple[float, float]] = []
         self._hover: QPointF | None = None
-        self.last_point: tuple[float, float] | None = None   # the last point of the mask under the
-                                                             # cursor, in mask pixels (a menu keeps it)
+        self.last_point: tuple[float, float] | None = None  # the last point of the mask under the
+        # cursor, in mask pixels (a menu keeps it)
         self.setMouseTracking(True)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -263,8 +264,7 @@ class MaskCanvas(ZoomableView):
 
     def to_widget(self, pt: tuple[float, float]) -> QPointF:
         r = self.image_rect()
-        return QPointF(r.x() + pt[0] * r.width() / self.image_size[0],
-                       r.y() + pt[1] * r.height() / self.image_size[1])
+        return QPointF(r.x() + pt[0] * r.width() / self.image_size[0], r.y() + pt[1] * r.height() / self.image_size[1])
 
     # -- painting ---------------------------------------------------------------------
     def paint_label(self) -> int:
@@ -305,7 +305,7 @@ class MaskCanvas(ZoomableView):
             self._shape = [self._shape[0], pt] if self.tool == Tool.RECT else self._shape + [pt]
             self.update()
             return
-        self.update(self.brush_outline_rect(previous_hover))   # the outline moves
+        self.update(self.brush_outline_rect(previous_hover))  # the outline moves
         self.update(self.brush_outline_rect(self._hover))
 
     def mouseReleaseEvent(self, event) -> None:

@@ -1,5 +1,6 @@
 """The edit loop, measured: paint continuously in the real editor (offscreen) and time
 every brush event until a frame that includes it is on screen."""
+
 from __future__ import annotations
 
 import bisect
@@ -78,14 +79,21 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
         if i < len(frames):
             latencies.append((frames[i][1] - t) * 1000)
     export = time_export(app, window) if photo else None
-    window.doc.mark_saved()   # nothing to save
+    window.doc.mark_saved()  # nothing to save
     window.close()
     window.worker.stop()
-    return {"edits": len(edits), "frames": len(frames), "seconds": seconds, "rate_hz": len(edits) / seconds,
-            "latency_p50_ms": statistics.median(latencies), "latency_p95_ms": percentile(latencies, 95),
-            "latency_max_ms": max(latencies), "fps": len(frames) / seconds,
-            "frame_p50_ms": statistics.median(f[2] for f in frames),
-            "photo": None if photo is None else {**opening, **export}}
+    return {
+        "edits": len(edits),
+        "frames": len(frames),
+        "seconds": seconds,
+        "rate_hz": len(edits) / seconds,
+        "latency_p50_ms": statistics.median(latencies),
+        "latency_p95_ms": percentile(latencies, 95),
+        "latency_max_ms": max(latencies),
+        "fps": len(frames) / seconds,
+        "frame_p50_ms": statistics.median(f[2] for f in frames),
+        "photo": None if photo is None else {**opening, **export},
+    }
 
 
 def open_photo(app, window, photo: str) -> dict:
@@ -98,7 +106,7 @@ def open_photo(app, window, photo: str) -> dict:
     start = time.perf_counter()
     window.open_photo(photo)
     first = refined = fully = None
-    refined_after = None   # frames shown when the message came: the next one is the refined picture
+    refined_after = None  # frames shown when the message came: the next one is the refined picture
 
     def frame_on_screen(after: int) -> float | None:
         return window.frames_shown[after][1] - start if len(window.frames_shown) > after else None
@@ -128,6 +136,7 @@ def time_export(app, window) -> dict:
     composite_s = time.perf_counter() - start
     path = os.path.join(tempfile.mkdtemp(), "export.jpg")
     from models.data.files import save_image
+
     save_image(path, image, 95)
     return {"export_s": composite_s, "export_with_jpeg_s": time.perf_counter() - start}
 

@@ -1,6 +1,7 @@
 """The window's files: new, open and save edits, exports, and the dialogs, which open where
 the user last was, with names taken from the photo's. Every write is guarded: a refusal
 (read-only folder, full disk) is a message, and the edit stays open and unsaved."""
+
 from __future__ import annotations
 
 import io
@@ -56,9 +57,11 @@ class FileActions:
         if not self.doc.modified:
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes", "Save the changes to this edit first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
+            self,
+            "Unsaved changes",
+            "Save the changes to this edit first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
         if answer == QMessageBox.StandardButton.Save:
             return self.save_project()
         return answer == QMessageBox.StandardButton.Discard
@@ -122,8 +125,7 @@ class FileActions:
             if self.confirm_discard() and self.switch_engine(model):
                 self.attach(self.session.new_document(mask))
                 self.doc.title = Path(path).stem
-                self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit",
-                                             8000)
+                self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000)
             return
         size = self.engine.size
         self.doc.set_mask(cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
@@ -147,7 +149,7 @@ class FileActions:
         if edit is None or not edit.source_key.startswith("photo:"):
             self.show_error("Next Face works on an edit that started from a photo")
             return
-        self.open_photo(edit.source_key[len("photo:"):], face=self.doc.face + 1)
+        self.open_photo(edit.source_key[len("photo:") :], face=self.doc.face + 1)
 
     def open_photo(self, path: str, mask_path: str | None = None, face: int = 0) -> None:
         """A new edit that starts from a photo: framed (on its largest face, or the `face`-th),
@@ -163,13 +165,17 @@ class FileActions:
             doc = self.session.photo_document(photo)
             self.attach(doc)
             if photo.faces > 1:
-                self.statusBar().showMessage(f"Opened {Path(path).name}: face {photo.face + 1} of {photo.faces} "
-                                             "(File > Edit Next Face in Photo picks another)", 8000)
-            elif photo.found_face:   # replaces "Opening ...", which would otherwise stay
+                self.statusBar().showMessage(
+                    f"Opened {Path(path).name}: face {photo.face + 1} of {photo.faces} "
+                    "(File > Edit Next Face in Photo picks another)",
+                    8000,
+                )
+            elif photo.found_face:  # replaces "Opening ...", which would otherwise stay
                 self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
             else:
-                self.statusBar().showMessage("No face found: the photo's centre square was used; "
-                                             "repaint the mask where needed", 10000)
+                self.statusBar().showMessage(
+                    "No face found: the photo's centre square was used; repaint the mask where needed", 10000
+                )
             self.refine_in_background(doc, photo)
 
         self.worker.submit(work, opened)
@@ -196,8 +202,11 @@ class FileActions:
         choice, ok = QInputDialog.getItem(self, "Export result", "Export:", choices, 0, False)
         if not ok:
             return
-        path = self.ask_save_path("Export result", "_edited.jpg" if edit else "_edited.png",
-                                  "JPEG (*.jpg);;PNG (*.png)" if edit else "PNG (*.png);;JPEG (*.jpg)")
+        path = self.ask_save_path(
+            "Export result",
+            "_edited.jpg" if edit else "_edited.png",
+            "JPEG (*.jpg);;PNG (*.png)" if edit else "PNG (*.png);;JPEG (*.jpg)",
+        )
         if not path:
             return
         quality = DEFAULT_QUALITY
@@ -224,9 +233,13 @@ class FileActions:
             return
         metadata = photo_metadata(io.BytesIO(doc.photo_edit.file)) if doc.photo_edit.file else {}
         self.statusBar().showMessage(f"Exporting {Path(path).name}...")
+
         def write(image) -> None:
-            self.guarded(lambda: save_image(path, image, quality, metadata),
-                         f"Exported {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+            self.guarded(
+                lambda: save_image(path, image, quality, metadata),
+                f"Exported {Path(path).name} ({image.shape[1]}x{image.shape[0]})",
+            )
+
         self.worker.submit(lambda: self.session.render_photo(doc), write)
 
     def export_result(self, path: str, size: int | None = None) -> bool:
@@ -248,9 +261,10 @@ class FileActions:
         path = Path(path).with_suffix(".png")
         colour = path.with_name(f"{path.stem}_color.png")
         labels = self.engine.labels
-        return self.guarded(lambda: (save_mask(path, self.doc.mask, labels),
-                                     save_image(colour, labels.colorize(self.doc.mask))),
-                            f"Exported {path.name} and {colour.name}")
+        return self.guarded(
+            lambda: (save_mask(path, self.doc.mask, labels), save_image(colour, labels.colorize(self.doc.mask))),
+            f"Exported {path.name} and {colour.name}",
+        )
 
     def export_codes_dialog(self) -> None:
         path = self.ask_save_path("Export style codes", "_codes.npz", CODES_FILTER)
@@ -261,8 +275,9 @@ class FileActions:
         """The first block's style matrix (what `synth --codes` reads); with crossover in use
         the blocks differ, so the project file is the way to keep those."""
         style = self.doc.styles_per_block(self.engine.mean_style)[0]
-        return self.guarded(lambda: style.save(path, self.doc.model, self.doc.label_names),
-                            f"Exported {Path(path).name}")
+        return self.guarded(
+            lambda: style.save(path, self.doc.model, self.doc.label_names), f"Exported {Path(path).name}"
+        )
 
     def guarded(self, work, done_message: str) -> bool:
         """Every file the editor writes goes through here."""

@@ -1,6 +1,7 @@
 """The editor window: wires the document, the views, the session and the engine worker
 together. Its file work is in files.py, its style work in styles.py, its menus in
 actions.py, autosave in autosaving.py; what the editor does without Qt is app/editor/session.py."""
+
 from __future__ import annotations
 
 import time
@@ -24,17 +25,22 @@ from app.editor.session import PREVIEW_SIDE, EditorSession
 from models.data.files import InputError
 from models.inference.engine import Engine
 
-SCREEN_SHARE = 0.9   # of the screen a first start's window takes
+SCREEN_SHARE = 0.9  # of the screen a first start's window takes
 MIN_PREVIEW_SIDE = 512
 
 
 class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
-    def __init__(self, engine: Engine, settings: QSettings | None = None, separate_process: bool = True,
-                 data_folder: Path | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        settings: QSettings | None = None,
+        separate_process: bool = True,
+        data_folder: Path | None = None,
+    ):
         super().__init__()
         self.settings = settings or QSettings("SEAN Studio", "SEAN Studio")
         self.session = EditorSession(engine)
-        self.separate_process = separate_process   # frames in a child process (see engine_process.py)
+        self.separate_process = separate_process  # frames in a child process (see engine_process.py)
         self.worker = EngineWorker(engine, separate_process)
         self.result: np.ndarray | None = None
         # (requested, shown) on the perf_counter clock, and the engine's ms for the frame
@@ -56,8 +62,9 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
     def build_views(self) -> None:
         labels = self.engine.labels
         self.canvas = MaskCanvas(self.doc, labels.palette())
-        self.result_view = ImageView("The synthesised photo appears here (drop a photo here: its look)",
-                                     accepts_files=True)
+        self.result_view = ImageView(
+            "The synthesised photo appears here (drop a photo here: its look)", accepts_files=True
+        )
         self.photo_view = ImageView("No photo")
         # The mask beside a column of result over photo: each pane stays near square on a
         # wide screen, instead of three narrow panes among dark bands.
@@ -73,14 +80,25 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         self.brush_size = QSlider(Qt.Orientation.Horizontal)
         self.brush_size.setRange(1, 64)
         self.brush_size.setValue(int(self.canvas.radius))
-        self.add_dock("Labels", Qt.DockWidgetArea.LeftDockWidgetArea,
-                      QLabel("Labels"), self.palette_list, QLabel("Brush size  ([ and ])"), self.brush_size)
+        self.add_dock(
+            "Labels",
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            QLabel("Labels"),
+            self.palette_list,
+            QLabel("Brush size  ([ and ])"),
+            self.brush_size,
+        )
         self.gallery = StyleGallery()
         self.region_panel = RegionPanel()
         self.look_panel = LookPanel()
-        self.add_dock("Styles", Qt.DockWidgetArea.RightDockWidgetArea,
-                      QLabel("Styles: drag onto a region (Ctrl: that region alone; Shift: all)"),
-                      self.gallery, self.region_panel, self.look_panel)
+        self.add_dock(
+            "Styles",
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            QLabel("Styles: drag onto a region (Ctrl: that region alone; Shift: all)"),
+            self.gallery,
+            self.region_panel,
+            self.look_panel,
+        )
 
         self.status_model = QLabel()
         self.status_time = QLabel("synthesis: -")
@@ -155,16 +173,19 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
             self.splitter.restoreState(self.settings.value("splitter"))
             self.views_column.restoreState(self.settings.value("views_column"))
             return
-        screen = self.screen().availableGeometry()   # a first start: most of the screen
+        screen = self.screen().availableGeometry()  # a first start: most of the screen
         self.resize(int(screen.width() * SCREEN_SHARE), int(screen.height() * SCREEN_SHARE))
         self.move(screen.center() - self.rect().center())
         self.splitter.setSizes([1, 1])
         self.views_column.setSizes([1, 1])
 
     def save_layout(self) -> None:
-        for key, value in (("geometry", self.saveGeometry()), ("state", self.saveState()),
-                           ("splitter", self.splitter.saveState()),
-                           ("views_column", self.views_column.saveState())):
+        for key, value in (
+            ("geometry", self.saveGeometry()),
+            ("state", self.saveState()),
+            ("splitter", self.splitter.saveState()),
+            ("views_column", self.views_column.saveState()),
+        ):
             self.store_setting(key, value)
 
     def offer_recovery(self) -> None:
@@ -213,8 +234,9 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
     def request_synthesis(self) -> None:
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
-        pipeline = self.session.frame_pipeline(self.doc, styles, self.preview_side(),
-                                               as_photo=self.composite_action.isChecked())
+        pipeline = self.session.frame_pipeline(
+            self.doc, styles, self.preview_side(), as_photo=self.composite_action.isChecked()
+        )
         self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 
     def preview_side(self) -> int:

@@ -1,4 +1,5 @@
 """Side panels: the label palette, the style gallery and the per-region style editor."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,7 +34,7 @@ def value_label(slider: QSlider, text: Callable[[int], str]) -> QLabel:
     label = QLabel(text(slider.value()))
     label.setMinimumWidth(44)
     slider.valueChanged.connect(lambda v: label.setText(text(v)))
-    slider.shown_value = lambda: label.setText(text(slider.value()))   # for `set_quietly`
+    slider.shown_value = lambda: label.setText(text(slider.value()))  # for `set_quietly`
     return label
 
 
@@ -58,7 +59,7 @@ class LabelPalette(QListWidget):
     Dropping a style on an entry gives that label the style."""
 
     label_chosen = pyqtSignal(int)
-    style_dropped = pyqtSignal(str, int, bool, bool)   # payload, label, to all regions, alone
+    style_dropped = pyqtSignal(str, int, bool, bool)  # payload, label, to all regions, alone
 
     def __init__(self, names: tuple[str, ...], colors: tuple[str, ...], parent: QWidget | None = None):
         super().__init__(parent)
@@ -71,7 +72,7 @@ class LabelPalette(QListWidget):
         self.clear()
         for i, (name, color) in enumerate(zip(names, colors)):
             item = QListWidgetItem(swatch(color), f"{i:2d}  {display_name(name)}")
-            item.setToolTip(f"class {i}: {name}")   # the dataset's own code, as masks and the command line use it
+            item.setToolTip(f"class {i}: {name}")  # the dataset's own code, as masks and the command line use it
             self.addItem(item)
         self.blockSignals(False)
         self.setCurrentRow(min(1, self.count() - 1))
@@ -113,8 +114,10 @@ class StyleGallery(QListWidget):
         for key, source in doc.sources.items():
             item = QListWidgetItem(source.name)
             item.setData(KEY_ROLE, key)
-            item.setToolTip(f"{source.name} ({source.kind}): drag onto a region (with the regions that "
-                            "belong with it; Ctrl: that region alone; Shift: all regions)")
+            item.setToolTip(
+                f"{source.name} ({source.kind}): drag onto a region (with the regions that "
+                "belong with it; Ctrl: that region alone; Shift: all regions)"
+            )
             if source.thumbnail is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(to_qimage(source.thumbnail))))
             self.addItem(item)
@@ -154,8 +157,8 @@ class RegionPanel(QGroupBox):
     and the regions that belong with it (skin with nose, ears and neck: the label scheme's
     groups, as drops use them), or for it alone, or for all regions."""
 
-    changed = pyqtSignal(dict)      # {label: RegionStyle}
-    random_requested = pyqtSignal(list)   # labels
+    changed = pyqtSignal(dict)  # {label: RegionStyle}
+    random_requested = pyqtSignal(list)  # labels
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Region style", parent)
@@ -166,9 +169,11 @@ class RegionPanel(QGroupBox):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
         # the region's colour by hand, through the same colour transform a restyle uses
-        self.adjusters = {"hue": self.adjust_slider(-180, 180, "Hue, degrees"),
-                          "saturation": self.adjust_slider(-100, 100, "Saturation, %"),
-                          "lightness": self.adjust_slider(-100, 100, "Lightness, %")}
+        self.adjusters = {
+            "hue": self.adjust_slider(-180, 180, "Hue, degrees"),
+            "saturation": self.adjust_slider(-100, 100, "Saturation, %"),
+            "lightness": self.adjust_slider(-100, 100, "Lightness, %"),
+        }
         self.all_regions = QCheckBox("Apply to all regions")
         self.alone = QCheckBox("This region alone (not its group)")
         self.crossover = [QPushButton("~") for _ in BLOCK_NAMES]
@@ -186,9 +191,11 @@ class RegionPanel(QGroupBox):
         row.addWidget(QLabel("Blocks"))
         for i, button in enumerate(self.crossover):
             button.setFixedWidth(28)
-            button.setToolTip(f"SEAN block {i + 1} ({BLOCK_NAMES[i]}): click to cycle ~ (the A-B blend), "
-                              "A alone, B alone. Early blocks set coarse structure, late blocks colour and "
-                              "texture.")
+            button.setToolTip(
+                f"SEAN block {i + 1} ({BLOCK_NAMES[i]}): click to cycle ~ (the A-B blend), "
+                "A alone, B alone. Early blocks set coarse structure, late blocks colour and "
+                "texture."
+            )
             button.clicked.connect(lambda _, i=i: self.cycle_block(i))
             row.addWidget(button)
         grid.addLayout(row, 4, 0, 1, 4)
@@ -237,8 +244,10 @@ class RegionPanel(QGroupBox):
         group_note = f" (with {with_group})" if with_group else ""
         self.title.setText(f"<b>{label}: {display_name(doc.label_names[label])}</b>{group_note}")
         self.alone.setVisible(len(self.group) > 1)
-        for combo, current, allow_none in ((self.source_a, region.source_a, False),
-                                           (self.source_b, region.source_b, True)):
+        for combo, current, allow_none in (
+            (self.source_a, region.source_a, False),
+            (self.source_b, region.source_b, True),
+        ):
             combo.blockSignals(True)
             combo.clear()
             if allow_none:
@@ -250,10 +259,13 @@ class RegionPanel(QGroupBox):
             combo.blockSignals(False)
         set_quietly(self.slider, round(region.blend * 100))
         adjust = region.adjust
-        for name, value in (("hue", adjust.hue), ("saturation", adjust.saturation * 100),
-                            ("lightness", adjust.lightness * 100)):
+        for name, value in (
+            ("hue", adjust.hue),
+            ("saturation", adjust.saturation * 100),
+            ("lightness", adjust.lightness * 100),
+        ):
             set_quietly(self.adjusters[name], round(value))
-        has_b = region.source_b is not None   # blending and crossing over need a B
+        has_b = region.source_b is not None  # blending and crossing over need a B
         self.slider.setEnabled(has_b)
         self.slider.setToolTip("" if has_b else "Choose a source B to blend A with")
         for button, choice in zip(self.crossover, region.crossover):
@@ -261,7 +273,7 @@ class RegionPanel(QGroupBox):
             button.setEnabled(has_b)
 
     def slider_moved(self, value: int) -> None:
-        if not self.slider.isSliderDown():   # keyboard or click: commit at once
+        if not self.slider.isSliderDown():  # keyboard or click: commit at once
             self.emit_change(blend=value / 100)
 
     def emit_change(self, **fields) -> None:
@@ -294,7 +306,7 @@ class LookPanel(FileDrops, QGroupBox):
     strength, and removing it. The look is applied after synthesis, region by region
     when the photo could be parsed (see EditorSession.apply_look)."""
 
-    files_dropped = pyqtSignal(list)   # paths: the first becomes the look
+    files_dropped = pyqtSignal(list)  # paths: the first becomes the look
     choose_requested = pyqtSignal()
     strength_changed = pyqtSignal(float)
     removed = pyqtSignal()
@@ -337,5 +349,5 @@ class LookPanel(FileDrops, QGroupBox):
         self.thumbnail.setToolTip(f"{look.name}{'' if look.labels is not None else ' (one region: not parsed)'}")
 
     def slider_moved(self, value: int) -> None:
-        if not self.slider.isSliderDown():   # keyboard or click: commit at once
+        if not self.slider.isSliderDown():  # keyboard or click: commit at once
             self.strength_changed.emit(value / 100)

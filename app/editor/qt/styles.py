@@ -1,5 +1,6 @@
 """The window's style work: drops on regions, random styles, style photos and codes joining
 the gallery, and refinement run as background work between frames."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -26,8 +27,9 @@ class StyleActions:
         """A style dragged from a gallery, maybe another window's: only this edit's own apply."""
         model, key = read_source_payload(payload)
         if model != self.doc.model:
-            self.show_error(f"That style comes from a '{model}' edit; it cannot be used on this "
-                            f"'{self.doc.model}' edit")
+            self.show_error(
+                f"That style comes from a '{model}' edit; it cannot be used on this '{self.doc.model}' edit"
+            )
         elif key not in self.doc.sources and key != MEAN:
             self.show_error("That style belongs to another edit: add its photo or codes to this one first")
         else:
@@ -50,7 +52,7 @@ class StyleActions:
             where = "all regions" if all_regions else names(labels)
             hint = " (Ctrl-drop: one region alone)" if len(labels) > 1 and not all_regions else ""
             self.statusBar().showMessage(f"{where}: style of {name}{hint}", 4000)
-        if not all_regions:   # the region panel follows the region the style went to
+        if not all_regions:  # the region panel follows the region the style went to
             self.palette_list.setCurrentRow(label)
 
     def randomise(self, labels: list[int]) -> None:
@@ -59,8 +61,9 @@ class StyleActions:
         self.doc.apply_source(key, labels)
 
     def add_photo_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add style photos or codes", str(self.start_folder()),
-                                                f"{IMAGE_FILTER};;{CODES_FILTER}")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add style photos or codes", str(self.start_folder()), f"{IMAGE_FILTER};;{CODES_FILTER}"
+        )
         if paths:
             self.remember_folder(paths[0])
         self.add_photos(paths)
@@ -82,11 +85,18 @@ class StyleActions:
 
     def ask_mask_for(self, photo_path: str) -> str | None:
         """No photo parser for this model: the user points at the photo's mask."""
-        self.statusBar().showMessage(f"Model '{self.doc.model}' has no parser to make a mask from a photo: "
-                                     f"choose the label mask for {Path(photo_path).name}", 8000)
+        self.statusBar().showMessage(
+            f"Model '{self.doc.model}' has no parser to make a mask from a photo: "
+            f"choose the label mask for {Path(photo_path).name}",
+            8000,
+        )
         path, _ = QFileDialog.getOpenFileName(
-            self, f"Model '{self.doc.model}' has no photo parser: choose the label mask of "
-            f"{Path(photo_path).name} (index or colour PNG)", str(Path(photo_path).parent), MASK_FILTER)
+            self,
+            f"Model '{self.doc.model}' has no photo parser: choose the label mask of "
+            f"{Path(photo_path).name} (index or colour PNG)",
+            str(Path(photo_path).parent),
+            MASK_FILTER,
+        )
         return path or None
 
     def photo_import(self, path: str, mask_path: str | None, for_edit: bool = False, face: int = 0):
@@ -140,7 +150,8 @@ class StyleActions:
             doc.refine_source(photo.key, codes)
             if not refinement.done:
                 self.statusBar().showMessage(
-                    f"Refined the style of {name}; fitting it finer: {refinement.progress}", 5000)
+                    f"Refined the style of {name}; fitting it finer: {refinement.progress}", 5000
+                )
                 self.worker.submit(refinement.next_slice, sliced, background=True)
                 return
             if cache_key is not None:

@@ -7,6 +7,7 @@ else on this thread. Other work (encoding a photo) is queued in order and runs h
 before waiting frames; background work (refining a photo's style, slice by slice) runs
 only when no frame or other work waits, so painting stays live meanwhile.
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,7 +26,7 @@ from models.inference.styles import StyleMatrix
 
 class EngineWorker(QObject):
     synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, requested at
-    task_done = pyqtSignal(object, object)               # callback, result (called on the GUI thread)
+    task_done = pyqtSignal(object, object)  # callback, result (called on the GUI thread)
     failed = pyqtSignal(str)
     notice = pyqtSignal(str)
     busy = pyqtSignal(bool)
@@ -33,8 +34,9 @@ class EngineWorker(QObject):
     def __init__(self, engine: Engine, separate_process: bool = False):
         super().__init__()
         self.engine = engine
-        self._process = (EngineProcess(engine.json_path, str(engine.device))
-                         if separate_process and engine.json_path else None)
+        self._process = (
+            EngineProcess(engine.json_path, str(engine.device)) if separate_process and engine.json_path else None
+        )
         self._cond = threading.Condition()
         self._synth: tuple | None = None
         self._tasks: deque = deque()
@@ -46,8 +48,9 @@ class EngineWorker(QObject):
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._thread.start()
 
-    def request_synthesis(self, mask: np.ndarray, styles: list[StyleMatrix],
-                          finish: Callable[[np.ndarray], np.ndarray] | None = None) -> int:
+    def request_synthesis(
+        self, mask: np.ndarray, styles: list[StyleMatrix], finish: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> int:
         """Queue a frame; returns its id. A waiting older request is dropped. `finish`, when
         given, turns the synthesis into what is shown (a photo edit's composite), here on
         the engine thread."""
@@ -57,8 +60,7 @@ class EngineWorker(QObject):
             self._cond.notify()
             return self._next_id
 
-    def submit(self, work: Callable[[], object], callback: Callable[[object], None],
-               background: bool = False) -> None:
+    def submit(self, work: Callable[[], object], callback: Callable[[object], None], background: bool = False) -> None:
         """Run `work()` on the engine thread, then `callback(result)` on the GUI thread;
         `background` work waits until no frame or other work does."""
         with self._cond:
@@ -70,7 +72,7 @@ class EngineWorker(QObject):
             self._stopping = True
             self._cond.notify()
         process = self._process
-        if process is not None:    # first, so that a thread waiting for it wakes up
+        if process is not None:  # first, so that a thread waiting for it wakes up
             process.close()
         self._thread.join(timeout=5)
 
@@ -86,7 +88,7 @@ class EngineWorker(QObject):
         """The engine process could not start or has died: carry on without it."""
         self._process.close()
         self._process = None
-        if not self._stopping:   # closing the editor stops the process too: nothing to say then
+        if not self._stopping:  # closing the editor stops the process too: nothing to say then
             self.notice.emit(f"{error}; making frames in the editor's own process from now on")
 
     def _has_work(self) -> bool:
@@ -98,7 +100,7 @@ class EngineWorker(QObject):
             return not self._has_work() and not self._running
 
     def _loop(self) -> None:
-        if self._process is not None:   # its start-up is not a frame's time
+        if self._process is not None:  # its start-up is not a frame's time
             try:
                 self._process.wait_ready()
             except RuntimeError as e:
