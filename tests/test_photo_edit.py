@@ -870,3 +870,57 @@ def test_colour_statistics_from_a_file_are_checked(tmp_path, colours, reason):
     np.savez(path, codes=np.zeros((4, 16), np.float32), present=np.ones(4, bool), colours=colours)
     with pytest.raises(InputError, match=reason):
         StyleMatrix.load(path, 4, 16)
+
+
+def test_regions_that_took_one_style_are_recoloured_as_one():
+    """Skin, nose and neck restyled together take one colour map (no seam where the model
+    draws the nose apart); a nose restyled alone from another photo keeps its own."""
+    from app.editor.document import RegionStyle
+    from models.inference.composite import restyled_units
+
+    groups = ((1, 2, 3),)
+    assert restyled_units([1, 2, 3], groups) == [(1, 2, 3)]
+    assert restyled_units([0, 2], groups) == [(0,), (2,)]
+    doc = Document("toy", ("background", "skin", "l_eye", "r_eye"), toy_mask())
+    assert doc.style_groups(groups) == ((1, 2, 3),)
+    doc.set_regions({2: RegionStyle("photo:other")})
+    assert doc.style_groups(groups) == ((1, 3), (2,))
+
+
+def test_eval_edits_measures_every_method_on_held_out_photos(tmp_path, capsys, weights_json, toy_parser, monkeypatch):
+    """The measurement behind the results: each method's colour distance, detail (in L* and
+    in luma) and reach, and the own style giving every photo back."""
+    import json
+
+    import models.data.framing as framing
+    from tests.helpers import make_dataset
+
+    from models.inference.parser import Parser
+
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(40, 30, 50, 50)])
+    monkeypatch.setattr(
+        Parser, "parse", lambda self, photo: cv2.resize(toy_mask(), photo.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    )
+    data = make_dataset(tmp_path / "set", 4, size=128, num_classes=4)
+    code = main(
+        [
+            "lab",
+            "eval-edits",
+            "--model",
+            str(weights_json),
+            "--images",
+            str(data / "images"),
+            "--labels",
+            str(data / "labels"),
+            "--region",
+            "skin",
+            "--json",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["own_style_identical"] == 1.0
+    for method in ("anchored", "transform", "difference", "reinhard"):
+        assert {"lab_distance", "detail_correlation", "detail_correlation_luma"} <= set(result[method])
+    assert result["restyled"] >= 1 and len(result["per_photo"]["anchored"]["lab_distance"]) == result["restyled"]

@@ -235,6 +235,18 @@ class Document:
         """The classes whose colour is set by hand, and how."""
         return {c: r.adjust for c, r in enumerate(self.regions) if not r.adjust.is_identity}
 
+    def style_groups(self, groups: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
+        """The label scheme's `groups` split where their regions' styles differ (a nose
+        restyled alone): the regions that took one style, which a photo edit recolours as
+        one (hand adjustments aside: they follow each region's own map)."""
+        split = []
+        for group in groups:
+            by_style: dict[RegionStyle, list[int]] = {}
+            for c in group:
+                by_style.setdefault(replace(self.regions[c], adjust=ColourAdjust()), []).append(c)
+            split.extend(tuple(classes) for classes in by_style.values())
+        return tuple(split)
+
     def labels_present(self) -> list[int]:
         return [int(v) for v in np.unique(self.mask)]
 

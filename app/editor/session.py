@@ -125,6 +125,7 @@ class EditorSession:
         restyled: np.ndarray,
         regions: tuple,
         adjustments: dict,
+        groups: tuple[tuple[int, ...], ...] = (),
         keep: bool = True,
     ) -> np.ndarray:
         """The preview photo with its restyled and hand-adjusted regions recoloured: for the
@@ -138,7 +139,13 @@ class EditorSession:
             styles = [s.filled_from(self.engine.mean_style) for s in per_block]
             synthesis = self.engine.synthesize(edit.mask, styles if len(styles) > 1 else styles[0])
             return recolour(
-                preview, self.base_synthesis(edit, own), synthesis, restyled, adjustments, blended_colours(styles)
+                preview,
+                self.base_synthesis(edit, own),
+                synthesis,
+                restyled,
+                adjustments,
+                blended_colours(styles),
+                groups,
             )
 
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
@@ -163,12 +170,13 @@ class EditorSession:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
         view), painted shapes drawn in."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
+        groups = doc.style_groups(self.engine.labels.groups)
         preview = edit if max_side is None else self.preview(edit, max_side)
         own = self.own_style(doc)
         # an export's pipeline is built on the engine thread: it keeps nothing in the GUI thread's memos
         restyled = self.restyled(own, per_block, keep=max_side is not None)
         recoloured = lambda: self.recoloured(
-            edit, preview, own, per_block, restyled, regions, adjustments, keep=max_side is not None
+            edit, preview, own, per_block, restyled, regions, adjustments, groups, keep=max_side is not None
         )
         return Step(
             "composite",

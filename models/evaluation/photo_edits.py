@@ -88,10 +88,17 @@ def region_lab(image: np.ndarray, area: np.ndarray) -> np.ndarray:
     return to_lab(image)[area].mean(0)
 
 
-def laplacian_correlation(a: np.ndarray, b: np.ndarray, area: np.ndarray) -> float:
-    """Correlation of the two pictures' luminance Laplacians over `area`: 1 when the
-    restyled region keeps every detail of the original's."""
-    lap = lambda im: cv2.Laplacian(to_lab(im)[..., 0], cv2.CV_32F)[area]
+def laplacian_correlation(a: np.ndarray, b: np.ndarray, area: np.ndarray, tone: str = "lightness") -> float:
+    """Correlation of the two pictures' Laplacians of `tone` over `area`: 1 when the
+    restyled region keeps every detail of the original's. "lightness" is CIE L*, which a
+    transfer linear in Lab (Reinhard's) keeps by construction; "luma" is Y' (BT.601 of
+    the encoded RGB), which a map affine in RGB keeps by construction. Each favours one
+    kind of method, so both are reported."""
+    tones = {
+        "lightness": lambda im: to_lab(im)[..., 0],
+        "luma": lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32),
+    }
+    lap = lambda im: cv2.Laplacian(tones[tone](im), cv2.CV_32F)[area]
     x, y = lap(a), lap(b)
     x, y = x - x.mean(), y - y.mean()
     denominator = np.sqrt((x * x).sum() * (y * y).sum())
@@ -120,7 +127,13 @@ def evaluate_photo_edits(
     labels = list(engine.labels.group_of(engine.labels.names.index(region)))
     photos = [on_canvas(load_image(p.image)) for p in pairs]
     scores = {
-        m: {"lab_distance": [], "detail_correlation": [], "changed_in_square": [], "changed_past_square": []}
+        m: {
+            "lab_distance": [],
+            "detail_correlation": [],
+            "detail_correlation_luma": [],
+            "changed_in_square": [],
+            "changed_past_square": [],
+        }
         for m in METHODS
     }
     own_psnr, own_identical, outside, region_past = [], [], [], []
@@ -157,8 +170,8 @@ def evaluate_photo_edits(
         targets = own.colour_rows().copy()
         targets[given] = donor_style.colour_rows()[given]
         outputs = {
-            "anchored": recolour(edit, base, edited, restyled, targets=targets),
-            "transform": composite(edit, edit.mask, base, edited, restyled),
+            "anchored": recolour(edit, base, edited, restyled, targets=targets, groups=engine.labels.groups),
+            "transform": recolour(edit, base, edited, restyled, groups=engine.labels.groups),
             "difference": difference_composite(edit, base, edited, restyled),
             "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area),
         }
@@ -167,6 +180,7 @@ def evaluate_photo_edits(
             s = scores[method]
             s["lab_distance"].append(float(np.linalg.norm(region_lab(out, core) - target)))
             s["detail_correlation"].append(laplacian_correlation(photo, out, core))
+            s["detail_correlation_luma"].append(laplacian_correlation(photo, out, core, "luma"))
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
             s["changed_past_square"].append(
                 float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
@@ -196,4 +210,13 @@ def evaluate_photo_edits(
         "share_of_region_past_square": summary(region_past),
         "lab_distance_unchanged": float(np.mean(lab_before)) if lab_before else None,
         **{m: {k: summary(v) for k, v in s.items()} for m, s in scores.items()},
+        # each restyled photo's figures, in order, to find the photos behind a minimum
+        "per_photo": {
+            m: {
+                k: [round(x, 4) for x in v]
+                for k, v in s.items()
+                if k in ("lab_distance", "detail_correlation", "detail_correlation_luma")
+            }
+            for m, s in scores.items()
+        },
     }

@@ -29,6 +29,7 @@ from models.inference.recolour import (
     IDENTITY,
     WORK_SIDE,
     ColourAdjust,
+    ColourMap,
     affine,
     anchor_map,
     apply_coefficients,
@@ -337,14 +338,16 @@ def recolour(
     restyled: np.ndarray,
     adjustments: dict[int, ColourAdjust] | None = None,
     targets: np.ndarray | None = None,
+    groups: tuple[tuple[int, ...], ...] = (),
 ) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
     styles) applied to its own pixels, over the whole region (see the module's docstring),
-    anchored to the style photo's colours of the region where `targets` (s, COLOUR_STATS:
-    the new styles' `colour_rows()`) knows them, and followed by the region's hand
-    adjustment (`adjustments`: class -> ColourAdjust) if any. It depends on the styles
-    alone, not on what is painted: painted shapes go over it."""
+    anchored to the style photo's colours where `targets` (s, COLOUR_STATS: the new
+    styles' `colour_rows()`) knows them, each of `groups` (regions that took one style)
+    as one (`restyled_units`), and followed by the region's hand adjustment (`adjustments`: class
+    -> ColourAdjust) if any. It depends on the styles alone, not on what is painted:
+    painted shapes go over it."""
     adjustments = {c: a for c, a in (adjustments or {}).items() if not a.is_identity}
     classes = [int(c) for c in range(len(restyled)) if (restyled[c] or c in adjustments) and (edit.mask == c).any()]
     if not classes:
@@ -355,7 +358,12 @@ def recolour(
     # where the local maps give way to each region's global one: towards the square's inner edges
     fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])))
     radius = max(1, round(FIT_RADIUS * size))
-    framed = None
+    colour_maps, anchors = {}, {}
+    for unit in restyled_units([c for c in classes if restyled[c]], groups):
+        colour_map = fit_colour_map(x, y, np.isin(edit.mask, unit), radius)
+        colour_maps.update(dict.fromkeys(unit, colour_map))
+        if targets is not None:
+            anchors.update(dict.fromkeys(unit, unit_anchor(edit, unit, colour_map, targets)))
     layers = []
     for c in classes:
         inside = edit.mask == c
@@ -364,21 +372,48 @@ def recolour(
         if not region.any():
             continue
         if restyled[c]:
-            colour_map = fit_colour_map(x, y, inside, radius)
+            colour_map = colour_maps[c]
             local = grid.from_model_size(colour_map.stacked())
             coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
-            if targets is not None and np.isfinite(targets[c]).all():
-                # the photo's region as the model sees it, at the model's size: the scale
-                # at which the style photo's colours were measured
-                framed = edit.framing.crop(edit.original, size) if framed is None else framed
-                m, t = anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[c])
-                coefficients = then_affine(coefficients, m, t)
+            if anchors.get(c) is not None:
+                coefficients = then_affine(coefficients, *anchors[c])
         else:
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
         layers.append((np.ascontiguousarray(coefficients, np.float32), grid.feather(region, seam, confidence)))
     return grid.apply(edit.original, layers)
+
+
+def restyled_units(restyled: list[int], groups: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
+    """The restyled classes in the units that take one colour map: those of a group (of
+    regions that took one style: skin, nose, ears and neck) together, so that they change
+    as one skin with no seam where the model draws them apart; any other alone."""
+    units, seen = [], set()
+    for c in restyled:
+        if c not in seen:
+            group = next((g for g in groups if c in g), (c,))
+            unit = tuple(k for k in restyled if k not in seen and (k == c or k in group))
+            seen.update(unit)
+            units.append(unit)
+    return units
+
+
+def unit_anchor(
+    edit: PhotoEdit, unit: tuple[int, ...], colour_map: ColourMap, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The affine map that anchors a unit's colours to the style photo's (`anchor_map`),
+    measured on its largest class whose style photo's colours `targets` knows (a region
+    the style photo lacked, ears under hair, follows it); None when it knows none."""
+    known = [c for c in unit if np.isfinite(targets[c]).all() and (edit.mask == c).any()]
+    if not known:
+        return None
+    lead = max(known, key=lambda c: int((edit.mask == c).sum()))
+    inside = edit.mask == lead
+    # the photo's region as the model sees it, at the model's size: the scale at which
+    # the style photo's colours were measured
+    framed = edit.framing.crop(edit.original, edit.mask.shape[0])
+    return anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[lead])
 
 
 def square_weight(edit: PhotoEdit, area: np.ndarray, seam: float) -> tuple[tuple, np.ndarray] | None:
@@ -436,7 +471,13 @@ def render_edit(
     base = engine.synthesize(edit.mask, own)
     restyled = restyled_classes(own, per_block)
     recoloured = recolour(
-        edit, base, engine.synthesize(edit.mask, styles), restyled, adjustments, blended_colours(per_block)
+        edit,
+        base,
+        engine.synthesize(edit.mask, styles),
+        restyled,
+        adjustments,
+        blended_colours(per_block),
+        engine.labels.groups,
     )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     return composite(edit, mask, base, edited, restyled, recoloured)

@@ -196,16 +196,26 @@ def fit_colour_map(
     return ColourMap(a.astype(np.float32), b.astype(np.float32), a_g.astype(np.float32), b_g.astype(np.float32))
 
 
+# RGB -> luma and two colour differences (BT.601): the basis an anchor scales in, so that
+# luminance comes from luminance alone (JPEG's blocky chroma never leaks into the detail)
+OPPONENT = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
 def anchor_map(pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The affine map (m, t) that, after the per-pixel maps `coefficients` (N, 12), gives a
-    region's `pixels` (N, 3, in [0, 1]) the colour distribution `target` (the mean and
-    covariance of the style photo's region: models/inference/styles.py). The model's map
-    says how the region's colours change from place to place; its synthesis of the new
-    style is off by a few Lab units from the style photo, which this takes away."""
-    mapped = apply_coefficients(pixels, coefficients).astype(np.float64)
-    return distribution_map(
-        mapped.mean(0), np.cov(mapped.T), target[:3].astype(np.float64), target[3:].reshape(3, 3).astype(np.float64)
-    )
+    region's `pixels` (N, 3, in [0, 1]) the mean and spread of `target` (the mean and
+    covariance of the style photo's region: models/inference/styles.py), channel by
+    channel in luma and colour differences (Reinhard et al. 2001 in a linear basis), each
+    gain capped at MAX_GAIN. The model's map says how the region's colours change from
+    place to place; its synthesis of the new style is off by a few Lab units from the
+    style photo, which this takes away."""
+    mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
+    target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
+    gain = np.sqrt((target_var + GLOBAL_RIDGE) / (mapped.var(0) + GLOBAL_RIDGE))
+    gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)
+    m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
+    mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
+    return m, target[:3] - m @ mean
 
 
 def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
