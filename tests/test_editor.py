@@ -57,13 +57,13 @@ def add_photo_source(w, qtbot, tmp_path, seed=1, name="photo"):
     mask = toy_mask()
     Image.fromarray(toy_photo(mask, seed=seed)).save(tmp_path / f"{name}.png")
     Image.fromarray(mask).save(tmp_path / f"{name}_mask.png")
-    w.add_photo(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}_mask.png"))
+    w.styles.add_photo(str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}_mask.png"))
     qtbot.waitUntil(lambda: any(k.startswith("photo:") and name in k for k in w.doc.sources), timeout=10000)
     return next(k for k in w.doc.sources if k.startswith("photo:") and name in k)
 
 
 def test_photo_styles_are_refined_in_the_background(qtbot, window, tmp_path):
-    window.refine_action.trigger()
+    window.actions.refine.trigger()
     assert window.settings.value("refine_photos", type=bool)
     undo_depth = len(window.doc.history.undo_stack)
     key = add_photo_source(window, qtbot, tmp_path)
@@ -158,17 +158,17 @@ def test_undo_redo_restore_exactly(qtbot, window, tmp_path):
         qtbot.mouseClick(window.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, x, y))
         states.append(window.doc.mask.copy())
     key = add_photo_source(window, qtbot, tmp_path)
-    window.drop_style(key, 1, False)
+    window.styles.drop_style(key, 1, False)
     regions_after = window.doc.regions
-    window.undo_action.trigger()
+    window.actions.undo.trigger()
     assert window.doc.regions[1].source_a == MEAN
-    window.undo_action.trigger()
+    window.actions.undo.trigger()
     assert np.array_equal(window.doc.mask, states[1])
-    window.undo_action.trigger()
+    window.actions.undo.trigger()
     assert np.array_equal(window.doc.mask, states[0])
-    window.redo_action.trigger()
-    window.redo_action.trigger()
-    window.redo_action.trigger()
+    window.actions.redo.trigger()
+    window.actions.redo.trigger()
+    window.actions.redo.trigger()
     assert np.array_equal(window.doc.mask, states[2]) and window.doc.regions == regions_after
     settle(qtbot, window)
 
@@ -199,10 +199,10 @@ def test_dropping_a_style_that_lacks_a_region_says_so(qtbot, window, tmp_path):
     no_eyes = np.where(mask >= 2, 1, mask).astype(np.uint8)
     Image.fromarray(toy_photo(mask)).save(tmp_path / "p.png")
     Image.fromarray(no_eyes).save(tmp_path / "p_mask.png")
-    window.add_photo(str(tmp_path / "p.png"), str(tmp_path / "p_mask.png"))
+    window.styles.add_photo(str(tmp_path / "p.png"), str(tmp_path / "p_mask.png"))
     qtbot.waitUntil(lambda: len(window.doc.sources) == 1, timeout=10000)
     key = next(iter(window.doc.sources))
-    window.drop_style(key, 2, False)
+    window.styles.drop_style(key, 2, False)
     assert window.doc.regions[2].source_a == MEAN
     assert "has no l_eye" in window.statusBar().currentMessage()
 
@@ -230,21 +230,21 @@ def test_slider_and_crossover_change_the_image(qtbot, window, tmp_path):
 
 def test_export_and_project_round_trip(qtbot, window, tmp_path):
     key = add_photo_source(window, qtbot, tmp_path)
-    window.drop_style(key, 1, True)
+    window.styles.drop_style(key, 1, True)
     settle(qtbot, window)
     shown = window.result.copy()
-    assert window.export_result(str(tmp_path / "out.png"))
+    assert window.files.export_result(str(tmp_path / "out.png"))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), shown)
-    assert window.export_result(str(tmp_path / "big.jpg"), SIZE * 2)
+    assert window.files.export_result(str(tmp_path / "big.jpg"), SIZE * 2)
     assert Image.open(tmp_path / "big.jpg").size == (SIZE * 2, SIZE * 2)
-    assert window.export_mask(str(tmp_path / "m.png"))
+    assert window.files.export_mask(str(tmp_path / "m.png"))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "m.png")), window.doc.mask)
     assert (tmp_path / "m_color.png").exists()
-    assert window.export_codes(str(tmp_path / "c.npz"))
+    assert window.files.export_codes(str(tmp_path / "c.npz"))
 
-    assert window.save_to(tmp_path / "edit.sean") and not window.doc.modified
-    window.new_document("toy")
-    window.open_project(str(tmp_path / "edit.sean"))
+    assert window.files.save_to(tmp_path / "edit.sean") and not window.doc.modified
+    window.files.new_document("toy")
+    window.files.open_project(str(tmp_path / "edit.sean"))
     settle(qtbot, window)
     assert np.array_equal(window.result, shown)
 
@@ -254,14 +254,14 @@ def test_bad_files_show_an_error_and_leave_the_document(qtbot, window, tmp_path,
     (tmp_path / "junk.png").write_bytes(b"not a png")
     Image.fromarray(np.full((8, 8), 99, np.uint8)).save(tmp_path / "high.png")
     (tmp_path / "junk.sean").write_bytes(b"PK not a zip")
-    window.open_mask(str(tmp_path / "junk.png"))
-    window.open_mask(str(tmp_path / "high.png"))
-    window.open_project(str(tmp_path / "junk.sean"))
-    window.add_photo(str(tmp_path / "junk.png"), str(tmp_path / "high.png"))
+    window.files.open_mask(str(tmp_path / "junk.png"))
+    window.files.open_mask(str(tmp_path / "high.png"))
+    window.files.open_project(str(tmp_path / "junk.sean"))
+    window.styles.add_photo(str(tmp_path / "junk.png"), str(tmp_path / "high.png"))
     assert len(errors) == 4
     assert "holds label 99" in errors[1] and "not a SEAN Studio project" in errors[2]
     assert np.array_equal(window.doc.mask, mask_before) and window.doc.regions == regions_before
-    assert not window.export_result(str(tmp_path / "no_such_dir" / "x.png"))
+    assert not window.files.export_result(str(tmp_path / "no_such_dir" / "x.png"))
     assert "does not exist" in errors[-1]
 
 
@@ -291,7 +291,7 @@ def test_a_refined_source_is_no_undo_step_but_outdates_the_saved_project(tmp_pat
 
 
 def test_new_blank_document(qtbot, window):
-    window.new_document("toy", blank=True)
+    window.files.new_document("toy", blank=True)
     assert (window.doc.mask == 0).all() and not window.doc.modified
     settle(qtbot, window)
 
@@ -301,10 +301,10 @@ def test_photos_are_framed_and_parsed_when_the_model_has_a_parser(qtbot, tmp_pat
     w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False)
     qtbot.addWidget(w)
     Image.fromarray(toy_photo(np.kron(toy_mask(), np.ones((3, 3), np.uint8)))).save(tmp_path / "big.png")
-    w.add_photos([str(tmp_path / "big.png")])  # as a drop from the file manager
+    w.styles.add_photos([str(tmp_path / "big.png")])  # as a drop from the file manager
     qtbot.waitUntil(lambda: any(k.startswith("photo:") for k in w.doc.sources), timeout=10000)
     assert "centre square" in w.statusBar().currentMessage()
-    w.open_photo(str(tmp_path / "big.png"))
+    w.files.open_photo(str(tmp_path / "big.png"))
     qtbot.waitUntil(lambda: w.doc.photo is not None, timeout=10000)
     assert w.doc.photo.shape == (SIZE, SIZE, 3) and w.doc.mask.shape == (SIZE, SIZE)
     assert all(w.doc.regions[c].source_a.startswith("photo:") for c in w.doc.labels_present())
@@ -317,7 +317,7 @@ def test_codes_of_another_model_are_refused(qtbot, window, tmp_path, errors):
     style = window.engine.mean_style
     style.save(tmp_path / "mine.npz", "toy", window.doc.label_names)
     style.save(tmp_path / "faces.npz", "face", window.doc.label_names)
-    window.open_files([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
+    window.files.open_files([str(tmp_path / "mine.npz"), str(tmp_path / "faces.npz")])
     assert any(k.startswith("codes:") for k in window.doc.sources)
     assert len(errors) == 1 and "'face' styles; they cannot be used with model 'toy'" in errors[0]
 
@@ -340,12 +340,12 @@ def street_mask() -> np.ndarray:
 
 
 def test_a_new_edit_takes_the_chosen_models_labels(qtbot, window, scene_json):
-    window.new_document("street")
+    window.files.new_document("street")
     settle(qtbot, window)
     assert window.doc.model == "street" and window.engine.info.model == "street"
     assert window.palette_list.count() == 3 and window.doc.label_names == STREET.names
     assert "street" in window.windowTitle() and window.result.shape == (SIZE, SIZE, 3)
-    window.new_document("toy")
+    window.files.new_document("toy")
     settle(qtbot, window)
     assert window.doc.model == "toy" and window.palette_list.count() == 4
 
@@ -353,19 +353,19 @@ def test_a_new_edit_takes_the_chosen_models_labels(qtbot, window, scene_json):
 def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, tmp_path):
     save_mask(tmp_path / "street.png", street_mask(), STREET)  # carries the street palette
     Image.fromarray(STREET.colorize(np.roll(street_mask(), 4, axis=1))).save(tmp_path / "street_colour.png")
-    window.open_files([str(tmp_path / "street.png")])
+    window.files.open_files([str(tmp_path / "street.png")])
     settle(qtbot, window)
     assert window.doc.model == "street" and np.array_equal(window.doc.mask, street_mask())
     assert "'street' mask" in window.statusBar().currentMessage()
-    window.save_to(tmp_path / "scene.sean")
+    window.files.save_to(tmp_path / "scene.sean")
     save_mask(tmp_path / "face.png", toy_mask(), TOY)
-    window.open_mask(str(tmp_path / "face.png"))
+    window.files.open_mask(str(tmp_path / "face.png"))
     settle(qtbot, window)
     assert window.doc.model == "toy" and np.array_equal(window.doc.mask, toy_mask())
-    window.open_project(str(tmp_path / "scene.sean"))
+    window.files.open_project(str(tmp_path / "scene.sean"))
     settle(qtbot, window)
     assert window.doc.model == "street" and window.palette_list.count() == 3
-    window.open_mask(str(tmp_path / "street_colour.png"))  # same model: just the mask, undoable
+    window.files.open_mask(str(tmp_path / "street_colour.png"))  # same model: just the mask, undoable
     assert window.doc.model == "street" and len(window.doc.history.undo_stack) == 1
     assert np.array_equal(window.doc.mask, np.roll(street_mask(), 4, axis=1))
 
@@ -377,14 +377,14 @@ def test_styles_cannot_cross_models(qtbot, window, scene_json, tmp_path, errors)
     window.engine.mean_style.save(tmp_path / "toy_codes.npz", "toy", TOY.names)
     save_mask(tmp_path / "toy_mask.png", toy_mask(), TOY)
     Image.fromarray(toy_photo(toy_mask())).save(tmp_path / "toy_photo.png")
-    window.new_document("street")
+    window.files.new_document("street")
     settle(qtbot, window)
     drop(window, toy_key, (16, 4), model="toy")  # another window's toy style
-    window.open_files([str(tmp_path / "toy_codes.npz")])
-    window.add_photo(str(tmp_path / "toy_photo.png"), str(tmp_path / "toy_mask.png"))
+    window.files.open_files([str(tmp_path / "toy_codes.npz")])
+    window.styles.add_photo(str(tmp_path / "toy_photo.png"), str(tmp_path / "toy_mask.png"))
     portrait = SAMPLES_DIR / "face" / "style_01.png"  # a face our face model made
     Image.fromarray(np.zeros(load_shape(portrait), np.uint8)).save(tmp_path / "portrait_mask.png")
-    window.add_photo(str(portrait), str(tmp_path / "portrait_mask.png"))
+    window.styles.add_photo(str(portrait), str(tmp_path / "portrait_mask.png"))
     qtbot.waitUntil(lambda: len(errors) == 4, timeout=10000)
     assert "comes from a 'toy' edit" in errors[0]
     assert "'toy' styles; they cannot be used with model 'street'" in errors[1]
@@ -402,7 +402,7 @@ def load_shape(path) -> tuple[int, int]:
 def test_a_scene_photo_asks_for_its_mask(qtbot, window, scene_json, tmp_path, monkeypatch):
     from PyQt6.QtWidgets import QFileDialog
 
-    window.new_document("street")
+    window.files.new_document("street")
     photo = toy_photo(street_mask(), seed=3)
     Image.fromarray(np.kron(photo, np.ones((2, 1, 1), np.uint8))).save(tmp_path / "scene.jpg")
     Image.fromarray(np.kron(street_mask(), np.ones((2, 1), np.uint8))).save(tmp_path / "scene_mask.png")
@@ -411,7 +411,7 @@ def test_a_scene_photo_asks_for_its_mask(qtbot, window, scene_json, tmp_path, mo
     monkeypatch.setattr(
         QFileDialog, "getOpenFileName", lambda parent, caption, *a: (asked.append(caption), next(answers), "")[1:]
     )
-    window.open_photo_dialog()
+    window.files.open_photo_dialog()
     qtbot.waitUntil(lambda: window.doc.photo is not None, timeout=10000)
     assert "no photo parser" in asked[1] and "scene.jpg" in asked[1]
     assert window.doc.photo.shape == (SIZE, SIZE, 3)  # a 64x32 photo stretched, as the model trained
@@ -447,7 +447,7 @@ def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path
     w.session.engine = Engine.load(str(toy_parser.parent / "toy_32.json"), "cpu")  # now with its parser
     before = w.result.copy()
     Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
-    w.set_look_photo(str(tmp_path / "look.png"))
+    w.styles.set_look_photo(str(tmp_path / "look.png"))
     qtbot.waitUntil(lambda: w.doc.look is not None, timeout=20000)
     settle(qtbot, w)
     look = w.doc.look
@@ -474,7 +474,7 @@ def test_a_look_without_weights_says_so(qtbot, window, tmp_path, errors, monkeyp
 
     monkeypatch.setattr(stylize, "WEIGHTS_DIR", tmp_path / "none")
     Image.fromarray(toy_photo(toy_mask(48))).save(tmp_path / "look.png")
-    window.set_look_photo(str(tmp_path / "look.png"))
+    window.styles.set_look_photo(str(tmp_path / "look.png"))
     qtbot.waitUntil(lambda: bool(errors), timeout=20000)
     settle(qtbot, window)
     assert "no stylisation weights" in errors[-1] and window.doc.look is None
@@ -509,23 +509,23 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     bank = tmp_path / "streets.npz"
     SegmentBank.build(find_pairs(write_streets(tmp_path / "streets", 6)), STREET, SIZE, "street_32").save(bank)
     save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
-    window.new_document("street")
+    window.files.new_document("street")
     settle(qtbot, window)
     window.doc.set_mask(street_mask(3))
     settle(qtbot, window)
     before = window.result.copy()
     window.settings.setValue("bank_path", str(bank))
-    window.fill_from_bank("layout")
+    window.banks.fill_from_bank("layout")
     qtbot.waitUntil(lambda: window.doc.bank is not None, timeout=10000)
     settle(qtbot, window)
     assert window.doc.bank.classes is None and not np.array_equal(window.result, before)
-    window.show_canvas_action.trigger()  # the canvas as a view: the retrieved pixels
+    window.actions.show_canvas.trigger()  # the canvas as a view: the retrieved pixels
     shown = qimage2ndarray.rgb_view(window.result_view.qimage)
     assert np.array_equal(shown, window.session.last_canvas.image)
-    window.show_canvas_action.trigger()
+    window.actions.show_canvas.trigger()
     car = np.argwhere(window.doc.mask == 2)[5]
     window.canvas.last_point = (float(car[1]), float(car[0]))
-    window.next_bank_candidate()  # N: the car under the cursor takes its second candidate
+    window.banks.next_bank_candidate()  # N: the car under the cursor takes its second candidate
     qtbot.waitUntil(lambda: bool(window.doc.bank.choices), timeout=10000)
     settle(qtbot, window)
     ((key, choice),) = window.doc.bank.choices

@@ -59,10 +59,10 @@ def errors(monkeypatch):
 
 # -- every write fails with a message, and the edit stays open and unsaved -------------
 WRITES = {
-    "project": lambda w, folder: w.save_to(Path(folder) / "p.sean"),
-    "result": lambda w, folder: w.export_result(f"{folder}/r.png"),
-    "mask": lambda w, folder: w.export_mask(f"{folder}/m.png"),
-    "codes": lambda w, folder: w.export_codes(f"{folder}/c.npz"),
+    "project": lambda w, folder: w.files.save_to(Path(folder) / "p.sean"),
+    "result": lambda w, folder: w.files.export_result(f"{folder}/r.png"),
+    "mask": lambda w, folder: w.files.export_mask(f"{folder}/m.png"),
+    "codes": lambda w, folder: w.files.export_codes(f"{folder}/c.npz"),
 }
 
 
@@ -157,7 +157,7 @@ def test_autosave_writes_unsaved_edits_and_clean_close_removes_it(qtbot, tmp_pat
     w.autosaver.autosave_now()
     w.autosaver.flush()
     assert np.array_equal(Document.load(w.autosaver.store.path).mask, toy_mask())
-    assert w.save_to(tmp_path / "saved.sean")
+    assert w.files.save_to(tmp_path / "saved.sean")
     w.autosaver.autosave_now()
     w.autosaver.flush()
     assert not w.autosaver.store.path.exists()  # saved: nothing to recover
@@ -190,7 +190,7 @@ def test_a_photo_named_on_the_command_line_opens_as_an_edit(qtbot, tmp_path, wei
     w = new_window(qtbot, tmp_path, weights_json)
     photo = tmp_path / "portrait.png"
     Image.fromarray(toy_photo(np.kron(toy_mask(), np.ones((2, 2), np.uint8)))).save(photo)
-    w.open_files([str(photo)], first_photo_opens=True)
+    w.files.open_files([str(photo)], first_photo_opens=True)
     qtbot.waitUntil(lambda: w.doc.photo is not None, timeout=10000)
     assert w.doc.title == "portrait" and not w.doc.modified
     assert all(w.doc.regions[c].source_a.startswith("photo:") for c in w.doc.labels_present())
@@ -202,7 +202,7 @@ def test_a_bad_mask_on_the_command_line_gets_open_masks_message(qtbot, tmp_path,
     w = new_window(qtbot, tmp_path, weights_json)
     path = tmp_path / "bad.png"
     Image.fromarray(np.full((1, 1) if kind == "1x1" else (SIZE, SIZE), 0 if kind == "1x1" else 50, np.uint8)).save(path)
-    w.open_files([str(path)], first_photo_opens=True)
+    w.files.open_files([str(path)], first_photo_opens=True)
     assert len(errors) == 1 and reason in errors[0]
     assert not w.doc.sources and w.doc.photo is None  # not a style, not an edit
     w.worker.stop()
@@ -211,7 +211,7 @@ def test_a_bad_mask_on_the_command_line_gets_open_masks_message(qtbot, tmp_path,
 def test_a_too_small_photo_is_refused_with_the_photo_rule(qtbot, tmp_path, weights_json, toy_parser, errors):
     w = new_window(qtbot, tmp_path, weights_json)
     Image.fromarray(toy_photo(toy_mask())[:20, :20]).save(tmp_path / "small.jpg")
-    w.open_files([str(tmp_path / "small.jpg")], first_photo_opens=True)
+    w.files.open_files([str(tmp_path / "small.jpg")], first_photo_opens=True)
     qtbot.waitUntil(lambda: bool(errors), timeout=10000)
     assert "too small (32 px" in errors[0] and w.doc.photo is None
     w.worker.stop()
@@ -303,19 +303,19 @@ def test_dialogs_open_in_the_last_folder_with_the_photos_name(qtbot, window, tmp
         QFileDialog, "getOpenFileName", lambda parent, title, start, filters: (offered.append(start), ("", ""))[1]
     )
     window.doc.title = "portrait"
-    window.export_mask_dialog()
+    window.files.export_mask_dialog()
     assert Path(offered[0]).name == "portrait_mask.png"
     assert Path(offered[0]).parent != ROOT  # not the program's folder
-    window.export_codes_dialog()
+    window.files.export_codes_dialog()
     assert offered[1] == str(chosen.parent / "portrait_codes.npz")  # where the user last was
-    window.open_project_dialog()
+    window.files.open_project_dialog()
     assert offered[2] == str(chosen.parent)
 
 
 def test_project_entries_are_portable_and_old_projects_still_open(window, tmp_path, qtbot):
     key = add_photo_source(window, qtbot, tmp_path)
-    window.drop_style(key, 1, True)
-    assert window.save_to(tmp_path / "p.sean")
+    window.styles.drop_style(key, 1, True)
+    assert window.files.save_to(tmp_path / "p.sean")
     names = zipfile.ZipFile(tmp_path / "p.sean").namelist()
     assert all(":" not in n and not n.startswith("/") and "//" not in n for n in names), names
     assert "thumbnails/0.png" in names

@@ -342,7 +342,7 @@ def photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, faces: 
     settings.setValue("refine_photos", False)
     w = MainWindow(Engine.load(str(weights_json), "cpu"), settings, separate_process=False, data_folder=tmp_path)
     qtbot.addWidget(w)
-    w.open_photo(str(photo_file))
+    w.files.open_photo(str(photo_file))
     qtbot.waitUntil(lambda: w.doc.photo_edit is not None, timeout=10000)
     return w
 
@@ -356,14 +356,14 @@ def test_the_editor_shows_and_exports_the_whole_photo(
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
     assert np.array_equal(w.result, original)  # its own style: the photo, at its own size
-    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)  # the training set's mean style
+    w.styles.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)  # the training set's mean style
     settle(qtbot, w)
     assert w.result.shape == original.shape and not np.array_equal(w.result, original)
     assert np.array_equal(w.result[:, :14], original[:, :14])  # beyond the wider parse: untouched
-    w.export_photo(str(tmp_path / "out.jpg"), 90)
+    w.files.export_photo(str(tmp_path / "out.jpg"), 90)
     qtbot.waitUntil(lambda: (tmp_path / "out.jpg").exists(), timeout=10000)
     assert Image.open(tmp_path / "out.jpg").size == (160, 120)
-    w.composite_action.trigger()  # the plain synthesis, as before
+    w.actions.composite.trigger()  # the plain synthesis, as before
     settle(qtbot, w)
     assert w.result.shape == (SIZE, SIZE, 3)
     w.worker.stop()
@@ -393,7 +393,7 @@ def test_painting_on_a_photo_edit_changes_the_result_the_export_and_survives_rec
     assert np.array_equal(w.doc.photo_edit.mask, own_mask)  # the photo's own mask is untouched
     assert not np.array_equal(w.result, original)  # the stroke shows
     shown = w.result.copy()
-    w.export_photo(str(tmp_path / "out.png"))
+    w.files.export_photo(str(tmp_path / "out.png"))
     qtbot.waitUntil(lambda: (tmp_path / "out.png").exists(), timeout=10000)
     exported = np.asarray(Image.open(tmp_path / "out.png"))
     assert not np.array_equal(exported, original)
@@ -413,7 +413,7 @@ def test_a_group_photo_opens_on_its_largest_face_and_the_next_on_request(
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41), (5, 5, 30, 30)])
     first = w.doc.photo_edit.framing
     assert "face 1 of 2" in w.statusBar().currentMessage()
-    w.open_next_face()
+    w.files.open_next_face()
     qtbot.waitUntil(lambda: w.doc.photo_edit is not None and w.doc.photo_edit.framing != first, timeout=10000)
     assert w.doc.face == 1 and w.doc.photo_edit.framing.side < first.side
     w.worker.stop()
@@ -710,15 +710,15 @@ def test_the_result_pane_shows_the_photo_as_it_was_while_before_is_on(
     w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
     settle(qtbot, w)
     original = np.asarray(Image.open(photo_file))
-    w.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)
+    w.styles.drop_style("mean", int(w.doc.mask[16, 16]), all_regions=True)
     settle(qtbot, w)
     import qimage2ndarray
 
     shown = lambda: qimage2ndarray.rgb_view(w.result_view.qimage)
     assert not np.array_equal(shown(), original)
-    w.before_action.trigger()
+    w.actions.before.trigger()
     assert np.array_equal(shown(), original)
-    w.before_action.trigger()
+    w.actions.before.trigger()
     assert np.array_equal(shown(), w.result)
     w.worker.stop()
 
@@ -893,9 +893,8 @@ def test_eval_edits_measures_every_method_on_held_out_photos(tmp_path, capsys, w
     import json
 
     import models.data.framing as framing
-    from tests.helpers import make_dataset
-
     from models.inference.parser import Parser
+    from tests.helpers import make_dataset
 
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(40, 30, 50, 50)])
     monkeypatch.setattr(

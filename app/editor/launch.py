@@ -35,5 +35,5 @@ def run_editor(model: str = DEFAULT_MODEL, device: str | None = None, files: lis
     window = MainWindow(engine)
     window.show()
     window.offer_recovery()
-    window.open_files(files or [], first_photo_opens=True)
+    window.files.open_files(files or [], first_photo_opens=True)
     return app.exec()

@@ -100,11 +100,11 @@ def open_photo(app, window, photo: str) -> dict:
     """File > Open Photo, timed to frames on screen: the first composited result, the
     refined result (the first frame after the status bar says "Refined"), and the end of
     refinement (the status bar says "fully")."""
-    window.refine_action.setChecked(True)
+    window.actions.refine.setChecked(True)
     wait_idle(app, window)
     window.frames_shown.clear()
     start = time.perf_counter()
-    window.open_photo(photo)
+    window.files.open_photo(photo)
     first = refined = fully = None
     refined_after = None  # frames shown when the message came: the next one is the refined picture
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -26,11 +27,18 @@ from models.data.files import (
     save_mask,
 )
 
+if TYPE_CHECKING:
+    from app.editor.qt.host import FilesWindow
+
 PROJECT_FILTER = "SEAN Studio project (*.sean)"
 
 
-class FileActions:
-    """Mixed into MainWindow (which gives doc, session, worker, attach, the settings)."""
+class FileController:
+    """The window's files: new, open and save edits, exports, and the dialogs. It works
+    through `window` (app/editor/qt/host.py: what it needs of the window, no more)."""
+
+    def __init__(self, window: FilesWindow):
+        self.window = window
 
     def open_files(self, paths: list[str], first_photo_opens: bool = False) -> None:
         """Dropped or named files, each by its kind: a project opens, a mask becomes the mask
@@ -43,21 +51,21 @@ class FileActions:
             if suffix == ".sean":
                 self.open_project(path)
             elif suffix == ".npz":
-                self.add_codes(path)
-            elif suffix == ".png" and (self.session.models_fitting_mask(path) or looks_like_label_map(path)):
+                self.window.styles.add_codes(path)
+            elif suffix == ".png" and (self.window.session.models_fitting_mask(path) or looks_like_label_map(path)):
                 self.open_mask(path)
             elif first_photo_opens:
                 self.open_photo_file(path)
                 first_photo_opens = False
             else:
-                self.add_photos([path])
+                self.window.styles.add_photos([path])
 
     def confirm_discard(self) -> bool:
         """Ask before losing unsaved work; True when it is fine to go on."""
-        if not self.doc.modified:
+        if not self.window.doc.modified:
             return True
         answer = QMessageBox.question(
-            self,
+            self.window,
             "Unsaved changes",
             "Save the changes to this edit first?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
@@ -68,18 +76,18 @@ class FileActions:
 
     # -- new and open -------------------------------------------------------------------
     def new_document_dialog(self, blank: bool) -> None:
-        models = self.session.available_models()
+        models = self.window.session.available_models()
         model, ok = models[0], True
         if len(models) > 1:
-            current = models.index(self.doc.model) if self.doc.model in models else 0
-            model, ok = QInputDialog.getItem(self, "New edit", "Model:", models, current, False)
+            current = models.index(self.window.doc.model) if self.window.doc.model in models else 0
+            model, ok = QInputDialog.getItem(self.window, "New edit", "Model:", models, current, False)
         if ok:
             self.new_document(model, blank)
 
     def new_document(self, model: str, blank: bool = False) -> None:
-        if self.confirm_discard() and self.switch_engine(model):
-            size = self.engine.size
-            self.attach(self.session.new_document(np.zeros((size, size), np.uint8) if blank else None))
+        if self.confirm_discard() and self.window.switch_engine(model):
+            size = self.window.engine.size
+            self.window.attach(self.window.session.new_document(np.zeros((size, size), np.uint8) if blank else None))
 
     def open_project_dialog(self) -> None:
         path = self.ask_open_path("Open project", PROJECT_FILTER)
@@ -92,20 +100,20 @@ class FileActions:
         try:
             doc = Document.load(path)
         except InputError as e:
-            self.show_error(str(e))
+            self.window.show_error(str(e))
             return
         self.open_document(doc, Path(path).name)
 
     def open_document(self, doc: Document, name: str) -> bool:
         """Show a loaded document, with its model's engine."""
-        if not self.switch_engine(doc.model):
+        if not self.window.switch_engine(doc.model):
             return False
         try:
-            self.session.check_fits(doc, name)
+            self.window.session.check_fits(doc, name)
         except InputError as e:
-            self.show_error(str(e))
+            self.window.show_error(str(e))
             return False
-        self.attach(doc)
+        self.window.attach(doc)
         return True
 
     def open_mask_dialog(self) -> None:
@@ -117,19 +125,21 @@ class FileActions:
         """A mask of this edit's model replaces the mask (one undo step); another model's mask
         starts a new edit with that model. Any size is scaled to the model's."""
         try:
-            model, mask = self.session.mask_to_open(path)
+            model, mask = self.window.session.mask_to_open(path)
         except InputError as e:
-            self.show_error(str(e))
+            self.window.show_error(str(e))
             return
-        if model != self.doc.model:
-            if self.confirm_discard() and self.switch_engine(model):
-                self.attach(self.session.new_document(mask))
-                self.doc.title = Path(path).stem
-                self.statusBar().showMessage(f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000)
+        if model != self.window.doc.model:
+            if self.confirm_discard() and self.window.switch_engine(model):
+                self.window.attach(self.window.session.new_document(mask))
+                self.window.doc.title = Path(path).stem
+                self.window.statusBar().showMessage(
+                    f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000
+                )
             return
-        size = self.engine.size
-        self.doc.set_mask(cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
-        self.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
+        size = self.window.engine.size
+        self.window.doc.set_mask(cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
+        self.window.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
 
     def open_photo_dialog(self) -> None:
         path = self.ask_open_path("Open photo", IMAGE_FILTER)
@@ -138,68 +148,68 @@ class FileActions:
 
     def open_photo_file(self, path: str) -> None:
         """A photo starts a new edit; a model without a parser asks for its mask first."""
-        if self.engine.has_parser:
+        if self.window.engine.has_parser:
             self.open_photo(path)
-        elif mask_path := self.ask_mask_for(path):
+        elif mask_path := self.window.styles.ask_mask_for(path):
             self.open_photo(path, mask_path)
 
     def open_next_face(self) -> None:
         """The same photo, framed on its next face (a group photo: the largest comes first)."""
-        edit = self.doc.photo_edit
+        edit = self.window.doc.photo_edit
         if edit is None or not edit.source_key.startswith("photo:"):
-            self.show_error("Next Face works on an edit that started from a photo")
+            self.window.show_error("Next Face works on an edit that started from a photo")
             return
-        self.open_photo(edit.source_key[len("photo:") :], face=self.doc.face + 1)
+        self.open_photo(edit.source_key[len("photo:") :], face=self.window.doc.face + 1)
 
     def open_photo(self, path: str, mask_path: str | None = None, face: int = 0) -> None:
         """A new edit that starts from a photo: framed (on its largest face, or the `face`-th),
         parsed into the mask (unless one is given), and its style on every region."""
         if not self.confirm_discard():
             return
-        work = self.photo_import(path, mask_path, for_edit=True, face=face)
+        work = self.window.styles.photo_import(path, mask_path, for_edit=True, face=face)
         if work is None:
             return
-        self.statusBar().showMessage(f"Opening {Path(path).name}...")
+        self.window.statusBar().showMessage(f"Opening {Path(path).name}...")
 
         def opened(photo: PhotoImport) -> None:
-            doc = self.session.photo_document(photo)
-            self.attach(doc)
+            doc = self.window.session.photo_document(photo)
+            self.window.attach(doc)
             if photo.faces > 1:
-                self.statusBar().showMessage(
+                self.window.statusBar().showMessage(
                     f"Opened {Path(path).name}: face {photo.face + 1} of {photo.faces} "
                     "(File > Edit Next Face in Photo picks another)",
                     8000,
                 )
             elif photo.found_face:  # replaces "Opening ...", which would otherwise stay
-                self.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
+                self.window.statusBar().showMessage(f"Opened {Path(path).name}", 5000)
             else:
-                self.statusBar().showMessage(
+                self.window.statusBar().showMessage(
                     "No face found: the photo's centre square was used; repaint the mask where needed", 10000
                 )
-            self.refine_in_background(doc, photo)
+            self.window.styles.refine_in_background(doc, photo)
 
-        self.worker.submit(work, opened)
+        self.window.worker.submit(work, opened)
 
     # -- save and export ------------------------------------------------------------------
     def save_project(self) -> bool:
-        if self.doc.path is None:
+        if self.window.doc.path is None:
             return self.save_project_as()
-        return self.save_to(self.doc.path)
+        return self.save_to(self.window.doc.path)
 
     def save_project_as(self) -> bool:
         path = self.ask_save_path("Save project", ".sean", PROJECT_FILTER)
         return self.save_to(Path(path).with_suffix(".sean")) if path else False
 
     def save_to(self, path: Path) -> bool:
-        return self.guarded(lambda: self.doc.save(path), f"Saved {path.name}")
+        return self.guarded(lambda: self.window.doc.save(path), f"Saved {path.name}")
 
     def export_result_dialog(self) -> None:
-        size, edit = self.engine.size, self.doc.photo_edit
+        size, edit = self.window.engine.size, self.window.doc.photo_edit
         choices = [f"{size} (model size)", str(size * 2), str(size * 4)]
         if edit is not None:
             h, w = edit.original.shape[:2]
             choices.insert(0, f"The photo at its own size ({w}x{h})")
-        choice, ok = QInputDialog.getItem(self, "Export result", "Export:", choices, 0, False)
+        choice, ok = QInputDialog.getItem(self.window, "Export result", "Export:", choices, 0, False)
         if not ok:
             return
         path = self.ask_save_path(
@@ -214,7 +224,7 @@ class FileActions:
             # a JPEG export encodes every pixel again: the original's own quality loses least
             own = jpeg_quality(io.BytesIO(edit.file)) if edit is not None and edit.file else None
             label = f"JPEG quality (the original's: {own}):" if own else "JPEG quality:"
-            quality, ok = QInputDialog.getInt(self, "Export result", label, own or DEFAULT_QUALITY, 1, 100)
+            quality, ok = QInputDialog.getInt(self.window, "Export result", label, own or DEFAULT_QUALITY, 1, 100)
             if not ok:
                 return
         if choice.startswith("The photo"):
@@ -225,14 +235,14 @@ class FileActions:
     def export_photo(self, path: str, quality: int = DEFAULT_QUALITY) -> None:
         """A photo edit at the photo's own size, with its EXIF and colour profile; made on
         the engine thread, written when done (the status bar says when)."""
-        doc = self.doc
+        doc = self.window.doc
         try:
             image_format(path)
         except InputError as e:
-            self.show_error(str(e))
+            self.window.show_error(str(e))
             return
         metadata = photo_metadata(io.BytesIO(doc.photo_edit.file)) if doc.photo_edit.file else {}
-        self.statusBar().showMessage(f"Exporting {Path(path).name}...")
+        self.window.statusBar().showMessage(f"Exporting {Path(path).name}...")
 
         def write(image) -> None:
             self.guarded(
@@ -240,13 +250,13 @@ class FileActions:
                 f"Exported {Path(path).name} ({image.shape[1]}x{image.shape[0]})",
             )
 
-        self.worker.submit(lambda: self.session.render_photo(doc), write)
+        self.window.worker.submit(lambda: self.window.session.render_photo(doc), write)
 
     def export_result(self, path: str, size: int | None = None) -> bool:
-        if self.result is None:
-            self.show_error("Nothing to export yet: the result is still being made")
+        if self.window.result is None:
+            self.window.show_error("Nothing to export yet: the result is still being made")
             return False
-        image = self.result
+        image = self.window.result
         if size and size != image.shape[0]:
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
         return self.guarded(lambda: save_image(path, image), f"Exported {Path(path).name}")
@@ -260,9 +270,12 @@ class FileActions:
         """The index PNG at `path` and a colour PNG beside it (NAME_color.png)."""
         path = Path(path).with_suffix(".png")
         colour = path.with_name(f"{path.stem}_color.png")
-        labels = self.engine.labels
+        labels = self.window.engine.labels
         return self.guarded(
-            lambda: (save_mask(path, self.doc.mask, labels), save_image(colour, labels.colorize(self.doc.mask))),
+            lambda: (
+                save_mask(path, self.window.doc.mask, labels),
+                save_image(colour, labels.colorize(self.window.doc.mask)),
+            ),
             f"Exported {path.name} and {colour.name}",
         )
 
@@ -274,9 +287,9 @@ class FileActions:
     def export_codes(self, path: str) -> bool:
         """The first block's style matrix (what `synth --codes` reads); with crossover in use
         the blocks differ, so the project file is the way to keep those."""
-        style = self.doc.styles_per_block(self.engine.mean_style)[0]
+        style = self.window.doc.styles_per_block(self.window.engine.mean_style)[0]
         return self.guarded(
-            lambda: style.save(path, self.doc.model, self.doc.label_names), f"Exported {Path(path).name}"
+            lambda: style.save(path, self.window.doc.model, self.window.doc.label_names), f"Exported {Path(path).name}"
         )
 
     def guarded(self, work, done_message: str) -> bool:
@@ -284,18 +297,18 @@ class FileActions:
         try:
             work()
         except InputError as e:
-            self.show_error(str(e))
+            self.window.show_error(str(e))
             return False
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""
-            self.show_error(f"{where}cannot write ({e.strerror or e}); the edit is still open and unsaved")
+            self.window.show_error(f"{where}cannot write ({e.strerror or e}); the edit is still open and unsaved")
             return False
-        self.statusBar().showMessage(done_message, 4000)
+        self.window.statusBar().showMessage(done_message, 4000)
         return True
 
     # -- dialogs --------------------------------------------------------------------------
     def start_folder(self) -> Path:
-        last = self.settings.value("last_folder", "", type=str)
+        last = self.window.settings.value("last_folder", "", type=str)
         if last and Path(last).is_dir():
             return Path(last)
         pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
@@ -303,19 +316,19 @@ class FileActions:
 
     def file_stem(self) -> str:
         """What offered file names start with: the project's name, else the photo's."""
-        return self.doc.path.stem if self.doc.path else (self.doc.title or "untitled")
+        return self.window.doc.path.stem if self.window.doc.path else (self.window.doc.title or "untitled")
 
     def ask_open_path(self, title: str, filters: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, title, str(self.start_folder()), filters)
+        path, _ = QFileDialog.getOpenFileName(self.window, title, str(self.start_folder()), filters)
         return self.remember_folder(path)
 
     def ask_save_path(self, title: str, ending: str, filters: str) -> str | None:
         """`ending` follows the stem: ".sean", "_edited.png"..."""
         offered = self.start_folder() / f"{self.file_stem()}{ending}"
-        path, _ = QFileDialog.getSaveFileName(self, title, str(offered), filters)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(offered), filters)
         return self.remember_folder(path)
 
     def remember_folder(self, path: str | None) -> str | None:
         if path:
-            self.store_setting("last_folder", str(Path(path).parent))
+            self.window.store_setting("last_folder", str(Path(path).parent))
         return path or None

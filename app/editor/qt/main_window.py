@@ -1,5 +1,6 @@
 """The editor window: wires the document, the views, the session and the engine worker
-together. Its file work is in files.py, its style work in styles.py, its menus in
+together. Its file work is in files.py, its style work in styles.py and its bank fills in
+bank.py (controllers, each given the window as the interface of host.py), its menus in
 actions.py, autosave in autosaving.py; what the editor does without Qt is app/editor/session.py."""
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSlid
 from app.editor.document import Change, Document
 from app.editor.qt.actions import build_menus
 from app.editor.qt.autosaving import Autosaver
-from app.editor.qt.bank import BankActions
+from app.editor.qt.bank import BankController
 from app.editor.qt.canvas import ImageView, MaskCanvas, Tool
-from app.editor.qt.files import FileActions
+from app.editor.qt.files import FileController
 from app.editor.qt.panels import LabelPalette, LookPanel, RegionPanel, StyleGallery
-from app.editor.qt.styles import StyleActions
+from app.editor.qt.styles import StyleController
 from app.editor.qt.worker import EngineWorker
 from app.editor.session import PREVIEW_SIDE, EditorSession
 from models.data.files import InputError
@@ -29,7 +30,7 @@ SCREEN_SHARE = 0.9  # of the screen a first start's window takes
 MIN_PREVIEW_SIDE = 512
 
 
-class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
+class MainWindow(QMainWindow):
     def __init__(
         self,
         engine: Engine,
@@ -46,8 +47,11 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         # (requested, shown) on the perf_counter clock, and the engine's ms for the frame
         self.frames_shown: deque[tuple[float, float, float]] = deque(maxlen=10000)
         self.doc = self.session.new_document()
+        # what the window does with files, styles and banks, each given the window as the
+        # small interface it needs (app/editor/qt/host.py)
+        self.files, self.styles, self.banks = FileController(self), StyleController(self), BankController(self)
         self.build_views()
-        build_menus(self)
+        self.actions = build_menus(self)
         self.connect_worker()
         self.attach(self.doc)
         self.restore_layout()
@@ -108,18 +112,18 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
 
         self.canvas.mask_edited.connect(self.request_synthesis)
         self.canvas.label_picked.connect(self.palette_list.setCurrentRow)
-        self.canvas.style_dropped.connect(self.drop_payload)
-        self.canvas.files_dropped.connect(self.open_files)
+        self.canvas.style_dropped.connect(self.styles.drop_payload)
+        self.canvas.files_dropped.connect(self.files.open_files)
         self.canvas.cursor_moved.connect(self.status_cursor.setText)
         self.palette_list.label_chosen.connect(self.choose_label)
-        self.palette_list.style_dropped.connect(self.drop_payload)
-        self.gallery.files_dropped.connect(self.open_files)
+        self.palette_list.style_dropped.connect(self.styles.drop_payload)
+        self.gallery.files_dropped.connect(self.files.open_files)
         self.region_panel.changed.connect(lambda changes: self.doc.set_regions(changes))
-        self.region_panel.random_requested.connect(self.randomise)
+        self.region_panel.random_requested.connect(self.styles.randomise)
         for target in (self.look_panel, self.result_view):
-            target.files_dropped.connect(lambda files: self.set_look_photo(files[0]))
-        self.look_panel.choose_requested.connect(self.choose_look_dialog)
-        self.look_panel.strength_changed.connect(self.set_look_strength)
+            target.files_dropped.connect(lambda files: self.styles.set_look_photo(files[0]))
+        self.look_panel.choose_requested.connect(self.styles.choose_look_dialog)
+        self.look_panel.strength_changed.connect(self.styles.set_look_strength)
         self.look_panel.removed.connect(lambda: self.doc.set_look(None))
         self.brush_size.valueChanged.connect(self.set_brush_radius)
         self.result_view.zoom_changed.connect(lambda _: self.doc.photo_edit is not None and self.request_synthesis())
@@ -189,7 +193,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
             self.store_setting(key, value)
 
     def offer_recovery(self) -> None:
-        status = self.autosaver.offer_recovery(self.open_document)
+        status = self.autosaver.offer_recovery(self.files.open_document)
         if status:
             self.update_title()
             self.statusBar().showMessage(status, 10000)
@@ -227,15 +231,15 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         # an edit not yet saved is named after its photo (doc.title), as other editors do
         name = self.doc.path.name if self.doc.path else self.doc.title or "Untitled"
         self.setWindowTitle(f"{name}{' *' if self.doc.modified else ''} - SEAN Studio ({self.doc.model})")
-        self.undo_action.setEnabled(self.doc.can_undo)
-        self.redo_action.setEnabled(self.doc.can_redo)
+        self.actions.undo.setEnabled(self.doc.can_undo)
+        self.actions.redo.setEnabled(self.doc.can_redo)
 
     # -- synthesis ---------------------------------------------------------------------
     def request_synthesis(self) -> None:
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
         pipeline = self.session.frame_pipeline(
-            self.doc, styles, self.preview_side(), as_photo=self.composite_action.isChecked()
+            self.doc, styles, self.preview_side(), as_photo=self.actions.composite.isChecked()
         )
         self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 
@@ -265,11 +269,11 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
         """What the result pane shows: the frame, or (View > Show Before, on a photo edit)
         the photo as it was, at the frame's size, to compare."""
         edit = self.doc.photo_edit
-        if self.before_action.isChecked() and edit is not None and image.shape[:2] != (self.engine.size,) * 2:
+        if self.actions.before.isChecked() and edit is not None and image.shape[:2] != (self.engine.size,) * 2:
             before = self.session.preview(edit, max(image.shape[:2])).original
             if before.shape == image.shape:
                 return before
-        return self.shown_result(image)
+        return self.banks.shown_result(image)
 
     # -- tools and views ----------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -290,7 +294,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
 
     def update_photo_view(self) -> None:
         self.photo_view.set_image(self.doc.photo)
-        self.photo_view.setVisible(self.doc.photo is not None and self.show_photo_action.isChecked())
+        self.photo_view.setVisible(self.doc.photo is not None and self.actions.show_photo.isChecked())
 
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
@@ -298,7 +302,7 @@ class MainWindow(FileActions, StyleActions, BankActions, QMainWindow):
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event) -> None:
-        if not self.confirm_discard():
+        if not self.files.confirm_discard():
             event.ignore()
             return
         self.save_layout()
