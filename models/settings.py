@@ -7,3 +7,7 @@ REFINE_STEPS = 30  # StyleRefiner steps the editor and `encode` give a photo
 NET_SIDE = 384  # the look's working size: the command line and exports
 SMOOTHING = ("guided", "exact", "none")  # how a look's result is smoothed (models/inference/stylize.py)
 GENERATE = ("mean", "random", "bank")  # what `eval --generate` draws a mask's styles from
+# the texture fill of painted shapes (models/inference/texture_fill.py), chosen by `lab eval-fill`
+FILL_PATCH = 7  # patch side, pixels
+FILL_GUIDE_WEIGHT = 2.0  # the low-frequency guide's weight against the texture's 1
+FILL_ITERATIONS = 3  # PatchMatch sweeps per pyramid level

@@ -117,13 +117,13 @@ def test_a_restyled_region_goes_on_past_the_square_where_the_wider_parse_and_col
     assert not changed[:15].any()  # the dark band is not skin by colour
 
 
-def test_a_painted_region_takes_the_synthesis():
+def test_with_the_texture_fill_off_a_painted_region_takes_the_synthesis():
     photo = np.full((90, 140, 3), 20, np.uint8)
     edit = toy_edit(photo)
     painted = toy_mask().copy()
     painted[2:8, 2:30] = 3
     edited = np.full((SIZE, SIZE, 3), 230, np.uint8)
-    out = composite(edit, painted, toy_photo(toy_mask()), edited, np.zeros(4, bool))
+    out = composite(edit, painted, toy_photo(toy_mask()), edited, np.zeros(4, bool), fill=None)
     assert out[10 + 10, 30 + 30].mean() > 150  # model (30, 10) -> photo (90, 30)... inside the stroke
     assert np.array_equal(out[80:, :], photo[80:, :])
 

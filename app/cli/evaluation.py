@@ -25,7 +25,7 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
-from models.settings import GENERATE
+from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, GENERATE
 
 
 def limited_pairs(args: argparse.Namespace) -> list:
@@ -337,6 +337,29 @@ def cmd_eval_edits(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_fill(args: argparse.Namespace) -> int:
+    import json
+
+    from models.evaluation.fills import evaluate_fills
+    from models.inference.engine import Engine
+    from models.inference.texture_fill import FillSettings
+
+    engine = Engine.load(args.model, args.device)
+    if not {"hair", "skin"} <= set(engine.labels.names):
+        raise InputError(f"eval-fill measures hair and skin bands; model '{engine.info.model}' has no such labels")
+    pairs = limited_pairs(args)
+    if not pairs:
+        raise InputError("eval-fill found no labelled photos to measure")
+    if args.save_dir:
+        Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+    settings = FillSettings(
+        patch=args.patch, guide_weight=args.guide_weight, iterations=args.iterations, vote_at_finest=not args.copy
+    )
+    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>12}: {v}" for k, v in result.items()))
+    return 0
+
+
 def cmd_figure_edits(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_edit_figure
     from models.inference.engine import Engine
@@ -375,6 +398,22 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     add_refine_arg(p, 0, "each photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval_edits)
+
+    p = lab.add_parser(
+        "eval-fill",
+        help="painted shapes against the truth: bands of hair and skin blanked, repainted by the "
+        "texture fill, OpenCV's inpainting and the model's synthesis, compared with the real pixels",
+    )
+    add_labelled_folder_args(p)
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many photos")
+    p.add_argument("--save-dir", help="also write strips of 128 px crops: real | ours | Telea | synthesis")
+    p.add_argument("--patch", type=int_in(3, 15), default=FILL_PATCH, help="the fill's patch side")
+    p.add_argument("--guide-weight", type=float_in(0, 100), default=FILL_GUIDE_WEIGHT, help="the guide's weight")
+    p.add_argument("--iterations", type=int_in(1, 20), default=FILL_ITERATIONS, help="sweeps per level")
+    p.add_argument("--copy", action="store_true", help="the finest level copies each pixel's own match (no voting)")
+    p.add_argument("--json", action="store_true")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_eval_fill)
 
     p = lab.add_parser("eval", help="reconstruction metrics (PSNR, SSIM, RMSE, FID) on a labelled folder")
     add_labelled_folder_args(p)

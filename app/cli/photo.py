@@ -57,6 +57,36 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
     return list(dict.fromkeys(c for group in groups for c in group))
 
 
+def painted_maps(args: argparse.Namespace, engine: Engine, photo: np.ndarray, mask: np.ndarray | None) -> tuple:
+    """(the edited labels, the photo's own) at the photo's size: --edited-mask, and --mask
+    or the parse of the photo as given (what `parse --no-frame` writes)."""
+    edited = load_mask(args.edited_mask, engine.labels)
+    if edited.shape != photo.shape[:2]:
+        raise InputError(
+            f"{args.edited_mask} is {edited.shape[1]}x{edited.shape[0]} but the photo is "
+            f"{photo.shape[1]}x{photo.shape[0]}; paint on a label map of the photo's own size (parse --no-frame)"
+        )
+    own = mask if mask is not None else engine.parser.parse(photo)
+    if not (edited != own).any():
+        print(f"note: {args.edited_mask} is the photo's own mask; nothing was painted", file=sys.stderr)
+    return edited, own
+
+
+def painted_into_square(edit, photo_maps: tuple) -> np.ndarray:
+    """The edit's mask at the model's size with the painted shapes in it, for the model's
+    picture of the edit (the fill's guide)."""
+    import cv2
+
+    edited, own = photo_maps
+    size = edit.mask.shape[0]
+    to_model = edit.framing.to_model(size).astype(np.float32)
+    warp = lambda a: cv2.warpAffine(a, to_model, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)
+    painted = warp((edited != own).astype(np.uint8)) > 0
+    out = edit.mask.copy()
+    out[painted] = warp(edited)[painted]
+    return out
+
+
 def cmd_restyle(args: argparse.Namespace) -> int:
     from models.inference.composite import render_edit, start_edit
     from models.inference.engine import Engine
@@ -66,10 +96,10 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     if args.style == "" or args.codes == "":
         raise InputError("--style and --codes need a file name")
     adjust = ColourAdjust(args.hue, args.saturation / 100, args.lightness / 100)
-    if args.style and args.codes or not (args.style or args.codes or not adjust.is_identity):
+    if args.style and args.codes or not (args.style or args.codes or args.edited_mask or not adjust.is_identity):
         raise InputError(
             "give the new style as --style PHOTO2 or --codes CODES.npz (one of them), and/or a "
-            "colour by hand with --hue, --saturation, --lightness"
+            "colour by hand with --hue, --saturation, --lightness, and/or painted shapes with --edited-mask"
         )
     output_image(args.out)
     if any(Path(args.out).resolve() == Path(p).resolve() for p in (args.photo, args.style, args.codes) if p):
@@ -99,9 +129,11 @@ def cmd_restyle(args: argparse.Namespace) -> int:
         print(f"note: the model finds no {', '.join(absent)} in {args.photo}", file=sys.stderr)
     stage("reading the new style")
     styles = new_styles(args, engine, own, regions, edit.mask, steps)
-    stage("recolouring the photo")
+    photo_maps = painted_maps(args, engine, original, mask) if args.edited_mask else None
+    edited_mask = edit.mask if photo_maps is None else painted_into_square(edit, photo_maps)
+    stage("recolouring the photo" + (" and filling the painted shapes" if photo_maps else ""))
     adjustments = {} if adjust.is_identity else {c: adjust for c in regions}
-    result = render_edit(engine, edit, edit.mask, [styles], own, adjustments)
+    result = render_edit(engine, edit, edited_mask, [styles], own, adjustments, photo_maps)
     stage("writing")
     quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY  # a JPEG's own, unless given
     save_image(args.out, result, quality, photo_metadata(args.photo))
@@ -203,6 +235,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         help="the regions' lightness, -100 (black) to 100 (white)",
     )
     p.add_argument("--mask", type=file_name, help="the photo's own mask (for models without a parser)")
+    p.add_argument(
+        "--edited-mask",
+        type=file_name,
+        help="a label map at the photo's own size (as `parse --no-frame` writes one): where it differs from "
+        "the photo's own mask (parsed, or --mask), the shapes painted in it are filled with the photo's texture",
+    )
     add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
     add_refine_arg(p, REFINE_STEPS, "the photos'")
     add_model_args(p)

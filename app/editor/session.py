@@ -27,6 +27,7 @@ from models.inference.sims import BankPainter, Canvas, ComponentKey, component_k
 from models.inference.styles import CODE_RANGE, StyleMatrix, blended_colours
 from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
 from models.inference.stylize import StyleFeatures, Stylizer, fit_side, picture_labels
+from models.inference.texture_fill import DEFAULT_FILL
 from models.inference.weights import available_models, model_schemes
 from models.settings import NET_SIDE, REFINE_STEPS
 
@@ -37,6 +38,7 @@ REFINE_SLICE = 3  # refinement steps between frames: about half a second on two 
 # usual rate ends where 30 steps do (23.10 dB, against 23.18).
 FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
+FILL_VIEW_PIXELS = 12_000  # painted pixels the live view's texture fill works out (more: on a smaller copy)
 THUMBNAIL = 96
 MIN_LOOK_SIDE = 96  # below this the look's network sees too little of a face
 
@@ -151,24 +153,35 @@ class EditorSession:
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
 
     def frame_pipeline(
-        self, doc: Document, per_block: list[StyleMatrix], max_side: int | None = PREVIEW_SIDE, as_photo: bool = True
+        self,
+        doc: Document,
+        per_block: list[StyleMatrix],
+        max_side: int | None = PREVIEW_SIDE,
+        as_photo: bool = True,
+        texture: bool = True,
     ) -> FramePipeline:
         """The steps that turn a frame's synthesis into the picture, in order: the bank's
         segments (an edit of a mask), the photo with the edit in it at most `max_side` px
         (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
-        plain synthesis instead) or the regions' hand adjustments (an edit of a mask), then
-        the look. Built on the GUI thread from copies of what it needs; run on the engine thread."""
+        plain synthesis instead; `texture` False: painted shapes take the model's synthesis
+        instead of the photo's own texture) or the regions' hand adjustments (an edit of a
+        mask), then the look. Built on the GUI thread from copies of what it needs; run on
+        the engine thread."""
         steps = [self.bank_step(doc)]
         if doc.photo_edit is not None and as_photo:
-            steps.append(self.composite_step(doc, per_block, max_side))
+            steps.append(self.composite_step(doc, per_block, max_side, texture))
         elif doc.photo_edit is None:
             steps.append(adjust_step(doc))
         steps.append(self.look_step(doc, as_photo))
         return FramePipeline(tuple(step for step in steps if step is not None))
 
-    def composite_step(self, doc: Document, per_block: list[StyleMatrix], max_side: int | None) -> Step:
+    def composite_step(
+        self, doc: Document, per_block: list[StyleMatrix], max_side: int | None, texture: bool = True
+    ) -> Step:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
-        view), painted shapes drawn in."""
+        view), painted shapes filled with the photo's texture (the view's at most
+        FILL_VIEW_PIXELS worked out, so that a stroke stays live; the export's at the
+        photo's own resolution) or drawn by the model."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         groups = doc.style_groups(self.engine.labels.groups)
         preview = edit if max_side is None else self.preview(edit, max_side)
@@ -182,7 +195,16 @@ class EditorSession:
             "composite",
             SYNTHESIS,
             PICTURE,
-            lambda image: composite(preview, mask, self.base_synthesis(edit, own), image, restyled, recoloured()),
+            lambda image: composite(
+                preview,
+                mask,
+                self.base_synthesis(edit, own),
+                image,
+                restyled,
+                recoloured(),
+                DEFAULT_FILL if texture else None,
+                FILL_VIEW_PIXELS if max_side is not None else None,
+            ),
         )
 
     def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
@@ -196,11 +218,12 @@ class EditorSession:
         make = lambda: restyled_classes(own, [s.filled_from(self.engine.mean_style) for s in per_block])
         return self._restyled.get((per_block, own.codes), make) if keep else make()
 
-    def render_photo(self, doc: Document) -> np.ndarray:
+    def render_photo(self, doc: Document, texture: bool = True) -> np.ndarray:
         """A photo edit at the photo's full size, with its look: the view's pipeline at the
         photo's own size (on the engine thread)."""
         styles = doc.styles_per_block(self.engine.mean_style)
-        return self.frame_pipeline(doc, styles, max_side=None)(self.engine.synthesize(doc.mask, styles))
+        pipeline = self.frame_pipeline(doc, styles, max_side=None, texture=texture)
+        return pipeline(self.engine.synthesize(doc.mask, styles))
 
     # -- the look ---------------------------------------------------------------------
     @property

@@ -39,6 +39,7 @@ from models.inference.recolour import (
     warp,
 )
 from models.inference.styles import StyleMatrix, blended_colours
+from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, texture_fill
 
 SEAM = 0.02  # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
@@ -164,6 +165,8 @@ def composite(
     edited: np.ndarray | None,
     restyled: np.ndarray,
     recoloured: np.ndarray | None = None,
+    fill: FillSettings | None = DEFAULT_FILL,
+    fill_pixels: int | None = None,
 ) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
@@ -171,14 +174,19 @@ def composite(
     from the synthesis of the photo's own mask with the edit's styles; a caller that keeps
     it between frames passes it, and it is made here from `edited` otherwise (the same
     thing while the mask is the photo's own). `edited` is needed only where the mask was
-    painted, or to make `recoloured`."""
+    painted, or to make `recoloured`. Painted shapes take the photo's own texture
+    (`fill_shapes`, at most `fill_pixels` worked out: the live view) unless `fill` is
+    None, which draws the model's synthesis."""
     if recoloured is None:
         recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
     if not shape_area.any():
         return recoloured
     result = recoloured.copy()
-    paint_shapes(result, edit, shape_area, edited, seam_of(edit))
+    if fill is None:
+        paint_shapes(result, edit, shape_area, edited, seam_of(edit))
+    else:
+        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels)
     return result
 
 
@@ -205,7 +213,7 @@ class RegionGrid:
         size = edit.mask.shape[0]
         self.from_model = compose(self.to_grid, edit.framing.to_photo(size))
         self.in_square = self.in_square_of(edit.framing, size)
-        labels = np.full(self.shape, 255, np.uint8)
+        labels = np.full(self.shape, UNKNOWN, np.uint8)
         if edit.surround is not None:
             s = edit.surround
             labels = warp(
@@ -215,7 +223,7 @@ class RegionGrid:
                 cv2.INTER_NEAREST,
                 cv2.BORDER_CONSTANT,
             )
-            labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = 255
+            labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = UNKNOWN
         own = warp(edit.mask, self.from_model, self.shape, cv2.INTER_NEAREST)
         labels[self.in_square] = own[self.in_square]
         self.labels = labels
@@ -273,6 +281,19 @@ class RegionGrid:
         seeded = self.from_model_size(seeds.astype(np.uint8), cv2.INTER_NEAREST).astype(bool) & (area > 0)
         keep = np.unique(components[seeded])
         return np.isin(components, keep[keep > 0])
+
+    def photo_labels(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The photo's own classes (square and surround) in a photo box, UNKNOWN where no
+        parse reaches."""
+        y0, y1, x0, x1 = box
+        out = np.full((y1 - y0, x1 - x0), UNKNOWN, np.uint8)
+        labels = cv2.resize(self.labels, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_NEAREST)
+        gy0, gy1, gx0, gx1 = max(y0, self.y0), min(y1, self.y1), max(x0, self.x0), min(x1, self.x1)
+        if gy0 < gy1 and gx0 < gx1:
+            out[gy0 - y0 : gy1 - y0, gx0 - x0 : gx1 - x0] = labels[
+                gy0 - self.y0 : gy1 - self.y0, gx0 - self.x0 : gx1 - self.x0
+            ]
+        return out
 
     def to_photo(self, area: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """A grid area as photo pixels (nearest), False beyond the grid."""
@@ -454,6 +475,67 @@ def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, ed
     result[y0:y1, x0:x1][touched] = np.clip(np.rint(out[touched]), 0, 255).astype(np.uint8)
 
 
+def fill_shapes(
+    result: np.ndarray,
+    edit: PhotoEdit,
+    edited_mask: np.ndarray,
+    edited: np.ndarray,
+    settings: FillSettings = DEFAULT_FILL,
+    max_pixels: int | None = None,
+    photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[int]:
+    """The painted shapes (where `edited_mask` differs from the photo's own) filled in
+    `result` in place with texture of its own pixels of each shape's class, guided by the
+    model's picture `edited` (models/inference/texture_fill.py), at the photo's
+    resolution or, with `max_pixels`, on a copy scaled down to that many painted pixels
+    (the live view). `photo_maps`: the edited labels and the photo's own at the photo's
+    size (`restyle --edited-mask`), which then say where and what was painted, to the
+    pixel. A class the photo has too little of takes the synthesis (`paint_shapes`);
+    those classes are returned."""
+    size, seam = edited_mask.shape[0], seam_of(edit)
+    shape_area = edited_mask != edit.mask
+    if photo_maps is not None:
+        painted = photo_maps[0] != photo_maps[1]
+        rows, cols = np.flatnonzero(painted.any(1)), np.flatnonzero(painted.any(0))
+        box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if rows.size else None
+    else:
+        box = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, result.shape[:2])
+    if box is None:
+        return []
+    # the sources lie around the shape: the box grown by its side each way
+    grow = max(box[1] - box[0], box[3] - box[2])
+    h, w = result.shape[:2]
+    box = (max(0, box[0] - grow), min(h, box[1] + grow), max(0, box[2] - grow), min(w, box[3] + grow))
+    y0, y1, x0, x1 = box
+    to_model = edit.framing.to_model(size)
+    guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
+    if photo_maps is not None:
+        labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
+        area = labels != own
+    else:
+        area = to_photo_pixels(shape_area.astype(np.uint8), to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
+        labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+        own = RegionGrid(edit).photo_labels(box)
+    under = result[y0:y1, x0:x1]
+    scale = min(1.0, np.sqrt(max_pixels / max(1, area.sum()))) if max_pixels else 1.0
+    small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
+    filled = texture_fill(
+        small(under, cv2.INTER_AREA),
+        small(area.astype(np.uint8), cv2.INTER_NEAREST) > 0,
+        small(labels, cv2.INTER_NEAREST),
+        small(own, cv2.INTER_NEAREST),
+        small(guide.astype(np.uint8), cv2.INTER_AREA),
+        settings,
+    )
+    image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
+    # and a ramp into the pixels under the shape would bring back what was painted over
+    result[y0:y1, x0:x1][area] = image[area]
+    if filled.lacking:
+        paint_shapes(result, edit, shape_area & np.isin(edited_mask, filled.lacking), edited, seam)
+    return filled.lacking
+
+
 def render_edit(
     engine: Engine,
     edit: PhotoEdit,
@@ -461,10 +543,12 @@ def render_edit(
     per_block: list[StyleMatrix],
     own: StyleMatrix,
     adjustments: dict[int, ColourAdjust] | None = None,
+    photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The edited photo at the size of `edit.original`: `mask` with `per_block` styles
     (one, or one per SEAN block), composited into the photo whose own style is `own`,
-    with the regions' hand `adjustments` (class -> ColourAdjust)."""
+    with the regions' hand `adjustments` (class -> ColourAdjust); painted shapes take the
+    photo's own texture (`fill_shapes`, where `photo_maps` says at the photo's size)."""
     own = own.filled_from(engine.mean_style)
     per_block = [style.filled_from(engine.mean_style) for style in per_block]
     styles = per_block if len(per_block) > 1 else per_block[0]
@@ -480,7 +564,10 @@ def render_edit(
         engine.labels.groups,
     )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
-    return composite(edit, mask, base, edited, restyled, recoloured)
+    if photo_maps is None or edited is None:
+        return composite(edit, mask, base, edited, restyled, recoloured)
+    fill_shapes(recoloured, edit, mask, edited, DEFAULT_FILL, None, photo_maps)
+    return recoloured
 
 
 def start_edit(

@@ -37,6 +37,7 @@ class Actions:
     before: QAction
     overlay: QAction
     show_canvas: QAction
+    texture: QAction
     refine: QAction
 
 
@@ -83,6 +84,7 @@ def menu_table(w: MainWindow) -> dict[str, list]:
             ("show_photo", "Show Original &Photo", w.update_photo_view, "Ctrl+Shift+P", True),
             ("composite", "Result as the &Whole Photo", w.request_synthesis, "Ctrl+Shift+W", True),
             ("before", "Show &Before (the Original)", w.show_last_result, "\\", True),
+            ("texture", "Painted Shapes with the Photo's &Texture", w.request_synthesis, "Ctrl+Shift+T", True),
             ("overlay", "&Overlay Mask on Photo", w.toggle_overlay, "Ctrl+Shift+O", True),
             ("show_canvas", "Show &Bank Canvas", w.show_last_result, "Ctrl+Shift+K", True),
         ],
@@ -139,6 +141,11 @@ def build_menus(w: MainWindow) -> Actions:
                 toolbar.addAction(action)
     actions = Actions(**{f.name: named[f.name] for f in fields(Actions)})
     actions.show_photo.setChecked(True)
+    actions.texture.setChecked(True)
+    actions.texture.setToolTip(
+        "A photo edit: a painted shape takes the texture of the photo's own pixels of its class "
+        "(off: the model's synthesis, upsampled)"
+    )
     actions.composite.setChecked(True)
     actions.composite.setToolTip(
         "A photo edit: show the photo at its own size with the edit composited in "

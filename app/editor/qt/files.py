@@ -250,7 +250,8 @@ class FileController:
                 f"Exported {Path(path).name} ({image.shape[1]}x{image.shape[0]})",
             )
 
-        self.window.worker.submit(lambda: self.window.session.render_photo(doc), write)
+        texture = self.window.actions.texture.isChecked()  # the export is what the view shows
+        self.window.worker.submit(lambda: self.window.session.render_photo(doc, texture), write)
 
     def export_result(self, path: str, size: int | None = None) -> bool:
         if self.window.result is None:

@@ -239,7 +239,11 @@ class MainWindow(QMainWindow):
         """A new frame; for a photo edit shown as the photo, composited into it."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
         pipeline = self.session.frame_pipeline(
-            self.doc, styles, self.preview_side(), as_photo=self.actions.composite.isChecked()
+            self.doc,
+            styles,
+            self.preview_side(),
+            as_photo=self.actions.composite.isChecked(),
+            texture=self.actions.texture.isChecked(),
         )
         self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 

@@ -1,0 +1,143 @@
+"""Painted shapes filled with the photo's own texture (models/inference/texture_fill.py)."""
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.cli import main
+from models.inference.texture_fill import UNKNOWN, FillSettings, texture_fill
+
+
+def striped_photo(shape=(120, 160), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Class 1 (the left half): fine diagonal strands of a warm colour; class 0: a smooth
+    cool grey. (photo, labels)."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    strands = 40 * np.sin((xx + yy) * 0.6) + rng.normal(0, 6, (h, w))  # strands about 7 px apart
+    photo = np.empty((h, w, 3), np.float32)
+    photo[:] = (90, 110, 130)
+    labels = np.zeros((h, w), np.uint8)
+    labels[:, : w // 2] = 1
+    warm = np.stack([150 + strands, 90 + strands * 0.7, 50 + strands * 0.4], -1)
+    photo[labels == 1] = warm[labels == 1]
+    return np.clip(photo, 0, 255).astype(np.uint8), labels
+
+
+def high_pass(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return grey - cv2.GaussianBlur(grey, (0, 0), 3)
+
+
+def test_a_painted_shape_takes_the_texture_and_colour_of_its_class_and_nothing_else_changes():
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[40:80, 80:110] = True  # painted as class 1 into class 0, beside the class-1 half
+    labels = own.copy()
+    labels[fill] = 1
+    result = texture_fill(photo, fill, labels, own)
+    out = result.image
+    assert result.lacking == []
+    assert np.array_equal(out[~fill], photo[~fill])
+    inside = fill.copy()
+    inside[:, :84] = False  # away from the border
+    source = own == 1
+    assert np.abs(out[inside].mean(0) - photo[source].mean(0)).max() < 20  # the class's colour
+    texture, own_texture = high_pass(out)[inside].std(), high_pass(photo)[source].std()
+    assert 0.4 * own_texture < texture < 1.5 * own_texture  # its strands, not a flat colour
+    assert np.array_equal(texture_fill(photo, fill, labels, own).image, out)  # seeded: the same fill
+
+
+def test_the_guide_says_the_light_and_the_border_says_the_colour():
+    """A darker guide darkens the fill's far side; the colour stays the photo's."""
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[30:90, 80:140] = True
+    labels = own.copy()
+    labels[fill] = 1
+    guide = np.full_like(photo, 128)
+    guide[:, 110:] = 40  # the model draws the shape's right part in shadow
+    out = texture_fill(photo, fill, labels, own, guide).image
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(float)
+    assert grey[30:90, 120:140].mean() < grey[30:90, 82:95].mean() - 15
+
+
+def test_a_class_the_photo_lacks_keeps_the_guide_and_is_named():
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[40:60, 100:120] = True
+    labels = own.copy()
+    labels[fill] = 5  # a beard on a photo without one
+    guide = np.full_like(photo, 200)
+    result = texture_fill(photo, fill, labels, own, guide)
+    assert result.lacking == [5]
+    assert (result.image[fill] == 200).all()
+
+
+@pytest.mark.parametrize("shape", ["dot", "most", "edge"])
+def test_odd_shapes_fill_without_error(shape):
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    if shape == "dot":
+        fill[60, 100] = True  # a stroke of one pixel
+    elif shape == "most":
+        fill[5:115, 70:158] = True  # most of the picture
+    else:
+        fill[:10, 150:] = True  # at the corner
+    labels = own.copy()
+    labels[fill] = 1
+    own = own.copy()
+    own[:, 150:] = UNKNOWN  # where no parse reaches
+    out = texture_fill(photo, fill, labels, own, settings=FillSettings(iterations=1)).image
+    assert out.shape == photo.shape and np.array_equal(out[~fill], photo[~fill])
+
+
+def test_a_painted_photo_edit_fills_from_the_photo_and_the_toggle_draws_the_synthesis():
+    from models.data.framing import Framing
+    from models.inference.composite import PhotoEdit, composite
+    from tests.helpers import SIZE
+
+    photo, own = striped_photo((96, 96))
+    mask = cv2.resize(own, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+    edit = PhotoEdit(photo, Framing(0.0, 0.0, 96.0, True), mask, "photo")
+    painted = mask.copy()
+    painted[10:20, 18:26] = 1  # strands painted into the grey
+    synthesis = np.full((SIZE, SIZE, 3), 250, np.uint8)
+    textured = composite(edit, painted, synthesis, synthesis, np.zeros(2, bool))
+    plain = composite(edit, painted, synthesis, synthesis, np.zeros(2, bool), fill=None)
+    shape = np.zeros((96, 96), bool)
+    shape[38:52, 62:70] = True  # deep inside the painted box, at the photo's size
+    assert high_pass(textured)[shape].std() > 3 * high_pass(plain)[shape].std() + 1
+    assert textured[shape].mean() < 200  # the photo's strands, not the model's white
+    assert np.array_equal(textured[80:], photo[80:])
+
+
+def test_restyle_fills_shapes_painted_on_a_label_map_of_the_photos_size(
+    tmp_path, capsys, weights_json, toy_parser, monkeypatch
+):
+    import models.data.framing as framing
+    from models.inference.parser import Parser
+    from tests.helpers import toy_mask, toy_photo
+
+    own = cv2.resize(toy_mask(), (128, 128), interpolation=cv2.INTER_NEAREST)
+    photo = cv2.resize(toy_photo(toy_mask()), (128, 128), interpolation=cv2.INTER_NEAREST)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    monkeypatch.setattr(framing, "detect_faces", lambda p: [(30, 30, 64, 64)])
+    monkeypatch.setattr(
+        Parser, "parse", lambda self, p: cv2.resize(toy_mask(), p.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    )
+    edited = own.copy()
+    edited[36:44, 40:80] = 1  # skin painted over the eyes' row
+    Image.fromarray(edited).save(tmp_path / "edited.png")
+    out = tmp_path / "out.png"
+    args = ["restyle", str(tmp_path / "photo.png"), "--edited-mask", str(tmp_path / "edited.png"), "--out", str(out)]
+    assert main([*args, "--model", str(weights_json), "--refine", "0", "--quiet"]) == 0
+    result = np.asarray(Image.open(out))
+    painted = edited != own
+    assert (result != photo).any(-1)[painted].mean() > 0.5
+    assert np.array_equal(result[~painted], photo[~painted])  # the rest bit for bit
+    Image.fromarray(edited[:64]).save(tmp_path / "small.png")
+    args[3] = str(tmp_path / "small.png")
+    assert main([*args, "--model", str(weights_json)]) == 2
+    assert "photo's own size" in capsys.readouterr().err
