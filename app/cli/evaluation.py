@@ -360,6 +360,16 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figure_fill(args: argparse.Namespace) -> int:
+    from app.cli.showcase import make_fill_figure
+    from models.inference.engine import Engine
+
+    output_image(args.out)
+    make_fill_figure(Engine.load(args.model, args.device), Path(args.out))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_figure_edits(args: argparse.Namespace) -> int:
     from app.cli.showcase import make_edit_figure
     from models.inference.engine import Engine
@@ -398,6 +408,13 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     add_refine_arg(p, 0, "each photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval_edits)
+
+    p = lab.add_parser(
+        "figure-fill", help="painted shapes at 100%%, on faces our model made: real | the synthesis | Telea | ours"
+    )
+    p.add_argument("--out", required=True, help="PNG to write")
+    add_model_args(p)
+    p.set_defaults(handler=cmd_figure_fill)
 
     p = lab.add_parser(
         "eval-fill",

@@ -254,3 +254,31 @@ def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 
         baseline = reinhard_per_class(content, style, mask, mirrored, class_plan(mask, mirrored))
         rows.append(np.concatenate([content, style, ours, baseline], axis=1))
     save_image(out, np.concatenate(rows, axis=0))
+
+
+def make_fill_figure(engine: Engine, out: Path, samples_shown: int = 3) -> None:
+    """Painted shapes at 100%, on faces our model made (dataset photos stay out of the
+    repository): per band (a fringe, a cheek) of each sample face at 512 px, blanked and
+    repainted: real | the model's synthesis (before) | OpenCV's Telea | ours."""
+    from models.evaluation.fills import SIDE, bands_of, crop_around, guide_of, repaint
+    from models.inference.texture_fill import DEFAULT_FILL
+
+    labels = engine.labels
+    samples = list(load_samples(engine.info.model, labels.num_classes, engine.info.config.style_dim).values())
+    mask = sample_mask(engine.info.model, labels, engine.size)
+    rows = []
+    for sample in samples[:samples_shown]:
+        face = cv2.resize(engine.synthesize(mask, sample.style), (SIDE, SIDE), interpolation=cv2.INTER_CUBIC)
+        face_labels = cv2.resize(mask, (SIDE, SIDE), interpolation=cv2.INTER_NEAREST)
+        guide = guide_of(engine, face, face_labels)
+        for name in ("fringe", "cheek"):
+            band = bands_of(face_labels, labels.names).get(name)
+            if band is None:
+                continue
+            blanked = face.copy()
+            blanked[band] = 128
+            row = [crop_around(face, band)]
+            for method in ("synthesis", "telea", "ours"):
+                row.append(crop_around(repaint(method, blanked, band, face_labels, guide, DEFAULT_FILL), band))
+            rows.append(np.concatenate(row, 1))
+    save_image(out, np.concatenate(rows, 0))

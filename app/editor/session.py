@@ -19,7 +19,15 @@ from app.editor.samples import load_samples, sample_mask
 from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
-from models.inference.composite import PhotoEdit, composite, parsed_labels, recolour, restyled_classes, start_edit
+from models.inference.composite import (
+    PhotoEdit,
+    RegionGrid,
+    composite,
+    parsed_labels,
+    recolour,
+    restyled_classes,
+    start_edit,
+)
 from models.inference.engine import Engine
 from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, StyleRefiner
@@ -38,7 +46,7 @@ REFINE_SLICE = 3  # refinement steps between frames: about half a second on two 
 # usual rate ends where 30 steps do (23.10 dB, against 23.18).
 FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
-FILL_VIEW_PIXELS = 12_000  # painted pixels the live view's texture fill works out (more: on a smaller copy)
+FILL_VIEW_PIXELS = 5_000  # painted pixels the live view's texture fill works out (more: on a smaller copy)
 THUMBNAIL = 96
 MIN_LOOK_SIDE = 96  # below this the look's network sees too little of a face
 
@@ -100,6 +108,7 @@ class EditorSession:
         self._restyled: Memo[np.ndarray] = Memo()  # GUI thread: the classes the styles restyle
         self._base: Memo[np.ndarray] = Memo()  # engine: the own mask drawn in its own style
         self._recoloured: Memo[np.ndarray] = Memo()  # engine: the preview photo, restyled regions recoloured
+        self._grid: Memo[RegionGrid] = Memo()  # engine: the preview's regions, for the texture fill
         self._stylizer: Stylizer | None = None
         self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
         self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (bank loaded)
@@ -204,8 +213,14 @@ class EditorSession:
                 recoloured(),
                 DEFAULT_FILL if texture else None,
                 FILL_VIEW_PIXELS if max_side is not None else None,
+                self.region_grid(preview) if max_side is not None else None,
             ),
         )
+
+    def region_grid(self, preview: PhotoEdit) -> RegionGrid:
+        """The preview's RegionGrid (where its regions lie), kept while the preview is the
+        same; on the engine thread."""
+        return self._grid.get((preview,), lambda: RegionGrid(preview))
 
     def preview(self, edit: PhotoEdit, max_side: int) -> PhotoEdit:
         """The edit on a copy of the photo at most `max_side` px (the live view)."""

@@ -167,6 +167,7 @@ def composite(
     recoloured: np.ndarray | None = None,
     fill: FillSettings | None = DEFAULT_FILL,
     fill_pixels: int | None = None,
+    grid: RegionGrid | None = None,
 ) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
@@ -176,7 +177,8 @@ def composite(
     thing while the mask is the photo's own). `edited` is needed only where the mask was
     painted, or to make `recoloured`. Painted shapes take the photo's own texture
     (`fill_shapes`, at most `fill_pixels` worked out: the live view) unless `fill` is
-    None, which draws the model's synthesis."""
+    None, which draws the model's synthesis. `grid`: the edit's RegionGrid, when the
+    caller keeps it between frames."""
     if recoloured is None:
         recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
@@ -186,7 +188,7 @@ def composite(
     if fill is None:
         paint_shapes(result, edit, shape_area, edited, seam_of(edit))
     else:
-        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels)
+        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels, grid=grid)
     return result
 
 
@@ -483,6 +485,7 @@ def fill_shapes(
     settings: FillSettings = DEFAULT_FILL,
     max_pixels: int | None = None,
     photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+    grid: RegionGrid | None = None,
 ) -> list[int]:
     """The painted shapes (where `edited_mask` differs from the photo's own) filled in
     `result` in place with texture of its own pixels of each shape's class, guided by the
@@ -515,7 +518,7 @@ def fill_shapes(
     else:
         area = to_photo_pixels(shape_area.astype(np.uint8), to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
         labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
-        own = RegionGrid(edit).photo_labels(box)
+        own = (grid or RegionGrid(edit)).photo_labels(box)
     under = result[y0:y1, x0:x1]
     scale = min(1.0, np.sqrt(max_pixels / max(1, area.sum()))) if max_pixels else 1.0
     small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
