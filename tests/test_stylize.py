@@ -180,6 +180,28 @@ def test_metrics_and_baselines():
     distance = lambda picture: class_colour_distance(picture, style, mask, mask, plan)
     assert distance(moved) < 1.0 < distance(content)
 
+    from models.evaluation.stylization import foreign_share, stylize_pair
+
+    assert foreign_share(content, content, style, mask, mask) == 0.0
+    blotched = content.copy()
+    blotched[:4, :10] = (255, 0, 255)  # a magenta blob neither photo has (in the background class)
+    assert foreign_share(blotched, content, style, mask, mask) == pytest.approx(40 / mask.size)
+    smoothed = stylize_pair(None, "reinhard_smoothed", content, style, mask, mask, plan)
+    assert smoothed.shape == content.shape and distance(smoothed) < distance(content)
+
+
+def test_a_small_classs_covariance_is_shrunk_towards_the_photos():
+    """A class of few feature pixels has a covariance of low rank; its whitening would
+    multiply the directions it never saw. Shrunk towards the whole photo's, it is full rank."""
+    from models.inference.stylize import eigen
+
+    torch.manual_seed(1)
+    few = torch.randn(8, 5)  # 5 pixels, 8 channels: rank 4 at most
+    photo = torch.eye(8, dtype=torch.float64) * 2.0
+    _, _, plain, _ = eigen(few)
+    _, _, shrunk, _ = eigen(few, photo)
+    assert plain.min() < 1e-3 < shrunk.min()
+
 
 # -- the command line ---------------------------------------------------------------------
 def write_pair(tmp_path: Path) -> dict[str, Path]:

@@ -134,14 +134,15 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
     import json
 
     from app.cli.common import labelled_pairs
-    from models.evaluation.stylization import evaluate_stylization
+    from models.evaluation.stylization import METHODS, evaluate_stylization
     from models.inference.engine import Engine
 
     engine = Engine.load(args.model, "cpu")
-    pairs = labelled_pairs(args)[: args.pairs]
+    every = labelled_pairs(args)
+    pairs, reference = every[: args.pairs], every[args.pairs :]  # the photos left over: the real set for KID
     if len(pairs) < 2:
         raise InputError("eval-stylize needs at least 2 labelled photos")
-    result = evaluate_stylization(load_stylizer(engine), pairs, engine.labels, args.size)
+    result = evaluate_stylization(load_stylizer(engine), pairs, engine.labels, args.size, reference=reference)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -149,11 +150,15 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
         f"{result['pairs']} pairs at {result['size']} px (content i, style i + 1); the decoder alone gives "
         f"a photo back at {result['decoder_psnr']:.2f} dB"
     )
-    print(f"{'method':>20} {'edge corr.':>10} {'Lab dist.':>9} {'seconds':>8}")
-    print(f"{'content unchanged':>20} {1.0:>10.3f} {result['content_unchanged']['lab_distance']:>9.2f}")
-    for method in ("ours", "ours_no_smoothing", "reinhard_global", "reinhard_per_class"):
+    print(f"{'method':>20} {'edge corr.':>10} {'Lab dist.':>9} {'foreign %':>9} {'KID x1000':>14} {'seconds':>8}")
+    for method in ("content_unchanged", *METHODS):
         r = result[method]
-        print(f"{method:>20} {r['edge_correlation']:>10.3f} {r['lab_distance']:>9.2f} {r['seconds']:>8.3f}")
+        kid = f"{r['kid'][0]:.1f} ({r['kid'][1]:.1f})" if "kid" in r else "-"
+        seconds = f"{r['seconds']:>8.3f}" if "seconds" in r else ""
+        print(
+            f"{method:>20} {r['edge_correlation']:>10.3f} {r['lab_distance']:>9.2f} "
+            f"{100 * r['foreign_share']:>9.2f} {kid:>14} {seconds}"
+        )
     return 0
 
 

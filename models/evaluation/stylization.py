@@ -5,8 +5,14 @@ with label masks) against two baselines computed the same way:
 * colour reached: per class both photos have (the stylisation's class plan), the distance
   between the output's mean Lab colour there and the style photo's, averaged over the
   classes (CIE76 units, 0 at best);
+* foreign colours: the share of the output's pixels whose Lab colour lies farther than
+  FOREIGN_DISTANCE from every colour of the same class in both photos (a magenta halo, a
+  grey tooth, a blotch no photo had), 0 at best;
+* photorealism: KID (x1000) of the outputs against real photos of the same kind (the
+  held-out photos that are not contents), with the content photos themselves as the floor;
 * baselines: Reinhard et al.'s colour transfer (Lab means and deviations) over the whole
-  picture, and per class under the same class plan.
+  picture, per class under the same class plan, and per class followed by our smoothing
+  (the guided filter with the content as its guide: the simple strong baseline).
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from tqdm import tqdm
 from models.data.datasets import resize_crop
 from models.inference.stylize import ClassPlan, Stylizer, class_plan
 
-METHODS = ("ours", "ours_no_smoothing", "reinhard_global", "reinhard_per_class")
+METHODS = ("ours", "ours_no_smoothing", "reinhard_global", "reinhard_per_class", "reinhard_smoothed")
+FOREIGN_DISTANCE = 15.0  # CIE76 units: farther than this from every colour of its class in both photos
+LAB_BIN = 2.5  # the colour grid foreign colours are found on
 
 
 def to_lab(image: np.ndarray) -> np.ndarray:
@@ -52,6 +60,32 @@ def class_colour_distance(
         np.linalg.norm(out_lab[content_labels == k].mean(0) - style_lab[style_labels == k].mean(0)) for k in plan.styled
     ]
     return float(np.mean(distances)) if distances else float("nan")
+
+
+def foreign_share(
+    output: np.ndarray, content: np.ndarray, style: np.ndarray, content_labels: np.ndarray, style_labels: np.ndarray
+) -> float:
+    """The share of `output`'s pixels whose Lab colour is farther than FOREIGN_DISTANCE from
+    every colour the same class has in the content or in the style photo (the colours on
+    a grid of LAB_BIN units, the distance by a distance transform of the grid)."""
+    from scipy.ndimage import distance_transform_edt
+
+    out_lab, c_lab, s_lab = to_lab(output), to_lab(content), to_lab(style)
+    shape = (int(100 / LAB_BIN) + 2, int(256 / LAB_BIN) + 2, int(256 / LAB_BIN) + 2)
+    cell = lambda lab: (
+        np.clip((lab[..., 0] / LAB_BIN).astype(int), 0, shape[0] - 1),
+        np.clip(((lab[..., 1] + 128) / LAB_BIN).astype(int), 0, shape[1] - 1),
+        np.clip(((lab[..., 2] + 128) / LAB_BIN).astype(int), 0, shape[2] - 1),
+    )
+    foreign = 0
+    for k in np.unique(content_labels):
+        seen = np.zeros(shape, bool)
+        seen[cell(c_lab[content_labels == k])] = True
+        if (style_labels == k).any():
+            seen[cell(s_lab[style_labels == k])] = True
+        distance = distance_transform_edt(~seen) * LAB_BIN
+        foreign += int((distance[cell(out_lab[content_labels == k])] > FOREIGN_DISTANCE).sum())
+    return foreign / content_labels.size
 
 
 def reinhard(
@@ -97,6 +131,14 @@ def stylize_pair(
         return from_lab(reinhard(content, style))
     if method == "reinhard_per_class":
         return reinhard_per_class(content, style, content_labels, style_labels, plan)
+    if method == "reinhard_smoothed":
+        from models.data.filters import guided_upsample
+        from models.inference.stylize import smoothing_window
+
+        moved = reinhard_per_class(content, style, content_labels, style_labels, plan).astype(np.float32) / 255
+        guide = content.astype(np.float32) / 255
+        out = guided_upsample(guide, moved, guide, **smoothing_window(content.shape[:2], "guided"))
+        return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
     features = stylizer.style_features(style, style_labels, side=max(style.shape[:2]))
     smooth = "none" if method == "ours_no_smoothing" else "guided"
     return stylizer.stylize(content, features, content_labels, smooth, side=max(content.shape[:2]))
@@ -114,11 +156,14 @@ def reconstruction_psnr(stylizer: Stylizer, photo: np.ndarray) -> float:
     return psnr((out.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), photo)
 
 
-def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 256, progress: bool = True) -> dict:
+def evaluate_stylization(
+    stylizer: Stylizer, pairs: list, scheme, size: int = 256, progress: bool = True, reference: list | None = None
+) -> dict:
     """Each held-out pair i is stylised with pair i + 1 as its style photo (wrapping round),
     both scaled and centre-cropped to `size`; per method the mean of both measures, and
     the seconds each took; and how well the decoder alone gives each photo back."""
-    scores = {m: {"edge_correlation": [], "lab_distance": [], "seconds": []} for m in METHODS}
+    scores = {m: {"edge_correlation": [], "lab_distance": [], "foreign_share": [], "seconds": []} for m in METHODS}
+    outputs = {m: [] for m in METHODS}
     photos = [resize_crop(*pair.read(scheme), size) for pair in pairs]
     decoded = [reconstruction_psnr(stylizer, photo) for photo, _ in photos]
     for i in tqdm(range(len(photos)), desc="eval-stylize", disable=not progress):
@@ -130,6 +175,8 @@ def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 25
             scores[method]["seconds"].append(time.perf_counter() - start)
             scores[method]["edge_correlation"].append(edge_correlation(content, out))
             scores[method]["lab_distance"].append(class_colour_distance(out, style, c_lab, s_lab, plan))
+            scores[method]["foreign_share"].append(foreign_share(out, content, style, c_lab, s_lab))
+            outputs[method].append(out)
     unchanged = {
         "edge_correlation": 1.0,
         "lab_distance": float(
@@ -141,10 +188,32 @@ def evaluate_stylization(stylizer: Stylizer, pairs: list, scheme, size: int = 25
             )
         ),
     }
-    return {
+    unchanged["foreign_share"] = 0.0
+    result = {
         "pairs": len(photos),
         "size": size,
         "decoder_psnr": float(np.mean(decoded)),
         "content_unchanged": unchanged,
         **{m: {k: float(np.nanmean(v)) for k, v in s.items()} for m, s in scores.items()},
     }
+    if reference:
+        kid = outputs_kid(outputs, [c for c, _ in photos], [resize_crop(*r.read(scheme), size)[0] for r in reference])
+        for name, value in (kid or {}).items():
+            result.setdefault(name, {})["kid"] = value
+    return result
+
+
+def outputs_kid(outputs: dict, contents: list, reference: list) -> dict | None:
+    """KID x1000 (and its spread) of each method's outputs, and of the contents themselves
+    (the floor), against the `reference` real photos; None without the Inception network."""
+    from models.data.files import InputError
+    from models.evaluation.metrics import InceptionFeatures, kernel_inception_distance
+
+    try:
+        features = InceptionFeatures(torch.device("cpu"))
+    except InputError:
+        return None
+    real = features(reference)
+    kid = {m: list(kernel_inception_distance(features(images), real)) for m, images in outputs.items()}
+    kid["content_unchanged"] = list(kernel_inception_distance(features(contents), real))
+    return kid

@@ -44,6 +44,7 @@ PREVIEW_SIDE = 192  # the editor's live look
 MIN_SIDE = 16
 MIN_SHARE = 0.0002  # a class takes the style only if it covers this share of both photos...
 MAX_AREA_RATIO = 100.0  # ...and neither share is more than this many times the other
+SHRINK = 4.0  # a class's feature covariance is shrunk towards the photo's by SHRINK x channels pseudo-pixels
 MIN_FEATURE_PIXELS = 10  # a level transforms a class only where both have this many feature pixels
 WCT_EPS = 1e-5  # added to the covariances' diagonals (and the smallest eigenvalue kept)
 EXACT_MAX_PIXELS = 600_000
@@ -103,28 +104,42 @@ def kept_names(names: tuple[str, ...] | list[str], content_labels: np.ndarray, s
     return ", ".join(names[k] for k in class_plan(content_labels, style_labels).kept)
 
 
-def eigen(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def covariance(f: torch.Tensor) -> torch.Tensor:
+    """(C, N) features -> their (C, C) covariance, float64."""
+    centred = f - f.mean(1, keepdim=True)
+    return (centred @ centred.T / max(f.shape[1] - 1, 1)).double()
+
+
+def eigen(
+    f: torch.Tensor, prior: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(C, N) features centred, their mean, and the eigenvalues (at least WCT_EPS) and
     eigenvectors of their covariance. The pixel-sized work in float32, the C x C
-    decomposition in float64 (near-singular covariances of small regions)."""
+    decomposition in float64 (near-singular covariances of small regions). With `prior`
+    (the whole photo's covariance), a class's covariance is shrunk towards it by
+    SHRINK * C pseudo-pixels: a class of few pixels has a covariance of low rank, whose
+    whitening multiplies noise in the directions it never saw (blotches)."""
     mean = f.mean(1, keepdim=True)
     centred = f - mean
     cov = (centred @ centred.T / max(f.shape[1] - 1, 1)).double()
+    if prior is not None and SHRINK > 0:
+        n, tau = f.shape[1], SHRINK * f.shape[0]
+        cov = (n * cov + tau * prior) / (n + tau)
     values, vectors = torch.linalg.eigh(cov + WCT_EPS * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
     return centred, mean, values.clamp_min(WCT_EPS), vectors
 
 
-def colouring(style: torch.Tensor) -> Colouring:
+def colouring(style: torch.Tensor, prior: torch.Tensor | None = None) -> Colouring:
     """What WCT needs of (C, M) style features: their mean and Sigma^1/2 (float64)."""
-    _, mean, values, vectors = eigen(style)
+    _, mean, values, vectors = eigen(style, prior)
     return mean.double(), vectors @ torch.diag(values.sqrt()) @ vectors.T
 
 
-def coloured(content: torch.Tensor, colour: Colouring) -> torch.Tensor:
+def coloured(content: torch.Tensor, colour: Colouring, prior: torch.Tensor | None = None) -> torch.Tensor:
     """WCT (Li et al., NeurIPS 2017) of (C, N) content features: their covariance whitened
     away (Sigma_c^-1/2), the style's put in its place (`colour`), the style's mean added;
     the two C x C maps are multiplied first, so the pixels are transformed once."""
-    centred, _, values, vectors = eigen(content)
+    centred, _, values, vectors = eigen(content, prior)
     transform = colour[1] @ vectors @ torch.diag(values.rsqrt()) @ vectors.T
     return transform.float() @ centred + colour[0].float()
 
@@ -155,9 +170,18 @@ class StyleFeatures:
         key = (level, label)
         if key not in self._colourings:
             flat = self.features[level][0].flatten(1)
+            prior = None
             if label is not None:
+                prior = self.photo_covariance(level)
                 flat = flat[:, resize_labels(self.labels, self.features[level].shape[-2:]).flatten() == label]
-            self._colourings[key] = colouring(flat) if flat.shape[1] >= MIN_FEATURE_PIXELS else None
+            self._colourings[key] = colouring(flat, prior) if flat.shape[1] >= MIN_FEATURE_PIXELS else None
+        return self._colourings[key]
+
+    def photo_covariance(self, level: int) -> torch.Tensor:
+        """The whole style photo's feature covariance at `level` (the classes' prior)."""
+        key = (level, "covariance")
+        if key not in self._colourings:
+            self._colourings[key] = covariance(self.features[level][0].flatten(1))
         return self._colourings[key]
 
 
@@ -176,11 +200,12 @@ def transfer(
     counts = torch.bincount(labels, minlength=int(labels.max()) + 1).tolist()
     starts = np.concatenate([[0], np.cumsum(counts)])
     by_class = c_flat[:, order]
+    prior = covariance(c_flat) if SHRINK > 0 else None
     for k in plan.styled:
         colour = style.colouring(level, k)
         if k < len(counts) and counts[k] >= MIN_FEATURE_PIXELS and colour is not None:
             part = slice(int(starts[k]), int(starts[k + 1]))
-            by_class[:, part] = coloured(by_class[:, part], colour)
+            by_class[:, part] = coloured(by_class[:, part], colour, prior)
     out = torch.empty_like(c_flat)
     out[:, order] = by_class
     return out.view_as(content)
