@@ -784,6 +784,15 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     assert frame.names == ("composite", "look")
     shown = frame(engine.synthesize(doc.mask, styles))
     assert np.array_equal(shown, session.render_photo(doc))
+    # the restyled region keeps the edit's colours under the look; the others take it
+    restyled_class = int(np.bincount(edit.mask.ravel()).argmax())
+    kept = []
+    real = session.stylizer.stylize
+    monkeypatch.setattr(
+        session.stylizer, "stylize", lambda *a, keep=frozenset(), **k: kept.append(keep) or real(*a, keep=keep, **k)
+    )
+    session.frame_pipeline(doc, styles, max_side=480)(engine.synthesize(doc.mask, styles))
+    assert kept[-1] == {restyled_class}
 
 
 def test_slider_values_show_what_the_document_holds(qtbot):

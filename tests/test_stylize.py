@@ -287,3 +287,18 @@ def test_to_rgb_is_solved_by_least_squares_and_gives_photos_back():
         out = decoder.rgb(encoder(images).features[0]).clamp(0, 1)
     back = (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert psnr(back, photos[0]) > 30
+
+
+def test_classes_to_keep_leave_the_look_s_plan(stylizer, monkeypatch):
+    """A photo edit's restyled regions keep the colours the edit gave them under a look."""
+    mask = toy_mask(48)
+    plans = []
+    real = stylizer.stylize_net
+    monkeypatch.setattr(
+        stylizer, "stylize_net", lambda c, s, labels, plan: plans.append(plan) or real(c, s, labels, plan)
+    )
+    features = stylizer.style_features(toy_photo(mask, seed=3), mask, side=48)
+    stylizer.stylize(toy_photo(mask), features, mask, side=48)
+    stylizer.stylize(toy_photo(mask), features, mask, side=48, keep=frozenset({1}))
+    assert 1 in plans[0].styled
+    assert 1 not in plans[1].styled and 1 in plans[1].kept

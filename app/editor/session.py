@@ -266,12 +266,20 @@ class EditorSession:
         return self._look.get((look.photo,), lambda: self.stylizer.style_features(look.photo, look.labels, LOOK_SIDE))
 
     def apply_look(
-        self, look: Look, image: np.ndarray, mask: np.ndarray, placement: framing.Framing | None, side: int
+        self,
+        look: Look,
+        image: np.ndarray,
+        mask: np.ndarray,
+        placement: framing.Framing | None,
+        side: int,
+        keep: frozenset[int] = frozenset(),
     ) -> np.ndarray:
         """`image` (the synthesis, or the photo of a photo edit placed by `placement`) given
-        the look, per region when the look photo has labels."""
+        the look, per region when the look photo has labels; the classes in `keep` keep
+        their own colours."""
         labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
-        return self.stylizer.stylize(image, self.look_features(look), labels, strength=look.strength, side=side)
+        features = self.look_features(look)
+        return self.stylizer.stylize(image, features, labels, strength=look.strength, side=side, keep=keep)
 
     def look_step(self, doc: Document, as_photo: bool = True) -> Step | None:
         """The document's look over the picture, per region when the look photo has labels."""
@@ -279,13 +287,19 @@ class EditorSession:
         if look is None:
             return None
         mask, edit = doc.mask.copy(), doc.photo_edit if as_photo else None
+        # a photo edit's restyled and hand-coloured regions keep the colours the edit gave them
+        keep = frozenset()
+        if edit is not None:
+            per_block = doc.styles_per_block(self.engine.mean_style)
+            restyled = restyled_classes(self.own_style(doc), [s.filled_from(self.engine.mean_style) for s in per_block])
+            keep = frozenset(int(c) for c in np.flatnonzero(restyled)) | frozenset(doc.adjustments())
 
         def run(image: np.ndarray) -> np.ndarray:
             if edit is None:  # a synthesis (an edit of a mask, or the plain view): the view is what exports
                 return self.apply_look(look, image, mask, None, LOOK_PREVIEW_SIDE)
             # a photo edit's picture is the photo at some size: the square lies where its framing, scaled, says
             placed = edit.framing.scaled(image.shape[1] / edit.original.shape[1])
-            return self.apply_look(look, image, mask, placed, look_side(edit, image))
+            return self.apply_look(look, image, mask, placed, look_side(edit, image), keep)
 
         return Step("look", PICTURE, PICTURE, run)
 

@@ -289,8 +289,11 @@ class Stylizer:
         smooth: str = "guided",
         strength: float = 1.0,
         side: int = NET_SIDE,
+        keep: frozenset[int] = frozenset(),
     ) -> np.ndarray:
-        """`content` (H, W, 3) uint8 with the look of `style`: uint8 at the content's size."""
+        """`content` (H, W, 3) uint8 with the look of `style`: uint8 at the content's size.
+        The classes in `keep` keep their own colours (a photo edit's restyled regions: a
+        look must not undo the hair colour just given)."""
         check_photo(content, "photo")
         check_mask(content_labels, content, "mask")
         if smooth not in SMOOTHING:
@@ -304,6 +307,7 @@ class Stylizer:
             else cv2.resize(content_labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
         )
         plan = class_plan(content_labels, style.labels)
+        plan = ClassPlan([k for k in plan.styled if k not in keep], plan.kept + [k for k in plan.styled if k in keep])
         styled = self.stylize_net(small, style, small_labels, plan)
         guide_small = small.astype(np.float32) / 255
         if smooth == "exact":
