@@ -181,7 +181,7 @@ class EditorSession:
             steps.append(self.composite_step(doc, per_block, max_side, texture))
         elif doc.photo_edit is None:
             steps.append(adjust_step(doc))
-        steps.append(self.look_step(doc, as_photo))
+        steps.append(self.look_step(doc, per_block, max_side, as_photo))
         return FramePipeline(tuple(step for step in steps if step is not None))
 
     def composite_step(
@@ -281,7 +281,9 @@ class EditorSession:
         features = self.look_features(look)
         return self.stylizer.stylize(image, features, labels, strength=look.strength, side=side, keep=keep)
 
-    def look_step(self, doc: Document, as_photo: bool = True) -> Step | None:
+    def look_step(
+        self, doc: Document, per_block: list[StyleMatrix], max_side: int | None, as_photo: bool = True
+    ) -> Step | None:
         """The document's look over the picture, per region when the look photo has labels."""
         look = doc.look
         if look is None:
@@ -290,8 +292,7 @@ class EditorSession:
         # a photo edit's restyled and hand-coloured regions keep the colours the edit gave them
         keep = frozenset()
         if edit is not None:
-            per_block = doc.styles_per_block(self.engine.mean_style)
-            restyled = restyled_classes(self.own_style(doc), [s.filled_from(self.engine.mean_style) for s in per_block])
+            restyled = self.restyled(self.own_style(doc), per_block, keep=max_side is not None)  # as the composite's
             keep = frozenset(int(c) for c in np.flatnonzero(restyled)) | frozenset(doc.adjustments())
 
         def run(image: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ from models.inference.recolour import (
     warp,
 )
 from models.inference.styles import StyleMatrix, blended_colours
-from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, texture_fill
+from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, grown_box, texture_fill
 
 SEAM = 0.02  # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
@@ -382,11 +382,14 @@ def recolour(
     fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])))
     radius = max(1, round(FIT_RADIUS * size))
     colour_maps, anchors = {}, {}
+    # the photo's regions as the model sees them, at the model's size: the scale at which
+    # the style photo's colours were measured (for the anchors)
+    framed = edit.framing.crop(edit.original, size) if targets is not None else None
     for unit in restyled_units([c for c in classes if restyled[c]], groups):
         colour_map = fit_colour_map(x, y, np.isin(edit.mask, unit), radius)
         colour_maps.update(dict.fromkeys(unit, colour_map))
         if targets is not None:
-            anchors.update(dict.fromkeys(unit, unit_anchor(edit, unit, colour_map, targets)))
+            anchors.update(dict.fromkeys(unit, unit_anchor(edit.mask, framed, unit, colour_map, targets)))
     layers = []
     for c in classes:
         inside = edit.mask == c
@@ -423,19 +426,17 @@ def restyled_units(restyled: list[int], groups: tuple[tuple[int, ...], ...]) -> 
 
 
 def unit_anchor(
-    edit: PhotoEdit, unit: tuple[int, ...], colour_map: ColourMap, targets: np.ndarray
+    mask: np.ndarray, framed: np.ndarray, unit: tuple[int, ...], colour_map: ColourMap, targets: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The affine map that anchors a unit's colours to the style photo's (`anchor_map`),
     measured on its largest class whose style photo's colours `targets` knows (a region
-    the style photo lacked, ears under hair, follows it); None when it knows none."""
-    known = [c for c in unit if np.isfinite(targets[c]).all() and (edit.mask == c).any()]
+    the style photo lacked, ears under hair, follows it); None when it knows none. `mask`
+    and `framed`: the edit's mask and its photo at the model's size."""
+    known = [c for c in unit if np.isfinite(targets[c]).all() and (mask == c).any()]
     if not known:
         return None
-    lead = max(known, key=lambda c: int((edit.mask == c).sum()))
-    inside = edit.mask == lead
-    # the photo's region as the model sees it, at the model's size: the scale at which
-    # the style photo's colours were measured
-    framed = edit.framing.crop(edit.original, edit.mask.shape[0])
+    lead = max(known, key=lambda c: int((mask == c).sum()))
+    inside = mask == lead
     return anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[lead])
 
 
@@ -505,10 +506,8 @@ def fill_shapes(
         box = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, result.shape[:2])
     if box is None:
         return []
-    # the sources lie around the shape: the box grown by its side each way
-    grow = max(box[1] - box[0], box[3] - box[2])
-    h, w = result.shape[:2]
-    box = (max(0, box[0] - grow), min(h, box[1] + grow), max(0, box[2] - grow), min(w, box[3] + grow))
+    # the sources lie around the shape: the box the fill searches (texture_fill.search_box)
+    box = grown_box(box, settings.search_margin, result.shape[:2])
     y0, y1, x0, x1 = box
     to_model = edit.framing.to_model(size)
     guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)

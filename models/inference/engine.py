@@ -153,15 +153,18 @@ class Engine:
     def _model_input(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """A style photo and its mask as the networks take them: (1, 3, S, S) in [-1, 1] and
         (1, s, S, S) one-hot."""
-        img, small_mask = self._style_photo(image, mask)
-        return image_to_tensor(img).to(self.device, self.dtype), self._one_hot(small_mask)
+        return self._tensors(*self._style_photo(image, mask))
+
+    def _tensors(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """A model-size style photo and mask as the networks take them."""
+        return image_to_tensor(image).to(self.device, self.dtype), self._one_hot(mask)
 
     def encode(self, image: np.ndarray, mask: np.ndarray, refine_steps: int = 0) -> StyleMatrix:
         """Style matrix of `image` under its label `mask` (same height and width): the
         encoder's, then `refine_steps` steps of `StyleRefiner` when asked; with the colour
         statistics of the photo's regions, at the model's size."""
         img, small_mask = self._style_photo(image, mask)
-        x, seg = image_to_tensor(img).to(self.device, self.dtype), self._one_hot(small_mask)
+        x, seg = self._tensors(img, small_mask)
         with torch.no_grad():
             codes, present = self.model.encoder(x, seg)
         colours = region_colours(img, small_mask, self.info.config.num_classes)

@@ -96,14 +96,14 @@ def search_box(fill: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple
     """The painted area's box grown by `margin` of its larger side each way: where sources
     are looked for (the texture a shape continues is near it), within the photo."""
     ys, xs = np.nonzero(fill)
-    side = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
-    grow = int(np.ceil(margin * side)) + 8
-    return (
-        max(0, ys.min() - grow),
-        min(shape[0], ys.max() + 1 + grow),
-        max(0, xs.min() - grow),
-        min(shape[1], xs.max() + 1 + grow),
-    )
+    return grown_box((ys.min(), ys.max() + 1, xs.min(), xs.max() + 1), margin, shape)
+
+
+def grown_box(box: tuple[int, int, int, int], margin: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) grown by `margin` of its larger side (and 8 px) each way, within `shape`."""
+    y0, y1, x0, x1 = box
+    grow = int(np.ceil(margin * max(y1 - y0, x1 - x0))) + 8
+    return max(0, y0 - grow), min(shape[0], y1 + grow), max(0, x0 - grow), min(shape[1], x1 + grow)
 
 
 def guide_in_photo_colours(
@@ -235,7 +235,6 @@ class Level:
         for c, idx in self.sources.items():
             self.class_of[idx] = c
         oy, ox = np.mgrid[-r : r + 1, -r : r + 1]
-        self.offsets = (oy * self.width + ox).ravel()
         # the distance looks at every other pixel of the patch (and its corners): the same
         # reach for a quarter of the gathers
         sparse = ((oy % 2 == 0) & (ox % 2 == 0)) | ((np.abs(oy) == r) & (np.abs(ox) == r))
