@@ -5,7 +5,9 @@ from __future__ import annotations
 
 REFINE_STEPS = 30  # StyleRefiner steps the editor and `encode` give a photo
 NET_SIDE = 384  # the look's working size: the command line and exports
-SMOOTHING = ("guided", "exact", "none")  # how a look's result is smoothed (models/inference/stylize.py)
+# how a look's result is smoothed (models/inference/stylize.py); "feather" is the colour transfer's only
+SMOOTHING = ("guided", "feather", "exact", "none")
+LOOK_METHODS = ("transfer", "network")  # how a look is made (models/inference/stylize.py)
 GENERATE = ("mean", "random", "bank")  # what `eval --generate` draws a mask's styles from
 # the texture fill of painted shapes (models/inference/texture_fill.py), chosen by `lab eval-fill`
 FILL_PATCH = 7  # patch side, pixels

@@ -440,10 +440,7 @@ def test_frames_from_the_engine_process_match_and_survive_its_death(qtbot, tmp_p
 def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path, toy_parser):
     """A photo dropped as the look: parsed (the toy model has a parser), the result
     changes, the strength slider and removal are undo steps, and a project keeps it."""
-    from tests.test_stylize import save_random_stylizer
-
     w = window
-    save_random_stylizer(toy_parser.parent)
     w.session.engine = Engine.load(str(toy_parser.parent / "toy_32.json"), "cpu")  # now with its parser
     before = w.result.copy()
     Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
@@ -469,24 +466,23 @@ def test_a_look_restyles_the_picture_undoes_and_is_saved(qtbot, window, tmp_path
     assert w.doc.look is None and np.array_equal(w.result, before)
 
 
-def test_a_look_without_weights_says_so(qtbot, window, tmp_path, errors, monkeypatch):
+def test_a_look_needs_no_network_weights(qtbot, window, tmp_path, errors, monkeypatch):
+    """The editor's look is the colour transfer: no stylisation network to load or miss."""
     import models.inference.stylize as stylize
 
     monkeypatch.setattr(stylize, "WEIGHTS_DIR", tmp_path / "none")
-    Image.fromarray(toy_photo(toy_mask(48))).save(tmp_path / "look.png")
+    before = window.result.copy()
+    Image.fromarray(toy_photo(toy_mask(48), seed=7)).save(tmp_path / "look.png")
     window.styles.set_look_photo(str(tmp_path / "look.png"))
-    qtbot.waitUntil(lambda: bool(errors), timeout=20000)
+    qtbot.waitUntil(lambda: window.doc.look is not None, timeout=20000)
     settle(qtbot, window)
-    assert "no stylisation weights" in errors[-1] and window.doc.look is None
+    assert not errors and not np.array_equal(window.result, before)
 
 
 @pytest.mark.parametrize("target", ["result_view", "look_panel"])
 def test_a_photo_dropped_on_the_result_or_the_look_slot_becomes_the_look(qtbot, window, tmp_path, target):
     from PyQt6.QtCore import QUrl
 
-    from tests.test_stylize import save_random_stylizer
-
-    save_random_stylizer(window.engine.weights_dir)
     Image.fromarray(toy_photo(toy_mask(48), seed=2)).save(tmp_path / "evening.png")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "evening.png"))])
@@ -544,3 +540,30 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     window.doc.set_mask(street_mask(5))
     settle(qtbot, window)
     assert len(errors) == count and window.result is not None
+
+
+@pytest.mark.parametrize("model", ["/etc", "/etc/passwd", "../weights/face", "a**b"])
+def test_opening_a_project_naming_a_model_path_keeps_the_unsaved_edit(qtbot, window, tmp_path, errors, model):
+    """A project whose model is a path (or a glob) is refused with a message; the editor
+    stays up, and the unsaved edit it was asked to replace is still there, unsaved."""
+    import io
+    import json
+    import zipfile
+
+    good = zipfile.ZipFile(io.BytesIO(Document("toy", TOY.names, toy_mask()).to_bytes()))
+    crafted = tmp_path / "crafted.sean"
+    with zipfile.ZipFile(crafted, "w") as z:
+        for name in good.namelist():
+            body = good.read(name)
+            if name == "project.json":
+                body = json.dumps({**json.loads(body), "model": model}).encode()
+            z.writestr(name, body)
+    painted = np.roll(toy_mask(), 3, axis=1)
+    window.doc.set_mask(painted)
+    settle(qtbot, window)
+    assert window.doc.modified
+    doc = window.doc
+    window.files.open_project(str(crafted))
+    settle(qtbot, window)
+    assert errors and window.doc is doc and doc.modified and np.array_equal(doc.mask, painted)
+    assert window.isVisible()

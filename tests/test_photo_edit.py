@@ -760,15 +760,13 @@ def test_a_jpegs_own_quality_is_read_and_an_edit_of_it_is_saved_at_it(tmp_path, 
 
 
 def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json, toy_parser, monkeypatch):
-    """A frame composited at the photo's own size is the export, look and all: the look's
-    network works at the size the export gives it, scaled with the view (once, the view
+    """A frame composited at the photo's own size is the export, look and all: the look
+    works at the size the export gives it, scaled with the view (once, the view
     ran it at 192 px and the export at 384: a fringe looked pale on screen, white exported)."""
     import models.data.framing as framing
     from app.editor.document import Source
     from app.editor.session import EditorSession
-    from tests.test_stylize import save_random_stylizer
 
-    save_random_stylizer(toy_parser.parent)
     monkeypatch.setattr(framing, "detect_faces", lambda photo: [(177, 135, 123, 123)])
     engine = Engine.load(str(weights_json), "cpu")
     photo = cv2.resize(big_photo(3, (120, 160)), (480, 360), interpolation=cv2.INTER_CUBIC)
@@ -786,10 +784,12 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     assert np.array_equal(shown, session.render_photo(doc))
     # the restyled region keeps the edit's colours under the look; the others take it
     restyled_class = int(np.bincount(edit.mask.ravel()).argmax())
+    import app.editor.session as session_module
+
     kept = []
-    real = session.stylizer.stylize
+    real = session_module.stylize
     monkeypatch.setattr(
-        session.stylizer, "stylize", lambda *a, keep=frozenset(), **k: kept.append(keep) or real(*a, keep=keep, **k)
+        session_module, "stylize", lambda *a, keep=frozenset(), **k: kept.append(keep) or real(*a, keep=keep, **k)
     )
     session.frame_pipeline(doc, styles, max_side=480)(engine.synthesize(doc.mask, styles))
     assert kept[-1] == {restyled_class}

@@ -359,3 +359,16 @@ def test_bench_and_figure_time_and_show_sims(tmp_path, capsys, scene_json, stree
     )
     width, height = Image.open(out).size
     assert code == 0 and height == 2 * SIZE + 4 and width == 4 * SIZE + 12, err
+
+
+def test_a_bank_gives_a_painted_class_exemplars_at_the_photos_scale(bank):
+    """A fill's exemplars for a class the photo lacks: the bank photo with most of the
+    class, scaled to the photo's pixels, cropped around the class; none for a class the
+    bank has not."""
+    from models.inference.texture_fill import EXEMPLAR_SIDE, bank_exemplars
+
+    label = int(np.bincount(bank.arrays["seg_label"], weights=bank.arrays["seg_area"]).argmax())
+    (picture, labels), *rest = bank_exemplars(bank, [label], 3.0)
+    assert not rest and picture.shape[:2] == labels.shape
+    assert max(labels.shape) == min(EXEMPLAR_SIDE, 3 * SIZE) and (labels == label).any()
+    assert bank_exemplars(bank, [200], 3.0) == []

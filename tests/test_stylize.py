@@ -12,7 +12,16 @@ import torch
 from PIL import Image
 
 from models.data.files import InputError
-from models.inference.stylize import ClassPlan, Stylizer, StylizerInfo, class_plan, transfer, whiten_and_colour
+from models.inference.stylize import (
+    ClassPlan,
+    Stylizer,
+    StylizerInfo,
+    class_plan,
+    style_look,
+    stylize,
+    transfer,
+    whiten_and_colour,
+)
 from models.inference.weights import write_weights
 from models.nets.stylizer import StylizerConfig, StylizerDecoder
 from tests.helpers import toy_mask, toy_photo
@@ -61,7 +70,7 @@ def test_transfer_leaves_unplanned_regions_alone_and_keeps_the_styles_transforms
     content, style = torch.randn(1, 5, 16, 16), torch.randn(1, 5, 12, 12) * 4 + 2
     labels = np.zeros((16, 16), np.uint8)
     labels[:, 8:] = 1
-    look = StyleFeatures([style], np.ones((12, 12), np.uint8))
+    look = StyleFeatures(np.zeros((12, 12, 3), np.uint8), np.ones((12, 12), np.uint8), [style])
     out = transfer(content, look, 0, labels, ClassPlan([1], [0]))
     assert torch.equal(out[..., :8], content[..., :8])
     assert not torch.allclose(out[..., 8:], content[..., 8:])
@@ -69,24 +78,60 @@ def test_transfer_leaves_unplanned_regions_alone_and_keeps_the_styles_transforms
     assert look.colouring(0, 1) is kept and look.colouring(0, 0) is None  # the style has no class 0
 
 
-@pytest.mark.parametrize("smooth", ["guided", "exact", "none"])
-def test_output_has_the_contents_size_and_strength_zero_is_the_content(stylizer, smooth):
+@pytest.mark.parametrize(
+    "method, smooth",
+    [(m, s) for m in ("transfer", "network") for s in ("guided", "exact", "none")] + [("transfer", "feather")],
+)
+def test_output_has_the_contents_size_and_strength_zero_is_the_content(stylizer, smooth, method):
+    network = stylizer if method == "network" else None
     mask = toy_mask(40)
     content = toy_photo(mask)[:37, :29]  # odd sizes: padding and cropping back
     style = toy_photo(toy_mask(48), seed=3)
-    look = stylizer.style_features(style, toy_mask(48))
-    out = stylizer.stylize(content, look, mask[:37, :29], smooth)
-    assert out.shape == content.shape and out.dtype == np.uint8
-    assert np.array_equal(stylizer.stylize(content, look, mask[:37, :29], smooth, strength=0.0), content)
+    look = style_look(style, toy_mask(48), network=network)
+    out = stylize(content, look, mask[:37, :29], smooth, network=network)
+    assert out.shape == content.shape and out.dtype == np.uint8 and not np.array_equal(out, content)
+    assert np.array_equal(stylize(content, look, mask[:37, :29], smooth, strength=0.0, network=network), content)
 
 
-def test_a_large_photo_is_stylised_at_the_working_size_and_keeps_its_size(stylizer):
+@pytest.mark.parametrize("method", ["transfer", "network"])
+def test_a_large_photo_is_stylised_at_the_working_size_and_keeps_its_size(stylizer, method):
+    network = stylizer if method == "network" else None
     content = np.kron(toy_photo(toy_mask(40)), np.ones((20, 30, 1), np.uint8))  # 800 x 1200
-    look = stylizer.style_features(toy_photo(toy_mask(40), seed=5), None)
-    out = stylizer.stylize(content, look, side=64)
+    look = style_look(toy_photo(toy_mask(40), seed=5), None, network=network)
+    out = stylize(content, look, side=64, network=network)
     assert out.shape == content.shape
     with pytest.raises(InputError, match="exact smoothing"):
-        stylizer.stylize(content, look, smooth="exact", side=1024)
+        stylize(content, look, smooth="exact", side=1024, network=network)
+
+
+def test_the_colour_transfer_gives_each_region_the_style_photos_colours_and_nothing_else():
+    """Each class's colours are moved to the style photo's (mean and spread); a class the
+    style photo lacks keeps its own; no pixel takes a colour from outside its class."""
+    rng = np.random.default_rng(0)
+    labels = np.zeros((40, 40), np.uint8)
+    labels[:, 20:] = 1
+    labels[30:, :10] = 2  # the style photo has no class 2
+    content = np.empty((40, 40, 3), np.uint8)
+    style = np.empty((40, 40, 3), np.uint8)
+    noise = lambda spread: rng.normal(0, spread, (40, 40, 3))
+    content[:] = np.clip(np.where(labels[..., None] == 1, (200, 60, 60), (50, 120, 200)) + noise(8), 0, 255)
+    style_labels = np.where(labels == 2, 0, labels).astype(np.uint8)
+    style[:] = np.clip(np.where(style_labels[..., None] == 1, (40, 200, 90), (220, 200, 40)) + noise(16), 0, 255)
+    out = stylize(content, style_look(style, style_labels), labels, smooth="none")
+    for k in (0, 1):
+        moved, target = out[labels == k].astype(float), style[style_labels == k].astype(float)
+        assert np.abs(moved.mean(0) - target.mean(0)).max() < 3
+        assert np.abs(moved.std(0) - target.std(0)).max() < 3
+    assert np.array_equal(out[labels == 2], content[labels == 2])
+    # smoothed, guided or feathered, the maps blend only near the borders, at any photo size
+    big = lambda image: np.kron(image, np.ones((5, 5, 1) if image.ndim == 3 else (5, 5), image.dtype))
+    inside = big(labels) == 1
+    inside[:, :110] = False  # far from class 0's border (x = 100)
+    for smooth in ("guided", "feather"):
+        smoothed = stylize(big(content), style_look(style, style_labels), big(labels), smooth, side=40)
+        assert np.abs(smoothed[inside].astype(float).mean(0) - style[style_labels == 1].mean(0)).max() < 3
+    with pytest.raises(InputError, match="feather"):
+        stylize(content, style_look(style, style_labels), labels, smooth="feather", network=object())
 
 
 def test_guided_upsample_keeps_an_affine_function_of_the_guide_at_full_size():
@@ -146,7 +191,7 @@ def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch
 def test_unpooling_decoder_runs_too(tmp_path):
     stylizer = Stylizer.load(save_random_stylizer(tmp_path, "unpool").parent)
     photo = toy_photo(toy_mask(40))
-    assert stylizer.stylize(photo, stylizer.style_features(photo, None)).shape == photo.shape
+    assert stylize(photo, style_look(photo, None, network=stylizer), network=stylizer).shape == photo.shape
 
 
 def test_damaged_or_missing_weights_are_refused(tmp_path):
@@ -158,15 +203,15 @@ def test_damaged_or_missing_weights_are_refused(tmp_path):
         Stylizer.load(tmp_path)
 
 
-def test_masks_of_the_wrong_size_are_refused(stylizer):
+def test_masks_of_the_wrong_size_are_refused():
     photo = toy_photo(toy_mask(40))
     with pytest.raises(InputError, match="same size"):
-        stylizer.style_features(photo, toy_mask(32))
-    look = stylizer.style_features(photo, None)
+        style_look(photo, toy_mask(32))
+    look = style_look(photo, None)
     with pytest.raises(InputError, match="same size"):
-        stylizer.stylize(photo, look, toy_mask(32))
+        stylize(photo, look, toy_mask(32))
     with pytest.raises(InputError, match="at least"):
-        stylizer.stylize(photo[:8, :8], look)
+        stylize(photo[:8, :8], look)
 
 
 def test_metrics_and_baselines():
@@ -290,15 +335,19 @@ def test_to_rgb_is_solved_by_least_squares_and_gives_photos_back():
 
 
 def test_classes_to_keep_leave_the_look_s_plan(stylizer, monkeypatch):
-    """A photo edit's restyled regions keep the colours the edit gave them under a look."""
+    """A photo edit's restyled regions keep the colours the edit gave them under a look:
+    out of the network's plan, and untouched by the colour transfer."""
     mask = toy_mask(48)
     plans = []
     real = stylizer.stylize_net
     monkeypatch.setattr(
         stylizer, "stylize_net", lambda c, s, labels, plan: plans.append(plan) or real(c, s, labels, plan)
     )
-    features = stylizer.style_features(toy_photo(mask, seed=3), mask, side=48)
-    stylizer.stylize(toy_photo(mask), features, mask, side=48)
-    stylizer.stylize(toy_photo(mask), features, mask, side=48, keep=frozenset({1}))
+    features = style_look(toy_photo(mask, seed=3), mask, side=48, network=stylizer)
+    stylize(toy_photo(mask), features, mask, side=48, network=stylizer)
+    stylize(toy_photo(mask), features, mask, side=48, keep=frozenset({1}), network=stylizer)
     assert 1 in plans[0].styled
     assert 1 not in plans[1].styled and 1 in plans[1].kept
+    content = toy_photo(mask)
+    kept = stylize(content, features, mask, smooth="none", keep=frozenset({1}))
+    assert np.array_equal(kept[mask == 1], content[mask == 1]) and not np.array_equal(kept, content)

@@ -75,6 +75,30 @@ def test_a_class_the_photo_lacks_keeps_the_guide_and_is_named():
     assert (result.image[fill] == 200).all()
 
 
+def test_a_class_the_photo_lacks_takes_the_texture_of_an_exemplar_that_has_it():
+    """A beard painted on a beardless photo: an exemplar photo with a beard (class 5,
+    strands) gives its texture; the colour and light stay the guide's."""
+    photo, own = striped_photo()
+    exemplar, ex_labels = striped_photo((80, 80), seed=3)
+    ex_labels = np.where(ex_labels == 1, 5, 0).astype(np.uint8)
+    fill = np.zeros(own.shape, bool)
+    fill[40:70, 100:130] = True
+    labels = own.copy()
+    labels[fill] = 5
+    guide = np.full_like(photo, 120)
+    asked = []
+    exemplars_for = lambda classes: asked.append(classes) or [(exemplar, ex_labels)]
+    result = texture_fill(photo, fill, labels, own, guide, exemplars_for=exemplars_for)
+    assert asked == [[5]] and result.lacking == [] and result.from_exemplars == [5]
+    out = result.image
+    assert np.array_equal(out[~fill], photo[~fill])
+    inside = cv2.erode(fill.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # away from the border's step
+    texture, theirs = high_pass(out)[inside].std(), high_pass(exemplar)[ex_labels == 5].std()
+    assert texture > 0.3 * theirs  # strands (the finest level's vote softens them), not the guide's flat grey
+    assert high_pass(texture_fill(photo, fill, labels, own, guide).image)[inside].std() < 0.05 * theirs
+    assert abs(out[fill].mean() - 120) < 25  # in the guide's light
+
+
 @pytest.mark.parametrize("shape", ["dot", "most", "edge"])
 def test_odd_shapes_fill_without_error(shape):
     photo, own = striped_photo()
@@ -137,7 +161,24 @@ def test_restyle_fills_shapes_painted_on_a_label_map_of_the_photos_size(
     painted = edited != own
     assert (result != photo).any(-1)[painted].mean() > 0.5
     assert np.array_equal(result[~painted], photo[~painted])  # the rest bit for bit
+    assert main([*args, "--bank", str(tmp_path / "none.npz"), "--model", str(weights_json)]) == 2
+    assert "no such bank file" in capsys.readouterr().err
+    no_paint = ["restyle", str(tmp_path / "photo.png"), "--out", str(out), "--hue", "20", "--bank", "b.npz"]
+    assert main([*no_paint, "--model", str(weights_json)]) == 2
+    assert "needs --edited-mask" in capsys.readouterr().err
     Image.fromarray(edited[:64]).save(tmp_path / "small.png")
     args[3] = str(tmp_path / "small.png")
     assert main([*args, "--model", str(weights_json)]) == 2
     assert "photo's own size" in capsys.readouterr().err
+
+
+def test_the_seam_measure_sees_an_edge_the_fill_drew():
+    from models.evaluation.fills import seam_ratio
+
+    yy, xx = np.mgrid[:64, :64]
+    real = np.repeat((60 + 2 * xx + yy)[..., None], 3, -1).astype(np.uint8)  # a smooth ramp
+    band = (abs(yy - 32) < 10) & (abs(xx - 32) < 10)
+    assert seam_ratio(real, real, band) == pytest.approx(1.0)
+    patched = real.copy()
+    patched[band] = 200  # a flat patch: a step all round its outline
+    assert seam_ratio(patched, real, band) > 3

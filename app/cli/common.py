@@ -153,9 +153,9 @@ def refine_steps(args: argparse.Namespace) -> int:
     return args.refine
 
 
-def add_labelled_folder_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--images", required=True, help="folder of photos")
-    p.add_argument("--labels", required=True, help="folder of label PNGs with the photos' stems")
+def add_labelled_folder_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--images", required=required, help="folder of photos")
+    p.add_argument("--labels", required=required, help="folder of label PNGs with the photos' stems")
     p.add_argument(
         "--holdout",
         type=int_in(0, 10**9),

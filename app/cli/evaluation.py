@@ -300,11 +300,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if "error" in s:
             print(f"stylisation: {s['error']}")
         else:
-            print(
-                f"stylisation (CPU): 512x512 with guided smoothing {s['stylize_512_guided_ms']:.0f} ms "
-                f"({s['stylize_512_none_ms']:.0f} ms without), 256 px preview {s['stylize_256_preview_ms']:.0f} ms; "
-                f"a 512 px style photo encoded in {s['style_photo_512_ms']:.0f} ms"
-            )
+            for method in ("transfer", "network"):
+                m = s[method]
+                print(
+                    f"look by {method} (CPU): 512x512 smoothed {m['stylize_512_smoothed_ms']:.0f} ms "
+                    f"({m['stylize_512_none_ms']:.0f} ms without), a 256 px view {m['stylize_256_view_ms']:.0f} ms; "
+                    f"a 512 px style photo made a look in {m['style_photo_512_ms']:.0f} ms"
+                )
     if result["bank"]:
         b = result["bank"]
         print(
@@ -355,7 +357,13 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
     settings = FillSettings(
         patch=args.patch, guide_weight=args.guide_weight, iterations=args.iterations, vote_at_finest=not args.copy
     )
-    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir)
+    bank = None
+    if args.bank:
+        from models.data.bank import SegmentBank
+
+        bank = SegmentBank.load(args.bank)
+        bank.check_fits(engine.info.model, engine.labels)
+    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir, bank=bank)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>12}: {v}" for k, v in result.items()))
     return 0
 
@@ -428,6 +436,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--guide-weight", type=float_in(0, 100), default=FILL_GUIDE_WEIGHT, help="the guide's weight")
     p.add_argument("--iterations", type=int_in(1, 20), default=FILL_ITERATIONS, help="sweeps per level")
     p.add_argument("--copy", action="store_true", help="the finest level copies each pixel's own match (no voting)")
+    p.add_argument(
+        "--bank",
+        type=file_name,
+        help="a segment bank of other photos: also measure a fill that copies from it (ours_bank), as for a class "
+        "the photo lacks",
+    )
     p.add_argument("--json", action="store_true")
     add_model_args(p)
     p.set_defaults(handler=cmd_eval_fill)

@@ -21,7 +21,7 @@ from app.cli.common import (
     output_image,
 )
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, save_image, schemes_fitting_mask
-from models.settings import NET_SIDE, SMOOTHING
+from models.settings import LOOK_METHODS, NET_SIDE, SMOOTHING
 from models.training.options import StylizerTrainOptions
 
 if TYPE_CHECKING:
@@ -84,10 +84,12 @@ def load_stylizer(engine: Engine | None) -> Stylizer:
 
 
 def look_of(
-    stylizer: Stylizer, engine: Engine | None, style_path: str, style_mask: str | None, side: int
+    engine: Engine | None, style_path: str, style_mask: str | None, side: int, network: Stylizer | None = None
 ) -> StyleFeatures:
+    from models.inference.stylize import style_look
+
     style = load_image(style_path, max_side=WORKING_SIDE)
-    return stylizer.style_features(style, photo_labels(engine, style, style_mask, "style photo"), side)
+    return style_look(style, photo_labels(engine, style, style_mask, "style photo"), side, network)
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
@@ -98,14 +100,16 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise InputError(f"--strength {args.strength}: give a number from 0 to 1")
     model = masks_model(args, [m for m in (args.content_mask, args.style_mask) if m])
     engine = Engine.load(model, args.device) if model else None
-    stylizer = load_stylizer(engine)
+    from models.inference.stylize import stylize
+
+    network = load_stylizer(engine) if args.method == "network" else None
     content = load_image(args.content)
     content_labels = photo_labels(engine, content, args.content_mask, "content photo")
-    look = look_of(stylizer, engine, args.style, args.style_mask, args.size)
+    look = look_of(engine, args.style, args.style_mask, args.size, network)
     note = describe_plan(engine, content_labels, look.labels)
     if note:
         print(note, file=sys.stderr)
-    out = stylizer.stylize(content, look, content_labels, args.smooth, args.strength, args.size)
+    out = stylize(content, look, content_labels, args.smooth, args.strength, args.size, network=network)
     save_image(args.out, out, args.quality)
     print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
     return 0
@@ -168,7 +172,19 @@ def cmd_figure_stylize(args: argparse.Namespace) -> int:
     from models.inference.stylize import Stylizer
 
     output_image(args.out)
-    make_stylize_figure(Stylizer.load(), [Engine.load(m, "cpu") for m in args.models], Path(args.out), args.seed)
+    if args.images or args.labels:  # real photos, to look at
+        from app.cli.common import labelled_pairs
+        from app.cli.showcase import make_stylize_photo_figure
+
+        if not (args.images and args.labels):
+            raise InputError("give --images and --labels together")
+        engine = Engine.load(args.models[0], "cpu")
+        pairs = labelled_pairs(args)[: args.count]
+        if len(pairs) < 2:
+            raise InputError("the figure needs at least 2 labelled photos")
+        make_stylize_photo_figure(load_stylizer(engine), engine, pairs, Path(args.out))
+    else:
+        make_stylize_figure(Stylizer.load(), [Engine.load(m, "cpu") for m in args.models], Path(args.out), args.seed)
     print(f"wrote {args.out}")
     return 0
 
@@ -193,17 +209,25 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         "they fit); with a parser (face), photos without a mask are parsed",
     )
     p.add_argument(
+        "--method",
+        choices=LOOK_METHODS,
+        default="transfer",
+        help="transfer: each region's colours moved to the style's (default, the photo's own pixels); "
+        "network: the WCT network (PhotoWCT), for research",
+    )
+    p.add_argument(
         "--smooth",
         choices=SMOOTHING,
         default="guided",
-        help="guided filter (default), Li et al.'s exact solve, or none",
+        help="guided filter (default), feather (the transfer's region maps blended across region borders "
+        "and applied at full size: better on faces, worse on streets), Li et al.'s exact solve, or none",
     )
     p.add_argument("--strength", type=float_in(0, 1), default=1.0, help="0 (the content) to 1 (the full look)")
     p.add_argument(
         "--size",
         type=int_in(32, MAX_NET_SIDE),
         default=NET_SIDE,
-        help=f"the network's working size, longer side (default {NET_SIDE}); the output keeps the content's own size",
+        help=f"the working size, longer side (default {NET_SIDE}); the output keeps the content's own size",
     )
     add_quality_arg(p)
     add_device_arg(p, "; for parsing: stylisation runs on the CPU")
@@ -231,9 +255,13 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.set_defaults(handler=cmd_eval_stylize)
 
     p = lab.add_parser(
-        "figure-stylize", help="content | style | ours | per-class Reinhard, from pictures our models made"
+        "figure-stylize",
+        help="content | style | ours | the network | per-class Reinhard + smoothing, from pictures our "
+        "models made (or from real photos: --images, --labels, the first of --models)",
     )
     p.add_argument("--out", required=True)
+    add_labelled_folder_args(p, required=False)
+    p.add_argument("--count", type=int_in(2, 100), default=6, help="real photos: rows (default 6)")
     p.add_argument("--models", type=lambda t: [m for m in t.split(",") if m], default=["face", "cityscapes"])
     p.add_argument("--seed", type=int_in(0, 2**31 - 1), default=3)
     p.set_defaults(handler=cmd_figure_stylize)

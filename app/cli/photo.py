@@ -108,6 +108,7 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     stage("loading the model and the photo")
     engine = Engine.load(args.model, args.device)
     regions = region_ids(engine, args.region, args.alone)
+    bank = texture_bank(args, engine)
     original = load_image(args.photo)
     engine.check_photo_suits(original, args.photo)
     mask = load_mask(args.mask, engine.labels) if args.mask else None
@@ -133,7 +134,12 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     edited_mask = edit.mask if photo_maps is None else painted_into_square(edit, photo_maps)
     stage("recolouring the photo" + (" and filling the painted shapes" if photo_maps else ""))
     adjustments = {} if adjust.is_identity else {c: adjust for c in regions}
-    result = render_edit(engine, edit, edited_mask, [styles], own, adjustments, photo_maps)
+    lacking: list[int] = []
+    result = render_edit(engine, edit, edited_mask, [styles], own, adjustments, photo_maps, bank, lacking)
+    if lacking:
+        names = ", ".join(engine.labels.names[c] for c in lacking)
+        where = "the photo and the bank have" if bank is not None else "the photo has (give --bank for more)"
+        print(f"note: {where} too little {names} to copy; those shapes take the model's picture", file=sys.stderr)
     stage("writing")
     quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY  # a JPEG's own, unless given
     save_image(args.out, result, quality, photo_metadata(args.photo))
@@ -144,6 +150,19 @@ def cmd_restyle(args: argparse.Namespace) -> int:
         f"the pixels changed)"
     )
     return 0
+
+
+def texture_bank(args: argparse.Namespace, engine: Engine):
+    """--bank, loaded and checked against the model, or None."""
+    if not args.bank:
+        return None
+    if not args.edited_mask:
+        raise InputError("--bank gives painted shapes their texture: it needs --edited-mask")
+    from models.data.bank import SegmentBank
+
+    bank = SegmentBank.load(args.bank)
+    bank.check_fits(engine.info.model, engine.labels)
+    return bank
 
 
 def new_styles(
@@ -240,6 +259,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         type=file_name,
         help="a label map at the photo's own size (as `parse --no-frame` writes one): where it differs from "
         "the photo's own mask (parsed, or --mask), the shapes painted in it are filled with the photo's texture",
+    )
+    p.add_argument(
+        "--bank",
+        type=file_name,
+        help="with --edited-mask: a segment bank (`python main.py bank`) whose photos give their texture to "
+        "painted classes the photo has too little of (a beard on a beardless face)",
     )
     add_quality_arg(p, None, "default: the original's, when it is a JPEG; else 95")
     add_refine_arg(p, REFINE_STEPS, "the photos'")

@@ -231,14 +231,38 @@ def graded(image: np.ndarray, grade: str) -> np.ndarray:
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 3) -> None:
-    """Rows per model: content | style | ours | per-class Reinhard. The content is our
-    model's synthesis with one sample style; the style picture is its synthesis of the
-    mirrored mask with another sample style, colour-graded (a sunset, a blue hour): all
-    pictures our models made, none from a dataset."""
-    from models.evaluation.stylization import reinhard_per_class
+STYLIZE_COLUMNS = ("ours", "ours_network", "reinhard_smoothed")  # after content | style
+
+
+def stylize_figure_row(
+    stylizer, content: np.ndarray, style: np.ndarray, content_labels: np.ndarray, style_labels: np.ndarray
+) -> np.ndarray:
+    """content | style | ours (the colour transfer) | the WCT network | per-class Reinhard
+    with our smoothing, side by side."""
+    from models.evaluation.stylization import stylize_pair
     from models.inference.stylize import class_plan
 
+    plan = class_plan(content_labels, style_labels)
+    looks = [stylize_pair(stylizer, m, content, style, content_labels, style_labels, plan) for m in STYLIZE_COLUMNS]
+    return np.concatenate([content, style, *looks], axis=1)
+
+
+def make_stylize_photo_figure(stylizer, engine: Engine, pairs: list, out: Path, size: int = 256) -> None:
+    """The same rows from real photos (held-out pairs, photo i with photo i + 1's look), to
+    look at: the figure stays out of the repository, as the photos do."""
+    photos = [resize_crop(*pair.read(engine.labels), size) for pair in pairs]
+    rows = []
+    for i, (content, content_labels) in enumerate(photos):
+        style, style_labels = photos[(i + 1) % len(photos)]
+        rows.append(stylize_figure_row(stylizer, content, style, content_labels, style_labels))
+    save_image(out, np.concatenate(rows, axis=0))
+
+
+def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 3) -> None:
+    """Rows per model as `stylize_figure_row`. The content is our model's synthesis with
+    one sample style; the style picture is its synthesis of the mirrored mask with
+    another sample style, colour-graded (a sunset, a blue hour): all pictures our models
+    made, none from a dataset."""
     rows = []
     for engine, grade in zip(engines, GRADES):
         labels = engine.labels
@@ -250,9 +274,7 @@ def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 
         mirrored = np.ascontiguousarray(labels.flip_lut()[mask[:, ::-1]])
         content = engine.synthesize(mask, styles[a])
         style = graded(engine.synthesize(mirrored, styles[b]), grade)
-        ours = stylizer.stylize(content, stylizer.style_features(style, mirrored), mask, side=engine.size)
-        baseline = reinhard_per_class(content, style, mask, mirrored, class_plan(mask, mirrored))
-        rows.append(np.concatenate([content, style, ours, baseline], axis=1))
+        rows.append(stylize_figure_row(stylizer, content, style, mask, mirrored))
     save_image(out, np.concatenate(rows, axis=0))
 
 

@@ -94,16 +94,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
         style = photo_style.filled_from(style)
     out = paint_from_bank(painter, mask, style, args.show_canvas) if painter else engine.synthesize(mask, style)
     if args.look:  # SPADE + PIS: the synthesis given a photo's look
-        from app.cli.look import describe_plan, load_stylizer, look_of
+        from app.cli.look import describe_plan, look_of
+        from models.inference.stylize import stylize
         from models.settings import NET_SIDE
 
-        stylizer = load_stylizer(engine)
-        look = look_of(stylizer, engine, args.look, args.look_mask, NET_SIDE)
+        look = look_of(engine, args.look, args.look_mask, NET_SIDE)
         model_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
         note = describe_plan(engine, model_mask, look.labels)
         if note:
             print(note, file=sys.stderr)
-        out = stylizer.stylize(out, look, model_mask)
+        out = stylize(out, look, model_mask)
     if args.size and args.size != engine.size:
         interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
         out = cv2.resize(out, (args.size, args.size), interpolation=interp)

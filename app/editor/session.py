@@ -33,8 +33,7 @@ from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
 from models.inference.styles import CODE_RANGE, StyleMatrix, blended_colours
-from models.inference.stylize import PREVIEW_SIDE as LOOK_PREVIEW_SIDE
-from models.inference.stylize import StyleFeatures, Stylizer, fit_side, picture_labels
+from models.inference.stylize import StyleFeatures, fit_side, picture_labels, style_look, stylize
 from models.inference.texture_fill import DEFAULT_FILL
 from models.inference.weights import available_models, model_schemes
 from models.settings import NET_SIDE, REFINE_STEPS
@@ -48,7 +47,7 @@ FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
 FILL_VIEW_PIXELS = 5_000  # painted pixels the live view's texture fill works out (more: on a smaller copy)
 THUMBNAIL = 96
-MIN_LOOK_SIDE = 96  # below this the look's network sees too little of a face
+MIN_LOOK_SIDE = 96  # below this the look's smoothing window is a pixel or two
 
 
 @dataclass
@@ -109,7 +108,6 @@ class EditorSession:
         self._base: Memo[np.ndarray] = Memo()  # engine: the own mask drawn in its own style
         self._recoloured: Memo[np.ndarray] = Memo()  # engine: the preview photo, restyled regions recoloured
         self._grid: Memo[RegionGrid] = Memo()  # engine: the preview's regions, for the texture fill
-        self._stylizer: Stylizer | None = None
         self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
         self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (bank loaded)
         self._unusable_banks: set[str] = set()  # banks that failed to load (a moved file...)
@@ -241,13 +239,6 @@ class EditorSession:
         return pipeline(self.engine.synthesize(doc.mask, styles))
 
     # -- the look ---------------------------------------------------------------------
-    @property
-    def stylizer(self) -> Stylizer:
-        """Loaded on first use (missing weights: an InputError that says so)."""
-        if self._stylizer is None:
-            self._stylizer = Stylizer.beside(self.engine.weights_dir)
-        return self._stylizer
-
     def look_from_photo(self, path: str) -> Look:
         """A photo as a look: at most LOOK_SIDE, and parsed into the model's labels when the
         model has a parser (so regions take their own class's look); on the engine thread."""
@@ -258,12 +249,12 @@ class EditorSession:
         if labels is not None:
             labels = cv2.resize(labels, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
         look = Look(Path(path).name, small, labels)
-        self.look_features(look)  # here, off the GUI thread: the weights load, and any error comes now
+        self.look_features(look)  # here, off the GUI thread: any error comes now
         return look
 
     def look_features(self, look: Look) -> StyleFeatures:
         """The look photo's features, kept while its photo stays (a new strength keeps them)."""
-        return self._look.get((look.photo,), lambda: self.stylizer.style_features(look.photo, look.labels, LOOK_SIDE))
+        return self._look.get((look.photo,), lambda: style_look(look.photo, look.labels, LOOK_SIDE))
 
     def apply_look(
         self,
@@ -279,7 +270,7 @@ class EditorSession:
         their own colours."""
         labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
         features = self.look_features(look)
-        return self.stylizer.stylize(image, features, labels, strength=look.strength, side=side, keep=keep)
+        return stylize(image, features, labels, strength=look.strength, side=side, keep=keep)
 
     def look_step(
         self, doc: Document, per_block: list[StyleMatrix], max_side: int | None, as_photo: bool = True
@@ -297,7 +288,7 @@ class EditorSession:
 
         def run(image: np.ndarray) -> np.ndarray:
             if edit is None:  # a synthesis (an edit of a mask, or the plain view): the view is what exports
-                return self.apply_look(look, image, mask, None, LOOK_PREVIEW_SIDE)
+                return self.apply_look(look, image, mask, None, NET_SIDE)
             # a photo edit's picture is the photo at some size: the square lies where its framing, scaled, says
             placed = edit.framing.scaled(image.shape[1] / edit.original.shape[1])
             return self.apply_look(look, image, mask, placed, look_side(edit, image), keep)

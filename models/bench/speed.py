@@ -240,35 +240,47 @@ def run_bench(device: str, sizes: list[int], repeats: int = 20, configs=("lite",
 
 
 def measure_stylize(repeats: int = 5) -> dict:
-    """The shipped stylisation (weights/stylizer.json) on the CPU, as the command line and
-    the editor run it (the network at NET_SIDE and PREVIEW_SIDE, the output at the
-    picture's size), on random pictures with 64 regions of 12 classes (speed does not
-    depend on the pixels): a 512x512 photo with guided smoothing, the editor's view of a
-    256 px synthesis, and encoding a 512 px style photo, in ms."""
-    from models.inference.stylize import PREVIEW_SIDE, Stylizer
-    from models.settings import NET_SIDE
+    """A look on the CPU, as the command line and the editor run it (at NET_SIDE, the
+    output at the picture's size), on random pictures with 64 regions of 12 classes
+    (speed does not depend on the pixels): a 512x512 photo with the method's own
+    smoothing and without, the editor's view of a 256 px synthesis, and a 512 px style
+    photo made a look; by the shipped colour transfer and by the WCT network
+    (weights/stylizer.json), in ms."""
+    from models.inference.stylize import Stylizer
 
-    stylizer = Stylizer.load()
+    network = Stylizer.load()
     rng = np.random.default_rng(0)
     labels = {
         size: np.kron(rng.integers(0, 12, (8, 8)), np.ones((size // 8, size // 8))).astype(np.uint8)
         for size in (256, 512)
     }
     photos = {size: (rng.random((size, size, 3)) * 255).astype(np.uint8) for size in labels}
-    look = stylizer.style_features(photos[512], labels[512])
+    return {
+        "transfer": measure_look(photos, labels, None, repeats),
+        "network": measure_look(photos, labels, network, repeats),
+        "decoder_config": network.info.config.to_dict(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def measure_look(photos: dict, labels: dict, network, repeats: int) -> dict:
+    """`measure_stylize`'s timings of one method (`network` None: the colour transfer)."""
+    from models.inference.stylize import style_look, stylize
+    from models.settings import NET_SIDE
+
     none = lambda: None
-    time_of = lambda size, side, smooth: median_ms(
-        lambda: stylizer.stylize(photos[size], look, labels[size], smooth, side=side), 1, repeats, none
+    look = style_look(photos[512], labels[512], NET_SIDE, network)
+    time_of = lambda size, smooth: median_ms(
+        lambda: stylize(photos[size], look, labels[size], smooth, side=NET_SIDE, network=network), 1, repeats, none
     )
     return {
-        "stylize_512_guided_ms": time_of(512, NET_SIDE, "guided"),
-        "stylize_512_none_ms": time_of(512, NET_SIDE, "none"),
-        "stylize_256_preview_ms": time_of(256, PREVIEW_SIDE, "guided"),
-        "style_photo_512_ms": median_ms(lambda: stylizer.style_features(photos[512], labels[512]), 1, repeats, none),
+        "stylize_512_smoothed_ms": time_of(512, "guided"),
+        "stylize_512_none_ms": time_of(512, "none"),
+        "stylize_256_view_ms": time_of(256, "guided"),
+        "style_photo_512_ms": median_ms(
+            lambda: style_look(photos[512], labels[512], NET_SIDE, network), 1, repeats, none
+        ),
         "net_side": NET_SIDE,
-        "preview_side": PREVIEW_SIDE,
-        "decoder_config": stylizer.info.config.to_dict(),
-        "threads": torch.get_num_threads(),
     }
 
 

@@ -6,9 +6,15 @@ result is compared with the real pixels.
 Methods: `ours` (texture by numbers from the photo's own pixels, guided by the model's
 picture: models/inference/texture_fill.py), `telea` (OpenCV's inpainting, Telea 2004)
 and `synthesis` (the model's picture, upsampled, as painted shapes were filled before).
+With a segment bank, `ours_bank` too: the photo's own pixels of the band's class are
+hidden from the fill (a class the photo lacks), which copies from the bank's photos
+instead; before, such a shape took the synthesis.
 Measures, on 128 px crops around each band: a perceptual distance (VGG19 features,
 unit-normalised per position, LPIPS without its learned weights; 0 best) to the real
-crop, and KID of the methods' crops against the real ones (x1000, 0 best).
+crop, and KID of the methods' crops against the real ones (x1000, 0 best). And the seam:
+the grey gradient's mean magnitude along the band's outline (a 3 px ring on it) against
+the real photo's there (1: the outline is as visible as in the photo, which has none;
+above 1, an edge the fill drew).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from tqdm import tqdm
 from models.data.files import load_image
 from models.data.tensors import image_to_tensor
 from models.inference.engine import Engine
-from models.inference.texture_fill import DEFAULT_FILL, FillSettings, texture_fill
+from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, bank_exemplars, texture_fill
 from models.inference.weights import load_vgg19
 
 SIDE = 512  # the photos are measured at this size
@@ -83,6 +89,19 @@ class PerceptualDistance:
         return total
 
 
+def seam_ratio(out: np.ndarray, real: np.ndarray, band: np.ndarray) -> float:
+    """The mean gradient magnitude of `out` (grey) on the ring along `band`'s outline,
+    over the real photo's there."""
+    ring = cv2.morphologyEx(band.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    magnitude = lambda image: np.hypot(
+        *(
+            cv2.Sobel(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F, *d)
+            for d in ((1, 0), (0, 1))
+        )
+    )[ring].mean()
+    return float(magnitude(out) / max(magnitude(real), 1e-6))
+
+
 def guide_of(engine: Engine, photo: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The model's picture of the photo's own mask in its own style, at the photo's size:
     what the editor has for a painted shape."""
@@ -93,12 +112,22 @@ def guide_of(engine: Engine, photo: np.ndarray, labels: np.ndarray) -> np.ndarra
 
 
 def repaint(
-    method: str, blanked: np.ndarray, band: np.ndarray, labels: np.ndarray, guide: np.ndarray, settings: FillSettings
+    method: str,
+    blanked: np.ndarray,
+    band: np.ndarray,
+    labels: np.ndarray,
+    guide: np.ndarray,
+    settings: FillSettings,
+    bank=None,
 ) -> np.ndarray:
-    if method == "ours":
+    if method in ("ours", "ours_bank"):
         own = labels.copy()
-        own[band] = 255  # the photo's own classes are unknown under the band
-        return texture_fill(blanked, band, labels, own, guide, settings).image
+        own[band] = UNKNOWN  # the photo's own classes are unknown under the band
+        if method == "ours":
+            return texture_fill(blanked, band, labels, own, guide, settings).image
+        own[np.isin(own, np.unique(labels[band]))] = UNKNOWN  # as if the photo had none of the class
+        exemplars_for = lambda classes: bank_exemplars(bank, classes, SIDE / bank.size)
+        return texture_fill(blanked, band, labels, own, guide, settings, exemplars_for).image
     if method == "telea":
         return cv2.inpaint(blanked, band.astype(np.uint8), 5, cv2.INPAINT_TELEA)
     out = blanked.copy()
@@ -107,13 +136,16 @@ def repaint(
 
 
 def evaluate_fills(
-    engine: Engine, pairs: list, settings: FillSettings = DEFAULT_FILL, progress: bool = True, save_dir=None
+    engine: Engine, pairs: list, settings: FillSettings = DEFAULT_FILL, progress: bool = True, save_dir=None, bank=None
 ) -> dict:
-    """Every band of every photo repainted by every method; the measures per method."""
+    """Every band of every photo repainted by every method (`ours_bank` too with a
+    `bank`); the measures per method."""
+    methods = (*METHODS, "ours_bank") if bank is not None else METHODS
     distance = PerceptualDistance()
-    crops = {m: [] for m in ("real", *METHODS)}
-    scores = {m: {b: [] for b in BANDS} for m in METHODS}
-    seconds = {m: [] for m in METHODS}
+    crops = {m: [] for m in ("real", *methods)}
+    scores = {m: {b: [] for b in BANDS} for m in methods}
+    seams = {m: [] for m in methods}
+    seconds = {m: [] for m in methods}
     for i, pair in enumerate(tqdm(pairs, desc="fills", disable=not progress)):
         photo = cv2.resize(load_image(pair.image), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
         labels = cv2.resize(pair.read(engine.labels)[1], (SIDE, SIDE), interpolation=cv2.INTER_NEAREST)
@@ -124,24 +156,26 @@ def evaluate_fills(
             real = crop_around(photo, band)
             crops["real"].append(real)
             row = [real]
-            for method in METHODS:
+            for method in methods:
                 start = time.perf_counter()
-                out = repaint(method, blanked, band, labels, guide, settings)
+                out = repaint(method, blanked, band, labels, guide, settings, bank)
                 seconds[method].append(time.perf_counter() - start)
                 crop = crop_around(out, band)
                 crops[method].append(crop)
                 scores[method][name].append(distance(crop, real))
+                seams[method].append(seam_ratio(out, photo, band))
                 row.append(crop)
             if save_dir is not None:
                 from models.data.files import save_image
 
                 save_image(f"{save_dir}/{i:03d}_{name}.png", np.concatenate(row, 1))
     result = {"photos": len(pairs), "bands": {b: len(scores["ours"][b]) for b in BANDS}, "settings": vars(settings)}
-    for method in METHODS:
+    for method in methods:
         everything = [d for b in BANDS for d in scores[method][b]]
         result[method] = {
             "perceptual": float(np.mean(everything)) if everything else None,
             **{f"perceptual_{b}": float(np.mean(v)) for b, v in scores[method].items() if v},
+            "seam": float(np.mean(seams[method])) if seams[method] else None,
             "seconds_median": float(np.median(seconds[method])) if seconds[method] else None,
         }
     result["kid"] = kid_of_crops(crops)
@@ -161,4 +195,4 @@ def kid_of_crops(crops: dict[str, list[np.ndarray]]) -> dict | None:
     except InputError:
         return None
     real = features(crops["real"])
-    return {m: list(kernel_inception_distance(features(crops[m]), real)) for m in METHODS}
+    return {m: list(kernel_inception_distance(features(crops[m]), real)) for m in crops if m != "real"}

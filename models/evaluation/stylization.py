@@ -10,6 +10,8 @@ with label masks) against two baselines computed the same way:
   grey tooth, a blotch no photo had), 0 at best;
 * photorealism: KID (x1000) of the outputs against real photos of the same kind (the
   held-out photos that are not contents), with the content photos themselves as the floor;
+* methods: ours (the shipped per-class colour transfer, smoothed) and the WCT network with
+  and without smoothing;
 * baselines: Reinhard et al.'s colour transfer (Lab means and deviations) over the whole
   picture, per class under the same class plan, and per class followed by our smoothing
   (the guided filter with the content as its guide: the simple strong baseline).
@@ -25,9 +27,16 @@ import torch
 from tqdm import tqdm
 
 from models.data.datasets import resize_crop
-from models.inference.stylize import ClassPlan, Stylizer, class_plan
+from models.inference.stylize import ClassPlan, Stylizer, class_plan, style_look, stylize
 
-METHODS = ("ours", "ours_no_smoothing", "reinhard_global", "reinhard_per_class", "reinhard_smoothed")
+METHODS = (
+    "ours",  # the shipped look: the per-class colour transfer, smoothed
+    "ours_network",  # the WCT network, smoothed
+    "ours_network_no_smoothing",
+    "reinhard_global",
+    "reinhard_per_class",
+    "reinhard_smoothed",
+)
 FOREIGN_DISTANCE = 15.0  # CIE76 units: farther than this from every colour of its class in both photos
 LAB_BIN = 2.5  # the colour grid foreign colours are found on
 
@@ -139,9 +148,10 @@ def stylize_pair(
         guide = content.astype(np.float32) / 255
         out = guided_upsample(guide, moved, guide, **smoothing_window(content.shape[:2], "guided"))
         return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-    features = stylizer.style_features(style, style_labels, side=max(style.shape[:2]))
-    smooth = "none" if method == "ours_no_smoothing" else "guided"
-    return stylizer.stylize(content, features, content_labels, smooth, side=max(content.shape[:2]))
+    network = stylizer if method.startswith("ours_network") else None
+    look = style_look(style, style_labels, max(style.shape[:2]), network)
+    smooth = "none" if method.endswith("no_smoothing") else "guided"
+    return stylize(content, look, content_labels, smooth, side=max(content.shape[:2]), network=network)
 
 
 def reconstruction_psnr(stylizer: Stylizer, photo: np.ndarray) -> float:

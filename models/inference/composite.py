@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from models.data.bank import SegmentBank
 from models.data.filters import guided_filter
 from models.data.framing import Framing, stretched_photo, whole_photo
 from models.inference.engine import Engine
@@ -39,7 +40,7 @@ from models.inference.recolour import (
     warp,
 )
 from models.inference.styles import StyleMatrix, blended_colours
-from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, grown_box, texture_fill
+from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, bank_exemplars, grown_box, texture_fill
 
 SEAM = 0.02  # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
@@ -487,6 +488,7 @@ def fill_shapes(
     max_pixels: int | None = None,
     photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
     grid: RegionGrid | None = None,
+    bank: SegmentBank | None = None,
 ) -> list[int]:
     """The painted shapes (where `edited_mask` differs from the photo's own) filled in
     `result` in place with texture of its own pixels of each shape's class, guided by the
@@ -494,8 +496,8 @@ def fill_shapes(
     resolution or, with `max_pixels`, on a copy scaled down to that many painted pixels
     (the live view). `photo_maps`: the edited labels and the photo's own at the photo's
     size (`restyle --edited-mask`), which then say where and what was painted, to the
-    pixel. A class the photo has too little of takes the synthesis (`paint_shapes`);
-    those classes are returned."""
+    pixel. A class the photo has too little of is copied from `bank`'s photos that hold
+    it; one neither has takes the synthesis (`paint_shapes`); those classes are returned."""
     size, seam = edited_mask.shape[0], seam_of(edit)
     shape_area = edited_mask != edit.mask
     if photo_maps is not None:
@@ -521,6 +523,10 @@ def fill_shapes(
     under = result[y0:y1, x0:x1]
     scale = min(1.0, np.sqrt(max_pixels / max(1, area.sum()))) if max_pixels else 1.0
     small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
+    exemplars_for = None
+    if bank is not None:  # the bank's photos at this photo's scale: photo pixels per bank pixel
+        bank_scale = edit.framing.to_photo(size)[0, 0] * size / bank.size * scale
+        exemplars_for = lambda classes: bank_exemplars(bank, classes, bank_scale)
     filled = texture_fill(
         small(under, cv2.INTER_AREA),
         small(area.astype(np.uint8), cv2.INTER_NEAREST) > 0,
@@ -528,6 +534,7 @@ def fill_shapes(
         small(own, cv2.INTER_NEAREST),
         small(guide.astype(np.uint8), cv2.INTER_AREA),
         settings,
+        exemplars_for,
     )
     image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
@@ -546,11 +553,15 @@ def render_edit(
     own: StyleMatrix,
     adjustments: dict[int, ColourAdjust] | None = None,
     photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+    bank: SegmentBank | None = None,
+    lacking: list[int] | None = None,
 ) -> np.ndarray:
     """The edited photo at the size of `edit.original`: `mask` with `per_block` styles
     (one, or one per SEAN block), composited into the photo whose own style is `own`,
     with the regions' hand `adjustments` (class -> ColourAdjust); painted shapes take the
-    photo's own texture (`fill_shapes`, where `photo_maps` says at the photo's size)."""
+    photo's own texture, or `bank`'s where the photo has too little of a class
+    (`fill_shapes`, where `photo_maps` says at the photo's size). `lacking`, when given,
+    is extended with the painted classes neither had (their shapes take the synthesis)."""
     own = own.filled_from(engine.mean_style)
     per_block = [style.filled_from(engine.mean_style) for style in per_block]
     styles = per_block if len(per_block) > 1 else per_block[0]
@@ -566,10 +577,13 @@ def render_edit(
         engine.labels.groups,
     )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
-    if photo_maps is None or edited is None:
-        return composite(edit, mask, base, edited, restyled, recoloured)
-    fill_shapes(recoloured, edit, mask, edited, DEFAULT_FILL, None, photo_maps)
-    return recoloured
+    if edited is None:
+        return recoloured
+    result = recoloured.copy()
+    said = fill_shapes(result, edit, mask, edited, DEFAULT_FILL, None, photo_maps, bank=bank)
+    if lacking is not None:
+        lacking.extend(said)
+    return result
 
 
 def start_edit(

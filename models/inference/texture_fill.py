@@ -12,22 +12,34 @@ the edit (its shading and the shape of the fringe) with each class's colours mad
 photo's, blurred to the scale the patches do not see. Coarse to fine: the matches found
 on a half-size copy start the next size's search.
 
+A class the photo has too little of takes its texture from exemplars (the photos of a
+segment bank that hold most of it, scaled to the photo's: `bank_exemplars`), laid beside
+the photo as further sources; with none, the shape keeps the model's picture.
+
 Everything is vectorised over the painted pixels (numpy: a patch distance is one gather
 per patch offset), and seeded: the same edit fills the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
 
+if TYPE_CHECKING:
+    from models.data.bank import SegmentBank
+
 UNKNOWN = 255  # a source label: the photo's class is not known here (outside every parse)
 MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out this large
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
+EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
+
+Exemplar = tuple[np.ndarray, np.ndarray]  # a picture (h, w, 3) uint8 and its labels, at the photo's scale
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,13 @@ DEFAULT_FILL = FillSettings()
 
 @dataclass
 class FillResult:
-    """The picture with the shapes filled, and the classes painted that the photo has too
-    few pixels of to copy from (their pixels keep the guide's picture)."""
+    """The picture with the shapes filled; the classes painted that neither the photo nor
+    an exemplar has enough pixels of to copy from (their pixels keep the guide's
+    picture), and those an exemplar gave."""
 
     image: np.ndarray
     lacking: list[int]
+    from_exemplars: list[int]
 
 
 def texture_fill(
@@ -62,15 +76,18 @@ def texture_fill(
     source_labels: np.ndarray,
     guide: np.ndarray | None = None,
     settings: FillSettings = DEFAULT_FILL,
+    exemplars_for: Callable[[list[int]], Sequence[Exemplar]] | None = None,
 ) -> FillResult:
     """`photo` (H, W, 3) uint8 with its `fill` pixels (H, W) bool repainted with texture of
     the photo's pixels whose `source_labels` (H, W, the photo's own classes, UNKNOWN where
     not known) are the class `labels` (H, W, the edit's classes) gives the filled pixel.
     `guide` (H, W, 3) uint8, the model's picture of the edit, says the low frequencies;
-    without one, each class's mean colour does. Pixels beyond `fill` come back unchanged."""
+    without one, each class's mean colour does. A class the photo lacks is copied from
+    the exemplars `exemplars_for` gives for the classes lacking. Pixels beyond `fill`
+    come back unchanged."""
     out = photo.copy()
     if not fill.any():
-        return FillResult(out, [])
+        return FillResult(out, [], [])
     box = search_box(fill, settings.search_margin, photo.shape[:2])
     y0, y1, x0, x1 = box
     crop = lambda a: a[y0:y1, x0:x1]
@@ -79,17 +96,79 @@ def texture_fill(
     # a source must not read the pixels under the shape: they are what is being replaced
     own[cv2.dilate(region.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0] = UNKNOWN
     classes = [int(c) for c in np.unique(target[region])]
-    lacking = [c for c in classes if (own == c).sum() < settings.patch**2 * 4]
+    enough = settings.patch**2 * 4
+    lacking = [c for c in classes if (own == c).sum() < enough]
+    exemplars = exemplars_for(lacking) if exemplars_for is not None and lacking else ()
+    given = [c for c in lacking if any((labels_of == c).sum() >= enough for _, labels_of in exemplars)]
+    lacking = [c for c in lacking if c not in given]
     image = crop(photo).astype(np.float32) / 255
     guide_image = crop(guide).astype(np.float32) / 255 if guide is not None else None
     low = guide_in_photo_colours(image, region, target, crop(source_labels), guide_image)
-    filled = synthesise(image, region & ~np.isin(target, lacking), target, own, low, settings)
+    canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
+        (image, region, target, own, low), exemplars, given, settings.patch
+    )
+    filled = synthesise(canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings)
+    filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
     no_source = region & np.isin(target, lacking)
     if guide_image is not None:
         filled[no_source] = guide_image[no_source]
     out[y0:y1, x0:x1][region] = np.clip(np.rint(filled[region] * 255), 0, 255).astype(np.uint8)
-    return FillResult(out, lacking)
+    return FillResult(out, lacking, given)
+
+
+def beside_exemplars(
+    pictures: tuple[np.ndarray, ...], exemplars: Sequence[Exemplar], classes: list[int], patch: int
+) -> tuple[np.ndarray, ...]:
+    """The fill's pictures (image, region, target, own, low) with each exemplar laid to
+    the right of them, a patch apart: its pixels of `classes` become sources (its own
+    picture its low frequencies), nothing of it is painted. Without classes to give, the
+    pictures as they are."""
+    if not classes:
+        return pictures
+    image, region, target, own, low = pictures
+    h = max([image.shape[0], *(e.shape[0] for e, _ in exemplars)])
+    parts = [list(pictures)]
+    for picture, labels in exemplars:
+        picture = picture.astype(np.float32) / 255
+        ex_own = np.where(np.isin(labels, classes), labels, UNKNOWN).astype(own.dtype)
+        gap = np.zeros((labels.shape[0], patch), bool)
+        parts.append(
+            [
+                np.concatenate([np.zeros((labels.shape[0], patch, 3), np.float32), picture], 1),
+                np.concatenate([gap, np.zeros(labels.shape, bool)], 1),
+                np.concatenate([gap.astype(target.dtype), np.zeros(labels.shape, target.dtype)], 1),
+                np.concatenate([np.full(gap.shape, UNKNOWN, own.dtype), ex_own], 1),
+                np.concatenate([np.zeros((labels.shape[0], patch, 3), np.float32), picture], 1),
+            ]
+        )
+    fills = (0.0, False, 0, UNKNOWN, 0.0)  # what pads each picture to the canvas's height
+    padded = lambda a, v: np.concatenate([a, np.full((h - a.shape[0], *a.shape[1:]), v, a.dtype)], 0)
+    return tuple(np.concatenate([padded(part[i], fills[i]) for part in parts], 1) for i in range(5))
+
+
+def bank_exemplars(bank: SegmentBank, classes: list[int], scale: float) -> list[Exemplar]:
+    """For each class, the bank photo holding most of it, scaled by `scale` (the photo's
+    pixels per bank pixel) and cropped to at most EXEMPLAR_SIDE around that class; classes
+    the bank lacks give none."""
+    arrays, out = bank.arrays, []
+    for c in classes:
+        mine = arrays["seg_label"] == c
+        if not mine.any():
+            continue
+        areas = np.bincount(arrays["seg_photo"][mine], weights=arrays["seg_area"][mine])
+        picture, labels = bank.photo(int(areas.argmax()))
+        size = (max(1, round(labels.shape[1] * scale)), max(1, round(labels.shape[0] * scale)))
+        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        labels = cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
+        ys, xs = np.nonzero(labels == c)
+        if not ys.size:
+            continue
+        y0 = int(np.clip(ys.mean() - EXEMPLAR_SIDE // 2, 0, max(0, labels.shape[0] - EXEMPLAR_SIDE)))
+        x0 = int(np.clip(xs.mean() - EXEMPLAR_SIDE // 2, 0, max(0, labels.shape[1] - EXEMPLAR_SIDE)))
+        window = (slice(y0, y0 + EXEMPLAR_SIDE), slice(x0, x0 + EXEMPLAR_SIDE))
+        out.append((np.ascontiguousarray(picture[window]), np.ascontiguousarray(labels[window])))
+    return out
 
 
 def search_box(fill: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
