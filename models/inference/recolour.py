@@ -152,7 +152,7 @@ def distribution_map(
     """The linear Monge-Kantorovich map (Pitie and Kokaram 2007) from colours of mean `mx`
     and covariance `cx` to colours of mean `my` and covariance `cy`: (A (3, 3), b (3,)).
     `ridge` (a variance) keeps it finite for a flat region."""
-    cx, cy = cx + ridge * np.eye(3), cy + ridge * np.eye(3)
+    cx, cy = cx + ridge * np.eye(len(cx)), cy + ridge * np.eye(len(cy))
     root = matrix_power(cx, 0.5)
     inverse_root = matrix_power(cx, -0.5)
     a = inverse_root @ matrix_power(root @ cy @ root, 0.5) @ inverse_root
