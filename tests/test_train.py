@@ -381,3 +381,14 @@ def test_training_options_out_of_range_are_refused(tmp_path, flag, value):
 def test_fewer_pairs_than_a_batch_is_refused_instead_of_waiting_for_ever(tmp_path):
     with pytest.raises(ValueError, match="fewer than a batch"):
         Trainer(options(tmp_path, batch_size=8), tiny_config(19))  # 8 pairs, 2 held out
+
+
+@pytest.mark.parametrize("command", ["export", "export-parser", "export-canvas", "export-stylizer"])
+def test_every_export_of_a_folder_without_a_checkpoint_says_so_in_one_line(tmp_path, capsys, command):
+    """The four trainers' exports read their runs one way (`run_for_export`)."""
+    from tests.test_cli import run
+
+    out = tmp_path / ("weights/x" if command in ("export", "export-parser") else "weights")
+    code, _, err = run(capsys, command, "--run", tmp_path / "empty", "--out", out)
+    assert code == 2 and "no checkpoint.pt to export" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "weights").exists()

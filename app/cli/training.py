@@ -126,10 +126,7 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
 def cmd_export_parser(args: argparse.Namespace) -> int:
     from models.training.parser_trainer import export_parser
 
-    try:
-        info = export_parser(args.run, args.out, args.model)
-    except (FileNotFoundError, KeyError) as e:
-        raise InputError(f"{args.run}: no parser checkpoint to export ({e})") from None
+    info = export_parser(args.run, args.out, args.model)
     print(f"wrote {args.out}.safetensors and {args.out}.json ({info.training['iterations']} iterations)")
     return 0
 

@@ -30,7 +30,15 @@ from models.nets.canvas import CanvasConfig, CanvasNet
 from models.nets.sean import one_hot
 from models.training.losses import VGGLoss
 from models.training.options import CanvasTrainOptions
-from models.training.scaffold import infinite, load_checkpoint, new_session, run_steps, save_checkpoint, training_device
+from models.training.scaffold import (
+    infinite,
+    load_checkpoint,
+    new_session,
+    run_for_export,
+    run_steps,
+    save_checkpoint,
+    training_device,
+)
 
 
 def base_pictures(engine: Engine, pairs: list, path: Path) -> np.ndarray:
@@ -155,9 +163,7 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
 
 def export_canvas(run: Path, out_dir: Path) -> Path:
     """The shipped network (fp16 safetensors + JSON, named after its SEAN model) from a run."""
-    state = load_checkpoint(run / "checkpoint.pt", torch.device("cpu"))
-    if state is None:
-        raise ValueError(f"{run}: no checkpoint.pt")
+    state = run_for_export(run)
     cfg = CanvasConfig.from_dict(state["config"])
     net = CanvasNet(cfg)
     net.load_state_dict(state["net"])

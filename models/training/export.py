@@ -13,6 +13,7 @@ from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
 from models.inference.weights import ModelInfo, find_weights, load_weights, save_weights
 from models.nets.sean import SEAN, SEANConfig, one_hot
+from models.training.scaffold import run_for_export
 
 
 @torch.no_grad()
@@ -69,10 +70,7 @@ def export_weights(
     `as_trained` takes the weights as trained instead of their moving average (after a
     short run the average still holds much of the starting weights: 0.999^900 = 0.41).
     """
-    checkpoint = Path(run_dir) / "checkpoint.pt"
-    if not checkpoint.exists():
-        raise FileNotFoundError(f"{checkpoint}: no checkpoint to export")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = run_for_export(run_dir)
     cfg, scheme = SEANConfig(**state["config"]), LabelScheme.from_dict(state["labels"])
     model = SEAN(cfg)
     averaged = not as_trained and state.get("ema") is not None  # the moving average, when kept

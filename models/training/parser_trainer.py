@@ -31,6 +31,7 @@ from models.training.scaffold import (
     infinite,
     load_checkpoint,
     new_session,
+    run_for_export,
     run_steps,
     save_checkpoint,
     set_learning_rate,
@@ -217,7 +218,7 @@ def train_parser(opts: ParserTrainOptions) -> Path:
 
 
 def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
-    state = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    state = run_for_export(run_dir)
     options = state["options"]
     scheme = LabelScheme.from_dict(options["labels"])
     net = FaceParser(checkpoint_config(options, scheme.num_classes))

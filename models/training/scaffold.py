@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from models.data.files import InputError
 from models.device import pick_device
 
 
@@ -52,6 +53,15 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     itself is whole."""
     path.with_suffix(".tmp").unlink(missing_ok=True)
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+
+
+def run_for_export(run: str | Path) -> dict:
+    """A run's checkpoint, on the CPU, for an export: every trainer's export reads its run
+    this way, and a folder without a checkpoint is an InputError that says so."""
+    state = load_checkpoint(Path(run) / "checkpoint.pt", torch.device("cpu"))
+    if state is None:
+        raise InputError(f"{run}: no checkpoint.pt to export (train into this folder first)")
+    return state
 
 
 def new_session(start_step: int, **fields) -> dict:

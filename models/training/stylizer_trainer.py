@@ -27,7 +27,15 @@ from models.inference.stylize import STYLIZER_NAME, StylizerInfo
 from models.inference.weights import load_vgg19, write_weights
 from models.nets.stylizer import PIXEL_SCALE, StylizerConfig, StylizerDecoder, StylizerEncoder
 from models.training.options import StylizerTrainOptions
-from models.training.scaffold import infinite, load_checkpoint, new_session, run_steps, save_checkpoint, training_device
+from models.training.scaffold import (
+    infinite,
+    load_checkpoint,
+    new_session,
+    run_for_export,
+    run_steps,
+    save_checkpoint,
+    training_device,
+)
 
 
 class PhotoCrops(Dataset):
@@ -200,9 +208,7 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
 
 def export_stylizer(run: Path, out_dir: Path) -> Path:
     """The shipped decoder (fp16 safetensors + JSON) from a run's checkpoint."""
-    state = load_checkpoint(run / "checkpoint.pt", torch.device("cpu"))
-    if state is None:
-        raise ValueError(f"{run}: no checkpoint.pt")
+    state = run_for_export(run)
     cfg = StylizerConfig.from_dict(state["config"])
     decoder = StylizerDecoder(cfg)
     decoder.load_state_dict(state["decoder"])
