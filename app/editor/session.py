@@ -82,7 +82,7 @@ def thumbnail(rgb: np.ndarray, size: int = THUMBNAIL) -> np.ndarray:
 def look_side(edit: PhotoEdit, picture: np.ndarray) -> int:
     """The look's working size for a picture of a photo edit: the export's NET_SIDE for the
     photo at its own size, scaled with the picture, so that the view is the export's
-    pipeline at the view's size (the same look, not a different network's)."""
+    pipeline at the view's size (the same look, not one worked out at another size)."""
     return max(MIN_LOOK_SIDE, round(NET_SIDE * max(picture.shape[:2]) / max(edit.original.shape[:2])))
 
 

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from models.data.datasets import resize_crop
-from models.inference.stylize import ClassPlan, Stylizer, class_plan, style_look, stylize
+from models.inference.stylize import ClassPlan, Stylizer, blended, class_plan, smoothed, style_look, stylize
 
 METHODS = (
     "ours",  # the shipped look: the per-class colour transfer, smoothed
@@ -140,14 +140,9 @@ def stylize_pair(
         return from_lab(reinhard(content, style))
     if method == "reinhard_per_class":
         return reinhard_per_class(content, style, content_labels, style_labels, plan)
-    if method == "reinhard_smoothed":
-        from models.data.filters import guided_upsample
-        from models.inference.stylize import smoothing_window
-
+    if method == "reinhard_smoothed":  # our smoothing step, after Reinhard's per-class transfer
         moved = reinhard_per_class(content, style, content_labels, style_labels, plan).astype(np.float32) / 255
-        guide = content.astype(np.float32) / 255
-        out = guided_upsample(guide, moved, guide, **smoothing_window(content.shape[:2], "guided"))
-        return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return blended(smoothed(content, moved, content, "guided"), content, 1.0)
     network = stylizer if method.startswith("ours_network") else None
     look = style_look(style, style_labels, max(style.shape[:2]), network)
     smooth = "none" if method.endswith("no_smoothing") else "guided"

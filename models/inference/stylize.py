@@ -237,8 +237,8 @@ ClassMaps = dict[int, tuple[np.ndarray, np.ndarray]]
 def class_maps(
     content: np.ndarray, content_labels: np.ndarray | None, style: StyleFeatures, plan: ClassPlan
 ) -> ClassMaps:
-    """The colour transfer's map of each planned class (`distribution_map`, gains capped),
-    from the content's colours there to the style photo's; a class either photo has too
+    """The colour transfer's map of each planned class (`look_map`), from the content's
+    colours there to the style photo's; a class either photo has too
     few pixels of keeps its colours. Without masks, one map for the whole picture (key 0)."""
     whole = content_labels is None or style.labels is None
     maps = {}
@@ -454,6 +454,17 @@ def stylize(
         styled = apply_class_maps(small, map_labels, maps)
     else:
         styled = network.stylize_net(small, style, small_labels, plan)
+    if smooth == "none" and maps is not None:  # the class maps, exact at the content's own size
+        return blended(
+            apply_class_maps(content, content_labels if style.labels is not None else None, maps), content, strength
+        )
+    return blended(smoothed(small, styled, content, smooth), content, strength)
+
+
+def smoothed(small: np.ndarray, styled: np.ndarray, content: np.ndarray, smooth: str) -> np.ndarray:
+    """The stylisation step's float picture `styled`, worked out on `small` (the content
+    at the working size), smoothed by `smooth` ("guided", "exact" or "none") and carried
+    to `content`'s own size: float (H, W, 3)."""
     guide_small = small.astype(np.float32) / 255
     if smooth == "exact":
         if guide_small.shape[0] * guide_small.shape[1] > EXACT_MAX_PIXELS:
@@ -462,15 +473,12 @@ def stylize(
                 f"at the working size; use a smaller --size or --smooth guided"
             )
         styled = filters.affinity_smooth(guide_small, styled)
-    if smooth == "none" and maps is not None:  # the class maps, exact at the content's own size
-        result = apply_class_maps(content, content_labels if style.labels is not None else None, maps)
-    elif smooth == "none":
-        result = cv2.resize(styled, (content.shape[1], content.shape[0]), interpolation=cv2.INTER_LINEAR)
-    else:  # the local affine model at the working size, applied at the content's own
-        result = filters.guided_upsample(
-            guide_small, styled, content.astype(np.float32) / 255, **smoothing_window(small.shape[:2], smooth)
-        )
-    return blended(result, content, strength)
+    if smooth == "none":
+        return cv2.resize(styled, (content.shape[1], content.shape[0]), interpolation=cv2.INTER_LINEAR)
+    # the local affine model at the working size, applied at the content's own
+    return filters.guided_upsample(
+        guide_small, styled, content.astype(np.float32) / 255, **smoothing_window(small.shape[:2], smooth)
+    )
 
 
 def blended(result: np.ndarray, content: np.ndarray, strength: float) -> np.ndarray:
