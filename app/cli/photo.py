@@ -138,8 +138,12 @@ def cmd_restyle(args: argparse.Namespace) -> int:
     result = render_edit(engine, edit, edited_mask, [styles], own, adjustments, photo_maps, bank, lacking)
     if lacking:
         names = ", ".join(engine.labels.names[c] for c in lacking)
-        where = "the photo and the bank have" if bank is not None else "the photo has (give --bank for more)"
-        print(f"note: {where} too little {names} to copy; those shapes take the model's picture", file=sys.stderr)
+        where = "the photo and the bank have" if bank is not None else "the photo has"
+        more = "" if bank is not None else " (--bank BANK.npz lends other photos')"
+        print(
+            f"note: {where} too little {names} to copy its texture from{more}; those shapes take the model's picture",
+            file=sys.stderr,
+        )
     stage("writing")
     quality = args.quality or jpeg_quality(args.photo) or DEFAULT_QUALITY  # a JPEG's own, unless given
     save_image(args.out, result, quality, photo_metadata(args.photo))
