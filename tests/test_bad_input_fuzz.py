@@ -222,6 +222,46 @@ def test_weights_reader(toy_weights, path, value, delete, damage, data):
         assert info.labels.num_classes == info.config.num_classes
 
 
+@pytest.fixture(scope="module")
+def street_bank(tmp_path_factory):
+    from models.data.bank import SegmentBank
+    from models.data.datasets import find_pairs
+    from tests.test_sims import write_streets
+
+    folder = write_streets(tmp_path_factory.mktemp("bank"), 3)
+    return SegmentBank.build(find_pairs(folder), STREET, 32, "street_32")
+
+
+@FUZZ
+@given(st.data())
+def test_bank_reader(street_bank, data):
+    """A bank with one number of its records or its meta changed to anything: refused, or
+    every segment can be cut from its photo."""
+    from models.data.bank import SegmentBank
+
+    meta, arrays = dict(street_bank.meta), dict(street_bank.arrays)
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(k for k in arrays if k.startswith("seg_") or k.endswith("offsets"))))
+        array = arrays[key].copy()
+        info = np.iinfo(array.dtype)
+        index = data.draw(st.integers(0, array.size - 1))
+        array.flat[index] = data.draw(st.integers(info.min, info.max))
+        arrays[key] = array
+    else:
+        key = data.draw(st.sampled_from(["size", "photos", "segments", "descriptor", "format"]))
+        meta[key] = data.draw(json_values())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "b.npz"
+        SegmentBank(meta, arrays).save(path)
+        try:
+            bank = SegmentBank.load(path)
+            for i in range(len(bank)):
+                crop, mask = bank.segment(i)
+                assert crop.shape[:2] == mask.shape
+        except InputError as e:
+            assert "\n" not in str(e)
+
+
 # -- crafted files: what an attacker would send --------------------------------------------
 def npz_with_header(shape: tuple, descr: str) -> bytes:
     """An .npz whose 'codes' and 'present' arrays declare `shape` and `descr` but hold a few bytes."""

@@ -195,6 +195,43 @@ def test_banks_that_cannot_be_used_are_refused_with_the_reason(tmp_path, bank, m
         bank.check_fits("toy", TOY)
 
 
+def shifted(key: str, column: int, value: int):
+    """A crafted bank: `key`'s first segment has `value` in `column`."""
+
+    def craft(meta: dict, arrays: dict) -> tuple[dict, dict]:
+        array = arrays[key].copy()
+        array[(0, column) if array.ndim == 2 else 0] = value
+        return meta, dict(arrays, **{key: array})
+
+    return craft
+
+
+def claiming_size(value: object):
+    return lambda meta, arrays: (dict(meta, size=value), arrays)
+
+
+@pytest.mark.parametrize(
+    "craft, reason",
+    [
+        (shifted("seg_seed", 0, 30000), "outside its"),
+        (shifted("seg_box", 2, -5), "outside its"),
+        (shifted("seg_box", 1, 32000), "outside its"),
+        (shifted("seg_area", 0, 0), "outside its"),
+        (claiming_size(0), "a bank holds"),
+        (claiming_size(-3), "a bank holds"),
+        (claiming_size(10**9), "a bank holds"),
+        (claiming_size(float("inf")), "whole numbers"),
+        (claiming_size("big"), "whole numbers"),
+        (claiming_size(True), "whole numbers"),
+    ],
+)
+def test_a_bank_whose_segments_or_sizes_are_out_of_range_is_refused(tmp_path, bank, craft, reason):
+    meta, arrays = craft(dict(bank.meta), dict(bank.arrays))
+    SegmentBank(meta, arrays).save(tmp_path / "crafted.npz")
+    with pytest.raises(InputError, match=f"not a usable segment bank.*{reason}"):
+        SegmentBank.load(tmp_path / "crafted.npz")
+
+
 def test_an_empty_folder_makes_no_bank(tmp_path):
     with pytest.raises(InputError, match="no labelled photos"):
         SegmentBank.build([], STREET, SIZE, "street_32")

@@ -28,6 +28,7 @@ File format (an .npz without pickles; `BANK_FORMAT` versions it):
 
 from __future__ import annotations
 
+import io
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -38,7 +39,7 @@ import cv2
 import numpy as np
 
 from models.data.datasets import flat, resize_crop
-from models.data.files import InputError, atomic_write, check_labels, load_arrays
+from models.data.files import InputError, atomic_write, check_labels, load_arrays, open_image
 from models.data.labels import LabelScheme
 
 BANK_FORMAT = 1
@@ -163,6 +164,26 @@ def coarse(masks: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return soft.reshape(n, -1), np.ascontiguousarray(sampled).reshape(n, -1)
 
 
+def whole(value: object) -> int:
+    """`value` if it is a whole number (a JSON int, not a bool, a string or a float)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(value)
+    return value
+
+
+def segments_lie_in_photos(a: dict[str, np.ndarray], size: int) -> bool:
+    """Every segment's box is a non-empty part of its size x size photo with its seed inside,
+    and its area fits the box: what `segment` and retrieval index by."""
+    box, seed, area = a["seg_box"].astype(np.int64), a["seg_seed"].astype(np.int64), a["seg_area"]
+    top, bottom, left, right = box.T
+    return bool(
+        np.all((0 <= top) & (top < bottom) & (bottom <= size) & (0 <= left) & (left < right) & (right <= size))
+        and np.all((top <= seed[:, 0]) & (seed[:, 0] < bottom) & (left <= seed[:, 1]) & (seed[:, 1] < right))
+        and np.all((area > 0) & (area <= (bottom - top) * (right - left)))
+    )
+
+
+BANK_SIDES = (16, 2048)  # the side of a bank's photos, as far as a bank file may claim
 BANK_ARRAY_LIMIT = 4 << 30  # bytes one of a bank's arrays may declare (the street bank's largest: ~100 MB)
 
 
@@ -279,11 +300,16 @@ class SegmentBank:
         if missing:
             raise InputError(f"{damaged} (arrays missing: {', '.join(missing)})")
         try:
-            n, photos = int(meta["segments"]), int(meta["photos"])
-            d = int(meta["descriptor"])
+            n, photos = whole(meta["segments"]), whole(meta["photos"])
+            d, size = whole(meta["descriptor"]), whole(meta["size"])
             names = list(meta["labels"]["names"])
         except (KeyError, TypeError, ValueError):
-            raise InputError(f"{damaged} (its 'meta' record lacks segments, photos, descriptor or labels)") from None
+            raise InputError(
+                f"{damaged} (its 'meta' record lacks whole numbers for segments, photos, size or "
+                "descriptor, or its labels)"
+            ) from None
+        if not BANK_SIDES[0] <= size <= BANK_SIDES[1] or n < 0 or photos < 0:
+            raise InputError(f"{damaged} (photos of {size} px; a bank holds {BANK_SIDES[0]}-{BANK_SIDES[1]} px)")
         if d != DESCRIPTOR:
             raise InputError(
                 f"{damaged} (descriptors of {d} px, this version compares {DESCRIPTOR} px); build it again"
@@ -310,6 +336,8 @@ class SegmentBank:
             n and (a["seg_photo"].min() < 0 or a["seg_photo"].max() >= photos or a["seg_label"].max() >= len(names))
         ):
             raise InputError(f"{damaged} (segments point at photos or classes it does not have)")
+        if n and not segments_lie_in_photos(a, size):
+            raise InputError(f"{damaged} (segments whose boxes, seeds or areas lie outside its {size} px photos)")
         if n * BYTES_PER_SEGMENT > MAX_BANK_BYTES:
             raise InputError(
                 f"{damaged.replace('not a usable', 'too large a')}: {n:,} segments would take "
@@ -363,10 +391,25 @@ class SegmentBank:
         a = self.arrays
         jpeg = a["jpeg"][a["jpeg_offsets"][i] : a["jpeg_offsets"][i + 1]]
         png = a["png"][a["png_offsets"][i] : a["png_offsets"][i + 1]]
-        image, labels = cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
-        if image is None or labels is None or image.shape[:2] != labels.shape:
-            raise InputError(f"bank photo {self.stems[i]!r} is damaged; build the bank again")
+        damaged = InputError(f"bank photo {self.stems[i]!r} is damaged; build the bank again")
+        if not all(self.declares_own_size(blob) for blob in (jpeg, png)):
+            raise damaged
+        try:
+            image, labels = cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            raise damaged from None
+        if image is None or labels is None or not image.shape[:2] == labels.shape == (self.size, self.size):
+            raise damaged
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), labels
+
+    def declares_own_size(self, blob: np.ndarray) -> bool:
+        """Whether an image's header says the bank's size, read before decoding a pixel (so
+        a crafted header cannot make us allocate gigabytes)."""
+        try:
+            with open_image(io.BytesIO(blob.tobytes()), "bank photo") as img:
+                return img.size == (self.size, self.size)
+        except InputError:
+            return False
 
     def segment(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(the crop of segment i's box from its photo, its mask in that box)."""
