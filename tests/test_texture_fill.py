@@ -182,3 +182,29 @@ def test_the_seam_measure_sees_an_edge_the_fill_drew():
     patched = real.copy()
     patched[band] = 200  # a flat patch: a step all round its outline
     assert seam_ratio(patched, real, band) > 3
+
+
+def test_the_live_view_refills_only_what_a_stroke_changed_and_afresh_once_it_ends():
+    """While a stroke goes on, the fill kept from the last frame stays where the stroke did
+    not reach; once it ends, every shape is filled anew: what `composite` gives alone."""
+    from models.data.framing import Framing
+    from models.inference.composite import LiveFill, PhotoEdit, composite
+    from tests.helpers import SIZE
+
+    photo, own = striped_photo((192, 192))
+    mask = cv2.resize(own, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+    edit = PhotoEdit(photo, Framing(0.0, 0.0, 192.0, True), mask, "photo")
+    synthesis, none = np.full((SIZE, SIZE, 3), 128, np.uint8), np.zeros(2, bool)
+    live = LiveFill()
+    painted = mask.copy()
+    painted[4:8, 17:20] = 1  # a dab of strands in the grey, far from the next one
+    first = composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=5000, afresh=False)
+    painted[24:28, 26:29] = 1  # the stroke goes on, away from the first dab
+    second = composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=5000, afresh=False)
+    dab = np.zeros((192, 192), bool)
+    dab[24:48, 102:114] = True  # the first dab at the photo's size
+    assert np.array_equal(second[dab], first[dab])  # kept
+    assert not np.array_equal(second[144:168, 156:174], first[144:168, 156:174])  # the new dab is filled
+    assert high_pass(second)[148:164, 159:171].std() > 2  # with strands
+    ended = composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=None)
+    assert np.array_equal(ended, composite(edit, painted, synthesis, synthesis, none, photo))

@@ -20,6 +20,7 @@ from models.data import framing
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
 from models.inference.composite import (
+    LiveFill,
     PhotoEdit,
     RegionGrid,
     composite,
@@ -45,7 +46,12 @@ REFINE_SLICE = 3  # refinement steps between frames: about half a second on two 
 # usual rate ends where 30 steps do (23.10 dB, against 23.18).
 FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
-FILL_VIEW_PIXELS = 5_000  # painted pixels the live view's texture fill works out (more: on a smaller copy)
+# Painted pixels the view's texture fill works out at full detail (more: on a smaller copy):
+# while a stroke goes on, of what it changed (a frame stays live); once it has ended, of every
+# shape, afresh (under a second and a half on two cores; the export's fill, for a photo the
+# view shows at its own size).
+FILL_LIVE_PIXELS = 2_000
+FILL_SETTLED_PIXELS = 60_000
 THUMBNAIL = 96
 MIN_LOOK_SIDE = 96  # below this the look's smoothing window is a pixel or two
 
@@ -109,6 +115,7 @@ class EditorSession:
         self._recoloured: Memo[np.ndarray] = Memo()  # engine: the preview photo, restyled regions recoloured
         self._grid: Memo[RegionGrid] = Memo()  # engine: the preview's regions, for the texture fill
         self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
+        self._live_fill = LiveFill()  # engine: the view's fill, refilled where a stroke changed it
         self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (bank loaded)
         self._unusable_banks: set[str] = set()  # banks that failed to load (a moved file...)
         self.last_canvas: Canvas | None = None  # the bank canvas of the last frame, for its view
@@ -166,29 +173,36 @@ class EditorSession:
         max_side: int | None = PREVIEW_SIDE,
         as_photo: bool = True,
         texture: bool = True,
+        stroke: bool = False,
     ) -> FramePipeline:
         """The steps that turn a frame's synthesis into the picture, in order: the bank's
         segments (an edit of a mask), the photo with the edit in it at most `max_side` px
         (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
         plain synthesis instead; `texture` False: painted shapes take the model's synthesis
-        instead of the photo's own texture) or the regions' hand adjustments (an edit of a
-        mask), then the look. Built on the GUI thread from copies of what it needs; run on
-        the engine thread."""
+        instead of the photo's own texture; `stroke`: a frame in the middle of a brush
+        stroke, whose fill refills only what changed) or the regions' hand adjustments (an
+        edit of a mask), then the look. Built on the GUI thread from copies of what it
+        needs; run on the engine thread."""
         steps = [self.bank_step(doc)]
         if doc.photo_edit is not None and as_photo:
-            steps.append(self.composite_step(doc, per_block, max_side, texture))
+            steps.append(self.composite_step(doc, per_block, max_side, texture, stroke))
         elif doc.photo_edit is None:
             steps.append(adjust_step(doc))
         steps.append(self.look_step(doc, per_block, max_side, as_photo))
         return FramePipeline(tuple(step for step in steps if step is not None))
 
     def composite_step(
-        self, doc: Document, per_block: list[StyleMatrix], max_side: int | None, texture: bool = True
+        self,
+        doc: Document,
+        per_block: list[StyleMatrix],
+        max_side: int | None,
+        texture: bool = True,
+        stroke: bool = False,
     ) -> Step:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
-        view), painted shapes filled with the photo's texture (the view's at most
-        FILL_VIEW_PIXELS worked out, so that a stroke stays live; the export's at the
-        photo's own resolution) or drawn by the model."""
+        view), painted shapes filled with the photo's texture (the view's refilled only
+        where a stroke changed them while it goes on, then afresh: see FILL_LIVE_PIXELS;
+        the export's at the photo's own resolution) or drawn by the model."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         groups = doc.style_groups(self.engine.labels.groups)
         preview = edit if max_side is None else self.preview(edit, max_side)
@@ -210,8 +224,10 @@ class EditorSession:
                 restyled,
                 recoloured(),
                 DEFAULT_FILL if texture else None,
-                FILL_VIEW_PIXELS if max_side is not None else None,
+                None if max_side is None else FILL_LIVE_PIXELS if stroke else FILL_SETTLED_PIXELS,
                 self.region_grid(preview) if max_side is not None else None,
+                self._live_fill if max_side is not None else None,
+                afresh=not stroke,
             ),
         )
 

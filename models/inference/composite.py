@@ -15,6 +15,7 @@ Every pixel beyond the edited regions and their seam is the original, bit for bi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -169,6 +170,8 @@ def composite(
     fill: FillSettings | None = DEFAULT_FILL,
     fill_pixels: int | None = None,
     grid: RegionGrid | None = None,
+    live: LiveFill | None = None,
+    afresh: bool = True,
 ) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
@@ -179,12 +182,16 @@ def composite(
     painted, or to make `recoloured`. Painted shapes take the photo's own texture
     (`fill_shapes`, at most `fill_pixels` worked out: the live view) unless `fill` is
     None, which draws the model's synthesis. `grid`: the edit's RegionGrid, when the
-    caller keeps it between frames."""
+    caller keeps it between frames; `live`: the view's fill kept between its frames (a
+    stroke refills what it changed; `afresh`, once it has ended, fills every shape
+    anew)."""
     if recoloured is None:
         recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
     if not shape_area.any():
         return recoloured
+    if fill is not None and live is not None:
+        return live.fill(recoloured, edit, edited_mask, edited, fill, fill_pixels, grid, afresh)
     result = recoloured.copy()
     if fill is None:
         paint_shapes(result, edit, shape_area, edited, seam_of(edit))
@@ -479,6 +486,95 @@ def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, ed
     result[y0:y1, x0:x1][touched] = np.clip(np.rint(out[touched]), 0, 255).astype(np.uint8)
 
 
+@dataclass
+class ShapeMaps:
+    """A photo edit's painted shapes on the photo's pixels, in the box the fill searches:
+    where they lie (`area`), the classes painted (`labels`), the photo's own classes
+    (`own`, UNKNOWN where not known) and the model's picture of the edit (`guide`)."""
+
+    box: tuple[int, int, int, int]  # y0, y1, x0, x1
+    area: np.ndarray
+    labels: np.ndarray
+    own: np.ndarray
+    guide: np.ndarray
+    shape_area: np.ndarray  # where the model-size mask was painted
+
+    @classmethod
+    def of(
+        cls,
+        edit: PhotoEdit,
+        edited_mask: np.ndarray,
+        edited: np.ndarray,
+        shape: tuple[int, int],
+        settings: FillSettings = DEFAULT_FILL,
+        photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+        grid: RegionGrid | None = None,
+        around: np.ndarray | None = None,
+    ) -> ShapeMaps | None:
+        """The maps of `edited_mask`'s shapes on a photo of `shape`, in the box the fill
+        searches around them (or around the model-size area `around`: what changed), None
+        where there is nothing; `photo_maps` (the edited labels and the photo's own at the
+        photo's size) say where and what was painted, to the pixel."""
+        size, seam = edited_mask.shape[0], seam_of(edit)
+        shape_area = edited_mask != edit.mask
+        if photo_maps is not None:
+            painted = photo_maps[0] != photo_maps[1]
+            rows, cols = np.flatnonzero(painted.any(1)), np.flatnonzero(painted.any(0))
+            box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if rows.size else None
+        else:
+            box = changed_box(
+                shape_area if around is None else around, edit.framing.to_photo(size), 2 * seam + 2, shape
+            )
+        if box is None:
+            return None
+        # the sources lie around the shape: the box the fill searches (texture_fill.search_box)
+        box = grown_box(box, settings.search_margin, shape)
+        y0, y1, x0, x1 = box
+        to_model = edit.framing.to_model(size)
+        guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
+        if photo_maps is not None:
+            labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
+            area = labels != own
+        else:
+            area = to_photo_pixels(shape_area.astype(np.uint8), to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            area = area > 0
+            labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            own = (grid or RegionGrid(edit)).photo_labels(box)
+        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area)
+
+
+def fill_in_box(
+    result: np.ndarray,
+    maps: ShapeMaps,
+    region: np.ndarray,
+    own: np.ndarray,
+    settings: FillSettings,
+    max_pixels: int | None,
+    exemplars_at: Callable[[float], Callable[[list[int]], list]] | None = None,
+) -> list[int]:
+    """`region` (a part of `maps.area`, in its box) of `result` filled in place with
+    texture of the pixels `own` says are of each one's class, on a copy scaled down to at
+    most `max_pixels` filled pixels when given; the classes lacking a source returned."""
+    y0, y1, x0, x1 = maps.box
+    under = result[y0:y1, x0:x1]
+    scale = min(1.0, np.sqrt(max_pixels / max(1, region.sum()))) if max_pixels else 1.0
+    small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
+    filled = texture_fill(
+        small(under, cv2.INTER_AREA),
+        small(region.astype(np.uint8), cv2.INTER_NEAREST) > 0,
+        small(maps.labels, cv2.INTER_NEAREST),
+        small(own, cv2.INTER_NEAREST),
+        small(maps.guide, cv2.INTER_AREA),
+        settings,
+        exemplars_at(scale) if exemplars_at is not None else None,
+    )
+    image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
+    # and a ramp into the pixels under the shape would bring back what was painted over
+    under[region] = image[region]
+    return filled.lacking
+
+
 def fill_shapes(
     result: np.ndarray,
     edit: PhotoEdit,
@@ -493,56 +589,95 @@ def fill_shapes(
     """The painted shapes (where `edited_mask` differs from the photo's own) filled in
     `result` in place with texture of its own pixels of each shape's class, guided by the
     model's picture `edited` (models/inference/texture_fill.py), at the photo's
-    resolution or, with `max_pixels`, on a copy scaled down to that many painted pixels
-    (the live view). `photo_maps`: the edited labels and the photo's own at the photo's
-    size (`restyle --edited-mask`), which then say where and what was painted, to the
-    pixel. A class the photo has too little of is copied from `bank`'s photos that hold
-    it; one neither has takes the synthesis (`paint_shapes`); those classes are returned."""
-    size, seam = edited_mask.shape[0], seam_of(edit)
-    shape_area = edited_mask != edit.mask
-    if photo_maps is not None:
-        painted = photo_maps[0] != photo_maps[1]
-        rows, cols = np.flatnonzero(painted.any(1)), np.flatnonzero(painted.any(0))
-        box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if rows.size else None
-    else:
-        box = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, result.shape[:2])
-    if box is None:
+    resolution or, with `max_pixels`, on a copy scaled down to that many painted pixels.
+    `photo_maps`: the edited labels and the photo's own at the photo's size (`restyle
+    --edited-mask`), which then say where and what was painted, to the pixel. A class the
+    photo has too little of is copied from `bank`'s photos that hold it; one neither has
+    takes the synthesis (`paint_shapes`); those classes are returned."""
+    maps = ShapeMaps.of(edit, edited_mask, edited, result.shape[:2], settings, photo_maps, grid)
+    if maps is None:
         return []
-    # the sources lie around the shape: the box the fill searches (texture_fill.search_box)
-    box = grown_box(box, settings.search_margin, result.shape[:2])
-    y0, y1, x0, x1 = box
-    to_model = edit.framing.to_model(size)
-    guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
-    if photo_maps is not None:
-        labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
-        area = labels != own
-    else:
-        area = to_photo_pixels(shape_area.astype(np.uint8), to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
-        labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
-        own = (grid or RegionGrid(edit)).photo_labels(box)
-    under = result[y0:y1, x0:x1]
-    scale = min(1.0, np.sqrt(max_pixels / max(1, area.sum()))) if max_pixels else 1.0
-    small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
-    exemplars_for = None
+    exemplars_at = None
     if bank is not None:  # the bank's photos at this photo's scale: photo pixels per bank pixel
-        bank_scale = edit.framing.to_photo(size)[0, 0] * size / bank.size * scale
-        exemplars_for = lambda classes: bank_exemplars(bank, classes, bank_scale)
-    filled = texture_fill(
-        small(under, cv2.INTER_AREA),
-        small(area.astype(np.uint8), cv2.INTER_NEAREST) > 0,
-        small(labels, cv2.INTER_NEAREST),
-        small(own, cv2.INTER_NEAREST),
-        small(guide.astype(np.uint8), cv2.INTER_AREA),
-        settings,
-        exemplars_for,
-    )
-    image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
-    # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
-    # and a ramp into the pixels under the shape would bring back what was painted over
-    result[y0:y1, x0:x1][area] = image[area]
-    if filled.lacking:
-        paint_shapes(result, edit, shape_area & np.isin(edited_mask, filled.lacking), edited, seam)
-    return filled.lacking
+        size = edited_mask.shape[0]
+        per_bank_pixel = edit.framing.to_photo(size)[0, 0] * size / bank.size
+        exemplars_at = lambda scale: lambda classes: bank_exemplars(bank, classes, per_bank_pixel * scale)
+    lacking = fill_in_box(result, maps, maps.area, maps.own, settings, max_pixels, exemplars_at)
+    paint_lacking(result, maps.shape_area, edit, edited_mask, edited, lacking)
+    return lacking
+
+
+def paint_lacking(
+    result: np.ndarray, shape_area: np.ndarray, edit: PhotoEdit, edited_mask: np.ndarray, edited: np.ndarray, lacking
+) -> None:
+    """Painted classes with no texture to copy take the model's synthesis (in the
+    model-size `shape_area`)."""
+    if lacking:
+        paint_shapes(result, edit, shape_area & np.isin(edited_mask, lacking), edited, seam_of(edit))
+
+
+class LiveFill:
+    """The live view's fill, kept from frame to frame on the thread that makes frames: a
+    stroke refills only what it changed (the pixels newly painted or painted another
+    class, and a ring of the fill around them, so that the new part joins the old), and
+    the rest of the shapes keep the texture they were given. The refilled part may read
+    the kept fill as a source, so a fringe grows from itself. What a stroke leaves is
+    the same kind of picture as a whole fill, but not the same pixels: the export fills
+    the shapes afresh (`fill_shapes`)."""
+
+    RING = 1  # patch sides of kept fill refilled around what changed
+    SWEEPS = 1  # PatchMatch sweeps per coarser level while a stroke goes on (the finest: two)
+
+    def __init__(self) -> None:
+        self._base: np.ndarray | None = None  # the picture the kept fill lies on
+        self._painted: np.ndarray | None = None  # (H, W) bool: where the last frame filled
+        self._labels: np.ndarray | None = None  # (H, W) the classes it filled them with
+        self._picture: np.ndarray | None = None  # the last frame's picture
+        self._mask: np.ndarray | None = None  # the model-size mask it was made for
+
+    def fill(
+        self,
+        recoloured: np.ndarray,
+        edit: PhotoEdit,
+        edited_mask: np.ndarray,
+        edited: np.ndarray,
+        settings: FillSettings,
+        max_pixels: int | None,
+        grid: RegionGrid | None = None,
+        afresh: bool = False,
+    ) -> np.ndarray:
+        """`recoloured` (the photo of this view with its regions recoloured; a new one
+        starts afresh) with `edited_mask`'s shapes filled, refilling at most `max_pixels`
+        pixels' worth at full detail (more: on a smaller copy); `afresh`: every shape
+        filled anew, as `fill_shapes` fills it (a stroke has ended). Only the box around
+        what the mask changed since the last frame is looked at: the rest of the picture
+        is the last frame's."""
+        shape = recoloured.shape[:2]
+        if afresh or self._painted is None or self._painted.shape != shape or self._base is not recoloured:
+            self._base, self._picture, self._mask = recoloured, recoloured, edit.mask  # nothing painted yet
+            self._painted, self._labels = np.zeros(shape, bool), np.zeros(shape, np.uint8)
+        moved = edited_mask != self._mask
+        maps = ShapeMaps.of(edit, edited_mask, edited, shape, settings, grid=grid, around=moved)
+        result = self._picture.copy()
+        if maps is not None:
+            box = (slice(maps.box[0], maps.box[1]), slice(maps.box[2], maps.box[3]))
+            kept = maps.area & self._painted[box] & (maps.labels == self._labels[box])
+            result[box][~kept] = recoloured[box][~kept]  # erased, or about to be refilled
+            changed = maps.area & ~kept
+            if changed.any():
+                ring = np.ones((2 * self.RING * settings.patch + 1,) * 2, np.uint8)
+                region = maps.area & (cv2.dilate(changed.astype(np.uint8), ring) > 0)
+                own = maps.own.copy()
+                own[kept] = maps.labels[kept]  # the kept fill is a source of its painted class
+                quick = replace(settings, iterations=self.SWEEPS) if not afresh else settings
+                lacking = fill_in_box(result, maps, region, own, quick, max_pixels)
+                # what lacks a source takes the synthesis, where the stroke changed the mask
+                near = cv2.dilate(moved.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                paint_lacking(result, maps.shape_area & near, edit, edited_mask, edited, lacking)
+                result[box][kept] = self._picture[box][kept]
+            self._painted[box], self._labels[box] = maps.area, maps.labels
+        self._picture, self._mask = result, edited_mask.copy()
+        return result
 
 
 def render_edit(

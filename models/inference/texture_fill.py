@@ -206,7 +206,12 @@ def guide_in_photo_colours(
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
         if border.sum() >= MIN_BORDER:
-            shift = membrane(image - drawn, border, inside)[inside]
+            # the border lies within two pixels of the shape: its box, grown by those, is all the membrane sees
+            ys, xs = np.nonzero(inside)
+            h, w = inside.shape
+            y0, y1, x0, x1 = max(0, ys.min() - 3), min(h, ys.max() + 4), max(0, xs.min() - 3), min(w, xs.max() + 4)
+            box = (slice(y0, y1), slice(x0, x1))
+            shift = membrane(image[box] - drawn[box], border[box], inside[box])[inside[box]]
         elif source.any():
             shift = image[source].mean(0) - drawn[inside].mean(0)
         else:

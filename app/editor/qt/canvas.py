@@ -181,7 +181,7 @@ class ImageView(FileDrops, ZoomableView):
 class MaskCanvas(ZoomableView):
     """Paints the document's mask with the current tool; accepts style drops on regions."""
 
-    mask_edited = pyqtSignal()  # the working mask changed (mid-stroke too)
+    mask_edited = pyqtSignal()  # the working mask changed (mid-stroke too: see `stroking`)
     label_picked = pyqtSignal(int)
     style_dropped = pyqtSignal(str, int, bool, bool)  # payload, label under the drop, to all, alone
     files_dropped = pyqtSignal(list)
@@ -320,7 +320,12 @@ class MaskCanvas(ZoomableView):
             self._shape = []
             self.edited()
         self._last = None
-        self.doc.commit_mask()
+        self.doc.commit_mask()  # the document says the mask changed: a frame of the ended stroke
+
+    @property
+    def stroking(self) -> bool:
+        """A brush stroke is under way (the mouse is down)."""
+        return self._last is not None
 
     def leaveEvent(self, event) -> None:
         self._hover = None

@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         for w in (self.status_cursor, self.status_time, self.status_model):
             self.statusBar().addPermanentWidget(w)
 
-        self.canvas.mask_edited.connect(self.request_synthesis)
+        self.canvas.mask_edited.connect(lambda: self.request_synthesis(stroke=self.canvas.stroking))
         self.canvas.label_picked.connect(self.palette_list.setCurrentRow)
         self.canvas.style_dropped.connect(self.styles.drop_payload)
         self.canvas.files_dropped.connect(self.files.open_files)
@@ -235,8 +235,9 @@ class MainWindow(QMainWindow):
         self.actions.redo.setEnabled(self.doc.can_redo)
 
     # -- synthesis ---------------------------------------------------------------------
-    def request_synthesis(self) -> None:
-        """A new frame; for a photo edit shown as the photo, composited into it."""
+    def request_synthesis(self, stroke: bool = False) -> None:
+        """A new frame; for a photo edit shown as the photo, composited into it (`stroke`:
+        in the middle of a brush stroke; its end, a change of the document, asks again)."""
         styles = self.doc.styles_per_block(self.engine.mean_style)
         pipeline = self.session.frame_pipeline(
             self.doc,
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
             self.preview_side(),
             as_photo=self.actions.composite.isChecked(),
             texture=self.actions.texture.isChecked(),
+            stroke=stroke,
         )
         self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 
