@@ -50,6 +50,14 @@ def test_edit_loop_measures_every_brush_event(qtbot, weights_json):
     assert 0 < r["frame_p50_ms"] <= r["latency_max_ms"]  # a frame's own time is part of its latency
 
 
+def test_the_fill_bench_times_a_painted_square_at_full_resolution():
+    from models.bench import speed
+
+    r = speed.measure_fill(side=40, repeats=1)
+    assert r["side"] == 40 and r["fill_s"] > 0
+    assert main(["lab", "bench", "--fill", "--help"]) == 0
+
+
 def test_percentile():
     assert percentile(list(range(1, 101)), 95) == 95 and percentile([3.0], 95) == 3.0
 

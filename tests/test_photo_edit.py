@@ -933,3 +933,55 @@ def test_eval_edits_measures_every_method_on_held_out_photos(tmp_path, capsys, w
     for method in ("anchored", "transform", "difference", "reinhard"):
         assert {"lab_distance", "detail_correlation", "detail_correlation_luma"} <= set(result[method])
     assert result["restyled"] >= 1 and len(result["per_photo"]["anchored"]["lab_distance"]) == result["restyled"]
+
+
+def test_a_photo_edit_takes_the_texture_of_a_class_it_lacks_from_a_bank(
+    qtbot, tmp_path, weights_json, toy_parser, photo_file, monkeypatch
+):
+    """Styles > Fill from Bank on a photo edit keeps the photo's pixels: the bank only gives
+    texture to painted shapes of classes the photo lacks, in the view, the export and a
+    reopened project alike."""
+    from models.data.bank import SegmentBank
+    from models.data.datasets import find_pairs
+    from tests.helpers import SIZE, TOY
+    from tests.test_editor import settle
+    from tests.test_sims import save_canvas_net
+
+    w = photo_window(qtbot, tmp_path, weights_json, photo_file, monkeypatch, [(59, 45, 41, 41)])
+    settle(qtbot, w)
+    own_mask = w.doc.photo_edit.mask.copy()
+    lacking = int(np.argmin(np.bincount(own_mask.ravel(), minlength=4)))  # the class the photo has least of
+    folder = tmp_path / "bank_photos"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):  # photos full of that class, in strands
+        mask = np.full((SIZE, SIZE), lacking, np.uint8)
+        mask[:4] = 0 if lacking else 1
+        strands = 60 * np.sin(np.add.outer(np.arange(SIZE), np.arange(SIZE)) * 1.1) + rng.normal(0, 8, (SIZE, SIZE))
+        Image.fromarray(np.clip(120 + strands[..., None] * [1, 0.5, 0.2], 0, 255).astype(np.uint8)).save(
+            folder / "images" / f"b{i}.png"
+        )
+        Image.fromarray(mask).save(folder / "labels" / f"b{i}.png")
+    bank = tmp_path / "bank.npz"
+    SegmentBank.build(find_pairs(folder), TOY, SIZE, w.engine.info.model).save(bank)
+    save_canvas_net(weights_json.parent, w.engine.info.name, 4)
+    painted = own_mask.copy()
+    painted[10:22, 4:28] = lacking
+    painted[own_mask == lacking] = own_mask[own_mask == lacking]
+    w.doc.set_mask(painted)
+    w.doc.commit_mask()
+    settle(qtbot, w)
+    without = w.result.copy()
+    w.settings.setValue("bank_path", str(bank))
+    w.banks.fill_from_bank("layout")
+    qtbot.waitUntil(lambda: w.doc.bank is not None, timeout=10000)
+    settle(qtbot, w)
+    assert w.doc.bank.classes is None and not w.doc.bank.components
+    assert not np.array_equal(w.result, without)  # the shape took the bank's texture
+    w.files.export_photo(str(tmp_path / "out.png"))
+    qtbot.waitUntil(lambda: (tmp_path / "out.png").exists(), timeout=10000)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), w.result)  # what you see is what you get
+    w.doc.save(tmp_path / "p.sean")
+    assert np.array_equal(w.session.render_photo(Document.load(tmp_path / "p.sean")), w.result)
+    w.worker.stop()

@@ -188,6 +188,10 @@ def test_banks_that_cannot_be_used_are_refused_with_the_reason(tmp_path, bank, m
     SegmentBank(dict(bank.meta, format=99), bank.arrays).save(tmp_path / "future.npz")
     with pytest.raises(InputError, match="format 99"):
         SegmentBank.load(tmp_path / "future.npz")
+    monkeypatch.setattr(bank_module, "BANK_FILE_LIMIT", 1000)
+    with pytest.raises(InputError, match="larger than a segment bank can be"):
+        SegmentBank.load(path)
+    monkeypatch.undo()
     monkeypatch.setattr(bank_module, "MAX_BANK_BYTES", 1000)
     with pytest.raises(InputError, match="too large a segment bank.*GiB"):
         SegmentBank.load(path)

@@ -243,6 +243,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         **loops,
         "stylize": None,
         "bank": None,
+        "fill": None,
     }
     if args.bank:
         from app.editor.samples import sample_mask
@@ -267,6 +268,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print("bench: photorealistic stylisation on the CPU", file=sys.stderr)
         result["stylize"] = in_child("measure_stylize()", {})
+    if args.fill:
+        from models.bench.speed import measure_fill
+
+        print("bench: a painted shape filled at full resolution (CPU)", file=sys.stderr)
+        result["fill"] = measure_fill()
     failed = [r["error"] for r in result["runs"] if "error" in r]
     if args.json:
         print(json.dumps(result))
@@ -307,6 +313,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     f"({m['stylize_512_none_ms']:.0f} ms without), a 256 px view {m['stylize_256_view_ms']:.0f} ms; "
                     f"a 512 px style photo made a look in {m['style_photo_512_ms']:.0f} ms"
                 )
+    if result["fill"]:
+        f = result["fill"]
+        print(
+            f"texture fill: a painted {f['side']}x{f['side']} px shape in a {f['photo_side']} px photo, "
+            f"at full resolution, {f['fill_s']:.2f} s"
+        )
     if result["bank"]:
         b = result["bank"]
         print(
@@ -503,6 +515,9 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     )
     p.add_argument(
         "--stylize", action="store_true", help="also time photorealistic stylisation (the shipped decoder, on the CPU)"
+    )
+    p.add_argument(
+        "--fill", action="store_true", help="also time the texture fill of a painted 300x300 px shape (full resolution)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object with stable keys")
     add_model_args(p)

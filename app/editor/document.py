@@ -330,11 +330,12 @@ class Document:
 
     def set_bank(self, fill: BankFill | None) -> None:
         """Paint regions from a segment bank, pick another candidate, or stop (None): one
-        undo step. Only an edit of a mask takes one: a photo edit keeps the user's photo."""
+        undo step. A photo edit keeps the user's photo: its bank only gives texture to
+        painted shapes of classes the photo lacks, so it is a bank and nothing more."""
         if fill == self.bank:
             return
-        if fill is not None and self.photo_edit is not None:
-            raise InputError("a photo edit keeps your photo's own pixels; fill from a bank in an edit of a mask")
+        if fill is not None and self.photo_edit is not None and fill != BankFill(fill.bank):
+            raise InputError("a photo edit keeps your photo's own pixels: its bank only gives painted shapes texture")
         self.history.push(replace(self.history.current, bank=fill))
         self.notify(Change.BANK)
 

@@ -202,11 +202,13 @@ class EditorSession:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
         view), painted shapes filled with the photo's texture (the view's refilled only
         where a stroke changed them while it goes on, then afresh: see FILL_LIVE_PIXELS;
-        the export's at the photo's own resolution) or drawn by the model."""
+        the export's at the photo's own resolution; classes the photo lacks from the
+        document's bank, when it has one) or drawn by the model."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         groups = doc.style_groups(self.engine.labels.groups)
         preview = edit if max_side is None else self.preview(edit, max_side)
         own = self.own_style(doc)
+        bank = doc.bank.bank if doc.bank is not None and doc.bank.bank not in self._unusable_banks else None
         # an export's pipeline is built on the engine thread: it keeps nothing in the GUI thread's memos
         restyled = self.restyled(own, per_block, keep=max_side is not None)
         recoloured = lambda: self.recoloured(
@@ -228,6 +230,7 @@ class EditorSession:
                 self.region_grid(preview) if max_side is not None else None,
                 self._live_fill if max_side is not None else None,
                 afresh=not stroke,
+                bank=self.bank_painter(bank).bank if bank is not None else None,
             ),
         )
 

@@ -263,6 +263,30 @@ def measure_stylize(repeats: int = 5) -> dict:
     }
 
 
+def measure_fill(side: int = 300, repeats: int = 3) -> dict:
+    """A painted `side` x `side` square filled at full resolution (`texture_fill` with the
+    shipped settings, as `restyle --edited-mask` and the export run it): strands painted
+    into the smooth half of a 1024 px photo, against the strands of the other half, the
+    guide the photo's class colours; in seconds."""
+    from models.inference.texture_fill import DEFAULT_FILL, texture_fill
+
+    rng = np.random.default_rng(0)
+    n = 1024
+    yy, xx = np.mgrid[:n, :n]
+    strands = (40 * np.sin((xx + yy) * 0.6) + rng.normal(0, 6, (n, n)))[..., None]
+    own = (xx < n // 2).astype(np.uint8)
+    photo = np.where(own[..., None] == 1, [150, 90, 50] + strands * [1, 0.7, 0.4], [90, 110, 130])
+    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    fill = np.zeros((n, n), bool)
+    top, left = (n - side) // 2, n // 2
+    fill[top : top + side, left : left + side] = True  # the square's left side meets the strands
+    labels = np.where(fill, 1, own).astype(np.uint8)
+    guide = np.where(labels[..., None] == 1, [150, 90, 50], [90, 110, 130]).astype(np.uint8)
+    none = lambda: None
+    seconds = median_ms(lambda: texture_fill(photo, fill, labels, own, guide, DEFAULT_FILL), 1, repeats, none) / 1000
+    return {"side": side, "photo_side": n, "fill_s": seconds, "threads": torch.get_num_threads()}
+
+
 def measure_look(photos: dict, labels: dict, network, repeats: int) -> dict:
     """`measure_stylize`'s timings of one method (`network` None: the colour transfer)."""
     from models.inference.stylize import style_look, stylize

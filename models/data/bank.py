@@ -184,6 +184,7 @@ def segments_lie_in_photos(a: dict[str, np.ndarray], size: int) -> bool:
 
 
 BANK_SIDES = (16, 2048)  # the side of a bank's photos, as far as a bank file may claim
+BANK_FILE_LIMIT = 2 << 30  # a bank file is read whole: Cityscapes' 2,975 photos make about 60 MB
 BANK_ARRAY_LIMIT = 4 << 30  # bytes one of a bank's arrays may declare (the street bank's largest: ~100 MB)
 
 
@@ -274,6 +275,11 @@ class SegmentBank:
         if not path.is_file():
             raise InputError(f"{path}: no such bank file (make one with `python main.py bank`)")
         damaged = f"{path}: not a usable segment bank"
+        if path.stat().st_size > BANK_FILE_LIMIT:
+            raise InputError(
+                f"{path}: {path.stat().st_size / 2**30:.1f} GiB is larger than a segment bank can be "
+                f"({BANK_FILE_LIMIT / 2**30:.0f} GiB); build it from fewer photos"
+            )
         try:
             arrays = load_arrays(path.read_bytes(), "it", BANK_ARRAY_LIMIT)
         except InputError as e:

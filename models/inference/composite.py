@@ -172,6 +172,7 @@ def composite(
     grid: RegionGrid | None = None,
     live: LiveFill | None = None,
     afresh: bool = True,
+    bank: SegmentBank | None = None,
 ) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
@@ -184,19 +185,19 @@ def composite(
     None, which draws the model's synthesis. `grid`: the edit's RegionGrid, when the
     caller keeps it between frames; `live`: the view's fill kept between its frames (a
     stroke refills what it changed; `afresh`, once it has ended, fills every shape
-    anew)."""
+    anew); `bank`: the segment bank that gives texture to classes the photo lacks."""
     if recoloured is None:
         recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
     if not shape_area.any():
         return recoloured
     if fill is not None and live is not None:
-        return live.fill(recoloured, edit, edited_mask, edited, fill, fill_pixels, grid, afresh)
+        return live.fill(recoloured, edit, edited_mask, edited, fill, fill_pixels, grid, afresh, bank)
     result = recoloured.copy()
     if fill is None:
         paint_shapes(result, edit, shape_area, edited, seam_of(edit))
     else:
-        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels, grid=grid)
+        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels, grid=grid, bank=bank)
     return result
 
 
@@ -597,14 +598,21 @@ def fill_shapes(
     maps = ShapeMaps.of(edit, edited_mask, edited, result.shape[:2], settings, photo_maps, grid)
     if maps is None:
         return []
-    exemplars_at = None
-    if bank is not None:  # the bank's photos at this photo's scale: photo pixels per bank pixel
-        size = edited_mask.shape[0]
-        per_bank_pixel = edit.framing.to_photo(size)[0, 0] * size / bank.size
-        exemplars_at = lambda scale: lambda classes: bank_exemplars(bank, classes, per_bank_pixel * scale)
-    lacking = fill_in_box(result, maps, maps.area, maps.own, settings, max_pixels, exemplars_at)
+    exemplars = exemplars_from(bank, edit, edited_mask.shape[0])
+    lacking = fill_in_box(result, maps, maps.area, maps.own, settings, max_pixels, exemplars)
     paint_lacking(result, maps.shape_area, edit, edited_mask, edited, lacking)
     return lacking
+
+
+def exemplars_from(
+    bank: SegmentBank | None, edit: PhotoEdit, size: int
+) -> Callable[[float], Callable[[list[int]], list]] | None:
+    """For a fill at a scale of the photo, the exemplars of the classes it lacks: `bank`'s
+    photos that hold most of each, at the photo's scale (photo pixels per bank pixel)."""
+    if bank is None:
+        return None
+    per_bank_pixel = edit.framing.to_photo(size)[0, 0] * size / bank.size
+    return lambda scale: lambda classes: bank_exemplars(bank, classes, per_bank_pixel * scale)
 
 
 def paint_lacking(
@@ -634,6 +642,7 @@ class LiveFill:
         self._labels: np.ndarray | None = None  # (H, W) the classes it filled them with
         self._picture: np.ndarray | None = None  # the last frame's picture
         self._mask: np.ndarray | None = None  # the model-size mask it was made for
+        self._bank: SegmentBank | None = None  # where classes the photo lacks were copied from
 
     def fill(
         self,
@@ -645,16 +654,24 @@ class LiveFill:
         max_pixels: int | None,
         grid: RegionGrid | None = None,
         afresh: bool = False,
+        bank: SegmentBank | None = None,
     ) -> np.ndarray:
         """`recoloured` (the photo of this view with its regions recoloured; a new one
         starts afresh) with `edited_mask`'s shapes filled, refilling at most `max_pixels`
         pixels' worth at full detail (more: on a smaller copy); `afresh`: every shape
-        filled anew, as `fill_shapes` fills it (a stroke has ended). Only the box around
+        filled anew, as `fill_shapes` fills it (a stroke has ended); `bank`: where the
+        classes the photo lacks take their texture from. Only the box around
         what the mask changed since the last frame is looked at: the rest of the picture
         is the last frame's."""
         shape = recoloured.shape[:2]
-        if afresh or self._painted is None or self._painted.shape != shape or self._base is not recoloured:
-            self._base, self._picture, self._mask = recoloured, recoloured, edit.mask  # nothing painted yet
+        stale = self._painted is None or self._painted.shape != shape or self._base is not recoloured
+        if afresh or stale or self._bank is not bank:
+            self._base, self._picture, self._mask, self._bank = (
+                recoloured,
+                recoloured,
+                edit.mask,
+                bank,
+            )  # nothing painted
             self._painted, self._labels = np.zeros(shape, bool), np.zeros(shape, np.uint8)
         moved = edited_mask != self._mask
         maps = ShapeMaps.of(edit, edited_mask, edited, shape, settings, grid=grid, around=moved)
@@ -670,7 +687,8 @@ class LiveFill:
                 own = maps.own.copy()
                 own[kept] = maps.labels[kept]  # the kept fill is a source of its painted class
                 quick = replace(settings, iterations=self.SWEEPS) if not afresh else settings
-                lacking = fill_in_box(result, maps, region, own, quick, max_pixels)
+                exemplars = exemplars_from(bank, edit, edited_mask.shape[0])
+                lacking = fill_in_box(result, maps, region, own, quick, max_pixels, exemplars)
                 # what lacks a source takes the synthesis, where the stroke changed the mask
                 near = cv2.dilate(moved.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 paint_lacking(result, maps.shape_area & near, edit, edited_mask, edited, lacking)

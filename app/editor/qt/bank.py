@@ -43,11 +43,12 @@ class BankController:
     def fill_from_bank(self, scope: str) -> None:
         """scope: "layout" (every region), "region" (the class being painted) or
         "component" (the one under the cursor)."""
-        if self.window.doc.photo_edit is not None:
-            self.window.show_error("A photo edit keeps your photo's own pixels: fill from a bank in an edit of a mask")
-            return
         path = self.bank_path()
         if path is None:
+            return
+        if self.window.doc.photo_edit is not None:  # the photo keeps its pixels: the bank gives texture only
+            self.window.statusBar().showMessage(f"Loading the bank {Path(path).name}...")
+            self.window.worker.submit(lambda: self.window.session.bank_painter(path), lambda _: self.texture_from(path))
             return
         current = self.window.doc.bank or BankFill(path, classes=frozenset())
         if scope == "component":
@@ -76,6 +77,14 @@ class BankController:
             8000,
         )
 
+    def texture_from(self, path: str) -> None:
+        """A photo edit's painted shapes of classes the photo lacks (a beard on a shaven
+        face) take their texture from the bank photo that holds most of the class."""
+        self.window.doc.set_bank(BankFill(path))
+        self.window.statusBar().showMessage(
+            f"Painted shapes of classes your photo lacks take their texture from {Path(path).name}", 8000
+        )
+
     def with_component_under_cursor(self, path: str, then) -> None:
         """`then(key, candidates)` for the component under the cursor, found on the engine thread."""
         point = self.window.canvas.last_point
@@ -95,8 +104,10 @@ class BankController:
 
     def next_bank_candidate(self) -> None:
         fill = self.window.doc.bank
-        if fill is None:
-            self.window.statusBar().showMessage("Fill from a bank first (Styles > Fill Layout from Bank)", 5000)
+        if fill is None or self.window.doc.photo_edit is not None:
+            self.window.statusBar().showMessage(
+                "Fill an edit of a mask from a bank first (Styles > Fill Layout from Bank)", 5000
+            )
             return
 
         def cycle(key, candidates: int) -> None:
