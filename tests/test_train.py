@@ -74,10 +74,11 @@ def test_run_checkpoints_samples_resumes_and_exports(tmp_path):
     first = {k: v.clone() for k, v in resumed.model.state_dict().items()}
     resumed.run()
     again = Trainer(options(tmp_path, iterations=8), tiny_config(19))
-    assert again.step == 8 and len(again.history) == 2
-    assert again.history[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0, "gan": 1.0, "ssim": 0.0}
-    assert [h["vgg_size"] for h in again.history] == [32, 16]
-    assert again.history[-1]["machine"].endswith("threads x1") and again.history[-1]["mask_noise"] == 0
+    sessions = again.training_run.sessions
+    assert again.step == 8 and len(sessions) == 2
+    assert sessions[-1]["loss_weights"] == {"l1": 10.0, "vgg": 10.0, "feat": 10.0, "gan": 1.0, "ssim": 0.0}
+    assert [h["vgg_size"] for h in sessions] == [32, 16]
+    assert sessions[-1]["machine"].endswith("threads x1") and sessions[-1]["mask_noise"] == 0
     assert any(not torch.equal(first[k], v) for k, v in again.model.state_dict().items())
 
     info = export_weights(run_dir, tmp_path / "tiny_32", max_images=4)
@@ -113,7 +114,7 @@ def test_the_moving_average_follows_the_weights_and_is_checkpointed(tmp_path):
     assert torch.allclose(trainer.ema.state_dict()[name], 0.1 * start[name] + 0.9 * trained)
     run = Trainer(options(tmp_path, name="run", iterations=2), tiny_config(19))
     run.run()
-    state = torch.load(run.checkpoint_path, weights_only=True)
+    state = torch.load(run.training_run.checkpoint, weights_only=True)
     assert torch.equal(state["ema"][name], run.ema.state_dict()[name])
     assert not torch.equal(state["ema"][name], state["model"][name])
     assert Trainer(options(tmp_path, ema_decay=0), tiny_config(19)).ema is None
@@ -258,7 +259,7 @@ def test_a_trained_model_gains_a_style_context_and_trains_it_alone(tmp_path):
     assert all(torch.equal(after[k], v) for k, v in frozen.items())  # batch-norm statistics included
     assert reconstruction_l1(trainer, batch) < 0.95 * before
     state = torch.load(opts.run_dir / "checkpoint.pt", weights_only=True)
-    assert state["config"]["context_hidden"] == 32 and state["history"][-1]["trained"] == "context"
+    assert state["config"]["context_hidden"] == 32 and state["sessions"][-1]["trained"] == "context"
 
 
 def test_a_tiny_scene_model_trains_and_synthesises(tmp_path):
@@ -392,3 +393,19 @@ def test_every_export_of_a_folder_without_a_checkpoint_says_so_in_one_line(tmp_p
     code, _, err = run(capsys, command, "--run", tmp_path / "empty", "--out", out)
     assert code == 2 and "no checkpoint.pt to export" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "weights").exists()
+
+
+def test_every_trainer_keeps_its_run_one_way_and_reads_sessions_under_their_old_name(tmp_path):
+    """A Run: its folder, checkpoint and sessions; SEAN's checkpoints once called the
+    sessions `history`, and still resume and export with them."""
+    from models.training.scaffold import Run, run_for_export, save_checkpoint
+
+    run = Run(tmp_path / "r", torch.device("cpu"))
+    assert run.state is None and run.step == 0 and run.sessions == []
+    run.begin(0, data=["a"])["note"] = "added"
+    run.save(3, {"net": {}})
+    again = Run(tmp_path / "r", torch.device("cpu"))
+    assert again.step == 3 and again.sessions[0]["end_step"] == 3 and again.sessions[0]["note"] == "added"
+    save_checkpoint(tmp_path / "r" / "checkpoint.pt", {"step": 7, "history": [{"start_step": 0, "data": ["b"]}]})
+    assert Run(tmp_path / "r", torch.device("cpu")).sessions == [{"start_step": 0, "data": ["b"]}]
+    assert run_for_export(tmp_path / "r")["sessions"] == [{"start_step": 0, "data": ["b"]}]

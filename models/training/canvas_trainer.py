@@ -30,15 +30,7 @@ from models.nets.canvas import CanvasConfig, CanvasNet
 from models.nets.sean import one_hot
 from models.training.losses import VGGLoss
 from models.training.options import CanvasTrainOptions
-from models.training.scaffold import (
-    infinite,
-    load_checkpoint,
-    new_session,
-    run_for_export,
-    run_steps,
-    save_checkpoint,
-    training_device,
-)
+from models.training.scaffold import Run, infinite, run_for_export, run_steps
 
 
 def base_pictures(engine: Engine, pairs: list, path: Path) -> np.ndarray:
@@ -87,11 +79,11 @@ class CanvasCrops(Dataset):
 
 def train_canvas(opts: CanvasTrainOptions) -> Path:
     """Train (or resume) the canvas network; returns the checkpoint path."""
-    torch.manual_seed(opts.seed)
-    device = training_device(opts.device)
     engine = Engine.load(opts.model, "cpu")
-    run = opts.run_dir if opts.name else Path(opts.runs_dir) / f"canvas_{engine.info.name}"
-    run.mkdir(parents=True, exist_ok=True)
+    run = Run.start(
+        opts.run_dir if opts.name else Path(opts.runs_dir) / f"canvas_{engine.info.name}", opts.device, opts.seed
+    )
+    device = run.device
     pairs = [p for train, _ in split_folders(opts.data, opts.holdout) for p in train]
     if not pairs:
         raise ValueError("no training photos found")
@@ -100,27 +92,17 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         bank = SegmentBank.load(opts.bank)
         bank.check_fits(engine.info.model, engine.labels, opts.bank)
         colours = ColourStats(bank.arrays["seg_label"], bank.arrays["seg_mean"], bank.arrays["seg_std"])
-    bases = base_pictures(engine, pairs, run / "base.npy")
+    bases = base_pictures(engine, pairs, run.folder / "base.npy")
     cfg = CanvasConfig(engine.labels.num_classes, opts.width)
     net = CanvasNet(cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=opts.lr, betas=(0.5, 0.999))
     vgg_loss = VGGLoss(load_vgg19().to(device).eval().requires_grad_(False), opts.vgg_size) if opts.lambda_vgg else None
-    ckpt_path = run / "checkpoint.pt"
-    state = load_checkpoint(ckpt_path, device)
-    step, sessions = 0, []
-    if state is not None:
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        step, sessions = state["step"], state["sessions"]
-    sessions.append(
-        new_session(
-            step,
-            photos=len(pairs),
-            data=opts.data,
-            bank=opts.bank,
-            device=str(device),
-            simulation=simulation_settings(),
-        )
+    if run.state is not None:
+        net.load_state_dict(run.state["net"])
+        opt.load_state_dict(run.state["opt"])
+    step = run.step
+    run.begin(
+        step, photos=len(pairs), data=opts.data, bank=opts.bank, device=str(device), simulation=simulation_settings()
     )
     loader = DataLoader(
         CanvasCrops(pairs, engine, bases, colours, opts.size),
@@ -144,13 +126,11 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         return {k: v.item() for k, v in losses.items()}
 
     def save(step: int) -> None:
-        save_checkpoint(
-            ckpt_path,
+        run.save(
+            step,
             {
                 "net": net.state_dict(),
                 "opt": opt.state_dict(),
-                "step": step,
-                "sessions": sessions,
                 "options": asdict(opts),
                 "config": cfg.to_dict(),
                 "model": engine.info.name,
@@ -158,7 +138,7 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
         )
 
     run_steps(step, opts.iterations, opts.minutes, 100, one_step, save, "train-canvas")
-    return ckpt_path
+    return run.checkpoint
 
 
 def export_canvas(run: Path, out_dir: Path) -> Path:

@@ -81,7 +81,7 @@ def export_weights(
     if others:
         average_weights(model, [net for net, _ in others])
     model.to(device).eval()
-    last = state["history"][-1]
+    last = state["sessions"][-1]
     train_pairs, _ = load_folders(data or last["data"], scheme, [] if data else last["holdout"])
     mean, std = style_statistics(
         model, train_pairs[:: max(1, len(train_pairs) // max_images)], scheme, last["size"], torch.device(device)
@@ -101,7 +101,7 @@ def export_weights(
             "images_seen": state["images_seen"],
             "data": data or last["data"],
             "held_out_per_folder": last["holdout"],
-            "sessions": state["history"],
+            "sessions": state["sessions"],
             "weights": "moving average" if averaged else "as trained",
             "averaged_with": [
                 {"name": other.name, "iterations": other.training.get("iterations")} for _, other in others

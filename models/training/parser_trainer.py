@@ -26,17 +26,7 @@ from models.inference.parser import Parser, ParserInfo, save_parser
 from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
 from models.training.options import ParserTrainOptions
-from models.training.scaffold import (
-    decayed,
-    infinite,
-    load_checkpoint,
-    new_session,
-    run_for_export,
-    run_steps,
-    save_checkpoint,
-    set_learning_rate,
-    training_device,
-)
+from models.training.scaffold import Run, decayed, infinite, run_for_export, run_steps, set_learning_rate
 from models.training.teacher import Teacher, area_scores
 
 
@@ -120,74 +110,66 @@ def cached_teacher_scores(
 
 
 def train_parser(opts: ParserTrainOptions) -> Path:
-    torch.manual_seed(opts.seed)
-    device = training_device(opts.device)
+    run = Run.start(opts.run_dir, opts.device, opts.seed)
+    device, state = run.device, run.state
     scheme = LabelScheme.named(opts.labels)
-    run_dir = opts.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "checkpoint.pt"
-    state = load_checkpoint(checkpoint, device)
     if state:
         net = FaceParser(checkpoint_config(state["options"], scheme.num_classes))
         net.load_state_dict(state["net"])
-        step = state["step"]
-        sessions = state.get("sessions") or [  # a run from before sessions were recorded
-            {
-                "start_step": 0,
-                "end_step": step,
-                "data": state["options"]["data"],
-                "holdout": state["options"]["holdout"],
-                "note": "earlier sessions, not recorded one by one",
-            }
-        ]
+        step = run.step
+        if not run.sessions:  # a run from before sessions were recorded
+            run.sessions = [
+                {
+                    "start_step": 0,
+                    "end_step": step,
+                    "data": state["options"]["data"],
+                    "holdout": state["options"]["holdout"],
+                    "note": "earlier sessions, not recorded one by one",
+                }
+            ]
     elif opts.init_from:
-        net, step, sessions = grown_from(opts.init_from, scheme, opts.size)
+        net, step, run.sessions = grown_from(opts.init_from, scheme, opts.size)
     else:
-        net, step, sessions = FaceParser(ParserConfig(scheme.num_classes, input_size=opts.size)), 0, []
+        net, step = FaceParser(ParserConfig(scheme.num_classes, input_size=opts.size)), 0
     net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
     if state:
         opt.load_state_dict(state["opt"])
     # One entry per training session: what data (folders may repeat, to weigh them), from which step.
-    sessions.append(
-        new_session(
-            step,
-            data=opts.data,
-            holdout=opts.holdout,
-            size=opts.size,
-            lr=opts.lr,
-            decay_until=opts.iterations if opts.decay_iterations else None,
-            rotate=opts.rotate,
-        )
+    session = run.begin(
+        step,
+        data=opts.data,
+        holdout=opts.holdout,
+        size=opts.size,
+        lr=opts.lr,
+        decay_until=opts.iterations if opts.decay_iterations else None,
+        rotate=opts.rotate,
     )
     if opts.init_from and not state:
-        sessions[-1]["init_from"] = Path(opts.init_from).name
+        session["init_from"] = Path(opts.init_from).name
     splits = split_folders(opts.data, opts.holdout)
     train_pairs = [p for t, _ in splits for p in t]
     scores = None
     if opts.teacher:
         sizes = per_folder(opts.teacher_sizes, len(opts.data), 512, "--teacher-sizes")
         scores = teacher_scores(opts, splits, sizes, scheme, device)
-        sessions[-1].update(teacher=Path(opts.teacher).name, teacher_sizes=sizes, distil=opts.distil)
+        session.update(teacher=Path(opts.teacher).name, teacher_sizes=sizes, distil=opts.distil)
     data = FolderDataset(train_pairs, scheme, opts.size, augment=True, rotate=opts.rotate, scores=scores)
     sampler = RandomSampler(data)
     if opts.rare_boost != 1:
         weights, rare = rare_class_weights(classes_present(train_pairs, scheme), opts.rare_boost)
         sampler = WeightedRandomSampler(weights, len(data))
-        sessions[-1].update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
+        session.update(rare_boost=opts.rare_boost, rare_classes=[scheme.names[c] for c in rare])
     batches = infinite(
         DataLoader(data, opts.batch_size, sampler=sampler, drop_last=True, num_workers=opts.workers), None
     )
 
     def save(step: int) -> None:
-        sessions[-1]["end_step"] = step
-        save_checkpoint(
-            checkpoint,
+        run.save(
+            step,
             {
                 "net": net.state_dict(),
                 "opt": opt.state_dict(),
-                "step": step,
-                "sessions": sessions,
                 "options": {
                     "data": opts.data,
                     "holdout": opts.holdout,
@@ -214,7 +196,7 @@ def train_parser(opts: ParserTrainOptions) -> Path:
 
     net.train()
     run_steps(step, opts.iterations, opts.minutes, opts.checkpoint_every, one_step, save, opts.name)
-    return checkpoint
+    return run.checkpoint
 
 
 def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
@@ -233,7 +215,7 @@ def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> Pars
             "data": options["data"],
             "held_out_per_folder": options["holdout"],
             "size": options["size"],
-            "sessions": state.get("sessions", []),
+            "sessions": state["sessions"],
         },
     )
     save_parser(out_stem, net, info)

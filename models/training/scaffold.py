@@ -1,5 +1,5 @@
-"""What every trainer here shares: the device, the learning-rate schedule, checkpoints that
-survive a kill, the record of sessions, and the loop that stops at the iteration count, at
+"""What every trainer here shares: the run (its folder, device, seed, checkpoints that
+survive a kill and record of sessions), the learning-rate schedule, and the loop that stops at the iteration count, at
 a deadline or on SIGTERM, always with a checkpoint. The SEAN trainer and the parser trainer
 give it their own step."""
 
@@ -55,17 +55,58 @@ def load_checkpoint(path: Path, device: torch.device) -> dict | None:
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
 
 
+class Run:
+    """One training run, as every trainer here keeps it: its folder, the device and seed it
+    trains with, its checkpoint (written so that a kill leaves the last one whole, read
+    with the restricted unpickler) and its sessions, one entry per `train` that went on
+    with it: what it trained on, from which step to which."""
+
+    def __init__(self, folder: str | Path, device: torch.device):
+        self.folder, self.device = Path(folder), device
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.folder / "checkpoint.pt"
+        self.state = load_checkpoint(self.checkpoint, device)  # None: a new run
+        self.sessions: list[dict] = sessions_of(self.state) if self.state is not None else []
+
+    @classmethod
+    def start(cls, folder: str | Path, device: str, seed: int, rank: int = 0, local_rank: int = 0) -> "Run":
+        """The run in `folder` on the device asked for (see `training_device`), seeded
+        (each rank of a distributed run with its own seed)."""
+        torch.manual_seed(seed + rank)
+        return cls(folder, training_device(device, local_rank))
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"]) if self.state is not None else 0
+
+    def begin(self, step: int, **fields) -> dict:
+        """A new session from `step`: what it trains on; the entry, to add to."""
+        self.sessions.append(new_session(step, **fields))
+        return self.sessions[-1]
+
+    def save(self, step: int, state: dict) -> None:
+        """The checkpoint at `step`: the trainer's `state`, the step and the sessions."""
+        if self.sessions:
+            self.sessions[-1]["end_step"] = step
+        save_checkpoint(self.checkpoint, {**state, "step": step, "sessions": self.sessions})
+
+
+def sessions_of(state: dict) -> list[dict]:
+    """A checkpoint's sessions (SEAN's checkpoints before 2026-12-02 called them `history`)."""
+    return list(state.get("sessions") or state.get("history") or [])
+
+
 def run_for_export(run: str | Path) -> dict:
     """A run's checkpoint, on the CPU, for an export: every trainer's export reads its run
     this way, and a folder without a checkpoint is an InputError that says so."""
     state = load_checkpoint(Path(run) / "checkpoint.pt", torch.device("cpu"))
     if state is None:
         raise InputError(f"{run}: no checkpoint.pt to export (train into this folder first)")
-    return state
+    return {**state, "sessions": sessions_of(state)}
 
 
 def new_session(start_step: int, **fields) -> dict:
-    """One entry of a run's history: what this session trained on, from which step."""
+    """One entry of a run's sessions: what this session trained on, from which step."""
     return {"start_step": start_step, **fields, "started": time.strftime("%Y-%m-%d %H:%M")}
 
 

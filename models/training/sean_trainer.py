@@ -36,16 +36,7 @@ from models.nets.sean import DOWNSCALE, SEAN, SEANConfig, one_hot
 from models.nets.ssim import ssim_loss
 from models.training.losses import VGGLoss, d_hinge_loss, feature_matching_loss, g_hinge_loss
 from models.training.options import TrainOptions
-from models.training.scaffold import (
-    decayed,
-    infinite,
-    load_checkpoint,
-    new_session,
-    run_steps,
-    save_checkpoint,
-    set_learning_rate,
-    training_device,
-)
+from models.training.scaffold import Run, decayed, infinite, new_session, run_steps, set_learning_rate
 
 
 @dataclass
@@ -101,10 +92,10 @@ class Trainer:
             raise ValueError(f"--size must be a multiple of {DOWNSCALE}, got {opts.size}")
         self.opts = opts
         self.dist = setup_distributed()
-        self.device = training_device(opts.device, self.dist.local_rank)
+        self.training_run = Run.start(opts.run_dir, opts.device, opts.seed, self.dist.rank, self.dist.local_rank)
+        self.device = self.training_run.device
         # Training images all have one size, so cuDNN's per-shape search pays off at once.
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
-        torch.manual_seed(opts.seed + self.dist.rank)
         self.scheme = LabelScheme.named(opts.labels)
         self.cfg = cfg or SEANConfig.named(opts.config, self.scheme.num_classes)
         if opts.context_hidden:
@@ -124,8 +115,7 @@ class Trainer:
         self.opt_g = torch.optim.Adam(trained, lr=opts.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=opts.lr_d, betas=betas)
         self.vgg = VGGLoss(load_vgg19(), opts.vgg_size).to(self.device) if opts.lambda_vgg else None
-        self.step, self.images_seen, self.history = 0, 0, []
-        self.checkpoint_path = opts.run_dir / "checkpoint.pt"
+        self.step, self.images_seen = 0, 0
         self.resume()
         self.train_pairs, self.val_pairs = load_folders(opts.data, self.scheme, opts.holdout)
         per_step = opts.batch_size * self.dist.world_size
@@ -137,14 +127,14 @@ class Trainer:
 
     # -- state -------------------------------------------------------------------------
     def resume(self) -> None:
-        state = load_checkpoint(self.checkpoint_path, self.device)
+        state = self.training_run.state
         if state is None:
             if self.opts.init_from:
                 self.init_from_weights(self.opts.init_from)
             return
         if state["config"] != self.cfg.to_dict():
             raise ValueError(
-                f"{self.checkpoint_path} was trained with another config "
+                f"{self.training_run.checkpoint} was trained with another config "
                 f"({state['config_name']}); use a new --model-name"
             )
         self.model.load_state_dict(state["model"])
@@ -154,7 +144,6 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.images_seen = state["step"], state["images_seen"]
-        self.history = state.get("history", [])
 
     def init_from_weights(self, model: str) -> None:
         """Start from shipped weights (encoder + generator; the discriminator starts afresh),
@@ -173,26 +162,23 @@ class Trainer:
             self.ema.load_state_dict(net.state_dict(), strict=strict)
         self.step = info.training.get("iterations", 0)
         self.images_seen = info.training.get("images_seen", 0)
-        self.history = list(info.training.get("sessions", []))
+        self.training_run.sessions = list(info.training.get("sessions", []))
 
     def save(self) -> None:
         if not self.dist.main:
             return
-        self.history[-1]["end_step"] = self.step
-        save_checkpoint(
-            self.checkpoint_path,
+        self.training_run.save(
+            self.step,
             {
                 "model": self.model.state_dict(),
                 "disc": self.disc.state_dict(),
                 "ema": self.ema.state_dict() if self.ema is not None else None,
                 "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(),
-                "step": self.step,
                 "images_seen": self.images_seen,
                 "config": self.cfg.to_dict(),
                 "config_name": self.opts.config,
                 "labels": self.scheme.to_dict(),
-                "history": self.history,
             },
         )
 
@@ -317,7 +303,7 @@ class Trainer:
         o.run_dir.mkdir(parents=True, exist_ok=True)
         (o.run_dir / "samples").mkdir(exist_ok=True)
         # One entry per training session: what data, at what size, from which step.
-        self.history.append(
+        self.training_run.sessions.append(
             new_session(
                 self.step,
                 size=o.size,
@@ -392,4 +378,4 @@ class Trainer:
 def train(opts: TrainOptions, cfg: SEANConfig | None = None) -> Path:
     trainer = Trainer(opts, cfg)
     trainer.run()
-    return trainer.checkpoint_path
+    return trainer.training_run.checkpoint

@@ -27,15 +27,7 @@ from models.inference.stylize import STYLIZER_NAME, StylizerInfo
 from models.inference.weights import load_vgg19, write_weights
 from models.nets.stylizer import PIXEL_SCALE, StylizerConfig, StylizerDecoder, StylizerEncoder
 from models.training.options import StylizerTrainOptions
-from models.training.scaffold import (
-    infinite,
-    load_checkpoint,
-    new_session,
-    run_for_export,
-    run_steps,
-    save_checkpoint,
-    training_device,
-)
+from models.training.scaffold import Run, infinite, run_for_export, run_steps
 
 
 class PhotoCrops(Dataset):
@@ -134,24 +126,19 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
             f"--stage-iterations needs {opts.depth} numbers for depth {opts.depth} "
             f"(or {opts.depth + 1}, with the joint stage)"
         )
-    torch.manual_seed(opts.seed)
-    device = training_device(opts.device)
-    run = opts.run_dir
-    run.mkdir(parents=True, exist_ok=True)
+    run = Run.start(opts.run_dir, opts.device, opts.seed)
+    device = run.device
     paths = [p.image for train, _ in split_folders(opts.data, opts.holdout) for p in train]
     if not paths:
         raise ValueError("no training photos found")
     cfg = StylizerConfig(depth=opts.depth, upsampling=opts.upsampling)
     encoder = StylizerEncoder(load_vgg19(), opts.depth).to(device)
     decoder = StylizerDecoder(cfg).to(device)
-    ckpt_path = run / "checkpoint.pt"
-    state = load_checkpoint(ckpt_path, device)
-    step, sessions = 0, []
-    if state is not None:
-        decoder.load_state_dict(state["decoder"])
-        step, sessions = state["step"], state["sessions"]
-    fit = LinearFit(decoder.to_rgb.in_channels, state.get("fit") if state else None)
-    sessions.append(new_session(step, photos=len(paths), data=opts.data, device=str(device)))
+    if run.state is not None:
+        decoder.load_state_dict(run.state["decoder"])
+    step = run.step
+    fit = LinearFit(decoder.to_rgb.in_channels, run.state.get("fit") if run.state else None)
+    run.begin(step, photos=len(paths), data=opts.data, device=str(device))
     loader = DataLoader(
         PhotoCrops(paths, opts.size),
         batch_size=opts.batch_size,
@@ -190,20 +177,13 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
         return {"stage": stage, **parts}
 
     def save(step: int) -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "decoder": decoder.state_dict(),
-                "step": step,
-                "sessions": sessions,
-                "options": asdict(opts),
-                "config": cfg.to_dict(),
-                "fit": fit.state(),
-            },
+        run.save(
+            step,
+            {"decoder": decoder.state_dict(), "options": asdict(opts), "config": cfg.to_dict(), "fit": fit.state()},
         )
 
     run_steps(step, sum(opts.stage_iterations), opts.minutes, 100, one_step, save, "train-stylizer")
-    return ckpt_path
+    return run.checkpoint
 
 
 def export_stylizer(run: Path, out_dir: Path) -> Path:
