@@ -90,7 +90,8 @@ def test_flip_averaged_parse_mirrors_with_the_photo():
 
 
 def test_training_from_a_parser_without_residual_blocks_starts_where_it_left_off(tmp_path):
-    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
+    from models.training.export import export_parser
+    from models.training.parser_trainer import ParserTrainOptions, train_parser
 
     old_cfg = ParserConfig(
         widths=SMALL, input_size=SIZE, encoder_blocks=(0,) * 5, decoder_blocks=(0,) * 4, flip_average=False
@@ -256,7 +257,8 @@ def test_weights_kept_elsewhere_parse_with_the_bundled_parser_of_their_labels(tm
 
 def test_train_export_and_evaluate_parser(tmp_path, capsys):
     from models.evaluation.parser_eval import evaluate_parser
-    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
+    from models.training.export import export_parser
+    from models.training.parser_trainer import ParserTrainOptions, train_parser
 
     root = make_dataset(tmp_path / "d", 6, size=40)
     opts = ParserTrainOptions(

@@ -19,6 +19,7 @@ from models.data.files import InputError
 from models.inference.engine import Engine
 from models.inference.sims import BankPainter, make_canvas, retrieve
 from models.nets.canvas import CanvasConfig, CanvasNet
+from models.training.export import export_canvas
 from tests.helpers import SIZE, STREET, TOY, toy_mask, toy_photo
 
 COLOURS = np.array([[90, 90, 95], [120, 170, 230], [180, 30, 30]])  # road, sky, car
@@ -160,7 +161,7 @@ def test_canvas_network_trains_resumes_exports_and_paints(tmp_path, monkeypatch,
     assert state["step"] == 2 and (checkpoint.parent / "base.npy").is_file()
     opts.iterations = 3
     assert torch.load(trainer.train_canvas(opts), weights_only=True)["step"] == 3
-    trainer.export_canvas(checkpoint.parent, scene_json.parent)
+    export_canvas(checkpoint.parent, scene_json.parent)
     engine = Engine.load(str(scene_json), "cpu")
     painter = BankPainter.load(engine, bank_path)
     layout = street_mask(50, size=64)  # any size: checked and resized
@@ -267,7 +268,7 @@ def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monk
             lambda_vgg=0,
         )
     )
-    trainer.export_canvas(checkpoint.parent, scene_json.parent)
+    export_canvas(checkpoint.parent, scene_json.parent)
     code, stdout, err = run(capsys, *args, "--show-canvas", canvas)
     assert code == 0 and Image.open(out).size == (SIZE, SIZE) and Image.open(canvas).size == (SIZE, SIZE), err
     assert "pasted from" in stdout

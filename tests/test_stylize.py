@@ -24,6 +24,7 @@ from models.inference.stylize import (
 )
 from models.inference.weights import write_weights
 from models.nets.stylizer import StylizerConfig, StylizerDecoder
+from models.training.export import export_stylizer
 from tests.helpers import toy_mask, toy_photo
 
 
@@ -191,7 +192,7 @@ def test_decoder_trains_block_by_block_resumes_and_exports(tmp_path, monkeypatch
     after = torch.load(trainer.train_stylizer(opts), weights_only=True)["decoder"]
     assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
     (tmp_path / "w").mkdir()
-    loaded = Stylizer.load(trainer.export_stylizer(checkpoint.parent, tmp_path / "w").parent)
+    loaded = Stylizer.load(export_stylizer(checkpoint.parent, tmp_path / "w").parent)
     assert loaded.info.config.depth == 3 and loaded.info.training["iterations"] == 4
 
 

@@ -114,7 +114,8 @@ def test_distillation_loss():
 
 def test_parser_training_distils_and_keeps_the_teachers_scores(tmp_path, monkeypatch):
     from models.inference.parser import Parser
-    from models.training.parser_trainer import ParserTrainOptions, export_parser, train_parser
+    from models.training.export import export_parser
+    from models.training.parser_trainer import ParserTrainOptions, train_parser
 
     root = make_dataset(tmp_path / "d", 6, size=40)
     other = make_dataset(tmp_path / "e", 3, size=40)

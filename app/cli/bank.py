@@ -57,7 +57,7 @@ def cmd_train_canvas(args: argparse.Namespace) -> int:
 
 
 def cmd_export_canvas(args: argparse.Namespace) -> int:
-    from models.training.canvas_trainer import export_canvas
+    from models.training.export import export_canvas
 
     print(f"wrote {export_canvas(Path(args.run), Path(args.out))}")
     return 0

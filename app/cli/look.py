@@ -125,7 +125,7 @@ def cmd_train_stylizer(args: argparse.Namespace) -> int:
 
 
 def cmd_export_stylizer(args: argparse.Namespace) -> int:
-    from models.training.stylizer_trainer import export_stylizer
+    from models.training.export import export_stylizer
 
     print(f"wrote {export_stylizer(Path(args.run), Path(args.out))}")
     return 0

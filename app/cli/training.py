@@ -124,7 +124,7 @@ def cmd_train_parser(args: argparse.Namespace) -> int:
 
 
 def cmd_export_parser(args: argparse.Namespace) -> int:
-    from models.training.parser_trainer import export_parser
+    from models.training.export import export_parser
 
     info = export_parser(args.run, args.out, args.model)
     print(f"wrote {args.out}.safetensors and {args.out}.json ({info.training['iterations']} iterations)")

@@ -24,13 +24,12 @@ from models.data.canvases import ColourStats, simulated_canvas, simulation_setti
 from models.data.datasets import resize_crop, split_folders
 from models.data.tensors import image_to_tensor
 from models.inference.engine import Engine
-from models.inference.sims import CanvasInfo, canvas_weights_stem
-from models.inference.weights import load_vgg19, write_weights
+from models.inference.weights import load_vgg19
 from models.nets.canvas import CanvasConfig, CanvasNet
 from models.nets.sean import one_hot
 from models.training.losses import VGGLoss
 from models.training.options import CanvasTrainOptions
-from models.training.scaffold import Run, infinite, run_for_export, run_steps
+from models.training.scaffold import Run, infinite, run_steps
 
 
 def base_pictures(engine: Engine, pairs: list, path: Path) -> np.ndarray:
@@ -139,17 +138,3 @@ def train_canvas(opts: CanvasTrainOptions) -> Path:
 
     run_steps(step, opts.iterations, opts.minutes, 100, one_step, save, "train-canvas")
     return run.checkpoint
-
-
-def export_canvas(run: Path, out_dir: Path) -> Path:
-    """The shipped network (fp16 safetensors + JSON, named after its SEAN model) from a run."""
-    state = run_for_export(run)
-    cfg = CanvasConfig.from_dict(state["config"])
-    net = CanvasNet(cfg)
-    net.load_state_dict(state["net"])
-    info = CanvasInfo(
-        state["model"], cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
-    )
-    stem = out_dir / canvas_weights_stem(state["model"])
-    write_weights(stem, net, info.to_dict())
-    return stem.with_suffix(".json")

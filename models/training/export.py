@@ -1,4 +1,6 @@
-"""Training checkpoint -> shipped weights (generator + encoder in fp16, style statistics, JSON)."""
+"""A training run's checkpoint -> shipped weights (fp16 safetensors + JSON), for every
+trainer: SEAN (generator + encoder, with its style statistics), the face parser, the
+canvas network and the stylisation decoder. Each reads its run with `run_for_export`."""
 
 from __future__ import annotations
 
@@ -11,8 +13,15 @@ from tqdm import tqdm
 
 from models.data.datasets import FolderDataset, load_folders
 from models.data.labels import LabelScheme
-from models.inference.weights import ModelInfo, find_weights, load_weights, save_weights
+from models.inference.parser import ParserInfo, save_parser
+from models.inference.sims import CanvasInfo, canvas_weights_stem
+from models.inference.stylize import STYLIZER_NAME, StylizerInfo
+from models.inference.weights import ModelInfo, find_weights, load_weights, save_weights, write_weights
+from models.nets.canvas import CanvasConfig, CanvasNet
+from models.nets.parser import FaceParser
 from models.nets.sean import SEAN, SEANConfig, one_hot
+from models.nets.stylizer import StylizerConfig, StylizerDecoder
+from models.training.parser_trainer import checkpoint_config
 from models.training.scaffold import run_for_export
 
 
@@ -149,3 +158,53 @@ def join_parts(path: Path) -> Path:
         )
     path.write_bytes(data)
     return path
+
+
+def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
+    state = run_for_export(run_dir)
+    options = state["options"]
+    scheme = LabelScheme.from_dict(options["labels"])
+    net = FaceParser(checkpoint_config(options, scheme.num_classes))
+    net.load_state_dict(state["net"])
+    info = ParserInfo(
+        Path(out_stem).name,
+        model,
+        scheme,
+        net.cfg,
+        training={
+            "iterations": state["step"],
+            "data": options["data"],
+            "held_out_per_folder": options["holdout"],
+            "size": options["size"],
+            "sessions": state["sessions"],
+        },
+    )
+    save_parser(out_stem, net, info)
+    return info
+
+
+def export_canvas(run: Path, out_dir: Path) -> Path:
+    """The shipped network (fp16 safetensors + JSON, named after its SEAN model) from a run."""
+    state = run_for_export(run)
+    cfg = CanvasConfig.from_dict(state["config"])
+    net = CanvasNet(cfg)
+    net.load_state_dict(state["net"])
+    info = CanvasInfo(
+        state["model"], cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
+    )
+    stem = out_dir / canvas_weights_stem(state["model"])
+    write_weights(stem, net, info.to_dict())
+    return stem.with_suffix(".json")
+
+
+def export_stylizer(run: Path, out_dir: Path) -> Path:
+    """The shipped decoder (fp16 safetensors + JSON) from a run's checkpoint."""
+    state = run_for_export(run)
+    cfg = StylizerConfig.from_dict(state["config"])
+    decoder = StylizerDecoder(cfg)
+    decoder.load_state_dict(state["decoder"])
+    info = StylizerInfo(
+        STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
+    )
+    write_weights(out_dir / STYLIZER_NAME, decoder, info.to_dict())
+    return out_dir / f"{STYLIZER_NAME}.json"

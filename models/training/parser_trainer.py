@@ -22,11 +22,11 @@ from models.data.datasets import (
 )
 from models.data.files import atomic_write
 from models.data.labels import LabelScheme
-from models.inference.parser import Parser, ParserInfo, save_parser
+from models.inference.parser import Parser
 from models.nets.parser import FaceParser, ParserConfig
 from models.training.losses import distillation_loss, parser_loss
 from models.training.options import ParserTrainOptions
-from models.training.scaffold import Run, decayed, infinite, run_for_export, run_steps, set_learning_rate
+from models.training.scaffold import Run, decayed, infinite, run_steps, set_learning_rate
 from models.training.teacher import Teacher, area_scores
 
 
@@ -197,26 +197,3 @@ def train_parser(opts: ParserTrainOptions) -> Path:
     net.train()
     run_steps(step, opts.iterations, opts.minutes, opts.checkpoint_every, one_step, save, opts.name)
     return run.checkpoint
-
-
-def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
-    state = run_for_export(run_dir)
-    options = state["options"]
-    scheme = LabelScheme.from_dict(options["labels"])
-    net = FaceParser(checkpoint_config(options, scheme.num_classes))
-    net.load_state_dict(state["net"])
-    info = ParserInfo(
-        Path(out_stem).name,
-        model,
-        scheme,
-        net.cfg,
-        training={
-            "iterations": state["step"],
-            "data": options["data"],
-            "held_out_per_folder": options["holdout"],
-            "size": options["size"],
-            "sessions": state["sessions"],
-        },
-    )
-    save_parser(out_stem, net, info)
-    return info

@@ -23,11 +23,10 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from models.data.datasets import split_folders
 from models.data.files import load_image
-from models.inference.stylize import STYLIZER_NAME, StylizerInfo
-from models.inference.weights import load_vgg19, write_weights
+from models.inference.weights import load_vgg19
 from models.nets.stylizer import PIXEL_SCALE, StylizerConfig, StylizerDecoder, StylizerEncoder
 from models.training.options import StylizerTrainOptions
-from models.training.scaffold import Run, infinite, run_for_export, run_steps
+from models.training.scaffold import Run, infinite, run_steps
 
 
 class PhotoCrops(Dataset):
@@ -184,16 +183,3 @@ def train_stylizer(opts: StylizerTrainOptions) -> Path:
 
     run_steps(step, sum(opts.stage_iterations), opts.minutes, 100, one_step, save, "train-stylizer")
     return run.checkpoint
-
-
-def export_stylizer(run: Path, out_dir: Path) -> Path:
-    """The shipped decoder (fp16 safetensors + JSON) from a run's checkpoint."""
-    state = run_for_export(run)
-    cfg = StylizerConfig.from_dict(state["config"])
-    decoder = StylizerDecoder(cfg)
-    decoder.load_state_dict(state["decoder"])
-    info = StylizerInfo(
-        STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
-    )
-    write_weights(out_dir / STYLIZER_NAME, decoder, info.to_dict())
-    return out_dir / f"{STYLIZER_NAME}.json"
