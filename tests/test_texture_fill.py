@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
-from models.inference.texture_fill import UNKNOWN, FillSettings, texture_fill
+from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, Interrupted, texture_fill
 
 
 def striped_photo(shape=(120, 160), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -206,5 +206,8 @@ def test_the_live_view_refills_only_what_a_stroke_changed_and_afresh_once_it_end
     assert np.array_equal(second[dab], first[dab])  # kept
     assert not np.array_equal(second[144:168, 156:174], first[144:168, 156:174])  # the new dab is filled
     assert high_pass(second)[148:164, 159:171].std() > 2  # with strands
+    with pytest.raises(Interrupted):  # a newer frame waits: the whole fill is given up, nothing kept changes
+        composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=None, interrupt=lambda: True)
+    assert np.array_equal(live.fill(photo, edit, painted, synthesis, DEFAULT_FILL, 5000), second)  # nothing new to fill
     ended = composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=None)
     assert np.array_equal(ended, composite(edit, painted, synthesis, synthesis, none, photo))

@@ -48,10 +48,10 @@ FAST_STEPS, FAST_LR = 7, 0.06
 PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this large
 # Painted pixels the view's texture fill works out at full detail (more: on a smaller copy):
 # while a stroke goes on, of what it changed (a frame stays live); once it has ended, of every
-# shape, afresh (under a second and a half on two cores; the export's fill, for a photo the
-# view shows at its own size).
+# shape, afresh (the export's fill, for a photo the view shows at its own size; a few seconds
+# at most on two cores, given up between sweeps when the next stroke's frame waits).
 FILL_LIVE_PIXELS = 2_000
-FILL_SETTLED_PIXELS = 60_000
+FILL_SETTLED_PIXELS = 30_000
 THUMBNAIL = 96
 MIN_LOOK_SIDE = 96  # below this the look's smoothing window is a pixel or two
 
@@ -174,18 +174,20 @@ class EditorSession:
         as_photo: bool = True,
         texture: bool = True,
         stroke: bool = False,
+        superseded: Callable[[], bool] | None = None,
     ) -> FramePipeline:
         """The steps that turn a frame's synthesis into the picture, in order: the bank's
         segments (an edit of a mask), the photo with the edit in it at most `max_side` px
         (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
         plain synthesis instead; `texture` False: painted shapes take the model's synthesis
         instead of the photo's own texture; `stroke`: a frame in the middle of a brush
-        stroke, whose fill refills only what changed) or the regions' hand adjustments (an
+        stroke, whose fill refills only what changed; any other view's fill is given up
+        when `superseded` says a newer frame waits) or the regions' hand adjustments (an
         edit of a mask), then the look. Built on the GUI thread from copies of what it
         needs; run on the engine thread."""
         steps = [self.bank_step(doc)]
         if doc.photo_edit is not None and as_photo:
-            steps.append(self.composite_step(doc, per_block, max_side, texture, stroke))
+            steps.append(self.composite_step(doc, per_block, max_side, texture, stroke, superseded))
         elif doc.photo_edit is None:
             steps.append(adjust_step(doc))
         steps.append(self.look_step(doc, per_block, max_side, as_photo))
@@ -198,6 +200,7 @@ class EditorSession:
         max_side: int | None,
         texture: bool = True,
         stroke: bool = False,
+        superseded: Callable[[], bool] | None = None,
     ) -> Step:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
         view), painted shapes filled with the photo's texture (the view's refilled only
@@ -231,6 +234,7 @@ class EditorSession:
                 self._live_fill if max_side is not None else None,
                 afresh=not stroke,
                 bank=self.bank_painter(bank).bank if bank is not None else None,
+                interrupt=None if stroke else superseded,
             ),
         )
 

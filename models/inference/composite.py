@@ -173,6 +173,7 @@ def composite(
     live: LiveFill | None = None,
     afresh: bool = True,
     bank: SegmentBank | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """The photo with the edit in it, at the photo's size. `base` is the synthesis of the
     photo's own mask with its own styles, `edited` that of `edited_mask` with the edit's
@@ -185,14 +186,15 @@ def composite(
     None, which draws the model's synthesis. `grid`: the edit's RegionGrid, when the
     caller keeps it between frames; `live`: the view's fill kept between its frames (a
     stroke refills what it changed; `afresh`, once it has ended, fills every shape
-    anew); `bank`: the segment bank that gives texture to classes the photo lacks."""
+    anew; `interrupt` may give that up: see `texture_fill`); `bank`: the segment bank
+    that gives texture to classes the photo lacks."""
     if recoloured is None:
         recoloured = recolour(edit, base, edited, restyled)
     shape_area = edited_mask != edit.mask
     if not shape_area.any():
         return recoloured
     if fill is not None and live is not None:
-        return live.fill(recoloured, edit, edited_mask, edited, fill, fill_pixels, grid, afresh, bank)
+        return live.fill(recoloured, edit, edited_mask, edited, fill, fill_pixels, grid, afresh, bank, interrupt)
     result = recoloured.copy()
     if fill is None:
         paint_shapes(result, edit, shape_area, edited, seam_of(edit))
@@ -552,6 +554,7 @@ def fill_in_box(
     settings: FillSettings,
     max_pixels: int | None,
     exemplars_at: Callable[[float], Callable[[list[int]], list]] | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> list[int]:
     """`region` (a part of `maps.area`, in its box) of `result` filled in place with
     texture of the pixels `own` says are of each one's class, on a copy scaled down to at
@@ -568,6 +571,7 @@ def fill_in_box(
         small(maps.guide, cv2.INTER_AREA),
         settings,
         exemplars_at(scale) if exemplars_at is not None else None,
+        interrupt,
     )
     image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
@@ -655,30 +659,29 @@ class LiveFill:
         grid: RegionGrid | None = None,
         afresh: bool = False,
         bank: SegmentBank | None = None,
+        interrupt: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """`recoloured` (the photo of this view with its regions recoloured; a new one
         starts afresh) with `edited_mask`'s shapes filled, refilling at most `max_pixels`
         pixels' worth at full detail (more: on a smaller copy); `afresh`: every shape
         filled anew, as `fill_shapes` fills it (a stroke has ended); `bank`: where the
-        classes the photo lacks take their texture from. Only the box around
+        classes the photo lacks take their texture from; `interrupt`: see `texture_fill`
+        (an interrupted fill changes nothing kept). Only the box around
         what the mask changed since the last frame is looked at: the rest of the picture
         is the last frame's."""
         shape = recoloured.shape[:2]
         stale = self._painted is None or self._painted.shape != shape or self._base is not recoloured
-        if afresh or stale or self._bank is not bank:
-            self._base, self._picture, self._mask, self._bank = (
-                recoloured,
-                recoloured,
-                edit.mask,
-                bank,
-            )  # nothing painted
-            self._painted, self._labels = np.zeros(shape, bool), np.zeros(shape, np.uint8)
-        moved = edited_mask != self._mask
+        if afresh or stale or self._bank is not bank:  # nothing painted yet
+            picture, mask = recoloured, edit.mask
+            painted, labels = np.zeros(shape, bool), np.zeros(shape, np.uint8)
+        else:
+            picture, mask, painted, labels = self._picture, self._mask, self._painted.copy(), self._labels.copy()
+        moved = edited_mask != mask
         maps = ShapeMaps.of(edit, edited_mask, edited, shape, settings, grid=grid, around=moved)
-        result = self._picture.copy()
+        result = picture.copy()
         if maps is not None:
             box = (slice(maps.box[0], maps.box[1]), slice(maps.box[2], maps.box[3]))
-            kept = maps.area & self._painted[box] & (maps.labels == self._labels[box])
+            kept = maps.area & painted[box] & (maps.labels == labels[box])
             result[box][~kept] = recoloured[box][~kept]  # erased, or about to be refilled
             changed = maps.area & ~kept
             if changed.any():
@@ -688,13 +691,15 @@ class LiveFill:
                 own[kept] = maps.labels[kept]  # the kept fill is a source of its painted class
                 quick = replace(settings, iterations=self.SWEEPS) if not afresh else settings
                 exemplars = exemplars_from(bank, edit, edited_mask.shape[0])
-                lacking = fill_in_box(result, maps, region, own, quick, max_pixels, exemplars)
+                lacking = fill_in_box(result, maps, region, own, quick, max_pixels, exemplars, interrupt)
                 # what lacks a source takes the synthesis, where the stroke changed the mask
                 near = cv2.dilate(moved.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 paint_lacking(result, maps.shape_area & near, edit, edited_mask, edited, lacking)
-                result[box][kept] = self._picture[box][kept]
-            self._painted[box], self._labels[box] = maps.area, maps.labels
-        self._picture, self._mask = result, edited_mask.copy()
+                result[box][kept] = picture[box][kept]
+            painted[box], labels[box] = maps.area, maps.labels
+        # kept only once the frame is made: an interrupted one leaves the last frame's
+        self._base, self._bank, self._picture, self._mask = recoloured, bank, result, edited_mask.copy()
+        self._painted, self._labels = painted, labels
         return result
 
 

@@ -77,6 +77,7 @@ def texture_fill(
     guide: np.ndarray | None = None,
     settings: FillSettings = DEFAULT_FILL,
     exemplars_for: Callable[[list[int]], Sequence[Exemplar]] | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> FillResult:
     """`photo` (H, W, 3) uint8 with its `fill` pixels (H, W) bool repainted with texture of
     the photo's pixels whose `source_labels` (H, W, the photo's own classes, UNKNOWN where
@@ -84,7 +85,8 @@ def texture_fill(
     `guide` (H, W, 3) uint8, the model's picture of the edit, says the low frequencies;
     without one, each class's mean colour does. A class the photo lacks is copied from
     the exemplars `exemplars_for` gives for the classes lacking. Pixels beyond `fill`
-    come back unchanged."""
+    come back unchanged. `interrupt`, asked between PatchMatch's sweeps, gives the fill up
+    (`Interrupted`) when it says the picture is no longer wanted."""
     out = photo.copy()
     if not fill.any():
         return FillResult(out, [], [])
@@ -107,7 +109,9 @@ def texture_fill(
     canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
-    filled = synthesise(canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings)
+    filled = synthesise(
+        canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings, interrupt
+    )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
     no_source = region & np.isin(target, lacking)
@@ -254,8 +258,18 @@ def pyramid_levels(region: np.ndarray, coarsest: int) -> int:
     return max(0, int(np.floor(np.log2(max(1, side) / coarsest))))
 
 
+class Interrupted(Exception):
+    """A fill given up because its picture is no longer wanted (a newer frame waits)."""
+
+
 def synthesise(
-    image: np.ndarray, region: np.ndarray, target: np.ndarray, own: np.ndarray, low: np.ndarray, settings: FillSettings
+    image: np.ndarray,
+    region: np.ndarray,
+    target: np.ndarray,
+    own: np.ndarray,
+    low: np.ndarray,
+    settings: FillSettings,
+    interrupt: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """The fill, coarse to fine: at each size PatchMatch finds each painted pixel's source
     patch, then the patches vote; the matches start the next size's search."""
@@ -272,7 +286,7 @@ def synthesise(
             continue
         start = level.initial_estimate() if estimate is None else level.upsampled(estimate)
         nnf = level.random_matches(rng) if previous is None else level.upsampled_matches(previous, rng)
-        estimate = level.search_and_vote(start, nnf, rng)
+        estimate = level.search_and_vote(start, nnf, rng, interrupt)
         previous = level
     if estimate is not None:
         result[region] = estimate[region]
@@ -381,7 +395,9 @@ class Level:
         difference = patches - np.take(self.source_features, nnf[:, None] + self.compared[None, :], axis=0)
         return np.einsum("ijk,ijk->i", difference, difference)
 
-    def search_and_vote(self, start: np.ndarray, nnf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def search_and_vote(
+        self, start: np.ndarray, nnf: np.ndarray, rng: np.random.Generator, interrupt: Callable[[], bool] | None = None
+    ) -> np.ndarray:
         estimate = start
         neighbours = [d * s for s in (1, 4) for d in (1, -1, self.width, -self.width)]
         index_of = np.full(len(self.class_of), -1, np.int64)
@@ -390,6 +406,8 @@ class Level:
         # the first copying each pixel's match (texture for the second to match against)
         sweeps = 2 if self.scale == 1 else self.settings.iterations
         for sweep in range(sweeps):
+            if interrupt is not None and interrupt():
+                raise Interrupted
             patches = self.target_patches(estimate)
             cost = self.cost(patches, nnf)
             # propagation: a neighbour's match, shifted back by the step to the neighbour

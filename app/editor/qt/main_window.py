@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
             as_photo=self.actions.composite.isChecked(),
             texture=self.actions.texture.isChecked(),
             stroke=stroke,
+            superseded=self.worker.superseded,
         )
         self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
 

@@ -22,6 +22,7 @@ from app.editor.engine_process import EngineProcess
 from models.data.files import InputError
 from models.inference.engine import Engine
 from models.inference.styles import StyleMatrix
+from models.inference.texture_fill import Interrupted
 
 
 class EngineWorker(QObject):
@@ -95,6 +96,11 @@ class EngineWorker(QObject):
         """Anything waiting (a frame, work or background work); call holding the lock."""
         return self._synth is not None or bool(self._tasks) or bool(self._background)
 
+    def superseded(self) -> bool:
+        """A newer frame waits (asked by the frame in hand, on this thread: it may give up)."""
+        with self._cond:
+            return self._synth is not None
+
     def idle(self) -> bool:
         with self._cond:
             return not self._has_work() and not self._running
@@ -131,6 +137,8 @@ class EngineWorker(QObject):
                         image = finish(image)
                     end = time.perf_counter()
                     self.synthesized.emit(request_id, image, (end - start) * 1000, asked_at)
+            except Interrupted:  # a frame given up for the newer one waiting: nothing to show
+                pass
             except InputError as e:  # bad input found while working: its own message says why
                 self.failed.emit(str(e))
             except Exception as e:  # shown to the user; the thread keeps serving
