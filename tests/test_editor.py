@@ -532,6 +532,7 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     assert window.doc.bank is None and np.array_equal(window.result, before)
     window.doc.redo()
     bank.unlink()  # the bank moved away: said once, frames go on without it
+    window.session._banks.clear()
     window.session._painters.clear()
     window.doc.set_mask(street_mask(4))
     settle(qtbot, window)

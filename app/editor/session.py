@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -17,6 +18,7 @@ from app.editor.memo import Memo
 from app.editor.pipeline import PICTURE, SYNTHESIS, FramePipeline, Step
 from app.editor.samples import load_samples, sample_mask
 from models.data import framing
+from models.data.bank import SegmentBank
 from models.data.files import WORKING_SIDE, InputError, load_image, load_mask, schemes_fitting_mask
 from models.data.labels import LabelScheme
 from models.inference.composite import (
@@ -38,6 +40,8 @@ from models.inference.stylize import StyleFeatures, fit_side, picture_labels, st
 from models.inference.texture_fill import DEFAULT_FILL
 from models.inference.weights import available_models, model_schemes
 from models.settings import NET_SIDE, REFINE_STEPS
+
+T = TypeVar("T")  # what a bank load gives (the bank, or its painter)
 
 REFINE_SLICE = 3  # refinement steps between frames: about half a second on two CPU cores
 # The editor's schedule: a first pass of FAST_STEPS at twice the rate reaches a refined
@@ -116,7 +120,8 @@ class EditorSession:
         self._grid: Memo[RegionGrid] = Memo()  # engine: the preview's regions, for the texture fill
         self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
         self._live_fill = LiveFill()  # engine: the view's fill, refilled where a stroke changed it
-        self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (bank loaded)
+        self._banks: dict[str, SegmentBank] = {}  # bank path -> the bank, loaded
+        self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (the bank and the canvas network)
         self._unusable_banks: set[str] = set()  # banks that failed to load (a moved file...)
         self.last_canvas: Canvas | None = None  # the bank canvas of the last frame, for its view
 
@@ -233,7 +238,7 @@ class EditorSession:
                 self.region_grid(preview) if max_side is not None else None,
                 self._live_fill if max_side is not None else None,
                 afresh=not stroke,
-                bank=self.bank_painter(bank).bank if bank is not None else None,
+                bank=self.segment_bank(bank) if bank is not None else None,
                 interrupt=None if stroke else superseded,
             ),
         )
@@ -319,17 +324,37 @@ class EditorSession:
         return Step("look", PICTURE, PICTURE, run)
 
     # -- the segment bank (SIMS) -----------------------------------------------------------
+    def segment_bank(self, path: str) -> SegmentBank:
+        """A bank file, loaded once (on the engine thread: a bank takes a second or two) and
+        checked against this model; all a photo edit's painted shapes need of it."""
+
+        def load() -> SegmentBank:
+            bank = SegmentBank.load(path)
+            bank.check_fits(self.model, self.engine.labels, path)
+            return bank
+
+        if path not in self._banks:
+            self._banks = {path: self.usable_bank(path, load)}  # one bank in memory at a time
+        return self._banks[path]
+
     def bank_painter(self, path: str) -> BankPainter:
-        """The painter of a bank file, loaded once (on the engine thread: a bank takes a
-        second or two); a bad bank or missing canvas weights are an InputError that says so."""
+        """The painter of a bank file (the bank and the model's canvas network), made once;
+        a bad bank or missing canvas weights are an InputError that says so."""
         if path not in self._painters:
-            try:
-                self._painters = {path: BankPainter.load(self.engine, path)}  # one bank in memory at a time
-            except InputError as e:
-                self._unusable_banks.add(path)  # said once; later frames go without it
-                raise InputError(f"{e}; the picture is shown without the bank's segments") from None
-            self._unusable_banks.discard(path)
+            bank = self.segment_bank(path)
+            self._painters = {path: self.usable_bank(path, lambda: BankPainter.load(self.engine, bank))}
         return self._painters[path]
+
+    def usable_bank(self, path: str, load: Callable[[], T]) -> T:
+        """`load()`, or an InputError that says the picture goes on without the bank; a
+        bank that failed is said once, and later frames go without it."""
+        try:
+            loaded = load()
+        except InputError as e:
+            self._unusable_banks.add(path)
+            raise InputError(f"{e}; the picture is shown without the bank's segments") from None
+        self._unusable_banks.discard(path)
+        return loaded
 
     def bank_step(self, doc: Document) -> Step | None:
         """The bank fill: the canvas of the covered components, painted over the synthesis
@@ -372,7 +397,7 @@ class EditorSession:
 
     def switch_to(self, engine: Engine) -> None:
         self.engine = engine
-        self._painters = {}  # a bank belongs to one model
+        self._banks, self._painters = {}, {}  # a bank belongs to one model
 
     def model_schemes(self) -> dict[str, LabelScheme]:
         """Every installed model's labels, the current model first."""

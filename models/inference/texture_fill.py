@@ -380,6 +380,10 @@ class Level:
         nnf[np.flatnonzero(have)[ok]] = candidate[ok]
         return nnf
 
+    def patch_pixels(self, centres: np.ndarray) -> np.ndarray:
+        """(centres, compared): the flat indices of the compared pixels of each patch."""
+        return centres[:, None] + self.compared[None, :]
+
     def target_patches(self, estimate: np.ndarray) -> np.ndarray:
         """Each target's patch (the compared pixels) of the picture being made, with the
         photo's own pixels around the shape, and of the weighted guide: (targets,
@@ -387,12 +391,12 @@ class Level:
         r = self.r
         estimate_pad = cv2.copyMakeBorder(estimate, r, r, r, r, cv2.BORDER_REFLECT_101).reshape(-1, 3)
         features = np.concatenate([estimate_pad, self.guide_scale * self.low_pad], 1)
-        return np.take(features, self.targets[:, None] + self.compared[None, :], axis=0)
+        return np.take(features, self.patch_pixels(self.targets), axis=0)
 
     def cost(self, patches: np.ndarray, nnf: np.ndarray) -> np.ndarray:
         """Each target's patch distance to its match, texture and guide together."""
         # np.take gathers rows several times faster than fancy indexing does
-        difference = patches - np.take(self.source_features, nnf[:, None] + self.compared[None, :], axis=0)
+        difference = patches - np.take(self.source_features, self.patch_pixels(nnf), axis=0)
         return np.einsum("ijk,ijk->i", difference, difference)
 
     def search_and_vote(
@@ -454,8 +458,8 @@ class Level:
             estimate[ys, xs] = np.clip(self.low[ys, xs] + self.detail_pad[nnf], 0, 1)
             return estimate
         n = len(self.image_pad)
-        at = (self.targets[:, None] + self.compared[None, :]).ravel()
-        colours = np.take(self.detail_pad, nnf[:, None] + self.compared[None, :], axis=0).reshape(-1, 3)
+        at = self.patch_pixels(self.targets).ravel()
+        colours = np.take(self.detail_pad, self.patch_pixels(nnf), axis=0).reshape(-1, 3)
         total = np.stack([np.bincount(at, colours[:, channel], minlength=n) for channel in range(3)], 1)
         count = np.bincount(at, minlength=n).astype(np.float64)
         r = self.r

@@ -160,6 +160,11 @@ def join_parts(path: Path) -> Path:
     return path
 
 
+def run_record(state: dict) -> dict:
+    """What a shipped network's JSON says of the run that trained it."""
+    return {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
+
+
 def export_parser(run_dir: str | Path, out_stem: str | Path, model: str) -> ParserInfo:
     state = run_for_export(run_dir)
     options = state["options"]
@@ -189,9 +194,7 @@ def export_canvas(run: Path, out_dir: Path) -> Path:
     cfg = CanvasConfig.from_dict(state["config"])
     net = CanvasNet(cfg)
     net.load_state_dict(state["net"])
-    info = CanvasInfo(
-        state["model"], cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
-    )
+    info = CanvasInfo(state["model"], cfg, run_record(state))
     stem = out_dir / canvas_weights_stem(state["model"])
     write_weights(stem, net, info.to_dict())
     return stem.with_suffix(".json")
@@ -203,8 +206,6 @@ def export_stylizer(run: Path, out_dir: Path) -> Path:
     cfg = StylizerConfig.from_dict(state["config"])
     decoder = StylizerDecoder(cfg)
     decoder.load_state_dict(state["decoder"])
-    info = StylizerInfo(
-        STYLIZER_NAME, cfg, {"iterations": state["step"], "sessions": state["sessions"], "options": state["options"]}
-    )
+    info = StylizerInfo(STYLIZER_NAME, cfg, run_record(state))
     write_weights(out_dir / STYLIZER_NAME, decoder, info.to_dict())
     return out_dir / f"{STYLIZER_NAME}.json"

@@ -48,7 +48,7 @@ class BankController:
             return
         if self.window.doc.photo_edit is not None:  # the photo keeps its pixels: the bank gives texture only
             self.window.statusBar().showMessage(f"Loading the bank {Path(path).name}...")
-            self.window.worker.submit(lambda: self.window.session.bank_painter(path), lambda _: self.texture_from(path))
+            self.window.worker.submit(lambda: self.window.session.segment_bank(path), lambda _: self.texture_from(path))
             return
         current = self.window.doc.bank or BankFill(path, classes=frozenset())
         if scope == "component":
