@@ -47,10 +47,12 @@ def window(qtbot, tmp_path, weights_json, errors):
 
 
 def settle(qtbot, w):
-    """Wait until the engine thread has nothing left to do and its results are shown."""
-    qtbot.waitUntil(lambda: w.worker.idle() and w.result is not None, timeout=10000)
+    """Wait until the engine thread has nothing left to do and its results are shown (a
+    photo edit's painted shapes at the photo's size too: asked when painting pauses)."""
+    done = lambda: w.worker.idle() and not w.photo_size_timer.isActive()
+    qtbot.waitUntil(lambda: done() and w.result is not None, timeout=10000)
     qtbot.wait(20)
-    qtbot.waitUntil(w.worker.idle, timeout=10000)
+    qtbot.waitUntil(done, timeout=10000)
 
 
 def add_photo_source(w, qtbot, tmp_path, seed=1, name="photo"):

@@ -92,6 +92,11 @@ def test_schemes_load_from_json():
         LabelScheme.named("cats")
     assert face.framing == "face" and city.framing == "stretch" and city.flip_pairs == ()
     assert LabelScheme.from_dict(city.to_dict()) == city
+    assert [face.names[c] for c in face.shaded] == ["skin", "nose", "l_ear", "r_ear", "neck"]
+    older = {k: v for k, v in face.to_dict().items() if k != "shaded"}  # weights made before the field
+    assert LabelScheme.from_dict(older).shaded == face.shaded
+    with pytest.raises(ValueError, match="unknown class"):
+        LabelScheme.from_dict({**face.to_dict(), "shaded": ["tail"]})
     with pytest.raises(ValueError, match="framing 'crop'"):
         LabelScheme.from_dict({**city.to_dict(), "framing": "crop"})
 

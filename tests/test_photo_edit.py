@@ -392,6 +392,7 @@ def test_painting_on_a_photo_edit_changes_the_result_the_export_and_survives_rec
     assert (w.doc.mask != own_mask).any()
     assert np.array_equal(w.doc.photo_edit.mask, own_mask)  # the photo's own mask is untouched
     assert not np.array_equal(w.result, original)  # the stroke shows
+    assert w.statusBar().currentMessage().startswith("Painted shapes filled at the photo's own size")
     shown = w.result.copy()
     w.files.export_photo(str(tmp_path / "out.png"))
     qtbot.waitUntil(lambda: (tmp_path / "out.png").exists(), timeout=10000)
@@ -795,6 +796,50 @@ def test_the_view_is_the_exports_pipeline_with_a_look_too(tmp_path, weights_json
     assert kept[-1] == {restyled_class}
 
 
+def test_a_paused_view_shows_the_exports_fill_and_the_export_keeps_it(tmp_path, weights_json, toy_parser, monkeypatch):
+    """When painting pauses the view asks for the painted shapes filled as the export fills
+    them, at the photo's size, and shows that scaled to the view: what is on screen is the
+    export, and the export takes what was made for the view. A newer frame gives it up
+    between sweeps and nothing is kept; the next stroke grows from what was shown."""
+    import app.editor.session as session_module
+    import models.data.framing as framing
+    from app.editor.document import Source
+    from app.editor.session import EditorSession
+    from models.inference.texture_fill import Interrupted
+
+    monkeypatch.setattr(framing, "detect_faces", lambda photo: [(177, 135, 123, 123)])
+    engine = Engine.load(str(weights_json), "cpu")
+    photo = cv2.resize(big_photo(3, (120, 160)), (480, 360), interpolation=cv2.INTER_CUBIC)
+    edit, own, framed = start_edit(engine, photo, "p")
+    doc = Document("toy", engine.labels.names, edit.mask, {"p": Source("p", own)}, framed, photo_edit=edit)
+    painted = edit.mask.copy()
+    painted[12:20, 6:16] = next(c for c in range(4) if not (edit.mask[12:20, 6:16] == c).all())
+    doc.set_mask(painted)
+    doc.commit_mask()
+    session = EditorSession(engine)
+    styles = doc.styles_per_block(engine.mean_style)
+    synthesis = engine.synthesize(doc.mask, styles)
+    settled = session.frame_pipeline(doc, styles, max_side=240)(synthesis)
+    with pytest.raises(Interrupted):  # a newer frame waits: given up, nothing kept
+        session.frame_pipeline(doc, styles, max_side=240, superseded=lambda: True, photo_size=True)(synthesis)
+    made, real = [], session_module.composite
+    monkeypatch.setattr(session_module, "composite", lambda *a, **k: made.append(a[0].original.shape) or real(*a, **k))
+    shown = session.frame_pipeline(doc, styles, max_side=240, superseded=lambda: False, photo_size=True)(synthesis)
+    assert made == [photo.shape]  # made at the photo's own size
+    assert shown.shape == settled.shape
+    exported = session.render_photo(doc)
+    assert made == [photo.shape]  # the export took the one made for the view
+    assert np.array_equal(shown, cv2.resize(exported, (240, 180), interpolation=cv2.INTER_AREA))
+    # the next stroke (a dab far from the shape) keeps the shown fill, not the settled one
+    painted[28:30, 28:30] = painted[12, 6]
+    doc.set_mask(painted)
+    stroke = session.frame_pipeline(doc, styles, max_side=240, stroke=True)(engine.synthesize(doc.mask, styles))
+    finer = (shown != settled).any(-1)  # where the photo-size composite differs from the view's own
+    assert finer.sum() > 50
+    as_shown, as_settled = ((stroke[finer] == p[finer]).all(-1).mean() for p in (shown, settled))
+    assert as_shown > 0.5 > as_settled  # only the box around the new dab is made again
+
+
 def test_slider_values_show_what_the_document_holds(qtbot):
     from app.editor.qt.panels import LookPanel
 
@@ -838,6 +883,36 @@ def test_a_restyle_from_a_photo_takes_that_photos_colours_of_the_region():
     assert np.array_equal(
         recolour(edit, base, edited, restyled, targets=unknown), recolour(edit, base, edited, restyled)
     )
+
+
+def test_a_shaded_region_keeps_its_light_scaled_by_its_new_tone():
+    """Skin's lightness is mostly the light on it: a new skin tone from a photo with other
+    light keeps the photo's own shading, scaled as the tone's lightness is (not the
+    model's or the style photo's spread of light: once a jaw turned dark, a cheek flat).
+    A region that is not shaded (hair's strands) keeps the model's spread."""
+    from models.inference.composite import recolour
+    from models.inference.styles import region_colours
+
+    photo = np.repeat(textured_photo()[..., :1], 3, -1)  # light and shade only, no colour noise to clip
+    edit = toy_edit(photo)
+    mask = toy_mask()
+    base = np.full((SIZE, SIZE, 3), 110, np.uint8)
+    edited = base.copy()
+    edited[mask == 1] = [150, 110, 90]
+    style_photo = np.full((SIZE, SIZE, 3), 110, np.uint8)
+    tone = np.array([120, 60, 40], float)  # darker than the photo's skin, in a harsh light
+    light = np.random.default_rng(1).normal(1, 0.4, (SIZE, SIZE, 1))
+    style_photo[mask == 1] = np.clip(tone * light, 0, 255)[mask == 1]
+    targets = region_colours(style_photo, mask, 4)
+    restyled = np.array([False, True, False, False])
+    inner = (slice(32, 52), slice(52, 72))
+    luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(float)[inner]
+    shaded = recolour(edit, base, edited, restyled, targets=targets, shaded=(1,))
+    ratio = luma(shaded).mean() / luma(photo).mean()
+    assert ratio < 0.9  # darker, as the tone is
+    assert luma(shaded).std() / luma(photo).std() == pytest.approx(ratio, rel=0.1)  # the photo's light, scaled
+    unshaded = recolour(edit, base, edited, restyled, targets=targets)
+    assert abs(luma(unshaded).std() / luma(photo).std() - ratio) > 0.1  # the model's spread instead
 
 
 def test_a_styles_colours_follow_it_through_files_mixes_and_refinement(tmp_path, weights_json):

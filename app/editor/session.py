@@ -56,6 +56,8 @@ PREVIEW_SIDE = 1600  # the live view of a photo edit is composited at most this 
 # at most on two cores, given up between sweeps when the next stroke's frame waits).
 FILL_LIVE_PIXELS = 2_000
 FILL_SETTLED_PIXELS = 30_000
+# ... and when painting pauses, the export's own composite at the photo's size, in the
+# background (given up for any newer frame), shown scaled to the view and kept for the export
 THUMBNAIL = 96
 MIN_LOOK_SIDE = 96  # below this the look's smoothing window is a pixel or two
 
@@ -96,6 +98,14 @@ def look_side(edit: PhotoEdit, picture: np.ndarray) -> int:
     return max(MIN_LOOK_SIDE, round(NET_SIDE * max(picture.shape[:2]) / max(edit.original.shape[:2])))
 
 
+def adjustment_rows(adjustments: dict) -> np.ndarray:
+    """Hand adjustments (class -> ColourAdjust) as rows (class, hue, saturation,
+    lightness): a key a Memo compares by value."""
+    return np.array([(c, a.hue, a.saturation, a.lightness) for c, a in sorted(adjustments.items())], float).reshape(
+        -1, 4
+    )
+
+
 def adjust_step(doc: Document) -> Step | None:
     """An edit of a mask's hand adjustments on its synthesis (a photo edit's go through the
     composite's colour transform)."""
@@ -120,6 +130,7 @@ class EditorSession:
         self._grid: Memo[RegionGrid] = Memo()  # engine: the preview's regions, for the texture fill
         self._look: Memo[StyleFeatures] = Memo()  # engine: the look photo's features
         self._live_fill = LiveFill()  # engine: the view's fill, refilled where a stroke changed it
+        self._photo_size: Memo[np.ndarray] = Memo()  # engine: the photo-size composite, the export's
         self._banks: dict[str, SegmentBank] = {}  # bank path -> the bank, loaded
         self._painters: dict[str, BankPainter] = {}  # bank path -> its painter (the bank and the canvas network)
         self._unusable_banks: set[str] = set()  # banks that failed to load (a moved file...)
@@ -148,11 +159,13 @@ class EditorSession:
         adjustments: dict,
         groups: tuple[tuple[int, ...], ...] = (),
         keep: bool = True,
+        interrupt: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """The preview photo with its restyled and hand-adjusted regions recoloured: for the
         view (`keep`), made again only when the styles or `regions` (the document's,
         compared by identity) change, not at every brush stroke (painted shapes go over
-        it); an export's is made once and not kept. On the engine thread."""
+        it); an export's is made once and not kept (`interrupt`: see `recolour`). On the
+        engine thread."""
 
         def make() -> np.ndarray:
             if not restyled.any() and not adjustments:
@@ -167,6 +180,8 @@ class EditorSession:
                 adjustments,
                 blended_colours(styles),
                 groups,
+                interrupt,
+                self.engine.labels.shaded,
             )
 
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()
@@ -180,19 +195,21 @@ class EditorSession:
         texture: bool = True,
         stroke: bool = False,
         superseded: Callable[[], bool] | None = None,
+        photo_size: bool = False,
     ) -> FramePipeline:
         """The steps that turn a frame's synthesis into the picture, in order: the bank's
         segments (an edit of a mask), the photo with the edit in it at most `max_side` px
         (a photo edit; None: at the photo's own size, the export; `as_photo` False: the
         plain synthesis instead; `texture` False: painted shapes take the model's synthesis
         instead of the photo's own texture; `stroke`: a frame in the middle of a brush
-        stroke, whose fill refills only what changed; any other view's fill is given up
-        when `superseded` says a newer frame waits) or the regions' hand adjustments (an
-        edit of a mask), then the look. Built on the GUI thread from copies of what it
-        needs; run on the engine thread."""
+        stroke, whose fill refills only what changed; `photo_size`: the export's composite,
+        at the photo's size, scaled to `max_side`, for a view that waits for it; any other
+        view's fill is given up when `superseded` says a newer frame waits) or the
+        regions' hand adjustments (an edit of a mask), then the look. Built on the GUI
+        thread from copies of what it needs; run on the engine thread."""
         steps = [self.bank_step(doc)]
         if doc.photo_edit is not None and as_photo:
-            steps.append(self.composite_step(doc, per_block, max_side, texture, stroke, superseded))
+            steps.append(self.composite_step(doc, per_block, max_side, texture, stroke, superseded, photo_size))
         elif doc.photo_edit is None:
             steps.append(adjust_step(doc))
         steps.append(self.look_step(doc, per_block, max_side, as_photo))
@@ -206,12 +223,14 @@ class EditorSession:
         texture: bool = True,
         stroke: bool = False,
         superseded: Callable[[], bool] | None = None,
+        photo_size: bool = False,
     ) -> Step:
         """The photo with the edit in it: its regions recoloured (kept between frames of the
         view), painted shapes filled with the photo's texture (the view's refilled only
         where a stroke changed them while it goes on, then afresh: see FILL_LIVE_PIXELS;
-        the export's at the photo's own resolution; classes the photo lacks from the
-        document's bank, when it has one) or drawn by the model."""
+        the export's at the photo's own resolution, kept for the next export and shown
+        scaled to the view when the view asks for it (`photo_size`); classes the photo
+        lacks from the document's bank, when it has one) or drawn by the model."""
         edit, adjustments, regions, mask = doc.photo_edit, doc.adjustments(), doc.regions, doc.mask.copy()
         groups = doc.style_groups(self.engine.labels.groups)
         preview = edit if max_side is None else self.preview(edit, max_side)
@@ -222,11 +241,30 @@ class EditorSession:
         recoloured = lambda: self.recoloured(
             edit, preview, own, per_block, restyled, regions, adjustments, groups, keep=max_side is not None
         )
-        return Step(
-            "composite",
-            SYNTHESIS,
-            PICTURE,
-            lambda image: composite(
+        segment_bank = lambda: self.segment_bank(bank) if bank is not None else None
+        # what the photo-size composite is made of, compared as the memo compares keys
+        made_of = (edit, mask, own.codes, per_block, regions, adjustment_rows(adjustments), bank, texture)
+
+        def photo_size_composite(image: np.ndarray, interrupt: Callable[[], bool] | None) -> np.ndarray:
+            make = lambda: composite(
+                edit,
+                mask,
+                self.base_synthesis(edit, own),
+                image,
+                restyled,
+                self.recoloured(
+                    edit, edit, own, per_block, restyled, regions, adjustments, groups, keep=False, interrupt=interrupt
+                ),
+                DEFAULT_FILL if texture else None,
+                bank=segment_bank(),
+                interrupt=interrupt,
+            )
+            return self._photo_size.get(made_of, make)
+
+        def for_view(image: np.ndarray) -> np.ndarray:
+            if photo_size:
+                return self.photo_size_view(photo_size_composite(image, superseded), preview, recoloured(), mask)
+            return composite(
                 preview,
                 mask,
                 self.base_synthesis(edit, own),
@@ -234,14 +272,26 @@ class EditorSession:
                 restyled,
                 recoloured(),
                 DEFAULT_FILL if texture else None,
-                None if max_side is None else FILL_LIVE_PIXELS if stroke else FILL_SETTLED_PIXELS,
-                self.region_grid(preview) if max_side is not None else None,
-                self._live_fill if max_side is not None else None,
+                FILL_LIVE_PIXELS if stroke else FILL_SETTLED_PIXELS,
+                self.region_grid(preview),
+                self._live_fill,
                 afresh=not stroke,
-                bank=self.segment_bank(bank) if bank is not None else None,
+                bank=segment_bank(),
                 interrupt=None if stroke else superseded,
-            ),
-        )
+            )
+
+        run = for_view if max_side is not None else lambda image: photo_size_composite(image, None)
+        return Step("composite", SYNTHESIS, PICTURE, run)
+
+    def photo_size_view(
+        self, picture: np.ndarray, preview: PhotoEdit, recoloured: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray:
+        """The photo-size composite `picture` at the view's size (that of `preview`), which
+        the view's fill then takes as its own (the next stroke grows from what is shown)."""
+        h, w = preview.original.shape[:2]
+        shown = picture if picture.shape[:2] == (h, w) else cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)
+        self._live_fill.adopt(shown, recoloured, mask)
+        return shown
 
     def region_grid(self, preview: PhotoEdit) -> RegionGrid:
         """The preview's RegionGrid (where its regions lie), kept while the preview is the

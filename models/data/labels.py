@@ -46,6 +46,8 @@ class LabelScheme:
     # CelebA-HQ) or "stretch" (scaled whole, as pix2pix's Cityscapes)
     groups: tuple[tuple[int, ...], ...] = ()  # regions that take a dropped style together (skin
     # with nose, ears and neck; both eyes...)
+    shaded: tuple[int, ...] = ()  # regions whose lightness is mostly the light on them (skin), not
+    # a pattern of their own (hair's strands): a restyle scales their light, as a new albedo would
 
     def __post_init__(self) -> None:
         if not self.names or not all(isinstance(n, str) for n in self.names):
@@ -62,9 +64,9 @@ class LabelScheme:
             raise ValueError(
                 f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}"
             )
-        for group in self.groups:
+        for group in (*self.groups, self.shaded):
             if not all(0 <= c < len(self.names) for c in group):
-                raise ValueError(f"label scheme {self.name!r}: group {list(group)} names a class it does not have")
+                raise ValueError(f"label scheme {self.name!r}: {list(group)} names a class it does not have")
 
     @property
     def num_classes(self) -> int:
@@ -78,16 +80,21 @@ class LabelScheme:
     @classmethod
     def from_dict(cls, d: dict) -> "LabelScheme":
         names = tuple(d["names"])
-        groups = d.get("groups")
         index = {n: i for i, n in enumerate(names)}
-        if groups is None:  # weights made before groups existed: the scheme of the same name has them
-            path = SCHEMES_DIR / f"{d['name']}.json"
-            known = json.loads(path.read_text()).get("groups", []) if path.is_file() else []
-            groups = [g for g in known if all(n in index for n in g)]
+        path = SCHEMES_DIR / f"{d['name']}.json"
+        # weights made before a field existed: the scheme of the same name has it
+        known = lambda field: json.loads(path.read_text()).get(field, []) if path.is_file() else []
+        groups = d.get("groups")
+        if groups is None:
+            groups = [g for g in known("groups") if all(n in index for n in g)]
+        shaded = d.get("shaded")
+        if shaded is None:
+            shaded = [n for n in known("shaded") if n in index]
         try:
             groups = tuple(tuple(index[n] for n in g) for g in groups)
-        except KeyError as e:
-            raise ValueError(f"label scheme {d['name']!r}: group names unknown class {e}") from None
+            shaded = tuple(index[n] for n in shaded)
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"label scheme {d['name']!r}: groups or shaded regions name unknown class {e}") from None
         return cls(
             name=d["name"],
             names=names,
@@ -95,6 +102,7 @@ class LabelScheme:
             flip_pairs=tuple(tuple(p) for p in d.get("flip_pairs", ())),
             framing=d.get("framing", "stretch"),
             groups=groups,
+            shaded=shaded,
         )
 
     @classmethod
@@ -113,6 +121,7 @@ class LabelScheme:
             "flip_pairs": [list(p) for p in self.flip_pairs],
             "framing": self.framing,
             "groups": [[self.names[c] for c in g] for g in self.groups],
+            "shaded": [self.names[c] for c in self.shaded],
         }
 
     def palette(self) -> np.ndarray:

@@ -170,7 +170,9 @@ def evaluate_photo_edits(
         targets = own.colour_rows().copy()
         targets[given] = donor_style.colour_rows()[given]
         outputs = {
-            "anchored": recolour(edit, base, edited, restyled, targets=targets, groups=engine.labels.groups),
+            "anchored": recolour(
+                edit, base, edited, restyled, targets=targets, groups=engine.labels.groups, shaded=engine.labels.shaded
+            ),
             "transform": recolour(edit, base, edited, restyled, groups=engine.labels.groups),
             "difference": difference_composite(edit, base, edited, restyled),
             "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area),

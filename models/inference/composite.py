@@ -41,7 +41,15 @@ from models.inference.recolour import (
     warp,
 )
 from models.inference.styles import StyleMatrix, blended_colours
-from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, bank_exemplars, grown_box, texture_fill
+from models.inference.texture_fill import (
+    DEFAULT_FILL,
+    UNKNOWN,
+    FillSettings,
+    Interrupted,
+    bank_exemplars,
+    grown_box,
+    texture_fill,
+)
 
 SEAM = 0.02  # half-width of the seam, as a share of the framed box's side
 GUIDE_RADIUS = 0.01  # of the box's side: the guided filter's window, for synthesised pixels
@@ -199,7 +207,7 @@ def composite(
     if fill is None:
         paint_shapes(result, edit, shape_area, edited, seam_of(edit))
     else:
-        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels, grid=grid, bank=bank)
+        fill_shapes(result, edit, edited_mask, edited, fill, fill_pixels, grid=grid, bank=bank, interrupt=interrupt)
     return result
 
 
@@ -330,12 +338,20 @@ class RegionGrid:
         bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
         return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
 
-    def apply(self, photo: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def apply(
+        self,
+        photo: np.ndarray,
+        layers: list[tuple[np.ndarray, np.ndarray]],
+        interrupt: Callable[[], bool] | None = None,
+    ) -> np.ndarray:
         """`photo` with each (coefficients (gh, gw, 12), weight (gh, gw)) layer's colour map
-        applied where its weight is above 0, blended by the weight; the rest bit for bit."""
+        applied where its weight is above 0, blended by the weight; the rest bit for bit.
+        `interrupt`: see `recolour`."""
         result = photo.copy()
         width = self.x1 - self.x0
         for r0 in range(self.y0, self.y1, BAND_ROWS):
+            if interrupt is not None and interrupt():
+                raise Interrupted
             r1 = min(self.y1, r0 + BAND_ROWS)
             to_band = affine(1 / self.scale, 1 / self.scale, 0, self.y0 - r0)
             band = photo[r0:r1, self.x0 : self.x1].astype(np.float32) / 255
@@ -373,15 +389,19 @@ def recolour(
     adjustments: dict[int, ColourAdjust] | None = None,
     targets: np.ndarray | None = None,
     groups: tuple[tuple[int, ...], ...] = (),
+    interrupt: Callable[[], bool] | None = None,
+    shaded: tuple[int, ...] = (),
 ) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
     styles) applied to its own pixels, over the whole region (see the module's docstring),
     anchored to the style photo's colours where `targets` (s, COLOUR_STATS: the new
     styles' `colour_rows()`) knows them, each of `groups` (regions that took one style)
-    as one (`restyled_units`), and followed by the region's hand adjustment (`adjustments`: class
+    as one (`restyled_units`; a unit with a region of `shaded` scales its light as a new
+    albedo would: `anchor_map`), and followed by the region's hand adjustment (`adjustments`: class
     -> ColourAdjust) if any. It depends on the styles alone, not on what is painted:
-    painted shapes go over it."""
+    painted shapes go over it. `interrupt`, asked between bands of the photo's rows, gives
+    it up (`Interrupted`) when it says the picture is no longer wanted."""
     adjustments = {c: a for c, a in (adjustments or {}).items() if not a.is_identity}
     classes = [int(c) for c in range(len(restyled)) if (restyled[c] or c in adjustments) and (edit.mask == c).any()]
     if not classes:
@@ -400,7 +420,8 @@ def recolour(
         colour_map = fit_colour_map(x, y, np.isin(edit.mask, unit), radius)
         colour_maps.update(dict.fromkeys(unit, colour_map))
         if targets is not None:
-            anchors.update(dict.fromkeys(unit, unit_anchor(edit.mask, framed, unit, colour_map, targets)))
+            anchor = unit_anchor(edit.mask, framed, unit, colour_map, targets, any(c in shaded for c in unit))
+            anchors.update(dict.fromkeys(unit, anchor))
     layers = []
     for c in classes:
         inside = edit.mask == c
@@ -414,12 +435,13 @@ def recolour(
             coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
             if anchors.get(c) is not None:
                 coefficients = then_affine(coefficients, *anchors[c])
+
         else:
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
         layers.append((np.ascontiguousarray(coefficients, np.float32), grid.feather(region, seam, confidence)))
-    return grid.apply(edit.original, layers)
+    return grid.apply(edit.original, layers, interrupt)
 
 
 def restyled_units(restyled: list[int], groups: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
@@ -437,7 +459,12 @@ def restyled_units(restyled: list[int], groups: tuple[tuple[int, ...], ...]) -> 
 
 
 def unit_anchor(
-    mask: np.ndarray, framed: np.ndarray, unit: tuple[int, ...], colour_map: ColourMap, targets: np.ndarray
+    mask: np.ndarray,
+    framed: np.ndarray,
+    unit: tuple[int, ...],
+    colour_map: ColourMap,
+    targets: np.ndarray,
+    shaded: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The affine map that anchors a unit's colours to the style photo's (`anchor_map`),
     measured on its largest class whose style photo's colours `targets` knows (a region
@@ -448,7 +475,7 @@ def unit_anchor(
         return None
     lead = max(known, key=lambda c: int((mask == c).sum()))
     inside = mask == lead
-    return anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[lead])
+    return anchor_map(framed[inside] / 255.0, colour_map.stacked()[inside], targets[lead], shaded)
 
 
 def square_weight(edit: PhotoEdit, area: np.ndarray, seam: float) -> tuple[tuple, np.ndarray] | None:
@@ -590,6 +617,7 @@ def fill_shapes(
     photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
     grid: RegionGrid | None = None,
     bank: SegmentBank | None = None,
+    interrupt: Callable[[], bool] | None = None,
 ) -> list[int]:
     """The painted shapes (where `edited_mask` differs from the photo's own) filled in
     `result` in place with texture of its own pixels of each shape's class, guided by the
@@ -598,12 +626,13 @@ def fill_shapes(
     `photo_maps`: the edited labels and the photo's own at the photo's size (`restyle
     --edited-mask`), which then say where and what was painted, to the pixel. A class the
     photo has too little of is copied from `bank`'s photos that hold it; one neither has
-    takes the synthesis (`paint_shapes`); those classes are returned."""
+    takes the synthesis (`paint_shapes`); those classes are returned. `interrupt`: see
+    `texture_fill`."""
     maps = ShapeMaps.of(edit, edited_mask, edited, result.shape[:2], settings, photo_maps, grid)
     if maps is None:
         return []
     exemplars = exemplars_from(bank, edit, edited_mask.shape[0])
-    lacking = fill_in_box(result, maps, maps.area, maps.own, settings, max_pixels, exemplars)
+    lacking = fill_in_box(result, maps, maps.area, maps.own, settings, max_pixels, exemplars, interrupt)
     paint_lacking(result, maps.shape_area, edit, edited_mask, edited, lacking)
     return lacking
 
@@ -702,6 +731,14 @@ class LiveFill:
         self._painted, self._labels = painted, labels
         return result
 
+    def adopt(self, picture: np.ndarray, recoloured: np.ndarray, edited_mask: np.ndarray) -> None:
+        """The last frame's picture replaced by `picture`, a finer one of the same edit (the
+        photo-size fill scaled to the view), when the last frame was made from `recoloured`
+        and `edited_mask`: the next stroke then grows from what is on screen."""
+        same = self._base is recoloured and self._mask is not None and np.array_equal(self._mask, edited_mask)
+        if same and self._picture is not None and picture.shape == self._picture.shape:
+            self._picture = picture
+
 
 def render_edit(
     engine: Engine,
@@ -733,6 +770,7 @@ def render_edit(
         adjustments,
         blended_colours(per_block),
         engine.labels.groups,
+        shaded=engine.labels.shaded,
     )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     if edited is None:

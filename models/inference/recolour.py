@@ -201,21 +201,31 @@ def fit_colour_map(
 OPPONENT = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
-def anchor_map(pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def anchor_map(
+    pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray, shaded: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The affine map (m, t) that, after the per-pixel maps `coefficients` (N, 12), gives a
     region's `pixels` (N, 3, in [0, 1]) the colours of `target` (the mean and covariance
     of the style photo's region: models/inference/styles.py), in luma and colour
     differences (Reinhard et al. 2001 in a linear basis): the mean of all three, the
-    spread of the colour differences (each gain capped at MAX_GAIN). The spread of luma
-    stays the one the model's map gave: it is the photo's own light and texture, which
-    a smaller gain would quantise away (skin: detail 0.929 -> 0.937, Lab distance 3.62 ->
-    3.54 on 30 photos). The model's map says how the region's colours change from place
-    to place; its synthesis of the new style is off by a few Lab units from the style
-    photo, which this takes away."""
+    spread of the colour differences (each gain capped at MAX_GAIN). The spread of luma:
+    of a `shaded` region (skin, whose lightness varies with the light on it more than
+    with a pattern of its own), the photo's own spread scaled as its mean is (a new skin
+    tone reflects the same light: its albedo scales it); of any other (hair: strands and
+    sheen), the one the model's map gave, the photo's own texture as the new style draws
+    it (docs/RESULTS.md: either rule for both kinds measured worse on one of them). The
+    model's map says how the region's colours change from place to place; its synthesis
+    of the new style is off by a few Lab units from the style photo, which this takes
+    away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
     target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
     colour_gain = np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))
-    gain = np.concatenate([[1.0], np.clip(colour_gain, 1 / MAX_GAIN, MAX_GAIN)])
+    luma_gain = 1.0
+    if shaded:
+        own = pixels.astype(np.float64) @ OPPONENT[0]
+        albedo = (OPPONENT[0] @ target[:3]) / max(own.mean(), 1e-3)
+        luma_gain = float(np.clip(albedo * own.std() / max(mapped[:, 0].std(), 1e-4), 1 / MAX_GAIN, MAX_GAIN))
+    gain = np.concatenate([[luma_gain], np.clip(colour_gain, 1 / MAX_GAIN, MAX_GAIN)])
     m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
     mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
     return m, target[:3] - m @ mean

@@ -70,6 +70,7 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
     timer.start(round(1000 / rate_hz))
     loop.exec()
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=point(seconds))
+    released = time.perf_counter()
     wait_idle(app, window)
     frames = sorted(window.frames_shown)
     requested = [f[0] for f in frames]
@@ -78,7 +79,9 @@ def measure_edit_loop(engine: Engine, seconds: float = 5.0, rate_hz: float = 60.
         i = bisect.bisect_left(requested, t)
         if i < len(frames):
             latencies.append((frames[i][1] - t) * 1000)
-    export = time_export(app, window) if photo else None
+    export = (
+        {"photo_size_fill_s": wait_photo_size(app, window, released), **time_export(app, window)} if photo else None
+    )
     window.doc.mark_saved()  # nothing to save
     window.close()
     window.worker.stop()
@@ -128,11 +131,28 @@ def open_photo(app, window, photo: str) -> dict:
     return {"width": w, "height": h, "first_result_s": first, "refined_s": refined, "refined_fully_s": fully}
 
 
+def wait_photo_size(app, window, released: float, timeout: float = 300.0) -> float | None:
+    """Seconds from the stroke's end until the view shows the painted shapes filled at the
+    photo's own size (the status bar says so); None when it never did."""
+    while time.perf_counter() - released < timeout:
+        app.processEvents()
+        if window.statusBar().currentMessage().startswith("Painted shapes filled"):
+            return time.perf_counter() - released
+        time.sleep(0.005)
+    return None
+
+
 def time_export(app, window) -> dict:
-    """The full-size composite of the edit (what Export Result writes), and writing it."""
+    """The full-size composite of the edit (what Export Result writes: made on the engine
+    thread, which keeps the one the view waited for), and writing it."""
     wait_idle(app, window)
     start = time.perf_counter()
-    image = window.session.render_photo(window.doc)
+    done: list = []
+    window.worker.submit(lambda: window.session.render_photo(window.doc), done.append)
+    while not done and time.perf_counter() - start < 300:
+        app.processEvents()
+        time.sleep(0.002)
+    image = done[0]
     composite_s = time.perf_counter() - start
     path = os.path.join(tempfile.mkdtemp(), "export.jpg")
     from models.data.files import save_image

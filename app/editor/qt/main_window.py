@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from app.editor.document import Change, Document
@@ -28,6 +28,9 @@ from models.inference.engine import Engine
 
 SCREEN_SHARE = 0.9  # of the screen a first start's window takes
 MIN_PREVIEW_SIDE = 512
+# painting paused this long after a frame of painted shapes: their photo-size fill starts
+PHOTO_SIZE_PAUSE_MS = 400
+FILLING_PHOTO_SIZE = "Filling the painted shapes at the photo's own size..."
 
 
 class MainWindow(QMainWindow):
@@ -46,6 +49,13 @@ class MainWindow(QMainWindow):
         self.result: np.ndarray | None = None
         # (requested, shown) on the perf_counter clock, and the engine's ms for the frame
         self.frames_shown: deque[tuple[float, float, float]] = deque(maxlen=10000)
+        # the frame whose showing starts the photo-size fill's wait, and that fill's frame
+        self._settled_frame: int | None = None
+        self._photo_size_frame: int | None = None
+        self.photo_size_timer = QTimer(self)
+        self.photo_size_timer.setSingleShot(True)
+        self.photo_size_timer.setInterval(PHOTO_SIZE_PAUSE_MS)
+        self.photo_size_timer.timeout.connect(self.request_photo_size)
         self.doc = self.session.new_document()
         # what the window does with files, styles and banks, each given the window as the
         # small interface it needs (app/editor/qt/host.py)
@@ -235,9 +245,14 @@ class MainWindow(QMainWindow):
         self.actions.redo.setEnabled(self.doc.can_redo)
 
     # -- synthesis ---------------------------------------------------------------------
-    def request_synthesis(self, stroke: bool = False) -> None:
+    def request_synthesis(self, stroke: bool = False, photo_size: bool = False) -> None:
         """A new frame; for a photo edit shown as the photo, composited into it (`stroke`:
-        in the middle of a brush stroke; its end, a change of the document, asks again)."""
+        in the middle of a brush stroke; its end, a change of the document, asks again;
+        `photo_size`: painted shapes filled as the export fills them, at the photo's size:
+        asked when painting pauses, and given up for any newer frame)."""
+        self.photo_size_timer.stop()
+        if not photo_size and self.statusBar().currentMessage() == FILLING_PHOTO_SIZE:
+            self.statusBar().clearMessage()  # given up for this frame; asked again when painting pauses
         styles = self.doc.styles_per_block(self.engine.mean_style)
         pipeline = self.session.frame_pipeline(
             self.doc,
@@ -247,8 +262,22 @@ class MainWindow(QMainWindow):
             texture=self.actions.texture.isChecked(),
             stroke=stroke,
             superseded=self.worker.superseded,
+            photo_size=photo_size,
         )
-        self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
+        frame = self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
+        self._settled_frame = None if stroke or photo_size else frame
+        self._photo_size_frame = frame if photo_size else None
+
+    def has_painted_shapes(self) -> bool:
+        """A photo edit shown as the photo with shapes painted that the texture fills."""
+        edit = self.doc.photo_edit
+        shown = self.actions.composite.isChecked() and self.actions.texture.isChecked()
+        return edit is not None and shown and bool((self.doc.mask != edit.mask).any())
+
+    def request_photo_size(self) -> None:
+        if self.has_painted_shapes():
+            self.statusBar().showMessage(FILLING_PHOTO_SIZE)
+            self.request_synthesis(photo_size=True)
 
     def preview_side(self) -> int:
         """How large the live composite is: twice the pane's size (sharp, and cheap to show),
@@ -266,6 +295,12 @@ class MainWindow(QMainWindow):
         self.frames_shown.append((asked_at, shown_at, compute_ms))
         latency = (shown_at - asked_at) * 1000
         self.status_time.setText(f"synthesis: {compute_ms:.0f} ms (edit to screen {latency:.0f} ms)")
+        if request_id == self._settled_frame and self.has_painted_shapes():
+            self.photo_size_timer.start()
+        elif request_id == self._photo_size_frame:
+            self.statusBar().showMessage(
+                f"Painted shapes filled at the photo's own size ({compute_ms / 1000:.1f} s)", 5000
+            )
 
     def show_last_result(self) -> None:
         """The result pane again (the bank canvas view was switched on or off)."""
