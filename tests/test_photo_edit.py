@@ -128,6 +128,24 @@ def test_with_the_texture_fill_off_a_painted_region_takes_the_synthesis():
     assert np.array_equal(out[80:, :], photo[80:, :])
 
 
+def test_a_painted_shape_has_a_smooth_outline_at_the_photos_size():
+    """A 32 px mask on a photo 8 times larger: a painted diagonal edge reaches the photo
+    as a line (a pixel or so per row), not as the mask's 8 px stairs."""
+    from models.inference.composite import ShapeMaps
+
+    photo = np.full((SIZE * 8, SIZE * 8, 3), 120, np.uint8)
+    edit = PhotoEdit(photo, Framing(0.0, 0.0, SIZE * 8.0, False), np.zeros((SIZE, SIZE), np.uint8), "photo")
+    painted = edit.mask.copy()
+    painted[np.add.outer(np.arange(SIZE), np.arange(SIZE)) < SIZE] = 2  # everything above the anti-diagonal
+    maps = ShapeMaps.of(edit, painted, toy_photo(painted), photo.shape[:2])
+    y0, x0 = maps.box[0], maps.box[2]
+    rows = [r for r in range(maps.area.shape[0]) if 0 < maps.area[r].sum() < maps.area.shape[1]]
+    edge = np.array([x0 + maps.area[r].sum() for r in rows])  # where each row's shape ends
+    assert len(rows) > 100 and np.abs(np.diff(edge)).max() <= 2
+    assert np.abs(edge + (np.array(rows) + y0) - SIZE * 8).max() <= 4  # on the line the mask drew
+    assert set(np.unique(maps.labels[maps.area])) == {2}
+
+
 def test_soft_masks_and_fades_are_weights():
     area = np.zeros((40, 40), bool)
     area[10:30, 10:30] = True

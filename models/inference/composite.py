@@ -153,6 +153,23 @@ def to_photo_pixels(
     return cv2.warpAffine(image, m, (x1 - x0, y1 - y0), flags=interpolation | cv2.WARP_INVERSE_MAP, borderMode=border)
 
 
+def smooth_labels_in_photo(mask: np.ndarray, to_model: np.ndarray, box: tuple) -> np.ndarray:
+    """A model-size label mask on the photo pixels of `box` with smooth outlines: each
+    class's share interpolated (bilinear) and the likeliest taken, where nearest
+    neighbours would draw the mask's pixels as stairs (16 px ones for a 256 px mask on a
+    4,000 px photo). Background (0) outside the model's square."""
+    nearest = to_photo_pixels(mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+    classes = np.unique(nearest)
+    if len(classes) < 2:
+        return nearest
+    labels, best = nearest.copy(), np.zeros(nearest.shape, np.float32)  # outside the square: all shares 0
+    for c in classes:
+        share = to_photo_pixels((mask == c).astype(np.float32), to_model, box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+        likelier = share > best
+        labels[likelier], best[likelier] = c, share[likelier]
+    return labels
+
+
 def mask_in_photo(mask: np.ndarray, framing: Framing, shape: tuple[int, int]) -> np.ndarray:
     """A model-square label mask placed on a photo's pixels (nearest): background (0)
     outside the model's square."""
@@ -528,6 +545,7 @@ class ShapeMaps:
     own: np.ndarray
     guide: np.ndarray
     shape_area: np.ndarray  # where the model-size mask was painted
+    unsure: int = 0  # photo pixels the photo's classes (`own`) may be off at their borders
 
     @classmethod
     def of(
@@ -566,11 +584,13 @@ class ShapeMaps:
             labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
             area = labels != own
         else:
-            area = to_photo_pixels(shape_area.astype(np.uint8), to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
-            area = area > 0
-            labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            # outlines smooth at the photo's size, not the mask's stairs; painted: where they moved
+            labels = smooth_labels_in_photo(edited_mask, to_model, box)
+            area = labels != smooth_labels_in_photo(edit.mask, to_model, box)
             own = (grid or RegionGrid(edit)).photo_labels(box)
-        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area)
+        # the photo's classes come from a parse at the model's size: a model pixel is this many photo pixels
+        unsure = 0 if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
+        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure)
 
 
 def fill_in_box(
@@ -599,6 +619,7 @@ def fill_in_box(
         settings,
         exemplars_at(scale) if exemplars_at is not None else None,
         interrupt,
+        round(maps.unsure * scale),
     )
     image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     # no feather: the fill meets the photo in its own colours (texture_fill's membrane),

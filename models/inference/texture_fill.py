@@ -78,6 +78,7 @@ def texture_fill(
     settings: FillSettings = DEFAULT_FILL,
     exemplars_for: Callable[[list[int]], Sequence[Exemplar]] | None = None,
     interrupt: Callable[[], bool] | None = None,
+    unsure: int = 0,
 ) -> FillResult:
     """`photo` (H, W, 3) uint8 with its `fill` pixels (H, W) bool repainted with texture of
     the photo's pixels whose `source_labels` (H, W, the photo's own classes, UNKNOWN where
@@ -86,14 +87,18 @@ def texture_fill(
     without one, each class's mean colour does. A class the photo lacks is copied from
     the exemplars `exemplars_for` gives for the classes lacking. Pixels beyond `fill`
     come back unchanged. `interrupt`, asked between PatchMatch's sweeps, gives the fill up
-    (`Interrupted`) when it says the picture is no longer wanted."""
+    (`Interrupted`) when it says the picture is no longer wanted. `unsure`: how many pixels
+    the photo's classes may be off at their borders (a parse at the model's size on a
+    larger photo); pixels that near another class are neither copied from nor say the
+    colour a shape meets."""
     out = photo.copy()
     if not fill.any():
         return FillResult(out, [], [])
     box = search_box(fill, settings.search_margin, photo.shape[:2])
     y0, y1, x0, x1 = box
     crop = lambda a: a[y0:y1, x0:x1]
-    region, target, own = crop(fill), crop(labels), crop(source_labels).copy()
+    sure = sure_labels(crop(source_labels), unsure)
+    region, target, own = crop(fill), crop(labels), sure.copy()
     r = settings.patch // 2
     # a source must not read the pixels under the shape: they are what is being replaced
     own[cv2.dilate(region.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0] = UNKNOWN
@@ -105,7 +110,7 @@ def texture_fill(
     lacking = [c for c in lacking if c not in given]
     image = crop(photo).astype(np.float32) / 255
     guide_image = crop(guide).astype(np.float32) / 255 if guide is not None else None
-    low = guide_in_photo_colours(image, region, target, crop(source_labels), guide_image)
+    low = guide_in_photo_colours(image, region, target, sure, guide_image, unsure)
     canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
@@ -119,6 +124,15 @@ def texture_fill(
         filled[no_source] = guide_image[no_source]
     out[y0:y1, x0:x1][region] = np.clip(np.rint(filled[region] * 255), 0, 255).astype(np.uint8)
     return FillResult(out, lacking, given)
+
+
+def sure_labels(labels: np.ndarray, unsure: int) -> np.ndarray:
+    """`labels` with the pixels within `unsure` of another class made UNKNOWN."""
+    if unsure <= 0:
+        return labels
+    window = np.ones((2 * unsure + 1, 2 * unsure + 1), np.uint8)
+    mixed = cv2.dilate(labels, window) != cv2.erode(labels, window)
+    return np.where(mixed, UNKNOWN, labels).astype(labels.dtype)
 
 
 def beside_exemplars(
@@ -190,7 +204,12 @@ def grown_box(box: tuple[int, int, int, int], margin: float, shape: tuple[int, i
 
 
 def guide_in_photo_colours(
-    image: np.ndarray, region: np.ndarray, target: np.ndarray, own: np.ndarray, guide: np.ndarray | None
+    image: np.ndarray,
+    region: np.ndarray,
+    target: np.ndarray,
+    own: np.ndarray,
+    guide: np.ndarray | None,
+    unsure: int = 0,
 ) -> np.ndarray:
     """The low-frequency picture the fill follows: inside the shape, the guide (each
     class's mean colour of the photo without one) moved, class by class, to meet the
@@ -199,9 +218,11 @@ def guide_in_photo_colours(
     membrane, as in Poisson blending; a fringe meets the hair it hangs from, not the
     forehead it covers). A class that borders nothing of its own moves by the difference
     of its means. The model's colours are not the photo's, and the light on a cheek is
-    not the mean of the skin's; elsewhere the photo itself."""
+    not the mean of the skin's; elsewhere the photo itself. The border reaches `unsure`
+    pixels further, past the pixels whose class is not sure (see `texture_fill`)."""
     low = image.copy()
-    near = np.ones((5, 5), np.uint8)
+    reach = 2 + unsure
+    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     for c in np.unique(target[region]):
         inside, source = region & (target == c), own == c
         if guide is not None:
@@ -210,10 +231,16 @@ def guide_in_photo_colours(
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
         if border.sum() >= MIN_BORDER:
-            # the border lies within two pixels of the shape: its box, grown by those, is all the membrane sees
+            # the border lies within `reach` of the shape: its box, grown by that, is all the membrane sees
             ys, xs = np.nonzero(inside)
             h, w = inside.shape
-            y0, y1, x0, x1 = max(0, ys.min() - 3), min(h, ys.max() + 4), max(0, xs.min() - 3), min(w, xs.max() + 4)
+            g = reach + 1
+            y0, y1, x0, x1 = (
+                max(0, ys.min() - g),
+                min(h, ys.max() + g + 1),
+                max(0, xs.min() - g),
+                min(w, xs.max() + g + 1),
+            )
             box = (slice(y0, y1), slice(x0, x1))
             shift = membrane(image[box] - drawn[box], border[box], inside[box])[inside[box]]
         elif source.any():
