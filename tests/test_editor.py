@@ -93,6 +93,32 @@ def test_background_work_waits_for_frames_and_other_work(qtbot, weights_json):
     assert order == ["task", "frame", "background"]
 
 
+def test_a_frame_that_yields_to_background_work_is_given_up_and_said_so(qtbot, weights_json):
+    """The photo-size fill gives way to any waiting work, refinement's background slices
+    too (`anything_waits`), where other frames give way to newer frames alone."""
+    from models.inference.texture_fill import Interrupted
+
+    engine = Engine.load(str(weights_json), "cpu")
+    worker = EngineWorker(engine)
+    gate, asked, given_up, shown = threading.Event(), [], [], []
+    worker.given_up.connect(given_up.append)
+    worker.synthesized.connect(lambda request_id, *_: shown.append(request_id))
+
+    def finish(image):
+        asked.append((worker.superseded(), worker.anything_waits()))
+        if worker.anything_waits():
+            raise Interrupted
+        return image
+
+    worker.submit(gate.wait, lambda _: None)  # holds the engine thread while the rest queues
+    frame = worker.request_synthesis(toy_mask(), [engine.mean_style], finish)
+    worker.submit(lambda: None, lambda _: None, background=True)
+    gate.set()
+    qtbot.waitUntil(lambda: given_up == [frame], timeout=10000)
+    worker.stop()
+    assert asked == [(False, True)] and not shown
+
+
 def canvas_point(w, x, y) -> QPoint:
     p = w.canvas.to_widget((x, y))
     return QPoint(int(p.x()), int(p.y()))

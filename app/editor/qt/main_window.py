@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
 
     def connect_worker(self) -> None:
         self.worker.synthesized.connect(self.show_result)
+        self.worker.given_up.connect(self.frame_given_up)
         self.worker.failed.connect(self.show_error)
         self.worker.notice.connect(lambda message: self.statusBar().showMessage(message, 10000))
         self.worker.busy.connect(self.result_view.set_busy)
@@ -261,7 +262,7 @@ class MainWindow(QMainWindow):
             as_photo=self.actions.composite.isChecked(),
             texture=self.actions.texture.isChecked(),
             stroke=stroke,
-            superseded=self.worker.superseded,
+            superseded=self.worker.anything_waits if photo_size else self.worker.superseded,
             photo_size=photo_size,
         )
         frame = self.worker.request_synthesis(self.doc.mask, styles, pipeline if pipeline.steps else None)
@@ -301,6 +302,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Painted shapes filled at the photo's own size ({compute_ms / 1000:.1f} s)", 5000
             )
+
+    def frame_given_up(self, request_id: int) -> None:
+        """A frame the engine gave up for newer work; the photo-size fill is asked again at
+        the next pause (the newer work's frame starts the wait)."""
+        if request_id == self._photo_size_frame and self.statusBar().currentMessage() == FILLING_PHOTO_SIZE:
+            self.statusBar().clearMessage()
 
     def show_last_result(self) -> None:
         """The result pane again (the bank canvas view was switched on or off)."""

@@ -27,6 +27,7 @@ from models.inference.texture_fill import Interrupted
 
 class EngineWorker(QObject):
     synthesized = pyqtSignal(int, object, float, float)  # request id, image, compute ms, requested at
+    given_up = pyqtSignal(int)  # request id of a frame given up for newer work (nothing to show)
     task_done = pyqtSignal(object, object)  # callback, result (called on the GUI thread)
     failed = pyqtSignal(str)
     notice = pyqtSignal(str)
@@ -101,6 +102,13 @@ class EngineWorker(QObject):
         with self._cond:
             return self._synth is not None
 
+    def anything_waits(self) -> bool:
+        """A frame or any work waits, background work too (asked by a frame that yields to
+        all of it: the photo-size fill gives way to refinement, whose new styles would make
+        it stale)."""
+        with self._cond:
+            return self._has_work()
+
     def idle(self) -> bool:
         with self._cond:
             return not self._has_work() and not self._running
@@ -138,7 +146,8 @@ class EngineWorker(QObject):
                     end = time.perf_counter()
                     self.synthesized.emit(request_id, image, (end - start) * 1000, asked_at)
             except Interrupted:  # a frame given up for the newer one waiting: nothing to show
-                pass
+                if synth is not None:
+                    self.given_up.emit(synth[0])
             except InputError as e:  # bad input found while working: its own message says why
                 self.failed.emit(str(e))
             except Exception as e:  # shown to the user; the thread keeps serving
