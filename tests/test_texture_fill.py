@@ -228,3 +228,6 @@ def test_the_live_view_refills_only_what_a_stroke_changed_and_afresh_once_it_end
     assert np.array_equal(live.fill(photo, edit, painted, synthesis, DEFAULT_FILL, 5000), second)  # nothing new to fill
     ended = composite(edit, painted, synthesis, synthesis, none, photo, live=live, fill_pixels=None)
     assert np.array_equal(ended, composite(edit, painted, synthesis, synthesis, none, photo))
+    # the eraser takes the last painted pixels back, mid-stroke: the photo again
+    erased = composite(edit, mask, synthesis, synthesis, none, photo, live=live, fill_pixels=5000, afresh=False)
+    assert np.array_equal(erased, photo)

@@ -584,9 +584,17 @@ class ShapeMaps:
             labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
             area = labels != own
         else:
-            # outlines smooth at the photo's size, not the mask's stairs; painted: where they moved
-            labels = smooth_labels_in_photo(edited_mask, to_model, box)
-            area = labels != smooth_labels_in_photo(edit.mask, to_model, box)
+            labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            area = labels != to_photo_pixels(edit.mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
+            # outlines smooth at the photo's size, not the mask's stairs, worked out around
+            # the shapes alone (the box the fill searches is 9 times larger)
+            # (none left when a stroke erased the last painted pixel)
+            shapes = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, shape) or box
+            sy0, sy1, sx0, sx1 = max(shapes[0], y0), min(shapes[1], y1), max(shapes[2], x0), min(shapes[3], x1)
+            if shape_area.any() and sy0 < sy1 and sx0 < sx1:
+                inner = (slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
+                labels[inner] = smooth_labels_in_photo(edited_mask, to_model, (sy0, sy1, sx0, sx1))
+                area[inner] = labels[inner] != smooth_labels_in_photo(edit.mask, to_model, (sy0, sy1, sx0, sx1))
             own = (grid or RegionGrid(edit)).photo_labels(box)
         # the photo's classes come from a parse at the model's size: a model pixel is this many photo pixels
         unsure = 0 if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
