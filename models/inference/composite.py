@@ -142,6 +142,12 @@ def changed_box(area: np.ndarray, to_photo: np.ndarray, margin: float, shape: tu
     return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else None
 
 
+def overlap(a: tuple, b: tuple) -> tuple | None:
+    """The box (y0, y1, x0, x1) two boxes share, None when they share nothing."""
+    y0, y1, x0, x1 = max(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), min(a[3], b[3])
+    return (y0, y1, x0, x1) if y0 < y1 and x0 < x1 else None
+
+
 def to_photo_pixels(
     image: np.ndarray, to_model: np.ndarray, box: tuple, interpolation: int, border: int = cv2.BORDER_REPLICATE
 ) -> np.ndarray:
@@ -326,8 +332,9 @@ class RegionGrid:
         y0, y1, x0, x1 = box
         out = np.full((y1 - y0, x1 - x0), UNKNOWN, np.uint8)
         labels = cv2.resize(self.labels, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_NEAREST)
-        gy0, gy1, gx0, gx1 = max(y0, self.y0), min(y1, self.y1), max(x0, self.x0), min(x1, self.x1)
-        if gy0 < gy1 and gx0 < gx1:
+        shared = overlap(box, (self.y0, self.y1, self.x0, self.x1))
+        if shared is not None:
+            gy0, gy1, gx0, gx1 = shared
             out[gy0 - y0 : gy1 - y0, gx0 - x0 : gx1 - x0] = labels[
                 gy0 - self.y0 : gy1 - self.y0, gx0 - self.x0 : gx1 - self.x0
             ]
@@ -588,13 +595,13 @@ class ShapeMaps:
             area = labels != to_photo_pixels(edit.mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
             # outlines smooth at the photo's size, not the mask's stairs, worked out around
             # the shapes alone (the box the fill searches is 9 times larger)
-            # (none left when a stroke erased the last painted pixel)
-            shapes = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, shape) or box
-            sy0, sy1, sx0, sx1 = max(shapes[0], y0), min(shapes[1], y1), max(shapes[2], x0), min(shapes[3], x1)
-            if shape_area.any() and sy0 < sy1 and sx0 < sx1:
-                inner = (slice(sy0 - y0, sy1 - y0), slice(sx0 - x0, sx1 - x0))
-                labels[inner] = smooth_labels_in_photo(edited_mask, to_model, (sy0, sy1, sx0, sx1))
-                area[inner] = labels[inner] != smooth_labels_in_photo(edit.mask, to_model, (sy0, sy1, sx0, sx1))
+            shapes = changed_box(shape_area, edit.framing.to_photo(size), 2 * seam + 2, shape)
+            inner = overlap(shapes, box) if shapes is not None else None
+            if inner is not None:
+                iy0, iy1, ix0, ix1 = inner
+                here = (slice(iy0 - y0, iy1 - y0), slice(ix0 - x0, ix1 - x0))
+                labels[here] = smooth_labels_in_photo(edited_mask, to_model, inner)
+                area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
             own = (grid or RegionGrid(edit)).photo_labels(box)
         # the photo's classes come from a parse at the model's size: a model pixel is this many photo pixels
         unsure = 0 if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))

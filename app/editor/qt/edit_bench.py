@@ -134,9 +134,11 @@ def open_photo(app, window, photo: str) -> dict:
 def wait_photo_size(app, window, released: float, timeout: float = 300.0) -> float | None:
     """Seconds from the stroke's end until the view shows the painted shapes filled at the
     photo's own size (the status bar says so); None when it never did."""
+    from app.editor.qt.main_window import FILLED_PHOTO_SIZE
+
     while time.perf_counter() - released < timeout:
         app.processEvents()
-        if window.statusBar().currentMessage().startswith("Painted shapes filled"):
+        if window.statusBar().currentMessage().startswith(FILLED_PHOTO_SIZE):
             return time.perf_counter() - released
         time.sleep(0.005)
     return None

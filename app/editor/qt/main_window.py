@@ -31,6 +31,7 @@ MIN_PREVIEW_SIDE = 512
 # painting paused this long after a frame of painted shapes: their photo-size fill starts
 PHOTO_SIZE_PAUSE_MS = 400
 FILLING_PHOTO_SIZE = "Filling the painted shapes at the photo's own size..."
+FILLED_PHOTO_SIZE = "Painted shapes filled at the photo's own size"  # then how long it took
 
 
 class MainWindow(QMainWindow):
@@ -299,9 +300,7 @@ class MainWindow(QMainWindow):
         if request_id == self._settled_frame and self.has_painted_shapes():
             self.photo_size_timer.start()
         elif request_id == self._photo_size_frame:
-            self.statusBar().showMessage(
-                f"Painted shapes filled at the photo's own size ({compute_ms / 1000:.1f} s)", 5000
-            )
+            self.statusBar().showMessage(f"{FILLED_PHOTO_SIZE} ({compute_ms / 1000:.1f} s)", 5000)
 
     def frame_given_up(self, request_id: int) -> None:
         """A frame the engine gave up for newer work; the photo-size fill is asked again at
