@@ -189,6 +189,24 @@ def test_restyle_fills_shapes_painted_on_a_label_map_of_the_photos_size(
     assert "photo's own size" in capsys.readouterr().err
 
 
+def test_an_edited_mask_on_a_parse_allows_for_the_parses_coarseness(weights_json, toy_parser, monkeypatch):
+    """`restyle --edited-mask` without --mask compares with the photo's parse, a parse
+    pixel off at its class borders: the fill is told so (a label map given is exact)."""
+    import argparse
+
+    import app.cli.photo as photo_cli
+    from models.inference.engine import Engine
+    from tests.helpers import toy_mask
+
+    engine = Engine.load(str(weights_json), "cpu")
+    photo = np.zeros((512, 384, 3), np.uint8)
+    edited = cv2.resize(toy_mask(), (384, 512), interpolation=cv2.INTER_NEAREST)
+    monkeypatch.setattr(photo_cli, "load_mask", lambda path, labels: edited)
+    args = argparse.Namespace(edited_mask="edited.png")
+    parsed, given = (photo_cli.painted_maps(args, engine, photo, mask) for mask in (None, edited))
+    assert parsed.unsure == int(np.ceil(512 / engine.parser.info.config.input_size)) and given.unsure == 0
+
+
 def test_the_seam_measure_sees_an_edge_the_fill_drew():
     from models.evaluation.fills import seam_ratio
 

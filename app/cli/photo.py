@@ -35,6 +35,7 @@ from models.inference.styles import StyleMatrix
 from models.settings import REFINE_STEPS
 
 if TYPE_CHECKING:
+    from models.inference.composite import PhotoMaps
     from models.inference.engine import Engine
 
 
@@ -57,9 +58,10 @@ def region_ids(engine: Engine, names: list[str], alone: bool = False) -> list[in
     return list(dict.fromkeys(c for group in groups for c in group))
 
 
-def painted_maps(args: argparse.Namespace, engine: Engine, photo: np.ndarray, mask: np.ndarray | None) -> tuple:
-    """(the edited labels, the photo's own) at the photo's size: --edited-mask, and --mask
-    or the parse of the photo as given (what `parse --no-frame` writes)."""
+def painted_maps(args: argparse.Namespace, engine: Engine, photo: np.ndarray, mask: np.ndarray | None) -> PhotoMaps:
+    """The edited labels and the photo's own at the photo's size: --edited-mask, and --mask
+    or the parse of the photo as given (what `parse --no-frame` writes), a parse pixel off
+    at class borders."""
     edited = load_mask(args.edited_mask, engine.labels)
     if edited.shape != photo.shape[:2]:
         raise InputError(
@@ -69,15 +71,18 @@ def painted_maps(args: argparse.Namespace, engine: Engine, photo: np.ndarray, ma
     own = mask if mask is not None else engine.parser.parse(photo)
     if not (edited != own).any():
         print(f"note: {args.edited_mask} is the photo's own mask; nothing was painted", file=sys.stderr)
-    return edited, own
+    from models.inference.composite import PhotoMaps
+
+    parse_pixel = max(photo.shape[:2]) / engine.parser.info.config.input_size
+    return PhotoMaps(edited, own, 0 if mask is not None else int(np.ceil(parse_pixel)))
 
 
-def painted_into_square(edit, photo_maps: tuple) -> np.ndarray:
+def painted_into_square(edit, photo_maps: PhotoMaps) -> np.ndarray:
     """The edit's mask at the model's size with the painted shapes in it, for the model's
     picture of the edit (the fill's guide)."""
     import cv2
 
-    edited, own = photo_maps
+    edited, own = photo_maps.edited, photo_maps.own
     size = edit.mask.shape[0]
     to_model = edit.framing.to_model(size).astype(np.float32)
     warp = lambda a: cv2.warpAffine(a, to_model, (size, size), flags=cv2.INTER_NEAREST, borderValue=0)

@@ -540,6 +540,17 @@ def paint_shapes(result: np.ndarray, edit: PhotoEdit, shape_area: np.ndarray, ed
     result[y0:y1, x0:x1][touched] = np.clip(np.rint(out[touched]), 0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class PhotoMaps:
+    """Painted shapes told at the photo's size (`restyle --edited-mask`): the edited labels,
+    the photo's own, and how many pixels the photo's own may be off at class borders (0
+    for a label map given with the photo; a parse's: one parse pixel)."""
+
+    edited: np.ndarray
+    own: np.ndarray
+    unsure: int = 0
+
+
 @dataclass
 class ShapeMaps:
     """A photo edit's painted shapes on the photo's pixels, in the box the fill searches:
@@ -562,7 +573,7 @@ class ShapeMaps:
         edited: np.ndarray,
         shape: tuple[int, int],
         settings: FillSettings = DEFAULT_FILL,
-        photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+        photo_maps: PhotoMaps | None = None,
         grid: RegionGrid | None = None,
         around: np.ndarray | None = None,
     ) -> ShapeMaps | None:
@@ -573,7 +584,7 @@ class ShapeMaps:
         size, seam = edited_mask.shape[0], seam_of(edit)
         shape_area = edited_mask != edit.mask
         if photo_maps is not None:
-            painted = photo_maps[0] != photo_maps[1]
+            painted = photo_maps.edited != photo_maps.own
             rows, cols = np.flatnonzero(painted.any(1)), np.flatnonzero(painted.any(0))
             box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) if rows.size else None
         else:
@@ -588,7 +599,7 @@ class ShapeMaps:
         to_model = edit.framing.to_model(size)
         guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
         if photo_maps is not None:
-            labels, own = (m[y0:y1, x0:x1] for m in photo_maps)
+            labels, own = photo_maps.edited[y0:y1, x0:x1], photo_maps.own[y0:y1, x0:x1]
             area = labels != own
         else:
             labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
@@ -603,8 +614,8 @@ class ShapeMaps:
                 labels[here] = smooth_labels_in_photo(edited_mask, to_model, inner)
                 area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
             own = (grid or RegionGrid(edit)).photo_labels(box)
-        # the photo's classes come from a parse at the model's size: a model pixel is this many photo pixels
-        unsure = 0 if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
+        # the photo's classes from a parse at the model's size: a model pixel is this many photo pixels
+        unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
         return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure)
 
 
@@ -650,7 +661,7 @@ def fill_shapes(
     edited: np.ndarray,
     settings: FillSettings = DEFAULT_FILL,
     max_pixels: int | None = None,
-    photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+    photo_maps: PhotoMaps | None = None,
     grid: RegionGrid | None = None,
     bank: SegmentBank | None = None,
     interrupt: Callable[[], bool] | None = None,
@@ -783,7 +794,7 @@ def render_edit(
     per_block: list[StyleMatrix],
     own: StyleMatrix,
     adjustments: dict[int, ColourAdjust] | None = None,
-    photo_maps: tuple[np.ndarray, np.ndarray] | None = None,
+    photo_maps: PhotoMaps | None = None,
     bank: SegmentBank | None = None,
     lacking: list[int] | None = None,
 ) -> np.ndarray:
