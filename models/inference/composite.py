@@ -35,8 +35,10 @@ from models.inference.recolour import (
     affine,
     anchor_map,
     apply_coefficients,
+    bend_highlights,
     compose,
     fit_colour_map,
+    highlight_peak,
     then_affine,
     warp,
 )
@@ -274,6 +276,7 @@ class RegionGrid:
         photo = edit.original[self.y0 : self.y1, self.x0 : self.x1]
         small = cv2.resize(photo, self.shape[::-1], interpolation=cv2.INTER_AREA) if self.scale < 1 else photo
         self.grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+        self.rgb = small.astype(np.float32) / 255
         self.lab = cv2.cvtColor(small.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
 
     def in_square_of(self, framing: Framing, size: int) -> np.ndarray:
@@ -369,8 +372,10 @@ class RegionGrid:
         interrupt: Callable[[], bool] | None = None,
     ) -> np.ndarray:
         """`photo` with each (coefficients (gh, gw, 12), weight (gh, gw)) layer's colour map
-        applied where its weight is above 0, blended by the weight; the rest bit for bit.
-        `interrupt`: see `recolour`."""
+        applied where its weight is above 0, its highlights bent under white as its region's
+        colours peak on the grid (`bend_highlights`), blended by the weight; the rest bit
+        for bit. `interrupt`: see `recolour`."""
+        peaks = [highlight_peak(apply_coefficients(self.rgb[w >= 1], c[w >= 1])) for c, w in layers]
         result = photo.copy()
         width = self.x1 - self.x0
         for r0 in range(self.y0, self.y1, BAND_ROWS):
@@ -380,13 +385,13 @@ class RegionGrid:
             to_band = affine(1 / self.scale, 1 / self.scale, 0, self.y0 - r0)
             band = photo[r0:r1, self.x0 : self.x1].astype(np.float32) / 255
             total, touched = np.zeros_like(band), np.zeros(band.shape[:2], bool)
-            for coefficients, weight in layers:
+            for (coefficients, weight), peak in zip(layers, peaks):
                 w = warp(weight, to_band, (r1 - r0, width), cv2.INTER_LINEAR)
                 here = w > 0
                 if not here.any():
                     continue
                 c = warp(coefficients, to_band, (r1 - r0, width), cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
-                mapped = apply_coefficients(band[here], c[here])
+                mapped = bend_highlights(apply_coefficients(band[here], c[here]), peak)
                 total[here] += w[here, None] * (mapped - band[here])
                 touched |= here
             if touched.any():

@@ -31,6 +31,8 @@ GLOBAL_RIDGE = 1e-4  # added to the colour covariances of the global map (a devi
 MAX_GAIN = 2.0  # the global map changes the photo's contrast by at most this factor, either way
 WORK_SIDE = 768  # the region's labels and the maps' coefficients are worked out this large
 BAND_ROWS = 256  # photo rows transformed at a time: a 12-megapixel photo in bounded memory
+HIGHLIGHT_TOP = 1.0  # a restyled region's brightest colours (its 99.9th percentile) land no higher
+SHOULDER_SLOPE = 0.3  # the highlight shoulder's slope where it lands them: strands and pores stay visible
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,34 @@ def anchor_map(
     m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
     mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
     return m, target[:3] - m @ mean
+
+
+def highlight_peak(mapped: np.ndarray) -> float:
+    """The brightest channel of a region's mapped colours (N, 3), at its 99.9th
+    percentile: what `bend_highlights` brings into range."""
+    return float(np.percentile(mapped.max(-1), 99.9)) if len(mapped) else 0.0
+
+
+def bend_highlights(mapped: np.ndarray, peak: float) -> np.ndarray:
+    """Mapped colours (..., 3) whose region peaks at `peak` (`highlight_peak`) with their
+    highlights bent under white instead of clipped: past a knee, each pixel's brightest
+    channel follows a quadratic shoulder that lands `peak` at HIGHLIGHT_TOP with slope
+    SHOULDER_SLOPE, and its three channels are scaled alike (hue kept). A lighter skin
+    tone or blonde taken by a photo's own light would otherwise clip its highlights flat
+    (docs/RESULTS.md: the detail lost on a donor 1.5-1.8 times lighter). Mid-tones below
+    the knee are untouched; a peak too high for a shoulder above black scales the whole
+    region down instead (a gain keeps every detail)."""
+    if peak <= HIGHLIGHT_TOP:
+        return mapped
+    knee = peak - 2 * (peak - HIGHLIGHT_TOP) / (1 - SHOULDER_SLOPE)
+    brightest = mapped.max(-1)
+    if knee <= 0:
+        return mapped * np.float32(HIGHLIGHT_TOP / peak)
+    curve = (peak - HIGHLIGHT_TOP) / (peak - knee) ** 2
+    over = np.clip(brightest, knee, peak) - knee
+    bent = knee + over - curve * over**2 + SHOULDER_SLOPE * np.maximum(brightest - peak, 0)
+    ratio = np.where(brightest > knee, bent / np.maximum(brightest, 1e-6), 1.0)
+    return mapped * ratio[..., None].astype(mapped.dtype)
 
 
 def apply_coefficients(pixels: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
