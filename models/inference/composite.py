@@ -277,7 +277,7 @@ class RegionGrid:
         small = cv2.resize(photo, self.shape[::-1], interpolation=cv2.INTER_AREA) if self.scale < 1 else photo
         self.grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
         self.rgb = small.astype(np.float32) / 255
-        self.lab = cv2.cvtColor(small.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        self.lab = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2LAB)
 
     def in_square_of(self, framing: Framing, size: int) -> np.ndarray:
         return (

@@ -251,9 +251,9 @@ def bend_highlights(mapped: np.ndarray, peak: float) -> np.ndarray:
     if peak <= HIGHLIGHT_TOP:
         return mapped
     knee = peak - 2 * (peak - HIGHLIGHT_TOP) / (1 - SHOULDER_SLOPE)
-    brightest = mapped.max(-1)
     if knee <= 0:
         return mapped * np.float32(HIGHLIGHT_TOP / peak)
+    brightest = mapped.max(-1)
     curve = (peak - HIGHLIGHT_TOP) / (peak - knee) ** 2
     over = np.clip(brightest, knee, peak) - knee
     bent = knee + over - curve * over**2 + SHOULDER_SLOPE * np.maximum(brightest - peak, 0)
