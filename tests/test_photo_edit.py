@@ -1023,7 +1023,7 @@ def test_eval_edits_measures_every_method_on_held_out_photos(tmp_path, capsys, w
     assert code == 0, out
     result = json.loads(out)
     assert result["own_style_identical"] == 1.0
-    for method in ("anchored", "transform", "difference", "reinhard"):
+    for method in ("anchored", "transform", "difference", "reinhard", "gain"):
         assert {"lab_distance", "detail_correlation", "detail_correlation_luma"} <= set(result[method])
     assert result["restyled"] >= 1 and len(result["per_photo"]["anchored"]["lab_distance"]) == result["restyled"]
 
@@ -1093,3 +1093,71 @@ def test_highlights_that_would_clip_bend_under_white_keeping_their_order_and_hue
     np.testing.assert_array_equal(bent[dark], mapped[dark])  # mid-tones below the knee untouched
     # a region that never passes white is left exactly as mapped (an own-style restyle stays bit for bit)
     np.testing.assert_array_equal(bend_highlights(mapped / 1.3, peak=1.0), mapped / 1.3)
+
+
+@pytest.mark.parametrize("peak", [1.5, 1.6, 2.0, 3.0])
+def test_a_region_lightened_far_past_white_keeps_its_mid_tones_and_order(peak):
+    """A peak whose shoulder would start below KNEE_FLOOR keeps the knee there (flatter
+    shoulder, then one gain) instead of darkening the whole region by 1 / peak, and its
+    curve meets the standard shoulder's where the two families meet (no jump)."""
+    from models.inference.recolour import KNEE_FLOOR, SHOULDER_SLOPE, bend_highlights
+
+    tone = np.linspace(0, peak, 400, dtype=np.float32)[:, None]
+    mapped = tone * np.array([1.0, 0.7, 0.5], np.float32)
+    bent = bend_highlights(mapped, peak=peak)
+    assert bent.max() <= 1.0 + 1e-6
+    assert (np.diff(bent[:, 0]) >= 0).all() and (np.diff(bent[: len(tone) // 2, 0]) > 0).all()
+    np.testing.assert_allclose(bent[1:, 2] / bent[1:, 0], 0.5, atol=1e-5)  # hue kept
+    below = tone[:, 0] < KNEE_FLOOR
+    scale = min(1.0, (2 - KNEE_FLOOR) / peak)  # the gain past the flattest shoulder
+    np.testing.assert_allclose(bent[below], mapped[below] * scale, rtol=1e-5)
+    assert bent.mean() > 1.2 * (mapped / peak).mean()  # far lighter than one gain of 1 / peak
+    # continuity: just either side of the peak where the standard knee reaches the floor
+    edge = 1 + (1 - KNEE_FLOOR) * (1 - SHOULDER_SLOPE) / (1 + SHOULDER_SLOPE)
+    a, b = bend_highlights(mapped, edge - 1e-4), bend_highlights(mapped, edge + 1e-4)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_shaded_light_takes_luma_from_luma_alone_and_keeps_the_colour_rows():
+    """A skin tone's new light is the old light times one gain: shaded_light's maps give
+    luma from the photo's luma alone, the same gain everywhere, and leave the maps' two
+    colour-difference rows as fitted."""
+    from models.inference.recolour import OPPONENT, ColourMap, shaded_light
+
+    rng = np.random.default_rng(3)
+    a = np.eye(3, dtype=np.float32) + rng.normal(0, 0.2, (4, 4, 3, 3)).astype(np.float32)
+    b = rng.normal(0, 0.05, (4, 4, 3)).astype(np.float32)
+    a_global = np.eye(3, dtype=np.float32) * 0.8 + rng.normal(0, 0.05, (3, 3)).astype(np.float32)
+    b_global = np.full(3, 0.05, np.float32)
+    relit = shaded_light(ColourMap(a, b, a_global, b_global))
+    luma, to_rgb = OPPONENT[0], np.linalg.inv(OPPONENT)
+    gain = luma @ a_global @ to_rgb[:, 0]
+    for m, m_new in ((a, relit.a), (a_global, relit.a_global)):
+        np.testing.assert_allclose(luma @ m_new, np.broadcast_to(gain * luma, (luma @ m_new).shape), atol=1e-5)
+        np.testing.assert_allclose(OPPONENT[1:] @ m_new, OPPONENT[1:] @ m, atol=1e-5)
+    np.testing.assert_allclose(relit.b @ luma, np.full((4, 4), b_global @ luma), atol=1e-6)
+
+
+def test_a_shaded_region_lightened_twofold_keeps_its_new_mean_and_fits_its_light_under_white():
+    """Skin taken to a tone twice as light: the anchored map reaches the new mean and
+    spreads the light less, so the region peaks at SHADED_PEAK instead of far past white
+    (where the highlight shoulder would pull the mean back towards the old tone)."""
+    from models.inference.recolour import OPPONENT, SHADED_PEAK, anchor_map, apply_coefficients, highlight_peak
+
+    rng = np.random.default_rng(5)
+    light = np.clip(rng.normal(0.45, 0.12, (4000, 1)), 0, 1)
+    pixels = (light * [1.0, 0.75, 0.6]).astype(np.float32)  # a dark skin under varied light
+    identity = np.tile(np.r_[np.eye(3).ravel(), np.zeros(3)], (len(pixels), 1)).astype(np.float32)
+    target_mean = 2 * pixels.mean(0)
+    target = np.r_[target_mean, np.cov((2 * pixels).T).ravel()]
+    m, t = anchor_map(pixels, identity, target, shaded=True)
+    out = pixels @ m.T + t
+    np.testing.assert_allclose(out.mean(0), target_mean, atol=1e-6)
+    assert highlight_peak(out) == pytest.approx(SHADED_PEAK, abs=1e-3)
+    assert highlight_peak(2 * pixels) > SHADED_PEAK + 0.2  # the albedo's gain alone would not fit
+    # a gentle change that fits keeps the albedo's gain: the photo's own spread of light and
+    # colour scales as its mean does, whatever the style photo's spread (here twice as wide)
+    m, t = anchor_map(pixels, identity, np.r_[1.2 * pixels.mean(0), target[3:]], shaded=True)
+    opponent = lambda im: im @ OPPONENT.T
+    spread = opponent(apply_coefficients(pixels, np.r_[m.ravel(), t][None])).std(0)
+    np.testing.assert_allclose(spread, 1.2 * opponent(pixels).std(0), rtol=1e-4)

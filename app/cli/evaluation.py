@@ -423,7 +423,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         help="the region restyled from the next photo, with its group (default hair; skin takes nose, ears and neck)",
     )
     p.add_argument("--limit", type=int_in(0, 10**9), default=0, help="at most this many photos")
-    p.add_argument("--save-dir", help="also write strips: photo | difference method | ours | Reinhard")
+    p.add_argument("--save-dir", help="also write strips: photo | difference method | ours | Reinhard | gain")
     p.add_argument("--record", metavar="NAME", help="also keep the result in the weights JSON under NAME")
     p.add_argument("--json", action="store_true")
     add_refine_arg(p, 0, "each photo's")

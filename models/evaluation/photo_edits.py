@@ -8,7 +8,10 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
   `transform` (the same from the model's syntheses alone, as for codes without a photo),
   `difference` (the change of the synthesis added to the
   photo, as before, inside the square) and `reinhard` (a per-region Lab transfer from the
-  style photo's region, Reinhard et al. 2001). Per method: the Lab distance between the
+  style photo's region, Reinhard et al. 2001), and `gain` (one gain per RGB channel that
+  takes the region's mean colour to the style photo's: it keeps every shape of the
+  original's detail, so its detail figures are the ceiling the 8-bit output allows a
+  recolour by that much: rounding and clipping alone lower them). Per method: the Lab distance between the
   restyled region's mean colour and the style photo's (CIE76, 0 best), the correlation of
   the region's luminance Laplacians with the original's (detail kept, 1 best), and the
   share of the region's pixels that changed, inside and outside the model's square.
@@ -40,7 +43,7 @@ from models.inference.engine import Engine
 from models.inference.styles import StyleMatrix
 
 CANVAS = (0.35, 0.2)  # border added on each side, as a share of the photo's width and height
-METHODS = ("anchored", "transform", "difference", "reinhard")
+METHODS = ("anchored", "transform", "difference", "reinhard", "gain")
 
 
 def on_canvas(photo: np.ndarray) -> np.ndarray:
@@ -81,6 +84,17 @@ def reinhard_restyle(photo: np.ndarray, area: np.ndarray, style: np.ndarray, sty
     reinhard(photo, style, area, style_area, into=out)
     result = photo.copy()
     result[area] = from_lab(out)[area]
+    return result
+
+
+def gain_restyle(photo: np.ndarray, area: np.ndarray, style: np.ndarray, style_area: np.ndarray) -> np.ndarray:
+    """A reference: the region's pixels times one gain per channel, its mean colour made
+    the style photo's region's (in linear light, where a change of albedo is a gain)."""
+    linear = lambda im: (im / 255.0) ** 2.2
+    gain = linear(style)[style_area].mean(0) / np.maximum(linear(photo)[area].mean(0), 1e-6)
+    result = photo.copy()
+    scaled = linear(photo[area]) * gain
+    result[area] = np.clip(np.rint(255 * np.clip(scaled, 0, 1) ** (1 / 2.2)), 0, 255).astype(np.uint8)
     return result
 
 
@@ -176,6 +190,7 @@ def evaluate_photo_edits(
             "transform": recolour(edit, base, edited, restyled, groups=engine.labels.groups),
             "difference": difference_composite(edit, base, edited, restyled),
             "reinhard": reinhard_restyle(photo, area, donor_framed, donor_area),
+            "gain": gain_restyle(photo, area, donor_framed, donor_area),
         }
         for method, out in outputs.items():
             changed = (out != photo).any(-1)
@@ -194,7 +209,9 @@ def evaluate_photo_edits(
         if save_dir is not None:
             from models.data.files import save_image
 
-            strip = np.concatenate([photo, outputs["difference"], outputs["anchored"], outputs["reinhard"]], 1)
+            strip = np.concatenate(
+                [photo, outputs["difference"], outputs["anchored"], outputs["reinhard"], outputs["gain"]], 1
+            )
             save_image(f"{save_dir}/{i:03d}_{region}.jpg", strip, 90)
     finite = lambda v: [x for x in v if np.isfinite(x)]
     summary = lambda v: {"mean": float(np.mean(finite(v))), "min": float(np.min(finite(v)))} if finite(v) else None

@@ -39,6 +39,7 @@ from models.inference.recolour import (
     compose,
     fit_colour_map,
     highlight_peak,
+    shaded_light,
     then_affine,
     warp,
 )
@@ -447,9 +448,12 @@ def recolour(
     framed = edit.framing.crop(edit.original, size) if targets is not None else None
     for unit in restyled_units([c for c in classes if restyled[c]], groups):
         colour_map = fit_colour_map(x, y, np.isin(edit.mask, unit), radius)
+        is_shaded = any(c in shaded for c in unit)
+        if is_shaded:
+            colour_map = shaded_light(colour_map)
         colour_maps.update(dict.fromkeys(unit, colour_map))
         if targets is not None:
-            anchor = unit_anchor(edit.mask, framed, unit, colour_map, targets, any(c in shaded for c in unit))
+            anchor = unit_anchor(edit.mask, framed, unit, colour_map, targets, is_shaded)
             anchors.update(dict.fromkeys(unit, anchor))
     layers = []
     for c in classes:

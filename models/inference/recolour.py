@@ -33,6 +33,8 @@ WORK_SIDE = 768  # the region's labels and the maps' coefficients are worked out
 BAND_ROWS = 256  # photo rows transformed at a time: a 12-megapixel photo in bounded memory
 HIGHLIGHT_TOP = 1.0  # a restyled region's brightest colours (its 99.9th percentile) land no higher
 SHOULDER_SLOPE = 0.3  # the highlight shoulder's slope where it lands them: strands and pores stay visible
+KNEE_FLOOR = 0.4  # the shoulder starts no lower: the mid-tones of a much lighter region keep their new tone
+SHADED_PEAK = 1.3  # a shaded region's light is spread no wider than takes its peak past this
 
 
 @dataclass(frozen=True)
@@ -203,34 +205,82 @@ def fit_colour_map(
 OPPONENT = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
+def shaded_light(colour_map: ColourMap) -> ColourMap:
+    """`colour_map` with the light of every pixel taken from its own light alone and the
+    same way everywhere: each pixel's map gives luma as the region's global map takes luma
+    to luma (one gain and offset), and keeps its own colour differences. For a shaded
+    region (skin): a new skin tone is a new albedo under the same light, so the photo's
+    shading, pores and wrinkles scale as one; the model's local maps, which draw the new
+    tone with a shading of their own, would weight the photo's detail differently from
+    place to place (docs/RESULTS.md: detail lost on strong darkenings), and a luma taken
+    partly from colour would carry JPEG's blocky chroma into it."""
+    to_rgb = np.linalg.inv(OPPONENT)
+    luma_in, luma_out = to_rgb[:, 0], OPPONENT[0]
+    gain = luma_out @ colour_map.a_global @ luma_in  # luma -> luma of the global map
+    offset = luma_out @ colour_map.b_global
+
+    def relit(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # A + e (gain luma_out - luma_out A), e the luma axis in RGB: the luma row made
+        # gain * luma_out (of one map (3, 3) or of each pixel's (..., 3, 3)), the others kept
+        row = gain * luma_out - luma_out @ a
+        shifted = b + luma_in * (offset - b @ luma_out)[..., None]
+        return (a + luma_in[:, None] * row[..., None, :]).astype(np.float32), shifted.astype(np.float32)
+
+    return ColourMap(*relit(colour_map.a, colour_map.b), *relit(colour_map.a_global, colour_map.b_global))
+
+
 def anchor_map(
     pixels: np.ndarray, coefficients: np.ndarray, target: np.ndarray, shaded: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """The affine map (m, t) that, after the per-pixel maps `coefficients` (N, 12), gives a
     region's `pixels` (N, 3, in [0, 1]) the colours of `target` (the mean and covariance
     of the style photo's region: models/inference/styles.py), in luma and colour
-    differences (Reinhard et al. 2001 in a linear basis): the mean of all three, the
-    spread of the colour differences (each gain capped at MAX_GAIN). The spread of luma:
-    of a `shaded` region (skin, whose lightness varies with the light on it more than
-    with a pattern of its own), the photo's own spread scaled as its mean is (a new skin
-    tone reflects the same light: its albedo scales it); of any other (hair: strands and
-    sheen), the one the model's map gave, the photo's own texture as the new style draws
-    it (docs/RESULTS.md: either rule for both kinds measured worse on one of them). The
-    model's map says how the region's colours change from place to place; its synthesis
-    of the new style is off by a few Lab units from the style photo, which this takes
-    away."""
+    differences (Reinhard et al. 2001 in a linear basis): the mean of all three, and
+    spreads with each gain capped at MAX_GAIN. Of a `shaded` region (skin, whose colours
+    vary with the light on it more than with a pattern of its own), the photo's own
+    spread of all three scaled as its mean is (a new skin tone reflects the same light:
+    its albedo scales it; the style photo's spread of colour would lay its own shadows'
+    tints on this face, blue cheeks), its light then spread no wider than fits under
+    white (`light_that_fits`). Of any other (hair: strands and sheen), the style photo's
+    spread of colour and the spread of light the model's map gave, the photo's own
+    texture as the new style draws it (docs/RESULTS.md: either rule for both kinds
+    measured worse on one of them). The model's map says how the region's colours change
+    from place to place; its synthesis of the new style is off by a few Lab units from
+    the style photo, which this takes away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
-    target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
-    colour_gain = np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))
-    luma_gain = 1.0
     if shaded:
-        own = pixels.astype(np.float64) @ OPPONENT[0]
-        albedo = (OPPONENT[0] @ target[:3]) / max(own.mean(), 1e-3)
-        luma_gain = float(np.clip(albedo * own.std() / max(mapped[:, 0].std(), 1e-4), 1 / MAX_GAIN, MAX_GAIN))
-    gain = np.concatenate([[luma_gain], np.clip(colour_gain, 1 / MAX_GAIN, MAX_GAIN)])
+        own = pixels.astype(np.float64) @ OPPONENT.T
+        albedo = (OPPONENT[0] @ target[:3]) / max(own[:, 0].mean(), 1e-3)
+        gain = albedo * own.std(0) / np.maximum(mapped.std(0), 1e-4)
+    else:
+        target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
+        gain = np.r_[1.0, np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))]
+    gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)
+    if shaded:
+        centred = mapped - mapped.mean(0)
+        colour = target[:3] + (centred * [0, *gain[1:]]) @ np.linalg.inv(OPPONENT).T
+        gain[0] = light_that_fits(colour, centred[:, 0], gain[0])
     m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
     mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
     return m, target[:3] - m @ mean
+
+
+def light_that_fits(colour: np.ndarray, luma: np.ndarray, gain: float) -> float:
+    """The largest luma gain up to `gain` that keeps a region's peak (`highlight_peak` of
+    `colour` (N, 3) + gain * `luma` (N,), its colour and its luma about the mean) at most
+    SHADED_PEAK. A skin tone made twice as light by its albedo alone would take its
+    highlights far past white, where the shoulder must flatten them and the mean falls
+    back towards the old tone (docs/RESULTS.md); the new tone's mean is kept and its light
+    spread less instead, which a correlation of detail does not see and an eye barely
+    does. Luma adds alike to the three channels, so the brightest stays the brightest."""
+    peak = lambda g: highlight_peak(colour + g * luma[:, None])
+    if peak(gain) <= SHADED_PEAK:
+        return gain
+    low, high = 1 / MAX_GAIN, gain
+    for _ in range(24):  # the peak grows with the gain: bisect
+        middle = (low + high) / 2
+        low, high = (middle, high) if peak(middle) <= SHADED_PEAK else (low, middle)
+    return low
 
 
 def highlight_peak(mapped: np.ndarray) -> float:
@@ -246,17 +296,25 @@ def bend_highlights(mapped: np.ndarray, peak: float) -> np.ndarray:
     SHOULDER_SLOPE, and its three channels are scaled alike (hue kept). A lighter skin
     tone or blonde taken by a photo's own light would otherwise clip its highlights flat
     (docs/RESULTS.md: the detail lost on a donor 1.5-1.8 times lighter). Mid-tones below
-    the knee are untouched; a peak too high for a shoulder above black scales the whole
-    region down instead (a gain keeps every detail)."""
+    the knee are untouched. A peak so high that the knee would fall under KNEE_FLOOR keeps
+    the knee there and lands the peak flatter (the end slope falls from SHOULDER_SLOPE to
+    0); one higher still is first scaled down, alike everywhere, to the highest such a
+    shoulder lands. Each step meets the last where it starts, so a slider never jumps, and
+    the region's mean stays near its new tone (scaling it all by 1/peak darkened a beard
+    lightened twofold by 24 Lab units)."""
     if peak <= HIGHLIGHT_TOP:
         return mapped
-    knee = peak - 2 * (peak - HIGHLIGHT_TOP) / (1 - SHOULDER_SLOPE)
-    if knee <= 0:
-        return mapped * np.float32(HIGHLIGHT_TOP / peak)
+    knee, slope = peak - 2 * (peak - HIGHLIGHT_TOP) / (1 - SHOULDER_SLOPE), SHOULDER_SLOPE
+    if knee < KNEE_FLOOR:
+        flattest = 2 * HIGHLIGHT_TOP - KNEE_FLOOR  # the peak a shoulder of end slope 0 lands
+        if peak > flattest:
+            mapped, peak = mapped * np.float32(flattest / peak), flattest
+        knee = KNEE_FLOOR
+        slope = 1 - 2 * (peak - HIGHLIGHT_TOP) / (peak - knee)
     brightest = mapped.max(-1)
     curve = (peak - HIGHLIGHT_TOP) / (peak - knee) ** 2
     over = np.clip(brightest, knee, peak) - knee
-    bent = knee + over - curve * over**2 + SHOULDER_SLOPE * np.maximum(brightest - peak, 0)
+    bent = knee + over - curve * over**2 + slope * np.maximum(brightest - peak, 0)
     ratio = np.where(brightest > knee, bent / np.maximum(brightest, 1e-6), 1.0)
     return mapped * ratio[..., None].astype(mapped.dtype)
 
