@@ -923,7 +923,7 @@ def test_a_shaded_region_keeps_its_light_scaled_by_its_new_tone():
     style_photo[mask == 1] = np.clip(tone * light, 0, 255)[mask == 1]
     targets = region_colours(style_photo, mask, 4)
     restyled = np.array([False, True, False, False])
-    inner = (slice(32, 52), slice(52, 72))
+    inner = (slice(40, 54), slice(52, 72))  # skin below the eyes, which keep their own light
     luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(float)[inner]
     shaded = recolour(edit, base, edited, restyled, targets=targets, shaded=(1,))
     ratio = luma(shaded).mean() / luma(photo).mean()
@@ -1161,3 +1161,33 @@ def test_a_shaded_region_lightened_twofold_keeps_its_new_mean_and_fits_its_light
     opponent = lambda im: im @ OPPONENT.T
     spread = opponent(apply_coefficients(pixels, np.r_[m.ravel(), t][None])).std(0)
     np.testing.assert_allclose(spread, 1.2 * opponent(pixels).std(0), rtol=1e-4)
+
+
+def test_a_restyled_region_lays_no_halo_on_the_background_beside_it():
+    """Past a region's outline its seam blends only where colour says the pixel could be
+    the region: a grey wall beside dark hair keeps its colour, the hair changes fully."""
+    from models.evaluation.photo_edits import outline_surround
+    from models.inference.recolour import warp
+
+    rng = np.random.default_rng(2)
+    photo = np.clip(170 + rng.normal(0, 6, (600, 600, 3)), 0, 255).astype(np.uint8)  # a grey wall
+    framing = Framing(50.0, 50.0, 500.0, True)
+    mask = toy_mask()
+    scale = 500 / SIZE
+    # the hair where the mask puts it on the photo (as a parse of this photo would)
+    placed = warp((mask > 0).astype(np.uint8), framing.to_photo(SIZE), (600, 600), cv2.INTER_NEAREST) > 0
+    photo[placed] = np.clip(35 + rng.normal(0, 6, (int(placed.sum()), 3)), 0, 255).astype(np.uint8)  # dark "hair"
+    edit = PhotoEdit(photo, framing, mask, "photo")
+    base = np.full((SIZE, SIZE, 3), 170, np.uint8)
+    base[mask > 0] = 35
+    edited = base.copy()
+    edited[mask > 0] = (150, 80, 40)  # the hair made ginger
+    out = composite(edit, mask, base, edited, np.array([False, True, True, True]))
+    to_lab = lambda im: cv2.cvtColor(im.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    change = np.linalg.norm(to_lab(out) - to_lab(photo), axis=-1)
+    assert change[shrunk_by(placed, scale)].mean() > 20  # the hair took the new colour
+    assert change[outline_surround(placed, 0.02 * 500)].mean() < 1.0  # the wall beside it did not
+
+
+def shrunk_by(area: np.ndarray, by: float) -> np.ndarray:
+    return cv2.erode(area.astype(np.uint8), np.ones((2 * int(by) + 1,) * 2, np.uint8)) > 0

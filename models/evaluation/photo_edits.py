@@ -14,7 +14,9 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
   recolour by that much: rounding and clipping alone lower them). Per method: the Lab distance between the
   restyled region's mean colour and the style photo's (CIE76, 0 best), the correlation of
   the region's luminance Laplacians with the original's (detail kept, 1 best), and the
-  share of the region's pixels that changed, inside and outside the model's square.
+  share of the region's pixels that changed, inside and outside the model's square, and
+  the halo: the mean colour change (CIE76) just outside the region's true outline, from
+  the dataset's labels (2 px to two seams out; strands the labels miss count too).
 * For ours (anchored), the share of pixels beyond the restyled regions and their seam that stay
   bit-identical (the bar: 100%).
 """
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.data.files import load_image
+from models.data.files import load_image, load_mask
 from models.evaluation.metrics import psnr
 from models.evaluation.stylization import from_lab, reinhard, to_lab
 from models.inference.composite import (
@@ -98,6 +100,24 @@ def gain_restyle(photo: np.ndarray, area: np.ndarray, style: np.ndarray, style_a
     return result
 
 
+def true_labels(path, engine: Engine, shape: tuple[int, int]) -> np.ndarray:
+    """The dataset's label map of a photo, at the photo's size `shape`."""
+    mask = load_mask(path, engine.labels)
+    return mask if mask.shape == shape else cv2.resize(mask, shape[::-1], interpolation=cv2.INTER_NEAREST)
+
+
+def outline_surround(truth: np.ndarray, seam: float) -> np.ndarray:
+    """The pixels just outside a region's true outline (from 2 px, a label's own
+    slack, to two seams out): where a recolour's colour carried past the region shows as
+    a halo."""
+    return grown(truth, 2 * seam) & ~grown(truth, 2)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray, area: np.ndarray) -> float:
+    """The mean CIE76 colour difference of two pictures over `area` (nan when empty)."""
+    return float(np.linalg.norm(to_lab(a)[area] - to_lab(b)[area], axis=-1).mean()) if area.any() else float("nan")
+
+
 def region_lab(image: np.ndarray, area: np.ndarray) -> np.ndarray:
     return to_lab(image)[area].mean(0)
 
@@ -139,7 +159,9 @@ def evaluate_photo_edits(
 ) -> dict:
     """Each held-out photo restyled in `region` (and the regions of its group) from the next."""
     labels = list(engine.labels.group_of(engine.labels.names.index(region)))
-    photos = [on_canvas(load_image(p.image)) for p in pairs]
+    originals = [load_image(p.image) for p in pairs]
+    photos = [on_canvas(photo) for photo in originals]
+    truths = [on_canvas(true_labels(p.label, engine, photo.shape[:2])) for p, photo in zip(pairs, originals)]
     scores = {
         m: {
             "lab_distance": [],
@@ -147,6 +169,7 @@ def evaluate_photo_edits(
             "detail_correlation_luma": [],
             "changed_in_square": [],
             "changed_past_square": [],
+            "surround_delta_e": [],
         }
         for m in METHODS
     }
@@ -178,6 +201,7 @@ def evaluate_photo_edits(
         if core.sum() < 100:
             continue
         square = square_area(edit)
+        surround = outline_surround(np.isin(truths[i], given), seam)
         donor_area = np.isin(donor_edit.mask, given)
         target = region_lab(donor_framed, donor_area)
         lab_before.append(float(np.linalg.norm(region_lab(photo, core) - target)))
@@ -198,6 +222,7 @@ def evaluate_photo_edits(
             s["lab_distance"].append(float(np.linalg.norm(region_lab(out, core) - target)))
             s["detail_correlation"].append(laplacian_correlation(photo, out, core))
             s["detail_correlation_luma"].append(laplacian_correlation(photo, out, core, "luma"))
+            s["surround_delta_e"].append(delta_e(photo, out, surround))
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
             s["changed_past_square"].append(
                 float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
@@ -234,7 +259,7 @@ def evaluate_photo_edits(
             m: {
                 k: [round(x, 4) for x in v]
                 for k, v in s.items()
-                if k in ("lab_distance", "detail_correlation", "detail_correlation_luma")
+                if k in ("lab_distance", "detail_correlation", "detail_correlation_luma", "surround_delta_e")
             }
             for m, s in scores.items()
         },

@@ -301,13 +301,23 @@ class RegionGrid:
         where the parse is sure), with the parse's label as the prior. The wider parse sees
         the face small and misreads flat surroundings (a grey wall as blonde hair); colour
         tells them apart."""
+        confidence = (self.in_square & (self.labels == label)).astype(np.float32)
+        outside = ~self.in_square & (self.labels == label)
+        if outside.any():
+            confidence[outside] = self.colour_posterior(label, outside, PARSE_PRIOR)
+        return confidence
+
+    def colour_posterior(self, label: int, where: np.ndarray, prior: float | np.ndarray) -> np.ndarray:
+        """(n,) for the grid's pixels `where`: the posterior of `label` against the
+        likeliest other class by colour (a Gaussian in Lab of each class's pixels inside
+        the square), given the `prior` (one, or one per pixel) that it is `label`; the
+        prior alone where the square has too few of `label`'s pixels to tell."""
+        prior = np.broadcast_to(np.asarray(prior, np.float64), (int(where.sum()),))
         inside = self.in_square
-        confidence = (inside & (self.labels == label)).astype(np.float32)
         classes = [c for c in np.unique(self.labels[inside]) if (self.labels[inside] == c).sum() >= 50]
-        outside = ~inside & (self.labels == label)
-        if label not in classes or not outside.any():
-            return confidence
-        pixels = self.lab[outside].astype(np.float64)
+        if label not in classes:
+            return prior.astype(np.float32)
+        pixels = self.lab[where].astype(np.float64)
         distance = {}
         for c in classes:
             own = self.lab[inside & (self.labels == c)].astype(np.float64)
@@ -317,9 +327,8 @@ class RegionGrid:
         others = [d for c, d in distance.items() if c != label]
         margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]
         # margin is twice the log-likelihood ratio (Gaussians' -2 log densities): the posterior's log-odds
-        log_odds = margin / 2 + np.log(PARSE_PRIOR / (1 - PARSE_PRIOR))
-        confidence[outside] = 1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))
-        return confidence
+        log_odds = margin / 2 + np.log(prior / (1 - prior))
+        return (1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))).astype(np.float32)
 
     def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """The grid's pixels of `label` that connect to `seeds` (model size: the region as
@@ -353,17 +362,32 @@ class RegionGrid:
         )
         return out
 
-    def feather(self, region: np.ndarray, seam: float, confidence: np.ndarray) -> np.ndarray:
+    def feather(
+        self, region: np.ndarray, seam: float, confidence: np.ndarray, label: int, recoloured: np.ndarray | None = None
+    ) -> np.ndarray:
         """A region's weight in [0, 1]: a ramp `seam` photo pixels to each side of its
         border, bent to the photo's own edges (a guided filter with the photo as guide),
         exactly 1 deep inside and 0 beyond the ramp; past the square, it fades where
-        colour is unsure of the region (smoothly over a wider ramp: no line)."""
+        colour is unsure of the region (smoothly over a wider ramp: no line). On pixels
+        beside it that no layer recolours (`recoloured`: every layer's region; the region
+        alone when None), the ramp is scaled by colour's posterior of `label`, so that a
+        wall beside dark hair keeps its colour (no halo) while strands the parse missed
+        take the new one. Between two recoloured regions the ramps stay complementary,
+        so that their seam keeps its sum (no line of the old colour between skin and
+        nose)."""
         seam_here = max(1.0, seam * self.scale)
         ramp = soft_mask(region, seam_here)
+        recoloured = region if recoloured is None else recoloured
+        beside = (ramp > 0) & ~recoloured  # the seam's outer half on pixels no layer recolours
+        if beside.any():
+            ramp[beside] *= self.colour_posterior(label, beside, 1 - PARSE_PRIOR)
         sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
         sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here)
         ramp = np.where(self.in_square, ramp, ramp * sure)
         bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
+        # beside the region no higher than colour allows: the filter would spread the weight of
+        # the parse's own slack (a wall taken into the region) onto the wall beside it
+        bent = np.where(recoloured, bent, np.minimum(bent, ramp))
         return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
 
     def apply(
@@ -455,13 +479,17 @@ def recolour(
         if targets is not None:
             anchor = unit_anchor(edit.mask, framed, unit, colour_map, targets, is_shaded)
             anchors.update(dict.fromkeys(unit, anchor))
-    layers = []
+    found = {}
     for c in classes:
-        inside = edit.mask == c
         confidence = grid.colour_confidence(c)
-        region = grid.region(c, inside, confidence)
-        if not region.any():
-            continue
+        region = grid.region(c, edit.mask == c, confidence)
+        if region.any():
+            found[c] = (region, confidence)
+    # every pixel some layer recolours: there seams meet seams and keep their sum, and
+    # colour's say on the outline is not asked
+    recoloured = np.logical_or.reduce([region for region, _ in found.values()]) if found else None
+    layers = []
+    for c, (region, confidence) in found.items():
         if restyled[c]:
             colour_map = colour_maps[c]
             local = grid.from_model_size(colour_map.stacked())
@@ -473,7 +501,8 @@ def recolour(
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
-        layers.append((np.ascontiguousarray(coefficients, np.float32), grid.feather(region, seam, confidence)))
+        weight = grid.feather(region, seam, confidence, c, recoloured)
+        layers.append((np.ascontiguousarray(coefficients, np.float32), weight))
     return grid.apply(edit.original, layers, interrupt)
 
 
