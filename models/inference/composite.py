@@ -64,6 +64,7 @@ SURROUND = 2.0  # the wider parse that finds where regions go on: twice the squa
 FEATHER_EPS = 1e-3  # the guided feather of a region's weight (grey levels in [0, 1])
 PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is looked at: where
 # colour cannot tell (black hair on a dark wall) the parse stands
+POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
 
 
@@ -380,7 +381,10 @@ class RegionGrid:
         recoloured = region if recoloured is None else recoloured
         beside = (ramp > 0) & ~recoloured  # the seam's outer half on pixels no layer recolours
         if beside.any():
-            ramp[beside] *= self.colour_posterior(label, beside, 1 - PARSE_PRIOR)
+            # smoothed over a grid pixel: a photo many times the grid's size would show its steps
+            posterior = np.ones(ramp.shape, np.float32)
+            posterior[beside] = self.colour_posterior(label, beside, 1 - PARSE_PRIOR)
+            ramp[beside] *= cv2.GaussianBlur(posterior, (0, 0), POSTERIOR_BLUR)[beside]
         sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
         sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here)
         ramp = np.where(self.in_square, ramp, ramp * sure)
