@@ -1191,3 +1191,36 @@ def test_a_restyled_region_lays_no_halo_on_the_background_beside_it():
 
 def shrunk_by(area: np.ndarray, by: float) -> np.ndarray:
     return cv2.erode(area.astype(np.uint8), np.ones((2 * int(by) + 1,) * 2, np.uint8)) > 0
+
+
+def test_hair_in_shadow_past_the_square_goes_on_though_an_eye_is_as_dark():
+    """Past the square, colour weighs the wider parse's label against the classes that can
+    lie there: hair in shadow, near black, is not taken for a pupil (no eye lies past the
+    square), so the recolour goes on and ends on no line at the square's edge."""
+    from models.inference.composite import Surround
+
+    rng = np.random.default_rng(4)
+    grey = lambda mean, sd, shape: np.repeat(np.clip(mean + rng.normal(0, sd, (*shape, 1)), 0, 255), 3, -1)
+    photo = grey(14, 3, (120, 140)).astype(np.uint8)  # hair in deep shadow
+    framing = Framing(40.0, 20.0, 64.0, True)
+    mask = np.ones((SIZE, SIZE), np.uint8)  # hair in the square ...
+    mask[:6] = 0  # ... under a bright wall
+    mask[12:18, 8:14] = 2  # and a dark "pupil"
+    square = np.zeros((120, 140), bool)
+    square[20:84, 40:104] = True
+    model_px = lambda rows, cols: (
+        slice(20 + 2 * rows.start, 20 + 2 * rows.stop),
+        slice(40 + 2 * cols.start, 40 + 2 * cols.stop),
+    )
+    photo[square] = grey(90, 15, (int(square.sum()),))  # hair in the light
+    photo[model_px(slice(0, 7), slice(0, 32))] = 200
+    photo[model_px(slice(12, 18), slice(8, 14))] = grey(12, 3, (12, 12))
+    edit = PhotoEdit(
+        photo, framing, mask, "photo", surround=Surround(framing.widened(2.0), np.ones((SIZE, SIZE), np.uint8))
+    )
+    base = np.full((SIZE, SIZE, 3), 90, np.uint8)
+    edited = base.copy()
+    edited[mask == 1] = (150, 90, 40)
+    out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
+    changed = (out != photo).any(-1)
+    assert changed[90:110, 50:100].mean() > 0.99  # the shadowed hair below the square

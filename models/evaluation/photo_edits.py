@@ -16,7 +16,10 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
   the region's luminance Laplacians with the original's (detail kept, 1 best), and the
   share of the region's pixels that changed, inside and outside the model's square, and
   the halo: the mean colour change (CIE76) just outside the region's true outline, from
-  the dataset's labels (2 px to two seams out; strands the labels miss count too).
+  the dataset's labels (2 px to two seams out; strands the labels miss count too), and
+  the share of the region's true pixels (those labels, a seam in from their outline, in the
+  photo itself: the canvas's mirrored copies are other faces) that changed: a region the
+  parse cuts off, or a line where it stops, shows there.
 * For ours (anchored), the share of pixels beyond the restyled regions and their seam that stay
   bit-identical (the bar: 100%).
 """
@@ -48,10 +51,13 @@ CANVAS = (0.35, 0.2)  # border added on each side, as a share of the photo's wid
 METHODS = ("anchored", "transform", "difference", "reinhard", "gain")
 
 
-def on_canvas(photo: np.ndarray) -> np.ndarray:
-    """The photo with mirrored borders: a wider, taller picture with the face off its edges."""
+def on_canvas(photo: np.ndarray, border: int | None = None) -> np.ndarray:
+    """The photo with mirrored borders: a wider, taller picture with the face off its edges
+    (or, given a `border` value, the borders filled with it)."""
     h, w = photo.shape[:2]
     dx, dy = int(w * CANVAS[0]), int(h * CANVAS[1])
+    if border is not None:
+        return cv2.copyMakeBorder(photo, dy, dy, dx, dx, cv2.BORDER_CONSTANT, value=border)
     return cv2.copyMakeBorder(photo, dy, dy, dx, dx, cv2.BORDER_REFLECT_101)
 
 
@@ -170,6 +176,7 @@ def evaluate_photo_edits(
             "changed_in_square": [],
             "changed_past_square": [],
             "surround_delta_e": [],
+            "true_region_changed": [],
         }
         for m in METHODS
     }
@@ -201,7 +208,9 @@ def evaluate_photo_edits(
         if core.sum() < 100:
             continue
         square = square_area(edit)
-        surround = outline_surround(np.isin(truths[i], given), seam)
+        truth = np.isin(truths[i], given)
+        surround = outline_surround(truth, seam)
+        true_core = shrunk(truth, seam) & (on_canvas(np.ones(originals[i].shape[:2], np.uint8), border=0) > 0)
         donor_area = np.isin(donor_edit.mask, given)
         target = region_lab(donor_framed, donor_area)
         lab_before.append(float(np.linalg.norm(region_lab(photo, core) - target)))
@@ -223,6 +232,7 @@ def evaluate_photo_edits(
             s["detail_correlation"].append(laplacian_correlation(photo, out, core))
             s["detail_correlation_luma"].append(laplacian_correlation(photo, out, core, "luma"))
             s["surround_delta_e"].append(delta_e(photo, out, surround))
+            s["true_region_changed"].append(float(changed[true_core].mean()) if true_core.any() else np.nan)
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
             s["changed_past_square"].append(
                 float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
@@ -259,7 +269,14 @@ def evaluate_photo_edits(
             m: {
                 k: [round(x, 4) for x in v]
                 for k, v in s.items()
-                if k in ("lab_distance", "detail_correlation", "detail_correlation_luma", "surround_delta_e")
+                if k
+                in (
+                    "lab_distance",
+                    "detail_correlation",
+                    "detail_correlation_luma",
+                    "surround_delta_e",
+                    "true_region_changed",
+                )
             }
             for m, s in scores.items()
         },

@@ -64,6 +64,7 @@ SURROUND = 2.0  # the wider parse that finds where regions go on: twice the squa
 FEATHER_EPS = 1e-3  # the guided feather of a region's weight (grey levels in [0, 1])
 PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is looked at: where
 # colour cannot tell (black hair on a dark wall) the parse stands
+SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
 
@@ -255,6 +256,7 @@ class RegionGrid:
         self.y0 = max(0, int(np.floor(min(f.y for f in boxes))))
         self.x1 = min(w, int(np.ceil(max(f.x + f.side for f in boxes))))
         self.y1 = min(h, int(np.ceil(max(f.y + f.box_height for f in boxes))))
+        self.inner_sides = (self.y0 > 0, self.y1 < h, self.x0 > 0, self.x1 < w)  # edges inside the photo
         self.scale = min(1.0, WORK_SIDE / max(self.x1 - self.x0, self.y1 - self.y0, 1))
         self.shape = (max(1, round((self.y1 - self.y0) * self.scale)), max(1, round((self.x1 - self.x0) * self.scale)))
         self.to_grid = affine(self.scale, self.scale, -self.x0 * self.scale, -self.y0 * self.scale)
@@ -312,19 +314,30 @@ class RegionGrid:
         """(n,) for the grid's pixels `where`: the posterior of `label` against the
         likeliest other class by colour (a Gaussian in Lab of each class's pixels inside
         the square), given the `prior` (one, or one per pixel) that it is `label`; the
-        prior alone where the square has too few of `label`'s pixels to tell."""
+        prior alone where the square has too few of `label`'s pixels to tell. Past the
+        square, only the classes the wider parse finds past it compete, and the surfaces
+        it may have misread (each SURFACE_SHARE of the square or more: a wall): hair in
+        shadow, near black, is likelier a pupil than hair by colour, but no eye lies out
+        there."""
         prior = np.broadcast_to(np.asarray(prior, np.float64), (int(where.sum()),))
         inside = self.in_square
         classes = [c for c in np.unique(self.labels[inside]) if (self.labels[inside] == c).sum() >= 50]
         if label not in classes:
             return prior.astype(np.float32)
         pixels = self.lab[where].astype(np.float64)
+        past = ~inside[where]
+        square_size = int(inside.sum())
+        rivals_past = set(np.unique(self.labels[~inside & (self.labels != UNKNOWN)]).tolist()) | {
+            c for c in classes if (self.labels[inside] == c).sum() >= SURFACE_SHARE * square_size
+        }
         distance = {}
         for c in classes:
             own = self.lab[inside & (self.labels == c)].astype(np.float64)
             cov = np.cov(own.T) + np.eye(3)
             centred = pixels - own.mean(0)
             distance[c] = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred) + np.log(np.linalg.det(cov))
+            if c != label and c not in rivals_past:
+                distance[c][past] = np.inf
         others = [d for c, d in distance.items() if c != label]
         margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]
         # margin is twice the log-likelihood ratio (Gaussians' -2 log densities): the posterior's log-odds
@@ -386,13 +399,24 @@ class RegionGrid:
             posterior[beside] = self.colour_posterior(label, beside, 1 - PARSE_PRIOR)
             ramp[beside] *= cv2.GaussianBlur(posterior, (0, 0), POSTERIOR_BLUR)[beside]
         sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
-        sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here)
+        sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here) * self.edge_fade(UNSURE_RAMP * seam_here)
         ramp = np.where(self.in_square, ramp, ramp * sure)
         bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
         # beside the region no higher than colour allows: the filter would spread the weight of
         # the parse's own slack (a wall taken into the region) onto the wall beside it
         bent = np.where(recoloured, bent, np.minimum(bent, ramp))
         return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
+
+    def edge_fade(self, width: float) -> np.ndarray:
+        """(gh, gw): 1 inside, falling to 0 over `width` grid pixels at the grid's edges that
+        lie inside the photo, so that a region that goes on past the grid fades out there
+        instead of ending on a line."""
+        ramp = lambda n: np.clip((np.arange(n) + 0.5) / max(width, 1.0), 0, 1)
+        top, bottom, left, right = self.inner_sides
+        gh, gw = self.shape
+        rows = np.minimum(ramp(gh) if top else 1.0, ramp(gh)[::-1] if bottom else 1.0) * np.ones(gh)
+        cols = np.minimum(ramp(gw) if left else 1.0, ramp(gw)[::-1] if right else 1.0) * np.ones(gw)
+        return np.minimum(rows[:, None], cols[None, :]).astype(np.float32)
 
     def apply(
         self,
