@@ -359,3 +359,30 @@ def test_classes_to_keep_leave_the_look_s_plan(stylizer, monkeypatch):
     content = toy_photo(mask)
     kept = stylize(content, features, mask, smooth="none", keep=frozenset({1}))
     assert np.array_equal(kept[mask == 1], content[mask == 1]) and not np.array_equal(kept, content)
+
+
+def test_the_guided_feather_changes_maps_where_the_photo_has_an_edge_and_smoothly_elsewhere():
+    """Dark hair on a white wall, the two classes given very different maps: the maps
+    switch at the photo's own edge (no light rim round the hair, as the guided filter of
+    the mapped picture drew), while a class border across a flat area blends over a few
+    pixels (no seam)."""
+    from models.inference.recolour import apply_coefficients
+    from models.inference.stylize import guided_coefficients
+
+    guide = np.full((64, 64, 3), 230, np.uint8)
+    guide[:, :32] = 30  # dark hair on the left half, a white wall on the right
+    labels = np.zeros((64, 64), np.uint8)
+    labels[:, :32] = 1
+    labels[32:, 32:] = 2  # the wall's lower half another class: a border with no edge
+    maps = {
+        0: (np.eye(3), np.zeros(3)),
+        1: (np.eye(3) * 2.0, np.array([0.2, 0.1, 0.0])),  # hair made light and warm
+        2: (np.eye(3) * 0.6, np.zeros(3)),
+    }
+    coefficients = guided_coefficients(labels, guide, maps)
+    out = apply_coefficients(guide.astype(np.float32) / 255, coefficients)
+    expected_wall = guide[0, 40] / 255
+    np.testing.assert_allclose(out[10, 32], expected_wall, atol=0.02)  # the wall beside the hair: no rim
+    np.testing.assert_allclose(out[10, 31], 2.0 * guide[0, 0] / 255 + [0.2, 0.1, 0.0], atol=0.02)  # the hair's own map
+    across = out[26:38, 48, 0]  # down across the wall's two classes
+    assert np.all(np.diff(across) <= 1e-6) and np.abs(np.diff(across)).max() < 0.5 * (across[0] - across[-1])

@@ -313,6 +313,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     f"look by {method} (CPU): 512x512 smoothed {m['stylize_512_smoothed_ms']:.0f} ms "
                     f"({m['stylize_512_none_ms']:.0f} ms without), a 256 px view {m['stylize_256_view_ms']:.0f} ms; "
                     f"a 512 px style photo made a look in {m['style_photo_512_ms']:.0f} ms"
+                    + (
+                        f"; feathered (portraits): 512x512 {m['stylize_512_feather_ms']:.0f} ms, "
+                        f"a 256 px view {m['stylize_256_view_feather_ms']:.0f} ms"
+                        if "stylize_512_feather_ms" in m
+                        else ""
+                    )
                 )
     if result["fill"]:
         f = result["fill"]

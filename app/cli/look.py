@@ -100,16 +100,17 @@ def cmd_stylize(args: argparse.Namespace) -> int:
         raise InputError(f"--strength {args.strength}: give a number from 0 to 1")
     model = masks_model(args, [m for m in (args.content_mask, args.style_mask) if m])
     engine = Engine.load(model, args.device) if model else None
-    from models.inference.stylize import stylize
+    from models.inference.stylize import default_smoothing, stylize
 
     network = load_stylizer(engine) if args.method == "network" else None
+    smooth = args.smooth or ("guided" if network else default_smoothing(engine.labels.framing if engine else None))
     content = load_image(args.content)
     content_labels = photo_labels(engine, content, args.content_mask, "content photo")
     look = look_of(engine, args.style, args.style_mask, args.size, network)
     note = describe_plan(engine, content_labels, look.labels)
     if note:
         print(note, file=sys.stderr)
-    out = stylize(content, look, content_labels, args.smooth, args.strength, args.size, network=network)
+    out = stylize(content, look, content_labels, smooth, args.strength, args.size, network=network)
     save_image(args.out, out, args.quality)
     print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
     return 0
@@ -215,9 +216,9 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument(
         "--smooth",
         choices=SMOOTHING,
-        default="guided",
-        help="guided filter (default), feather (the transfer's region maps blended across region borders "
-        "and applied at full size: better on faces, worse on streets), Li et al.'s exact solve, or none",
+        help="feather (the default on faces: the transfer's region maps blended across region borders "
+        "along the photo's own edges, applied at full size), guided filter (the default otherwise, and the "
+        "network's), Li et al.'s exact solve, or none",
     )
     p.add_argument("--strength", type=float_in(0, 1), default=1.0, help="0 (the content) to 1 (the full look)")
     p.add_argument(

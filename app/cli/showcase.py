@@ -235,15 +235,22 @@ STYLIZE_COLUMNS = ("ours", "ours_network", "reinhard_smoothed")  # after content
 
 
 def stylize_figure_row(
-    stylizer, content: np.ndarray, style: np.ndarray, content_labels: np.ndarray, style_labels: np.ndarray
+    stylizer,
+    content: np.ndarray,
+    style: np.ndarray,
+    content_labels: np.ndarray,
+    style_labels: np.ndarray,
+    framing: str | None = None,
 ) -> np.ndarray:
-    """content | style | ours (the colour transfer) | the WCT network | per-class Reinhard
-    with our smoothing, side by side."""
+    """content | style | ours (the colour transfer, smoothed as the scheme's `framing`
+    ships it) | the WCT network | per-class Reinhard with our smoothing, side by side."""
     from models.evaluation.stylization import stylize_pair
     from models.inference.stylize import class_plan
 
     plan = class_plan(content_labels, style_labels)
-    looks = [stylize_pair(stylizer, m, content, style, content_labels, style_labels, plan) for m in STYLIZE_COLUMNS]
+    looks = [
+        stylize_pair(stylizer, m, content, style, content_labels, style_labels, plan, framing) for m in STYLIZE_COLUMNS
+    ]
     return np.concatenate([content, style, *looks], axis=1)
 
 
@@ -254,7 +261,7 @@ def make_stylize_photo_figure(stylizer, engine: Engine, pairs: list, out: Path, 
     rows = []
     for i, (content, content_labels) in enumerate(photos):
         style, style_labels = photos[(i + 1) % len(photos)]
-        rows.append(stylize_figure_row(stylizer, content, style, content_labels, style_labels))
+        rows.append(stylize_figure_row(stylizer, content, style, content_labels, style_labels, engine.labels.framing))
     save_image(out, np.concatenate(rows, axis=0))
 
 
@@ -274,7 +281,7 @@ def make_stylize_figure(stylizer, engines: list[Engine], out: Path, seed: int = 
         mirrored = np.ascontiguousarray(labels.flip_lut()[mask[:, ::-1]])
         content = engine.synthesize(mask, styles[a])
         style = graded(engine.synthesize(mirrored, styles[b]), grade)
-        rows.append(stylize_figure_row(stylizer, content, style, mask, mirrored))
+        rows.append(stylize_figure_row(stylizer, content, style, mask, mirrored, labels.framing))
     save_image(out, np.concatenate(rows, axis=0))
 
 

@@ -95,7 +95,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     out = paint_from_bank(painter, mask, style, args.show_canvas) if painter else engine.synthesize(mask, style)
     if args.look:  # SPADE + PIS: the synthesis given a photo's look
         from app.cli.look import describe_plan, look_of
-        from models.inference.stylize import stylize
+        from models.inference.stylize import default_smoothing, stylize
         from models.settings import NET_SIDE
 
         look = look_of(engine, args.look, args.look_mask, NET_SIDE)
@@ -103,7 +103,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         note = describe_plan(engine, model_mask, look.labels)
         if note:
             print(note, file=sys.stderr)
-        out = stylize(out, look, model_mask)
+        out = stylize(out, look, model_mask, default_smoothing(engine.labels.framing))
     if args.size and args.size != engine.size:
         interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
         out = cv2.resize(out, (args.size, args.size), interpolation=interp)

@@ -36,7 +36,7 @@ from models.inference.recolour import adjust_regions
 from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.sims import BankPainter, Canvas, ComponentKey, component_key, retrieve
 from models.inference.styles import CODE_RANGE, StyleMatrix, blended_colours
-from models.inference.stylize import StyleFeatures, fit_side, picture_labels, style_look, stylize
+from models.inference.stylize import StyleFeatures, default_smoothing, fit_side, picture_labels, style_look, stylize
 from models.inference.texture_fill import DEFAULT_FILL
 from models.inference.weights import available_models, model_schemes
 from models.settings import NET_SIDE, REFINE_STEPS
@@ -348,7 +348,8 @@ class EditorSession:
         their own colours."""
         labels = picture_labels(mask, image.shape[:2], placement) if look.labels is not None else None
         features = self.look_features(look)
-        return stylize(image, features, labels, strength=look.strength, side=side, keep=keep)
+        smooth = default_smoothing(self.engine.labels.framing)
+        return stylize(image, features, labels, smooth, strength=look.strength, side=side, keep=keep)
 
     def look_step(
         self, doc: Document, per_block: list[StyleMatrix], max_side: int | None, as_photo: bool = True

@@ -297,7 +297,14 @@ def measure_look(photos: dict, labels: dict, network, repeats: int) -> dict:
     time_of = lambda size, smooth: median_ms(
         lambda: stylize(photos[size], look, labels[size], smooth, side=NET_SIDE, network=network), 1, repeats, none
     )
+    feathered = {}
+    if network is None:  # portraits' default: the guided feather of the class maps
+        feathered = {
+            "stylize_512_feather_ms": time_of(512, "feather"),
+            "stylize_256_view_feather_ms": time_of(256, "feather"),
+        }
     return {
+        **feathered,
         "stylize_512_smoothed_ms": time_of(512, "guided"),
         "stylize_512_none_ms": time_of(512, "none"),
         "stylize_256_view_ms": time_of(256, "guided"),

@@ -27,7 +27,16 @@ import torch
 from tqdm import tqdm
 
 from models.data.datasets import resize_crop
-from models.inference.stylize import ClassPlan, Stylizer, blended, class_plan, smoothed, style_look, stylize
+from models.inference.stylize import (
+    ClassPlan,
+    Stylizer,
+    blended,
+    class_plan,
+    default_smoothing,
+    smoothed,
+    style_look,
+    stylize,
+)
 
 METHODS = (
     "ours",  # the shipped look: the per-class colour transfer, smoothed
@@ -135,7 +144,10 @@ def stylize_pair(
     content_labels: np.ndarray,
     style_labels: np.ndarray,
     plan: ClassPlan,
+    framing: str | None = None,
 ) -> np.ndarray:
+    """`content` given `style`'s look by `method`; "ours" smoothed as shipped for a label
+    scheme of `framing` (`default_smoothing`)."""
     if method == "reinhard_global":
         return from_lab(reinhard(content, style))
     if method == "reinhard_per_class":
@@ -145,7 +157,7 @@ def stylize_pair(
         return blended(smoothed(content, moved, content, "guided"), content, 1.0)
     network = stylizer if method.startswith("ours_network") else None
     look = style_look(style, style_labels, max(style.shape[:2]), network)
-    smooth = "none" if method.endswith("no_smoothing") else "guided"
+    smooth = "none" if method.endswith("no_smoothing") else "guided" if network else default_smoothing(framing)
     return stylize(content, look, content_labels, smooth, side=max(content.shape[:2]), network=network)
 
 
@@ -176,7 +188,7 @@ def evaluate_stylization(
         plan = class_plan(c_lab, s_lab)
         for method in METHODS:
             start = time.perf_counter()
-            out = stylize_pair(stylizer, method, content, style, c_lab, s_lab, plan)
+            out = stylize_pair(stylizer, method, content, style, c_lab, s_lab, plan, scheme.framing)
             scores[method]["seconds"].append(time.perf_counter() - start)
             scores[method]["edge_correlation"].append(edge_correlation(content, out))
             scores[method]["lab_distance"].append(class_colour_distance(out, style, c_lab, s_lab, plan))

@@ -55,13 +55,17 @@ MAX_AREA_RATIO = 100.0  # ...and neither share is more than this many times the 
 SHRINK = 4.0  # a class's feature covariance is shrunk towards the photo's by SHRINK x channels pseudo-pixels
 MIN_FEATURE_PIXELS = 10  # a level transforms a class only where both have this many feature pixels
 MIN_COLOUR_PIXELS = 10  # the colour transfer moves a class only where both have this many pixels
-# `smooth="feather"`: the colour transfer's class maps blurred across class borders by a
-# Gaussian of this share of the working size's longer side (1 px at 256) and applied at
-# the photo's own size. 50 held-out pairs at 256 px (edges, colour, KID x1000; measured
-# with the full RGB map and its outputs clipped): faces 0.915, 1.76, 5.6 against 0.914,
-# 2.59, 7.6 by the guided filter; but streets 0.947, 3.33, 12.7 against 0.959, 4.75, 9.4
-# (their polygon masks' borders become seams), so the guided filter stays the default.
-FEATHER = 1 / 256
+# `smooth="feather"` (faces' default: `default_smoothing`): the colour transfer's class maps
+# as per-pixel coefficients, each class's weight its mask bent to the photo's edges by a
+# guided filter of this share of the working size's longer side (2 px at 256) and eps,
+# applied at the photo's own size. 50 held-out pairs at 256 px (edges, colour, KID x1000):
+# faces 0.914, 2.28, 4.2 against 0.933, 2.73, 8.5 by the guided filter of the mapped
+# picture, which drew a light rim round the head and a dark line along the jaw; streets
+# 0.965, 3.87, 11.4 against 0.976, 4.77, 9.8 (their floor 10.8, spreads 5-6), so streets
+# keep the guided filter. A window of 4 px and eps 2e-4: faces 0.920, 3.59, 3.1 (small
+# classes, eyes and lips, diluted by their neighbours' maps). docs/RESULTS.md.
+FEATHER = 2 / 256
+FEATHER_EPS = 1e-4
 # A look scales the spread of a region's light by at most this, either way. 50 held-out
 # pairs (edges, colour, KID x1000): faces 0.933, 2.73, 8.5 against 0.916, 2.57, 7.7 for a
 # free gain and 0.939, 2.88, 8.6 for none; streets 0.976, 4.77, 9.8 against 0.960, 4.74,
@@ -278,14 +282,27 @@ def apply_class_maps(image: np.ndarray, labels: np.ndarray | None, maps: ClassMa
     return np.clip(out, 0, 1)
 
 
-def feathered_coefficients(labels: np.ndarray | None, shape: tuple[int, int], maps: ClassMaps) -> np.ndarray:
-    """The class maps as per-pixel coefficients (h, w, 12) over `labels` (of `shape`; all
-    of it map 0 without labels), blurred across class borders by FEATHER."""
-    coefficients = np.tile(IDENTITY, (*shape, 1))
-    for k, (a, b) in maps.items():
-        area = slice(None) if labels is None else labels == k
-        coefficients[area] = np.concatenate([a.ravel(), b]).astype(np.float32)
-    return cv2.GaussianBlur(coefficients, (0, 0), max(shape) * FEATHER)
+def guided_coefficients(labels: np.ndarray, guide: np.ndarray, maps: ClassMaps) -> np.ndarray:
+    """The class maps as per-pixel coefficients (h, w, 12) over `labels`, each class's
+    weight its mask bent to the photo's own edges (a guided filter with `guide`, the
+    content at the working size, as the guide), the weights summing to 1: where a class
+    border follows an edge of the photo (dark hair on a white wall) the maps change as
+    sharply as the photo does, and elsewhere (a polygon mask's border across a road) as
+    smoothly as the filter's window."""
+    classes = np.unique(labels)
+    grey = cv2.cvtColor(guide, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    masks = (labels[..., None] == classes).astype(np.float32)
+    radius = max(1, round(max(labels.shape) * FEATHER))
+    weights = np.clip(filters.guided_filter(grey, masks, radius, FEATHER_EPS), 0, None) + 1e-6
+    weights /= weights.sum(-1, keepdims=True)
+    rows = np.stack([np.concatenate([maps[k][0].ravel(), maps[k][1]]) if k in maps else IDENTITY for k in classes])
+    return (weights @ rows.astype(np.float32)).astype(np.float32)
+
+
+def default_smoothing(framing: str | None) -> str:
+    """A look's smoothing for a label scheme's framing ("face", or None without a model):
+    the guided feather of the class maps for portraits, the guided filter otherwise."""
+    return "feather" if framing == "face" else "guided"
 
 
 def apply_at_size(image: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
@@ -449,8 +466,14 @@ def stylize(
         maps = class_maps(small, small_labels, style, plan)
         map_labels = small_labels if style.labels is not None else None
         if smooth == "feather":
-            result = apply_at_size(content, feathered_coefficients(map_labels, small.shape[:2], maps))
-            return blended(result, content, strength)
+            coefficients = (
+                guided_coefficients(map_labels, small, maps)
+                if map_labels is not None
+                else np.tile(
+                    np.concatenate([maps[0][0].ravel(), maps[0][1]]) if maps else IDENTITY, (*small.shape[:2], 1)
+                )
+            )
+            return blended(apply_at_size(content, coefficients.astype(np.float32)), content, strength)
         styled = apply_class_maps(small, map_labels, maps)
     else:
         styled = network.stylize_net(small, style, small_labels, plan)
