@@ -1224,3 +1224,23 @@ def test_hair_in_shadow_past_the_square_goes_on_though_an_eye_is_as_dark():
     out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
     changed = (out != photo).any(-1)
     assert changed[90:110, 50:100].mean() > 0.99  # the shadowed hair below the square
+
+
+def test_a_lightened_skin_keeps_its_shadows_the_new_tone_darker_not_a_deeper_colour():
+    """A shaded region's colour is carried by its light: after the anchor, a shadow has the
+    new tone's colour per unit of light (the tone, darker), not the mean's colour at a
+    fraction of the light (maroon shadows on a face lightened twofold)."""
+    from models.inference.recolour import OPPONENT, anchor_map
+
+    rng = np.random.default_rng(6)
+    light = np.clip(rng.uniform(0.15, 0.6, (4000, 1)), 0, 1)
+    pixels = (light * [1.0, 0.72, 0.55]).astype(np.float32)  # a tanned skin, lit from one side
+    identity = np.tile(np.r_[np.eye(3).ravel(), np.zeros(3)], (len(pixels), 1)).astype(np.float32)
+    tone = np.array([0.85, 0.7, 0.62])  # a pale one
+    target = np.r_[tone, np.cov((pixels * 1.5).T).ravel()]
+    m, t = anchor_map(pixels, identity, target, shaded=True)
+    out = pixels @ m.T + t
+    np.testing.assert_allclose(out.mean(0), tone, atol=1e-6)
+    ratio = lambda px: (px @ OPPONENT[1:].T) / (px @ OPPONENT[0])[:, None]  # colour per unit of light
+    shadows = light[:, 0] < 0.25
+    np.testing.assert_allclose(ratio(out[shadows]).mean(0), ratio(tone[None])[0], atol=0.01)

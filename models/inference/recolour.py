@@ -238,10 +238,10 @@ def anchor_map(
     differences (Reinhard et al. 2001 in a linear basis): the mean of all three, and
     spreads with each gain capped at MAX_GAIN. Of a `shaded` region (skin, whose colours
     vary with the light on it more than with a pattern of its own), the photo's own
-    spread of all three scaled as its mean is (a new skin tone reflects the same light:
-    its albedo scales it; the style photo's spread of colour would lay its own shadows'
-    tints on this face, blue cheeks), its light then spread no wider than fits under
-    white (`light_that_fits`). Of any other (hair: strands and sheen), the style photo's
+    spread of light scaled as its mean is (a new skin tone reflects the same light: its
+    albedo scales it), spread no wider than fits under white, and its colour carried by
+    that light (`light_carries_colour`; the style photo's spread of colour would lay its
+    own shadows' tints on this face, blue cheeks). Of any other (hair: strands and sheen), the style photo's
     spread of colour and the spread of light the model's map gave, the photo's own
     texture as the new style draws it (docs/RESULTS.md: either rule for both kinds
     measured worse on one of them). The model's map says how the region's colours change
@@ -249,31 +249,52 @@ def anchor_map(
     the style photo, which this takes away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
     if shaded:
-        own = pixels.astype(np.float64) @ OPPONENT.T
-        albedo = (OPPONENT[0] @ target[:3]) / max(own[:, 0].mean(), 1e-3)
-        gain = albedo * own.std(0) / np.maximum(mapped.std(0), 1e-4)
-    else:
-        target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
-        gain = np.r_[1.0, np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))]
+        own = pixels.astype(np.float64) @ OPPONENT[0]
+        albedo = (OPPONENT[0] @ target[:3]) / max(own.mean(), 1e-3)
+        luma_gain = np.clip(albedo * own.std() / max(mapped[:, 0].std(), 1e-4), 1 / MAX_GAIN, MAX_GAIN)
+        return light_carries_colour(mapped, target, float(luma_gain))
+    target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
+    gain = np.r_[1.0, np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))]
     gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)
-    if shaded:
-        centred = mapped - mapped.mean(0)
-        colour = target[:3] + (centred * [0, *gain[1:]]) @ np.linalg.inv(OPPONENT).T
-        gain[0] = light_that_fits(colour, centred[:, 0], gain[0])
     m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
     mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
     return m, target[:3] - m @ mean
 
 
-def light_that_fits(colour: np.ndarray, luma: np.ndarray, gain: float) -> float:
+def light_carries_colour(mapped: np.ndarray, target: np.ndarray, luma_gain: float) -> tuple[np.ndarray, np.ndarray]:
+    """The anchor (m, t) of a shaded region's `mapped` colours (N, 3, luma and colour
+    differences) to `target`'s mean: its light scaled by `luma_gain` (the albedo's, spread
+    no wider than fits under white: `light_that_fits`) about the new mean, and its colour
+    carried by its light. Each colour difference is the new tone's ratio to luma times the
+    pixel's new luma, plus the pixel's own departure from its old tone's ratio. A shadow
+    of the new tone is the new tone, darker; kept apart from the light, as colour
+    differences of their own about the mean, a lightened face's shadows kept the mean's
+    colour at a fraction of its light and turned maroon (docs/RESULTS.md)."""
+    to_rgb = np.linalg.inv(OPPONENT)
+    mu, t = mapped.mean(0), OPPONENT @ target[:3]
+    r_in, r_t = mu[1:] / max(mu[0], 1e-3), t[1:] / max(t[0], 1e-3)  # colour per unit of light
+    departure = mapped[:, 1:] - np.outer(mapped[:, 0], r_in)  # (n, 2), mean 0
+    at_mean = np.concatenate([np.full((len(mapped), 1), t[0]), r_t * t[0] + departure], 1) @ to_rgb.T
+    g = light_that_fits(at_mean, mapped[:, 0] - mu[0], luma_gain, to_rgb @ np.r_[1.0, r_t])
+    # luma' = g l + (t_l - g mu_l); colour' = r_t luma' + (c - r_in l)
+    a = np.zeros((3, 3))
+    a[0, 0] = g
+    a[1:, 0] = r_t * g - r_in
+    a[1:, 1:] = np.eye(2)
+    b = np.r_[1.0, r_t] * (t[0] - g * mu[0])
+    return to_rgb @ a @ OPPONENT, to_rgb @ b
+
+
+def light_that_fits(colour: np.ndarray, luma: np.ndarray, gain: float, direction: np.ndarray) -> float:
     """The largest luma gain up to `gain` that keeps a region's peak (`highlight_peak` of
-    `colour` (N, 3) + gain * `luma` (N,), its colour and its luma about the mean) at most
-    SHADED_PEAK. A skin tone made twice as light by its albedo alone would take its
-    highlights far past white, where the shoulder must flatten them and the mean falls
+    `colour` (N, 3) + gain * `luma` (N,) * `direction` (3,): its colours at the mean light,
+    its light about the mean, and the RGB a unit of light adds) at most SHADED_PEAK. A
+    skin tone made twice as light by its albedo alone would take its highlights far past
+    white, where the shoulder must flatten them and the mean falls
     back towards the old tone (docs/RESULTS.md); the new tone's mean is kept and its light
     spread less instead, which a correlation of detail does not see and an eye barely
-    does. Luma adds alike to the three channels, so the brightest stays the brightest."""
-    peak = lambda g: highlight_peak(colour + g * luma[:, None])
+    does."""
+    peak = lambda g: highlight_peak(colour + g * luma[:, None] * direction)
     if peak(gain) <= SHADED_PEAK:
         return gain
     low, high = 1 / MAX_GAIN, gain
