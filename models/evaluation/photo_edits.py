@@ -26,6 +26,8 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 from tqdm import tqdm
@@ -106,7 +108,7 @@ def gain_restyle(photo: np.ndarray, area: np.ndarray, style: np.ndarray, style_a
     return result
 
 
-def true_labels(path, engine: Engine, shape: tuple[int, int]) -> np.ndarray:
+def true_labels(path: str | Path, engine: Engine, shape: tuple[int, int]) -> np.ndarray:
     """The dataset's label map of a photo, at the photo's size `shape`."""
     mask = load_mask(path, engine.labels)
     return mask if mask.shape == shape else cv2.resize(mask, shape[::-1], interpolation=cv2.INTER_NEAREST)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -310,33 +311,42 @@ class RegionGrid:
             confidence[outside] = self.colour_posterior(label, outside, PARSE_PRIOR)
         return confidence
 
-    def colour_posterior(self, label: int, where: np.ndarray, prior: float | np.ndarray) -> np.ndarray:
-        """(n,) for the grid's pixels `where`: the posterior of `label` against the
-        likeliest other class by colour (a Gaussian in Lab of each class's pixels inside
-        the square), given the `prior` (one, or one per pixel) that it is `label`; the
-        prior alone where the square has too few of `label`'s pixels to tell. Past the
-        square, only the classes the wider parse finds past it compete, and the surfaces
-        it may have misread (each SURFACE_SHARE of the square or more: a wall): hair in
-        shadow, near black, is likelier a pupil than hair by colour, but no eye lies out
-        there."""
-        prior = np.broadcast_to(np.asarray(prior, np.float64), (int(where.sum()),))
-        inside = self.in_square
-        classes = [c for c in np.unique(self.labels[inside]) if (self.labels[inside] == c).sum() >= 50]
-        if label not in classes:
-            return prior.astype(np.float32)
-        pixels = self.lab[where].astype(np.float64)
-        past = ~inside[where]
-        square_size = int(inside.sum())
-        rivals_past = set(np.unique(self.labels[~inside & (self.labels != UNKNOWN)]).tolist()) | {
-            c for c in classes if (self.labels[inside] == c).sum() >= SURFACE_SHARE * square_size
-        }
-        distance = {}
-        for c in classes:
+    @cached_property
+    def class_colours(self) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+        """Each class with 50 pixels or more inside the square: the Gaussian in Lab of
+        those pixels (mean, inverse covariance, log-determinant), worked out once per grid
+        for every region's `colour_posterior`."""
+        inside, out = self.in_square, {}
+        for c in np.unique(self.labels[inside]):
             own = self.lab[inside & (self.labels == c)].astype(np.float64)
-            cov = np.cov(own.T) + np.eye(3)
-            centred = pixels - own.mean(0)
-            distance[c] = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(cov), centred) + np.log(np.linalg.det(cov))
-            if c != label and c not in rivals_past:
+            if len(own) >= 50:
+                cov = np.cov(own.T) + np.eye(3)
+                out[int(c)] = (own.mean(0), np.linalg.inv(cov), float(np.log(np.linalg.det(cov))))
+        return out
+
+    @cached_property
+    def rivals_past(self) -> set[int]:
+        """The classes that may lie past the square: those the wider parse finds there, and
+        the surfaces it may have misread (each SURFACE_SHARE of the square or more: a wall)."""
+        inside = self.in_square
+        surfaces = {c for c in self.class_colours if (self.labels[inside] == c).sum() >= SURFACE_SHARE * inside.sum()}
+        return set(np.unique(self.labels[~inside & (self.labels != UNKNOWN)]).tolist()) | surfaces
+
+    def colour_posterior(self, label: int, where: np.ndarray, prior: float) -> np.ndarray:
+        """(n,) for the grid's pixels `where`: the posterior of `label` against the
+        likeliest other class by colour (`class_colours`), given the `prior` that it is
+        `label`; the prior alone where the square has too few of `label`'s pixels to tell.
+        Past the square, only `rivals_past` compete: hair in shadow, near black, is
+        likelier a pupil than hair by colour, but no eye lies out there."""
+        if label not in self.class_colours:
+            return np.full(int(where.sum()), prior, np.float32)
+        pixels = self.lab[where].astype(np.float64)
+        past = ~self.in_square[where]
+        distance = {}
+        for c, (mean, inverse, log_det) in self.class_colours.items():
+            centred = pixels - mean
+            distance[c] = np.einsum("ni,ij,nj->n", centred, inverse, centred) + log_det
+            if c != label and c not in self.rivals_past:
                 distance[c][past] = np.inf
         others = [d for c, d in distance.items() if c != label]
         margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]

@@ -241,10 +241,10 @@ def anchor_map(
     spread of light scaled as its mean is (a new skin tone reflects the same light: its
     albedo scales it), spread no wider than fits under white, and its colour carried by
     that light (`light_carries_colour`; the style photo's spread of colour would lay its
-    own shadows' tints on this face, blue cheeks). Of any other (hair: strands and sheen), the style photo's
-    spread of colour and the spread of light the model's map gave, the photo's own
-    texture as the new style draws it (docs/RESULTS.md: either rule for both kinds
-    measured worse on one of them). The model's map says how the region's colours change
+    own shadows' tints on this face, blue cheeks). Of any other (hair: strands and
+    sheen), the style photo's spread of colour and the spread of light the model's map
+    gave, the photo's own texture as the new style draws it (docs/RESULTS.md: either
+    rule for both kinds measured worse on one of them). The model's map says how the region's colours change
     from place to place; its synthesis of the new style is off by a few Lab units from
     the style photo, which this takes away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
@@ -290,10 +290,9 @@ def light_that_fits(colour: np.ndarray, luma: np.ndarray, gain: float, direction
     `colour` (N, 3) + gain * `luma` (N,) * `direction` (3,): its colours at the mean light,
     its light about the mean, and the RGB a unit of light adds) at most SHADED_PEAK. A
     skin tone made twice as light by its albedo alone would take its highlights far past
-    white, where the shoulder must flatten them and the mean falls
-    back towards the old tone (docs/RESULTS.md); the new tone's mean is kept and its light
-    spread less instead, which a correlation of detail does not see and an eye barely
-    does."""
+    white, where the shoulder must flatten them and the mean falls back towards the old
+    tone (docs/RESULTS.md); the new tone's mean is kept and its light spread less
+    instead, which a correlation of detail does not see and an eye barely does."""
     peak = lambda g: highlight_peak(colour + g * luma[:, None] * direction)
     if peak(gain) <= SHADED_PEAK:
         return gain

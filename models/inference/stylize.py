@@ -465,15 +465,9 @@ def stylize(
     if network is None:
         maps = class_maps(small, small_labels, style, plan)
         map_labels = small_labels if style.labels is not None else None
-        if smooth == "feather":
-            coefficients = (
-                guided_coefficients(map_labels, small, maps)
-                if map_labels is not None
-                else np.tile(
-                    np.concatenate([maps[0][0].ravel(), maps[0][1]]) if maps else IDENTITY, (*small.shape[:2], 1)
-                )
-            )
-            return blended(apply_at_size(content, coefficients.astype(np.float32)), content, strength)
+        if smooth == "feather":  # without labels, one class (0): the whole picture's map
+            whole = np.zeros(small.shape[:2], np.uint8) if map_labels is None else map_labels
+            return blended(apply_at_size(content, guided_coefficients(whole, small, maps)), content, strength)
         styled = apply_class_maps(small, map_labels, maps)
     else:
         styled = network.stylize_net(small, style, small_labels, plan)
