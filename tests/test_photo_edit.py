@@ -1244,3 +1244,41 @@ def test_a_lightened_skin_keeps_its_shadows_the_new_tone_darker_not_a_deeper_col
     ratio = lambda px: (px @ OPPONENT[1:].T) / (px @ OPPONENT[0])[:, None]  # colour per unit of light
     shadows = light[:, 0] < 0.25
     np.testing.assert_allclose(ratio(out[shadows]).mean(0), ratio(tone[None])[0], atol=0.01)
+
+
+def test_a_regions_weight_rises_to_its_inside_without_a_step_and_one_map_has_no_inner_seam():
+    """A restyled unit (skin and nose, one colour map) is one layer: where its classes meet
+    the photo changes as everywhere inside; and its weight climbs to 1 across the seam with
+    no jump where the seam ends (a jump there drew a line of the old tone beside the eyes
+    and lost the photo's detail: docs/RESULTS.md)."""
+    from models.inference.composite import RegionGrid, recolour, seam_of, soft_mask
+
+    rng = np.random.default_rng(4)
+    mask = toy_mask()
+    framing = Framing(50.0, 50.0, 500.0, True)
+    edit = PhotoEdit(np.zeros((600, 600, 3), np.uint8), framing, mask, "photo")
+    grid = RegionGrid(edit)
+    # a photo with detail everywhere: the class's colour, shading and fine texture
+    shade = np.linspace(0.8, 1.1, 600, dtype=np.float32)[None, :, None]
+    colours = np.array([[120, 130, 140], [200, 150, 120], [60, 40, 30], [60, 40, 30]], np.float32)
+    labels = cv2.resize(grid.labels, (600, 600), interpolation=cv2.INTER_NEAREST)
+    photo = colours[np.minimum(labels, 3)] * shade + rng.normal(0, 8, (600, 600, 3))
+    edit = PhotoEdit(np.clip(photo, 0, 255).astype(np.uint8), framing, mask, "photo")
+    grid = RegionGrid(edit)
+    seam = seam_of(edit)
+    region = grid.region(1, mask == 1, grid.colour_confidence(1))
+    weight = grid.feather(region, seam, grid.colour_confidence(1), (1,))
+    ramp = soft_mask(region, seam * grid.scale)
+    assert weight[ramp >= 1].min() == 1
+    assert weight[region & (ramp >= 0.95)].min() > 0.95  # where the ramp ends the weight is there too
+
+    base = colours[mask].astype(np.uint8)
+    edited = (colours[mask] * 0.6).astype(np.uint8)  # one map, darker, for the face and an eye
+    restyled = np.array([False, True, True, False])
+    out = recolour(edit, base, edited, restyled, groups=((1, 2),))
+    ratio = out.astype(np.float32).mean(-1) / np.maximum(edit.original.astype(np.float32).mean(-1), 1)
+    face_and_eye = cv2.resize(np.isin(mask, (1, 2)).astype(np.uint8), (500, 500), interpolation=cv2.INTER_NEAREST)
+    inside = np.zeros((600, 600), bool)
+    inside[50:550, 50:550] = shrunk_by(face_and_eye > 0, 2 * seam)
+    skin = inside & (labels == 1)  # up to the eye's outline too
+    assert np.abs(ratio[skin] - np.median(ratio[skin])).max() < 0.02

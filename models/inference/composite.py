@@ -308,7 +308,7 @@ class RegionGrid:
         confidence = (self.in_square & (self.labels == label)).astype(np.float32)
         outside = ~self.in_square & (self.labels == label)
         if outside.any():
-            confidence[outside] = self.colour_posterior(label, outside, PARSE_PRIOR)
+            confidence[outside] = self.colour_posterior((label,), outside, PARSE_PRIOR)
         return confidence
 
     @cached_property
@@ -332,13 +332,14 @@ class RegionGrid:
         surfaces = {c for c in self.class_colours if (self.labels[inside] == c).sum() >= SURFACE_SHARE * inside.sum()}
         return set(np.unique(self.labels[~inside & (self.labels != UNKNOWN)]).tolist()) | surfaces
 
-    def colour_posterior(self, label: int, where: np.ndarray, prior: float) -> np.ndarray:
-        """(n,) for the grid's pixels `where`: the posterior of `label` against the
-        likeliest other class by colour (`class_colours`), given the `prior` that it is
-        `label`; the prior alone where the square has too few of `label`'s pixels to tell.
+    def colour_posterior(self, labels: tuple[int, ...], where: np.ndarray, prior: float) -> np.ndarray:
+        """(n,) for the grid's pixels `where`: the posterior of the likeliest of `labels`
+        against the likeliest other class by colour (`class_colours`), given the `prior`
+        that it is one of `labels`; the prior alone where the square has too few of their
+        pixels to tell.
         Past the square, only `rivals_past` compete: hair in shadow, near black, is
         likelier a pupil than hair by colour, but no eye lies out there."""
-        if label not in self.class_colours:
+        if not any(c in self.class_colours for c in labels):
             return np.full(int(where.sum()), prior, np.float32)
         pixels = self.lab[where].astype(np.float64)
         past = ~self.in_square[where]
@@ -346,10 +347,11 @@ class RegionGrid:
         for c, (mean, inverse, log_det) in self.class_colours.items():
             centred = pixels - mean
             distance[c] = np.einsum("ni,ij,nj->n", centred, inverse, centred) + log_det
-            if c != label and c not in self.rivals_past:
+            if c not in labels and c not in self.rivals_past:
                 distance[c][past] = np.inf
-        others = [d for c, d in distance.items() if c != label]
-        margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - distance[label]
+        others = [d for c, d in distance.items() if c not in labels]
+        own = np.min([d for c, d in distance.items() if c in labels], axis=0)
+        margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - own
         # margin is twice the log-likelihood ratio (Gaussians' -2 log densities): the posterior's log-odds
         log_odds = margin / 2 + np.log(prior / (1 - prior))
         return (1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))).astype(np.float32)
@@ -387,14 +389,22 @@ class RegionGrid:
         return out
 
     def feather(
-        self, region: np.ndarray, seam: float, confidence: np.ndarray, label: int, recoloured: np.ndarray | None = None
+        self,
+        region: np.ndarray,
+        seam: float,
+        confidence: np.ndarray,
+        labels: tuple[int, ...],
+        recoloured: np.ndarray | None = None,
     ) -> np.ndarray:
-        """A region's weight in [0, 1]: a ramp `seam` photo pixels to each side of its
-        border, bent to the photo's own edges (a guided filter with the photo as guide),
-        exactly 1 deep inside and 0 beyond the ramp; past the square, it fades where
+        """The weight in [0, 1] of a region (of the classes `labels`, which take one
+        colour map): a ramp `seam` photo pixels to each side of its border, bent to the
+        photo's own edges (a guided filter with the photo as guide), eased into exactly 1
+        over the ramp's inner quarter (the filter's value there is well under 1: a step
+        where the ramp ends drew a line of the old tone and lost the photo's detail,
+        docs/RESULTS.md) and 0 beyond the ramp; past the square, it fades where
         colour is unsure of the region (smoothly over a wider ramp: no line). On pixels
         beside it that no layer recolours (`recoloured`: every layer's region; the region
-        alone when None), the ramp is scaled by colour's posterior of `label`, so that a
+        alone when None), the ramp is scaled by colour's posterior of `labels`, so that a
         wall beside dark hair keeps its colour (no halo) while strands the parse missed
         take the new one. Between two recoloured regions the ramps stay complementary,
         so that their seam keeps its sum (no line of the old colour between skin and
@@ -406,7 +416,7 @@ class RegionGrid:
         if beside.any():
             # smoothed over a grid pixel: a photo many times the grid's size would show its steps
             posterior = np.ones(ramp.shape, np.float32)
-            posterior[beside] = self.colour_posterior(label, beside, 1 - PARSE_PRIOR)
+            posterior[beside] = self.colour_posterior(labels, beside, 1 - PARSE_PRIOR)
             ramp[beside] *= cv2.GaussianBlur(posterior, (0, 0), POSTERIOR_BLUR)[beside]
         sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
         sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here) * self.edge_fade(UNSURE_RAMP * seam_here)
@@ -415,6 +425,8 @@ class RegionGrid:
         # beside the region no higher than colour allows: the filter would spread the weight of
         # the parse's own slack (a wall taken into the region) onto the wall beside it
         bent = np.where(recoloured, bent, np.minimum(bent, ramp))
+        t = np.clip(4 * ramp - 3, 0, 1)  # the ramp's inner quarter, 0 to 1
+        bent = np.where(region, bent + (1 - bent) * t * t * (3 - 2 * t), bent)
         return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
 
     def edge_fade(self, width: float) -> np.ndarray:
@@ -449,7 +461,9 @@ class RegionGrid:
             band = photo[r0:r1, self.x0 : self.x1].astype(np.float32) / 255
             total, touched = np.zeros_like(band), np.zeros(band.shape[:2], bool)
             for (coefficients, weight), peak in zip(layers, peaks):
-                w = warp(weight, to_band, (r1 - r0, width), cv2.INTER_LINEAR)
+                # replicated: the grid's last row and column lie half a grid pixel inside the
+                # photo's, and a zero border would fade the weight there (a line at the photo's edge)
+                w = warp(weight, to_band, (r1 - r0, width), cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
                 here = w > 0
                 if not here.any():
                     continue
@@ -527,21 +541,39 @@ def recolour(
     # colour's say on the outline is not asked
     recoloured = np.logical_or.reduce([region for region, _ in found.values()]) if found else None
     layers = []
-    for c, (region, confidence) in found.items():
+    for unit in map_units(list(found), restyled, adjustments, groups):
+        # one layer per unit: a seam inside it (skin to nose) would be a seam of one map with itself
+        region = np.logical_or.reduce([found[c][0] for c in unit])
+        confidence = np.maximum.reduce([found[c][1] for c in unit])
+        c = unit[0]
         if restyled[c]:
             colour_map = colour_maps[c]
             local = grid.from_model_size(colour_map.stacked())
             coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
             if anchors.get(c) is not None:
                 coefficients = then_affine(coefficients, *anchors[c])
-
         else:
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
-        weight = grid.feather(region, seam, confidence, c, recoloured)
+        weight = grid.feather(region, seam, confidence, unit, recoloured)
         layers.append((np.ascontiguousarray(coefficients, np.float32), weight))
     return grid.apply(edit.original, layers, interrupt)
+
+
+def map_units(
+    classes: list[int], restyled: np.ndarray, adjustments: dict[int, ColourAdjust], groups: tuple[tuple[int, ...], ...]
+) -> list[tuple[int, ...]]:
+    """`classes` (restyled, or adjusted by hand) in the units that take one and the same
+    colour map: the classes of a restyled unit (`restyled_units`) with the same hand
+    adjustment together, and each class adjusted but not restyled alone."""
+    units = []
+    for unit in restyled_units([c for c in classes if restyled[c]], groups):
+        alike: dict[ColourAdjust | None, list[int]] = {}
+        for c in unit:
+            alike.setdefault(adjustments.get(c), []).append(c)
+        units += [tuple(same) for same in alike.values()]
+    return units + [(c,) for c in classes if not restyled[c]]
 
 
 def restyled_units(restyled: list[int], groups: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
