@@ -1282,3 +1282,29 @@ def test_a_regions_weight_rises_to_its_inside_without_a_step_and_one_map_has_no_
     inside[50:550, 50:550] = shrunk_by(face_and_eye > 0, 2 * seam)
     skin = inside & (labels == 1)  # up to the eye's outline too
     assert np.abs(ratio[skin] - np.median(ratio[skin])).max() < 0.02
+
+
+def test_hair_made_far_darker_spreads_its_light_less_instead_of_clipping_its_shadows():
+    """Brown hair taken to near-black by a map that subtracts (a gain and a large negative
+    offset, as the model's maps from brown to black are): the anchored map reaches the new
+    mean and keeps the darkest strands at or above black, in their order; a gentle change
+    keeps the model's spread of light."""
+    from models.inference.recolour import OPPONENT, anchor_map
+
+    rng = np.random.default_rng(6)
+    light = np.clip(rng.normal(0.4, 0.15, (4000, 1)), 0.02, 1)
+    pixels = (light * [1.0, 0.7, 0.5]).astype(np.float32)  # brown hair, strands and shadows
+    identity = np.tile(np.r_[np.eye(3).ravel(), np.zeros(3)], (len(pixels), 1)).astype(np.float32)
+    luma = lambda im: im @ OPPONENT[0]
+    for darker, clips in ((0.1, True), (-0.05, False)):  # far darker; a little lighter
+        target_mean = pixels.mean(0) - darker  # the model's map subtracts
+        target = np.r_[target_mean, np.cov((0.5 * pixels).T).ravel()]
+        m, t = anchor_map(pixels, identity, target)
+        out = pixels @ m.T + t
+        np.testing.assert_allclose(out.mean(0), target_mean, atol=1e-6)
+        assert np.percentile(out.min(-1), 0.1) >= -1e-4
+        order = np.argsort(luma(pixels))
+        assert (np.diff(luma(out)[order]) >= -1e-6).all()
+        # the model's spread of light (the identity's here), kept where it fits above black
+        spread = luma(out).std() / luma(pixels).std()
+        assert (spread < 0.9) if clips else spread == pytest.approx(1.0, abs=1e-4)

@@ -243,9 +243,10 @@ def anchor_map(
     that light (`light_carries_colour`; the style photo's spread of colour would lay its
     own shadows' tints on this face, blue cheeks). Of any other (hair: strands and
     sheen), the style photo's spread of colour and the spread of light the model's map
-    gave, the photo's own texture as the new style draws it (docs/RESULTS.md: either
-    rule for both kinds measured worse on one of them). The model's map says how the region's colours change
-    from place to place; its synthesis of the new style is off by a few Lab units from
+    gave (less where it would take the shadows under black: `light_above_black`), the
+    photo's own texture as the new style draws it (docs/RESULTS.md: either rule for both
+    kinds measured worse on one of them). The model's map says how the region's colours
+    change from place to place; its synthesis of the new style is off by a few Lab units from
     the style photo, which this takes away."""
     mapped = apply_coefficients(pixels, coefficients).astype(np.float64) @ OPPONENT.T
     if shaded:
@@ -256,6 +257,7 @@ def anchor_map(
     target_var = np.diag(OPPONENT @ target[3:].reshape(3, 3).astype(np.float64) @ OPPONENT.T)
     gain = np.r_[1.0, np.sqrt((target_var[1:] + GLOBAL_RIDGE) / (mapped.var(0)[1:] + GLOBAL_RIDGE))]
     gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)
+    gain[0] = light_above_black(mapped, OPPONENT @ target[:3], gain)
     m = np.linalg.inv(OPPONENT) @ np.diag(gain) @ OPPONENT
     mean = np.linalg.solve(OPPONENT, mapped.mean(0))  # back in RGB
     return m, target[:3] - m @ mean
@@ -300,6 +302,26 @@ def light_that_fits(colour: np.ndarray, luma: np.ndarray, gain: float, direction
     for _ in range(24):  # the peak grows with the gain: bisect
         middle = (low + high) / 2
         low, high = (middle, high) if peak(middle) <= SHADED_PEAK else (low, middle)
+    return low
+
+
+def light_above_black(mapped: np.ndarray, target: np.ndarray, gain: np.ndarray) -> float:
+    """The largest luma gain up to `gain`[0] that keeps a region's darkest colours (the
+    99.9th percentile from the bottom of each pixel's darkest channel) at or above black,
+    when its `mapped` colours (N, 3, luma and colour differences) are scaled by `gain`
+    about their mean and moved to `target`'s (3,). Hair made much darker by the model's
+    map (a gain and a large negative offset) would clip its shadows to a flat black patch
+    where the photo has them (the crown); the light is spread less instead, as a darker
+    albedo spreads it (docs/RESULTS.md)."""
+    to_rgb = np.linalg.inv(OPPONENT)
+    centred = mapped - mapped.mean(0)
+    lowest = lambda g: float(np.percentile(((target + centred * np.r_[g, gain[1:]]) @ to_rgb.T).min(-1), 0.1))
+    if lowest(gain[0]) >= 0:
+        return float(gain[0])
+    low, high = 1 / MAX_GAIN, float(gain[0])
+    for _ in range(24):  # the darkest colours rise as the gain falls: bisect
+        middle = (low + high) / 2
+        low, high = (middle, high) if lowest(middle) >= 0 else (low, middle)
     return low
 
 
