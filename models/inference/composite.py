@@ -68,6 +68,8 @@ PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is look
 SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
+OUTLINE_SIGMA = 1.0  # photo pixels: a painted shape's outline against another class, antialiased
+MAX_REACH = 8.0  # box sides: how far around a painted shape its class is looked for at most
 
 
 @dataclass(frozen=True)
@@ -672,6 +674,7 @@ class ShapeMaps:
     guide: np.ndarray
     shape_area: np.ndarray  # where the model-size mask was painted
     unsure: int = 0  # photo pixels the photo's classes (`own`) may be off at their borders
+    reach: float = DEFAULT_FILL.search_margin  # box sides around the shapes the fill searches
 
     @classmethod
     def of(
@@ -701,8 +704,15 @@ class ShapeMaps:
             )
         if box is None:
             return None
+        if photo_maps is None:
+            grid = grid or RegionGrid(edit)
+            own_in = grid.photo_labels
+            painted_classes = np.unique(edited_mask[shape_area])
+        else:
+            own_in = lambda b: photo_maps.own[b[0] : b[1], b[2] : b[3]]
+            painted_classes = np.unique(photo_maps.edited[painted])
         # the sources lie around the shape: the box the fill searches (texture_fill.search_box)
-        box = grown_box(box, settings.search_margin, shape)
+        box, reach = reaching_box(box, painted_classes, own_in, settings, shape)
         y0, y1, x0, x1 = box
         to_model = edit.framing.to_model(size)
         guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
@@ -721,10 +731,32 @@ class ShapeMaps:
                 here = (slice(iy0 - y0, iy1 - y0), slice(ix0 - x0, ix1 - x0))
                 labels[here] = smooth_labels_in_photo(edited_mask, to_model, inner)
                 area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
-            own = (grid or RegionGrid(edit)).photo_labels(box)
+            own = grid.photo_labels(box)
         # the photo's classes from a parse at the model's size: a model pixel is this many photo pixels
         unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
-        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure)
+        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure, reach)
+
+
+def reaching_box(
+    box: tuple[int, int, int, int],
+    classes: np.ndarray,
+    own_in: Callable[[tuple[int, int, int, int]], np.ndarray],
+    settings: FillSettings,
+    shape: tuple[int, int],
+) -> tuple[tuple[int, int, int, int], float]:
+    """The box a fill of shapes in `box` searches, and its margin (box sides): the
+    settings' margin, doubled (up to MAX_REACH) while one of the painted `classes` has too
+    few pixels in it to copy (`own_in`: the photo's classes in a box). A dab painted far
+    from its class took the model's flat picture, though the photo had the class a little
+    further away."""
+    margin = settings.search_margin
+    while True:
+        grown = grown_box(box, margin, shape)
+        own = own_in(grown)
+        whole = grown == (0, shape[0], 0, shape[1])
+        if whole or margin >= MAX_REACH or all((own == c).sum() >= 2 * settings.enough for c in classes):
+            return grown, margin
+        margin *= 2
 
 
 def fill_in_box(
@@ -750,16 +782,32 @@ def fill_in_box(
         small(maps.labels, cv2.INTER_NEAREST),
         small(own, cv2.INTER_NEAREST),
         small(maps.guide, cv2.INTER_AREA),
-        settings,
+        # a box grown past the margin for a class it lacked: the fill searches all of it
+        settings if maps.reach <= settings.search_margin else replace(settings, search_margin=None),
         exemplars_at(scale) if exemplars_at is not None else None,
         interrupt,
         round(maps.unsure * scale),
     )
     image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     # no feather: the fill meets the photo in its own colours (texture_fill's membrane),
-    # and a ramp into the pixels under the shape would bring back what was painted over
-    under[region] = image[region]
+    # and a ramp into the pixels under the shape would bring back what was painted over;
+    # only where it meets another class is its outline antialiased (a pixel's width)
+    alpha = outline_alpha(region, maps.labels)[region][:, None]
+    under[region] = np.clip(np.rint(under[region] * (1 - alpha) + image[region] * alpha), 0, 255).astype(np.uint8)
     return filled.lacking
+
+
+def outline_alpha(region: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(h, w) in [0, 1]: how much of each painted pixel (`region`) is its painted class
+    (`labels`), 1 but where the shape meets another class, where it falls to about 0.6 on
+    the outline's pixel and less on a stair's corner: the outline antialiased, as a
+    camera's is. Painted hair on skin cut out pixel by pixel read as a sticker."""
+    alpha = np.ones(region.shape, np.float32)
+    for c in np.unique(labels[region]):
+        mine = region & (labels == c)
+        share = cv2.GaussianBlur((labels == c).astype(np.float32), (0, 0), OUTLINE_SIGMA)
+        alpha[mine] = np.clip(1.5 * share[mine] - 0.4, 0, 1)
+    return alpha
 
 
 def fill_shapes(
@@ -866,7 +914,10 @@ class LiveFill:
         if maps is not None:
             box = (slice(maps.box[0], maps.box[1]), slice(maps.box[2], maps.box[3]))
             kept = maps.area & painted[box] & (maps.labels == labels[box])
-            result[box][~kept] = recoloured[box][~kept]  # erased, or about to be refilled
+            # erased, or about to be refilled; the rest stays the last frame's (the box may be
+            # most of the view where it grew to reach a class: `reaching_box`)
+            stale = (painted[box] | maps.area) & ~kept
+            result[box][stale] = recoloured[box][stale]
             changed = maps.area & ~kept
             if changed.any():
                 ring = np.ones((2 * self.RING * settings.patch + 1,) * 2, np.uint8)

@@ -50,9 +50,16 @@ class FillSettings:
     guide_weight: float = FILL_GUIDE_WEIGHT  # the guide's weight in the patch distance, against the texture's 1
     iterations: int = FILL_ITERATIONS  # PatchMatch sweeps (propagation + random search) per level
     coarsest: int = 24  # the pyramid stops when the painted area's box is about this small
-    search_margin: float = 1.0  # sources are looked for within this many box sides around the shape
+    search_margin: float | None = (
+        1.0  # sources are looked for within this many box sides around the shape (None: anywhere)
+    )
     vote_at_finest: bool = True  # the finest level's colours: the mean of the covering patches, or the own match
     seed: int = 0
+
+    @property
+    def enough(self) -> int:
+        """Pixels of a class a fill needs to copy from (four patches' worth)."""
+        return self.patch**2 * 4
 
 
 DEFAULT_FILL = FillSettings()
@@ -94,7 +101,8 @@ def texture_fill(
     out = photo.copy()
     if not fill.any():
         return FillResult(out, [], [])
-    box = search_box(fill, settings.search_margin, photo.shape[:2])
+    whole = (0, photo.shape[0], 0, photo.shape[1])
+    box = whole if settings.search_margin is None else search_box(fill, settings.search_margin, photo.shape[:2])
     y0, y1, x0, x1 = box
     crop = lambda a: a[y0:y1, x0:x1]
     sure = sure_labels(crop(source_labels), unsure)
@@ -103,7 +111,7 @@ def texture_fill(
     # a source must not read the pixels under the shape: they are what is being replaced
     own[cv2.dilate(region.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0] = UNKNOWN
     classes = [int(c) for c in np.unique(target[region])]
-    enough = settings.patch**2 * 4
+    enough = settings.enough
     lacking = [c for c in classes if (own == c).sum() < enough]
     exemplars = exemplars_for(lacking) if exemplars_for is not None and lacking else ()
     given = [c for c in lacking if any((labels_of == c).sum() >= enough for _, labels_of in exemplars)]
