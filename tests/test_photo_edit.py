@@ -1308,3 +1308,41 @@ def test_hair_made_far_darker_spreads_its_light_less_instead_of_clipping_its_sha
         # the model's spread of light (the identity's here), kept where it fits above black
         spread = luma(out).std() / luma(pixels).std()
         assert (spread < 0.9) if clips else spread == pytest.approx(1.0, abs=1e-4)
+
+
+def test_skin_round_a_light_brow_changes_with_the_skin_and_the_brow_stays_a_brow():
+    """A brow's label (class 2 here, labelled loosely) that holds mostly skin round a few
+    dark tufts, the skin made darker: the skin-coloured pixels of the label take the skin's
+    new tone (no pale patch where the label lies), its hairs keep theirs; a region that is
+    not shaded leaves the brow's label alone."""
+    from models.inference.composite import recolour
+
+    rng = np.random.default_rng(7)
+    framing = Framing(50.0, 50.0, 500.0, True)
+    mask = toy_mask()
+    labels = cv2.resize(mask, (500, 500), interpolation=cv2.INTER_NEAREST)
+    photo = np.full((600, 600, 3), 60, np.float32)
+    skin = np.array([220, 170, 140], np.float32)
+    inner = np.zeros((600, 600), np.uint8)
+    inner[50:550, 50:550] = labels
+    photo[inner > 0] = skin
+    brow = inner == 2
+    hairs = brow & (np.arange(600)[None, :] % 12 < 3)  # a few dark tufts of hair in the brow's label
+    photo[hairs] = (80, 50, 35)
+    photo = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+    edit = PhotoEdit(photo, framing, mask, "photo")
+    base = np.where((mask > 0)[..., None], skin, 60).astype(np.uint8)
+    edited = base.copy()
+    edited[mask == 1] = (130, 90, 70)  # the skin made darker; the brows keep their style
+    restyled = np.array([False, True, False, False])
+    grey = lambda im: im.astype(np.float32).mean(-1)
+    middle = shrunk_by(brow, 4) & ~(cv2.dilate(hairs.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+    for shaded, follows in (((1,), True), ((), False)):
+        out = recolour(edit, base, edited, restyled, shaded=shaded, loose=(2,))
+        darker = grey(photo) - grey(out)
+        face = shrunk_by(inner == 1, 20)
+        if follows:
+            assert darker[middle].mean() > 0.8 * darker[face].mean()  # the skin in the brow's label, as the skin
+            assert darker[shrunk_by(hairs, 1) & shrunk_by(brow, 3)].mean() < 0.3 * darker[face].mean()  # not the hair
+        else:
+            assert darker[middle].mean() < 0.2 * darker[face].mean()

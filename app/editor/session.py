@@ -182,6 +182,7 @@ class EditorSession:
                 groups,
                 interrupt,
                 self.engine.labels.shaded,
+                self.engine.labels.loose,
             )
 
         return self._recoloured.get((preview, own.codes, per_block, regions), make) if keep else make()

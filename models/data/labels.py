@@ -48,6 +48,8 @@ class LabelScheme:
     # with nose, ears and neck; both eyes...)
     shaded: tuple[int, ...] = ()  # regions whose lightness is mostly the light on them (skin), not
     # a pattern of their own (hair's strands): a restyle scales their light, as a new albedo would
+    loose: tuple[int, ...] = ()  # classes whose labels take in the shaded region round them (a
+    # brow's label holds the skin round a light brow): a restyle of it takes their pixels of its colour
 
     def __post_init__(self) -> None:
         if not self.names or not all(isinstance(n, str) for n in self.names):
@@ -64,7 +66,7 @@ class LabelScheme:
             raise ValueError(
                 f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}"
             )
-        for group in (*self.groups, self.shaded):
+        for group in (*self.groups, self.shaded, self.loose):
             if not all(0 <= c < len(self.names) for c in group):
                 raise ValueError(f"label scheme {self.name!r}: {list(group)} names a class it does not have")
 
@@ -87,14 +89,18 @@ class LabelScheme:
         groups = d.get("groups")
         if groups is None:
             groups = [g for g in known("groups") if all(n in index for n in g)]
-        shaded = d.get("shaded")
+        shaded, loose = d.get("shaded"), d.get("loose")
         if shaded is None:
             shaded = [n for n in known("shaded") if n in index]
+        if loose is None:
+            loose = [n for n in known("loose") if n in index]
         try:
             groups = tuple(tuple(index[n] for n in g) for g in groups)
-            shaded = tuple(index[n] for n in shaded)
+            shaded, loose = tuple(index[n] for n in shaded), tuple(index[n] for n in loose)
         except (KeyError, TypeError) as e:
-            raise ValueError(f"label scheme {d['name']!r}: groups or shaded regions name unknown class {e}") from None
+            raise ValueError(
+                f"label scheme {d['name']!r}: groups, shaded or loose regions name unknown class {e}"
+            ) from None
         return cls(
             name=d["name"],
             names=names,
@@ -103,6 +109,7 @@ class LabelScheme:
             framing=d.get("framing", "stretch"),
             groups=groups,
             shaded=shaded,
+            loose=loose,
         )
 
     @classmethod
@@ -122,6 +129,7 @@ class LabelScheme:
             "framing": self.framing,
             "groups": [[self.names[c] for c in g] for g in self.groups],
             "shaded": [self.names[c] for c in self.shaded],
+            "loose": [self.names[c] for c in self.loose],
         }
 
     def palette(self) -> np.ndarray:

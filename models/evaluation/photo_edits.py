@@ -19,9 +19,12 @@ would frame a face (mirrored borders: hair and shoulders go on past the model's 
   the dataset's labels (2 px to two seams out; strands the labels miss count too), and
   the share of the region's true pixels (those labels, a seam in from their outline, in the
   photo itself: the canvas's mirrored copies are other faces) that changed: a region the
-  parse cuts off, or a line where it stops, shows there.
+  parse cuts off, or a line where it stops, shows there. And the slack's lag
+  (`slack_lag`): how far the skin-coloured pixels of the loosely labelled classes (the
+  dataset's brows) lag the region's change; a pale patch round a light brow shows there.
 * For ours (anchored), the share of pixels beyond the restyled regions and their seam that stay
-  bit-identical (the bar: 100%).
+  bit-identical (the bar: 100%); a shaded region's loosely labelled neighbours (the brows,
+  whose skin-coloured pixels it takes) count as the region.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from models.data.files import load_image, load_mask
 from models.evaluation.metrics import psnr
 from models.evaluation.stylization import from_lab, reinhard, to_lab
 from models.inference.composite import (
+    LIKENESS_EDGE,
     SEAM,
     PhotoEdit,
     composite,
@@ -147,6 +151,33 @@ def laplacian_correlation(a: np.ndarray, b: np.ndarray, area: np.ndarray, tone: 
     return float((x * y).sum() / denominator) if denominator > 0 else float("nan")
 
 
+def loose_slack(photo: np.ndarray, loose: np.ndarray, true_core: np.ndarray) -> np.ndarray:
+    """The pixels of the loosely labelled classes (`loose`, in the dataset's labels: the
+    brows) whose colour is the region's own (within the 99th percentile of its true
+    pixels' Gaussian in Lab): the skin a brow's label takes in round a light brow, which a
+    restyle of the skin should change with it."""
+    holes = loose
+    if not holes.any() or true_core.sum() < 50:
+        return holes
+    lab = to_lab(photo)
+    own = lab[true_core].astype(np.float64)
+    inverse = np.linalg.inv(np.cov(own.T) + np.eye(3))
+    centred = lab[holes] - own.mean(0)
+    slack = np.zeros_like(holes)
+    slack[holes] = np.einsum("ni,ij,nj->n", centred, inverse, centred) < LIKENESS_EDGE
+    return slack
+
+
+def slack_lag(photo: np.ndarray, out: np.ndarray, slack: np.ndarray, core: np.ndarray) -> float:
+    """How far the change of the `slack` pixels (`loose_slack`) lags the region's mean
+    change (CIE76 of the difference of the Lab changes; 0: they change as the region
+    does, the region's change when they do not change at all; nan with under 50)."""
+    if slack.sum() < 50 or not core.any():
+        return float("nan")
+    change = to_lab(out) - to_lab(photo)
+    return float(np.linalg.norm(change[slack] - change[core].mean(0), axis=-1).mean())
+
+
 def square_area(edit: PhotoEdit) -> np.ndarray:
     h, w = edit.original.shape[:2]
     size = edit.mask.shape[0]
@@ -179,6 +210,7 @@ def evaluate_photo_edits(
             "changed_past_square": [],
             "surround_delta_e": [],
             "true_region_changed": [],
+            "slack_lag": [],
         }
         for m in METHODS
     }
@@ -212,7 +244,9 @@ def evaluate_photo_edits(
         square = square_area(edit)
         truth = np.isin(truths[i], given)
         surround = outline_surround(truth, seam)
-        true_core = shrunk(truth, seam) & (on_canvas(np.ones(originals[i].shape[:2], np.uint8), border=0) > 0)
+        in_photo = on_canvas(np.ones(originals[i].shape[:2], np.uint8), border=0) > 0
+        true_core = shrunk(truth, seam) & in_photo
+        slack = loose_slack(photo, np.isin(truths[i], engine.labels.loose) & in_photo, true_core)
         donor_area = np.isin(donor_edit.mask, given)
         target = region_lab(donor_framed, donor_area)
         lab_before.append(float(np.linalg.norm(region_lab(photo, core) - target)))
@@ -220,7 +254,14 @@ def evaluate_photo_edits(
         targets[given] = donor_style.colour_rows()[given]
         outputs = {
             "anchored": recolour(
-                edit, base, edited, restyled, targets=targets, groups=engine.labels.groups, shaded=engine.labels.shaded
+                edit,
+                base,
+                edited,
+                restyled,
+                targets=targets,
+                groups=engine.labels.groups,
+                shaded=engine.labels.shaded,
+                loose=engine.labels.loose,
             ),
             "transform": recolour(edit, base, edited, restyled, groups=engine.labels.groups),
             "difference": difference_composite(edit, base, edited, restyled),
@@ -235,12 +276,14 @@ def evaluate_photo_edits(
             s["detail_correlation_luma"].append(laplacian_correlation(photo, out, core, "luma"))
             s["surround_delta_e"].append(delta_e(photo, out, surround))
             s["true_region_changed"].append(float(changed[true_core].mean()) if true_core.any() else np.nan)
+            s["slack_lag"].append(slack_lag(photo, out, slack, core))
             s["changed_in_square"].append(float(changed[core & square].mean()) if (core & square).any() else np.nan)
             s["changed_past_square"].append(
                 float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
             )
         changed = (outputs["anchored"] != photo).any(-1)
-        outside.append(float(1 - changed[~grown(area, 2 * seam + 2)].mean()))
+        taken = restyled_area(edit, [*given, *engine.labels.loose]) if set(given) & set(engine.labels.shaded) else area
+        outside.append(float(1 - changed[~grown(taken, 2 * seam + 2)].mean()))
         region_past.append(float((core & ~square).sum() / core.sum()))
         sizes.append(photo.shape[:2])
         if save_dir is not None:
@@ -278,6 +321,7 @@ def evaluate_photo_edits(
                     "detail_correlation_luma",
                     "surround_delta_e",
                     "true_region_changed",
+                    "slack_lag",
                 )
             }
             for m, s in scores.items()

@@ -68,6 +68,7 @@ PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is look
 SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
+LIKENESS_EDGE = 11.3  # squared Mahalanobis distance: a class's 99th percentile of colour (chi-square, 3 dof)
 OUTLINE_SIGMA = 1.0  # photo pixels: a painted shape's outline against another class, antialiased
 MAX_REACH = 8.0  # box sides: how far around a painted shape its class is looked for at most
 
@@ -358,6 +359,20 @@ class RegionGrid:
         log_odds = margin / 2 + np.log(prior / (1 - prior))
         return (1 / (1 + np.exp(-np.clip(log_odds, -30, 30)))).astype(np.float32)
 
+    def colour_likeness(self, labels: tuple[int, ...], where: np.ndarray) -> np.ndarray:
+        """(n,) for the grid's pixels `where`: 1 for a colour well within the distribution
+        of one of `labels` (`class_colours`), falling to 0 past its 99th percentile. Not a
+        posterior against the pixel's own class: a brow's label that holds mostly skin
+        (a light brow) has a Gaussian of skin colour itself."""
+        known = [self.class_colours[c] for c in labels if c in self.class_colours]
+        if not known:
+            return np.zeros(int(where.sum()), np.float32)
+        pixels = self.lab[where].astype(np.float64)
+        distance = np.min(
+            [np.einsum("ni,ij,nj->n", pixels - mean, inverse, pixels - mean) for mean, inverse, _ in known], axis=0
+        )
+        return (1 / (1 + np.exp(np.clip((distance - LIKENESS_EDGE) / 2, -30, 30)))).astype(np.float32)
+
     def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """The grid's pixels of `label` that connect to `seeds` (model size: the region as
         the edit sees it in the square), past the square where colour bears the label out."""
@@ -397,6 +412,7 @@ class RegionGrid:
         confidence: np.ndarray,
         labels: tuple[int, ...],
         recoloured: np.ndarray | None = None,
+        loose: tuple[int, ...] = (),
     ) -> np.ndarray:
         """The weight in [0, 1] of a region (of the classes `labels`, which take one
         colour map): a ramp `seam` photo pixels to each side of its border, bent to the
@@ -410,7 +426,10 @@ class RegionGrid:
         wall beside dark hair keeps its colour (no halo) while strands the parse missed
         take the new one. Between two recoloured regions the ramps stay complementary,
         so that their seam keeps its sum (no line of the old colour between skin and
-        nose)."""
+        nose). The pixels of the `loose` classes beside it (of a shaded region: the brows
+        round skin) take the weight as far as their colour is like the region's
+        (`colour_likeness`): the skin a brow's label takes in round a light brow then
+        changes with the skin instead of staying a pale patch."""
         seam_here = max(1.0, seam * self.scale)
         ramp = soft_mask(region, seam_here)
         recoloured = region if recoloured is None else recoloured
@@ -420,6 +439,11 @@ class RegionGrid:
             posterior = np.ones(ramp.shape, np.float32)
             posterior[beside] = self.colour_posterior(labels, beside, 1 - PARSE_PRIOR)
             ramp[beside] *= cv2.GaussianBlur(posterior, (0, 0), POSTERIOR_BLUR)[beside]
+        slack = np.isin(self.labels, loose) & ~recoloured
+        if slack.any():
+            likeness = np.zeros(ramp.shape, np.float32)
+            likeness[slack] = self.colour_likeness(labels, slack)
+            ramp[slack] = np.maximum(ramp[slack], cv2.GaussianBlur(likeness, (0, 0), POSTERIOR_BLUR)[slack])
         sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
         sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here) * self.edge_fade(UNSURE_RAMP * seam_here)
         ramp = np.where(self.in_square, ramp, ramp * sure)
@@ -499,6 +523,7 @@ def recolour(
     groups: tuple[tuple[int, ...], ...] = (),
     interrupt: Callable[[], bool] | None = None,
     shaded: tuple[int, ...] = (),
+    loose: tuple[int, ...] = (),
 ) -> np.ndarray:
     """The photo with each restyled region's colour map (from `base`, the synthesis of the
     photo's own mask and styles, to `restyled_synthesis`, the same mask with the new
@@ -506,7 +531,8 @@ def recolour(
     anchored to the style photo's colours where `targets` (s, COLOUR_STATS: the new
     styles' `colour_rows()`) knows them, each of `groups` (regions that took one style)
     as one (`restyled_units`; a unit with a region of `shaded` scales its light as a new
-    albedo would: `anchor_map`), and followed by the region's hand adjustment (`adjustments`: class
+    albedo would: `anchor_map`, and takes the pixels of its colour in the `loose` classes
+    beside it: `RegionGrid.feather`), and followed by the region's hand adjustment (`adjustments`: class
     -> ColourAdjust) if any. It depends on the styles alone, not on what is painted:
     painted shapes go over it. `interrupt`, asked between bands of the photo's rows, gives
     it up (`Interrupted`) when it says the picture is no longer wanted."""
@@ -558,7 +584,8 @@ def recolour(
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
-        weight = grid.feather(region, seam, confidence, unit, recoloured)
+        slack = loose if any(k in shaded for k in unit) else ()
+        weight = grid.feather(region, seam, confidence, unit, recoloured, slack)
         layers.append((np.ascontiguousarray(coefficients, np.float32), weight))
     return grid.apply(edit.original, layers, interrupt)
 
@@ -977,6 +1004,7 @@ def render_edit(
         blended_colours(per_block),
         engine.labels.groups,
         shaded=engine.labels.shaded,
+        loose=engine.labels.loose,
     )
     edited = engine.synthesize(mask, styles) if (mask != edit.mask).any() else None
     if edited is None:
