@@ -356,3 +356,17 @@ def test_building_the_command_line_loads_no_networks():
     code = "import sys, app.cli; app.cli.build_parser(); print(sorted({'torch', 'cv2'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
+def test_encode_frames_and_parses_a_photo_given_without_a_mask_and_names_a_mask_of_another_size(
+    tmp_path, capsys, weights_json, toy_parser, toy_files
+):
+    codes = tmp_path / "codes.npz"
+    code, out, err = run(capsys, "encode", toy_files["photo"], "--out", codes, "--model", weights_json, "--refine", 0)
+    assert code == 0 and codes.exists(), err
+    synth = ["synth", "--model", weights_json, "--mask", toy_files["target"], "--out", tmp_path / "o.png"]
+    assert run(capsys, *synth, "--codes", codes)[0] == 0  # what encode writes, synth reads
+    small = tmp_path / "small_mask.png"
+    Image.fromarray(np.asarray(Image.open(toy_files["mask"]))[::2, ::2]).save(small)
+    code, _, err = run(capsys, "encode", toy_files["photo"], "--mask", small, "--out", codes, "--model", weights_json)
+    assert code == 2 and "--framed" in err and "leave out --mask" in err

@@ -17,7 +17,7 @@ import pytest
 
 from app.editor.document import Document, Source
 from models.data.files import IMAGE_READ_FORMATS, InputError, load_image, load_mask, photo_from_bytes, photo_metadata
-from models.inference.styles import StyleMatrix
+from models.inference.styles import CODE_RANGE, StyleMatrix
 from tests.helpers import TOY, toy_mask, toy_photo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -349,6 +349,32 @@ def test_codes_far_outside_the_encoders_range_are_refused(tmp_path):
     np.savez(path, codes=np.full((4, 16), 1e6, np.float32), present=np.ones(4, bool))
     with pytest.raises(InputError, match="within"):
         StyleMatrix.load(path, 4, 16)
+
+
+def test_the_encoders_own_codes_load_again_though_they_pass_1(tmp_path, weights_json, monkeypatch):
+    """The encoder's tanh plus its context's residual passes 1 on every real photo (up
+    to 1.76): `encode --refine 0` wrote files that `synth --codes` then refused. What it
+    makes is clipped to the range a file may hold, and such a file loads."""
+    import torch
+
+    from models.inference.engine import Engine
+    from tests.helpers import toy_mask, toy_photo
+
+    engine = Engine.load(str(weights_json), "cpu")
+    real = engine.model.encoder.forward
+
+    def past_one(image, seg):  # an encoder whose context pushes codes far past its tanh
+        codes, present = real(image, seg)
+        return codes * 0 + torch.linspace(-9, 9, codes.shape[-1]), present
+
+    monkeypatch.setattr(engine.model.encoder, "forward", past_one)
+    mask = toy_mask()
+    style = engine.encode(toy_photo(mask), mask)
+    assert np.abs(style.codes).max() == pytest.approx(CODE_RANGE)
+    style.save(tmp_path / "own.npz", engine.info.model, engine.labels.names)
+    cfg = engine.info.config
+    loaded = StyleMatrix.load(tmp_path / "own.npz", cfg.num_classes, cfg.style_dim, engine.info.model)
+    np.testing.assert_array_equal(loaded.codes, style.codes)
 
 
 def test_a_weights_description_nested_without_end_is_refused(tmp_path, weights_json):

@@ -61,7 +61,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
     check_writable(args.out)
     engine = Engine.load(args.model, args.device)
     image = load_image(args.image)
-    style = engine.encode(image, load_mask(args.mask, engine.labels), steps)
+    if args.mask is None:  # framed and parsed as an edit of the photo would be
+        _, image = engine.frame(image)
+        mask = engine.parser.parse(image)
+    else:
+        mask = load_mask(args.mask, engine.labels)
+        if mask.shape != image.shape[:2]:
+            raise InputError(
+                f"{args.image} is {image.shape[1]}x{image.shape[0]} but the mask {args.mask} is "
+                f"{mask.shape[1]}x{mask.shape[0]}: a mask from `parse` belongs to the framed photo "
+                "(`parse --framed FRAMED.png`, then encode that), or leave out --mask to frame and parse it here"
+            )
+    style = engine.encode(image, mask, steps)
     style.save(args.out, engine.info.model, engine.labels.names)
     present = [engine.labels.names[c] for c in range(len(style.present)) if style.present[c]]
     print(f"wrote {args.out}: style codes for {len(present)} regions ({', '.join(present)})")
@@ -199,7 +210,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="style codes of a photo under its mask")
     p.add_argument("image")
-    p.add_argument("--mask", required=True, help="label mask of IMAGE (index or colour PNG)")
+    p.add_argument("--mask", help="label mask of IMAGE (index or colour PNG); without one, IMAGE is framed and parsed")
     p.add_argument("--out", required=True, help="CODES.npz")
     add_refine_arg(p, REFINE_STEPS, "the")
     add_model_args(p)

@@ -19,7 +19,7 @@ from models.device import pick_device
 from models.inference.graphs import FrameGraph, can_record
 from models.inference.parser import Parser
 from models.inference.refiner import REFINE_LR, StyleRefiner
-from models.inference.styles import StyleMatrix, region_colours
+from models.inference.styles import CODE_RANGE, StyleMatrix, region_colours
 from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
 
@@ -168,7 +168,9 @@ class Engine:
         with torch.no_grad():
             codes, present = self.model.encoder(x, seg)
         colours = region_colours(img, small_mask, self.info.config.num_classes)
-        style = StyleMatrix(codes[0].float().cpu().numpy(), present[0].cpu().numpy(), colours)
+        # within the range a codes file may hold: what the encoder makes, a file keeps and loads
+        codes = np.clip(codes[0].float().cpu().numpy(), -CODE_RANGE, CODE_RANGE)
+        style = StyleMatrix(codes, present[0].cpu().numpy(), colours)
         return StyleRefiner(self.model, x, seg, style).step(refine_steps) if refine_steps else style
 
     def refiner(self, image: np.ndarray, mask: np.ndarray, style: StyleMatrix, lr: float = REFINE_LR) -> "StyleRefiner":

@@ -9,7 +9,9 @@ import numpy as np
 
 from models.data.files import InputError, atomic_write, load_arrays
 
-CODE_RANGE = 1.0 + 1e-3  # codes are the encoder's tanh outputs, and refinement keeps them there
+# codes are the encoder's tanh outputs plus its context's residual (held-out CelebA-HQ: every
+# photo past 1, up to 1.76), clipped to this; refinement keeps them within [-1, 1]
+CODE_RANGE = 3.0
 MAX_CODES_BYTES = 16 << 20  # a codes file is a few kilobytes (19 x 512 floats); more is not codes
 COLOUR_STATS = 12  # per class: the mean RGB (3) and its covariance (3 x 3), RGB in [0, 1]
 MIN_COLOUR_PIXELS = 64  # fewer pixels of a class than this say too little of its colours
@@ -75,7 +77,7 @@ class StyleMatrix:
         if np.abs(codes).max(initial=0) > CODE_RANGE:
             raise InputError(
                 f"{path}: the codes reach {np.abs(codes).max():.3g}; style codes lie within "
-                f"[-1, 1] (the encoder's tanh), so these would paint black or white"
+                f"[-{CODE_RANGE:g}, {CODE_RANGE:g}] (the encoder's), so these would paint black or white"
             )
         return cls(codes, present, None if colours is None else checked_colours(colours, num_classes, str(path)))
 
