@@ -266,3 +266,19 @@ def test_a_painted_outline_against_another_class_is_antialiased_and_within_its_c
     assert alpha[10, 10] < alpha[20, 10]  # a corner less
     labels[:, :] = 1  # painted within its own class (skin over glasses): no edge to soften
     assert (outline_alpha(region, labels) == 1).all()
+
+
+def test_border_pixels_that_do_not_look_like_their_class_say_nothing_of_the_fills_colour():
+    """A soft hairline: the parse calls hair the 3 px of skin right beside a painted
+    fringe (no source there: too near the shape to copy), and the fringe took their colour
+    through its border. Now a border pixel speaks only if its colour is of its class."""
+    photo, own = striped_photo()
+    wrong = own.copy()
+    wrong[:, 80:86] = 1  # the parse says strands over 6 px of the grey half
+    fill = np.zeros(own.shape, bool)
+    fill[40:80, 86:116] = True  # painted as strands, meeting the misparsed band
+    labels = np.where(fill, 1, wrong).astype(np.uint8)
+    photo[:, 80:83] = photo[own == 1].mean(0).astype(np.uint8)  # sources beyond a patch: strand-coloured
+    strands = photo[own == 1].mean(0)
+    out = texture_fill(photo, fill, labels, wrong).image[fill].mean(0)
+    assert np.abs(out - strands).max() < 12  # (90 off when the grey border spoke)

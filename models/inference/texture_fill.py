@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 UNKNOWN = 255  # a source label: the photo's class is not known here (outside every parse)
 MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out this large
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
+CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far inside its outline
+OWN_COLOUR_EDGE = 11.3  # squared Mahalanobis distance: a class's 99th percentile of colour (chi-square, 3 dof)
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
 
 Exemplar = tuple[np.ndarray, np.ndarray]  # a picture (h, w, 3) uint8 and its labels, at the photo's scale
@@ -238,6 +240,7 @@ def guide_in_photo_colours(
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
+        border &= of_its_colour(image, border, source)
         if border.sum() >= MIN_BORDER:
             # the border lies within `reach` of the shape: its box, grown by that, is all the membrane sees
             ys, xs = np.nonzero(inside)
@@ -257,6 +260,24 @@ def guide_in_photo_colours(
             shift = 0.0
         low[inside] = drawn[inside] + shift
     return np.clip(low, 0, 1)
+
+
+def of_its_colour(image: np.ndarray, where: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the pixels `where` whose colour lies within the 99th percentile of the
+    Gaussian of the colours of the `source` pixels away from its outline (by CORE_DEPTH;
+    Mahalanobis, chi-square with 3 degrees of freedom). A border pixel says what colour a
+    shape meets only if it looks like its class: at a soft hairline the parse calls hair
+    pixels that are mostly skin, and a fringe that touched them took the skin's colour
+    (docs/RESULTS.md)."""
+    core = cv2.erode(source.astype(np.uint8), np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)) > 0
+    pixels = image[core if core.sum() >= 50 else source].astype(np.float64)
+    if len(pixels) < 10:
+        return where
+    inverse = np.linalg.inv(np.cov(pixels.T) + 1e-4 * np.eye(3))
+    centred = image[where] - pixels.mean(0)
+    out = np.zeros_like(where)
+    out[where] = np.einsum("ni,ij,nj->n", centred, inverse, centred) < OWN_COLOUR_EDGE
+    return out
 
 
 def membrane(values: np.ndarray, border: np.ndarray, region: np.ndarray) -> np.ndarray:
