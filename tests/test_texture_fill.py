@@ -63,17 +63,23 @@ def test_the_guide_says_the_light_and_the_border_says_the_colour():
     assert grey[30:90, 120:140].mean() < grey[30:90, 82:95].mean() - 15
 
 
-def test_a_parse_off_at_its_borders_lends_no_colour_of_the_wrong_class():
-    """The photo's classes on a large photo come from a parse at the model's size, a few
-    pixels off at their borders: the grey pixels beside the strands that the parse calls
-    strands must neither be copied nor say the colour a shape meets (once, a fringe
-    painted on a 2,048 px portrait came out the colour of skin)."""
+def misparsed_fringe():
+    """Strands and grey (`striped_photo`), the parse saying strands over 6 px of the grey,
+    and a shape painted as strands meeting that band: (photo, own, wrong, fill, labels)."""
     photo, own = striped_photo()
     wrong = own.copy()
     wrong[:, 80:86] = 1  # the parse says strands over 6 px of the grey half
     fill = np.zeros(own.shape, bool)
     fill[40:80, 86:116] = True  # painted as strands, meeting the misparsed band
-    labels = np.where(fill, 1, wrong).astype(np.uint8)
+    return photo, own, wrong, fill, np.where(fill, 1, wrong).astype(np.uint8)
+
+
+def test_a_parse_off_at_its_borders_lends_no_colour_of_the_wrong_class():
+    """The photo's classes on a large photo come from a parse at the model's size, a few
+    pixels off at their borders: the grey pixels beside the strands that the parse calls
+    strands must neither be copied nor say the colour a shape meets (once, a fringe
+    painted on a 2,048 px portrait came out the colour of skin)."""
+    photo, own, wrong, fill, labels = misparsed_fringe()
     strands = photo[own == 1].mean(0)
     mean_of = lambda unsure: texture_fill(photo, fill, labels, wrong, unsure=unsure).image[fill].mean(0)
     assert np.abs(mean_of(0) - strands).max() > 10  # pulled towards the grey it was told is strands
@@ -272,12 +278,7 @@ def test_border_pixels_that_do_not_look_like_their_class_say_nothing_of_the_fill
     """A soft hairline: the parse calls hair the 3 px of skin right beside a painted
     fringe (no source there: too near the shape to copy), and the fringe took their colour
     through its border. Now a border pixel speaks only if its colour is of its class."""
-    photo, own = striped_photo()
-    wrong = own.copy()
-    wrong[:, 80:86] = 1  # the parse says strands over 6 px of the grey half
-    fill = np.zeros(own.shape, bool)
-    fill[40:80, 86:116] = True  # painted as strands, meeting the misparsed band
-    labels = np.where(fill, 1, wrong).astype(np.uint8)
+    photo, own, wrong, fill, labels = misparsed_fringe()
     photo[:, 80:83] = photo[own == 1].mean(0).astype(np.uint8)  # sources beyond a patch: strand-coloured
     strands = photo[own == 1].mean(0)
     out = texture_fill(photo, fill, labels, wrong).image[fill].mean(0)
