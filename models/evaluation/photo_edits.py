@@ -38,8 +38,8 @@ from tqdm import tqdm
 from models.data.files import load_image, load_mask
 from models.evaluation.metrics import psnr
 from models.evaluation.stylization import from_lab, reinhard, to_lab
+from models.inference.colour_model import within
 from models.inference.composite import (
-    LIKENESS_EDGE,
     SEAM,
     PhotoEdit,
     composite,
@@ -156,15 +156,11 @@ def loose_slack(photo: np.ndarray, loose: np.ndarray, true_core: np.ndarray) -> 
     brows) whose colour is the region's own (within the 99th percentile of its true
     pixels' Gaussian in Lab): the skin a brow's label takes in round a light brow, which a
     restyle of the skin should change with it."""
-    holes = loose
-    if not holes.any() or true_core.sum() < 50:
-        return holes
+    if not loose.any() or true_core.sum() < 50:
+        return loose
     lab = to_lab(photo)
-    own = lab[true_core].astype(np.float64)
-    inverse = np.linalg.inv(np.cov(own.T) + np.eye(3))
-    centred = lab[holes] - own.mean(0)
-    slack = np.zeros_like(holes)
-    slack[holes] = np.einsum("ni,ij,nj->n", centred, inverse, centred) < LIKENESS_EDGE
+    slack = np.zeros_like(loose)
+    slack[loose] = within(lab[loose], lab[true_core], ridge=1.0)
     return slack
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from models.data.bank import SegmentBank
 from models.data.filters import guided_filter
 from models.data.framing import Framing, stretched_photo, whole_photo
+from models.inference.colour_model import WITHIN_99, gaussian_of, squared_distance
 from models.inference.engine import Engine
 from models.inference.recolour import (
     BAND_ROWS,
@@ -68,7 +69,6 @@ PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is look
 SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
-LIKENESS_EDGE = 11.3  # squared Mahalanobis distance: a class's 99th percentile of colour (chi-square, 3 dof)
 OUTLINE_SIGMA = 1.0  # photo pixels: a painted shape's outline against another class, antialiased
 MAX_REACH = 8.0  # box sides: how far around a painted shape its class is looked for at most
 
@@ -321,10 +321,10 @@ class RegionGrid:
         for every region's `colour_posterior`."""
         inside, out = self.in_square, {}
         for c in np.unique(self.labels[inside]):
-            own = self.lab[inside & (self.labels == c)].astype(np.float64)
+            own = self.lab[inside & (self.labels == c)]
             if len(own) >= 50:
-                cov = np.cov(own.T) + np.eye(3)
-                out[int(c)] = (own.mean(0), np.linalg.inv(cov), float(np.log(np.linalg.det(cov))))
+                mean, inverse = gaussian_of(own, ridge=1.0)
+                out[int(c)] = (mean, inverse, -float(np.linalg.slogdet(inverse)[1]))
         return out
 
     @cached_property
@@ -344,12 +344,11 @@ class RegionGrid:
         likelier a pupil than hair by colour, but no eye lies out there."""
         if not any(c in self.class_colours for c in labels):
             return np.full(int(where.sum()), prior, np.float32)
-        pixels = self.lab[where].astype(np.float64)
+        pixels = self.lab[where]
         past = ~self.in_square[where]
         distance = {}
         for c, (mean, inverse, log_det) in self.class_colours.items():
-            centred = pixels - mean
-            distance[c] = np.einsum("ni,ij,nj->n", centred, inverse, centred) + log_det
+            distance[c] = squared_distance(pixels, mean, inverse) + log_det
             if c not in labels and c not in self.rivals_past:
                 distance[c][past] = np.inf
         others = [d for c, d in distance.items() if c not in labels]
@@ -367,11 +366,9 @@ class RegionGrid:
         known = [self.class_colours[c] for c in labels if c in self.class_colours]
         if not known:
             return np.zeros(int(where.sum()), np.float32)
-        pixels = self.lab[where].astype(np.float64)
-        distance = np.min(
-            [np.einsum("ni,ij,nj->n", pixels - mean, inverse, pixels - mean) for mean, inverse, _ in known], axis=0
-        )
-        return (1 / (1 + np.exp(np.clip((distance - LIKENESS_EDGE) / 2, -30, 30)))).astype(np.float32)
+        pixels = self.lab[where]
+        distance = np.min([squared_distance(pixels, mean, inverse) for mean, inverse, _ in known], axis=0)
+        return (1 / (1 + np.exp(np.clip((distance - WITHIN_99) / 2, -30, 30)))).astype(np.float32)
 
     def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         """The grid's pixels of `label` that connect to `seeds` (model size: the region as
@@ -382,12 +379,19 @@ class RegionGrid:
         keep = np.unique(components[seeded])
         return np.isin(components, keep[keep > 0])
 
+    @cached_property
+    def labels_at_photo_scale(self) -> np.ndarray:
+        """The grid's labels over its box of the photo, a label per photo pixel: made once
+        for the boxes `photo_labels` cuts from it (a fill's search grows its box several
+        times, and the view's grid serves every frame)."""
+        return cv2.resize(self.labels, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_NEAREST)
+
     def photo_labels(self, box: tuple[int, int, int, int]) -> np.ndarray:
         """The photo's own classes (square and surround) in a photo box, UNKNOWN where no
         parse reaches."""
         y0, y1, x0, x1 = box
         out = np.full((y1 - y0, x1 - x0), UNKNOWN, np.uint8)
-        labels = cv2.resize(self.labels, (self.x1 - self.x0, self.y1 - self.y0), interpolation=cv2.INTER_NEAREST)
+        labels = self.labels_at_photo_scale
         shared = overlap(box, (self.y0, self.y1, self.x0, self.x1))
         if shared is not None:
             gy0, gy1, gx0, gx1 = shared
@@ -739,12 +743,12 @@ class ShapeMaps:
             own_in = lambda b: photo_maps.own[b[0] : b[1], b[2] : b[3]]
             painted_classes = np.unique(photo_maps.edited[painted])
         # the sources lie around the shape: the box the fill searches (texture_fill.search_box)
-        box, reach = reaching_box(box, painted_classes, own_in, settings, shape)
+        box, reach, own = reaching_box(box, painted_classes, own_in, settings, shape)
         y0, y1, x0, x1 = box
         to_model = edit.framing.to_model(size)
         guide = np.clip(to_photo_pixels(edited.astype(np.float32), to_model, box, cv2.INTER_CUBIC), 0, 255)
         if photo_maps is not None:
-            labels, own = photo_maps.edited[y0:y1, x0:x1], photo_maps.own[y0:y1, x0:x1]
+            labels = photo_maps.edited[y0:y1, x0:x1]
             area = labels != own
         else:
             labels = to_photo_pixels(edited_mask, to_model, box, cv2.INTER_NEAREST, cv2.BORDER_CONSTANT)
@@ -758,7 +762,6 @@ class ShapeMaps:
                 here = (slice(iy0 - y0, iy1 - y0), slice(ix0 - x0, ix1 - x0))
                 labels[here] = smooth_labels_in_photo(edited_mask, to_model, inner)
                 area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
-            own = grid.photo_labels(box)
         # the photo's classes from a parse at the model's size: a model pixel is this many photo pixels
         unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
         return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure, reach)
@@ -770,8 +773,9 @@ def reaching_box(
     own_in: Callable[[tuple[int, int, int, int]], np.ndarray],
     settings: FillSettings,
     shape: tuple[int, int],
-) -> tuple[tuple[int, int, int, int], float]:
-    """The box a fill of shapes in `box` searches, and its margin (box sides): the
+) -> tuple[tuple[int, int, int, int], float, np.ndarray]:
+    """The box a fill of shapes in `box` searches, its margin (box sides) and the photo's
+    classes in it: the
     settings' margin, doubled (up to MAX_REACH) while one of the painted `classes` has too
     few pixels in it to copy (`own_in`: the photo's classes in a box). A dab painted far
     from its class took the model's flat picture, though the photo had the class a little
@@ -782,7 +786,7 @@ def reaching_box(
         own = own_in(grown)
         whole = grown == (0, shape[0], 0, shape[1])
         if whole or margin >= MAX_REACH or all((own == c).sum() >= 2 * settings.enough for c in classes):
-            return grown, margin
+            return grown, margin, own
         margin *= 2
 
 

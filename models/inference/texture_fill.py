@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from models.inference.colour_model import within
 from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ UNKNOWN = 255  # a source label: the photo's class is not known here (outside ev
 MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out this large
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
 CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far inside its outline
-OWN_COLOUR_EDGE = 11.3  # squared Mahalanobis distance: a class's 99th percentile of colour (chi-square, 3 dof)
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
 
 Exemplar = tuple[np.ndarray, np.ndarray]  # a picture (h, w, 3) uint8 and its labels, at the photo's scale
@@ -52,9 +52,8 @@ class FillSettings:
     guide_weight: float = FILL_GUIDE_WEIGHT  # the guide's weight in the patch distance, against the texture's 1
     iterations: int = FILL_ITERATIONS  # PatchMatch sweeps (propagation + random search) per level
     coarsest: int = 24  # the pyramid stops when the painted area's box is about this small
-    search_margin: float | None = (
-        1.0  # sources are looked for within this many box sides around the shape (None: anywhere)
-    )
+    # sources are looked for within this many box sides around the shape (None: anywhere)
+    search_margin: float | None = 1.0
     vote_at_finest: bool = True  # the finest level's colours: the mean of the covering patches, or the own match
     seed: int = 0
 
@@ -270,13 +269,11 @@ def of_its_colour(image: np.ndarray, where: np.ndarray, source: np.ndarray) -> n
     pixels that are mostly skin, and a fringe that touched them took the skin's colour
     (docs/RESULTS.md)."""
     core = cv2.erode(source.astype(np.uint8), np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)) > 0
-    pixels = image[core if core.sum() >= 50 else source].astype(np.float64)
+    pixels = image[core if core.sum() >= 50 else source]
     if len(pixels) < 10:
         return where
-    inverse = np.linalg.inv(np.cov(pixels.T) + 1e-4 * np.eye(3))
-    centred = image[where] - pixels.mean(0)
     out = np.zeros_like(where)
-    out[where] = np.einsum("ni,ij,nj->n", centred, inverse, centred) < OWN_COLOUR_EDGE
+    out[where] = within(image[where], pixels, ridge=1e-4)
     return out
 
 
