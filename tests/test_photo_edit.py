@@ -117,6 +117,40 @@ def test_a_restyled_region_goes_on_past_the_square_where_the_wider_parse_and_col
     assert not changed[:15].any()  # the dark band is not skin by colour
 
 
+def test_a_region_past_the_square_takes_its_whole_new_colour_up_to_where_it_ends():
+    """Past the square, a region that colour is fairly sure of takes all of its new
+    colour, as it does in the square, up to a ramp's width from where it ends: not a
+    blend of old and new that lightens hair over the shoulders, nor one that fades three
+    seams in from the region's edge."""
+    from models.inference.composite import SURE, Surround, seam_of, sureness
+
+    assert sureness(np.array([0.4, 0.5]))[1] == 0 and sureness(np.array([SURE, 0.95])).min() == 1
+    values = sureness(np.linspace(0.5, SURE, 20))
+    assert (np.diff(values) > 0).all()
+    rng = np.random.default_rng(8)
+    photo = np.clip(rng.normal(110, 12, (120, 140, 3)), 0, 255).astype(np.uint8)
+    photo[:, :, 0] = np.clip(photo[:, :, 0].astype(int) + 60, 0, 255)
+    framing = Framing(40.0, 20.0, 64.0, True)
+    mask = np.ones((SIZE, SIZE), np.uint8)
+    photo[:, :24] = (30, 40, 120)  # a blue wall left of the skin, past the square
+    wide = framing.widened(2.0)  # x 8..136, 4 photo px per model px
+    wide_mask = mask.copy()
+    wide_mask[:, :4] = 0  # the wall: photo x 8..24
+    edit = PhotoEdit(photo, framing, mask, "photo", surround=Surround(wide, wide_mask))
+    base = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    edited = base.copy()
+    edited[:] = (60, 150, 60)
+    out = composite(edit, mask, base, edited, np.array([False, True, False, False]))
+    change = np.abs(out.astype(int) - photo.astype(int)).sum(-1)
+    inside = change[40:64, 60:84].mean()
+    # the skin ends at x = 24; its ramp reaches a seam in (1.5 px), the blur that fades an
+    # unsure region past the square took three seams more
+    assert seam_of(edit) == 1.5
+    past = change[30:80, 25:31].mean()
+    assert past > 0.97 * inside
+    assert not (out[:, :20] != photo[:, :20]).any()  # the wall keeps its colour
+
+
 def test_with_the_texture_fill_off_a_painted_region_takes_the_synthesis():
     photo = np.full((90, 140, 3), 20, np.uint8)
     edit = toy_edit(photo)

@@ -69,6 +69,7 @@ PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is look
 SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
+SURE = 0.75  # past the square, colour's confidence from which a region takes its whole new colour
 OUTLINE_SIGMA = 1.0  # photo pixels: a painted shape's outline against another class, antialiased
 MAX_REACH = 8.0  # box sides: how far around a painted shape its class is looked for at most
 
@@ -424,7 +425,8 @@ class RegionGrid:
         over the ramp's inner quarter (the filter's value there is well under 1: a step
         where the ramp ends drew a line of the old tone and lost the photo's detail,
         docs/RESULTS.md) and 0 beyond the ramp; past the square, it fades where
-        colour is unsure of the region (smoothly over a wider ramp: no line). On pixels
+        colour is unsure of the region (`sureness`), smoothly over a wider ramp within
+        the region (no line, and no fade inwards from where the region ends). On pixels
         beside it that no layer recolours (`recoloured`: every layer's region; the region
         alone when None), the ramp is scaled by colour's posterior of `labels`, so that a
         wall beside dark hair keeps its colour (no halo) while strands the parse missed
@@ -448,8 +450,12 @@ class RegionGrid:
             likeness = np.zeros(ramp.shape, np.float32)
             likeness[slack] = self.colour_likeness(labels, slack)
             ramp[slack] = np.maximum(ramp[slack], cv2.GaussianBlur(likeness, (0, 0), POSTERIOR_BLUR)[slack])
-        sure = np.where(self.in_square, 1.0, confidence).astype(np.float32)
-        sure = cv2.GaussianBlur(sure, (0, 0), UNSURE_RAMP * seam_here) * self.edge_fade(UNSURE_RAMP * seam_here)
+        sure = np.where(self.in_square, 1.0, sureness(confidence)).astype(np.float32)
+        # blurred within the region (and the square) alone: the ramp fades its outline, and
+        # the zeros beyond it would lower the weight of sure hair up to three seams inside
+        support = (region | self.in_square).astype(np.float32)
+        blur = lambda a: cv2.GaussianBlur(a, (0, 0), UNSURE_RAMP * seam_here)
+        sure = blur(sure * support) / np.maximum(blur(support), 1e-6) * self.edge_fade(UNSURE_RAMP * seam_here)
         ramp = np.where(self.in_square, ramp, ramp * sure)
         bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
         # beside the region no higher than colour allows: the filter would spread the weight of
@@ -505,6 +511,15 @@ class RegionGrid:
                 out = np.clip(np.rint((band[touched] + total[touched]) * 255), 0, 255).astype(np.uint8)
                 result[r0:r1, self.x0 : self.x1][touched] = out
         return result
+
+
+def sureness(confidence: np.ndarray) -> np.ndarray:
+    """Colour's confidence in a region past the square as the share of its new colour a
+    pixel takes: 0 up to even odds (where the region ends), eased into 1 at SURE. Taken
+    as it is, the confidence left a quarter of the hair over the shoulders (posterior
+    0.5-0.76) partly in its old colour: a lighter, blended tone below the square."""
+    t = np.clip((confidence - 0.5) / (SURE - 0.5), 0, 1)
+    return t * t * (3 - 2 * t)
 
 
 def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
