@@ -386,3 +386,20 @@ def test_the_guided_feather_changes_maps_where_the_photo_has_an_edge_and_smoothl
     np.testing.assert_allclose(out[10, 31], 2.0 * guide[0, 0] / 255 + [0.2, 0.1, 0.0], atol=0.02)  # the hair's own map
     across = out[26:38, 48, 0]  # down across the wall's two classes
     assert np.all(np.diff(across) <= 1e-6) and np.abs(np.diff(across)).max() < 0.5 * (across[0] - across[-1])
+
+
+def test_eval_stylize_measures_only_the_methods_asked_for(stylizer):
+    from types import SimpleNamespace
+
+    from models.evaluation.stylization import evaluate_stylization
+
+    mask = toy_mask(40)
+    pairs = [SimpleNamespace(read=lambda scheme, s=s: (toy_photo(mask, seed=s), mask)) for s in (1, 2, 3)]
+    scheme = SimpleNamespace(framing=None)
+    result = evaluate_stylization(
+        stylizer, pairs, scheme, size=32, progress=False, methods=("ours", "reinhard_smoothed")
+    )
+    assert {"ours", "reinhard_smoothed"} <= set(result) and "ours_network" not in result
+    assert 0 < result["ours"]["edge_correlation"] <= 1
+    with pytest.raises(ValueError, match="no such"):
+        evaluate_stylization(stylizer, pairs, scheme, size=32, progress=False, methods=("ours", "magic"))

@@ -139,12 +139,18 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
     from models.evaluation.stylization import METHODS, evaluate_stylization
     from models.inference.engine import Engine
 
+    methods = tuple(args.methods.split(",")) if args.methods else METHODS
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"--methods: no such method {', '.join(unknown)} (choose from {', '.join(METHODS)})")
     engine = Engine.load(args.model, "cpu")
     every = labelled_pairs(args)
     pairs, reference = every[: args.pairs], every[args.pairs :]  # the photos left over: the real set for KID
     if len(pairs) < 2:
         raise InputError("eval-stylize needs at least 2 labelled photos")
-    result = evaluate_stylization(load_stylizer(engine), pairs, engine.labels, args.size, reference=reference)
+    result = evaluate_stylization(
+        load_stylizer(engine), pairs, engine.labels, args.size, reference=reference, methods=methods
+    )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -153,7 +159,7 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
         f"a photo back at {result['decoder_psnr']:.2f} dB"
     )
     print(f"{'method':>20} {'edge corr.':>10} {'Lab dist.':>9} {'foreign %':>9} {'KID x1000':>14} {'seconds':>8}")
-    for method in ("content_unchanged", *METHODS):
+    for method in ("content_unchanged", *methods):
         r = result[method]
         kid = f"{r['kid'][0]:.1f} ({r['kid'][1]:.1f})" if "kid" in r else "-"
         seconds = f"{r['seconds']:>8.3f}" if "seconds" in r else ""
@@ -249,6 +255,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--model", default="face", help="whose labels the folder's masks hold")
     p.add_argument("--pairs", type=int_in(2, 100_000), default=50, help="photos to use (default 50)")
     p.add_argument("--size", type=int_in(32, 2048), default=256, help="photos cropped to this size")
+    p.add_argument(
+        "--methods",
+        metavar="NAME[,NAME...]",
+        help="measure only these methods (default: all): ours, ours_network, ours_network_no_smoothing, "
+        "reinhard_global, reinhard_per_class, reinhard_smoothed",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval_stylize)
 
