@@ -283,3 +283,25 @@ def test_border_pixels_that_do_not_look_like_their_class_say_nothing_of_the_fill
     strands = photo[own == 1].mean(0)
     out = texture_fill(photo, fill, labels, wrong).image[fill].mean(0)
     assert np.abs(out - strands).max() < 12  # (90 off when the grey border spoke)
+
+
+def test_a_stroke_the_model_draws_pale_keeps_its_class_colour_far_from_where_it_meets_it():
+    """A thin stroke of hair brushed from the hair across the forehead: the model draws
+    it pale (hair blended with the skin it crosses), lighter towards its far end. The
+    membrane corrects the guide where the stroke meets its class; beyond that, the guide's
+    colours are first brought within its class's colours (once, a fringe's far end came
+    out tan, the restyled hair beside it near black)."""
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[52:64, 80:150] = True  # meets the strands at x = 80 only, then runs over the grey
+    labels = own.copy()
+    labels[fill] = 1
+    guide = photo.copy()
+    guide[fill] = (150, 90, 50)  # the model's strands, where the stroke meets them ...
+    far = fill.copy()
+    far[:, :120] = False
+    guide[far] = (215, 190, 175)  # ... and pale, nearly skin, at its far end
+    out = texture_fill(photo, fill, labels, own, guide).image
+    strands = photo[own == 1].astype(float)
+    distance = np.abs(out[far].mean(0) - strands.mean(0))
+    assert distance.max() < 2.5 * strands.std(0).max()  # a colour of the strands, not the pale guide's

@@ -30,3 +30,12 @@ def within(pixels: np.ndarray, own: np.ndarray, ridge: float) -> np.ndarray:
     """(N,) bool: which colours `pixels` lie within the 99th percentile of the Gaussian of
     the colours `own`."""
     return squared_distance(pixels, *gaussian_of(own, ridge)) < WITHIN_99
+
+
+def clamped_into(pixels: np.ndarray, own: np.ndarray, ridge: float) -> np.ndarray:
+    """Colours (N, 3) beyond the 99th percentile of the Gaussian of the colours `own`
+    brought back onto it, along the line to its mean; those within it unchanged."""
+    mean, inverse = gaussian_of(own, ridge)
+    distance = squared_distance(pixels, mean, inverse)
+    scale = np.sqrt(WITHIN_99 / np.maximum(distance, WITHIN_99))[:, None]
+    return (mean + (pixels.astype(np.float64) - mean) * scale).astype(pixels.dtype)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from models.inference.colour_model import within
+from models.inference.colour_model import clamped_into, within
 from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
 
 if TYPE_CHECKING:
@@ -236,6 +236,10 @@ def guide_in_photo_colours(
         inside, source = region & (target == c), own == c
         if guide is not None:
             drawn = guide
+            core = class_core(source)
+            if core.sum() >= 50:
+                drawn = guide.copy()
+                drawn[inside] = clamped_into(guide[inside], image[core], ridge=1e-4)
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
@@ -268,13 +272,19 @@ def of_its_colour(image: np.ndarray, where: np.ndarray, source: np.ndarray) -> n
     shape meets only if it looks like its class: at a soft hairline the parse calls hair
     pixels that are mostly skin, and a fringe that touched them took the skin's colour
     (docs/RESULTS.md)."""
-    core = cv2.erode(source.astype(np.uint8), np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)) > 0
+    core = class_core(source)
     pixels = image[core if core.sum() >= 50 else source]
     if len(pixels) < 10:
         return where
     out = np.zeros_like(where)
     out[where] = within(image[where], pixels, ridge=1e-4)
     return out
+
+
+def class_core(source: np.ndarray) -> np.ndarray:
+    """A class's pixels CORE_DEPTH or more inside its outline: where its colours are told
+    apart from its neighbours' (a soft hairline's pixels the parse calls hair are mostly skin)."""
+    return cv2.erode(source.astype(np.uint8), np.ones((2 * CORE_DEPTH + 1,) * 2, np.uint8)) > 0
 
 
 def membrane(values: np.ndarray, border: np.ndarray, region: np.ndarray) -> np.ndarray:
