@@ -1,6 +1,6 @@
 """A class's colours as one Gaussian: how far a pixel's colour lies from them.
 
-Shared by the restyle's weights (models/inference/composite.py), the fill's border
+Shared by the restyle's weights (models/inference/composite.py), the fill's border and guide
 (models/inference/texture_fill.py) and their measures (models/evaluation/photo_edits.py),
 so that "a colour of this class" means one thing everywhere.
 """
