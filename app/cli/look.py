@@ -136,13 +136,14 @@ def cmd_eval_stylize(args: argparse.Namespace) -> int:
     import json
 
     from app.cli.common import labelled_pairs
-    from models.evaluation.stylization import METHODS, evaluate_stylization
+    from models.evaluation.stylization import METHODS, check_methods, evaluate_stylization
     from models.inference.engine import Engine
 
     methods = tuple(args.methods.split(",")) if args.methods else METHODS
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise InputError(f"--methods: no such method {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+    try:
+        check_methods(methods)  # before the models load
+    except ValueError as e:
+        raise InputError(f"--methods: {e}") from None
     engine = Engine.load(args.model, "cpu")
     every = labelled_pairs(args)
     pairs, reference = every[: args.pairs], every[args.pairs :]  # the photos left over: the real set for KID

@@ -173,6 +173,13 @@ def reconstruction_psnr(stylizer: Stylizer, photo: np.ndarray) -> float:
     return psnr((out.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), photo)
 
 
+def check_methods(methods: tuple[str, ...]) -> None:
+    """ValueError naming any of `methods` that is not one of METHODS."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"no such stylisation method {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+
+
 def evaluate_stylization(
     stylizer: Stylizer,
     pairs: list,
@@ -187,9 +194,7 @@ def evaluate_stylization(
     measures, and the seconds each took; and how well the decoder alone gives each photo
     back. A few methods on many pairs: the network's take most of the time, and KID's
     spread falls with the pairs."""
-    unknown = set(methods) - set(METHODS)
-    if unknown:
-        raise ValueError(f"no such stylisation methods: {sorted(unknown)}")
+    check_methods(methods)
     scores = {m: {"edge_correlation": [], "lab_distance": [], "foreign_share": [], "seconds": []} for m in methods}
     outputs = {m: [] for m in methods}
     photos = [resize_crop(*pair.read(scheme), size) for pair in pairs]

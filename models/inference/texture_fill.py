@@ -234,16 +234,18 @@ def guide_in_photo_colours(
     near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     for c in np.unique(target[region]):
         inside, source = region & (target == c), own == c
+        core = class_core(source)
+        cored = core.sum() >= 50  # enough of the class away from its outline to tell its colours
+        colours = image[core if cored else source]
         if guide is not None:
             drawn = guide
-            core = class_core(source)
-            if core.sum() >= 50:
+            if cored:
                 drawn = guide.copy()
-                drawn[inside] = clamped_into(guide[inside], image[core], ridge=1e-4)
+                drawn[inside] = clamped_into(guide[inside], colours, ridge=1e-4)
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
-        border &= of_its_colour(image, border, source)
+        border &= of_its_colour(image, border, colours)
         if border.sum() >= MIN_BORDER:
             # the border lies within `reach` of the shape: its box, grown by that, is all the membrane sees
             ys, xs = np.nonzero(inside)
@@ -265,19 +267,17 @@ def guide_in_photo_colours(
     return np.clip(low, 0, 1)
 
 
-def of_its_colour(image: np.ndarray, where: np.ndarray, source: np.ndarray) -> np.ndarray:
+def of_its_colour(image: np.ndarray, where: np.ndarray, colours: np.ndarray) -> np.ndarray:
     """(h, w) bool: the pixels `where` whose colour lies within the 99th percentile of the
-    Gaussian of the colours of the `source` pixels away from its outline (by CORE_DEPTH;
+    Gaussian of the class's `colours` (N, 3: its pixels away from its outline, `class_core`;
     Mahalanobis, chi-square with 3 degrees of freedom). A border pixel says what colour a
     shape meets only if it looks like its class: at a soft hairline the parse calls hair
     pixels that are mostly skin, and a fringe that touched them took the skin's colour
     (docs/RESULTS.md)."""
-    core = class_core(source)
-    pixels = image[core if core.sum() >= 50 else source]
-    if len(pixels) < 10:
+    if len(colours) < 10:
         return where
     out = np.zeros_like(where)
-    out[where] = within(image[where], pixels, ridge=1e-4)
+    out[where] = within(image[where], colours, ridge=1e-4)
     return out
 
 
