@@ -1380,3 +1380,25 @@ def test_skin_round_a_light_brow_changes_with_the_skin_and_the_brow_stays_a_brow
             assert darker[shrunk_by(hairs, 1) & shrunk_by(brow, 3)].mean() < 0.3 * darker[face].mean()  # not the hair
         else:
             assert darker[middle].mean() < 0.2 * darker[face].mean()
+
+
+def test_a_light_brow_beside_several_adjusted_skin_classes_changes_once_not_once_per_class():
+    """Lightness set by hand on the skin group (skin and nose, each its own layer) took the
+    skin-coloured pixels of a light brow once per layer: the brows came out white. Where
+    layers overlap past a full weight their changes are averaged."""
+    from models.inference.composite import recolour
+    from models.inference.recolour import ColourAdjust
+
+    rng = np.random.default_rng(5)
+    photo = np.clip(np.array([200, 150, 110]) + rng.normal(0, 4, (90, 140, 3)), 0, 255).astype(np.uint8)
+    mask = np.ones((SIZE, SIZE), np.uint8)  # skin ...
+    mask[:, SIZE // 2 :] = 2  # ... and nose, side by side
+    mask[12:16, 8:24] = 3  # a light brow across both, the skin's colour
+    edit = PhotoEdit(photo, Framing(30.0, 10.0, 64.0, True), mask, "photo")
+    base = toy_photo(mask)
+    lighter = ColourAdjust(lightness=0.2)
+    out = recolour(edit, base, base, np.zeros(4, bool), adjustments={1: lighter, 2: lighter}, shaded=(1, 2), loose=(3,))
+    brow = (slice(10 + 2 * 13, 10 + 2 * 15), slice(30 + 2 * 10, 30 + 2 * 22))  # inside it, model -> photo
+    expected = 0.2 * (255 - photo[brow].astype(float))  # the adjustment's own change
+    change = out[brow].astype(float) - photo[brow]
+    assert np.abs(change - expected).max() < 3

@@ -495,7 +495,7 @@ class RegionGrid:
             r1 = min(self.y1, r0 + BAND_ROWS)
             to_band = affine(1 / self.scale, 1 / self.scale, 0, self.y0 - r0)
             band = photo[r0:r1, self.x0 : self.x1].astype(np.float32) / 255
-            total, touched = np.zeros_like(band), np.zeros(band.shape[:2], bool)
+            total, weights = np.zeros_like(band), np.zeros(band.shape[:2], np.float32)
             for (coefficients, weight), peak in zip(layers, peaks):
                 # replicated: the grid's last row and column lie half a grid pixel inside the
                 # photo's, and a zero border would fade the weight there (a line at the photo's edge)
@@ -506,9 +506,13 @@ class RegionGrid:
                 c = warp(coefficients, to_band, (r1 - r0, width), cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
                 mapped = bend_highlights(apply_coefficients(band[here], c[here]), peak)
                 total[here] += w[here, None] * (mapped - band[here])
-                touched |= here
+                weights[here] += w[here]
+            touched = weights > 0
             if touched.any():
-                out = np.clip(np.rint((band[touched] + total[touched]) * 255), 0, 255).astype(np.uint8)
+                # where layers overlap past a full weight (each shaded layer takes a light
+                # brow's skin-coloured pixels), their changes are averaged, not added
+                change = total[touched] / np.maximum(weights[touched], 1)[:, None]
+                out = np.clip(np.rint((band[touched] + change) * 255), 0, 255).astype(np.uint8)
                 result[r0:r1, self.x0 : self.x1][touched] = out
         return result
 
