@@ -305,3 +305,30 @@ def test_a_stroke_the_model_draws_pale_keeps_its_class_colour_far_from_where_it_
     strands = photo[own == 1].astype(float)
     distance = np.abs(out[far].mean(0) - strands.mean(0))
     assert distance.max() < 2.5 * strands.std(0).max()  # a colour of the strands, not the pale guide's
+
+
+def test_a_fill_on_a_photo_larger_than_the_guide_keeps_the_strands():
+    """On a photo four times the model's size, the guide (the model's picture, smooth below
+    four pixels) once set the strands' scale: the fill came out flat. It keeps the photo's
+    fine strands now, as runs of them (coherence) and the finest size's octave."""
+    from models.evaluation.fills import texture_ratio
+
+    h, w = 192, 256
+    rng = np.random.default_rng(0)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), sigmaX=0.8, sigmaY=8)
+    strands = 40 * noise / noise.std()  # fine vertical strands, a pixel or two wide
+    own = np.zeros((h, w), np.uint8)
+    own[:, : w // 2] = 1
+    photo = np.empty((h, w, 3), np.float32)
+    photo[:] = (90, 110, 130)
+    photo[own == 1] = np.stack([150 + strands, 90 + strands * 0.7, 50 + strands * 0.4], -1)[own == 1]
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    small = cv2.resize(photo, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    guide = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    fill = np.zeros((h, w), bool)
+    fill[60:130, 30:100] = True
+    hidden = own.copy()
+    hidden[fill] = UNKNOWN
+    before = texture_fill(photo, fill, own, hidden, guide, FillSettings(coherence=0)).image
+    now = texture_fill(photo, fill, own, hidden, guide, guide_px=4).image
+    assert texture_ratio(now, photo, fill) > max(0.45, 1.3 * texture_ratio(before, photo, fill))

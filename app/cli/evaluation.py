@@ -25,7 +25,7 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
-from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, GENERATE
+from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, GENERATE
 
 
 def limited_pairs(args: argparse.Namespace) -> list:
@@ -374,7 +374,11 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
     if args.save_dir:
         Path(args.save_dir).mkdir(parents=True, exist_ok=True)
     settings = FillSettings(
-        patch=args.patch, guide_weight=args.guide_weight, iterations=args.iterations, vote_at_finest=not args.copy
+        patch=args.patch,
+        guide_weight=args.guide_weight,
+        iterations=args.iterations,
+        vote_at_finest=not args.copy,
+        coherence=args.coherence,
     )
     bank = None
     if args.bank:
@@ -382,7 +386,7 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
 
         bank = SegmentBank.load(args.bank)
         bank.check_fits(engine.info.model, engine.labels)
-    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir, bank=bank)
+    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir, bank=bank, side=args.side)
     print(json.dumps(result) if args.json else "\n".join(f"{k:>12}: {v}" for k, v in result.items()))
     return 0
 
@@ -455,6 +459,15 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
     p.add_argument("--guide-weight", type=float_in(0, 100), default=FILL_GUIDE_WEIGHT, help="the guide's weight")
     p.add_argument("--iterations", type=int_in(1, 20), default=FILL_ITERATIONS, help="sweeps per level")
     p.add_argument("--copy", action="store_true", help="the finest level copies each pixel's own match (no voting)")
+    p.add_argument(
+        "--coherence",
+        type=float_in(0, 100),
+        default=FILL_COHERENCE,
+        help="a match continuing a neighbour's counts as 1 + this times closer",
+    )
+    p.add_argument(
+        "--side", type=int_in(256, 2048), default=512, help="the photos are measured at this size (default 512)"
+    )
     p.add_argument(
         "--bank",
         type=file_name,

@@ -89,6 +89,20 @@ class PerceptualDistance:
         return total
 
 
+def texture_ratio(out: np.ndarray, real: np.ndarray, band: np.ndarray) -> float:
+    """How much fine texture the fill has against the photo it replaced: the deviation
+    of the grey high-pass (the picture less its Gaussian blur of 1.5 px) over the band's
+    pixels two or more inside its outline, `out`'s over `real`'s (1: as textured; a flat
+    fill far below)."""
+    inner = cv2.erode(band.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if not inner.any():
+        inner = band
+    high = lambda image: (lambda g: g - cv2.GaussianBlur(g, (0, 0), 1.5))(
+        cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    )[inner].std()
+    return float(high(out) / max(high(real), 1e-6))
+
+
 def seam_ratio(out: np.ndarray, real: np.ndarray, band: np.ndarray) -> float:
     """The mean gradient magnitude of `out` (grey) on the ring along `band`'s outline,
     over the real photo's there."""
@@ -119,15 +133,17 @@ def repaint(
     guide: np.ndarray,
     settings: FillSettings,
     bank=None,
+    side: int = SIDE,
+    guide_px: float = SIDE / 256,
 ) -> np.ndarray:
     if method in ("ours", "ours_bank"):
         own = labels.copy()
         own[band] = UNKNOWN  # the photo's own classes are unknown under the band
         if method == "ours":
-            return texture_fill(blanked, band, labels, own, guide, settings).image
+            return texture_fill(blanked, band, labels, own, guide, settings, guide_px=guide_px).image
         own[np.isin(own, np.unique(labels[band]))] = UNKNOWN  # as if the photo had none of the class
-        exemplars_for = lambda classes: bank_exemplars(bank, classes, SIDE / bank.size)
-        return texture_fill(blanked, band, labels, own, guide, settings, exemplars_for).image
+        exemplars_for = lambda classes: bank_exemplars(bank, classes, side / bank.size)
+        return texture_fill(blanked, band, labels, own, guide, settings, exemplars_for, guide_px=guide_px).image
     if method == "telea":
         return cv2.inpaint(blanked, band.astype(np.uint8), 5, cv2.INPAINT_TELEA)
     out = blanked.copy()
@@ -136,19 +152,26 @@ def repaint(
 
 
 def evaluate_fills(
-    engine: Engine, pairs: list, settings: FillSettings = DEFAULT_FILL, progress: bool = True, save_dir=None, bank=None
+    engine: Engine,
+    pairs: list,
+    settings: FillSettings = DEFAULT_FILL,
+    progress: bool = True,
+    save_dir=None,
+    bank=None,
+    side: int = SIDE,
 ) -> dict:
-    """Every band of every photo repainted by every method (`ours_bank` too with a
-    `bank`); the measures per method."""
+    """Every band of every photo, at `side` px, repainted by every method (`ours_bank`
+    too with a `bank`); the measures per method."""
     methods = (*METHODS, "ours_bank") if bank is not None else METHODS
     distance = PerceptualDistance()
     crops = {m: [] for m in ("real", *methods)}
     scores = {m: {b: [] for b in BANDS} for m in methods}
     seams = {m: [] for m in methods}
+    textures = {m: [] for m in methods}
     seconds = {m: [] for m in methods}
     for i, pair in enumerate(tqdm(pairs, desc="fills", disable=not progress)):
-        photo = cv2.resize(load_image(pair.image), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-        labels = cv2.resize(pair.read(engine.labels)[1], (SIDE, SIDE), interpolation=cv2.INTER_NEAREST)
+        photo = cv2.resize(load_image(pair.image), (side, side), interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(pair.read(engine.labels)[1], (side, side), interpolation=cv2.INTER_NEAREST)
         guide = guide_of(engine, photo, labels)
         for name, band in bands_of(labels, engine.labels.names).items():
             blanked = photo.copy()
@@ -158,24 +181,31 @@ def evaluate_fills(
             row = [real]
             for method in methods:
                 start = time.perf_counter()
-                out = repaint(method, blanked, band, labels, guide, settings, bank)
+                out = repaint(method, blanked, band, labels, guide, settings, bank, side, side / engine.size)
                 seconds[method].append(time.perf_counter() - start)
                 crop = crop_around(out, band)
                 crops[method].append(crop)
                 scores[method][name].append(distance(crop, real))
                 seams[method].append(seam_ratio(out, photo, band))
+                textures[method].append(texture_ratio(out, photo, band))
                 row.append(crop)
             if save_dir is not None:
                 from models.data.files import save_image
 
                 save_image(f"{save_dir}/{i:03d}_{name}.png", np.concatenate(row, 1))
-    result = {"photos": len(pairs), "bands": {b: len(scores["ours"][b]) for b in BANDS}, "settings": vars(settings)}
+    result = {
+        "photos": len(pairs),
+        "side": side,
+        "bands": {b: len(scores["ours"][b]) for b in BANDS},
+        "settings": vars(settings),
+    }
     for method in methods:
         everything = [d for b in BANDS for d in scores[method][b]]
         result[method] = {
             "perceptual": float(np.mean(everything)) if everything else None,
             **{f"perceptual_{b}": float(np.mean(v)) for b, v in scores[method].items() if v},
             "seam": float(np.mean(seams[method])) if seams[method] else None,
+            "texture": float(np.mean(textures[method])) if textures[method] else None,
             "seconds_median": float(np.median(seconds[method])) if seconds[method] else None,
         }
     result["kid"] = kid_of_crops(crops)

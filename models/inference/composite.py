@@ -725,6 +725,7 @@ class ShapeMaps:
     shape_area: np.ndarray  # where the model-size mask was painted
     unsure: int = 0  # photo pixels the photo's classes (`own`) may be off at their borders
     reach: float = DEFAULT_FILL.search_margin  # box sides around the shapes the fill searches
+    guide_px: float = 1.0  # photo pixels per pixel of the model's picture (`guide`'s own resolution)
 
     @classmethod
     def of(
@@ -783,7 +784,8 @@ class ShapeMaps:
                 area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
         # the photo's classes from a parse at the model's size: a model pixel is this many photo pixels
         unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
-        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure, reach)
+        guide_px = float(edit.framing.to_photo(size)[0, 0])
+        return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure, reach, guide_px)
 
 
 def reaching_box(
@@ -837,6 +839,7 @@ def fill_in_box(
         exemplars_at(scale) if exemplars_at is not None else None,
         interrupt,
         round(maps.unsure * scale),
+        maps.guide_px * scale,
     )
     image = filled.image if scale == 1 else cv2.resize(filled.image, under.shape[1::-1], interpolation=cv2.INTER_CUBIC)
     # no feather: the fill meets the photo in its own colours (texture_fill's membrane),

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from models.inference.colour_model import clamped_into, within
-from models.settings import FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
+from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
 
 if TYPE_CHECKING:
     from models.data.bank import SegmentBank
@@ -40,6 +40,10 @@ MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out 
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
 CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far inside its outline
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
+# the fill's structure is found at a size where a pixel of the guide (the model's picture)
+# is this many pixels, the size its settings were chosen at (512 px photos, a 256 px model);
+# each finer size only adds its octave of the sources' texture (`Level.add_octave`)
+STRUCTURE_PX = 2
 
 Exemplar = tuple[np.ndarray, np.ndarray]  # a picture (h, w, 3) uint8 and its labels, at the photo's scale
 
@@ -55,6 +59,9 @@ class FillSettings:
     # sources are looked for within this many box sides around the shape (None: anywhere)
     search_margin: float | None = 1.0
     vote_at_finest: bool = True  # the finest level's colours: the mean of the covering patches, or the own match
+    # a match that continues a neighbour's (a run of the source copied) counts as 1 + this
+    # times closer, as image analogies' coherence (kappa): runs of strands, not grain
+    coherence: float = FILL_COHERENCE
     seed: int = 0
 
     @property
@@ -87,6 +94,7 @@ def texture_fill(
     exemplars_for: Callable[[list[int]], Sequence[Exemplar]] | None = None,
     interrupt: Callable[[], bool] | None = None,
     unsure: int = 0,
+    guide_px: float = 1.0,
 ) -> FillResult:
     """`photo` (H, W, 3) uint8 with its `fill` pixels (H, W) bool repainted with texture of
     the photo's pixels whose `source_labels` (H, W, the photo's own classes, UNKNOWN where
@@ -98,7 +106,8 @@ def texture_fill(
     (`Interrupted`) when it says the picture is no longer wanted. `unsure`: how many pixels
     the photo's classes may be off at their borders (a parse at the model's size on a
     larger photo); pixels that near another class are neither copied from nor say the
-    colour a shape meets."""
+    colour a shape meets. `guide_px`: the photo's pixels per pixel of the guide's own
+    resolution (the model's size), which says the scale of what the guide can tell."""
     out = photo.copy()
     if not fill.any():
         return FillResult(out, [], [])
@@ -124,7 +133,7 @@ def texture_fill(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
     filled = synthesise(
-        canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings, interrupt
+        canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings, interrupt, guide_px
     )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
@@ -333,20 +342,27 @@ def synthesise(
     low: np.ndarray,
     settings: FillSettings,
     interrupt: Callable[[], bool] | None = None,
+    guide_px: float = 1.0,
 ) -> np.ndarray:
     """The fill, coarse to fine: at each size PatchMatch finds each painted pixel's source
-    patch, then the patches vote; the matches start the next size's search."""
+    patch, then the patches vote; the matches start the next size's search. Sizes finer
+    than where a guide pixel is STRUCTURE_PX pixels keep the coarser size's fill and add
+    their octave of the matched sources' texture: on a 1024 px photo of a 256 px model the
+    guide, smooth below 4 px, had set the strands' scale, and fills came out flat."""
     rng = np.random.default_rng(settings.seed)
     result = image.copy()
     if not region.any():
         return result
     levels = pyramid_levels(region, settings.coarsest)
+    structure = min(levels, max(0, int(np.floor(np.log2(max(guide_px, 1.0) / STRUCTURE_PX)))))
     scales = [2**k for k in range(levels, -1, -1)]
     previous, estimate = None, None
     for scale in scales:
-        level = Level(image, region, target, own, low, scale, settings)
+        level = Level(image, region, target, own, low, scale, settings, finest=scale <= 2**structure)
         if not level.valid:
             continue
+        if previous is not None and scale < 2**structure:
+            level.add_octave(previous, estimate)
         start = level.initial_estimate() if estimate is None else level.upsampled(estimate)
         nnf = level.random_matches(rng) if previous is None else level.upsampled_matches(previous, rng)
         estimate = level.search_and_vote(start, nnf, rng, interrupt)
@@ -360,7 +376,7 @@ class Level:
     """One size of the pyramid: its pictures padded by half a patch, the painted pixels
     (targets) and, per class, the pixels that may be copied from (sources)."""
 
-    def __init__(self, image, region, target, own, low, scale: int, settings: FillSettings):
+    def __init__(self, image, region, target, own, low, scale: int, settings: FillSettings, finest: bool = False):
         self.scale, self.settings = scale, settings
         h, w = region.shape
         self.size = (max(1, round(w / scale)), max(1, round(h / scale)))
@@ -402,6 +418,22 @@ class Level:
         sparse = ((oy % 2 == 0) & (ox % 2 == 0)) | ((np.abs(oy) == r) & (np.abs(ox) == r))
         self.compared = (oy * self.width + ox)[sparse].ravel()
         self.last_nnf = None
+        self.finest = finest  # the fill's structure is settled at this size or has been
+        self.base, self.octave, self.octave_pad = self.low, None, None
+
+    def add_octave(self, coarser: Level, estimate: np.ndarray) -> None:
+        """This size's fill: the `coarser` size's fill (`estimate`) brought up, plus the
+        band of the sources' texture that size could not hold (the picture less its copy
+        brought down and up again: a Laplacian pyramid's band), where the coarser fill
+        covers a painted pixel and its neighbours; elsewhere (a stroke thinner than the
+        coarser size) the guide's low frequencies and the detail, as at the coarser sizes."""
+        up = lambda a: cv2.resize(a, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_LINEAR)
+        covered = up(coarser.region.astype(np.float32)) >= 0.999
+        self.octave = covered & self.region
+        self.base = np.where(self.octave[..., None], up(estimate), self.low)
+        r = self.r
+        band = self.image - up(coarser.image)
+        self.octave_pad = cv2.copyMakeBorder(band, r, r, r, r, cv2.BORDER_REFLECT_101).reshape(-1, 3)
 
     def initial_estimate(self) -> np.ndarray:
         estimate = self.image.copy()
@@ -469,21 +501,26 @@ class Level:
         neighbours = [d * s for s in (1, 4) for d in (1, -1, self.width, -self.width)]
         index_of = np.full(len(self.class_of), -1, np.int64)
         index_of[self.targets] = np.arange(len(self.targets))
-        # the finest level starts from matches that are nearly right: two sweeps refine them,
-        # the first copying each pixel's match (texture for the second to match against)
-        sweeps = 2 if self.scale == 1 else self.settings.iterations
+        # the finest sizes start from matches that are nearly right: two sweeps refine them,
+        # the first copying each pixel's match (texture for the second to match against);
+        # a size that adds an octave copies in both (a mean of the covering patches would
+        # average the octave away)
+        sweeps = 2 if self.finest else self.settings.iterations
+        coherent = np.float32(1 / (1 + self.settings.coherence))
         for sweep in range(sweeps):
             if interrupt is not None and interrupt():
                 raise Interrupted
             patches = self.target_patches(estimate)
             cost = self.cost(patches, nnf)
+            if coherent < 1:
+                cost[self.continues_a_neighbour(nnf, index_of)] *= coherent
             # propagation: a neighbour's match, shifted back by the step to the neighbour
             for step in neighbours:
                 j = index_of[np.clip(self.targets + step, 0, len(index_of) - 1)]
                 has = j >= 0
                 candidate = nnf.copy()
                 candidate[has] = nnf[j[has]] - step
-                nnf, cost = self.better(patches, nnf, cost, candidate)
+                nnf, cost = self.better(patches, nnf, cost, candidate, coherent)
             # random search around the match, then anywhere in the class
             radius = max(self.shape) // 4
             while radius >= 1:
@@ -493,19 +530,30 @@ class Level:
                 radius //= 4
             nnf, cost = self.better(patches, nnf, cost, self.random_matches(rng))
             last = sweep == sweeps - 1
-            estimate = self.vote(nnf, centre_only=self.scale == 1 and not (last and self.settings.vote_at_finest))
+            voting = last and self.settings.vote_at_finest and self.octave is None
+            estimate = self.vote(nnf, centre_only=self.finest and not voting)
         self.last_nnf = nnf
         return estimate
 
-    def better(self, patches, nnf, cost, candidate):
-        """The candidates that are sources of the target's class and closer, taken. Only
-        the targets offered another patch are compared (a coherent match propagates to
-        itself: most of a converged field)."""
+    def continues_a_neighbour(self, nnf: np.ndarray, index_of: np.ndarray) -> np.ndarray:
+        """(targets,) bool: the matches that are a pixel-neighbour's match shifted by the step
+        to it (the fill copies a run of the source there)."""
+        out = np.zeros(len(nnf), bool)
+        for step in (1, -1, self.width, -self.width):
+            j = index_of[np.clip(self.targets + step, 0, len(index_of) - 1)]
+            has = j >= 0
+            out[has] |= nnf[j[has]] - step == nnf[has]
+        return out
+
+    def better(self, patches, nnf, cost, candidate, factor: float = 1.0):
+        """The candidates that are sources of the target's class and closer (their distance
+        times `factor`), taken. Only the targets offered another patch are compared (a
+        coherent match propagates to itself: most of a converged field)."""
         candidate = np.clip(candidate, 0, len(self.class_of) - 1)
         (tried,) = np.nonzero((self.class_of[candidate] == self.target_class) & (candidate != nnf))
         if not tried.size:
             return nnf, cost
-        new_cost = self.cost(np.take(patches, tried, axis=0), candidate[tried])
+        new_cost = self.cost(np.take(patches, tried, axis=0), candidate[tried]) * factor
         take = new_cost < cost[tried]
         nnf, cost = nnf.copy(), cost.copy()
         nnf[tried[take]], cost[tried[take]] = candidate[tried][take], new_cost[take]
@@ -518,7 +566,11 @@ class Level:
         if centre_only:
             estimate = self.image.copy()
             ys, xs = np.nonzero(self.region)
-            estimate[ys, xs] = np.clip(self.low[ys, xs] + self.detail_pad[nnf], 0, 1)
+            detail = self.detail_pad[nnf]
+            if self.octave is not None:
+                on = self.octave[ys, xs]
+                detail[on] = self.octave_pad[nnf[on]]
+            estimate[ys, xs] = np.clip(self.base[ys, xs] + detail, 0, 1)
             return estimate
         n = len(self.image_pad)
         at = self.patch_pixels(self.targets).ravel()
