@@ -151,6 +151,62 @@ def test_a_region_past_the_square_takes_its_whole_new_colour_up_to_where_it_ends
     assert not (out[:, :20] != photo[:, :20]).any()  # the wall keeps its colour
 
 
+def test_skin_past_the_square_that_meets_the_neck_changes_with_its_group():
+    """Below the square the wider parse says skin (a chest) where the square's last rows
+    say neck: the chest is the skin group's, joined to the face through the neck, and
+    neck and skin need not be told apart by colour. Once it kept its old tone behind a
+    hard line where the square ends: its colour was likelier the neck's than the face's."""
+    from models.inference.composite import Surround, recolour
+
+    rng = np.random.default_rng(5)
+    photo = np.clip(rng.normal(0, 6, (120, 140, 3)) + (40, 60, 150), 0, 255)  # a blue wall
+    photo[20:68, 40:104] += np.array((190, 130, 115)) - (40, 60, 150)  # the face's skin
+    photo[68:, 40:104] += np.array((160, 100, 80)) - (40, 60, 150)  # neck and chest, darker
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    framing = Framing(40.0, 20.0, 64.0, True)  # the square: x 40..104, y 20..84
+    q = SIZE // 4
+    mask = np.ones((SIZE, SIZE), np.uint8)
+    mask[3 * q :] = 3  # its last quarter neck: photo y 68..84
+    wide = framing.widened(2.0)  # x 8..136, y -12..116: the square is its middle half
+    wide_mask = np.zeros((SIZE, SIZE), np.uint8)
+    wide_mask[q : 3 * q, q : 3 * q] = mask[::2, ::2]
+    wide_mask[3 * q :, q : 3 * q] = 1  # the chest below the square: skin
+    edit = PhotoEdit(photo, framing, mask, "photo", surround=Surround(wide, wide_mask))
+    base = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    edited = np.full((SIZE, SIZE, 3), (60, 150, 60), np.uint8)
+    restyled = np.array([False, True, False, True])
+    out = recolour(edit, base, edited, restyled, groups=((1, 3),))
+    change = np.abs(out.astype(int) - photo.astype(int)).sum(-1)
+    inside = change[72:82, 50:95].mean()  # the neck
+    assert change[92:110, 50:95].mean() > 0.9 * inside  # the chest below the square
+    assert change[86:90, 50:95].mean() > 0.9 * inside  # no line where the square ends
+    assert change[30:60, 10:30].max() == 0  # the wall
+
+
+def test_skin_past_the_square_fades_where_the_square_calls_it_something_else():
+    """The wider parse says skin where the square's own parse says background (its left
+    half: a shoulder the square misread): skin past the square beside it fades out
+    towards it instead of ending on the square's straight edge."""
+    from models.inference.composite import Surround, recolour
+
+    rng = np.random.default_rng(6)
+    photo = np.clip(rng.normal(0, 6, (120, 140, 3)) + (200, 140, 120), 0, 255).astype(np.uint8)
+    framing = Framing(40.0, 20.0, 64.0, True)  # the square: x 40..104, y 20..84
+    q = SIZE // 4
+    mask = np.ones((SIZE, SIZE), np.uint8)
+    mask[:, : 2 * q] = 0  # its left half background (x 40..72)
+    wide = np.ones((SIZE, SIZE), np.uint8)  # the wider parse: skin all round
+    edit = PhotoEdit(photo, framing, mask, "photo", surround=Surround(framing.widened(2.0), wide))
+    base = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    edited = np.full((SIZE, SIZE, 3), (60, 150, 60), np.uint8)
+    out = recolour(edit, base, edited, np.array([False, True, False, False]), shaded=(1,))
+    change = np.abs(out.astype(int) - photo.astype(int)).sum(-1)
+    full = change[40:64, 80:100].mean()
+    assert change[100:112, 90:100].mean() > 0.9 * full  # below the square, away from the misread half
+    assert change[30:70, 36:40].mean() < 0.3 * full  # beside it: faded, no straight edge of full change
+    assert change[30:70, 8:14].mean() > change[30:70, 36:40].mean()  # rising away from it
+
+
 def test_with_the_texture_fill_off_a_painted_region_takes_the_synthesis():
     photo = np.full((90, 140, 3), 20, np.uint8)
     edit = toy_edit(photo)
@@ -1300,7 +1356,7 @@ def test_a_regions_weight_rises_to_its_inside_without_a_step_and_one_map_has_no_
     edit = PhotoEdit(np.clip(photo, 0, 255).astype(np.uint8), framing, mask, "photo")
     grid = RegionGrid(edit)
     seam = seam_of(edit)
-    region = grid.region(1, mask == 1, grid.colour_confidence(1))
+    region = grid.region(mask == 1, grid.colour_confidence(1))
     weight = grid.feather(region, seam, grid.colour_confidence(1), (1,))
     ramp = soft_mask(region, seam * grid.scale)
     assert weight[ramp >= 1].min() == 1

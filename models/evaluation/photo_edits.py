@@ -232,7 +232,7 @@ def evaluate_photo_edits(
         styles = StyleMatrix(codes, own.present)
         edited = engine.synthesize(edit.mask, styles)
         restyled = restyled_classes(own, [styles])
-        area = restyled_area(edit, given)
+        area = restyled_area(edit, given, engine.labels.groups)
         seam = max(1.5, SEAM * edit.framing.side)
         core = shrunk(area, seam)
         if core.sum() < 100:
@@ -278,7 +278,11 @@ def evaluate_photo_edits(
                 float(changed[core & ~square].mean()) if (core & ~square).sum() > 50 else np.nan
             )
         changed = (outputs["anchored"] != photo).any(-1)
-        taken = restyled_area(edit, [*given, *engine.labels.loose]) if set(given) & set(engine.labels.shaded) else area
+        taken = (
+            restyled_area(edit, [*given, *engine.labels.loose], engine.labels.groups)
+            if set(given) & set(engine.labels.shaded)
+            else area
+        )
         outside.append(float(1 - changed[~grown(taken, 2 * seam + 2)].mean()))
         region_past.append(float((core & ~square).sum() / core.sum()))
         sizes.append(photo.shape[:2])

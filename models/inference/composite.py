@@ -67,6 +67,14 @@ FEATHER_EPS = 1e-3  # the guided feather of a region's weight (grey levels in [0
 PARSE_PRIOR = 0.8  # how likely the wider parse's label is before colour is looked at: where
 # colour cannot tell (black hair on a dark wall) the parse stands
 SURFACE_SHARE = 0.05  # a class this much of the square may lie past it though the wider parse missed it
+# past the square a class competes with a region's colour where the wider parse finds it
+# near, its odds falling by e over this share of the square's side (a surface, which the
+# wider parse may have misread, anywhere): a neck's colour is not told from a chest's,
+# and no neck lies down there
+RIVAL_REACH = 0.05
+# past the square, a region fades out over this share of the square's side towards where
+# the wider parse says it goes on inside the square and the square's own parse does not
+DISAGREEMENT_RAMP = 0.1
 POSTERIOR_BLUR = 1.0  # grid pixels: colour's say beside a region, smoothed
 UNSURE_RAMP = 3.0  # past the square, the weight follows colour's confidence over this many seams
 SURE = 0.75  # past the square, colour's confidence from which a region takes its whole new colour
@@ -269,6 +277,7 @@ class RegionGrid:
         self.from_model = compose(self.to_grid, edit.framing.to_photo(size))
         self.in_square = self.in_square_of(edit.framing, size)
         labels = np.full(self.shape, UNKNOWN, np.uint8)
+        self.wider_px = 0.0  # a pixel of the wider parse, in grid pixels
         if edit.surround is not None:
             s = edit.surround
             labels = warp(
@@ -279,6 +288,8 @@ class RegionGrid:
                 cv2.BORDER_CONSTANT,
             )
             labels[~self.in_square_of(edit.surround.framing, s.mask.shape[0])] = UNKNOWN
+            self.wider_px = s.framing.side / s.mask.shape[0] * self.scale
+        self.wider = labels.copy()  # the wider parse alone, inside the square too
         own = warp(edit.mask, self.from_model, self.shape, cv2.INTER_NEAREST)
         labels[self.in_square] = own[self.in_square]
         self.labels = labels
@@ -302,17 +313,18 @@ class RegionGrid:
     def from_model_size(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         return warp(image, self.from_model, self.shape, interpolation)
 
-    def colour_confidence(self, label: int) -> np.ndarray:
+    def colour_confidence(self, label: int, kin: tuple[int, ...] = ()) -> np.ndarray:
         """(gh, gw) in [0, 1]: 1 inside the square where the edit's mask says `label`; past
-        it, where the wider parse says `label`, the posterior of `label` against the likeliest
-        other class by colour (a Gaussian in Lab of each class's pixels inside the square,
-        where the parse is sure), with the parse's label as the prior. The wider parse sees
-        the face small and misreads flat surroundings (a grey wall as blonde hair); colour
-        tells them apart."""
+        it, where the wider parse says `label`, the posterior of `label` or its `kin` (the
+        classes that take the same colour map: skin and neck need not be told apart)
+        against the likeliest other class by colour (a Gaussian in Lab of each class's
+        pixels inside the square, where the parse is sure), with the parse's label as the
+        prior. The wider parse sees the face small and misreads flat surroundings (a grey
+        wall as blonde hair); colour tells them apart."""
         confidence = (self.in_square & (self.labels == label)).astype(np.float32)
         outside = ~self.in_square & (self.labels == label)
         if outside.any():
-            confidence[outside] = self.colour_posterior((label,), outside, PARSE_PRIOR)
+            confidence[outside] = self.colour_posterior((label, *kin), outside, PARSE_PRIOR)
         return confidence
 
     @cached_property
@@ -332,9 +344,25 @@ class RegionGrid:
     def rivals_past(self) -> set[int]:
         """The classes that may lie past the square: those the wider parse finds there, and
         the surfaces it may have misread (each SURFACE_SHARE of the square or more: a wall)."""
+        past = ~self.in_square & (self.labels != UNKNOWN)
+        return set(np.unique(self.labels[past]).tolist()) | self.surfaces
+
+    @cached_property
+    def surfaces(self) -> set[int]:
+        """The classes of SURFACE_SHARE of the square or more."""
         inside = self.in_square
-        surfaces = {c for c in self.class_colours if (self.labels[inside] == c).sum() >= SURFACE_SHARE * inside.sum()}
-        return set(np.unique(self.labels[~inside & (self.labels != UNKNOWN)]).tolist()) | surfaces
+        return {c for c in self.class_colours if (self.labels[inside] == c).sum() >= SURFACE_SHARE * inside.sum()}
+
+    @cached_property
+    def rival_odds(self) -> dict[int, np.ndarray]:
+        """For each of `rivals_past` but the surfaces, (gh, gw): -2 log of its prior odds at
+        each pixel past the square (added to its colour distance there): 0 where the wider
+        parse (or the square) finds it, growing by 2 every RIVAL_REACH of the square's side
+        away. A surface competes anywhere (a wall the wider parse misread as hair; with
+        its odds lowered too, more wall was taken as hair: halo 1.20 -> 1.44)."""
+        reach = max(1.0, RIVAL_REACH * float(self.in_square.any(1).sum()))
+        away = lambda c: cv2.distanceTransform((self.labels != c).astype(np.uint8), cv2.DIST_L2, 3) / reach
+        return {c: (2 * away(c)).astype(np.float32) for c in self.rivals_past - self.surfaces}
 
     def colour_posterior(self, labels: tuple[int, ...], where: np.ndarray, prior: float) -> np.ndarray:
         """(n,) for the grid's pixels `where`: the posterior of the likeliest of `labels`
@@ -352,6 +380,8 @@ class RegionGrid:
             distance[c] = squared_distance(pixels, mean, inverse) + log_det
             if c not in labels and c not in self.rivals_past:
                 distance[c][past] = np.inf
+            elif c not in labels and c in self.rival_odds:
+                distance[c][past] += self.rival_odds[c][where][past]
         others = [d for c, d in distance.items() if c not in labels]
         own = np.min([d for c, d in distance.items() if c in labels], axis=0)
         margin = (np.min(others, axis=0) if others else np.full(len(pixels), np.inf)) - own
@@ -371,9 +401,17 @@ class RegionGrid:
         distance = np.min([squared_distance(pixels, mean, inverse) for mean, inverse, _ in known], axis=0)
         return (1 / (1 + np.exp(np.clip((distance - WITHIN_99) / 2, -30, 30)))).astype(np.float32)
 
-    def region(self, label: int, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """The grid's pixels of `label` that connect to `seeds` (model size: the region as
-        the edit sees it in the square), past the square where colour bears the label out."""
+    def unit_region(self, unit: tuple[int, ...], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(region, confidence) of a unit (classes that take one colour map): its classes'
+        pixels that connect to the unit's in the square (`mask`: the edit's, model size),
+        past the square where colour bears one of them out against the classes outside the
+        unit. Skin on a chest below the square joins the neck inside it."""
+        confidence = np.maximum.reduce([self.colour_confidence(c, tuple(k for k in unit if k != c)) for c in unit])
+        return self.region(np.isin(mask, unit), confidence), confidence
+
+    def region(self, seeds: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """The grid's pixels where `confidence` is at least even that connect to `seeds`
+        (model size: the region as the edit sees it in the square)."""
         area = (confidence >= 0.5).astype(np.uint8)
         count, components = cv2.connectedComponents(area, connectivity=8)
         seeded = self.from_model_size(seeds.astype(np.uint8), cv2.INTER_NEAREST).astype(bool) & (area > 0)
@@ -418,6 +456,7 @@ class RegionGrid:
         labels: tuple[int, ...],
         recoloured: np.ndarray | None = None,
         loose: tuple[int, ...] = (),
+        shaded: bool = False,
     ) -> np.ndarray:
         """The weight in [0, 1] of a region (of the classes `labels`, which take one
         colour map): a ramp `seam` photo pixels to each side of its border, bent to the
@@ -435,7 +474,12 @@ class RegionGrid:
         nose). The pixels of the `loose` classes beside it (of a shaded region: the brows
         round skin) take the weight as far as their colour is like the region's
         (`colour_likeness`): the skin a brow's label takes in round a light brow then
-        changes with the skin instead of staying a pale patch."""
+        changes with the skin instead of staying a pale patch. A `shaded` region (skin)
+        past the square fades towards where the square's parse and the wider one disagree
+        about it (`away_from_disagreement`): a chest the square calls background ended on
+        the square's straight edge. Hair does not: the wider parse's coarse hair runs into
+        the square's background at every lock, and the fade left a lock in its old colour
+        (docs/RESULTS.md)."""
         seam_here = max(1.0, seam * self.scale)
         ramp = soft_mask(region, seam_here)
         recoloured = region if recoloured is None else recoloured
@@ -456,6 +500,8 @@ class RegionGrid:
         support = (region | self.in_square).astype(np.float32)
         blur = lambda a: cv2.GaussianBlur(a, (0, 0), UNSURE_RAMP * seam_here)
         sure = blur(sure * support) / np.maximum(blur(support), 1e-6) * self.edge_fade(UNSURE_RAMP * seam_here)
+        if shaded:
+            sure *= self.away_from_disagreement(region, labels)
         ramp = np.where(self.in_square, ramp, ramp * sure)
         bent = guided_filter(self.grey, ramp[..., None], max(1, round(seam_here)), FEATHER_EPS)[..., 0]
         # beside the region no higher than colour allows: the filter would spread the weight of
@@ -464,6 +510,20 @@ class RegionGrid:
         t = np.clip(4 * ramp - 3, 0, 1)  # the ramp's inner quarter, 0 to 1
         bent = np.where(region, bent + (1 - bent) * t * t * (3 - 2 * t), bent)
         return np.where(ramp >= 1, 1, np.where(ramp <= 0, 0, np.clip(bent, 0, 1))).astype(np.float32)
+
+    def away_from_disagreement(self, region: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
+        """(gh, gw) in [0, 1]: 1, falling to 0 over DISAGREEMENT_RAMP of the square's side
+        towards where the wider parse says `labels` inside the square and the square's own
+        parse does not (`region` holds what it says): there a region past the square would
+        end on the square's straight edge (a shoulder the square calls background). Slivers
+        a wider-parse pixel or two across, its usual offset at class borders, do not count."""
+        disagree = (self.in_square & np.isin(self.wider, labels) & ~region).astype(np.uint8)
+        k = 2 * max(1, round(2 * self.wider_px)) + 1
+        disagree = cv2.morphologyEx(disagree, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+        if not disagree.any():
+            return np.ones(self.shape, np.float32)
+        width = max(1.0, DISAGREEMENT_RAMP * float(self.in_square.any(1).sum()))
+        return np.clip(cv2.distanceTransform(1 - disagree, cv2.DIST_L2, 3) / width, 0, 1).astype(np.float32)
 
     def edge_fade(self, width: float) -> np.ndarray:
         """(gh, gw): 1 inside, falling to 0 over `width` grid pixels at the grid's edges that
@@ -526,13 +586,14 @@ def sureness(confidence: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def restyled_area(edit: PhotoEdit, classes: list[int]) -> np.ndarray:
+def restyled_area(edit: PhotoEdit, classes: list[int], groups: tuple[tuple[int, ...], ...] = ()) -> np.ndarray:
     """(H, W) bool at the photo's size: the pixels of `classes` that a restyle of them
-    recolours (before its seam), past the square where they go on."""
+    recolours (before its seam), past the square where they go on; those of one of
+    `groups` take one map."""
     grid = RegionGrid(edit)
     area = np.zeros(grid.shape, bool)
-    for c in classes:
-        area |= grid.region(c, edit.mask == c, grid.colour_confidence(c))
+    for unit in restyled_units(classes, groups):
+        area |= grid.unit_region(unit, edit.mask)[0]
     return grid.to_photo(area, edit.original.shape[:2])
 
 
@@ -583,19 +644,16 @@ def recolour(
             anchor = unit_anchor(edit.mask, framed, unit, colour_map, targets, is_shaded)
             anchors.update(dict.fromkeys(unit, anchor))
     found = {}
-    for c in classes:
-        confidence = grid.colour_confidence(c)
-        region = grid.region(c, edit.mask == c, confidence)
+    # one layer per unit: a seam inside it (skin to nose) would be a seam of one map with itself
+    for unit in map_units(classes, restyled, adjustments, groups):
+        region, confidence = grid.unit_region(unit, edit.mask)
         if region.any():
-            found[c] = (region, confidence)
+            found[unit] = (region, confidence)
     # every pixel some layer recolours: there seams meet seams and keep their sum, and
     # colour's say on the outline is not asked
     recoloured = np.logical_or.reduce([region for region, _ in found.values()]) if found else None
     layers = []
-    for unit in map_units(list(found), restyled, adjustments, groups):
-        # one layer per unit: a seam inside it (skin to nose) would be a seam of one map with itself
-        region = np.logical_or.reduce([found[c][0] for c in unit])
-        confidence = np.maximum.reduce([found[c][1] for c in unit])
+    for unit, (region, confidence) in found.items():
         c = unit[0]
         if restyled[c]:
             colour_map = colour_maps[c]
@@ -607,8 +665,8 @@ def recolour(
             coefficients = np.broadcast_to(IDENTITY, (*grid.shape, 12))
         if c in adjustments:
             coefficients = adjustments[c].applied_after(coefficients)
-        slack = loose if any(k in shaded for k in unit) else ()
-        weight = grid.feather(region, seam, confidence, unit, recoloured, slack)
+        is_shaded = any(k in shaded for k in unit)
+        weight = grid.feather(region, seam, confidence, unit, recoloured, loose if is_shaded else (), is_shaded)
         layers.append((np.ascontiguousarray(coefficients, np.float32), weight))
     return grid.apply(edit.original, layers, interrupt)
 
