@@ -207,6 +207,28 @@ def test_skin_past_the_square_fades_where_the_square_calls_it_something_else():
     assert change[30:70, 8:14].mean() > change[30:70, 36:40].mean()  # rising away from it
 
 
+def test_a_square_reaching_the_photos_edge_changes_its_last_rows_as_the_rest():
+    """A square that reaches just past the photo's bottom, on a grid smaller than the
+    photo: the grid's last row lies past the square's last pixel, where the local colour
+    maps were sampled with a zero border and drew the region towards black there (photo
+    3's chest: a dark, reddened last row)."""
+    from models.inference.composite import RegionGrid, Surround, inner_edges, recolour
+
+    rng = np.random.default_rng(7)
+    photo = np.clip(rng.normal(0, 6, (850, 900, 3)) + (190, 130, 115), 0, 255).astype(np.uint8)
+    framing = Framing(30.0, 40.0, 810.6, True)  # its bottom 0.6 px past the photo's
+    skin = np.ones((SIZE, SIZE), np.uint8)
+    edit = PhotoEdit(photo, framing, skin, "photo", surround=Surround(framing.widened(1.5), skin))
+    grid = RegionGrid(edit)
+    assert grid.scale < 1 and not grid.in_square[-1].any() and not inner_edges(framing, photo.shape[:2])[1]
+    base = np.full((SIZE, SIZE, 3), 120, np.uint8)
+    edited = np.full((SIZE, SIZE, 3), (60, 150, 60), np.uint8)
+    out = recolour(edit, base, edited, np.array([False, True, False, False]))
+    change = out.astype(int) - photo.astype(int)
+    above = change[780:830, 200:700].reshape(-1, 3).mean(0)
+    assert np.abs(change[-2:, 200:700].reshape(-1, 3).mean(0) - above).max() < 3
+
+
 def test_with_the_texture_fill_off_a_painted_region_takes_the_synthesis():
     photo = np.full((90, 140, 3), 20, np.uint8)
     edit = toy_edit(photo)

@@ -310,8 +310,10 @@ class RegionGrid:
             > 0
         )
 
-    def from_model_size(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-        return warp(image, self.from_model, self.shape, interpolation)
+    def from_model_size(
+        self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_CONSTANT
+    ) -> np.ndarray:
+        return warp(image, self.from_model, self.shape, interpolation, border)
 
     def colour_confidence(self, label: int, kin: tuple[int, ...] = ()) -> np.ndarray:
         """(gh, gw) in [0, 1]: 1 inside the square where the edit's mask says `label`; past
@@ -628,7 +630,11 @@ def recolour(
     grid = RegionGrid(edit)
     x, y = base.astype(np.float32) / 255, restyled_synthesis.astype(np.float32) / 255
     # where the local maps give way to each region's global one: towards the square's inner edges
-    fade = grid.from_model_size(edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])))
+    # replicated past the square: a zero border drew the local maps towards zero in the grid
+    # rows past a square that reaches the photo's edge (a dark, reddened last row)
+    fade = grid.from_model_size(
+        edge_fade(size, inner_edges(edit.framing, edit.original.shape[:2])), border=cv2.BORDER_REPLICATE
+    )
     radius = max(1, round(FIT_RADIUS * size))
     colour_maps, anchors = {}, {}
     # the photo's regions as the model sees them, at the model's size: the scale at which
@@ -657,7 +663,7 @@ def recolour(
         c = unit[0]
         if restyled[c]:
             colour_map = colour_maps[c]
-            local = grid.from_model_size(colour_map.stacked())
+            local = grid.from_model_size(colour_map.stacked(), border=cv2.BORDER_REPLICATE)
             coefficients = fade[..., None] * local + (1 - fade[..., None]) * colour_map.global_stacked()
             if anchors.get(c) is not None:
                 coefficients = then_affine(coefficients, *anchors[c])
