@@ -58,7 +58,9 @@ def test_a_session_without_gan_terms_leaves_the_discriminator_alone_and_learns(t
     for _ in range(30):
         losses = trainer.train_step(batch, trainer.model, trainer.disc)
     assert set(losses) == {"l1", "vgg", "ssim"}
-    assert reconstruction_l1(trainer, batch) < 0.7 * before
+    # learning, with a margin: the same code and seed ended at 0.77 of the start on one VM
+    # and under 0.7 on others (the CPU's kernels differ); near 1 if nothing learns
+    assert reconstruction_l1(trainer, batch) < 0.85 * before
     assert all(torch.equal(v, disc_before[k]) for k, v in trainer.disc.state_dict().items())
 
 
