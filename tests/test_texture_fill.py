@@ -332,3 +332,21 @@ def test_a_fill_on_a_photo_larger_than_the_guide_keeps_the_strands():
     before = texture_fill(photo, fill, own, hidden, guide, FillSettings(coherence=0)).image
     now = texture_fill(photo, fill, own, hidden, guide, guide_px=4).image
     assert texture_ratio(now, photo, fill) > max(0.45, 1.3 * texture_ratio(before, photo, fill))
+
+
+def test_the_old_outline_a_shape_meets_is_filled_with_it_where_it_is_not_of_its_class():
+    """A soft hairline: the parse calls its last pixels hair, though they are mostly skin.
+    A fringe painted down from it left them as a light line inside the new hair; the
+    pixels beside the shape that are of the class's colour stay the photo's."""
+    from models.inference.texture_fill import stale_outline
+
+    photo, own = striped_photo()
+    photo[:, 77:80] = (205, 170, 150)  # the strands' last 3 px: skin-coloured, called strands
+    fill = np.zeros(own.shape, bool)
+    fill[40:80, 80:110] = True
+    labels = own.copy()
+    labels[fill] = 1
+    stale = stale_outline(photo, fill, labels, own, unsure=1)
+    assert stale[40:80, 77:80].all()  # the light line beside the shape
+    assert not stale[40:80, :76].any() and not stale[:30].any()  # strands, and away from the shape
+    assert not (stale & fill).any()

@@ -53,6 +53,7 @@ from models.inference.texture_fill import (
     Interrupted,
     bank_exemplars,
     grown_box,
+    stale_outline,
     texture_fill,
 )
 
@@ -890,6 +891,7 @@ def fill_in_box(
     most `max_pixels` filled pixels when given; the classes lacking a source returned."""
     y0, y1, x0, x1 = maps.box
     under = result[y0:y1, x0:x1]
+    region = region | stale_outline(under, region, maps.labels, own, maps.unsure)
     scale = min(1.0, np.sqrt(max_pixels / max(1, region.sum()))) if max_pixels else 1.0
     small = lambda a, interp: cv2.resize(a, None, fx=scale, fy=scale, interpolation=interp) if scale < 1 else a
     filled = texture_fill(

@@ -290,6 +290,27 @@ def of_its_colour(image: np.ndarray, where: np.ndarray, colours: np.ndarray) -> 
     return out
 
 
+def stale_outline(
+    image: np.ndarray, region: np.ndarray, labels: np.ndarray, own: np.ndarray, unsure: int = 0
+) -> np.ndarray:
+    """(h, w) bool: the photo's own pixels of a painted shape's class within `unsure` + 2
+    px of where the shape meets them that are not of the class's colour (`of_its_colour`):
+    a soft hairline's skin-coloured pixels the parse calls hair. A fringe painted down from
+    the hairline left them as a light line inside the new hair; they are filled with it."""
+    out = np.zeros(region.shape, bool)
+    reach = 2 + unsure
+    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    image = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
+    for c in np.unique(labels[region]):
+        mine = (own == c) & (labels == c) & ~region
+        core = class_core(mine)
+        if core.sum() < 50:
+            continue
+        beside = mine & (cv2.dilate((region & (labels == c)).astype(np.uint8), near) > 0)
+        out |= beside & ~of_its_colour(image, beside, image[core])
+    return out
+
+
 def class_core(source: np.ndarray) -> np.ndarray:
     """A class's pixels CORE_DEPTH or more inside its outline: where its colours are told
     apart from its neighbours' (a soft hairline's pixels the parse calls hair are mostly skin)."""
