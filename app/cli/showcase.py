@@ -308,6 +308,7 @@ def make_fill_figure(engine: Engine, out: Path, samples_shown: int = 3) -> None:
             blanked[band] = 128
             row = [crop_around(face, band)]
             for method in ("synthesis", "telea", "ours"):
-                row.append(crop_around(repaint(method, blanked, band, face_labels, guide, DEFAULT_FILL), band))
+                filled = repaint(method, blanked, band, face_labels, guide, DEFAULT_FILL, guide_px=SIDE / engine.size)
+                row.append(crop_around(filled, band))
             rows.append(np.concatenate(row, 1))
     save_image(out, np.concatenate(rows, 0))

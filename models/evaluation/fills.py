@@ -134,7 +134,7 @@ def repaint(
     settings: FillSettings,
     bank=None,
     side: int = SIDE,
-    guide_px: float = SIDE / 256,
+    guide_px: float = 1.0,
 ) -> np.ndarray:
     if method in ("ours", "ours_bank"):
         own = labels.copy()

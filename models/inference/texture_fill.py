@@ -39,6 +39,7 @@ UNKNOWN = 255  # a source label: the photo's class is not known here (outside ev
 MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out this large
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
 CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far inside its outline
+MIN_CORE = 50  # pixels of a class's core (CORE_DEPTH inside) enough to tell its colours
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
 # the fill's structure is found at a size where a pixel of the guide (the model's picture)
 # is this many pixels, the size its settings were chosen at (512 px photos, a 256 px model);
@@ -240,11 +241,10 @@ def guide_in_photo_colours(
     pixels further, past the pixels whose class is not sure (see `texture_fill`)."""
     low = image.copy()
     reach = 2 + unsure
-    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     for c in np.unique(target[region]):
         inside, source = region & (target == c), own == c
         core = class_core(source)
-        cored = core.sum() >= 50  # enough of the class away from its outline to tell its colours
+        cored = core.sum() >= MIN_CORE
         colours = image[core if cored else source]
         if guide is not None:
             drawn = guide
@@ -253,7 +253,7 @@ def guide_in_photo_colours(
                 drawn[inside] = clamped_into(guide[inside], colours, ridge=1e-4)
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
-        border = source & (cv2.dilate(inside.astype(np.uint8), near) > 0)
+        border = meeting(inside, source, reach)
         border &= of_its_colour(image, border, colours)
         if border.sum() >= MIN_BORDER:
             # the border lies within `reach` of the shape: its box, grown by that, is all the membrane sees
@@ -298,17 +298,22 @@ def stale_outline(
     a soft hairline's skin-coloured pixels the parse calls hair. A fringe painted down from
     the hairline left them as a light line inside the new hair; they are filled with it."""
     out = np.zeros(region.shape, bool)
-    reach = 2 + unsure
-    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
     image = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
     for c in np.unique(labels[region]):
         mine = (own == c) & (labels == c) & ~region
         core = class_core(mine)
-        if core.sum() < 50:
+        if core.sum() < MIN_CORE:
             continue
-        beside = mine & (cv2.dilate((region & (labels == c)).astype(np.uint8), near) > 0)
+        beside = meeting(region & (labels == c), mine, 2 + unsure)
         out |= beside & ~of_its_colour(image, beside, image[core])
     return out
+
+
+def meeting(shape: np.ndarray, source: np.ndarray, reach: int) -> np.ndarray:
+    """(h, w) bool: the class's pixels `source` within `reach` px of the painted `shape`:
+    where the shape meets its class."""
+    near = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    return source & (cv2.dilate(shape.astype(np.uint8), near) > 0)
 
 
 def class_core(source: np.ndarray) -> np.ndarray:
