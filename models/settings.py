@@ -14,3 +14,4 @@ FILL_PATCH = 7  # patch side, pixels
 FILL_GUIDE_WEIGHT = 2.0  # the low-frequency guide's weight against the texture's 1
 FILL_ITERATIONS = 3  # PatchMatch sweeps per pyramid level
 FILL_COHERENCE = 1.0  # a match continuing a neighbour's counts as twice as close
+FILL_SEAM_BLEND = 0.75  # px over which a fill takes the photo's values where it meets its class

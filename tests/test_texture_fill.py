@@ -350,3 +350,38 @@ def test_the_old_outline_a_shape_meets_is_filled_with_it_where_it_is_not_of_its_
     assert stale[40:80, 77:80].all()  # the light line beside the shape
     assert not stale[40:80, :76].any() and not stale[:30].any()  # strands, and away from the shape
     assert not (stale & fill).any()
+
+
+def test_where_a_shape_meets_its_own_class_the_fill_takes_the_photos_values_and_elsewhere_its_edge_stays():
+    """The model draws a patch of cheek lighter than the cheek round it, right up to its
+    outline: the fill followed it and ended on a step there (a visible circle at 100%).
+    Blended as Poisson blending does, it meets the photo's values all round. A shape
+    that meets only another class keeps its edge: the blend changes nothing there."""
+    photo, own = striped_photo((160, 200))
+    yy, xx = np.mgrid[:160, :200]
+    disk = (yy - 80) ** 2 + (xx - 50) ** 2 <= 25**2  # inside class 1 (the left half)
+    hidden = own.copy()
+    hidden[disk] = UNKNOWN
+    guide = cv2.GaussianBlur(photo, (0, 0), 4).astype(np.int16)
+    guide[disk] += 40
+    guide = np.clip(guide, 0, 255).astype(np.uint8)
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    d8 = disk.astype(np.uint8)
+    inner = disk & ~(cv2.erode(d8, np.ones((5, 5), np.uint8)) > 0)
+    outer = (cv2.dilate(d8, np.ones((5, 5), np.uint8)) > 0) & ~disk
+    step = lambda im: abs(grey(im)[inner].mean() - grey(im)[outer].mean())
+    unblended = texture_fill(photo, disk, own, hidden, guide, FillSettings(seam_blend=0)).image
+    blended = texture_fill(photo, disk, own, hidden, guide).image
+    assert step(unblended) > step(photo) + 6  # the guide's step, followed
+    assert step(blended) < step(photo) + 2
+    assert np.array_equal(blended[~disk], photo[~disk])
+
+    across = np.zeros(own.shape, bool)
+    across[50:110, 120:170] = True  # painted as class 1 into class 0, away from class 1
+    labels = own.copy()
+    labels[across] = 1
+    settings = lambda blend: FillSettings(seam_blend=blend, search_margin=None)
+    kept = texture_fill(photo, across, labels, own, guide, settings(0)).image
+    assert np.array_equal(
+        texture_fill(photo, across, labels, own, guide, settings(DEFAULT_FILL.seam_blend)).image, kept
+    )

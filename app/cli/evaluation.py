@@ -25,7 +25,7 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
-from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, GENERATE
+from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, FILL_SEAM_BLEND, GENERATE
 
 
 def limited_pairs(args: argparse.Namespace) -> list:
@@ -379,6 +379,7 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         vote_at_finest=not args.copy,
         coherence=args.coherence,
+        seam_blend=args.seam_blend,
     )
     bank = None
     if args.bank:
@@ -464,6 +465,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         type=float_in(0, 100),
         default=FILL_COHERENCE,
         help="a match continuing a neighbour's counts as 1 + this times closer",
+    )
+    p.add_argument(
+        "--seam-blend",
+        type=float_in(0, 20),
+        default=FILL_SEAM_BLEND,
+        help="px over which the fill takes the photo's values where a shape meets its class (0: not at all)",
     )
     p.add_argument(
         "--side", type=int_in(256, 2048), default=512, help="the photos are measured at this size (default 512)"

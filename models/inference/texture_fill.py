@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from models.inference.colour_model import clamped_into, within
-from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH
+from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, FILL_SEAM_BLEND
 
 if TYPE_CHECKING:
     from models.data.bank import SegmentBank
@@ -63,6 +63,9 @@ class FillSettings:
     # a match that continues a neighbour's (a run of the source copied) counts as 1 + this
     # times closer, as image analogies' coherence (kappa): runs of strands, not grain
     coherence: float = FILL_COHERENCE
+    # px (at the structure's size, `STRUCTURE_PX`) over which the fill takes the photo's
+    # values where the shape meets its own class (`Level.seam_blended`); 0: not at all
+    seam_blend: float = FILL_SEAM_BLEND
     seed: int = 0
 
     @property
@@ -129,12 +132,22 @@ def texture_fill(
     lacking = [c for c in lacking if c not in given]
     image = crop(photo).astype(np.float32) / 255
     guide_image = crop(guide).astype(np.float32) / 255 if guide is not None else None
-    low = guide_in_photo_colours(image, region, target, sure, guide_image, unsure)
+    low, met_here = guide_in_photo_colours(image, region, target, sure, guide_image, unsure)
     canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
+    met = np.full(painted_as.shape, UNKNOWN, sure.dtype)  # on the canvas, beside the exemplars
+    met[: sure.shape[0], : sure.shape[1]] = met_here
     filled = synthesise(
-        canvas, painted & ~np.isin(painted_as, lacking), painted_as, sources, canvas_low, settings, interrupt, guide_px
+        canvas,
+        painted & ~np.isin(painted_as, lacking),
+        painted_as,
+        sources,
+        canvas_low,
+        settings,
+        interrupt,
+        guide_px,
+        met,
     )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
@@ -229,8 +242,10 @@ def guide_in_photo_colours(
     own: np.ndarray,
     guide: np.ndarray | None,
     unsure: int = 0,
-) -> np.ndarray:
-    """The low-frequency picture the fill follows: inside the shape, the guide (each
+) -> tuple[np.ndarray, np.ndarray]:
+    """(low, met): the low-frequency picture the fill follows, and the border pixels that
+    said its colour (each one's class, UNKNOWN elsewhere: where `Level.seam_blended`
+    blends the fill into the photo). Low: inside the shape, the guide (each
     class's mean colour of the photo without one) moved, class by class, to meet the
     photo's pixels of the same class where the shape borders them: the difference
     between photo and guide along that border, carried smoothly across the shape (a
@@ -240,6 +255,7 @@ def guide_in_photo_colours(
     not the mean of the skin's; elsewhere the photo itself. The border reaches `unsure`
     pixels further, past the pixels whose class is not sure (see `texture_fill`)."""
     low = image.copy()
+    met = np.full(region.shape, UNKNOWN, own.dtype)
     reach = 2 + unsure
     for c in np.unique(target[region]):
         inside, source = region & (target == c), own == c
@@ -255,6 +271,7 @@ def guide_in_photo_colours(
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = meeting(inside, source, reach)
         border &= of_its_colour(image, border, colours)
+        met[border] = c
         if border.sum() >= MIN_BORDER:
             # the border lies within `reach` of the shape: its box, grown by that, is all the membrane sees
             ys, xs = np.nonzero(inside)
@@ -273,7 +290,7 @@ def guide_in_photo_colours(
         else:
             shift = 0.0
         low[inside] = drawn[inside] + shift
-    return np.clip(low, 0, 1)
+    return np.clip(low, 0, 1), met
 
 
 def of_its_colour(image: np.ndarray, where: np.ndarray, colours: np.ndarray) -> np.ndarray:
@@ -350,6 +367,39 @@ def membrane(values: np.ndarray, border: np.ndarray, region: np.ndarray) -> np.n
     return cv2.resize(out, full, interpolation=cv2.INTER_LINEAR) if factor > 1 else out
 
 
+def carried_inwards(values: np.ndarray, seeds: np.ndarray, region: np.ndarray, width: float) -> np.ndarray:
+    """(n, 3): `values` (h, w, 3), known at the `seeds` (h, w) bool, carried to the pixels of
+    `region`, close to the harmonic interpolation Poisson blending solves for: at a pixel r
+    px from the nearest seed, the seeds' normalised convolution over max(`width`, r) px.
+    Differences that vary from pixel to pixel along the seeds (texture that does not line
+    up) die out within a pixel or two, those that vary slowly reach far: one Gaussian's
+    reach for all carried the pixel-level ones inwards as blotches (a rougher ring inside
+    the outline, docs/RESULTS.md). Worked out on a pyramid: each level halves the size."""
+    distance = cv2.distanceTransform((~seeds).astype(np.uint8), cv2.DIST_L2, 3)[region]
+    size = seeds.shape[::-1]
+    numerator, denominator = values * seeds[..., None], seeds.astype(np.float32)
+    levels, reach = [], width
+    while True:
+        blur = lambda a: cv2.GaussianBlur(a, (0, 0), width, borderType=cv2.BORDER_CONSTANT)
+        known = blur(denominator)
+        spread = blur(numerator) / np.maximum(known, 1e-8)[..., None]
+        up = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_LINEAR) if a.shape[1::-1] != size else a
+        levels.append(up(spread)[region])
+        if reach >= distance.max() or min(known.shape) < 8:
+            break
+        half = (max(1, known.shape[1] // 2), max(1, known.shape[0] // 2))
+        numerator = cv2.resize(numerator, half, interpolation=cv2.INTER_AREA)
+        denominator = cv2.resize(denominator, half, interpolation=cv2.INTER_AREA)
+        reach *= 2
+    # each pixel between the two levels whose reach brackets its distance, in octaves
+    t = np.clip(np.log2(np.maximum(distance, width) / width), 0, len(levels) - 1)
+    below = np.floor(t).astype(int)
+    above = np.minimum(below + 1, len(levels) - 1)
+    stack = np.stack(levels)
+    pick = np.arange(len(t))
+    return stack[below, pick] * (1 - (t - below))[:, None] + stack[above, pick] * (t - below)[:, None]
+
+
 def pyramid_levels(region: np.ndarray, coarsest: int) -> int:
     ys, xs = np.nonzero(region)
     side = max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
@@ -369,12 +419,15 @@ def synthesise(
     settings: FillSettings,
     interrupt: Callable[[], bool] | None = None,
     guide_px: float = 1.0,
+    met: np.ndarray | None = None,
 ) -> np.ndarray:
     """The fill, coarse to fine: at each size PatchMatch finds each painted pixel's source
     patch, then the patches vote; the matches start the next size's search. Sizes finer
     than where a guide pixel is STRUCTURE_PX pixels keep the coarser size's fill and add
     their octave of the matched sources' texture: on a 1024 px photo of a 256 px model the
-    guide, smooth below 4 px, had set the strands' scale, and fills came out flat."""
+    guide, smooth below 4 px, had set the strands' scale, and fills came out flat. With
+    `met` (the photo's sure classes beside the shape, UNKNOWN elsewhere), the full-size fill
+    is blended into them where they are its class (`Level.seam_blended`)."""
     rng = np.random.default_rng(settings.seed)
     result = image.copy()
     if not region.any():
@@ -393,6 +446,9 @@ def synthesise(
         nnf = level.random_matches(rng) if previous is None else level.upsampled_matches(previous, rng)
         estimate = level.search_and_vote(start, nnf, rng, interrupt)
         previous = level
+    if estimate is not None and met is not None and previous.scale == 1 and settings.seam_blend > 0:
+        width = settings.seam_blend * max(1.0, guide_px / STRUCTURE_PX)
+        estimate = previous.seam_blended(estimate, met, width)
     if estimate is not None:
         result[region] = estimate[region]
     return result
@@ -560,6 +616,37 @@ class Level:
             estimate = self.vote(nnf, centre_only=self.finest and not voting)
         self.last_nnf = nnf
         return estimate
+
+    def seam_blended(self, estimate: np.ndarray, met: np.ndarray, width: float) -> np.ndarray:
+        """The full-size fill blended into the photo where the shape meets its own class,
+        as Poisson blending does: at each photo pixel of `met` (those that said the fill's
+        colour) beside a painted pixel of its class, the difference between the photo
+        there and that painted pixel, carried into the shape (`carried_inwards`, from
+        `width` px). The fill keeps its own gradients inside and meets the photo's values
+        at its outline: a copied patch's pores ended on a step there (a circle round a
+        patch of cheek at 100%; seam 1.55 times the photo's gradient at 1024 px,
+        docs/RESULTS.md). Not the fill carried on by its source's step: the search picks
+        sources that step down towards a darker outline, and half the step stayed.
+        Where the shape meets another class (a fringe over the forehead) its edge stays."""
+        h, w = self.shape
+        ys, xs = np.nonzero(self.region)
+        difference = np.zeros((h, w, 3), np.float32)
+        count = np.zeros((h, w), np.float32)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            qy, qx = ys + dy, xs + dx
+            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+            p, qy, qx = np.flatnonzero(inside), qy[inside], qx[inside]
+            meets = ~self.region[qy, qx] & (met[qy, qx] == self.target_class[p])
+            p, qy, qx = p[meets], qy[meets], qx[meets]
+            np.add.at(difference, (qy, qx), self.image[qy, qx] - estimate[ys[p], xs[p]])
+            np.add.at(count, (qy, qx), 1.0)
+        if not count.any():
+            return estimate
+        seeds = count > 0
+        difference[seeds] /= count[seeds, None]
+        out = estimate.copy()
+        out[self.region] = np.clip(estimate[self.region] + carried_inwards(difference, seeds, self.region, width), 0, 1)
+        return out
 
     def continues_a_neighbour(self, nnf: np.ndarray, index_of: np.ndarray) -> np.ndarray:
         """(targets,) bool: the matches that are a pixel-neighbour's match shifted by the step
