@@ -82,8 +82,8 @@ def test_a_parse_off_at_its_borders_lends_no_colour_of_the_wrong_class():
     photo, own, wrong, fill, labels = misparsed_fringe()
     strands = photo[own == 1].mean(0)
     mean_of = lambda unsure: texture_fill(photo, fill, labels, wrong, unsure=unsure).image[fill].mean(0)
-    assert np.abs(mean_of(0) - strands).max() > 10  # pulled towards the grey it was told is strands
-    assert np.abs(mean_of(8) - strands).max() < 8  # told the parse may be 8 px off: the strands' colour
+    assert np.abs(mean_of(0) - strands).max() > 8  # pulled towards the grey it was told is strands
+    assert np.abs(mean_of(8) - strands).max() < 4  # told the parse may be 8 px off: the strands' colour
 
 
 def test_a_class_the_photo_lacks_keeps_the_guide_and_is_named():
@@ -385,3 +385,23 @@ def test_where_a_shape_meets_its_own_class_the_fill_takes_the_photos_values_and_
     assert np.array_equal(
         texture_fill(photo, across, labels, own, guide, settings(DEFAULT_FILL.seam_blend)).image, kept
     )
+
+
+def test_a_thin_stroke_painted_over_another_class_takes_none_of_its_light():
+    """A stroke of hair five pixels wide brushed across the forehead took half its low
+    frequencies from the skin round it (a blur wider than the stroke) and came out pale
+    brown. Painted over another class, a pixel's low frequencies come from its own class."""
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[60:64, 80:150] = True  # four pixels wide: from the strands across the grey
+    labels = own.copy()
+    labels[fill] = 1
+    guide = photo.copy()
+    guide[fill] = photo[own == 1].mean(0).astype(np.uint8)  # the model draws it the strands' colour
+    out = texture_fill(photo, fill, labels, own, guide).image
+    far = fill.copy()
+    far[:, :100] = False
+    strands, grey = photo[own == 1].mean(0), photo[own == 0].mean(0)
+    # how far towards the grey the stroke's colour went, as a share of the way
+    towards_grey = ((out[far].mean(0) - strands) @ (grey - strands)) / ((grey - strands) @ (grey - strands))
+    assert towards_grey < 0.1

@@ -138,6 +138,8 @@ def texture_fill(
     )
     met = np.full(painted_as.shape, UNKNOWN, sure.dtype)  # on the canvas, beside the exemplars
     met[: sure.shape[0], : sure.shape[1]] = met_here
+    over = np.zeros(painted_as.shape, bool)
+    over[: sure.shape[0], : sure.shape[1]] = region & (sure != UNKNOWN) & (sure != target)
     filled = synthesise(
         canvas,
         painted & ~np.isin(painted_as, lacking),
@@ -148,6 +150,7 @@ def texture_fill(
         interrupt,
         guide_px,
         met,
+        over,
     )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
@@ -420,6 +423,7 @@ def synthesise(
     interrupt: Callable[[], bool] | None = None,
     guide_px: float = 1.0,
     met: np.ndarray | None = None,
+    over: np.ndarray | None = None,
 ) -> np.ndarray:
     """The fill, coarse to fine: at each size PatchMatch finds each painted pixel's source
     patch, then the patches vote; the matches start the next size's search. Sizes finer
@@ -427,7 +431,8 @@ def synthesise(
     their octave of the matched sources' texture: on a 1024 px photo of a 256 px model the
     guide, smooth below 4 px, had set the strands' scale, and fills came out flat. With
     `met` (the photo's sure classes beside the shape, UNKNOWN elsewhere), the full-size fill
-    is blended into them where they are its class (`Level.seam_blended`)."""
+    is blended into them where they are its class (`Level.seam_blended`). `over`: the
+    painted pixels whose class the photo had otherwise (`Level.low_frequencies`)."""
     rng = np.random.default_rng(settings.seed)
     result = image.copy()
     if not region.any():
@@ -437,7 +442,7 @@ def synthesise(
     scales = [2**k for k in range(levels, -1, -1)]
     previous, estimate = None, None
     for scale in scales:
-        level = Level(image, region, target, own, low, scale, settings, finest=scale <= 2**structure)
+        level = Level(image, region, target, own, low, scale, settings, finest=scale <= 2**structure, over=over)
         if not level.valid:
             continue
         if previous is not None and scale < 2**structure:
@@ -458,17 +463,20 @@ class Level:
     """One size of the pyramid: its pictures padded by half a patch, the painted pixels
     (targets) and, per class, the pixels that may be copied from (sources)."""
 
-    def __init__(self, image, region, target, own, low, scale: int, settings: FillSettings, finest: bool = False):
+    def __init__(
+        self, image, region, target, own, low, scale: int, settings: FillSettings, finest: bool = False, over=None
+    ):
         self.scale, self.settings = scale, settings
         h, w = region.shape
         self.size = (max(1, round(w / scale)), max(1, round(h / scale)))
         down = lambda a, interp: cv2.resize(a, self.size, interpolation=interp) if scale > 1 else a
         self.image = down(image, cv2.INTER_AREA)
-        self.low = cv2.GaussianBlur(down(low, cv2.INTER_AREA), (0, 0), settings.patch / 2)
         # painted area and labels sampled at the same points: a coarse painted pixel has the
         # class painted there (a stroke thinner than the scale is left to the finer levels)
         self.region = down(region.astype(np.uint8), cv2.INTER_NEAREST) > 0
         self.target = down(target, cv2.INTER_NEAREST)
+        self.over = (down(over.astype(np.uint8), cv2.INTER_NEAREST) > 0) & self.region if over is not None else None
+        self.low = self.low_frequencies(down(low, cv2.INTER_AREA), settings.patch / 2)
         self.own = down(own, cv2.INTER_NEAREST)
         self.own[self.region] = UNKNOWN
         r = self.r = settings.patch // 2
@@ -502,6 +510,26 @@ class Level:
         self.last_nnf = None
         self.finest = finest  # the fill's structure is settled at this size or has been
         self.base, self.octave, self.octave_pad = self.low, None, None
+
+    def low_frequencies(self, low: np.ndarray, sigma: float) -> np.ndarray:
+        """`low` blurred to the scale the patches do not see; at the pixels painted over
+        another class (`over`), within their own class alone (normalised convolution):
+        a stroke of hair five pixels wide across the forehead took half its low
+        frequencies from the skin round it and came out pale brown. Elsewhere across the
+        class borders: a real hairline is soft, and blurred within each class it was drawn
+        hard (docs/RESULTS.md)."""
+        out = cv2.GaussianBlur(low, (0, 0), sigma)
+        if self.over is None or not self.over.any():
+            return out
+        for c in np.unique(self.target[self.over]):
+            mine = (self.target == c).astype(np.float32)
+            within = (
+                cv2.GaussianBlur(low * mine[..., None], (0, 0), sigma)
+                / np.maximum(cv2.GaussianBlur(mine, (0, 0), sigma), 1e-6)[..., None]
+            )
+            here = self.over & (self.target == c)
+            out[here] = within[here]
+        return out
 
     def add_octave(self, coarser: Level, estimate: np.ndarray) -> None:
         """This size's fill: the `coarser` size's fill (`estimate`) brought up, plus the
