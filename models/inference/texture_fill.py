@@ -40,6 +40,7 @@ MEMBRANE_SIDE = 64  # the smooth colour correction across a shape is worked out 
 MIN_BORDER = 20  # pixels of a class along a shape's border that say how its colours meet it
 CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far inside its outline
 MIN_CORE = 50  # pixels of a class's core (CORE_DEPTH inside) enough to tell its colours
+GUIDE_DEPTH = 8.0  # pixels of the model's picture: a painted shape thinner than twice this is drawn blended
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
 # the fill's structure is found at a size where a pixel of the guide (the model's picture)
 # is this many pixels, the size its settings were chosen at (512 px photos, a 256 px model);
@@ -132,14 +133,15 @@ def texture_fill(
     lacking = [c for c in lacking if c not in given]
     image = crop(photo).astype(np.float32) / 255
     guide_image = crop(guide).astype(np.float32) / 255 if guide is not None else None
-    low, met_here = guide_in_photo_colours(image, region, target, sure, guide_image, unsure)
+    painted_over = region & (sure != UNKNOWN) & (sure != target)
+    low, met_here = guide_in_photo_colours(image, region, target, sure, guide_image, unsure, painted_over, guide_px)
     canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
     met = np.full(painted_as.shape, UNKNOWN, sure.dtype)  # on the canvas, beside the exemplars
     met[: sure.shape[0], : sure.shape[1]] = met_here
     over = np.zeros(painted_as.shape, bool)
-    over[: sure.shape[0], : sure.shape[1]] = region & (sure != UNKNOWN) & (sure != target)
+    over[: sure.shape[0], : sure.shape[1]] = painted_over
     filled = synthesise(
         canvas,
         painted & ~np.isin(painted_as, lacking),
@@ -245,6 +247,8 @@ def guide_in_photo_colours(
     own: np.ndarray,
     guide: np.ndarray | None,
     unsure: int = 0,
+    over: np.ndarray | None = None,
+    guide_px: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(low, met): the low-frequency picture the fill follows, and the border pixels that
     said its colour (each one's class, UNKNOWN elsewhere: where `Level.seam_blended`
@@ -256,7 +260,9 @@ def guide_in_photo_colours(
     forehead it covers). A class that borders nothing of its own moves by the difference
     of its means. The model's colours are not the photo's, and the light on a cheek is
     not the mean of the skin's; elsewhere the photo itself. The border reaches `unsure`
-    pixels further, past the pixels whose class is not sure (see `texture_fill`)."""
+    pixels further, past the pixels whose class is not sure (see `texture_fill`). Where
+    the shape is painted `over` another class, the guide is trusted only as deep inside
+    it as the model draws a shape apart from what it covers (`trusted_depth`)."""
     low = image.copy()
     met = np.full(region.shape, UNKNOWN, own.dtype)
     reach = 2 + unsure
@@ -270,6 +276,8 @@ def guide_in_photo_colours(
             if cored:
                 drawn = guide.copy()
                 drawn[inside] = clamped_into(guide[inside], colours, ridge=1e-4)
+                if over is not None and (over & inside).any():
+                    drawn = trusted_depth(drawn, inside & over, region, colours.mean(0), guide_px)
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = meeting(inside, source, reach)
@@ -294,6 +302,26 @@ def guide_in_photo_colours(
             shift = 0.0
         low[inside] = drawn[inside] + shift
     return np.clip(low, 0, 1), met
+
+
+def trusted_depth(
+    drawn: np.ndarray, over: np.ndarray, region: np.ndarray, colour: np.ndarray, guide_px: float
+) -> np.ndarray:
+    """`drawn` (the guide held within the class's colours) at the pixels painted `over`
+    another class blended towards the class's mean `colour` as far as the shape is thin
+    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH
+    pixels of the model's picture, `guide_px` photo pixels each) over GUIDE_DEPTH. The model draws a
+    shape thinner than that blended with what it covers: a lock of hair brushed over the
+    forehead was drawn half skin, and held within the hair's colours (its light strands
+    among them) it came out pale brown, twice the hair's light. A wide shape keeps the
+    guide's light up to its outline."""
+    reach = max(1, round(GUIDE_DEPTH * max(guide_px, 1.0)))
+    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    trust = np.clip(cv2.dilate(depth, disk)[over] / reach, 0, 1)[:, None] ** 2
+    out = drawn.copy()
+    out[over] = trust * drawn[over] + (1 - trust) * colour
+    return out
 
 
 def of_its_colour(image: np.ndarray, where: np.ndarray, colours: np.ndarray) -> np.ndarray:
