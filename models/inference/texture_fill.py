@@ -309,7 +309,7 @@ def trusted_depth(
 ) -> np.ndarray:
     """`drawn` (the guide held within the class's colours) at the pixels painted `over`
     another class blended towards the class's mean `colour` as far as the shape is thin
-    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH
+    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH each way,
     pixels of the model's picture, `guide_px` photo pixels each) over GUIDE_DEPTH. The model draws a
     shape thinner than that blended with what it covers: a lock of hair brushed over the
     forehead was drawn half skin, and held within the hair's colours (its light strands
@@ -317,8 +317,9 @@ def trusted_depth(
     guide's light up to its outline."""
     reach = max(1, round(GUIDE_DEPTH * max(guide_px, 1.0)))
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    trust = np.clip(cv2.dilate(depth, disk)[over] / reach, 0, 1)[:, None] ** 2
+    # a square window: OpenCV dilates by a rectangle in time independent of its size
+    square = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    trust = np.clip(cv2.dilate(depth, square)[over] / reach, 0, 1)[:, None] ** 2
     out = drawn.copy()
     out[over] = trust * drawn[over] + (1 - trust) * colour
     return out
