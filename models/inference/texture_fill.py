@@ -309,8 +309,9 @@ def trusted_depth(
 ) -> np.ndarray:
     """`drawn` (the guide held within the class's colours) at the pixels painted `over`
     another class blended towards the class's mean `colour` as far as the shape is thin
-    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH each way,
-    pixels of the model's picture, `guide_px` photo pixels each) over GUIDE_DEPTH. The model draws a
+    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH
+    pixels of the model's picture each way, `guide_px` photo pixels each) over GUIDE_DEPTH.
+    The model draws a
     shape thinner than that blended with what it covers: a lock of hair brushed over the
     forehead was drawn half skin, and held within the hair's colours (its light strands
     among them) it came out pale brown, twice the hair's light. A wide shape keeps the
