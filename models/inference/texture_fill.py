@@ -276,8 +276,6 @@ def guide_in_photo_colours(
             if cored:
                 drawn = guide.copy()
                 drawn[inside] = clamped_into(guide[inside], colours, ridge=1e-4)
-                if over is not None and (over & inside).any():
-                    drawn = trusted_depth(drawn, inside & over, region, colours.mean(0), guide_px)
         else:  # the class's mean colour everywhere: the border then says how the light varies
             drawn = np.broadcast_to(image[source].mean(0) if source.any() else image[~region].mean(0), image.shape)
         border = meeting(inside, source, reach)
@@ -301,14 +299,17 @@ def guide_in_photo_colours(
         else:
             shift = 0.0
         low[inside] = drawn[inside] + shift
+        if guide is not None and over is not None and len(colours) and (over & inside).any():
+            # after the shift: that corrects the guide's colours, and the class's own need none
+            low = trusted_depth(low, inside & over, region, colours.mean(0), guide_px)
     return np.clip(low, 0, 1), met
 
 
 def trusted_depth(
     drawn: np.ndarray, over: np.ndarray, region: np.ndarray, colour: np.ndarray, guide_px: float
 ) -> np.ndarray:
-    """`drawn` (the guide held within the class's colours) at the pixels painted `over`
-    another class blended towards the class's mean `colour` as far as the shape is thin
+    """`drawn` (the guide held within the class's colours and moved to meet them) at the
+    pixels painted `over` another class blended towards the class's mean `colour` as far as the shape is thin
     there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH
     pixels of the model's picture each way, `guide_px` photo pixels each) over GUIDE_DEPTH.
     The model draws a
