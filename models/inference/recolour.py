@@ -32,7 +32,7 @@ MAX_GAIN = 2.0  # the global map changes the photo's contrast by at most this fa
 WORK_SIDE = 768  # the region's labels and the maps' coefficients are worked out this large
 BAND_ROWS = 256  # photo rows transformed at a time: a 12-megapixel photo in bounded memory
 HIGHLIGHT_TOP = 1.0  # a restyled region's brightest colours (its 99.9th percentile) land no higher
-SHOULDER_SLOPE = 0.5  # the highlight shoulder's slope where it lands them: strands and pores stay visible
+SHOULDER_SLOPE = 0.5  # the shoulder's slope where it lands them, swept in docs/RESULTS.md: pores stay visible
 KNEE_FLOOR = 0.4  # the shoulder starts no lower: the mid-tones of a much lighter region keep their new tone
 SHADED_PEAK = 1.3  # a shaded region's light is spread no wider than takes its peak past this
 

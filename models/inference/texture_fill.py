@@ -261,8 +261,8 @@ def guide_in_photo_colours(
     of its means. The model's colours are not the photo's, and the light on a cheek is
     not the mean of the skin's; elsewhere the photo itself. The border reaches `unsure`
     pixels further, past the pixels whose class is not sure (see `texture_fill`). Where
-    the shape is painted `over` another class, the guide is trusted only as deep inside
-    it as the model draws a shape apart from what it covers (`trusted_depth`)."""
+    the shape is painted `over` another class, the guide is trusted only where the shape
+    is wide enough for the model to draw it apart from what it covers (`trusted_where_wide`)."""
     low = image.copy()
     met = np.full(region.shape, UNKNOWN, own.dtype)
     reach = 2 + unsure
@@ -301,22 +301,22 @@ def guide_in_photo_colours(
         low[inside] = drawn[inside] + shift
         if guide is not None and over is not None and len(colours) and (over & inside).any():
             # after the shift: that corrects the guide's colours, and the class's own need none
-            low = trusted_depth(low, inside & over, region, colours.mean(0), guide_px)
+            low = trusted_where_wide(low, inside & over, region, colours.mean(0), guide_px)
     return np.clip(low, 0, 1), met
 
 
-def trusted_depth(
+def trusted_where_wide(
     drawn: np.ndarray, over: np.ndarray, region: np.ndarray, colour: np.ndarray, guide_px: float
 ) -> np.ndarray:
     """`drawn` (the guide held within the class's colours and moved to meet them) at the
-    pixels painted `over` another class blended towards the class's mean `colour` as far as the shape is thin
-    there: by the square of its half-width (the deepest of its pixels within GUIDE_DEPTH
-    pixels of the model's picture each way, `guide_px` photo pixels each) over GUIDE_DEPTH.
-    The model draws a
-    shape thinner than that blended with what it covers: a lock of hair brushed over the
-    forehead was drawn half skin, and held within the hair's colours (its light strands
-    among them) it came out pale brown, twice the hair's light. A wide shape keeps the
-    guide's light up to its outline."""
+    pixels painted `over` another class, blended towards the class's mean `colour` as far
+    as the shape is thin there: the guide's share is the square of the shape's half-width
+    (the deepest of its pixels within GUIDE_DEPTH pixels of the model's picture each way,
+    `guide_px` photo pixels each) over GUIDE_DEPTH. The model draws a shape thinner than
+    that blended with what it covers: a lock of hair brushed over the forehead was drawn
+    half skin, and held within the hair's colours (its light strands among them) it came
+    out pale brown, twice the hair's light. A wide shape keeps the guide's light up to its
+    outline."""
     reach = max(1, round(GUIDE_DEPTH * max(guide_px, 1.0)))
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
     # a square window: OpenCV dilates by a rectangle in time independent of its size
@@ -412,12 +412,12 @@ def carried_inwards(values: np.ndarray, seeds: np.ndarray, region: np.ndarray, w
     distance = cv2.distanceTransform((~seeds).astype(np.uint8), cv2.DIST_L2, 3)[region]
     size = seeds.shape[::-1]
     numerator, denominator = values * seeds[..., None], seeds.astype(np.float32)
+    blur = lambda a: cv2.GaussianBlur(a, (0, 0), width, borderType=cv2.BORDER_CONSTANT)
+    up = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_LINEAR) if a.shape[1::-1] != size else a
     levels, reach = [], width
     while True:
-        blur = lambda a: cv2.GaussianBlur(a, (0, 0), width, borderType=cv2.BORDER_CONSTANT)
         known = blur(denominator)
         spread = blur(numerator) / np.maximum(known, 1e-8)[..., None]
-        up = lambda a: cv2.resize(a, size, interpolation=cv2.INTER_LINEAR) if a.shape[1::-1] != size else a
         levels.append(up(spread)[region])
         if reach >= distance.max() or min(known.shape) < 8:
             break
