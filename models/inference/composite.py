@@ -848,8 +848,8 @@ class ShapeMaps:
                 labels[here] = smooth_labels_in_photo(edited_mask, to_model, inner)
                 area[here] = labels[here] != smooth_labels_in_photo(edit.mask, to_model, inner)
         # the photo's classes from a parse at the model's size: a model pixel is this many photo pixels
-        unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(edit.framing.to_photo(size)[0, 0]))
         guide_px = float(edit.framing.to_photo(size)[0, 0])
+        unsure = photo_maps.unsure if photo_maps is not None else int(np.ceil(guide_px))
         return cls(box, area, labels, own, guide.astype(np.uint8), shape_area, unsure, reach, guide_px)
 
 

@@ -138,10 +138,12 @@ def texture_fill(
     canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
         (image, region, target, own, low), exemplars, given, settings.patch
     )
-    met = np.full(painted_as.shape, UNKNOWN, sure.dtype)  # on the canvas, beside the exemplars
-    met[: sure.shape[0], : sure.shape[1]] = met_here
-    over = np.zeros(painted_as.shape, bool)
-    over[: sure.shape[0], : sure.shape[1]] = painted_over
+
+    def on_canvas(a: np.ndarray, fill) -> np.ndarray:  # the exemplars beside it hold `fill`
+        out = np.full(painted_as.shape, fill, a.dtype)
+        out[: a.shape[0], : a.shape[1]] = a
+        return out
+
     filled = synthesise(
         canvas,
         painted & ~np.isin(painted_as, lacking),
@@ -151,8 +153,8 @@ def texture_fill(
         settings,
         interrupt,
         guide_px,
-        met,
-        over,
+        on_canvas(met_here, UNKNOWN),
+        on_canvas(painted_over, False),
     )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
@@ -262,10 +264,12 @@ def guide_in_photo_colours(
     not the mean of the skin's; elsewhere the photo itself. The border reaches `unsure`
     pixels further, past the pixels whose class is not sure (see `texture_fill`). Where
     the shape is painted `over` another class, the guide is trusted only where the shape
-    is wide enough for the model to draw it apart from what it covers (`trusted_where_wide`)."""
+    is wide enough for the model to draw it apart from what it covers (`guide_share`)."""
     low = image.copy()
     met = np.full(region.shape, UNKNOWN, own.dtype)
     reach = 2 + unsure
+    trusted = guide is not None and over is not None and over.any()
+    share = guide_share(region, guide_px) if trusted else None
     for c in np.unique(target[region]):
         inside, source = region & (target == c), own == c
         core = class_core(source)
@@ -299,32 +303,28 @@ def guide_in_photo_colours(
         else:
             shift = 0.0
         low[inside] = drawn[inside] + shift
-        if guide is not None and over is not None and len(colours) and (over & inside).any():
+        thin = inside & over if trusted and len(colours) else None
+        if thin is not None and thin.any():
             # after the shift: that corrects the guide's colours, and the class's own need none
-            low = trusted_where_wide(low, inside & over, region, colours.mean(0), guide_px)
+            t = share[thin][:, None]
+            low[thin] = t * low[thin] + (1 - t) * colours.mean(0)
     return np.clip(low, 0, 1), met
 
 
-def trusted_where_wide(
-    drawn: np.ndarray, over: np.ndarray, region: np.ndarray, colour: np.ndarray, guide_px: float
-) -> np.ndarray:
-    """`drawn` (the guide held within the class's colours and moved to meet them) at the
-    pixels painted `over` another class, blended towards the class's mean `colour` as far
-    as the shape is thin there: the guide's share is the square of the shape's half-width
-    (the deepest of its pixels within GUIDE_DEPTH pixels of the model's picture each way,
-    `guide_px` photo pixels each) over GUIDE_DEPTH. The model draws a shape thinner than
-    that blended with what it covers: a lock of hair brushed over the forehead was drawn
-    half skin, and held within the hair's colours (its light strands among them) it came
-    out pale brown, twice the hair's light. A wide shape keeps the guide's light up to its
-    outline."""
+def guide_share(region: np.ndarray, guide_px: float) -> np.ndarray:
+    """(h, w) in [0, 1]: how far the guide is trusted at the pixels of a shape painted over
+    another class (the rest going to the class's mean colour, `guide_in_photo_colours`):
+    the square of the shape's half-width there (the deepest of its pixels within
+    GUIDE_DEPTH pixels of the model's picture each way, `guide_px` photo pixels each) over
+    GUIDE_DEPTH. The model draws a shape thinner than that blended with what it covers: a
+    lock of hair brushed over the forehead was drawn half skin, and held within the hair's
+    colours (its light strands among them) it came out pale brown, twice the hair's light.
+    A wide shape keeps the guide's light up to its outline."""
     reach = max(1, round(GUIDE_DEPTH * max(guide_px, 1.0)))
     depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
     # a square window: OpenCV dilates by a rectangle in time independent of its size
     square = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
-    trust = np.clip(cv2.dilate(depth, square)[over] / reach, 0, 1)[:, None] ** 2
-    out = drawn.copy()
-    out[over] = trust * drawn[over] + (1 - trust) * colour
-    return out
+    return np.clip(cv2.dilate(depth, square) / reach, 0, 1) ** 2
 
 
 def of_its_colour(image: np.ndarray, where: np.ndarray, colours: np.ndarray) -> np.ndarray:
