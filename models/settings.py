@@ -4,6 +4,7 @@ networks: building the command line (`python main.py --help`) imports this, not 
 from __future__ import annotations
 
 REFINE_STEPS = 30  # StyleRefiner steps the editor and `encode` give a photo
+MAX_SCENE_ASPECT = 4.0  # a scene wider (or taller) than this is painted at it, stretched: cost grows with width
 NET_SIDE = 384  # the look's working size: the command line and exports
 # how a look's result is smoothed (models/inference/stylize.py); "feather" is the colour transfer's only
 SMOOTHING = ("guided", "feather", "exact", "none")

@@ -19,8 +19,8 @@ TOY = LabelScheme(
     groups=((2, 3),),
 )  # both eyes take a dropped style together
 STREET = LabelScheme(
-    name="street", names=("road", "sky", "car"), colors=("#804080", "#4682b4", "#00008e"), flip_pairs=()
-)  # a toy scene model: no parser, photos are stretched
+    name="street", names=("road", "sky", "car"), colors=("#804080", "#4682b4", "#00008e"), flip_pairs=(), aspect=2.0
+)  # a toy scene model: no parser, photos are stretched, square layouts read as 2:1 streets (as Cityscapes')
 SIZE = 32
 
 

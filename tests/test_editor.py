@@ -372,7 +372,8 @@ def test_a_new_edit_takes_the_chosen_models_labels(qtbot, window, scene_json):
     settle(qtbot, window)
     assert window.doc.model == "street" and window.engine.info.model == "street"
     assert window.palette_list.count() == 3 and window.doc.label_names == STREET.names
-    assert "street" in window.windowTitle() and window.result.shape == (SIZE, SIZE, 3)
+    # a street is painted at its streets' aspect (the scheme's 2:1), not squeezed into the square
+    assert "street" in window.windowTitle() and window.result.shape == (SIZE, 2 * SIZE, 3)
     window.files.new_document("toy")
     settle(qtbot, window)
     assert window.doc.model == "toy" and window.palette_list.count() == 4
@@ -383,7 +384,8 @@ def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, t
     Image.fromarray(STREET.colorize(np.roll(street_mask(), 4, axis=1))).save(tmp_path / "street_colour.png")
     window.files.open_files([str(tmp_path / "street.png")])
     settle(qtbot, window)
-    assert window.doc.model == "street" and np.array_equal(window.doc.mask, street_mask())
+    # the square street layout at its streets' 2:1, as the model paints it
+    assert window.doc.model == "street" and np.array_equal(window.doc.mask, window.engine.scene_layout(street_mask()))
     assert "'street' mask" in window.statusBar().currentMessage()
     window.files.save_to(tmp_path / "scene.sean")
     save_mask(tmp_path / "face.png", toy_mask(), TOY)
@@ -395,7 +397,7 @@ def test_a_mask_or_project_opens_with_its_own_model(qtbot, window, scene_json, t
     assert window.doc.model == "street" and window.palette_list.count() == 3
     window.files.open_mask(str(tmp_path / "street_colour.png"))  # same model: just the mask, undoable
     assert window.doc.model == "street" and len(window.doc.history.undo_stack) == 1
-    assert np.array_equal(window.doc.mask, np.roll(street_mask(), 4, axis=1))
+    assert np.array_equal(window.doc.mask, window.engine.scene_layout(np.roll(street_mask(), 4, axis=1)))
 
 
 def test_styles_cannot_cross_models(qtbot, window, scene_json, tmp_path, errors):
@@ -538,7 +540,7 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     save_canvas_net(scene_json.parent, "street_32", STREET.num_classes)
     window.files.new_document("street")
     settle(qtbot, window)
-    window.doc.set_mask(street_mask(3))
+    window.doc.set_mask(window.engine.scene_layout(street_mask(3)))
     settle(qtbot, window)
     before = window.result.copy()
     window.settings.setValue("bank_path", str(bank))
@@ -565,11 +567,11 @@ def test_a_layout_filled_from_a_bank_shows_its_canvas_cycles_candidates_and_undo
     bank.unlink()  # the bank moved away: said once, frames go on without it
     window.session._banks.clear()
     window.session._painters.clear()
-    window.doc.set_mask(street_mask(4))
+    window.doc.set_mask(window.engine.scene_layout(street_mask(4)))
     settle(qtbot, window)
     assert any("no such bank file" in e for e in errors)
     count = len(errors)
-    window.doc.set_mask(street_mask(5))
+    window.doc.set_mask(window.engine.scene_layout(street_mask(5)))
     settle(qtbot, window)
     assert len(errors) == count and window.result is not None
 

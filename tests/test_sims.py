@@ -270,7 +270,8 @@ def test_bank_and_synth_commands(tmp_path, capsys, scene_json, street_data, monk
     )
     export_canvas(checkpoint.parent, scene_json.parent)
     code, stdout, err = run(capsys, *args, "--show-canvas", canvas)
-    assert code == 0 and Image.open(out).size == (SIZE, SIZE) and Image.open(canvas).size == (SIZE, SIZE), err
+    # a square street layout is painted at its streets' 2:1 (the scheme's aspect), its canvas beside it too
+    assert code == 0 and Image.open(out).size == (2 * SIZE, SIZE) and Image.open(canvas).size == (2 * SIZE, SIZE), err
     assert "pasted from" in stdout
     code, stdout, err = run(
         capsys,

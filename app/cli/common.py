@@ -7,9 +7,13 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.data.files import DEFAULT_QUALITY, MIN_SIDE, InputError, check_writable, image_format
 from models.device import pick_device
+
+if TYPE_CHECKING:
+    from models.inference.engine import Engine
 
 BAD_INPUT = 2
 SYNTH_SIZES = (MIN_SIDE, 4096)  # --size of a synthesised image: the model's 256 px up or down
@@ -204,3 +208,10 @@ def record(args: argparse.Namespace, json_path: Path, result: dict) -> None:
     from models.inference.weights import record_metrics
 
     record_metrics(json_path, args.record, result, args.command_line)
+
+
+def refuse_aspect_for_a_face(engine: "Engine", flag: str) -> None:
+    """A face is painted in the model's square, framed as its training photos were: an
+    aspect flag (`--aspect`, `--at-aspect`) is for scenes."""
+    if engine.labels.framing == "face":
+        raise InputError(f"{flag} is for scenes; a face is painted in the model's square, framed as in training")

@@ -22,6 +22,7 @@ from app.cli.common import (
     parser_path,
     record,
     refine_steps,
+    refuse_aspect_for_a_face,
 )
 from models.data.files import InputError
 from models.device import pick_device
@@ -69,6 +70,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         painter = BankPainter.load(engine, args.bank)
     elif args.bank:
         raise InputError("--bank is used only with --generate bank")
+    if args.at_aspect:
+        refuse_aspect_for_a_face(engine, "--at-aspect")
     if args.generate and (steps or args.mask_noise):
         raise InputError("--generate makes pictures from the masks alone: --refine and --mask-noise do not apply")
     result = evaluate(
@@ -81,6 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         generate=args.generate,
         painter=painter,
         floor_pairs=floor_pairs(args, len(pairs)),
+        at_aspect=args.at_aspect,
     )
     if args.record:
         record(args, find_weights(args.model), result)
@@ -141,6 +145,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
     from models.inference.engine import Engine
 
     engine = Engine.load(args.model, args.device)
+    if args.at_aspect:
+        refuse_aspect_for_a_face(engine, "--at-aspect")
     if args.swap not in engine.labels.names:
         raise InputError(f"--swap {args.swap!r} is not a label of model '{engine.info.model}'")
     pairs = labelled_pairs(args)
@@ -158,6 +164,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
         args.rows,
         show_photos=args.show_photos,
         refine_steps=refine_steps(args),
+        at_aspect=args.at_aspect,
     )
     print(f"wrote {args.out}")
     return 0
@@ -507,6 +514,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         "mean style, random styles, or a segment bank's canvas (with --bank)",
     )
     p.add_argument("--bank", type=file_name, help="the segment bank for --generate bank (`python main.py bank`)")
+    p.add_argument(
+        "--at-aspect",
+        action="store_true",
+        help="scenes: paint each layout at its street's aspect (Cityscapes: 2:1, as `synth` does), then "
+        "squeeze it back into the photo's square to compare",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_refine_arg(p, 0, "each photo's")  # 0: the paper's protocol, the encoder alone
     add_model_args(p)
@@ -573,6 +586,7 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         action="store_true",
         help="include the dataset photos (for looking at locally; do not commit them)",
     )
+    p.add_argument("--at-aspect", action="store_true", help="scenes: paint each street at its aspect (as `synth`)")
     add_refine_arg(p, 0, "every photo's")
     add_model_args(p)
     p.set_defaults(handler=cmd_figure)

@@ -63,16 +63,21 @@ def make_figure(
     steps: int = 3,
     show_photos: bool = False,
     refine_steps: int = 0,
+    at_aspect: bool = False,
 ) -> None:
     """Rows of: mask | [photo] | reconstruction | `swap_label` from the next row's photo |
     interpolation steps towards the next photo's style | the next photo's reconstruction.
-    The codes are the encoder's, refined by `refine_steps` steps when asked."""
+    The codes are the encoder's, refined by `refine_steps` steps when asked; with
+    `at_aspect` a scene's pictures are painted at its street's aspect (`Engine.scene_layout`)."""
     label = engine.labels.names.index(swap_label)
     data = [photo_and_mask(engine, p) for p in pairs[: rows + 1]]
     styles = [engine.encode(photo, mask, refine_steps).filled_from(engine.mean_style) for photo, mask in data]
     lines = []
     for r in range(rows):
-        (photo, mask), style, donor = data[r], styles[r], styles[r + 1]
+        (photo, square), style, donor = data[r], styles[r], styles[r + 1]
+        mask = engine.scene_layout(square) if at_aspect else square
+        if show_photos:
+            photo = cv2.resize(photo, mask.shape[::-1], interpolation=cv2.INTER_CUBIC)
         cells = [engine.labels.colorize(mask)] + ([photo] if show_photos else [])
         cells.append(engine.synthesize(mask, style))
         cells.append(engine.synthesize(mask, swap_region(style, donor, label)))

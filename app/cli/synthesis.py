@@ -15,14 +15,16 @@ from app.cli.common import (
     add_model_args,
     add_refine_arg,
     file_name,
+    float_in,
     int_in,
     load_parser,
     output_image,
     refine_steps,
+    refuse_aspect_for_a_face,
 )
 from models.data.files import WORKING_SIDE, InputError, check_writable, load_image, load_mask, save_image, save_mask
 from models.inference.styles import StyleMatrix
-from models.settings import REFINE_STEPS
+from models.settings import MAX_SCENE_ASPECT, REFINE_STEPS
 
 if TYPE_CHECKING:
     from models.inference.engine import Engine
@@ -91,7 +93,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
     output_image(args.show_canvas)
     engine = Engine.load(args.model, args.device)
     painter = bank_painter(engine, args.bank) if args.bank else None
-    mask = load_mask(args.mask, engine.labels)
+    if args.aspect is not None:
+        refuse_aspect_for_a_face(engine, "--aspect")
+    mask = engine.scene_layout(load_mask(args.mask, engine.labels), args.aspect)
     style = engine.mean_style
     if args.codes:
         cfg = engine.info.config
@@ -110,14 +114,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
         from models.settings import NET_SIDE
 
         look = look_of(engine, args.look, args.look_mask, NET_SIDE)
-        model_mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
-        note = describe_plan(engine, model_mask, look.labels)
+        note = describe_plan(engine, mask, look.labels)
         if note:
             print(note, file=sys.stderr)
-        out = stylize(out, look, model_mask, default_smoothing(engine.labels.framing))
-    if args.size and args.size != engine.size:
-        interp = cv2.INTER_LANCZOS4 if args.size > engine.size else cv2.INTER_AREA
-        out = cv2.resize(out, (args.size, args.size), interpolation=interp)
+        out = stylize(out, look, mask, default_smoothing(engine.labels.framing))
+    if args.size and args.size != out.shape[0]:
+        interp = cv2.INTER_LANCZOS4 if args.size > out.shape[0] else cv2.INTER_AREA
+        out = cv2.resize(out, (round(args.size * out.shape[1] / out.shape[0]), args.size), interpolation=interp)
     save_image(args.out, out)
     print(f"wrote {args.out} ({out.shape[1]}x{out.shape[0]})")
     return 0
@@ -140,8 +143,10 @@ def paint_from_bank(painter, mask: np.ndarray, style: StyleMatrix, show_canvas: 
             f"note: the bank has no {', '.join(canvas.missing)}; those regions keep the style's picture",
             file=sys.stderr,
         )
-    if show_canvas:
-        save_image(show_canvas, canvas.image)
+    if show_canvas:  # at the layout's aspect, beside the picture (the bank's segments are square-squeezed)
+        import cv2
+
+        save_image(show_canvas, cv2.resize(canvas.image, mask.shape[::-1], interpolation=cv2.INTER_LINEAR))
         print(
             f"wrote {show_canvas}: the canvas ({canvas.filled.mean():.0%} of it pasted from "
             f"{len(canvas.matches)} segments)"
@@ -243,7 +248,14 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         "--size",
         type=int_in(*SYNTH_SIZES),
         default=None,
-        help=f"output size in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (default: the model's)",
+        help=f"output height in pixels, {SYNTH_SIZES[0]}-{SYNTH_SIZES[1]} (a face's side; default: the model's)",
+    )
+    p.add_argument(
+        "--aspect",
+        type=float_in(1 / MAX_SCENE_ASPECT, MAX_SCENE_ASPECT),
+        default=None,
+        help="a scene's width over its height (default: the mask's own; a square mask of a set squeezed into "
+        "the square, as pix2pix's Cityscapes from 2:1, at that set's aspect)",
     )
     add_refine_arg(p, REFINE_STEPS, "the --style photo's")
     add_model_args(p)

@@ -471,14 +471,21 @@ class EditorSession:
         return model, load_mask(path, schemes[model])
 
     # -- documents --------------------------------------------------------------------
-    def new_document(self, mask: np.ndarray | None = None, photo: np.ndarray | None = None) -> Document:
-        """A fresh document for the current model, with the bundled sample styles."""
+    def new_document(
+        self, mask: np.ndarray | None = None, photo: np.ndarray | None = None, blank: bool = False
+    ) -> Document:
+        """A fresh document for the current model, with the bundled sample styles: of the
+        sample mask, `mask`, or (`blank`) all label 0. A photo edit's mask is its framed
+        photo's, the model's square; any other scene's is at its street's aspect
+        (`Engine.scene_layout`), as the model paints it."""
         engine = self.engine
         labels = engine.labels
-        if mask is None:
-            mask = sample_mask(self.model, labels, engine.size)
-        elif mask.shape != (engine.size, engine.size):
+        if photo is not None:
             mask = cv2.resize(mask, (engine.size, engine.size), interpolation=cv2.INTER_NEAREST)
+        else:
+            mask = engine.scene_layout(sample_mask(self.model, labels, engine.size) if mask is None else mask)
+        if blank:
+            mask = np.zeros_like(mask)
         samples = load_samples(self.model, labels.num_classes, engine.info.config.style_dim)
         return Document(self.model, labels.names, mask, samples, photo)
 

@@ -50,6 +50,8 @@ class LabelScheme:
     # a pattern of their own (hair's strands): a restyle scales their light, as a new albedo would
     loose: tuple[int, ...] = ()  # classes whose labels take in the shaded region round them (a
     # brow's label holds the skin round a light brow): a restyle of it takes their pixels of its colour
+    aspect: float = 1.0  # width / height of the photos the training set's square layouts were
+    # squeezed from (pix2pix's Cityscapes: 2048 x 1024 into 256 x 256): a square layout is read as that
 
     def __post_init__(self) -> None:
         if not self.names or not all(isinstance(n, str) for n in self.names):
@@ -66,6 +68,8 @@ class LabelScheme:
             raise ValueError(
                 f"label scheme {self.name!r}: framing {self.framing!r} is not one of {', '.join(FRAMINGS)}"
             )
+        if not (isinstance(self.aspect, (int, float)) and 0.25 <= self.aspect <= 4):
+            raise ValueError(f"label scheme {self.name!r}: aspect {self.aspect!r} is not a number from 0.25 to 4")
         for group in (*self.groups, self.shaded, self.loose):
             if not all(0 <= c < len(self.names) for c in group):
                 raise ValueError(f"label scheme {self.name!r}: {list(group)} names a class it does not have")
@@ -110,6 +114,7 @@ class LabelScheme:
             groups=groups,
             shaded=shaded,
             loose=loose,
+            aspect=d.get("aspect", known("aspect") or 1.0),
         )
 
     @classmethod
@@ -130,6 +135,7 @@ class LabelScheme:
             "groups": [[self.names[c] for c in g] for g in self.groups],
             "shaded": [self.names[c] for c in self.shaded],
             "loose": [self.names[c] for c in self.loose],
+            "aspect": self.aspect,
         }
 
     def palette(self) -> np.ndarray:

@@ -21,7 +21,9 @@ from models.inference.parser import Parser
 from models.inference.refiner import REFINE_LR, StyleRefiner
 from models.inference.styles import CODE_RANGE, StyleMatrix, region_colours
 from models.inference.weights import WEIGHTS_DIR, ModelInfo, find_parser, find_weights, load_weights
+from models.nets.config import DOWNSCALE
 from models.nets.sean import NUM_BLOCKS, SEAN, one_hot
+from models.settings import MAX_SCENE_ASPECT
 
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -129,10 +131,30 @@ class Engine:
         """`mask` as uint8 class indices of this model's labels, or an InputError saying what is wrong."""
         return check_labels(np.asarray(mask), self.labels, where)
 
-    def model_mask(self, mask: np.ndarray, where: str) -> np.ndarray:
-        """The label mask checked and resized to the model's size (a new array: the engine
-        keeps it to see what the next frame's mask changes)."""
-        return cv2.resize(self.checked_mask(mask, where), (self.size, self.size), interpolation=cv2.INTER_NEAREST)
+    def model_mask(self, mask: np.ndarray, where: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """The label mask checked and resized to `shape` (default: the model's square), a new
+        array: the engine keeps it to see what the next frame's mask changes."""
+        h, w = shape or (self.size, self.size)
+        return cv2.resize(self.checked_mask(mask, where), (w, h), interpolation=cv2.INTER_NEAREST)
+
+    def render_shape(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) the generator paints a layout of `shape` at. A face: the model's
+        square, framed as the training photos were. A scene: the model's height at the
+        layout's own aspect (width a multiple of the generator's downscale), since the
+        generator is convolutional and a street squeezed into the square comes out squeezed."""
+        if self.labels.framing == "face":
+            return self.size, self.size
+        aspect = min(max(shape[1] / shape[0], 1 / MAX_SCENE_ASPECT), MAX_SCENE_ASPECT)
+        return self.size, max(DOWNSCALE, round(self.size * aspect / DOWNSCALE) * DOWNSCALE)
+
+    def scene_layout(self, mask: np.ndarray, aspect: float | None = None) -> np.ndarray:
+        """`mask` at the shape the model paints it: at `aspect` (width / height) if given;
+        else a square layout of a scheme whose training layouts were squeezed into the
+        square (pix2pix's Cityscapes, from 2:1) back at that aspect, any other at its own."""
+        mask = self.checked_mask(mask)
+        if aspect is None:
+            aspect = self.labels.aspect if mask.shape[0] == mask.shape[1] else mask.shape[1] / mask.shape[0]
+        return self.model_mask(mask, "mask", self.render_shape((1, aspect)))
 
     def _one_hot(self, mask: np.ndarray) -> torch.Tensor:
         return one_hot(torch.from_numpy(mask)[None], self.info.config.num_classes).to(self.device, self.dtype)
@@ -186,14 +208,15 @@ class Engine:
     # (fixed noise, folded norm shifts), and a StyleRefiner's backward pass must use them.
     @torch.no_grad()
     def synthesize(self, mask: np.ndarray, styles: StyleMatrix | list[StyleMatrix]) -> np.ndarray:
-        """Image (size, size, 3) uint8 for `mask` with one style, or one per SEAN block.
+        """Image (H, W, 3) uint8 for `mask` with one style, or one per SEAN block, at
+        `render_shape(mask.shape)`: the model's square for a face, its own aspect for a scene.
 
         Classes a style lacks take the training set's mean code for that class.
         """
         per_block = styles if isinstance(styles, list) else [styles]
         if len(per_block) not in (1, NUM_BLOCKS):
             raise InputError(f"give one style or one per block ({NUM_BLOCKS}), not {len(per_block)}")
-        mask = self.model_mask(mask, "mask")
+        mask = self.model_mask(mask, "mask", self.render_shape(mask.shape))
         if self.graphs:
             return tensor_to_image(self._graphed_frame(mask, per_block))[0]
         seg = self._one_hot(mask)
@@ -207,7 +230,7 @@ class Engine:
 
     def _graphed_frame(self, mask: np.ndarray, per_block: list[StyleMatrix]) -> torch.Tensor:
         """The frame as a `FrameGraph` replays it (recorded on CUDA)."""
-        if self._frame_graph is None:
+        if self._frame_graph is None or self._frame_graph.labels.shape[-2:] != mask.shape:
             self._frame_graph = FrameGraph(self.model.generator, mask.shape, self.device, self.dtype)
         codes = self._filled_codes(per_block)
         stacked = np.stack(codes * NUM_BLOCKS if len(codes) == 1 else codes)[:, None]
@@ -219,7 +242,7 @@ class Engine:
         the stroke is redone."""
         last, self._frame = self._frame, None  # no stale maps survive a failure halfway
         generator = self.model.generator
-        if last is None or last[1] is not prepared:
+        if last is None or last[1] is not prepared or last[0].shape != mask.shape:
             modulations = generator.modulations(seg, prepared)
         else:
             modulations = last[2]

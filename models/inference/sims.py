@@ -247,26 +247,28 @@ class BankPainter:
         """The component of `mask` (at any size) under the point (x, y) of the mask, as
         retrieval knows it, or None where there is none large enough to retrieve for."""
         layout = self.layout(mask)
-        f = self.bank.size / mask.shape[0]
-        point = (min(max(int(y * f), 0), self.bank.size - 1), min(max(int(x * f), 0), self.bank.size - 1))
+        fy, fx = self.bank.size / mask.shape[0], self.bank.size / mask.shape[1]  # a scene's layout is wider
+        point = (min(max(int(y * fy), 0), self.bank.size - 1), min(max(int(x * fx), 0), self.bank.size - 1))
         comp = component_at(layout, int(layout[point]), point)
         return comp if comp.area >= min_area(self.bank.size) else None
 
     def paint(
         self, mask: np.ndarray, canvas: Canvas, style: StyleMatrix | list[StyleMatrix] | None = None
     ) -> np.ndarray:
-        """The photo (model size) of `mask` from `canvas`: the canvas network over SEAN's
+        """The photo of `mask` (as the engine paints it) from `canvas`: the canvas network over SEAN's
         picture of the mask in `style` (default: the mean style)."""
         base = self.engine.synthesize(mask, self.engine.mean_style if style is None else style)
         return self.paint_over(base, mask, canvas)
 
     @torch.no_grad()
     def paint_over(self, base: np.ndarray, mask: np.ndarray, canvas: Canvas) -> np.ndarray:
-        """The canvas network over `base`, SEAN's picture of `mask` (the model's size)."""
-        engine, size = self.engine, self.engine.size
-        layout = engine.model_mask(mask, "mask")
-        image = cv2.resize(canvas.image, (size, size), interpolation=cv2.INTER_LINEAR)
-        filled = cv2.resize(canvas.filled.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST)
+        """The canvas network over `base`, SEAN's picture of `mask` (at the shape the engine
+        paints `mask` at: a scene at its aspect, the square canvas stretched back to it)."""
+        engine = self.engine
+        h, w = base.shape[:2]
+        layout = engine.model_mask(mask, "mask", (h, w))
+        image = cv2.resize(canvas.image, (w, h), interpolation=cv2.INTER_LINEAR)
+        filled = cv2.resize(canvas.filled.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
         to = {"device": engine.device, "dtype": engine.dtype}
         out = self.net(
             image_to_tensor(base).to(**to),

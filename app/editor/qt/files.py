@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
 from PyQt6.QtCore import QStandardPaths
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
@@ -86,8 +85,7 @@ class FileController:
 
     def new_document(self, model: str, blank: bool = False) -> None:
         if self.confirm_discard() and self.window.switch_engine(model):
-            size = self.window.engine.size
-            self.window.attach(self.window.session.new_document(np.zeros((size, size), np.uint8) if blank else None))
+            self.window.attach(self.window.session.new_document(blank=blank))
 
     def open_project_dialog(self) -> None:
         path = self.ask_open_path("Open project", PROJECT_FILTER)
@@ -137,9 +135,18 @@ class FileController:
                     f"{Path(path).name} is a '{model}' mask: opened a new {model} edit", 8000
                 )
             return
-        size = self.window.engine.size
-        self.window.doc.set_mask(cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST))
-        self.window.statusBar().showMessage(f"Opened {Path(path).name} at {size}x{size}", 5000)
+        doc = self.window.doc
+        layout = self.window.engine.scene_layout(mask) if doc.photo_edit is None else mask
+        if layout.shape != doc.mask.shape and doc.photo_edit is None:  # a street of another aspect
+            if self.confirm_discard():
+                self.window.attach(self.window.session.new_document(mask))
+                self.window.doc.title = Path(path).stem
+                h, w = self.window.doc.mask.shape
+                self.window.statusBar().showMessage(f"{Path(path).name}: a new edit at {w}x{h}, its aspect", 8000)
+            return
+        h, w = doc.mask.shape
+        doc.set_mask(cv2.resize(layout, (w, h), interpolation=cv2.INTER_NEAREST))
+        self.window.statusBar().showMessage(f"Opened {Path(path).name} at {w}x{h}", 5000)
 
     def open_photo_dialog(self) -> None:
         path = self.ask_open_path("Open photo", IMAGE_FILTER)
@@ -204,8 +211,9 @@ class FileController:
         return self.guarded(lambda: self.window.doc.save(path), f"Saved {path.name}")
 
     def export_result_dialog(self) -> None:
-        size, edit = self.window.engine.size, self.window.doc.photo_edit
-        choices = [f"{size} (model size)", str(size * 2), str(size * 4)]
+        doc, edit = self.window.doc, self.window.doc.photo_edit
+        h, w = self.window.engine.render_shape(doc.mask.shape)
+        choices = [f"{w}x{h} (model size)", f"{w * 2}x{h * 2}", f"{w * 4}x{h * 4}"]
         if edit is not None:
             h, w = edit.original.shape[:2]
             choices.insert(0, f"The photo at its own size ({w}x{h})")
@@ -230,7 +238,7 @@ class FileController:
         if choice.startswith("The photo"):
             self.export_photo(path, quality)
         else:
-            self.export_result(path, int(choice.split()[0]))
+            self.export_result(path, int(choice.split()[0].split("x")[1]))
 
     def export_photo(self, path: str, quality: int = DEFAULT_QUALITY) -> None:
         """A photo edit at the photo's own size, with its EXIF and colour profile; made on
@@ -253,13 +261,15 @@ class FileController:
         texture = self.window.actions.texture.isChecked()  # the export is what the view shows
         self.window.worker.submit(lambda: self.window.session.render_photo(doc, texture), write)
 
-    def export_result(self, path: str, size: int | None = None) -> bool:
+    def export_result(self, path: str, height: int | None = None) -> bool:
+        """The result as shown, scaled to `height` (a street keeps its aspect)."""
         if self.window.result is None:
             self.window.show_error("Nothing to export yet: the result is still being made")
             return False
         image = self.window.result
-        if size and size != image.shape[0]:
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4)
+        if height and height != image.shape[0]:
+            width = round(height * image.shape[1] / image.shape[0])
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LANCZOS4)
         return self.guarded(lambda: save_image(path, image), f"Exported {Path(path).name}")
 
     def export_mask_dialog(self) -> None:
