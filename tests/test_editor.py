@@ -125,6 +125,7 @@ def canvas_point(w, x, y) -> QPoint:
 
 
 def test_painting_changes_mask_then_result(qtbot, window):
+    assert window.splitter.orientation() == Qt.Orientation.Horizontal  # a square face: the mask beside
     before_mask, before_result = window.doc.mask.copy(), window.result.copy()
     window.palette_list.setCurrentRow(2)
     window.canvas.radius = 3

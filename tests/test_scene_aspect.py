@@ -10,7 +10,7 @@ from models.data.datasets import find_pairs
 from models.data.labels import LabelScheme
 from models.evaluation.reconstruction import evaluate
 from models.inference.engine import Engine
-from tests.helpers import SIZE, STREET, toy_mask
+from tests.helpers import SIZE, STREET, make_dataset, toy_mask
 from tests.test_cli import run
 from tests.test_sims import street_mask, write_streets
 
@@ -96,7 +96,7 @@ def test_eval_at_aspect_compares_the_same_pixels_as_the_square(tmp_path, street)
 
 
 def test_a_new_street_edit_is_at_its_aspect_and_exports_so(qtbot, scene_json, tmp_path):
-    from PyQt6.QtCore import QSettings
+    from PyQt6.QtCore import QSettings, Qt
 
     from app.editor.qt.main_window import MainWindow
     from tests.test_editor import settle
@@ -107,6 +107,7 @@ def test_a_new_street_edit_is_at_its_aspect_and_exports_so(qtbot, scene_json, tm
     try:
         settle(qtbot, window)
         assert window.doc.mask.shape == (SIZE, 2 * SIZE) and window.result.shape == (SIZE, 2 * SIZE, 3)
+        assert window.splitter.orientation() == Qt.Orientation.Vertical  # the mask over the result
         out = tmp_path / "out.png"
         assert window.files.export_result(str(out), 2 * SIZE)
         assert Image.open(out).size == (4 * SIZE, 2 * SIZE)  # larger, at its aspect
@@ -120,3 +121,14 @@ def test_a_new_street_edit_is_at_its_aspect_and_exports_so(qtbot, scene_json, tm
         assert window.doc.mask.shape == (SIZE, 3 * SIZE) and window.result.shape == (SIZE, 3 * SIZE, 3)
     finally:
         window.worker.stop()
+
+
+def test_sample_thumbnails_show_a_street_at_its_aspect(tmp_path, street, weights_json):
+    from app.cli.showcase import THUMB, make_samples
+
+    pairs = find_pairs(write_streets(tmp_path / "streets", 2))
+    make_samples(street, pairs, 2, tmp_path / "street_samples")
+    assert Image.open(tmp_path / "street_samples" / "style_01.png").size == (2 * THUMB, THUMB)
+    face = Engine.load(str(weights_json), "cpu")
+    make_samples(face, find_pairs(make_dataset(tmp_path / "faces", 1, SIZE, 4)), 1, tmp_path / "face_samples")
+    assert Image.open(tmp_path / "face_samples" / "style_01.png").size == (THUMB, THUMB)

@@ -1,11 +1,14 @@
 """Painted shapes filled with the photo's own texture (models/inference/texture_fill.py)."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.cli import main
+from models.evaluation.fills import strands_along
 from models.inference.texture_fill import DEFAULT_FILL, UNKNOWN, FillSettings, Interrupted, texture_fill
 
 
@@ -83,7 +86,9 @@ def test_a_parse_off_at_its_borders_lends_no_colour_of_the_wrong_class():
     strands = photo[own == 1].mean(0)
     mean_of = lambda unsure: texture_fill(photo, fill, labels, wrong, unsure=unsure).image[fill].mean(0)
     assert np.abs(mean_of(0) - strands).max() > 8  # pulled towards the grey it was told is strands
-    assert np.abs(mean_of(8) - strands).max() < 4  # told the parse may be 8 px off: the strands' colour
+    # told the parse may be 8 px off: the strands' colour (within 5: the strands, turned to run
+    # down the shape as it hangs from them, do not average out over its width as fast)
+    assert np.abs(mean_of(8) - strands).max() < 5
 
 
 def test_a_class_the_photo_lacks_keeps_the_guide_and_is_named():
@@ -292,7 +297,9 @@ def test_a_stroke_the_model_draws_pale_keeps_its_class_colour_far_from_where_it_
     colours are first brought within its class's colours (once, a fringe's far end came
     out tan, the restyled hair beside it near black), and near the stroke's outline, where
     the model draws it blended with what it covers, towards their mean (held within them
-    alone, it came out as the strands' lightest)."""
+    alone, it came out as the strands' lightest). The strands' directions are left out
+    here: turned along the stroke, its diagonal stripes lie across its 12 rows unevenly,
+    which moves its mean by up to a third of their deviation whatever the guide says."""
     photo, own = striped_photo()
     fill = np.zeros(own.shape, bool)
     fill[52:64, 80:150] = True  # meets the strands at x = 80 only, then runs over the grey
@@ -303,7 +310,7 @@ def test_a_stroke_the_model_draws_pale_keeps_its_class_colour_far_from_where_it_
     far = fill.copy()
     far[:, :120] = False
     guide[far] = (215, 190, 175)  # ... and pale, nearly skin, at its far end
-    out = texture_fill(photo, fill, labels, own, guide).image
+    out = texture_fill(photo, fill, labels, own, guide, replace(DEFAULT_FILL, orientation_weight=0.0)).image
     strands = photo[own == 1].astype(float)
     distance = np.abs(out[far].mean(0) - strands.mean(0))
     assert distance.max() < 0.25 * strands.std(0).max()  # the strands' colour, not the pale guide's (0.31 before)
@@ -338,18 +345,24 @@ def test_a_fill_on_a_photo_larger_than_the_guide_keeps_the_strands():
 
 def test_the_old_outline_a_shape_meets_is_filled_with_it_where_it_is_not_of_its_class():
     """A soft hairline: the parse calls its last pixels hair, though they are mostly skin.
-    A fringe painted down from it left them as a light line inside the new hair; the
-    pixels beside the shape that are of the class's colour stay the photo's."""
+    A fringe painted down from it over the skin left them as a light line inside the new
+    hair; the pixels beside the shape that are of the class's colour stay the photo's, and
+    so does a hairline's shadow, darker than the strands (refilled, it came out as light
+    dots along a lock's root)."""
     from models.inference.texture_fill import stale_outline
 
     photo, own = striped_photo()
-    photo[:, 77:80] = (205, 170, 150)  # the strands' last 3 px: skin-coloured, called strands
+    skin = np.random.default_rng(1).normal((205, 170, 150), 4, (*own.shape, 3))
+    photo[own == 0] = np.clip(skin[own == 0], 0, 255).astype(np.uint8)  # the forehead
+    photo[:60, 77:80] = (205, 170, 150)  # the strands' last 3 px: skin-coloured, called strands
+    photo[60:, 77:80] = (40, 24, 14)  # ... and further down, the hairline's shadow
     fill = np.zeros(own.shape, bool)
     fill[40:80, 80:110] = True
     labels = own.copy()
     labels[fill] = 1
     stale = stale_outline(photo, fill, labels, own, unsure=1)
-    assert stale[40:80, 77:80].all()  # the light line beside the shape
+    assert stale[40:60, 77:80].all()  # the light line beside the shape
+    assert not stale[60:80, 77:80].any()  # the shadow
     assert not stale[40:80, :76].any() and not stale[:30].any()  # strands, and away from the shape
     assert not (stale & fill).any()
 
@@ -407,3 +420,46 @@ def test_a_thin_stroke_painted_over_another_class_takes_none_of_its_light():
     # how far towards the grey the stroke's colour went, as a share of the way
     towards_grey = ((out[far].mean(0) - strands) @ (grey - strands)) / ((grey - strands) @ (grey - strands))
     assert towards_grey < 0.1
+
+
+def test_a_lock_brushed_across_the_strands_takes_them_along_its_length():
+    """A lock of hair brushed from the hair across the forehead: the hair's strands run
+    diagonally, the lock horizontally. Copied as they lie, its strands ran across it in
+    stripes (the lock on 27645, docs/RESULTS.md); copied from the hair turned, and asked
+    for strands along it, they run its way. Without the directions, none."""
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[52:64, 80:150] = True  # its root in the strands at x = 80, then over the grey
+    labels = own.copy()
+    labels[fill] = 1
+    middle = cv2.distanceTransform(fill.astype(np.uint8), cv2.DIST_L2, 5) >= 3
+    along = lambda settings: strands_along(
+        texture_fill(photo, fill, labels, own, settings=settings).image, middle, np.array([1.0, 0.0])
+    )
+    assert along(DEFAULT_FILL) > 0.6  # 0.91
+    assert abs(along(replace(DEFAULT_FILL, orientation_weight=0.0))) < 0.3  # -0.04: the photo's diagonal
+
+
+def test_the_lock_measure_paints_a_lock_over_the_forehead_and_refuses_a_face_without_one():
+    from models.data.labels import LabelScheme
+    from models.evaluation.fills import lock_of
+
+    names = LabelScheme.named("face").names
+    labels = np.zeros((256, 256), np.uint8)
+    labels[:90] = names.index("hair")
+    labels[90:, 60:200] = names.index("skin")
+    edited, direction = lock_of(labels, names)
+    lock = edited != labels
+    assert (edited[lock] == names.index("hair")).all() and (labels[lock] == names.index("skin")).mean() > 0.7
+    assert direction[0] > 0 and direction[1] > 0  # down and away from the middle
+    labels[:] = names.index("hair")  # no forehead to brush a lock over
+    assert lock_of(labels, names) is None
+
+
+def test_a_band_repainted_within_its_own_class_is_filled_as_without_the_directions():
+    photo, own = striped_photo()
+    fill = np.zeros(own.shape, bool)
+    fill[40:70, 20:60] = True  # inside the strands
+    with_directions = texture_fill(photo, fill, own, own).image
+    without = texture_fill(photo, fill, own, own, settings=replace(DEFAULT_FILL, orientation_weight=0.0)).image
+    assert np.array_equal(with_directions, without)

@@ -26,7 +26,15 @@ from app.cli.common import (
 )
 from models.data.files import InputError
 from models.device import pick_device
-from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, FILL_SEAM_BLEND, GENERATE
+from models.settings import (
+    FILL_COHERENCE,
+    FILL_GUIDE_WEIGHT,
+    FILL_ITERATIONS,
+    FILL_ORIENTATION_WEIGHT,
+    FILL_PATCH,
+    FILL_SEAM_BLEND,
+    GENERATE,
+)
 
 
 def limited_pairs(args: argparse.Namespace) -> list:
@@ -387,7 +395,17 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
         vote_at_finest=not args.copy,
         coherence=args.coherence,
         seam_blend=args.seam_blend,
+        orientation_weight=args.orientation_weight,
     )
+    if args.locks:
+        from dataclasses import replace
+
+        from models.evaluation.fills import evaluate_locks
+
+        compared = {"ours": settings, "ours_without_directions": replace(settings, orientation_weight=0.0)}
+        result = evaluate_locks(engine, pairs, compared, save_dir=args.save_dir, side=args.side)
+        print(json.dumps(result) if args.json else "\n".join(f"{k:>24}: {v}" for k, v in result.items()))
+        return 0
     bank = None
     if args.bank:
         from models.data.bank import SegmentBank
@@ -478,6 +496,18 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         type=float_in(0, 20),
         default=FILL_SEAM_BLEND,
         help="px over which the fill takes the photo's values where a shape meets its class (0: not at all)",
+    )
+    p.add_argument(
+        "--orientation-weight",
+        type=float_in(0, 10),
+        default=FILL_ORIENTATION_WEIGHT,
+        help="the strands' direction's weight in the patch distance (0: not looked at)",
+    )
+    p.add_argument(
+        "--locks",
+        action="store_true",
+        help="instead: a lock of hair brushed over each forehead, filled with and without the strands' directions "
+        "and by the synthesis: how far its strands run along it, and its texture against the photo's hair",
     )
     p.add_argument(
         "--side", type=int_in(256, 2048), default=512, help="the photos are measured at this size (default 512)"

@@ -27,19 +27,22 @@ def photo_and_mask(engine: Engine, pair) -> tuple[np.ndarray, np.ndarray]:
 
 def make_samples(engine: Engine, pairs: list, count: int, out_dir: Path) -> list[Path]:
     """Encode `count` photos spread over `pairs`; write NAME.npz (codes) and NAME.png, the
-    style rendered by our model on the bundled sample mask (never the photo itself)."""
+    style rendered by our model on the bundled sample mask (never the photo itself), at the
+    aspect the editor paints that mask at (a street's 2:1), THUMB px high."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = engine.info.model
     mask = sample_mask(model, engine.labels, engine.size)
     save_mask(out_dir / "mask.png", mask, engine.labels)
+    layout = engine.scene_layout(mask)
+    thumb_size = (round(THUMB * layout.shape[1] / layout.shape[0]), THUMB)
     written = []
     for i, pair in enumerate(pairs[:: max(1, len(pairs) // count)][:count]):
         photo, photo_mask = photo_and_mask(engine, pair)
         style = engine.encode(photo, photo_mask)
         name = out_dir / f"style_{i + 1:02d}"
         style.save(name.with_suffix(".npz"), model, engine.labels.names)
-        render = engine.synthesize(mask, style.filled_from(engine.mean_style))
-        save_image(name.with_suffix(".png"), cv2.resize(render, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
+        render = engine.synthesize(layout, style.filled_from(engine.mean_style))
+        save_image(name.with_suffix(".png"), cv2.resize(render, thumb_size, interpolation=cv2.INTER_AREA))
         written.append(name)
     return written
 

@@ -226,3 +226,124 @@ def kid_of_crops(crops: dict[str, list[np.ndarray]]) -> dict | None:
         return None
     real = features(crops["real"])
     return {m: list(kernel_inception_distance(features(crops[m]), real)) for m in crops if m != "real"}
+
+
+LOCK_WIDTH = 12 / 512  # of the side: a lock brushed over the forehead
+LOCK_LENGTH = 0.16  # of the side
+LOCK_SLOPE = np.deg2rad(30)  # below the horizontal, away from the face's middle
+
+
+def lock_of(labels: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A lock of hair brushed from the hairline down across the forehead: (the edited
+    labels, the direction it runs, (dx, dy)); None where the photo shows no forehead
+    under its hair (the lock must lie mostly over skin)."""
+    h, w = labels.shape
+    skin, hair = labels == names.index("skin"), labels == names.index("hair")
+    ys, xs = np.nonzero(skin)
+    if not ys.size or not hair.any():
+        return None
+    cx = int(np.median(xs))
+    column = np.nonzero(skin[:, cx])[0]
+    start = (cx - int(0.05 * w), int(column.min()) - 2)
+    direction = np.array([np.cos(LOCK_SLOPE), np.sin(LOCK_SLOPE)])
+    end = (int(start[0] + direction[0] * LOCK_LENGTH * w), int(start[1] + direction[1] * LOCK_LENGTH * w))
+    edited = labels.copy()
+    cv2.line(edited, start, end, names.index("hair"), max(2, round(LOCK_WIDTH * w)))
+    lock = edited != labels
+    if lock.sum() < MIN_BAND / 4 or (labels[lock] == names.index("skin")).mean() < 0.7:
+        return None
+    return edited, direction
+
+
+def strands_along(image: np.ndarray, where: np.ndarray, direction: np.ndarray) -> float:
+    """How far the picture's strands at `where` run along `direction` (dx, dy): the mean of
+    the structure tensor of its fine texture (the grey less a 2 px blur, so that the lock's
+    own outline does not count; in the doubled angle, as `strand_directions`) against that
+    of gradients at right angles to `direction`; 1: every strand along it, -1: every one
+    across, 0: no direction (a flat fill, or grain)."""
+    from models.inference.texture_fill import doubled_angle
+
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+    tensor = doubled_angle(cv2.Sobel(fine, cv2.CV_32F, 1, 0), cv2.Sobel(fine, cv2.CV_32F, 0, 1), 1.5)
+    normal = np.array([-direction[1], direction[0]])
+    along = np.array([normal[0] ** 2 - normal[1] ** 2, 2 * normal[0] * normal[1]])
+    return float((tensor[where] @ along).mean())
+
+
+def band_deviation(image: np.ndarray, where: np.ndarray, fine: float, coarse: float | None) -> float:
+    """The deviation at `where` of the grey picture's band between Gaussian blurs of `fine`
+    and `coarse` px (without `coarse`: the picture less its `fine` blur)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    low = cv2.GaussianBlur(grey, (0, 0), fine)
+    band = grey - low if coarse is None else low - cv2.GaussianBlur(grey, (0, 0), coarse)
+    return float(band[where].std())
+
+
+def lock_fills(
+    engine: Engine, photo: np.ndarray, labels: np.ndarray, settings: dict[str, FillSettings]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+    """A lock brushed over the photo's forehead (`lock_of`) and the photo with it filled by
+    each of `settings` (name: settings) and by the model's synthesis ("synthesis"), guided
+    by the model's picture of the edited labels as the editor's is: (the lock's pixels,
+    the direction it runs, the pictures); None where the photo has no forehead for one."""
+    found = lock_of(labels, engine.labels.names)
+    if found is None:
+        return None
+    edited, direction = found
+    lock = edited != labels
+    guide = guide_of(engine, photo, edited)
+    guide_px = photo.shape[0] / engine.size
+    outs = {
+        name: texture_fill(photo, lock, edited, labels, guide, s, guide_px=guide_px).image
+        for name, s in settings.items()
+    }
+    outs["synthesis"] = np.where(lock[..., None], guide, photo)
+    return lock, direction, outs
+
+
+def around(image: np.ndarray, where: np.ndarray, margin: int = 24) -> np.ndarray:
+    """`image` cropped to the box of `where` grown by `margin` px."""
+    ys, xs = np.nonzero(where)
+    return image[max(0, ys.min() - margin) : ys.max() + margin, max(0, xs.min() - margin) : xs.max() + margin]
+
+
+def evaluate_locks(
+    engine: Engine,
+    pairs: list,
+    settings: dict[str, FillSettings],
+    progress: bool = True,
+    save_dir=None,
+    side: int = SIDE,
+) -> dict:
+    """A lock of hair brushed over each photo's forehead, filled by each of `settings` and
+    by the model's synthesis (`lock_fills`): how far its strands run along it
+    (`strands_along`), and its fine (below 1.5 px) and middle (1.5 to 6 px) texture
+    against that of the photo's own hair (1: as textured as the hair; a flat lock far
+    below). There is no truth to compare with: the photo had skin there."""
+    hair_id = engine.labels.names.index("hair")
+    rows = {name: {"along": [], "fine": [], "middle": []} for name in (*settings, "synthesis")}
+    used = 0
+    for i, pair in enumerate(tqdm(pairs, desc="locks", disable=not progress)):
+        photo = cv2.resize(load_image(pair.image), (side, side), interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(pair.read(engine.labels)[1], (side, side), interpolation=cv2.INTER_NEAREST)
+        filled = lock_fills(engine, photo, labels, settings)
+        if filled is None:
+            continue
+        lock, direction, outs = filled
+        used += 1
+        # its middle: 3 px or more from its outline, where the outline's own gradient is not seen
+        inner = cv2.distanceTransform(lock.astype(np.uint8), cv2.DIST_L2, 5) >= 3
+        core = cv2.erode((labels == hair_id).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+        for name, out in outs.items():
+            rows[name]["along"].append(strands_along(out, inner, direction))
+            for key, (fine, coarse) in (("fine", (1.5, None)), ("middle", (1.5, 6.0))):
+                own = max(band_deviation(photo, core, fine, coarse), 1e-6)
+                rows[name][key].append(band_deviation(out, inner, fine, coarse) / own)
+        if save_dir is not None:
+            from models.data.files import save_image
+
+            strip = [around(photo, lock), *(around(o, lock) for o in outs.values())]
+            save_image(f"{save_dir}/{i:03d}_lock.png", np.concatenate(strip, 1))
+    summary = {name: {k: float(np.mean(v)) if v else None for k, v in row.items()} for name, row in rows.items()}
+    return {"photos": len(pairs), "locks": used, "side": side, **summary}

@@ -29,8 +29,15 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from models.inference.colour_model import clamped_into, within
-from models.settings import FILL_COHERENCE, FILL_GUIDE_WEIGHT, FILL_ITERATIONS, FILL_PATCH, FILL_SEAM_BLEND
+from models.inference.colour_model import clamped_into, gaussian_of, squared_distance, within
+from models.settings import (
+    FILL_COHERENCE,
+    FILL_GUIDE_WEIGHT,
+    FILL_ITERATIONS,
+    FILL_ORIENTATION_WEIGHT,
+    FILL_PATCH,
+    FILL_SEAM_BLEND,
+)
 
 if TYPE_CHECKING:
     from models.data.bank import SegmentBank
@@ -42,6 +49,11 @@ CORE_DEPTH = 6  # pixels: a class's colours are told from its pixels this far in
 MIN_CORE = 50  # pixels of a class's core (CORE_DEPTH inside) enough to tell its colours
 GUIDE_DEPTH = 8.0  # pixels of the model's picture: a painted shape thinner than twice this is drawn blended
 EXEMPLAR_SIDE = 384  # an exemplar is cropped to at most this square around its class's pixels
+STRAND_SIGMA = 2.0  # px: the structure tensor that tells the strands' direction is averaged over this
+# a shape painted over another class also copies from its class's pixels turned by these
+# angles (degrees), so that a lock brushed across the strands can take them along its length
+TURNS = (45.0, 90.0, 135.0)
+TURN_WINDOW, TURN_WINDOW_MIN, TURN_WINDOW_MAX = 12.0, 96, 512  # the turned window's side (`turned_copies`)
 # the fill's structure is found at a size where a pixel of the guide (the model's picture)
 # is this many pixels, the size its settings were chosen at (512 px photos, a 256 px model);
 # each finer size only adds its octave of the sources' texture (`Level.add_octave`)
@@ -67,6 +79,10 @@ class FillSettings:
     # px (at the structure's size, `STRUCTURE_PX`) over which the fill takes the photo's
     # values where the shape meets its own class (`Level.seam_blended`); 0: not at all
     seam_blend: float = FILL_SEAM_BLEND
+    # the weight of the strands' direction in the patch distance (`strand_directions`;
+    # a direction is a unit vector in the structure tensor's doubled angle, so a patch of
+    # strands across the wanted way costs up to 4 times this per pixel); 0: not looked at
+    orientation_weight: float = FILL_ORIENTATION_WEIGHT
     seed: int = 0
 
     @property
@@ -135,9 +151,18 @@ def texture_fill(
     guide_image = crop(guide).astype(np.float32) / 255 if guide is not None else None
     painted_over = region & (sure != UNKNOWN) & (sure != target)
     low, met_here = guide_in_photo_colours(image, region, target, sure, guide_image, unsure, painted_over, guide_px)
-    canvas, painted, painted_as, sources, canvas_low = beside_exemplars(
-        (image, region, target, own, low), exemplars, given, settings.patch
-    )
+    # each exemplar offers its pixels of the classes it was asked for
+    offered = [(picture, only(labels_of, given)) for picture, labels_of in exemplars] if given else []
+    pictures = (image, region, target, own, low)
+    # a shape painted over another class (a lock across the forehead) is asked for strands
+    # along it, and offered its class's pixels turned; within its own class (a band of the
+    # hair repainted) the directions changed nothing measured (docs/RESULTS.md)
+    over_classes = [int(c) for c in np.unique(target[painted_over]) if c not in lacking]
+    if settings.orientation_weight > 0 and over_classes:
+        wanted = wanted_directions(image, region, target, own, painted_over, met_here)
+        offered += turned_copies(image, own, over_classes, painted_over, wanted)
+        pictures = (*pictures, wanted)
+    canvas, painted, painted_as, sources, canvas_low, *directions = beside_exemplars(pictures, offered, settings.patch)
 
     def on_canvas(a: np.ndarray, fill) -> np.ndarray:  # the exemplars beside it hold `fill`
         out = np.full(painted_as.shape, fill, a.dtype)
@@ -155,6 +180,7 @@ def texture_fill(
         guide_px,
         on_canvas(met_here, UNKNOWN),
         on_canvas(painted_over, False),
+        directions[0] if directions else None,
     )
     filled = filled[: image.shape[0], : image.shape[1]]
     # what has no source keeps the guide's picture (the model's synthesis)
@@ -175,33 +201,150 @@ def sure_labels(labels: np.ndarray, unsure: int) -> np.ndarray:
 
 
 def beside_exemplars(
-    pictures: tuple[np.ndarray, ...], exemplars: Sequence[Exemplar], classes: list[int], patch: int
+    pictures: tuple[np.ndarray, ...], exemplars: Sequence[Exemplar], patch: int
 ) -> tuple[np.ndarray, ...]:
-    """The fill's pictures (image, region, target, own, low) with each exemplar laid to
-    the right of them, a patch apart: its pixels of `classes` become sources (its own
-    picture its low frequencies), nothing of it is painted. Without classes to give, the
-    pictures as they are."""
-    if not classes:
+    """The fill's pictures (image, region, target, own, low[, directions]) with the
+    exemplars laid to the right of them, in columns no taller than the canvas and a patch
+    apart: their labelled pixels (UNKNOWN where they offer none) become sources, each
+    one's own picture their low frequencies and its own strands their directions; nothing
+    of them is painted. Without exemplars, the pictures as they are. (One exemplar per
+    column, each padded to the crop's height, made a fill of a 12-megapixel photo with
+    three small turned windows twice as slow.)"""
+    if not exemplars:
         return pictures
-    image, region, target, own, low = pictures
-    h = max([image.shape[0], *(e.shape[0] for e, _ in exemplars)])
-    parts = [list(pictures)]
+    image, target, own = pictures[0], pictures[2], pictures[3]
+    fills = (0.0, False, 0, UNKNOWN, 0.0, 0.0)[: len(pictures)]  # what the gaps and padding hold
+    height = max([image.shape[0], *(labels.shape[0] for _, labels in exemplars)])
+    blocks = []
     for picture, labels in exemplars:
-        picture = picture.astype(np.float32) / 255
-        ex_own = np.where(np.isin(labels, classes), labels, UNKNOWN).astype(own.dtype)
-        gap = np.zeros((labels.shape[0], patch), bool)
-        parts.append(
-            [
-                np.concatenate([np.zeros((labels.shape[0], patch, 3), np.float32), picture], 1),
-                np.concatenate([gap, np.zeros(labels.shape, bool)], 1),
-                np.concatenate([gap.astype(target.dtype), np.zeros(labels.shape, target.dtype)], 1),
-                np.concatenate([np.full(gap.shape, UNKNOWN, own.dtype), ex_own], 1),
-                np.concatenate([np.zeros((labels.shape[0], patch, 3), np.float32), picture], 1),
-            ]
+        picture = picture.astype(np.float32) / 255 if picture.dtype == np.uint8 else picture
+        block = [picture, np.zeros(labels.shape, bool), np.zeros(labels.shape, target.dtype), labels.astype(own.dtype)]
+        block.append(picture)
+        if len(pictures) > 5:
+            block.append(strand_directions(picture))
+        blocks.append(block)
+    columns, column, used = [], [], 0
+    for block in blocks:  # greedily, top to bottom, each block followed by a gap of a patch
+        if column and used + block[0].shape[0] > height:
+            columns.append(column)
+            column, used = [], 0
+        column.append(block)
+        used += block[0].shape[0] + patch
+    columns.append(column)
+    out = [
+        np.concatenate([a, np.full((height - a.shape[0], *a.shape[1:]), v, a.dtype)], 0)
+        for a, v in zip(pictures, fills)
+    ]
+    for column in columns:
+        width = max(block[0].shape[1] for block in column) + patch  # a gap of a patch on its left
+        for i, value in enumerate(fills):
+            stacked = [padded_to(block[i], block[i].shape[0] + patch, width, value) for block in column]
+            out[i] = np.concatenate([out[i], padded_to(np.concatenate(stacked, 0)[:height], height, width, value)], 1)
+    return tuple(out)
+
+
+def padded_to(a: np.ndarray, height: int, width: int, value) -> np.ndarray:
+    """`a` at the top right of a (height, width) array of `value`."""
+    out = np.full((height, width, *a.shape[2:]), value, a.dtype)
+    out[: a.shape[0], width - a.shape[1] :] = a
+    return out
+
+
+def only(labels: np.ndarray, classes: list[int]) -> np.ndarray:
+    """`labels` with every class but `classes` UNKNOWN."""
+    return np.where(np.isin(labels, classes), labels, UNKNOWN).astype(labels.dtype)
+
+
+def strand_directions(image: np.ndarray) -> np.ndarray:
+    """(h, w, 2) float32: the direction of the picture's grey gradients, as the structure
+    tensor (averaged over STRAND_SIGMA px) in its doubled angle, (J11 - J22, 2 J12) / (J11
+    + J22): a unit vector where every gradient there runs one way (strands, at right
+    angles to them), near 0 where they run every way (skin's pores, a flat patch)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    return doubled_angle(gx, gy, STRAND_SIGMA)
+
+
+def doubled_angle(gx: np.ndarray, gy: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w, 2): the structure tensor of gradients (`gx`, `gy`), averaged over `sigma` px,
+    in its doubled angle (see `strand_directions`)."""
+    smooth = lambda a: cv2.GaussianBlur(a, (0, 0), sigma)
+    j11, j22, j12 = smooth(gx * gx), smooth(gy * gy), smooth(gx * gy)
+    norm = np.maximum(j11 + j22, 1e-8)
+    return np.stack([(j11 - j22) / norm, 2 * j12 / norm], -1).astype(np.float32)
+
+
+def wanted_directions(
+    image: np.ndarray, region: np.ndarray, target: np.ndarray, own: np.ndarray, over: np.ndarray, met: np.ndarray
+) -> np.ndarray:
+    """(h, w, 2): the strands' directions a fill is asked for (`strand_directions`): the
+    photo's own beyond the shape; inside it, those round it carried in (a band of hair
+    continues the hair's flow); where it is painted over another class, along the shape:
+    away from where it meets its class (a lock hangs from its root, a fringe falls from
+    the hairline), or along its length where it meets none. A lock brushed across the
+    forehead took the hair's strands as they lay, across it, in stripes (docs/RESULTS.md).
+    Their strength is that of the class's own strands."""
+    out = strand_directions(image)
+    if not region.any():
+        return out
+    beside = cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    out[region] = membrane(out, beside & ~region, region)[region]
+    for c in np.unique(target[over]):
+        shape = region & (target == c)
+        strength = np.median(np.hypot(*np.moveaxis(out[own == c], -1, 0))) if (own == c).any() else 0.0
+        root = met == c
+        if root.any():  # along the distance from the root: the strands' gradients at right angles to it
+            from_root = cv2.distanceTransform((~root).astype(np.uint8), cv2.DIST_L2, 5)
+            dy, dx = np.gradient(from_root)
+            gx, gy = -dy, dx
+        else:  # at right angles to the outline: the distance from it changes across the shape
+            inside = cv2.distanceTransform(shape.astype(np.uint8), cv2.DIST_L2, 5)
+            gy, gx = np.gradient(inside)
+        wanted = doubled_angle(gx.astype(np.float32), gy.astype(np.float32), STRAND_SIGMA)
+        unit = wanted / np.maximum(np.hypot(wanted[..., 0], wanted[..., 1]), 1e-6)[..., None]
+        here = shape & over
+        out[here] = strength * unit[here]
+    return out
+
+
+def turned_copies(
+    image: np.ndarray, own: np.ndarray, classes: list[int], over: np.ndarray, wanted: np.ndarray
+) -> list[Exemplar]:
+    """Further sources with their strands running other ways: a window of the photo's
+    pixels of `classes` nearest the pixels painted `over` another class, turned by those of
+    TURNS that bring the strands nearest the way they are `wanted` (`wanted_directions`)
+    at a tenth or more of those pixels (a straight lock takes one turn, or none), its
+    pixels of `classes` labelled (the rest, and what the turn brings in, UNKNOWN). The
+    window is TURN_WINDOW times the painted part's width across, from TURN_WINDOW_MIN to
+    TURN_WINDOW_MAX px: the whole crop three times over made a fill of a 12-megapixel
+    photo four times slower."""
+    labels = only(own, classes)
+    mine = labels != UNKNOWN
+    if not mine.any() or not over.any():
+        return []
+    width = 2 * float(cv2.distanceTransform(over.astype(np.uint8), cv2.DIST_L2, 3).max())
+    side = int(np.clip(TURN_WINDOW * width, TURN_WINDOW_MIN, TURN_WINDOW_MAX))
+    away = cv2.distanceTransform((~over).astype(np.uint8), cv2.DIST_L2, 3)
+    cy, cx = np.unravel_index(np.argmin(np.where(mine, away, np.inf)), away.shape)
+    h, w = labels.shape
+    y0, x0 = int(np.clip(cy - side // 2, 0, max(0, h - side))), int(np.clip(cx - side // 2, 0, max(0, w - side)))
+    window = (slice(y0, y0 + side), slice(x0, x0 + side))
+    picture, labels = np.ascontiguousarray(image[window]), np.ascontiguousarray(labels[window])
+    wh, ww = labels.shape
+    asked = wanted[over] / np.maximum(np.hypot(*np.moveaxis(wanted[over], -1, 0)), 1e-6)[:, None]
+    candidates, ways = [(picture, labels)], [strand_directions(picture)[labels != UNKNOWN].mean(0)]
+    for angle in TURNS:
+        turn = cv2.getRotationMatrix2D(((ww - 1) / 2, (wh - 1) / 2), angle, 1.0)
+        turned = cv2.warpAffine(picture, turn, (ww, wh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        turned_labels = cv2.warpAffine(
+            labels, turn, (ww, wh), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=UNKNOWN
         )
-    fills = (0.0, False, 0, UNKNOWN, 0.0)  # what pads each picture to the canvas's height
-    padded = lambda a, v: np.concatenate([a, np.full((h - a.shape[0], *a.shape[1:]), v, a.dtype)], 0)
-    return tuple(np.concatenate([padded(part[i], fills[i]) for part in parts], 1) for i in range(5))
+        candidates.append((turned, turned_labels))
+        kept = turned_labels != UNKNOWN
+        ways.append(strand_directions(turned)[kept].mean(0) if kept.any() else np.zeros(2, np.float32))
+    nearest = np.argmax(asked @ np.stack(ways).T, axis=1)
+    share = np.bincount(nearest, minlength=len(candidates)) / len(nearest)
+    return [candidates[k] for k in range(1, len(candidates)) if share[k] >= 0.1]
 
 
 def bank_exemplars(bank: SegmentBank, classes: list[int], scale: float) -> list[Exemplar]:
@@ -345,9 +488,12 @@ def stale_outline(
     image: np.ndarray, region: np.ndarray, labels: np.ndarray, own: np.ndarray, unsure: int = 0
 ) -> np.ndarray:
     """(h, w) bool: the photo's own pixels of a painted shape's class within `unsure` + 2
-    px of where the shape meets them that are not of the class's colour (`of_its_colour`):
-    a soft hairline's skin-coloured pixels the parse calls hair. A fringe painted down from
-    the hairline left them as a light line inside the new hair; they are filled with it."""
+    px of where the shape meets them that are not of the class's colour (`of_its_colour`)
+    and look more like a class the shape was painted over (nearer its colours' Gaussian):
+    a soft hairline's skin-coloured pixels the parse calls hair. A fringe painted down
+    from the hairline left them as a light line inside the new hair; they are filled with
+    it. A hairline's shadow, darker than the hair and unlike the skin, is the hair's own
+    and stays."""
     out = np.zeros(region.shape, bool)
     image = image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
     for c in np.unique(labels[region]):
@@ -356,7 +502,22 @@ def stale_outline(
         if core.sum() < MIN_CORE:
             continue
         beside = meeting(region & (labels == c), mine, 2 + unsure)
-        out |= beside & ~of_its_colour(image, beside, image[core])
+        unlike = beside & ~of_its_colour(image, beside, image[core])
+        if not unlike.any():
+            continue
+        colours = image[unlike]
+        to_own = squared_distance(colours, *gaussian_of(image[core], 1e-4))
+        to_covered = np.full(len(colours), np.inf)
+        for k in np.unique(own[region & (labels == c)]):
+            covered_core = class_core(own == k) if k not in (c, UNKNOWN) else None
+            if covered_core is not None and covered_core.sum() >= MIN_CORE:
+                to_covered = np.minimum(to_covered, squared_distance(colours, *gaussian_of(image[covered_core], 1e-4)))
+        stale = np.zeros_like(out)
+        stale[unlike] = to_covered < to_own
+        # a line, not dots: its pixels of the class's colour between stale ones go with them
+        # (some of a soft hairline's pixels pass for hair, and left between refilled ones
+        # they read as dots along a lock's root)
+        out |= beside & (cv2.morphologyEx(stale.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0)
     return out
 
 
@@ -455,6 +616,7 @@ def synthesise(
     guide_px: float = 1.0,
     met: np.ndarray | None = None,
     over: np.ndarray | None = None,
+    directions: np.ndarray | None = None,
 ) -> np.ndarray:
     """The fill, coarse to fine: at each size PatchMatch finds each painted pixel's source
     patch, then the patches vote; the matches start the next size's search. Sizes finer
@@ -463,7 +625,10 @@ def synthesise(
     guide, smooth below 4 px, had set the strands' scale, and fills came out flat. With
     `met` (the photo's sure classes beside the shape, UNKNOWN elsewhere), the full-size fill
     is blended into them where they are its class (`Level.seam_blended`). `over`: the
-    painted pixels whose class the photo had otherwise (`Level.low_frequencies`)."""
+    painted pixels whose class the photo had otherwise (`Level.low_frequencies`).
+    `directions` (h, w, 2): the strands' directions of the sources and those the painted
+    pixels are asked for (`wanted_directions`), compared as part of each patch at the
+    sizes that find the structure."""
     rng = np.random.default_rng(settings.seed)
     result = image.copy()
     if not region.any():
@@ -473,7 +638,21 @@ def synthesise(
     scales = [2**k for k in range(levels, -1, -1)]
     previous, estimate = None, None
     for scale in scales:
-        level = Level(image, region, target, own, low, scale, settings, finest=scale <= 2**structure, over=over)
+        level = Level(
+            image,
+            region,
+            target,
+            own,
+            low,
+            scale,
+            settings,
+            finest=scale <= 2**structure,
+            over=over,
+            # the strands' way is settled with the structure: a finer size that adds its
+            # octave keeps the matches it is given (and on a 12-megapixel photo, the
+            # directions there cost more than the whole fill had)
+            directions=directions if scale >= 2**structure else None,
+        )
         if not level.valid:
             continue
         if previous is not None and scale < 2**structure:
@@ -495,7 +674,17 @@ class Level:
     (targets) and, per class, the pixels that may be copied from (sources)."""
 
     def __init__(
-        self, image, region, target, own, low, scale: int, settings: FillSettings, finest: bool = False, over=None
+        self,
+        image,
+        region,
+        target,
+        own,
+        low,
+        scale: int,
+        settings: FillSettings,
+        finest: bool = False,
+        over=None,
+        directions=None,
     ):
         self.scale, self.settings = scale, settings
         h, w = region.shape
@@ -538,6 +727,13 @@ class Level:
         # reach for a quarter of the gathers
         sparse = ((oy % 2 == 0) & (ox % 2 == 0)) | ((np.abs(oy) == r) & (np.abs(ox) == r))
         self.compared = (oy * self.width + ox)[sparse].ravel()
+        # the strands' directions, smooth over a patch, compared at its centre alone (for
+        # every compared pixel: a third more gathers for the same distance)
+        self.directions_pad = None
+        if directions is not None:
+            weight = np.float32(np.sqrt(settings.orientation_weight * len(self.compared)))
+            self.directions_pad = weight * pad(down(directions, cv2.INTER_AREA)).reshape(-1, 2)
+            self.target_directions = self.directions_pad[self.targets]
         self.last_nnf = None
         self.finest = finest  # the fill's structure is settled at this size or has been
         self.base, self.octave, self.octave_pad = self.low, None, None
@@ -629,11 +825,18 @@ class Level:
         features = np.concatenate([estimate_pad, self.guide_scale * self.low_pad], 1)
         return np.take(features, self.patch_pixels(self.targets), axis=0)
 
-    def cost(self, patches: np.ndarray, nnf: np.ndarray) -> np.ndarray:
-        """Each target's patch distance to its match, texture and guide together."""
+    def cost(self, patches: np.ndarray, nnf: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Each target's patch distance to its match, texture and guide together, and the
+        strands' directions at the patches' centres; `rows`: which targets `patches` and
+        `nnf` are of (all, in order, without)."""
         # np.take gathers rows several times faster than fancy indexing does
         difference = patches - np.take(self.source_features, self.patch_pixels(nnf), axis=0)
-        return np.einsum("ijk,ijk->i", difference, difference)
+        cost = np.einsum("ijk,ijk->i", difference, difference)
+        if self.directions_pad is not None:
+            wanted = self.target_directions if rows is None else self.target_directions[rows]
+            turn = wanted - np.take(self.directions_pad, nnf, axis=0)
+            cost += np.einsum("ij,ij->i", turn, turn)
+        return cost
 
     def search_and_vote(
         self, start: np.ndarray, nnf: np.ndarray, rng: np.random.Generator, interrupt: Callable[[], bool] | None = None
@@ -725,7 +928,7 @@ class Level:
         (tried,) = np.nonzero((self.class_of[candidate] == self.target_class) & (candidate != nnf))
         if not tried.size:
             return nnf, cost
-        new_cost = self.cost(np.take(patches, tried, axis=0), candidate[tried]) * factor
+        new_cost = self.cost(np.take(patches, tried, axis=0), candidate[tried], tried) * factor
         take = new_cost < cost[tried]
         nnf, cost = nnf.copy(), cost.copy()
         nnf[tried[take]], cost[tried[take]] = candidate[tried][take], new_cost[take]

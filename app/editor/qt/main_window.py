@@ -28,6 +28,7 @@ from models.inference.engine import Engine
 
 SCREEN_SHARE = 0.9  # of the screen a first start's window takes
 MIN_PREVIEW_SIDE = 512
+WIDE_ASPECT = 1.5  # a picture this much wider than tall stacks the panes (`arrange_views`)
 # painting paused this long after a frame of painted shapes: their photo-size fill starts
 PHOTO_SIZE_PAUSE_MS = 400
 FILLING_PHOTO_SIZE = "Filling the painted shapes at the photo's own size..."
@@ -223,8 +224,18 @@ class MainWindow(QMainWindow):
         self.look_panel.show_look(doc.look)
         self.status_model.setText(f"{self.engine.info.name} on {self.engine.device}")
         self.update_photo_view()
+        self.arrange_views()
         self.update_title()
         self.request_synthesis()
+
+    def arrange_views(self) -> None:
+        """A wide picture (a 2:1 street) stacks the mask over the result (and the photo
+        beside it), so that each pane is as wide as the window rather than a strip among
+        dark bands; a square or tall one keeps the mask beside them."""
+        height, width = self.doc.mask.shape
+        wide = width >= WIDE_ASPECT * height
+        self.splitter.setOrientation(Qt.Orientation.Vertical if wide else Qt.Orientation.Horizontal)
+        self.views_column.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
 
     def on_document_change(self, what: Change) -> None:
         if what in (Change.MASK, Change.HISTORY, Change.STYLES):
