@@ -16,4 +16,5 @@ FILL_GUIDE_WEIGHT = 2.0  # the low-frequency guide's weight against the texture'
 FILL_ITERATIONS = 3  # PatchMatch sweeps per pyramid level
 FILL_COHERENCE = 1.0  # a match continuing a neighbour's counts as twice as close
 FILL_SEAM_BLEND = 0.75  # px over which a fill takes the photo's values where it meets its class
+FILL_VOTE_SIGMA = 1.5  # px: the vote's weights round each patch's centre (0: the mean)
 FILL_ORIENTATION_WEIGHT = 0.1  # the strands' direction's weight in a fill's patch distance (eval-fill --locks)

@@ -33,6 +33,7 @@ from models.settings import (
     FILL_ORIENTATION_WEIGHT,
     FILL_PATCH,
     FILL_SEAM_BLEND,
+    FILL_VOTE_SIGMA,
     GENERATE,
 )
 
@@ -396,6 +397,7 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
         coherence=args.coherence,
         seam_blend=args.seam_blend,
         orientation_weight=args.orientation_weight,
+        vote_sigma=args.vote_sigma,
     )
     if args.locks:
         from dataclasses import replace
@@ -502,6 +504,12 @@ def register(sub: argparse._SubParsersAction, lab: argparse._SubParsersAction) -
         type=float_in(0, 10),
         default=FILL_ORIENTATION_WEIGHT,
         help="the strands' direction's weight in the patch distance (0: not looked at)",
+    )
+    p.add_argument(
+        "--vote-sigma",
+        type=float_in(0, 10),
+        default=FILL_VOTE_SIGMA,
+        help="px: the vote weighs each covering patch by a Gaussian of this width round its centre (0: the mean)",
     )
     p.add_argument(
         "--locks",

@@ -37,6 +37,7 @@ from models.settings import (
     FILL_ORIENTATION_WEIGHT,
     FILL_PATCH,
     FILL_SEAM_BLEND,
+    FILL_VOTE_SIGMA,
 )
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class FillSettings:
     # a match that continues a neighbour's (a run of the source copied) counts as 1 + this
     # times closer, as image analogies' coherence (kappa): runs of strands, not grain
     coherence: float = FILL_COHERENCE
+    # px: the vote weighs what each covering patch says by a Gaussian of this width round
+    # its centre (0: all alike, the mean), so that fine strands average away less
+    vote_sigma: float = FILL_VOTE_SIGMA
     # px (at the structure's size, `STRUCTURE_PX`) over which the fill takes the photo's
     # values where the shape meets its own class (`Level.seam_blended`); 0: not at all
     seam_blend: float = FILL_SEAM_BLEND
@@ -727,6 +731,13 @@ class Level:
         # reach for a quarter of the gathers
         sparse = ((oy % 2 == 0) & (ox % 2 == 0)) | ((np.abs(oy) == r) & (np.abs(ox) == r))
         self.compared = (oy * self.width + ox)[sparse].ravel()
+        # the vote, the same every sweep: where each target's patch speaks, and what each of
+        # its compared pixels' say weighs (nearer the patch's centre, more: `vote_sigma`)
+        self.vote_at = self.patch_pixels(self.targets).ravel()
+        sigma = settings.vote_sigma
+        weights = np.exp(-(oy**2 + ox**2)[sparse].ravel() / (2 * sigma**2)) if sigma > 0 else np.ones(sparse.sum())
+        self.vote_weights = np.tile(weights.astype(np.float32), len(self.targets))[:, None]
+        self.vote_count = np.bincount(self.vote_at, self.vote_weights[:, 0], minlength=len(self.image_pad))
         # the strands' directions, smooth over a patch, compared at its centre alone (for
         # every compared pixel: a third more gathers for the same distance)
         self.directions_pad = None
@@ -935,7 +946,8 @@ class Level:
         return nnf, cost
 
     def vote(self, nnf: np.ndarray, centre_only: bool = False) -> np.ndarray:
-        """Each painted pixel: the mean of what the matched patches covering it say; at the
+        """Each painted pixel: the mean of what the matched patches covering it say, each
+        weighed by how near the pixel is to its centre (`FillSettings.vote_sigma`); at the
         finest level (`centre_only`) what its own match says, so that strands a pixel out
         of step do not average away (coherent matches copy whole runs of the source)."""
         if centre_only:
@@ -947,14 +959,13 @@ class Level:
                 detail[on] = self.octave_pad[nnf[on]]
             estimate[ys, xs] = np.clip(self.base[ys, xs] + detail, 0, 1)
             return estimate
-        n = len(self.image_pad)
-        at = self.patch_pixels(self.targets).ravel()
-        colours = np.take(self.detail_pad, self.patch_pixels(nnf), axis=0).reshape(-1, 3)
+        n, at = len(self.image_pad), self.vote_at
+        colours = np.take(self.detail_pad, self.patch_pixels(nnf), axis=0).reshape(-1, 3) * self.vote_weights
         total = np.stack([np.bincount(at, colours[:, channel], minlength=n) for channel in range(3)], 1)
-        count = np.bincount(at, minlength=n).astype(np.float64)
+        count = self.vote_count
         r = self.r
         voted = (
-            (total / np.maximum(count, 1)[:, None])
+            (total / np.maximum(count, 1e-6)[:, None])
             .astype(np.float32)
             .reshape(self.shape[0] + 2 * r, self.shape[1] + 2 * r, 3)
         )
