@@ -406,16 +406,15 @@ def cmd_eval_fill(args: argparse.Namespace) -> int:
 
         compared = {"ours": settings, "ours_without_directions": replace(settings, orientation_weight=0.0)}
         result = evaluate_locks(engine, pairs, compared, save_dir=args.save_dir, side=args.side)
-        print(json.dumps(result) if args.json else "\n".join(f"{k:>24}: {v}" for k, v in result.items()))
-        return 0
-    bank = None
-    if args.bank:
-        from models.data.bank import SegmentBank
+    else:
+        bank = None
+        if args.bank:
+            from models.data.bank import SegmentBank
 
-        bank = SegmentBank.load(args.bank)
-        bank.check_fits(engine.info.model, engine.labels)
-    result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir, bank=bank, side=args.side)
-    print(json.dumps(result) if args.json else "\n".join(f"{k:>12}: {v}" for k, v in result.items()))
+            bank = SegmentBank.load(args.bank)
+            bank.check_fits(engine.info.model, engine.labels)
+        result = evaluate_fills(engine, pairs, settings, save_dir=args.save_dir, bank=bank, side=args.side)
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>24}: {v}" for k, v in result.items()))
     return 0
 
 

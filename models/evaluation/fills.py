@@ -97,10 +97,16 @@ def texture_ratio(out: np.ndarray, real: np.ndarray, band: np.ndarray) -> float:
     inner = cv2.erode(band.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if not inner.any():
         inner = band
-    high = lambda image: (lambda g: g - cv2.GaussianBlur(g, (0, 0), 1.5))(
-        cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    )[inner].std()
-    return float(high(out) / max(high(real), 1e-6))
+    return band_deviation(out, inner, 1.5) / max(band_deviation(real, inner, 1.5), 1e-6)
+
+
+def band_deviation(image: np.ndarray, where: np.ndarray, fine: float, coarse: float | None = None) -> float:
+    """The deviation at `where` of the grey picture's band between Gaussian blurs of `fine`
+    and `coarse` px (without `coarse`: the picture less its `fine` blur)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    low = cv2.GaussianBlur(grey, (0, 0), fine)
+    band = grey - low if coarse is None else low - cv2.GaussianBlur(grey, (0, 0), coarse)
+    return float(band[where].std())
 
 
 def seam_ratio(out: np.ndarray, real: np.ndarray, band: np.ndarray) -> float:
@@ -271,15 +277,6 @@ def strands_along(image: np.ndarray, where: np.ndarray, direction: np.ndarray) -
     return float((tensor[where] @ along).mean())
 
 
-def band_deviation(image: np.ndarray, where: np.ndarray, fine: float, coarse: float | None) -> float:
-    """The deviation at `where` of the grey picture's band between Gaussian blurs of `fine`
-    and `coarse` px (without `coarse`: the picture less its `fine` blur)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    low = cv2.GaussianBlur(grey, (0, 0), fine)
-    band = grey - low if coarse is None else low - cv2.GaussianBlur(grey, (0, 0), coarse)
-    return float(band[where].std())
-
-
 def lock_fills(
     engine: Engine, photo: np.ndarray, labels: np.ndarray, settings: dict[str, FillSettings]
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
@@ -335,11 +332,12 @@ def evaluate_locks(
         # its middle: 3 px or more from its outline, where the outline's own gradient is not seen
         inner = cv2.distanceTransform(lock.astype(np.uint8), cv2.DIST_L2, 5) >= 3
         core = cv2.erode((labels == hair_id).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+        bands = {"fine": (1.5, None), "middle": (1.5, 6.0)}
+        own = {key: max(band_deviation(photo, core, *blurs), 1e-6) for key, blurs in bands.items()}
         for name, out in outs.items():
             rows[name]["along"].append(strands_along(out, inner, direction))
-            for key, (fine, coarse) in (("fine", (1.5, None)), ("middle", (1.5, 6.0))):
-                own = max(band_deviation(photo, core, fine, coarse), 1e-6)
-                rows[name][key].append(band_deviation(out, inner, fine, coarse) / own)
+            for key, blurs in bands.items():
+                rows[name][key].append(band_deviation(out, inner, *blurs) / own[key])
         if save_dir is not None:
             from models.data.files import save_image
 

@@ -60,7 +60,9 @@ TURN_WINDOW, TURN_WINDOW_MIN, TURN_WINDOW_MAX = 12.0, 96, 512  # the turned wind
 # each finer size only adds its octave of the sources' texture (`Level.add_octave`)
 STRUCTURE_PX = 2
 
-Exemplar = tuple[np.ndarray, np.ndarray]  # a picture (h, w, 3) uint8 and its labels, at the photo's scale
+# a picture (h, w, 3) and its labels, at the photo's scale (and, when known, its strands'
+# directions, `strand_directions`)
+Exemplar = tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -218,14 +220,14 @@ def beside_exemplars(
         return pictures
     image, target, own = pictures[0], pictures[2], pictures[3]
     fills = (0.0, False, 0, UNKNOWN, 0.0, 0.0)[: len(pictures)]  # what the gaps and padding hold
-    height = max([image.shape[0], *(labels.shape[0] for _, labels in exemplars)])
+    height = max([image.shape[0], *(exemplar[1].shape[0] for exemplar in exemplars)])
     blocks = []
-    for picture, labels in exemplars:
+    for picture, labels, *known in exemplars:
         picture = picture.astype(np.float32) / 255 if picture.dtype == np.uint8 else picture
         block = [picture, np.zeros(labels.shape, bool), np.zeros(labels.shape, target.dtype), labels.astype(own.dtype)]
         block.append(picture)
         if len(pictures) > 5:
-            block.append(strand_directions(picture))
+            block.append(known[0] if known else strand_directions(picture))
         blocks.append(block)
     columns, column, used = [], [], 0
     for block in blocks:  # greedily, top to bottom, each block followed by a gap of a patch
@@ -318,7 +320,8 @@ def turned_copies(
     pixels of `classes` nearest the pixels painted `over` another class, turned by those of
     TURNS that bring the strands nearest the way they are `wanted` (`wanted_directions`)
     at a tenth or more of those pixels (a straight lock takes one turn, or none), its
-    pixels of `classes` labelled (the rest, and what the turn brings in, UNKNOWN). The
+    pixels of `classes` labelled (the rest, and what the turn brings in, UNKNOWN), with the
+    strands' directions that chose it. The
     window is TURN_WINDOW times the painted part's width across, from TURN_WINDOW_MIN to
     TURN_WINDOW_MAX px: the whole crop three times over made a fill of a 12-megapixel
     photo four times slower."""
@@ -336,16 +339,16 @@ def turned_copies(
     picture, labels = np.ascontiguousarray(image[window]), np.ascontiguousarray(labels[window])
     wh, ww = labels.shape
     asked = wanted[over] / np.maximum(np.hypot(*np.moveaxis(wanted[over], -1, 0)), 1e-6)[:, None]
-    candidates, ways = [(picture, labels)], [strand_directions(picture)[labels != UNKNOWN].mean(0)]
+    candidates = [(picture, labels, strand_directions(picture))]
     for angle in TURNS:
         turn = cv2.getRotationMatrix2D(((ww - 1) / 2, (wh - 1) / 2), angle, 1.0)
         turned = cv2.warpAffine(picture, turn, (ww, wh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         turned_labels = cv2.warpAffine(
             labels, turn, (ww, wh), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=UNKNOWN
         )
-        candidates.append((turned, turned_labels))
-        kept = turned_labels != UNKNOWN
-        ways.append(strand_directions(turned)[kept].mean(0) if kept.any() else np.zeros(2, np.float32))
+        candidates.append((turned, turned_labels, strand_directions(turned)))
+    mean_way = lambda labelled, ways: ways[labelled].mean(0) if labelled.any() else np.zeros(2, np.float32)
+    ways = [mean_way(turned_labels != UNKNOWN, directions) for _, turned_labels, directions in candidates]
     nearest = np.argmax(asked @ np.stack(ways).T, axis=1)
     share = np.bincount(nearest, minlength=len(candidates)) / len(nearest)
     return [candidates[k] for k in range(1, len(candidates)) if share[k] >= 0.1]
@@ -731,13 +734,11 @@ class Level:
         # reach for a quarter of the gathers
         sparse = ((oy % 2 == 0) & (ox % 2 == 0)) | ((np.abs(oy) == r) & (np.abs(ox) == r))
         self.compared = (oy * self.width + ox)[sparse].ravel()
-        # the vote, the same every sweep: where each target's patch speaks, and what each of
-        # its compared pixels' say weighs (nearer the patch's centre, more: `vote_sigma`)
-        self.vote_at = self.patch_pixels(self.targets).ravel()
-        sigma = settings.vote_sigma
-        weights = np.exp(-(oy**2 + ox**2)[sparse].ravel() / (2 * sigma**2)) if sigma > 0 else np.ones(sparse.sum())
-        self.vote_weights = np.tile(weights.astype(np.float32), len(self.targets))[:, None]
-        self.vote_count = np.bincount(self.vote_at, self.vote_weights[:, 0], minlength=len(self.image_pad))
+        sigma = settings.vote_sigma  # what each compared pixel's say weighs in the vote
+        self.compared_weights = (
+            np.exp(-(oy**2 + ox**2)[sparse].ravel() / (2 * sigma**2)) if sigma > 0 else np.ones(sparse.sum())
+        ).astype(np.float32)
+        self.voting = None  # `vote_weighting`, worked out when the level first votes
         # the strands' directions, smooth over a patch, compared at its centre alone (for
         # every compared pixel: a third more gathers for the same distance)
         self.directions_pad = None
@@ -945,6 +946,16 @@ class Level:
         nnf[tried[take]], cost[tried[take]] = candidate[tried][take], new_cost[take]
         return nnf, cost
 
+    def vote_weighting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(where each target's compared pixels speak, what each say weighs, the weights'
+        sum at each pixel): the same every sweep, so worked out once, and only at a level
+        that votes (the finest sizes that add an octave copy each pixel's match)."""
+        if self.voting is None:
+            at = self.patch_pixels(self.targets).ravel()
+            weights = np.tile(self.compared_weights, len(self.targets))[:, None]
+            self.voting = (at, weights, np.bincount(at, weights[:, 0], minlength=len(self.image_pad)))
+        return self.voting
+
     def vote(self, nnf: np.ndarray, centre_only: bool = False) -> np.ndarray:
         """Each painted pixel: the mean of what the matched patches covering it say, each
         weighed by how near the pixel is to its centre (`FillSettings.vote_sigma`); at the
@@ -959,10 +970,10 @@ class Level:
                 detail[on] = self.octave_pad[nnf[on]]
             estimate[ys, xs] = np.clip(self.base[ys, xs] + detail, 0, 1)
             return estimate
-        n, at = len(self.image_pad), self.vote_at
-        colours = np.take(self.detail_pad, self.patch_pixels(nnf), axis=0).reshape(-1, 3) * self.vote_weights
+        n = len(self.image_pad)
+        at, weights, count = self.vote_weighting()
+        colours = np.take(self.detail_pad, self.patch_pixels(nnf), axis=0).reshape(-1, 3) * weights
         total = np.stack([np.bincount(at, colours[:, channel], minlength=n) for channel in range(3)], 1)
-        count = self.vote_count
         r = self.r
         voted = (
             (total / np.maximum(count, 1e-6)[:, None])

@@ -136,14 +136,16 @@ class FileController:
                 )
             return
         doc = self.window.doc
-        layout = self.window.engine.scene_layout(mask) if doc.photo_edit is None else mask
-        if layout.shape != doc.mask.shape and doc.photo_edit is None:  # a street of another aspect
-            if self.confirm_discard():
-                self.window.attach(self.window.session.new_document(mask))
-                self.window.doc.title = Path(path).stem
-                h, w = self.window.doc.mask.shape
-                self.window.statusBar().showMessage(f"{Path(path).name}: a new edit at {w}x{h}, its aspect", 8000)
-            return
+        layout = mask
+        if doc.photo_edit is None:
+            layout = self.window.engine.scene_layout(mask)
+            if layout.shape != doc.mask.shape:  # a street of another aspect: a new edit at its own
+                if self.confirm_discard():
+                    self.window.attach(self.window.session.new_document(mask))
+                    self.window.doc.title = Path(path).stem
+                    h, w = self.window.doc.mask.shape
+                    self.window.statusBar().showMessage(f"{Path(path).name}: a new edit at {w}x{h}, its aspect", 8000)
+                return
         h, w = doc.mask.shape
         doc.set_mask(cv2.resize(layout, (w, h), interpolation=cv2.INTER_NEAREST))
         self.window.statusBar().showMessage(f"Opened {Path(path).name} at {w}x{h}", 5000)
